@@ -1,0 +1,44 @@
+# Two commands on a fresh clone: `make run` and `make test`. Only Python 3.11+ and make needed.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+            command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+
+.PHONY: run test lint typecheck test-sqlite test-postgresql bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	mkdir -p var
+	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti migrate
+	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti demo
+	@echo "Portti is at http://127.0.0.1:8000 (dev mailbox: http://127.0.0.1:8000/dev/mailbox)"
+	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti serve --port 8000
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src/portti src/portti_app
+
+test-sqlite: $(STAMP)
+	PORTTI_TEST_DATABASE=sqlite $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test-postgresql: $(STAMP)
+	PORTTI_TEST_DATABASE=postgresql $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test: lint typecheck test-sqlite test-postgresql
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/users_list.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,121 @@
+"""The application factory: settings in, a FastAPI app out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from portti import __version__
+from portti.config import OidcProviderSettings, Settings
+from portti.db.session import make_engine, make_session_factory
+from portti.infra.clock import Clock, SystemClock
+from portti.infra.logging import configure_logging
+from portti.web.csrf import csrf_token
+from portti.web.errors import install_error_handlers
+from portti.web.middleware import BrowserMiddleware, content_security_policy
+
+WEB_DIR = Path(__file__).parent / "web"
+
+
+def built_in_providers(settings: Settings) -> list[OidcProviderSettings]:
+    """The test identity provider, under the names of the real ones it stands in for."""
+    from portti.strongauth.test_idp import test_provider_settings
+
+    base = settings.base_url.rstrip("/")
+    return [
+        test_provider_settings(base, "fi_bank", "Finnish bank ID or mobile certificate", "FI"),
+        test_provider_settings(base, "ee_id", "Estonian ID card", "EE"),
+        test_provider_settings(base, "no_id", "Norwegian ID card", "NO"),
+        test_provider_settings(base, "se_id", "Swedish ID card", "SE"),
+    ]
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    templates.env.globals["csrf_token"] = csrf_token
+    templates.env.globals["version"] = __version__
+    from portti.web import filters
+
+    filters.install(templates.env)
+    return templates
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    providers = list(settings.oidc_providers)
+    if settings.test_idp_enabled:
+        providers += built_in_providers(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.http.close()
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Portti",
+        version=__version__,
+        description="Onboarding and login for people without a national e-ID.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    engine = make_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.templates = make_templates()
+    app.state.providers = {p.key: p for p in providers}
+    app.state.http = httpx.Client(timeout=10.0, follow_redirects=False)
+    from portti.strongauth.oidc import JwksCache
+
+    app.state.jwks = JwksCache(app.state.http)
+
+    install_error_handlers(app)
+    form_targets = [
+        f"{u.scheme}://{u.netloc}" for u in (urlsplit(p.authorization_endpoint) for p in providers)
+    ]
+    app.add_middleware(
+        BrowserMiddleware,
+        secure=settings.secure_cookies,
+        csp=content_security_policy(form_targets),
+    )
+    app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+
+    from portti.companies import api as companies_api
+    from portti.companies import views as companies_views
+    from portti.strongauth import views as strongauth_views
+    from portti.weblogin import views as weblogin_views
+
+    app.include_router(weblogin_views.router)
+    app.include_router(strongauth_views.router)
+    app.include_router(companies_views.router)
+    app.include_router(companies_api.router)
+    if settings.test_idp_enabled:
+        from portti.strongauth.test_idp import build_test_idp_router
+        from portti.strongauth.views import demo_identities
+
+        app.include_router(
+            build_test_idp_router(
+                issuer=f"{settings.base_url.rstrip('/')}/test-idp",
+                signing_seed=settings.secret,
+                identities=lambda: demo_identities(app.state.session_factory),
+                templates=app.state.templates,
+            )
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

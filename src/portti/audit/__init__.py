@@ -1,0 +1,1 @@
+"""Audit: the append-only log of administrative and security events."""

@@ -1,0 +1,1 @@
+"""Companies, accounting offices, memberships, roles and profiles, validity."""

@@ -1,0 +1,46 @@
+"""Reading the HTML forms of Users and roles into the same inputs the JSON API takes."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from starlette.datastructures import FormData
+
+from portti.errors import ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+LIST_FIELDS = {"roles", "profiles"}
+BOOL_FIELDS = {"already_user", "receives_email"}
+MESSAGES = {
+    "date_from_datetime_parsing": "Give a date like 2026-12-31.",
+    "date_parsing": "Give a date like 2026-12-31.",
+    "date_from_datetime_inexact": "Give a date like 2026-12-31.",
+    "enum": "Choose one of the options.",
+    "int_parsing": "Choose from the list.",
+    "string_too_long": "This is too long.",
+    "missing": "Required.",
+}
+
+
+def parse_form(model: type[M], form: FormData, fields: set[str]) -> M:
+    data: dict[str, Any] = {}
+    for name in fields:
+        if name in LIST_FIELDS:
+            data[name] = [v for v in form.getlist(name) if isinstance(v, str) and v]
+        elif name in BOOL_FIELDS:
+            data[name] = form.get(name) in {"yes", "on", "true", "1"}
+        else:
+            value = form.get(name)
+            if isinstance(value, str) and value.strip():
+                data[name] = value.strip()
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        errors: dict[str, str] = {}
+        for e in exc.errors():
+            field = str(e["loc"][0]) if e["loc"] else "form"
+            errors.setdefault(field, MESSAGES.get(e["type"], e["msg"]))
+        raise ValidationFailed(errors) from exc

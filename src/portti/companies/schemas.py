@@ -1,0 +1,106 @@
+"""Inputs and outputs of the Users and roles operations (shared by the HTML and JSON routes)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class IdentificationMethod(StrEnum):
+    FI_HETU = "fi_hetu"
+    FOREIGN = "foreign"
+
+
+class ForeignIdKind(StrEnum):
+    PERSONAL_NUMBER = "personal_number"
+    OTHER_CODE = "other_code"
+
+
+class Validity(StrEnum):
+    UNTIL_FURTHER_NOTICE = "until_further_notice"
+    TIME_LIMITED = "time_limited"
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    UPCOMING = "upcoming"
+    ENDED = "ended"
+    ALL = "all"
+
+
+class AddUserInput(BaseModel):
+    """The add-user wizard, in the seed's order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: IdentificationMethod
+    id_kind: ForeignIdKind | None = None
+    id_value: str = Field(max_length=100)
+    id_country: str | None = Field(default=None, max_length=2)
+    already_user: bool = False
+    portti_id: str | None = Field(default=None, max_length=20)
+    given_name: str | None = Field(default=None, max_length=100)
+    family_name: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    roles: list[str] = Field(default_factory=list)
+    profiles: list[int] = Field(default_factory=list)
+    validity: Validity = Validity.UNTIL_FURTHER_NOTICE
+    valid_from: date | None = None
+    valid_until: date | None = None
+    receives_email: bool = True
+
+
+class ChangeMembershipInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[str] = Field(default_factory=list)
+    profiles: list[int] = Field(default_factory=list)
+    validity: Validity = Validity.UNTIL_FURTHER_NOTICE
+    valid_from: date | None = None
+    valid_until: date | None = None
+    receives_email: bool = True
+
+
+class ChangePersonInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    given_name: str = Field(max_length=100)
+    family_name: str = Field(max_length=100)
+    email: str = Field(max_length=254)
+    phone: str = Field(max_length=40)
+
+
+class IdentifierOut(BaseModel):
+    kind: str
+    country: str
+    value: str
+
+
+class MemberOut(BaseModel):
+    membership_id: int
+    company_id: int
+    portti_id: str
+    given_name: str
+    family_name: str
+    email: str | None
+    phone: str | None
+    roles: list[str]
+    profiles: list[int]
+    valid_from: date | None
+    valid_until: date | None
+    status: MemberStatus
+    receives_email: bool
+    created_at: datetime
+
+
+class MemberDetailOut(MemberOut):
+    identifiers: list[IdentifierOut]
+
+
+class MemberPage(BaseModel):
+    items: list[MemberOut]
+    next_cursor: str | None
+    total: int | None = None

@@ -1,0 +1,533 @@
+"""Users and roles: listing, adding, changing and removing a company's users.
+
+Every method that changes something takes an ``Actor`` and checks, here rather than in the
+handlers, that the actor may administer the company (ADM-9) and stepped up recently (ADM-2).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from portti.audit.models import AuditAction
+from portti.audit.services import AuditLog
+from portti.companies.models import (
+    Company,
+    Membership,
+    MembershipProfile,
+    MembershipRole,
+    Profile,
+    Role,
+)
+from portti.companies.policy import AdminGrant, AdminPolicy, local_today
+from portti.companies.schemas import (
+    AddUserInput,
+    ChangeMembershipInput,
+    ChangePersonInput,
+    IdentificationMethod,
+    MemberStatus,
+    Validity,
+)
+from portti.errors import NotFound, StepUpRequired, ValidationFailed
+from portti.infra.clock import Clock
+from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
+from portti.people.models import Person, PersonIdentifier
+from portti.people.phones import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
+from portti.people.portti_id import InvalidPorttiId, new_portti_id, normalise_portti_id
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The administrator acting, and when they last proved who they are."""
+
+    person_id: int
+    strong_auth_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Membership]
+    next_cursor: str | None
+
+
+def sort_name_of(given_name: str, family_name: str) -> str:
+    return f"{family_name} {given_name}".casefold()[:201]
+
+
+def encode_cursor(sort_name: str, membership_id: int) -> str:
+    raw = json.dumps([sort_name, membership_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        sort_name, membership_id = json.loads(raw)
+        if not isinstance(sort_name, str) or not isinstance(membership_id, int):
+            raise ValueError
+    except ValueError as exc:
+        raise ValidationFailed(
+            {"cursor": "The page link is broken; start from the first page."}
+        ) from exc
+    return sort_name, membership_id
+
+
+def member_status(m: Membership, today: date) -> MemberStatus:
+    if m.valid_from is not None and today < m.valid_from:
+        return MemberStatus.UPCOMING
+    if m.valid_until is not None and today > m.valid_until:
+        return MemberStatus.ENDED
+    return MemberStatus.ACTIVE
+
+
+class MembershipService:
+    def __init__(
+        self,
+        db: Session,
+        clock: Clock,
+        audit: AuditLog,
+        *,
+        step_up_window: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.audit = audit
+        self.step_up_window = step_up_window
+        self.policy = AdminPolicy(db, clock)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def company_for_admin(
+        self, actor_person_id: int, company_id: int
+    ) -> tuple[Company, AdminGrant]:
+        return self.policy.require_admin(actor_person_id, company_id)
+
+    def list_members(
+        self,
+        actor_person_id: int,
+        company_id: int,
+        *,
+        query: str = "",
+        status: MemberStatus = MemberStatus.ALL,
+        cursor: str | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> Page:
+        company, _ = self.policy.require_admin(actor_person_id, company_id)
+        today = local_today(company, self.clock.now())
+        q = select(Membership).where(Membership.company_id == company.id)
+        query = " ".join(query.split())
+        if query:
+            q = q.where(self._search_condition(query))
+        if status is MemberStatus.ACTIVE:
+            q = q.where(
+                or_(Membership.valid_from.is_(None), Membership.valid_from <= today),
+                or_(Membership.valid_until.is_(None), Membership.valid_until >= today),
+            )
+        elif status is MemberStatus.UPCOMING:
+            q = q.where(Membership.valid_from > today)
+        elif status is MemberStatus.ENDED:
+            q = q.where(Membership.valid_until < today)
+        if cursor:
+            after = decode_cursor(cursor)
+            q = q.where(tuple_(Membership.sort_name, Membership.id) > tuple_(*after))
+        rows = self.db.scalars(
+            q.order_by(Membership.sort_name, Membership.id).limit(limit + 1)
+        ).all()
+        items = rows[:limit]
+        next_cursor = (
+            encode_cursor(items[-1].sort_name, items[-1].id) if len(rows) > limit else None
+        )
+        return Page(items, next_cursor)
+
+    def _search_condition(self, query: str):  # type: ignore[no-untyped-def]
+        """Prefix of the family name (or "family given"), an exact e-mail or Portti ID.
+
+        The prefix is written as a range so that the (company, sort_name, id) index serves it.
+        """
+        try:
+            pid = normalise_portti_id(query)
+        except InvalidPorttiId:
+            pid = None
+        prefix = query.casefold()
+        conditions = [
+            and_(Membership.sort_name >= prefix, Membership.sort_name < prefix + "\U0010ffff")
+        ]
+        person_ids = select(Person.id)
+        if pid is not None:
+            conditions.append(Membership.person_id.in_(person_ids.where(Person.portti_id == pid)))
+        if "@" in query:
+            conditions.append(
+                Membership.person_id.in_(person_ids.where(Person.email == query.lower()))
+            )
+        return or_(*conditions)
+
+    def get_member(self, actor_person_id: int, company_id: int, membership_id: int) -> Membership:
+        self.policy.require_admin(actor_person_id, company_id)
+        m = self.db.scalars(
+            select(Membership)
+            .where(Membership.id == membership_id, Membership.company_id == company_id)
+            .options(selectinload(Membership.person).selectinload(Person.identifiers))
+        ).one_or_none()
+        if m is None:
+            raise NotFound("No such user in this company.")
+        return m
+
+    def available_roles(self, grant: AdminGrant, company: Company) -> list[Role]:
+        codes = self.policy.grantable_roles(grant, company)
+        roles = self.db.scalars(select(Role).order_by(Role.sort_order)).all()
+        return [r for r in roles if r.code in codes]
+
+    def available_profiles(self, company: Company) -> list[Profile]:
+        return list(
+            self.db.scalars(
+                select(Profile)
+                .where(or_(Profile.company_id.is_(None), Profile.company_id == company.id))
+                .order_by(Profile.name)
+            )
+        )
+
+    def today(self, company: Company) -> date:
+        return local_today(company, self.clock.now())
+
+    # -- changing ------------------------------------------------------------------------
+
+    def _require_change_rights(self, actor: Actor, company_id: int) -> tuple[Company, AdminGrant]:
+        company, grant = self.policy.require_admin(actor.person_id, company_id)
+        now = self.clock.now()
+        if actor.strong_auth_at is None or now - actor.strong_auth_at > self.step_up_window:
+            raise StepUpRequired()
+        return company, grant
+
+    def _check_roles(
+        self,
+        grant: AdminGrant,
+        company: Company,
+        roles: list[str],
+        profiles: list[int],
+        errors: dict[str, str],
+    ) -> None:
+        allowed = self.policy.grantable_roles(grant, company)
+        unknown = sorted(set(roles) - allowed)
+        if unknown:
+            errors["roles"] = "These roles cannot be given here: " + ", ".join(unknown) + "."
+        offered = {p.id for p in self.available_profiles(company)}
+        if set(profiles) - offered:
+            errors["profiles"] = "Choose profiles from the list."
+
+    @staticmethod
+    def _check_validity(
+        validity: Validity,
+        valid_from: date | None,
+        valid_until: date | None,
+        errors: dict[str, str],
+    ) -> tuple[date | None, date | None]:
+        if validity is Validity.UNTIL_FURTHER_NOTICE:
+            return None, None
+        if valid_from is None and valid_until is None:
+            errors["valid_until"] = (
+                "Give the validity period, or choose “Valid until further notice”."
+            )
+        elif valid_from and valid_until and valid_until < valid_from:
+            errors["valid_until"] = "The end date is before the start date."
+        return valid_from, valid_until
+
+    def add_user(self, actor: Actor, company_id: int, data: AddUserInput) -> Membership:
+        company, grant = self._require_change_rights(actor, company_id)
+        errors: dict[str, str] = {}
+
+        kind = IdentifierKind.FI_HETU
+        if data.method is IdentificationMethod.FOREIGN:
+            if data.id_kind is None:
+                errors["id_kind"] = "Choose the kind of identifier."
+            kind = IdentifierKind(data.id_kind.value if data.id_kind else "personal_number")
+        country = value = ""
+        try:
+            country, value = normalise_identifier(
+                kind, data.id_value, (data.id_country or "").upper() or None
+            )
+        except InvalidIdentifier as exc:
+            errors["id_country" if exc.field == "country" else "id_value"] = str(exc)
+
+        valid_from, valid_until = self._check_validity(
+            data.validity, data.valid_from, data.valid_until, errors
+        )
+        self._check_roles(grant, company, data.roles, data.profiles, errors)
+        if not data.roles and not data.profiles:
+            errors.setdefault("roles", "Choose at least one profile or role.")
+
+        person: Person | None = None
+        existing_identifier = None
+        if "id_value" not in errors and "id_country" not in errors:
+            existing_identifier = self.db.scalars(
+                select(PersonIdentifier).where(
+                    PersonIdentifier.kind == kind,
+                    PersonIdentifier.country == country,
+                    PersonIdentifier.value == value,
+                )
+            ).one_or_none()
+
+        email = phone = None
+        if data.already_user:
+            try:
+                pid = normalise_portti_id(data.portti_id or "")
+            except InvalidPorttiId as exc:
+                errors["portti_id"] = str(exc)
+            else:
+                person = self.db.scalars(
+                    select(Person).where(Person.portti_id == pid)
+                ).one_or_none()
+                # The Portti ID and the identifier must name the same person: knowing one
+                # of them is not enough to attach someone to another company.
+                if (
+                    person is None
+                    or ((existing_identifier is None or existing_identifier.person_id != person.id)
+                    and "id_value" not in errors)
+                ):
+                    errors["portti_id"] = (
+                        "No Portti user has this Portti ID together with the identifier given "
+                        "above. Check both."
+                    )
+                    person = None
+        else:
+            if existing_identifier is not None:
+                errors["id_value"] = (
+                    "A Portti user with this identifier exists already. Choose “Already a "
+                    "Portti user?” and give their Portti ID."
+                )
+            for field in ("given_name", "family_name"):
+                if not (getattr(data, field) or "").strip():
+                    errors[field] = "Required."
+            try:
+                email = normalise_email(data.email or "")
+            except InvalidEmail as exc:
+                errors["email"] = str(exc)
+            try:
+                phone = normalise_phone(data.phone or "", default_region=country or "FI")
+            except InvalidPhone as exc:
+                errors["phone"] = str(exc)
+
+        if person is not None:
+            already = self.db.scalars(
+                select(Membership).where(
+                    Membership.company_id == company.id, Membership.person_id == person.id
+                )
+            ).one_or_none()
+            if already is not None:
+                errors["portti_id"] = "This person is already a user of this company."
+
+        if errors:
+            raise ValidationFailed(errors)
+
+        now = self.clock.now()
+        created = person is None
+        if person is None:
+            person = Person(
+                portti_id=new_portti_id(),
+                given_name=" ".join((data.given_name or "").split()),
+                family_name=" ".join((data.family_name or "").split()),
+                email=email,
+                phone=phone,
+                created_at=now,
+            )
+            person.identifiers.append(
+                PersonIdentifier(kind=str(kind), country=country, value=value, created_at=now)
+            )
+            self.db.add(person)
+        membership = Membership(
+            company_id=company.id,
+            person=person,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            receives_email=data.receives_email,
+            sort_name=sort_name_of(person.given_name, person.family_name),
+            created_at=now,
+            updated_at=now,
+        )
+        membership.roles = [MembershipRole(role_code=c) for c in sorted(set(data.roles))]
+        membership.profiles = [MembershipProfile(profile_id=p) for p in sorted(set(data.profiles))]
+        self.db.add(membership)
+        try:
+            self.db.flush()
+        except IntegrityError as exc:
+            # Two admins adding the same identifier at once: the unique index decides.
+            raise ValidationFailed(
+                {"id_value": "A Portti user with this identifier was added just now."}
+            ) from exc
+        if created:
+            self.audit.record(
+                AuditAction.PERSON_CREATED,
+                company_id=company.id,
+                actor_person_id=actor.person_id,
+                subject_person_id=person.id,
+                identifier_kind=str(kind),
+                identifier_country=country,
+            )
+        self.audit.record(
+            AuditAction.MEMBERSHIP_ADDED,
+            company_id=company.id,
+            actor_person_id=actor.person_id,
+            subject_person_id=person.id,
+            linked_existing_person=not created,
+            roles=sorted(set(data.roles)),
+            profiles=sorted(set(data.profiles)),
+            valid_from=valid_from.isoformat() if valid_from else None,
+            valid_until=valid_until.isoformat() if valid_until else None,
+            via=grant.via,
+        )
+        return membership
+
+    def change_membership(
+        self, actor: Actor, company_id: int, membership_id: int, data: ChangeMembershipInput
+    ) -> Membership:
+        company, grant = self._require_change_rights(actor, company_id)
+        m = self.get_member(actor.person_id, company_id, membership_id)
+        errors: dict[str, str] = {}
+        valid_from, valid_until = self._check_validity(
+            data.validity, data.valid_from, data.valid_until, errors
+        )
+        # Roles the actor may not grant but the member already holds stay as they are.
+        kept = m.role_codes - self.policy.grantable_roles(grant, company)
+        self._check_roles(
+            grant, company, [r for r in data.roles if r not in kept], data.profiles, errors
+        )
+        if not data.roles and not data.profiles and not kept:
+            errors["roles"] = "Choose at least one profile or role, or remove the user instead."
+        if errors:
+            raise ValidationFailed(errors)
+        before = {
+            "roles": sorted(m.role_codes),
+            "profiles": sorted(m.profile_ids),
+            "valid_from": m.valid_from.isoformat() if m.valid_from else None,
+            "valid_until": m.valid_until.isoformat() if m.valid_until else None,
+            "receives_email": m.receives_email,
+        }
+        m.roles = [MembershipRole(role_code=c) for c in sorted(set(data.roles) | kept)]
+        m.profiles = [MembershipProfile(profile_id=p) for p in sorted(set(data.profiles))]
+        m.valid_from, m.valid_until = valid_from, valid_until
+        m.receives_email = data.receives_email
+        m.updated_at = self.clock.now()
+        after = {
+            "roles": sorted(set(data.roles) | kept),
+            "profiles": sorted(set(data.profiles)),
+            "valid_from": valid_from.isoformat() if valid_from else None,
+            "valid_until": valid_until.isoformat() if valid_until else None,
+            "receives_email": data.receives_email,
+        }
+        self.db.flush()
+        self.audit.record(
+            AuditAction.MEMBERSHIP_CHANGED,
+            company_id=company.id,
+            actor_person_id=actor.person_id,
+            subject_person_id=m.person_id,
+            changes={k: [before[k], after[k]] for k in after if before[k] != after[k]},
+        )
+        return m
+
+    def change_person(
+        self, actor: Actor, company_id: int, membership_id: int, data: ChangePersonInput
+    ) -> Person:
+        company, _ = self._require_change_rights(actor, company_id)
+        m = self.get_member(actor.person_id, company_id, membership_id)
+        person = m.person
+        errors: dict[str, str] = {}
+        for field in ("given_name", "family_name"):
+            if not getattr(data, field).strip():
+                errors[field] = "Required."
+        email = phone = ""
+        try:
+            email = normalise_email(data.email)
+        except InvalidEmail as exc:
+            errors["email"] = str(exc)
+        region = person.identifiers[0].country if person.identifiers else "FI"
+        try:
+            phone = normalise_phone(data.phone, default_region=region)
+        except InvalidPhone as exc:
+            errors["phone"] = str(exc)
+        if errors:
+            raise ValidationFailed(errors)
+        changed = []
+        given, family = " ".join(data.given_name.split()), " ".join(data.family_name.split())
+        if (given, family) != (person.given_name, person.family_name):
+            changed.append("name")
+            person.given_name, person.family_name = given, family
+            new_sort = sort_name_of(given, family)
+            for other in self.db.scalars(
+                select(Membership).where(Membership.person_id == person.id)
+            ):
+                other.sort_name = new_sort
+        if (email, phone) != (person.email, person.phone):
+            changed += [
+                f
+                for f, a, b in (("email", email, person.email), ("phone", phone, person.phone))
+                if a != b
+            ]
+            person.email, person.phone = email, phone
+            person.contact_version += 1
+        if changed:
+            self.db.flush()
+            self.audit.record(
+                AuditAction.PERSON_UPDATED,
+                company_id=company.id,
+                actor_person_id=actor.person_id,
+                subject_person_id=person.id,
+                fields=changed,
+            )
+        return person
+
+    def remove_membership(self, actor: Actor, company_id: int, membership_id: int) -> None:
+        company, _ = self._require_change_rights(actor, company_id)
+        m = self.get_member(actor.person_id, company_id, membership_id)
+        person_id = m.person_id
+        roles = sorted(m.role_codes)
+        self.db.delete(m)
+        self.db.flush()
+        self.audit.record(
+            AuditAction.MEMBERSHIP_REMOVED,
+            company_id=company.id,
+            actor_person_id=actor.person_id,
+            subject_person_id=person_id,
+            roles=roles,
+        )
+
+    def count_members(self, company_id: int) -> int:
+        return int(
+            self.db.scalar(
+                select(func.count())
+                .select_from(Membership)
+                .where(Membership.company_id == company_id)
+            )
+            or 0
+        )
+
+
+class PersonDirectory:
+    """A person's own view: their memberships and which are valid now (WEB-3, ADM-6)."""
+
+    def __init__(self, db: Session, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def memberships(self, person_id: int) -> list[Membership]:
+        return list(
+            self.db.scalars(
+                select(Membership)
+                .where(Membership.person_id == person_id)
+                .join(Company, Company.id == Membership.company_id)
+                .order_by(Company.name)
+            )
+        )
+
+    def valid_memberships(self, person_id: int) -> list[Membership]:
+        now = self.clock.now()
+        return [
+            m for m in self.memberships(person_id) if m.is_valid_on(local_today(m.company, now))
+        ]

@@ -1,0 +1,354 @@
+"""HTML routes of "Users and roles": the list, the add-user wizard, the user's page, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from portti.audit.models import AuditEvent
+from portti.companies.forms import parse_form
+from portti.companies.models import Company, Membership
+from portti.companies.policy import AdminGrant
+from portti.companies.schemas import (
+    AddUserInput,
+    ChangeMembershipInput,
+    ChangePersonInput,
+    MemberStatus,
+)
+from portti.companies.services import member_status
+from portti.errors import ValidationFailed
+from portti.people.countries import COUNTRY_NAMES
+from portti.people.models import Person
+from portti.web.csrf import verify_csrf
+from portti.web.deps import (
+    Audit,
+    CurrentActor,
+    CurrentSession,
+    DbSession,
+    Members,
+    Sessions,
+    SettingsDep,
+)
+from portti.weblogin.models import WebSession
+
+router = APIRouter(
+    prefix="/c/{company_id}", dependencies=[Depends(verify_csrf)], include_in_schema=False
+)
+
+
+def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, name, ctx, status_code=status
+    )
+
+
+def step_up_state(ws: WebSession, settings: SettingsDep, members: Members) -> dict[str, Any]:
+    now = members.clock.now()
+    expires = ws.strong_auth_at + settings.step_up_window if ws.strong_auth_at else None
+    fresh = expires is not None and now < expires
+    return {
+        "stepped_up": fresh,
+        "step_up_expires_at": expires if fresh else None,
+        "step_up_seconds_left": int((expires - now).total_seconds()) if fresh and expires else 0,
+    }
+
+
+def page_context(
+    request: Request,
+    ws: WebSession,
+    company: Company,
+    grant: AdminGrant,
+    settings: SettingsDep,
+    members: Members,
+) -> dict[str, Any]:
+    return {
+        "session": ws,
+        "company": company,
+        "grant": grant,
+        **step_up_state(ws, settings, members),
+    }
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_and_roles(
+    request: Request,
+    company_id: int,
+    ws: CurrentSession,
+    members: Members,
+    settings: SettingsDep,
+    q: str = "",
+    status: MemberStatus = MemberStatus.ACTIVE,
+    cursor: str | None = None,
+) -> Response:
+    company, grant = members.company_for_admin(ws.person_id, company_id)
+    page = members.list_members(ws.person_id, company_id, query=q, status=status, cursor=cursor)
+    ctx = {
+        **page_context(request, ws, company, grant, settings, members),
+        "page": page,
+        "q": q,
+        "status": status,
+        "cursor": cursor,
+        "today": members.today(company),
+        "member_status": member_status,
+        "statuses": [
+            (MemberStatus.ACTIVE, "Active"),
+            (MemberStatus.UPCOMING, "Starting later"),
+            (MemberStatus.ENDED, "Ended"),
+            (MemberStatus.ALL, "All"),
+        ],
+        "role_names": {r.code: r.name for r in members.available_roles(grant, company)},
+    }
+    if (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-target") == "member-results"
+    ):
+        return render(request, "users/_results.html", ctx)
+    return render(request, "users/list.html", ctx)
+
+
+def wizard_context(
+    request: Request,
+    ws: WebSession,
+    company: Company,
+    grant: AdminGrant,
+    settings: SettingsDep,
+    members: Members,
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> dict[str, Any]:
+    return {
+        **page_context(request, ws, company, grant, settings, members),
+        "roles": members.available_roles(grant, company),
+        "profiles": members.available_profiles(company),
+        "countries": sorted(COUNTRY_NAMES.items(), key=lambda kv: kv[1]),
+        "values": values,
+        "errors": errors,
+    }
+
+
+WIZARD_FIELDS = set(AddUserInput.model_fields)
+
+
+@router.get("/users/new", response_class=HTMLResponse)
+def add_user_page(
+    request: Request, company_id: int, ws: CurrentSession, members: Members, settings: SettingsDep
+) -> Response:
+    company, grant = members.company_for_admin(ws.person_id, company_id)
+    ctx = wizard_context(
+        request,
+        ws,
+        company,
+        grant,
+        settings,
+        members,
+        {"method": "fi_hetu", "validity": "until_further_notice", "receives_email": True},
+        {},
+    )
+    if not ctx["stepped_up"]:
+        return RedirectResponse(f"/step-up?next=/c/{company_id}/users/new", 303)
+    return render(request, "users/new.html", ctx)
+
+
+@router.post("/users/new", response_class=HTMLResponse)
+async def add_user(
+    request: Request,
+    company_id: int,
+    ws: CurrentSession,
+    actor: CurrentActor,
+    members: Members,
+    settings: SettingsDep,
+    db: DbSession,
+) -> Response:
+    form = await request.form()
+    company, grant = members.company_for_admin(ws.person_id, company_id)
+    values: dict[str, Any] = {k: form.get(k) for k in WIZARD_FIELDS}
+    values["roles"] = form.getlist("roles")
+    values["profiles"] = form.getlist("profiles")
+    values["receives_email"] = form.get("receives_email") == "yes"
+    try:
+        data = parse_form(AddUserInput, form, WIZARD_FIELDS)
+        membership = members.add_user(actor, company_id, data)
+    except ValidationFailed as exc:
+        db.rollback()
+        return render(
+            request,
+            "users/new.html",
+            wizard_context(request, ws, company, grant, settings, members, values, exc.errors),
+            status=422,
+        )
+    db.commit()
+    return RedirectResponse(f"/c/{company_id}/users/{membership.id}?added=1", 303)
+
+
+def detail_context(
+    request: Request,
+    ws: WebSession,
+    members: Members,
+    settings: SettingsDep,
+    audit: Audit,
+    company_id: int,
+    membership: Membership,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    company, grant = members.company_for_admin(ws.person_id, company_id)
+    person: Person = membership.person
+    events: list[AuditEvent] = list(audit.for_person(person.id, company_id=company_id, limit=50))
+    ids = {e.actor_person_id for e in events} | {e.subject_person_id for e in events}
+    names = {
+        p.id: p.full_name for p in members.db.query(Person).filter(Person.id.in_(ids - {None}))
+    }
+    return {
+        "names": names,
+        **page_context(request, ws, company, grant, settings, members),
+        "m": membership,
+        "person": person,
+        "events": events,
+        "roles": members.available_roles(grant, company),
+        "role_names": {r.code: r.name for r in members.available_roles(grant, company)},
+        "profiles": members.available_profiles(company),
+        "status": member_status(membership, members.today(company)),
+        "errors": errors or {},
+        "values": values or {},
+        "added": request.query_params.get("added") == "1",
+    }
+
+
+@router.get("/users/{membership_id}", response_class=HTMLResponse)
+def user_page(
+    request: Request,
+    company_id: int,
+    membership_id: int,
+    ws: CurrentSession,
+    members: Members,
+    settings: SettingsDep,
+    audit: Audit,
+) -> Response:
+    m = members.get_member(ws.person_id, company_id, membership_id)
+    return render(
+        request,
+        "users/detail.html",
+        detail_context(request, ws, members, settings, audit, company_id, m),
+    )
+
+
+@router.post("/users/{membership_id}/membership", response_class=HTMLResponse)
+async def change_membership(
+    request: Request,
+    company_id: int,
+    membership_id: int,
+    ws: CurrentSession,
+    actor: CurrentActor,
+    members: Members,
+    settings: SettingsDep,
+    audit: Audit,
+    db: DbSession,
+) -> Response:
+    form = await request.form()
+    try:
+        data = parse_form(ChangeMembershipInput, form, set(ChangeMembershipInput.model_fields))
+        members.change_membership(actor, company_id, membership_id, data)
+    except ValidationFailed as exc:
+        db.rollback()
+        m = members.get_member(ws.person_id, company_id, membership_id)
+        values = {
+            "validity": form.get("validity"),
+            "valid_from": form.get("valid_from"),
+            "valid_until": form.get("valid_until"),
+        }
+        return render(
+            request,
+            "users/detail.html",
+            detail_context(
+                request, ws, members, settings, audit, company_id, m, exc.errors, values
+            ),
+            status=422,
+        )
+    db.commit()
+    return RedirectResponse(f"/c/{company_id}/users/{membership_id}", 303)
+
+
+@router.post("/users/{membership_id}/person", response_class=HTMLResponse)
+async def change_person(
+    request: Request,
+    company_id: int,
+    membership_id: int,
+    ws: CurrentSession,
+    actor: CurrentActor,
+    members: Members,
+    settings: SettingsDep,
+    audit: Audit,
+    db: DbSession,
+) -> Response:
+    form = await request.form()
+    try:
+        data = parse_form(ChangePersonInput, form, set(ChangePersonInput.model_fields))
+        members.change_person(actor, company_id, membership_id, data)
+    except ValidationFailed as exc:
+        db.rollback()
+        m = members.get_member(ws.person_id, company_id, membership_id)
+        return render(
+            request,
+            "users/detail.html",
+            detail_context(
+                request, ws, members, settings, audit, company_id, m, exc.errors, dict(form)
+            ),
+            status=422,
+        )
+    db.commit()
+    return RedirectResponse(f"/c/{company_id}/users/{membership_id}", 303)
+
+
+@router.post("/users/{membership_id}/remove")
+def remove_user(
+    company_id: int, membership_id: int, actor: CurrentActor, members: Members, db: DbSession
+) -> Response:
+    members.remove_membership(actor, company_id, membership_id)
+    db.commit()
+    return RedirectResponse(f"/c/{company_id}/users?removed=1", 303)
+
+
+@router.post("/users/{membership_id}/end-sessions")
+def end_sessions(
+    company_id: int,
+    membership_id: int,
+    ws: CurrentSession,
+    members: Members,
+    sessions: Sessions,
+    audit: Audit,
+    db: DbSession,
+) -> Response:
+    m = members.get_member(ws.person_id, company_id, membership_id)
+    sessions.revoke_all(m.person_id, audit, actor_id=ws.person_id, company_id=company_id)
+    db.commit()
+    return RedirectResponse(f"/c/{company_id}/users/{membership_id}?sessions_ended=1", 303)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def company_audit(
+    request: Request,
+    company_id: int,
+    ws: CurrentSession,
+    members: Members,
+    settings: SettingsDep,
+    audit: Audit,
+    before: int | None = None,
+) -> Response:
+    company, grant = members.company_for_admin(ws.person_id, company_id)
+    events = list(audit.for_company(company_id, limit=100, before_id=before))
+    ids = {e.actor_person_id for e in events} | {e.subject_person_id for e in events}
+    names = {
+        p.id: p.full_name for p in members.db.query(Person).filter(Person.id.in_(ids - {None}))
+    }
+    return render(
+        request,
+        "audit.html",
+        {
+            **page_context(request, ws, company, grant, settings, members),
+            "events": events,
+            "names": names,
+            "older": events[-1].id if len(events) == 100 else None,
+        },
+    )

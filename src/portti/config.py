@@ -1,0 +1,134 @@
+"""Settings: one object, read from the environment (prefix ``PORTTI_``) or given by tests.
+
+Secrets have no silent defaults outside demo mode: a production start without a secret key fails.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    DEMO = "demo"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class OidcProviderSettings(BaseModel):
+    """One OpenID Connect identity provider (bank ID broker, mobile certificate, ID cards)."""
+
+    key: str
+    label: str
+    issuer: str
+    client_id: str
+    client_secret: SecretStr | None = None
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile"])
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+    # Which claim carries the national identifier, and how to read it.
+    identifier_claim: str = "national_id"
+    identifier_country_claim: str | None = None
+    identifier_country: str = "FI"
+    acr_values: str | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTTI_", env_nested_delimiter="__")
+
+    mode: Mode = Mode.PRODUCTION
+    base_url: str = "http://127.0.0.1:8000"
+    database_url: str = "sqlite:///var/portti.db"
+    redis_url: str | None = None
+    # Events between processes: "memory://", "postgresql" (LISTEN/NOTIFY) or a redis:// URL.
+    event_bus_url: str = "memory://"
+    rate_limit_storage_url: str = "memory://"
+    secret_key: SecretStr | None = None
+
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    step_up_minutes: int = 15
+
+    # Argon2id cost; tests lower it, production keeps OWASP's recommendation or more.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
+    test_idp_enabled: bool = False
+    oidc_providers: list[OidcProviderSettings] = Field(default_factory=list)
+
+    mail_url: str = "dev://"  # dev:// keeps mail for the dev mailbox; smtp://user:pass@host:port
+    mail_from: str = "Portti <no-reply@portti.localhost>"
+    sms_url: str = "dev://"  # dev:// or an HTTP gateway URL
+    sms_auth_header: SecretStr | None = None
+    sms_body_template: str = '{"to": "{to}", "text": "{text}"}'
+    outbox_in_process: bool = True
+    outbox_max_attempts: int = 8
+
+    log_level: str = "INFO"
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_providers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            raw = data.get("oidc_providers")
+            if isinstance(raw, str):
+                data["oidc_providers"] = json.loads(raw)
+        return data
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Settings:
+        if self.secret_key is None:
+            if self.mode is Mode.PRODUCTION:
+                raise ValueError(
+                    "PORTTI_SECRET_KEY must be set in production mode "
+                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
+            self.secret_key = SecretStr(secrets.token_urlsafe(48))
+        if (
+            self.mode is Mode.PRODUCTION
+            and not self.base_url.startswith("https://")
+            and self.host not in {"127.0.0.1", "localhost", "::1"}
+        ):
+            raise ValueError("PORTTI_BASE_URL must be https:// outside localhost in production")
+        if self.mode is Mode.PRODUCTION and self.test_idp_enabled:
+            raise ValueError("The built-in test identity provider is refused in production mode")
+        if self.mode is not Mode.PRODUCTION:
+            self.test_idp_enabled = True
+        return self
+
+    @property
+    def demo(self) -> bool:
+        return self.mode is not Mode.PRODUCTION
+
+    @property
+    def secret(self) -> bytes:
+        assert self.secret_key is not None
+        return self.secret_key.get_secret_value().encode()
+
+    @property
+    def host(self) -> str:
+        return self.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def step_up_window(self) -> timedelta:
+        return timedelta(minutes=self.step_up_minutes)
+
+    def sqlite_path(self) -> Path | None:
+        if self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return None

@@ -1,0 +1,38 @@
+"""Alembic environment: the URL comes from the caller (``portti migrate``) or from settings."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from portti.db.models import Model
+from portti.db.session import make_engine
+
+config = context.config
+target_metadata = Model.metadata
+
+
+def run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        from portti.config import Settings
+
+        url = Settings().database_url
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        run(conn)
+    engine.dispose()

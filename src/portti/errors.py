@@ -1,0 +1,76 @@
+"""Domain errors. ``web/errors.py`` turns them into problem details or readable pages."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """An error a person can act on. ``code`` is stable: clients switch on it."""
+
+    status = 400
+    code = "bad_request"
+    title = "The request cannot be carried out"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        self.message = message or self.title
+        if code is not None:
+            self.code = code
+        super().__init__(self.message)
+
+
+class ValidationFailed(DomainError):
+    """Input that does not pass; ``errors`` maps a field name to a message for that field."""
+
+    status = 422
+    code = "validation_failed"
+    title = "Some information is missing or wrong"
+
+    def __init__(self, errors: dict[str, str], message: str | None = None) -> None:
+        self.errors = errors
+        super().__init__(message or "; ".join(errors.values()))
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "You do not have permission to do this"
+
+
+class StepUpRequired(DomainError):
+    status = 403
+    code = "step_up_required"
+    title = "Authenticate to add users"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "Adding, changing and removing users needs a fresh strong authentication. "
+            "Choose “Authenticate to add users” and try again."
+        )
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "not_authenticated"
+    title = "Log in first"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many attempts"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
+        self.retry_after = retry_after
+        super().__init__(message or f"Too many attempts. Try again in {retry_after} seconds.")

@@ -1,0 +1,1 @@
+"""Side effects behind protocols: clock, mail, SMS, outbox, events, rate limits."""

@@ -1,0 +1,1 @@
+"""People: persons, Portti IDs, identifiers and contact details."""

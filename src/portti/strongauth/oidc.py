@@ -1,0 +1,423 @@
+"""The OpenID Connect relying party: authorization requests, the code exchange, ID token checks.
+
+Owns the protocol side of logging in through an identity provider (bank ID brokers, mobile
+certificate, ID cards, the built-in test provider): PKCE S256, state and nonce, the token
+request, the signature and claims of the ID token, the provider's key set (cached), and turning
+the claims into a ``VerifiedIdentity``. It keeps no state of its own between the two legs of a
+login; the caller stores ``state``, ``nonce`` and ``code_verifier`` and compares ``state``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+from joserfc import jws, jwt
+from joserfc.errors import JoseError, UnsupportedAlgorithmError
+from joserfc.jwa import JWSAlgModel
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
+
+from portti.config import OidcProviderSettings
+
+__all__ = [
+    "AllowListRegistry",
+    "AuthorizationRequest",
+    "JwksCache",
+    "OidcError",
+    "VerifiedIdentity",
+    "callback_error",
+    "complete_authorization",
+    "identity_from_claims",
+    "pkce_challenge",
+    "start_authorization",
+    "states_match",
+    "verify_id_token",
+]
+
+# Clock skew tolerated on "iat" (and nothing else: an expired token stays expired).
+IAT_LEEWAY_SECONDS = 60
+JWKS_TTL = timedelta(minutes=10)
+
+_OAUTH_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class OidcError(Exception):
+    """A login through an identity provider failed.
+
+    ``code`` is stable (for logs, audit and tests); ``message`` is safe to show to the person
+    logging in: it never contains tokens, codes or provider responses.
+    """
+
+    STATE_MISMATCH = "oidc_state_mismatch"
+    TOKEN_EXCHANGE_FAILED = "oidc_token_exchange_failed"  # noqa: S105 (an error code)
+    INVALID_ID_TOKEN = "oidc_invalid_id_token"  # noqa: S105 (an error code)
+    NONCE_MISMATCH = "oidc_nonce_mismatch"
+    MISSING_IDENTIFIER = "oidc_missing_identifier"
+    PROVIDER_ERROR = "oidc_provider_error"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"OidcError(code={self.code!r}, message={self.message!r})"
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    url: str
+    state: str
+    nonce: str
+    code_verifier: str
+
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    provider: str
+    subject: str
+    country: str
+    national_id: str
+    given_name: str | None
+    family_name: str | None
+    name: str | None
+    auth_time: datetime | None
+    acr: str | None
+
+
+class AllowListRegistry(JWSRegistry):
+    """A JWS registry that accepts exactly the listed algorithms, and never ``none``.
+
+    joserfc's own registry already honours an allow-list; this one also refuses an empty list
+    (which joserfc would read as "its recommended set") and does not emit joserfc's
+    per-call ``SecurityWarning`` for ``EdDSA`` (RFC 9864 prefers the name ``Ed25519``): that is
+    a configuration choice reviewed once, not something to warn about at every login.
+    """
+
+    def __init__(self, algorithms: Collection[str]) -> None:
+        allowed = frozenset(a for a in algorithms if a != "none")
+        # Header parameters outside the IANA registry are let through (some brokers add their
+        # own); "crit" is still enforced, so nothing a provider marks as critical is skipped.
+        super().__init__(algorithms=allowed, strict_check_header=False)
+        self._allowed = allowed
+
+    def get_alg(self, name: str) -> JWSAlgModel:
+        if name not in self._allowed or name not in self.algorithms:
+            raise UnsupportedAlgorithmError(f"Algorithm of '{name}' is not allowed")
+        return self.algorithms[name]
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def pkce_challenge(code_verifier: str) -> str:
+    """RFC 7636 S256: BASE64URL(SHA256(ASCII(code_verifier)))."""
+    return _b64url(hashlib.sha256(code_verifier.encode("ascii")).digest())
+
+
+def states_match(a: str, b: str) -> bool:
+    """Compare the callback's ``state`` with the stored one without leaking timing."""
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def start_authorization(provider: OidcProviderSettings, redirect_uri: str) -> AuthorizationRequest:
+    """Build the authorization code request (PKCE S256) that sends the browser to the provider."""
+    state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
+    code_verifier = secrets.token_urlsafe(48)  # 64 characters, inside RFC 7636's 43..128
+    params = {
+        "response_type": "code",
+        "client_id": provider.client_id,
+        "redirect_uri": redirect_uri,
+        "scope": " ".join(provider.scopes),
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": pkce_challenge(code_verifier),
+        "code_challenge_method": "S256",
+    }
+    if provider.acr_values:
+        params["acr_values"] = provider.acr_values
+    # The configured endpoint may carry its own query (e.g. a provider hint); keep it.
+    separator = "&" if "?" in provider.authorization_endpoint else "?"
+    url = provider.authorization_endpoint + separator + urlencode(params, quote_via=quote)
+    return AuthorizationRequest(url=url, state=state, nonce=nonce, code_verifier=code_verifier)
+
+
+def callback_error(error: str) -> OidcError:
+    """The provider sent the browser back with ``error=...`` instead of a code."""
+    if error == "access_denied":
+        return OidcError(OidcError.PROVIDER_ERROR, "The login was cancelled at the provider.")
+    shown = error if _OAUTH_ERROR_CODE.match(error) else "unknown"
+    return OidcError(
+        OidcError.PROVIDER_ERROR, f"The identity provider refused the login ({shown})."
+    )
+
+
+class JwksCache:
+    """Providers' signing keys by JWKS URI: cached ten minutes, refetched once for a new ``kid``.
+
+    A ``kid`` missing from the cached set usually means the provider rotated its keys, so the set
+    is fetched again (once per lookup) before the token is refused. The ID token reaches us
+    straight from the provider's token endpoint, so a stranger cannot make us refetch at will.
+    One lock guards the cache; fetches happen under it, which also keeps concurrent logins from
+    fetching the same set several times.
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        ttl: timedelta = JWKS_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._ttl = ttl.total_seconds()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, KeySet]] = {}
+
+    def get(self, jwks_uri: str, *, kid: str | None = None) -> KeySet:
+        """The key set at ``jwks_uri``; refetched when stale, or when ``kid`` is not in it."""
+        with self._lock:
+            entry = self._entries.get(jwks_uri)
+            now = self._clock()
+            if entry is not None and now - entry[0] < self._ttl:
+                key_set = entry[1]
+                if kid is None or _has_kid(key_set, kid):
+                    return key_set
+            key_set = self._fetch(jwks_uri)
+            self._entries[jwks_uri] = (self._clock(), key_set)
+            return key_set
+
+    def invalidate(self, jwks_uri: str | None = None) -> None:
+        with self._lock:
+            if jwks_uri is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(jwks_uri, None)
+
+    def _fetch(self, jwks_uri: str) -> KeySet:
+        unavailable = OidcError(
+            OidcError.PROVIDER_ERROR, "The identity provider's signing keys could not be loaded."
+        )
+        try:
+            response = self._http.get(jwks_uri, headers={"Accept": "application/json"})
+            response.raise_for_status()
+            data = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise unavailable from exc
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise unavailable
+        # Only public material is needed, and a key meant for encryption is no signing key.
+        keys = [
+            k
+            for k in data["keys"]
+            if isinstance(k, dict) and k.get("use", "sig") == "sig" and "d" not in k
+        ]
+        try:
+            return KeySet.import_key_set({"keys": keys})
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise unavailable from exc
+
+
+def _has_kid(key_set: KeySet, kid: str) -> bool:
+    return any(key.kid == kid for key in key_set.keys)
+
+
+def _client_basic_auth(client_id: str, secret: str) -> str:
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before being joined and base64-encoded.
+    raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
+    return "Basic " + base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
+
+def _exchange_code(
+    provider: OidcProviderSettings,
+    http: httpx.Client,
+    *,
+    redirect_uri: str,
+    code: str,
+    code_verifier: str,
+) -> str:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": code_verifier,
+        "client_id": provider.client_id,
+    }
+    headers = {"Accept": "application/json"}
+    if provider.client_secret is not None:
+        headers["Authorization"] = _client_basic_auth(
+            provider.client_id, provider.client_secret.get_secret_value()
+        )
+    failed = "The login could not be completed with the identity provider."
+    try:
+        response = http.post(provider.token_endpoint, data=form, headers=headers)
+    except httpx.HTTPError as exc:
+        raise OidcError(OidcError.TOKEN_EXCHANGE_FAILED, failed) from exc
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200:
+        error = body.get("error") if isinstance(body, dict) else None
+        # The OAuth error code is a short token from a fixed list; the description is free text
+        # from the provider and stays out of the message.
+        if isinstance(error, str) and _OAUTH_ERROR_CODE.match(error):
+            failed = f"{failed} ({error})"
+        raise OidcError(OidcError.TOKEN_EXCHANGE_FAILED, failed)
+    id_token = body.get("id_token") if isinstance(body, dict) else None
+    if not isinstance(id_token, str) or not id_token:
+        raise OidcError(OidcError.TOKEN_EXCHANGE_FAILED, f"{failed} (no ID token)")
+    return id_token
+
+
+def _invalid(detail: str) -> OidcError:
+    return OidcError(
+        OidcError.INVALID_ID_TOKEN, f"The identity provider's answer was refused: {detail}."
+    )
+
+
+def verify_id_token(
+    provider: OidcProviderSettings,
+    id_token: str,
+    *,
+    jwks: JwksCache,
+    expected_nonce: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Check the ID token's signature and claims; return its claims."""
+    registry = AllowListRegistry(provider.algorithms)
+    try:
+        header = jws.extract_compact(id_token.encode("ascii"), registry=registry).headers()
+    except (JoseError, ValueError, UnicodeError) as exc:
+        raise _invalid("malformed ID token") from exc
+
+    # Decided from our configuration before any key is looked at: "none" never, HS* (which
+    # would take the provider's *public* key as an HMAC secret) only if someone listed it.
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg == "none" or alg not in provider.algorithms:
+        raise _invalid("signature algorithm not allowed")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise _invalid("malformed key id")
+
+    key_set = jwks.get(provider.jwks_uri, kid=kid)
+    if kid is not None and not _has_kid(key_set, kid):
+        raise _invalid("unknown signing key")
+    try:
+        token = jwt.decode(id_token, key_set, registry=registry)
+    except JoseError as exc:
+        raise _invalid("bad signature") from exc
+    claims = token.claims
+
+    timestamp = int(now.timestamp() if now.tzinfo else now.replace(tzinfo=UTC).timestamp())
+    claims_registry = jwt.JWTClaimsRegistry(
+        now=timestamp,
+        leeway=IAT_LEEWAY_SECONDS,
+        iss={"essential": True, "value": provider.issuer},
+        aud={"essential": True, "value": provider.client_id},
+        sub={"essential": True},
+        exp={"essential": True},
+        iat={"essential": True},
+    )
+    try:
+        claims_registry.validate(claims)
+    except JoseError as exc:
+        claim = getattr(exc, "claim", None)
+        raise _invalid(f"claim {claim!r} not accepted" if claim else "claims not accepted") from exc
+    # The registry grants the leeway to "exp" too; an expired ID token is refused outright.
+    if claims["exp"] <= timestamp:
+        raise _invalid("expired")
+
+    aud = claims["aud"]
+    azp = claims.get("azp")
+    if (isinstance(aud, list) and len(aud) > 1 and azp is None) or (
+        azp is not None and azp != provider.client_id
+    ):
+        raise _invalid("authorized party mismatch")
+
+    nonce = claims.get("nonce")
+    if not isinstance(nonce, str) or not hmac.compare_digest(
+        nonce.encode("utf-8"), expected_nonce.encode("utf-8")
+    ):
+        raise OidcError(
+            OidcError.NONCE_MISMATCH, "The login could not be matched to this browser. Try again."
+        )
+    return claims
+
+
+def _optional_str(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def identity_from_claims(
+    provider: OidcProviderSettings, claims: Mapping[str, Any]
+) -> VerifiedIdentity:
+    """Read the national identifier and the person's names from verified claims."""
+    missing = OidcError(
+        OidcError.MISSING_IDENTIFIER,
+        "The identity provider did not tell us your national identity number.",
+    )
+    national_id = claims.get(provider.identifier_claim)
+    if not isinstance(national_id, str) or not national_id.strip():
+        raise missing
+    if provider.identifier_country_claim:
+        country = claims.get(provider.identifier_country_claim)
+        if not isinstance(country, str) or not country.strip():
+            raise missing
+    else:
+        country = provider.identifier_country
+    auth_time_raw = claims.get("auth_time")
+    auth_time = (
+        datetime.fromtimestamp(auth_time_raw, UTC)
+        if isinstance(auth_time_raw, int | float) and not isinstance(auth_time_raw, bool)
+        else None
+    )
+    return VerifiedIdentity(
+        provider=provider.key,
+        subject=str(claims["sub"]),
+        country=country.strip().upper(),
+        national_id=national_id.strip(),
+        given_name=_optional_str(claims, "given_name"),
+        family_name=_optional_str(claims, "family_name"),
+        name=_optional_str(claims, "name"),
+        auth_time=auth_time,
+        acr=_optional_str(claims, "acr"),
+    )
+
+
+def complete_authorization(
+    provider: OidcProviderSettings,
+    *,
+    http: httpx.Client,
+    jwks: JwksCache,
+    redirect_uri: str,
+    code: str,
+    code_verifier: str,
+    expected_nonce: str,
+    now: datetime,
+) -> VerifiedIdentity:
+    """Redeem the callback's code at the token endpoint and verify the ID token it returns.
+
+    The caller has already compared ``state`` (``states_match``). Raises ``OidcError``.
+    """
+    id_token = _exchange_code(
+        provider, http, redirect_uri=redirect_uri, code=code, code_verifier=code_verifier
+    )
+    claims = verify_id_token(provider, id_token, jwks=jwks, expected_nonce=expected_nonce, now=now)
+    return identity_from_claims(provider, claims)

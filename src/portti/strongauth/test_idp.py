@@ -1,0 +1,464 @@
+"""The built-in test identity provider: an OpenID Connect provider for demo and test mode only.
+
+Owns the ``/test-idp`` routes (discovery, key set, a login page listing test identities, the token
+endpoint), its signing key, and the settings with which Portti's relying party talks to it. It
+stands in for bank ID, mobile certificate and ID-card providers so the product runs offline; it
+speaks the same protocol (authorization code + PKCE S256, EdDSA-signed ID tokens), so logins
+through it exercise the real relying-party code in ``portti.strongauth.oidc``.
+
+It keeps no server-side state: the authorization code is itself a short-lived signed token, and
+the key is derived from a seed, so any process of a multi-process deployment can serve any step.
+Mounting it is the caller's decision (only when ``Settings.test_idp_enabled``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlencode, urlsplit
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+
+from portti.config import OidcProviderSettings
+from portti.infra.clock import Clock, SystemClock
+from portti.strongauth.oidc import AllowListRegistry, pkce_challenge
+
+__all__ = [
+    "COUNTRIES",
+    "TestIdentity",
+    "build_test_idp_router",
+    "derive_signing_key",
+    "test_provider_settings",
+]
+
+ALGORITHM = "EdDSA"
+CLIENT_ID = "portti"
+CODE_LIFETIME_SECONDS = 60
+ID_TOKEN_LIFETIME_SECONDS = 300
+ACR_FI = "http://ftn.ficora.fi/2017/loa2"
+ACR_OTHER = "substantial"
+COUNTRIES: dict[str, str] = {"FI": "Finland", "EE": "Estonia", "NO": "Norway", "SE": "Sweden"}
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+_MAX_FIELD = 100
+# The query parameters of an authorization request this provider reads and carries through its
+# login form. ``provider_hint`` and ``country_hint`` come from the configured endpoint URL (see
+# ``test_provider_settings``) and only shape the page.
+_AUTH_PARAMS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "provider_hint",
+    "country_hint",
+)
+
+
+@dataclass(frozen=True)
+class TestIdentity:
+    # Not a pytest test class, despite the name.
+    __test__ = False
+
+    label: str
+    given_name: str
+    family_name: str
+    country: str
+    national_id: str
+    note: str = ""
+
+
+def derive_signing_key(signing_seed: bytes) -> OKPKey:
+    """The provider's Ed25519 key: HKDF-SHA256(seed, info="portti test idp") as the private key.
+
+    Deterministic, so every process given the same seed signs and verifies with the same key;
+    ``kid`` is the key's RFC 7638 thumbprint.
+    """
+    if not signing_seed:
+        raise ValueError("the test identity provider needs a non-empty signing seed")
+    private_bytes = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"portti test idp"
+    ).derive(signing_seed)
+    private_key = Ed25519PrivateKey.from_private_bytes(private_bytes)
+    kid = OKPKey.import_key(private_key).thumbprint()
+    return OKPKey.import_key(private_key, {"kid": kid, "use": "sig", "alg": ALGORITHM})
+
+
+def test_provider_settings(
+    base_url: str, key: str, label: str, country: str | None
+) -> OidcProviderSettings:
+    """Relying-party settings for the built-in provider, mounted under ``{base_url}/test-idp``.
+
+    ``key`` and ``country`` ride along in the authorization endpoint's query as hints for the
+    login page (which provider it stands in for, which country's identities to offer first).
+    """
+    issuer = f"{base_url.rstrip('/')}/test-idp"
+    hints = {"provider_hint": key}
+    if country:
+        hints["country_hint"] = country
+    return OidcProviderSettings(
+        key=key,
+        label=label,
+        issuer=issuer,
+        client_id=CLIENT_ID,
+        authorization_endpoint=f"{issuer}/authorize?{urlencode(hints)}",
+        token_endpoint=f"{issuer}/token",
+        jwks_uri=f"{issuer}/jwks",
+        scopes=["openid", "profile"],
+        algorithms=[ALGORITHM],
+        identifier_claim="national_id",
+        identifier_country_claim="national_id_country",
+        identifier_country=country or "FI",
+    )
+
+
+# Pytest would otherwise collect the imported function as a test in test modules.
+test_provider_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+@dataclass
+class _OtherIdentity:
+    given_name: str = ""
+    family_name: str = ""
+    country: str = "FI"
+    national_id: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def filled(self) -> bool:
+        return bool(self.given_name or self.family_name or self.national_id)
+
+
+def _str(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _with_query(url: str, params: Mapping[str, str]) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+def _sub(country: str, national_id: str) -> str:
+    return hashlib.sha256(f"{country}{national_id}".encode()).hexdigest()[:32]
+
+
+def build_test_idp_router(
+    *,
+    issuer: str,
+    signing_seed: bytes,
+    identities: Callable[[], list[TestIdentity]],
+    templates: Jinja2Templates,
+    clock: Clock | None = None,
+) -> APIRouter:
+    """The ``/test-idp`` routes. ``issuer`` is the absolute URL the router is mounted at."""
+    issuer = issuer.rstrip("/")
+    issuer_host = (urlsplit(issuer).hostname or "").lower()
+    key = derive_signing_key(signing_seed)
+    kid = key.kid
+    registry = AllowListRegistry([ALGORITHM])
+    public_jwks = {"keys": [key.as_dict(private=False)]}
+    the_clock: Clock = clock or SystemClock()
+    router = APIRouter(prefix="/test-idp", tags=["test identity provider"])
+
+    def now_ts() -> int:
+        return int(the_clock.now().timestamp())
+
+    def sign(claims: dict[str, Any]) -> str:
+        return jwt.encode({"alg": ALGORITHM, "kid": kid}, claims, key, registry=registry)
+
+    def redirect_uri_problem(redirect_uri: str, request: Request) -> str | None:
+        if not redirect_uri:
+            return "The request has no redirect_uri."
+        parts = urlsplit(redirect_uri)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            return "The redirect_uri must be an absolute http(s) URL."
+        if parts.username is not None or parts.fragment:
+            return "The redirect_uri must not contain credentials or a fragment."
+        host = parts.hostname.lower()
+        # A test provider hands out identities to anyone, so its codes may only go back to the
+        # service it is part of (or a developer's machine), never to another site.
+        allowed = {issuer_host, (request.url.hostname or "").lower()}
+        if host in allowed or host in _LOCAL_HOSTS or host.endswith(".localhost"):
+            return None
+        return f"The redirect_uri host {host!r} is not this service or localhost."
+
+    def request_problem(params: Mapping[str, str], request: Request) -> str | None:
+        problem = redirect_uri_problem(params["redirect_uri"], request)
+        if problem:
+            return problem
+        if not params["client_id"]:
+            return "The request has no client_id."
+        if params["response_type"] != "code":
+            return "Only response_type=code is supported."
+        if params["code_challenge_method"] != "S256" or not params["code_challenge"]:
+            return "PKCE is required: code_challenge with code_challenge_method=S256."
+        return None
+
+    def read_params(data: Mapping[str, Any]) -> dict[str, str]:
+        return {name: _str(data, name) for name in _AUTH_PARAMS}
+
+    def refuse_page(request: Request, problem: str) -> Response:
+        return templates.TemplateResponse(
+            request,
+            "test_idp/authorize.html",
+            {"error": problem},
+            status_code=400,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    def login_page(
+        request: Request,
+        params: dict[str, str],
+        *,
+        other: _OtherIdentity | None = None,
+        selected: int | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        people = list(enumerate(identities()))
+        hint = params["country_hint"].upper()
+        if hint in COUNTRIES:
+            # The hinted country's identities first; indices stay those of the full list.
+            people.sort(key=lambda pair: pair[1].country != hint)
+        if other is None:
+            other = _OtherIdentity(country=hint if hint in COUNTRIES else "FI")
+        if selected is None and people:
+            selected = people[0][0]
+        cancel = {"error": "access_denied"}
+        if params["state"]:
+            cancel["state"] = params["state"]
+        return templates.TemplateResponse(
+            request,
+            "test_idp/authorize.html",
+            {
+                "error": None,
+                "action": f"{issuer}/authorize",
+                "hidden": {name: value for name, value in params.items() if value},
+                "identities": people,
+                "selected": selected,
+                "other": other,
+                "countries": COUNTRIES,
+                "provider_hint": params["provider_hint"],
+                "cancel_url": _with_query(params["redirect_uri"], cancel),
+            },
+            status_code=status_code,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @router.get("/.well-known/openid-configuration")
+    def discovery() -> dict[str, Any]:
+        return {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/authorize",
+            "token_endpoint": f"{issuer}/token",
+            "jwks_uri": f"{issuer}/jwks",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [ALGORITHM],
+            "scopes_supported": ["openid", "profile"],
+            "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": [
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "acr",
+                "given_name",
+                "family_name",
+                "name",
+                "national_id",
+                "national_id_country",
+            ],
+        }
+
+    @router.get("/jwks")
+    def jwks() -> dict[str, Any]:
+        return public_jwks
+
+    @router.get("/authorize")
+    def authorize_page(request: Request) -> Response:
+        params = read_params(request.query_params)
+        problem = request_problem(params, request)
+        if problem:
+            return refuse_page(request, problem)
+        return login_page(request, params)
+
+    # No CSRF token on this form: the provider is for demos and tests only, and whoever can post
+    # it can equally pick any identity on the page; the code only travels to an allowed host.
+    @router.post("/authorize")
+    async def authorize_submit(request: Request) -> Response:
+        form = await request.form()
+        params = read_params(form)
+        problem = request_problem(params, request)
+        if problem:
+            return refuse_page(request, problem)
+
+        other = _OtherIdentity(
+            given_name=_str(form, "given_name"),
+            family_name=_str(form, "family_name"),
+            country=_str(form, "country").upper() or "FI",
+            national_id=_str(form, "national_id"),
+        )
+        chosen: TestIdentity | None = None
+        choice = _str(form, "identity")
+        if other.filled:
+            # Filled-in fields win over the (pre-selected) radio button.
+            for name, label in (
+                ("given_name", "Given name"),
+                ("family_name", "Family name"),
+                ("national_id", "National identity number"),
+            ):
+                value = getattr(other, name)
+                if not value:
+                    other.errors.append(f"{label} is required for another identity.")
+                elif len(value) > _MAX_FIELD:
+                    other.errors.append(f"{label} is too long.")
+            if other.country not in COUNTRIES:
+                other.errors.append("Choose a country from the list.")
+            if not other.errors:
+                chosen = TestIdentity(
+                    label="Another identity",
+                    given_name=other.given_name,
+                    family_name=other.family_name,
+                    country=other.country,
+                    national_id=other.national_id,
+                )
+        else:
+            people = identities()
+            if choice.isdigit() and int(choice) < len(people):
+                chosen = people[int(choice)]
+            else:
+                other.errors.append("Choose an identity, or fill in another identity.")
+        if chosen is None:
+            selected = int(choice) if choice.isdigit() else None
+            return login_page(request, params, other=other, selected=selected, status_code=400)
+
+        now = now_ts()
+        code_claims: dict[str, Any] = {
+            "typ": "code",
+            "client_id": params["client_id"],
+            "redirect_uri": params["redirect_uri"],
+            "code_challenge": params["code_challenge"],
+            "given_name": chosen.given_name,
+            "family_name": chosen.family_name,
+            "country": chosen.country.upper(),
+            "national_id": chosen.national_id,
+            "auth_time": now,
+            "iat": now,
+            "exp": now + CODE_LIFETIME_SECONDS,
+            "jti": secrets.token_urlsafe(12),
+        }
+        if params["nonce"]:
+            code_claims["nonce"] = params["nonce"]
+        # Stateless, so a code can be redeemed more than once within its minute; acceptable for
+        # a test provider, and it lets any process redeem it.
+        back = {"code": sign(code_claims)}
+        if params["state"]:
+            back["state"] = params["state"]
+        return RedirectResponse(_with_query(params["redirect_uri"], back), status_code=303)
+
+    @router.post("/token")
+    async def token(request: Request) -> Response:
+        form = await request.form()
+
+        def fail(error: str, description: str) -> Response:
+            return JSONResponse(
+                {"error": error, "error_description": description},
+                status_code=400,
+                headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+            )
+
+        if _str(form, "grant_type") != "authorization_code":
+            return fail("unsupported_grant_type", "Only authorization_code is supported.")
+        client_id = _str(form, "client_id") or _basic_client_id(request)
+        code = _str(form, "code")
+        if not code:
+            return fail("invalid_request", "The code is missing.")
+        try:
+            claims = jwt.decode(code, key, registry=registry).claims
+        except JoseError:
+            return fail("invalid_grant", "The code is not valid.")
+        if claims.get("typ") != "code":
+            return fail("invalid_grant", "The code is not valid.")
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or exp <= now_ts():
+            return fail("invalid_grant", "The code has expired.")
+        if claims.get("redirect_uri") != _str(form, "redirect_uri"):
+            return fail("invalid_grant", "The redirect_uri does not match the authorization.")
+        if not client_id or claims.get("client_id") != client_id:
+            return fail("invalid_grant", "The client_id does not match the authorization.")
+        verifier = _str(form, "code_verifier")
+        challenge = claims.get("code_challenge")
+        if (
+            not _PKCE_VERIFIER.match(verifier)
+            or not isinstance(challenge, str)
+            or not hmac.compare_digest(pkce_challenge(verifier), challenge)
+        ):
+            return fail("invalid_grant", "PKCE verification failed.")
+
+        now = now_ts()
+        country = str(claims["country"])
+        national_id = str(claims["national_id"])
+        given_name = str(claims["given_name"])
+        family_name = str(claims["family_name"])
+        id_claims: dict[str, Any] = {
+            "iss": issuer,
+            "sub": _sub(country, national_id),
+            "aud": client_id,
+            "exp": now + ID_TOKEN_LIFETIME_SECONDS,
+            "iat": now,
+            "auth_time": claims.get("auth_time", now),
+            "acr": ACR_FI if country == "FI" else ACR_OTHER,
+            "given_name": given_name,
+            "family_name": family_name,
+            "name": f"{given_name} {family_name}",
+            "national_id": national_id,
+            "national_id_country": country,
+        }
+        if "nonce" in claims:
+            id_claims["nonce"] = claims["nonce"]
+        return JSONResponse(
+            {
+                "access_token": secrets.token_urlsafe(32),
+                "token_type": "Bearer",
+                "expires_in": 60,
+                "id_token": sign(id_claims),
+            },
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+    return router
+
+
+def _basic_client_id(request: Request) -> str:
+    """The client_id of HTTP Basic client authentication (the secret is not checked here)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return ""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return unquote(decoded.partition(":")[0])

@@ -1,0 +1,231 @@
+"""HTML routes: log in with an identity provider, its callback, and "Authenticate to add users"."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from portti.audit.models import AuditAction
+from portti.people.models import Person, PersonIdentifier
+from portti.strongauth.services import LoginFailed, StrongAuthService
+from portti.strongauth.test_idp import TestIdentity
+from portti.web.csrf import verify_csrf
+from portti.web.deps import (
+    SESSION_COOKIE,
+    Audit,
+    ClockDep,
+    CurrentSession,
+    DbSession,
+    OptionalWebSession,
+    RequestCtx,
+    Sessions,
+    SettingsDep,
+)
+from portti.web.errors import _path_only
+
+router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+
+
+def get_strong_auth(request: Request, db: DbSession, clock: ClockDep) -> StrongAuthService:
+    base = request.app.state.settings.base_url.rstrip("/")
+    return StrongAuthService(
+        db,
+        clock,
+        request.app.state.providers,
+        http=request.app.state.http,
+        jwks=request.app.state.jwks,
+        redirect_uri=f"{base}/login/callback",
+    )
+
+
+StrongAuth = Annotated[StrongAuthService, Depends(get_strong_auth)]
+
+
+def demo_identities(factory: sessionmaker[Session]) -> list[TestIdentity]:
+    """The test provider offers the demo people who can log in with a national identifier."""
+    with factory() as db:
+        rows = db.execute(
+            select(Person, PersonIdentifier)
+            .join(PersonIdentifier)
+            .where(
+                PersonIdentifier.kind.in_(["fi_hetu", "personal_number"]),
+                PersonIdentifier.country.in_(["FI", "EE", "NO", "SE"]),
+            )
+            .order_by(Person.id)
+            .limit(40)
+        ).all()
+    return [
+        TestIdentity(
+            label=f"{p.given_name} {p.family_name}",
+            given_name=p.given_name,
+            family_name=p.family_name,
+            country=i.country,
+            national_id=i.value,
+        )
+        for p, i in rows
+    ]
+
+
+@router.post("/login/start")
+def start_login(
+    request: Request,
+    strong: StrongAuth,
+    db: DbSession,
+    provider: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    url = strong.start(
+        provider,
+        purpose="login",
+        browser_id=request.state.browser_id,
+        session_id=None,
+        return_to=_path_only(next),
+    )
+    db.commit()
+    return RedirectResponse(url, 303)
+
+
+@router.get("/step-up", response_class=HTMLResponse)
+def step_up_page(
+    request: Request, ws: CurrentSession, settings: SettingsDep, next: str = "/"
+) -> Response:
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request,
+        "step_up.html",
+        {
+            "session": ws,
+            "next": _path_only(next),
+            "providers": list(request.app.state.providers.values()),
+            "window": settings.step_up_minutes,
+        },
+    )
+
+
+@router.post("/step-up/start")
+def start_step_up(
+    request: Request,
+    ws: CurrentSession,
+    strong: StrongAuth,
+    db: DbSession,
+    provider: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    url = strong.start(
+        provider,
+        purpose="step_up",
+        browser_id=request.state.browser_id,
+        session_id=ws.id,
+        return_to=_path_only(next),
+    )
+    db.commit()
+    return RedirectResponse(url, 303)
+
+
+@router.get("/login/callback")
+def login_callback(
+    request: Request,
+    strong: StrongAuth,
+    sessions: Sessions,
+    db: DbSession,
+    audit: Audit,
+    ctx: RequestCtx,
+    current: OptionalWebSession,
+    state: str = "",
+    code: str | None = None,
+    error: str | None = None,
+) -> Response:
+    templates = request.app.state.templates
+    try:
+        finished = strong.finish(
+            state=state, code=code, error=error, browser_id=request.state.browser_id
+        )
+    except LoginFailed as exc:
+        audit.record(AuditAction.LOGIN_FAILED, reason=exc.code)
+        db.commit()
+        return templates.TemplateResponse(  # type: ignore[no-any-return]
+            request, "login_failed.html", {"message": exc.message}, status_code=400
+        )
+    flow, person = finished.flow, finished.person
+    method = f"oidc:{flow.provider}"
+
+    if flow.purpose == "step_up":
+        if (
+            current is None
+            or current.id != flow.session_id
+            or person is None
+            or person.id != current.person_id
+        ):
+            audit.record(
+                AuditAction.STEP_UP_FAILED,
+                actor_person_id=current.person_id if current else None,
+                method=method,
+                reason="identity_mismatch",
+            )
+            db.commit()
+            return templates.TemplateResponse(  # type: ignore[no-any-return]
+                request,
+                "login_failed.html",
+                {
+                    "message": "The identity you authenticated with is not the one logged in here. "
+                    "Authenticate as yourself."
+                },
+                status_code=403,
+            )
+        sessions.record_step_up(current, method)
+        audit.record(
+            AuditAction.STEP_UP_SUCCEEDED,
+            actor_person_id=person.id,
+            subject_person_id=person.id,
+            method=method,
+        )
+        db.commit()
+        return RedirectResponse(flow.return_to or "/", 303)
+
+    if person is None:
+        audit.record(
+            AuditAction.LOGIN_FAILED,
+            method=method,
+            reason="unknown_person",
+            country=finished.identity.country,
+        )
+        db.commit()
+        return templates.TemplateResponse(  # type: ignore[no-any-return]
+            request,
+            "login_failed.html",
+            {
+                "message": "You are not a user of any company in Portti. Ask your company's user "
+                "administrator to add you as a user."
+            },
+            status_code=403,
+        )
+    token, _ = sessions.start(
+        person.id, method=method, strong=False, ctx=ctx, replaces=current.id if current else None
+    )
+    audit.record(
+        AuditAction.LOGIN_SUCCEEDED,
+        actor_person_id=person.id,
+        subject_person_id=person.id,
+        method=method,
+    )
+    db.commit()
+    target = flow.return_to if flow.return_to not in ("", "/") else "/companies"
+    response = RedirectResponse(target, 303)
+    set_session_cookie(request, response, token)
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    settings = request.app.state.settings
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_absolute_hours * 3600,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+        path="/",
+    )

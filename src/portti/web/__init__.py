@@ -1,0 +1,1 @@
+"""The web layer: dependencies, sessions and CSRF, error pages, templates and static files."""

@@ -1,0 +1,150 @@
+"""Domain errors to RFC 9457 problem details (JSON) or to a readable page (HTML)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from portti.errors import (
+    DomainError,
+    NotAuthenticated,
+    RateLimited,
+    StepUpRequired,
+    ValidationFailed,
+)
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def wants_html(request: Request) -> bool:
+    if request.url.path.startswith(("/api/", "/app-api/")):
+        return False
+    return (
+        "text/html" in request.headers.get("accept", "")
+        or request.headers.get("hx-request") == "true"
+    )
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _local_path(request: Request) -> str:
+    path = request.url.path
+    if request.method == "GET" and request.url.query:
+        path += "?" + request.url.query
+    return path
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if wants_html(request):
+            if isinstance(exc, NotAuthenticated):
+                return RedirectResponse(f"/login?next={quote(_local_path(request))}", 303)
+            if isinstance(exc, StepUpRequired):
+                back = request.headers.get("hx-current-url") or _local_path(request)
+                if request.method != "GET":
+                    back = request.headers.get("referer") or "/"
+                return_to = quote(_path_only(back))
+                if request.headers.get("hx-request") == "true":
+                    return Response(
+                        status_code=204, headers={"HX-Redirect": f"/step-up?next={return_to}"}
+                    )
+                return RedirectResponse(f"/step-up?next={return_to}", 303)
+            templates = request.app.state.templates
+            return templates.TemplateResponse(  # type: ignore[no-any-return]
+                request,
+                "error.html",
+                {
+                    "status": exc.status,
+                    "title": exc.title,
+                    "message": exc.message,
+                    "errors": getattr(exc, "errors", {}),
+                },
+                status_code=exc.status,
+            )
+        extra: dict[str, Any] = {}
+        headers = {}
+        if isinstance(exc, ValidationFailed):
+            extra["errors"] = [{"field": k, "message": v} for k, v in exc.errors.items()]
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+        resp = problem(exc.status, exc.code, exc.title, exc.message, **extra)
+        resp.headers.update(headers)
+        return resp
+
+    @app.exception_handler(RequestValidationError)
+    async def request_validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
+                "message": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        if wants_html(request):
+            templates = request.app.state.templates
+            return templates.TemplateResponse(  # type: ignore[no-any-return]
+                request,
+                "error.html",
+                {
+                    "status": 422,
+                    "title": "Some information is missing or wrong",
+                    "message": "Check the form and try again.",
+                    "errors": {e["field"]: e["message"] for e in errors},
+                },
+                status_code=422,
+            )
+        return problem(
+            422,
+            "validation_failed",
+            "Some information is missing or wrong",
+            "The request does not match the API's schema.",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        if wants_html(request):
+            templates = request.app.state.templates
+            return templates.TemplateResponse(  # type: ignore[no-any-return]
+                request,
+                "error.html",
+                {
+                    "status": exc.status_code,
+                    "title": title,
+                    "message": str(exc.detail),
+                    "errors": {},
+                },
+                status_code=exc.status_code,
+            )
+        return problem(exc.status_code, "http_" + str(exc.status_code), title, str(exc.detail))
+
+
+def _path_only(url: str) -> str:
+    """Keep only path and query: a return address never leaves this site."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//"):
+        return "/"
+    return path + ("?" + parts.query if parts.query else "")

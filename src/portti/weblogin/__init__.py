@@ -1,0 +1,1 @@
+"""Web login: browser sessions, company choice, QR login transactions and server push."""

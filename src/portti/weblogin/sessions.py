@@ -1,0 +1,144 @@
+"""Browser sessions: created at login with a fresh id, idle and absolute timeouts, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from portti.audit.models import AuditAction
+from portti.audit.services import AuditLog, RequestContext
+from portti.errors import NotFound
+from portti.infra.clock import Clock
+from portti.weblogin.models import WebSession
+
+# Writing last_seen_at on every request would turn each read into a write.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionService:
+    def __init__(
+        self,
+        db: Session,
+        clock: Clock,
+        *,
+        idle: timedelta,
+        absolute: timedelta,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.idle = idle
+        self.absolute = absolute
+
+    def start(
+        self,
+        person_id: int,
+        *,
+        method: str,
+        strong: bool,
+        ctx: RequestContext,
+        replaces: str | None = None,
+    ) -> tuple[str, WebSession]:
+        """A new session with a new id (never the one the browser had before login)."""
+        now = self.clock.now()
+        if replaces:
+            self.db.execute(
+                update(WebSession)
+                .where(WebSession.id == replaces, WebSession.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        token = secrets.token_urlsafe(32)
+        ws = WebSession(
+            id=hash_token(token),
+            person_id=person_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + self.absolute,
+            login_method=method,
+            strong_auth_at=now if strong else None,
+            strong_auth_method=method if strong else None,
+            ip=ctx.ip,
+            user_agent=(ctx.user_agent or "")[:300] or None,
+        )
+        self.db.add(ws)
+        self.db.flush()
+        return token, ws
+
+    def resolve(self, token: str | None) -> WebSession | None:
+        if not token or len(token) > 100:
+            return None
+        ws = self.db.get(WebSession, hash_token(token))
+        if ws is None or ws.revoked_at is not None:
+            return None
+        now = self.clock.now()
+        if now >= ws.expires_at or now - ws.last_seen_at > self.idle:
+            return None
+        if now - ws.last_seen_at > TOUCH_INTERVAL:
+            ws.last_seen_at = now
+        return ws
+
+    def for_person(self, person_id: int) -> Sequence[WebSession]:
+        now = self.clock.now()
+        rows = self.db.scalars(
+            select(WebSession)
+            .where(WebSession.person_id == person_id, WebSession.revoked_at.is_(None))
+            .order_by(WebSession.last_seen_at.desc())
+        ).all()
+        return [s for s in rows if now < s.expires_at and now - s.last_seen_at <= self.idle]
+
+    def revoke(self, person_id: int, session_id: str, audit: AuditLog, *, actor_id: int) -> None:
+        ws = self.db.get(WebSession, session_id)
+        if ws is None or ws.person_id != person_id or ws.revoked_at is not None:
+            raise NotFound("No such session.")
+        ws.revoked_at = self.clock.now()
+        audit.record(
+            AuditAction.SESSION_REVOKED,
+            actor_person_id=actor_id,
+            subject_person_id=person_id,
+            session=session_id[:12],
+        )
+
+    def revoke_all(
+        self,
+        person_id: int,
+        audit: AuditLog,
+        *,
+        actor_id: int,
+        company_id: int | None = None,
+        except_id: str | None = None,
+    ) -> int:
+        now = self.clock.now()
+        q = update(WebSession).where(
+            WebSession.person_id == person_id, WebSession.revoked_at.is_(None)
+        )
+        if except_id:
+            q = q.where(WebSession.id != except_id)
+        count = self.db.execute(q.values(revoked_at=now)).rowcount  # type: ignore[attr-defined]
+        audit.record(
+            AuditAction.SESSION_REVOKED,
+            company_id=company_id,
+            actor_person_id=actor_id,
+            subject_person_id=person_id,
+            all_sessions=True,
+            count=count,
+        )
+        return int(count)
+
+    def record_step_up(self, ws: WebSession, method: str) -> None:
+        ws.strong_auth_at = self.clock.now()
+        ws.strong_auth_method = method
+
+    def fresh_strong_auth(self, ws: WebSession, window: timedelta) -> bool:
+        return ws.strong_auth_at is not None and self.clock.now() - ws.strong_auth_at <= window
+
+    @staticmethod
+    def step_up_expires_at(ws: WebSession, window: timedelta) -> datetime | None:
+        return ws.strong_auth_at + window if ws.strong_auth_at else None

@@ -1,0 +1,161 @@
+"""HTML routes: the login page, the company choice, the landing page and basic settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from portti.audit.models import AuditAction
+from portti.companies.models import Company
+from portti.companies.policy import AdminPolicy
+from portti.companies.services import PersonDirectory
+from portti.errors import Forbidden
+from portti.web.csrf import verify_csrf
+from portti.web.deps import (
+    SESSION_COOKIE,
+    Audit,
+    ClockDep,
+    CurrentSession,
+    DbSession,
+    OptionalWebSession,
+    Sessions,
+)
+from portti.web.errors import _path_only
+from portti.weblogin.models import WebSession
+
+router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+
+
+def render(request: Request, name: str, ctx: dict[str, object], status: int = 200) -> Response:
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, name, ctx, status_code=status
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(ws: OptionalWebSession) -> Response:
+    if ws is None:
+        return RedirectResponse("/login", 303)
+    return RedirectResponse("/home" if ws.company_id else "/companies", 303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, ws: OptionalWebSession, next: str = "/") -> Response:
+    return render(
+        request,
+        "login.html",
+        {
+            "providers": list(request.app.state.providers.values()),
+            "next": _path_only(next),
+            "session": ws,
+        },
+    )
+
+
+@router.post("/logout")
+def logout(
+    request: Request, ws: CurrentSession, db: DbSession, audit: Audit, clock: ClockDep
+) -> Response:
+    ws.revoked_at = clock.now()
+    audit.record(AuditAction.LOGOUT, actor_person_id=ws.person_id, subject_person_id=ws.person_id)
+    db.commit()
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def company_choices(db: DbSession, clock: ClockDep, ws: WebSession) -> list[tuple[Company, bool]]:
+    """Companies the person may enter: valid memberships, and those they administer."""
+    directory = PersonDirectory(db, clock)
+    member_of = {m.company_id: m.company for m in directory.valid_memberships(ws.person_id)}
+    administered = {c.id: c for c in AdminPolicy(db, clock).administrable_companies(ws.person_id)}
+    both = {**administered, **member_of}
+    return sorted(((c, c.id in administered) for c in both.values()), key=lambda x: x[0].name)
+
+
+@router.get("/companies", response_class=HTMLResponse)
+def choose_company_page(
+    request: Request, ws: CurrentSession, db: DbSession, clock: ClockDep
+) -> Response:
+    choices = company_choices(db, clock, ws)
+    ended = [
+        m
+        for m in PersonDirectory(db, clock).memberships(ws.person_id)
+        if m.company_id not in {c.id for c, _ in choices}
+    ]
+    if len(choices) == 1 and ws.company_id is None:
+        ws.company_id = choices[0][0].id
+        db.commit()
+        return RedirectResponse("/home", 303)
+    return render(
+        request, "companies/choose.html", {"session": ws, "choices": choices, "ended": ended}
+    )
+
+
+@router.post("/companies")
+def choose_company(
+    ws: CurrentSession,
+    db: DbSession,
+    clock: ClockDep,
+    audit: Audit,
+    company_id: Annotated[int, Form()],
+) -> Response:
+    if company_id not in {c.id for c, _ in company_choices(db, clock, ws)}:
+        raise Forbidden("You have no valid user rights in this company.")
+    ws.company_id = company_id
+    audit.record(AuditAction.COMPANY_SELECTED, company_id=company_id, actor_person_id=ws.person_id)
+    db.commit()
+    return RedirectResponse("/home", 303)
+
+
+@router.get("/home", response_class=HTMLResponse)
+def home(request: Request, ws: CurrentSession, db: DbSession, clock: ClockDep) -> Response:
+    choices = company_choices(db, clock, ws)
+    current = next((c for c in choices if c[0].id == ws.company_id), None)
+    if current is None:
+        # The membership ended (or was removed) while logged in: choose again.
+        ws.company_id = None
+        db.commit()
+        return RedirectResponse("/companies", 303)
+    return render(
+        request,
+        "home.html",
+        {"session": ws, "company": current[0], "is_admin": current[1], "choices": choices},
+    )
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def basic_settings(
+    request: Request, ws: CurrentSession, sessions: Sessions, db: DbSession, clock: ClockDep
+) -> Response:
+    return render(
+        request,
+        "settings.html",
+        {
+            "session": ws,
+            "person": ws.person,
+            "sessions": sessions.for_person(ws.person_id),
+            "memberships": PersonDirectory(db, clock).memberships(ws.person_id),
+            "company": db.get(Company, ws.company_id) if ws.company_id else None,
+        },
+    )
+
+
+@router.post("/settings/sessions/{session_id}/revoke")
+def revoke_session(
+    session_id: str, ws: CurrentSession, sessions: Sessions, db: DbSession, audit: Audit
+) -> Response:
+    sessions.revoke(ws.person_id, session_id, audit, actor_id=ws.person_id)
+    db.commit()
+    return RedirectResponse("/login" if session_id == ws.id else "/settings", 303)
+
+
+@router.post("/settings/sessions/revoke-others")
+def revoke_other_sessions(
+    ws: CurrentSession, sessions: Sessions, db: DbSession, audit: Audit
+) -> Response:
+    sessions.revoke_all(ws.person_id, audit, actor_id=ws.person_id, except_id=ws.id)
+    db.commit()
+    return RedirectResponse("/settings", 303)

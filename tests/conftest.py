@@ -1,0 +1,144 @@
+"""Shared fixtures: a fresh database per test (SQLite or PostgreSQL), the app, a browser-like
+client, and helpers to log in through the built-in test identity provider."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from portti.app import create_app
+from portti.config import Mode, Settings
+from portti.db.migrate import upgrade
+from portti.db.models import Model
+from portti.db.session import make_engine, make_session_factory
+from portti.infra.clock import OffsetClock
+from portti.strongauth.oidc import JwksCache
+
+BACKEND = os.environ.get("PORTTI_TEST_DATABASE", "sqlite")
+PG_ADMIN = os.environ.get("PORTTI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Rows the initial migration writes: kept between tests.
+CATALOGUE = {"roles", "alembic_version"}
+
+
+def pytest_report_header() -> str:
+    return f"portti test database: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def _template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if BACKEND == "postgresql":
+        name = f"portti_test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+        upgrade(url)
+        yield url
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        path = tmp_path_factory.mktemp("db") / "template.db"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def database_url(_template_database: str, tmp_path: Path) -> Iterator[str]:
+    """A database with the schema and the catalogue, and nothing else."""
+    if BACKEND == "postgresql":
+        engine = make_engine(_template_database)
+        tables = [t.name for t in Model.metadata.sorted_tables if t.name not in CATALOGUE]
+        with engine.begin() as conn:
+            # TRUNCATE fires no row triggers, so the append-only audit table empties too.
+            conn.execute(
+                text(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                )
+            )
+        engine.dispose()
+        _reseed_profiles(_template_database)
+        yield _template_database
+    else:
+        src = Path(_template_database.removeprefix("sqlite:///"))
+        dst = tmp_path / "portti.db"
+        shutil.copyfile(src, dst)
+        yield f"sqlite:///{dst}"
+
+
+def _reseed_profiles(url: str) -> None:
+    from portti.companies.catalogue import PROFILES
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for i, (name, desc, codes) in enumerate(PROFILES, start=1):
+            conn.execute(
+                text(
+                    "INSERT INTO profiles (id, company_id, name, description)"
+                    " VALUES (:i, NULL, :n, :d)"
+                ),
+                {"i": i, "n": name, "d": desc},
+            )
+            for code in codes:
+                conn.execute(
+                    text("INSERT INTO profile_roles (profile_id, role_code) VALUES (:i, :c)"),
+                    {"i": i, "c": code},
+                )
+        conn.execute(text("SELECT setval('profiles_id_seq', (SELECT max(id) FROM profiles))"))
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> OffsetClock:
+    return OffsetClock()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        mode=Mode.TEST,
+        database_url=database_url,
+        base_url="http://testserver",
+        secret_key="test-secret-key-" + "x" * 32,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
+        outbox_in_process=False,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, clock: OffsetClock):  # type: ignore[no-untyped-def]
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as c:
+        # The relying party reaches the built-in provider through this same client.
+        app.state.http = c
+        app.state.jwks = JwksCache(c)
+        yield c
+
+
+@pytest.fixture
+def db(app) -> Iterator[Session]:  # type: ignore[no-untyped-def]
+    factory: sessionmaker[Session] = app.state.session_factory
+    with factory() as session:
+        yield session
+
+
+@pytest.fixture
+def session_factory(app) -> sessionmaker[Session]:  # type: ignore[no-untyped-def]
+    return app.state.session_factory  # type: ignore[no-any-return]
+
+
+__all__ = ["make_session_factory"]

@@ -1,0 +1,83 @@
+"""Driving the web UI like a browser would: CSRF tokens from pages, the OIDC round trip through
+the built-in test identity provider, and the step-up."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlsplit
+
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from portti.people.models import Person
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+HIDDEN_RE = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def csrf_from(page: Response | str) -> str:
+    text_ = page if isinstance(page, str) else page.text
+    m = CSRF_RE.search(text_)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def local(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def _through_test_idp(client: TestClient, start: Response, identity: dict[str, str]) -> Response:
+    assert start.status_code == 303, start.text
+    page = client.get(local(start.headers["location"]))
+    assert page.status_code == 200, page.text
+    hidden = {k: html.unescape(v) for k, v in HIDDEN_RE.findall(page.text)}
+    picked = client.post("/test-idp/authorize", data={**hidden, **identity})
+    assert picked.status_code == 303, picked.text
+    return client.get(local(picked.headers["location"]))
+
+
+def identity_of(p: Person) -> dict[str, str]:
+    i = p.identifiers[0]
+    return {
+        "given_name": p.given_name,
+        "family_name": p.family_name,
+        "country": i.country,
+        "national_id": i.value,
+    }
+
+
+def login(
+    client: TestClient, who: Person | dict[str, str], provider: str = "fi_bank", next_: str = "/"
+) -> Response:
+    """Logs in through the test provider; returns the callback's response."""
+    identity = who if isinstance(who, dict) else identity_of(who)
+    page = client.get("/login", headers={"accept": "text/html"})
+    start = client.post(
+        "/login/start", data={"provider": provider, "next": next_, "csrf_token": csrf_from(page)}
+    )
+    return _through_test_idp(client, start, identity)
+
+
+def step_up(
+    client: TestClient, who: Person | dict[str, str], provider: str = "fi_bank", next_: str = "/"
+) -> Response:
+    identity = who if isinstance(who, dict) else identity_of(who)
+    page = client.get(f"/step-up?next={next_}", headers={"accept": "text/html"})
+    assert page.status_code == 200, page.text
+    start = client.post(
+        "/step-up/start", data={"provider": provider, "next": next_, "csrf_token": csrf_from(page)}
+    )
+    return _through_test_idp(client, start, identity)
+
+
+def login_and_step_up(client: TestClient, who: Person) -> None:
+    r = login(client, who)
+    assert r.status_code == 303, r.text
+    r = step_up(client, who)
+    assert r.status_code == 303, r.text
+
+
+def page_csrf(client: TestClient, path: str = "/settings") -> str:
+    return csrf_from(client.get(path, headers={"accept": "text/html"}))
