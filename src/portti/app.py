@@ -16,6 +16,7 @@ from portti import __version__
 from portti.config import OidcProviderSettings, Settings
 from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import Clock, SystemClock
+from portti.infra.ratelimit import LimitsRateLimiter
 from portti.infra.logging import configure_logging
 from portti.web.csrf import csrf_token
 from portti.web.errors import install_error_handlers
@@ -56,7 +57,27 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import asyncio
+
+        from portti.infra.outbox import build_worker
+
+        stop = asyncio.Event()
+        worker_task: asyncio.Task[None] | None = None
+        if settings.outbox_in_process:
+            # The outbox worker shares this process's event loop; several instances may run it
+            # side by side, and a separate `portti worker` too (claims are exclusive).
+            worker = build_worker(
+                settings, app.state.session_factory, app.state.clock, wakeup=app.state.outbox_wakeup
+            )
+            worker_task = asyncio.create_task(worker.run_forever(stop), name="outbox-worker")
         yield
+        if worker_task is not None:
+            stop.set()
+            # Let a delivery in flight finish; one cut short is retried when its lease expires.
+            done, _ = await asyncio.wait({worker_task}, timeout=10)
+            if not done:
+                worker_task.cancel()
+            await asyncio.gather(worker_task, return_exceptions=True)
         app.state.http.close()
         app.state.engine.dispose()
 
@@ -74,8 +95,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock or SystemClock()
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    from portti.infra.outbox import OutboxWakeup
+
+    # Handlers call `request.app.state.outbox_wakeup.notify()` after committing queued messages.
+    app.state.outbox_wakeup = OutboxWakeup()
     app.state.templates = make_templates()
     app.state.providers = {p.key: p for p in providers}
+    app.state.limiter = LimitsRateLimiter(settings.rate_limit_storage_url)
     app.state.http = httpx.Client(timeout=10.0, follow_redirects=False)
     from portti.strongauth.oidc import JwksCache
 
@@ -94,6 +120,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     from portti.companies import api as companies_api
     from portti.companies import views as companies_views
+    from portti.devices import app_api as devices_app_api
+    from portti.devices import views as devices_views
+    from portti.invitations import admin_api as invitations_admin_api
+    from portti.invitations import app_api as invitations_app_api
+    from portti.invitations import messages as invitations_messages
+    from portti.invitations import views as invitations_views
     from portti.strongauth import views as strongauth_views
     from portti.weblogin import views as weblogin_views
 
@@ -101,6 +133,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(strongauth_views.router)
     app.include_router(companies_views.router)
     app.include_router(companies_api.router)
+    app.include_router(invitations_views.router)
+    app.include_router(invitations_admin_api.router)
+    app.include_router(invitations_app_api.router)
+    app.include_router(invitations_messages.router)
+    app.include_router(devices_app_api.router)
+    app.include_router(devices_views.router)
+    if settings.demo:
+        from portti.infra import devmailbox_views
+
+        app.include_router(devmailbox_views.router)
     if settings.test_idp_enabled:
         from portti.strongauth.test_idp import build_test_idp_router
         from portti.strongauth.views import demo_identities
@@ -111,7 +153,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 signing_seed=settings.secret,
                 identities=lambda: demo_identities(app.state.session_factory),
                 templates=app.state.templates,
-            )
+                clock=app.state.clock,
+            ),
+            include_in_schema=False,
         )
 
     @app.get("/healthz", include_in_schema=False)

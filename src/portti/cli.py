@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -51,6 +53,29 @@ def demo() -> None:
 
 
 @cli.command()
+def backup(target: Path = typer.Argument(..., help="File to write the backup to.")) -> None:
+    """Back up the database (SQLite online backup, or pg_dump for PostgreSQL)."""
+    from portti.db.backup import backup as do_backup
+
+    do_backup(Settings().database_url, target)
+    console.print(f"Backup written to {target}")
+
+
+@cli.command()
+def restore(
+    source: Path = typer.Argument(..., help="A backup made by `portti backup`."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Restore the database from a backup, replacing what is there. Stop the service first."""
+    from portti.db.backup import restore as do_restore
+
+    if not yes:
+        typer.confirm("This replaces the whole database. Continue?", abort=True)
+    do_restore(Settings().database_url, source)
+    console.print(f"Restored from {source}")
+
+
+@cli.command()
 def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
@@ -69,6 +94,40 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+@cli.command()
+def worker() -> None:
+    """Deliver queued e-mail and SMS (the outbox) until stopped with Ctrl-C or SIGTERM.
+
+    Run it beside `portti serve` with PORTTI_OUTBOX_IN_PROCESS=false, or as extra capacity: any
+    number of workers and app instances share the queue without sending a message twice.
+    """
+    import asyncio
+    import signal
+
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.infra.logging import configure_logging
+    from portti.infra.outbox import build_worker
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    engine = make_engine(settings.database_url)
+    outbox_worker = build_worker(settings, make_session_factory(engine), SystemClock())
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await outbox_worker.run_forever(stop)
+
+    console.print("Delivering the outbox; stop with Ctrl-C.")
+    try:
+        asyncio.run(run())
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

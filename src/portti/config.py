@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Events between processes: "memory://", "postgresql" (LISTEN/NOTIFY) or a redis:// URL.
     event_bus_url: str = "memory://"
+    # What the app says is asking when a QR login is scanned (WEB-2).
+    service_name: str = "Portti"
     rate_limit_storage_url: str = "memory://"
     secret_key: SecretStr | None = None
 
@@ -62,6 +64,7 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
+    breached_password_api_url: str | None = None
 
     test_idp_enabled: bool = False
     oidc_providers: list[OidcProviderSettings] = Field(default_factory=list)

@@ -10,10 +10,20 @@ class DomainError(Exception):
     code = "bad_request"
     title = "The request cannot be carried out"
 
-    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+    next_step: str | None = None
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        next_step: str | None = None,
+    ) -> None:
         self.message = message or self.title
         if code is not None:
             self.code = code
+        if next_step is not None:
+            self.next_step = next_step
         super().__init__(self.message)
 
 

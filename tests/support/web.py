@@ -28,14 +28,19 @@ def local(url: str) -> str:
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
-def _through_test_idp(client: TestClient, start: Response, identity: dict[str, str]) -> Response:
+def authorize_at_test_idp(client: TestClient, start: Response, identity: dict[str, str]) -> str:
+    """Picks ``identity`` at the test provider; returns the callback URL (not yet visited)."""
     assert start.status_code == 303, start.text
     page = client.get(local(start.headers["location"]))
     assert page.status_code == 200, page.text
     hidden = {k: html.unescape(v) for k, v in HIDDEN_RE.findall(page.text)}
     picked = client.post("/test-idp/authorize", data={**hidden, **identity})
     assert picked.status_code == 303, picked.text
-    return client.get(local(picked.headers["location"]))
+    return local(picked.headers["location"])
+
+
+def _through_test_idp(client: TestClient, start: Response, identity: dict[str, str]) -> Response:
+    return client.get(authorize_at_test_idp(client, start, identity))
 
 
 def identity_of(p: Person) -> dict[str, str]:
@@ -48,16 +53,20 @@ def identity_of(p: Person) -> dict[str, str]:
     }
 
 
+def start_login(client: TestClient, provider: str = "fi_bank", next_: str = "/") -> Response:
+    """Presses "Log in with …" on the login page; returns the redirect to the provider."""
+    page = client.get("/login", headers={"accept": "text/html"})
+    return client.post(
+        "/login/start", data={"provider": provider, "next": next_, "csrf_token": csrf_from(page)}
+    )
+
+
 def login(
     client: TestClient, who: Person | dict[str, str], provider: str = "fi_bank", next_: str = "/"
 ) -> Response:
     """Logs in through the test provider; returns the callback's response."""
     identity = who if isinstance(who, dict) else identity_of(who)
-    page = client.get("/login", headers={"accept": "text/html"})
-    start = client.post(
-        "/login/start", data={"provider": provider, "next": next_, "csrf_token": csrf_from(page)}
-    )
-    return _through_test_idp(client, start, identity)
+    return _through_test_idp(client, start_login(client, provider, next_), identity)
 
 
 def step_up(
@@ -81,3 +90,21 @@ def login_and_step_up(client: TestClient, who: Person) -> None:
 
 def page_csrf(client: TestClient, path: str = "/settings") -> str:
     return csrf_from(client.get(path, headers={"accept": "text/html"}))
+
+
+HTML = {"accept": "text/html"}
+
+
+def api_headers(client: TestClient) -> dict[str, str]:
+    """Headers for an unsafe JSON API call: the CSRF token of the logged-in browser."""
+    return {"X-CSRF-Token": page_csrf(client)}
+
+
+def another_browser(app: object) -> TestClient:
+    """A second browser (its own cookies) on the same app. Not a context manager on purpose:
+    entering one would run the lifespan again, and leaving it would close the shared engine."""
+    return TestClient(app, base_url="http://testserver", follow_redirects=False)  # type: ignore[arg-type]
+
+
+def session_cookie(client: TestClient) -> str | None:
+    return client.cookies.get("portti_session")

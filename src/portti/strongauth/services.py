@@ -111,7 +111,11 @@ class StrongAuthService:
         # Single use, whatever the outcome.
         self.db.delete(flow)
         self.db.flush()
-        if not hmac.compare_digest(flow.browser_binding_hash, _sha(browser_id)):
+        # An app activation (APP-9) ends in the app's browser, not the one that started it;
+        # the app proves it is the same app at the handoff instead (PKCE-like challenge).
+        if flow.purpose != "app_activation" and not hmac.compare_digest(
+            flow.browser_binding_hash, _sha(browser_id)
+        ):
             raise LoginFailed(
                 "The login was started in another browser. Start again.",
                 code="oidc_browser_mismatch",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -10,6 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portti.audit.models import AuditAction
+from portti.audit.services import AuditLog
+from portti.devices.models import Activation, ActivationKind
+from portti.infra.clock import Clock
+from portti.infra.crypto import CodeHasher
 from portti.people.models import Person, PersonIdentifier
 from portti.strongauth.services import LoginFailed, StrongAuthService
 from portti.strongauth.test_idp import TestIdentity
@@ -134,6 +140,7 @@ def login_callback(
     audit: Audit,
     ctx: RequestCtx,
     current: OptionalWebSession,
+    clock: ClockDep,
     state: str = "",
     code: str | None = None,
     error: str | None = None,
@@ -151,6 +158,9 @@ def login_callback(
         )
     flow, person = finished.flow, finished.person
     method = f"oidc:{flow.provider}"
+
+    if flow.purpose == "app_activation":
+        return _hand_off_to_app(request, db, audit, clock, flow.return_to, person, method)
 
     if flow.purpose == "step_up":
         if (
@@ -229,3 +239,46 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
         samesite="lax",
         path="/",
     )
+
+
+def _hand_off_to_app(
+    request: Request,
+    db: Session,
+    audit: AuditLog,
+    clock: Clock,
+    code_challenge: str,
+    person: Person | None,
+    method: str,
+) -> Response:
+    """APP-9: a Finnish user activates the app with bank ID. The browser is sent back to the
+    app with a one-time handoff code; the app exchanges it with its verifier."""
+    templates = request.app.state.templates
+    if person is None:
+        audit.record(AuditAction.LOGIN_FAILED, method=method, reason="unknown_person",
+                     purpose="app_activation")
+        db.commit()
+        return templates.TemplateResponse(  # type: ignore[no-any-return]
+            request,
+            "login_failed.html",
+            {"message": "You are not a user of any company in Portti. Ask your company's user "
+                        "administrator to add you as a user."},
+            status_code=403,
+        )
+    settings = request.app.state.settings
+    handoff = secrets.token_urlsafe(32)
+    now = clock.now()
+    db.add(
+        Activation(
+            token_hash=CodeHasher(settings.secret, "unused-activation").hash(secrets.token_hex(16)),
+            kind=ActivationKind.BANK_ID,
+            person_id=person.id,
+            handoff_hash=CodeHasher(settings.secret, "bank-id-handoff").hash(handoff),
+            handoff_challenge=code_challenge,
+            created_at=now,
+            expires_at=now + timedelta(minutes=10),
+        )
+    )
+    audit.record(AuditAction.LOGIN_SUCCEEDED, actor_person_id=person.id,
+                 subject_person_id=person.id, method=method, purpose="app_activation")
+    db.commit()
+    return RedirectResponse(f"portti-app://activation?handoff={handoff}", 303)

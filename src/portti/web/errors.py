@@ -82,6 +82,8 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         extra: dict[str, Any] = {}
         headers = {}
+        if exc.next_step:
+            extra["next_step"] = exc.next_step
         if isinstance(exc, ValidationFailed):
             extra["errors"] = [{"field": k, "message": v} for k, v in exc.errors.items()]
         if isinstance(exc, RateLimited):

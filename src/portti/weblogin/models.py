@@ -1,10 +1,11 @@
-"""Server-side browser sessions."""
+"""Server-side browser sessions, and the QR login transactions that can start them."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portti.db.base import Model, UtcDateTime
@@ -30,3 +31,74 @@ class WebSession(Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     person: Mapped[Person] = relationship(lazy="joined")
+
+
+class LoginTransactionStatus(StrEnum):
+    PENDING = "pending"  # the browser shows the QR code (or, for a step-up, waits for the app)
+    SCANNED = "scanned"  # a device has read it; the browser shows the number to pick
+    APPROVED = "approved"  # the device approved with PIN or biometrics
+    REJECTED = "rejected"  # "This wasn't me", the wrong number, or replaced by a newer one
+    EXPIRED = "expired"
+    COMPLETED = "completed"  # the browser that showed the code has its session: used up
+
+
+OPEN_STATUSES = (LoginTransactionStatus.PENDING, LoginTransactionStatus.SCANNED)
+
+
+class LoginPurpose(StrEnum):
+    LOGIN = "login"
+    STEP_UP = "step_up"  # ADM-2: a fresh strong authentication of a logged-in person
+
+
+class LoginTransaction(Model):
+    """One "log in with the app" attempt, from the QR code on a browser to a web session.
+
+    The QR code's per-second MAC key is derived from the server secret and the public id, so it
+    is never stored; the short code to type is stored as a keyed hash; the browser is bound by
+    the hash of a random cookie that only it holds.
+    """
+
+    __tablename__ = "login_transactions"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'scanned', 'approved', 'rejected', 'expired', 'completed')",
+            name="status",
+        ),
+        CheckConstraint("purpose IN ('login', 'step_up')", name="purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    purpose: Mapped[str] = mapped_column(String(10), default=LoginPurpose.LOGIN.value)
+    status: Mapped[str] = mapped_column(String(10), default=LoginTransactionStatus.PENDING.value)
+    browser_binding_hash: Mapped[str] = mapped_column(String(64))  # sha256(cookie) hex
+    short_code_hash: Mapped[str] = mapped_column(String(64), unique=True)  # keyed hash
+    number: Mapped[int]  # 10…99, shown by the browser, picked in the app
+    number_choices: Mapped[str] = mapped_column(String(20))  # e.g. "17,42,86"
+    web_session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("web_sessions.id", ondelete="CASCADE")
+    )
+    # Set when a device scans (login) or from the start (step-up: only this person may approve).
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    return_to: Mapped[str] = mapped_column(String(300), default="/")
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    scanned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+# A person has at most one approval waiting in the app (the database holds to it when two
+# requests race); a newer one replaces the older.
+Index(
+    "uq_login_transactions_open_person",
+    LoginTransaction.person_id,
+    unique=True,
+    sqlite_where=text("status IN ('pending', 'scanned')"),
+    postgresql_where=text("status IN ('pending', 'scanned')"),
+)

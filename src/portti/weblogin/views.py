@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portti.audit.models import AuditAction
 from portti.companies.models import Company
-from portti.companies.policy import AdminPolicy
-from portti.companies.services import PersonDirectory
+from portti.companies.policy import AdminPolicy, local_today
+from portti.companies.services import PersonDirectory, member_status
 from portti.errors import Forbidden
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -80,8 +80,11 @@ def choose_company_page(
     request: Request, ws: CurrentSession, db: DbSession, clock: ClockDep
 ) -> Response:
     choices = company_choices(db, clock, ws)
+    now = clock.now()
+    # Memberships not offered: they start later or have ended (WEB-3), told apart by the
+    # company's today, not by when the row was last written.
     ended = [
-        m
+        (m, member_status(m, local_today(m.company, now)))
         for m in PersonDirectory(db, clock).memberships(ws.person_id)
         if m.company_id not in {c.id for c, _ in choices}
     ]

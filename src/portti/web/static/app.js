@@ -58,3 +58,19 @@
   document.addEventListener("htmx:afterSwap", function (ev) { init(ev.target); });
   window.Portti = { init: init };
 })();
+
+// A one-time secret on the page: warn before leaving without confirming it was saved.
+(function () {
+  "use strict";
+  var guarded = null;
+  document.addEventListener("DOMContentLoaded", function () {
+    guarded = document.querySelector("[data-warn-on-leave]");
+    if (!guarded) return;
+    window.addEventListener("beforeunload", function (ev) {
+      if (guarded) { ev.preventDefault(); ev.returnValue = guarded.dataset.warnOnLeave; }
+    });
+    guarded.querySelectorAll("form").forEach(function (f) {
+      f.addEventListener("submit", function () { guarded = null; });
+    });
+  });
+})();

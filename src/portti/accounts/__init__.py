@@ -1,0 +1,1 @@
+"""Accounts: e-mail + password + TOTP login accounts, and acceptance of the terms."""

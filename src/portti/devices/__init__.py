@@ -1,0 +1,1 @@
+"""Devices: app activations, device keys, PIN, biometrics, lock / log out / log out everywhere."""

@@ -1,0 +1,527 @@
+"""The app API after the confirmation code (APP-1 … APP-9): account, TOTP, terms, device
+binding; unlock, lock, log out, log out from all devices; re-activation with the account or
+with Finnish bank ID. Every error is a problem document with a stable ``code``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portti.companies.services import PersonDirectory
+from portti.devices.activation import next_step, require_step
+from portti.devices.deps import Accounts, Devices
+from portti.devices.errors import AppLocked
+from portti.devices.models import Activation, ActivationKind
+from portti.devices.schemas import (
+    AccountLoginIn,
+    ActivationOut,
+    AppSessionOut,
+    BankIdHandoffIn,
+    BankIdStartIn,
+    BankIdStartOut,
+    ChallengeIn,
+    ChallengeOut,
+    CodeIn,
+    DeviceBound,
+    DeviceIn,
+    DeviceOut,
+    EmailIn,
+    LoggedOut,
+    MembershipOut,
+    MeOut,
+    NextStep,
+    PasswordIn,
+    PersonOut,
+    TermsIn,
+    TermsOut,
+    TotpEnrolmentOut,
+    UnlockIn,
+)
+from portti.errors import DomainError, ValidationFailed
+from portti.infra.crypto import CodeHasher
+from portti.invitations.app_api import ActivationToken
+from portti.invitations.deps import Invitations, wake_outbox
+from portti.invitations.errors import ActivationUnknown
+from portti.invitations.models import InvitationStatus
+from portti.people.models import Person
+from portti.web.deps import ClockDep, DbSession, SettingsDep, client_ip
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A problem with a stable `code` and a human `next_step`"},
+    401: {"description": "`activation_unknown`, `app_locked`"},
+    403: {"description": "`account_not_yours`, `reactivation_needs_invitation`, `pin_locked`"},
+    409: {"description": "`wrong_step`"},
+    429: {"description": "`rate_limited`, `pin_blocked`"},
+}
+
+router = APIRouter(prefix="/app-api/v1", tags=["app"], responses=PROBLEMS)
+app_bearer = HTTPBearer(auto_error=False, description="The app session token from unlock.")
+
+ACCOUNT_ACTIVATION_LIFETIME = timedelta(minutes=30)
+
+
+def app_session_token(
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(app_bearer)],
+) -> str:
+    if creds is None:
+        raise AppLocked()
+    return creds.credentials
+
+
+AppSessionToken = Annotated[str, Depends(app_session_token)]
+
+
+def person_out(p: Person) -> PersonOut:
+    return PersonOut(portti_id=p.portti_id, given_name=p.given_name, family_name=p.family_name)
+
+
+def _ip(request: Request) -> str:
+    return client_ip(request) or "unknown"
+
+
+def _activation(token: str, invitations: Invitations) -> Activation:
+    return invitations.activation(token)
+
+
+def _step(db: DbSession, act: Activation, accounts: Accounts) -> NextStep:
+    return NextStep(step=next_step(db, act, accounts.current_terms()[0]))
+
+
+@contextmanager
+def _kept_on_refusal(db: Session) -> Iterator[None]:
+    """The services record a refusal (an audit row, a counted try) and then raise; the
+    transaction is committed so that the record stays (see accounts/services.py)."""
+    try:
+        yield
+    except DomainError:
+        db.commit()
+        raise
+
+
+# -- account (APP-2) -----------------------------------------------------------------------
+
+
+@router.post(
+    "/activations/current/account", operation_id="start_new_account", response_model=NextStep
+)
+def start_new_account(
+    body: EmailIn,
+    request: Request,
+    token: ActivationToken,
+    invitations: Invitations,
+    accounts: Accounts,
+    db: DbSession,
+) -> NextStep:
+    """“Create an account”: sends a 6-digit code to the e-mail address to confirm it."""
+    act = _activation(token, invitations)
+    require_step(db, act, accounts.current_terms()[0], "account", "verify_email")
+    with _kept_on_refusal(db):
+        accounts.start_new_account(act, body.email)
+    db.commit()
+    wake_outbox(request)
+    return _step(db, act, accounts)
+
+
+@router.post(
+    "/activations/current/account/email-code",
+    operation_id="verify_account_email",
+    response_model=NextStep,
+)
+def verify_account_email(
+    body: CodeIn,
+    token: ActivationToken,
+    invitations: Invitations,
+    accounts: Accounts,
+    db: DbSession,
+) -> NextStep:
+    act = _activation(token, invitations)
+    require_step(db, act, accounts.current_terms()[0], "verify_email")
+    try:
+        accounts.verify_email(act, body.code)
+    except DomainError:
+        db.commit()  # wrong tries count
+        raise
+    db.commit()
+    return _step(db, act, accounts)
+
+
+@router.post(
+    "/activations/current/account/password",
+    operation_id="set_account_password",
+    response_model=NextStep,
+)
+def set_account_password(
+    body: PasswordIn,
+    token: ActivationToken,
+    invitations: Invitations,
+    accounts: Accounts,
+    db: DbSession,
+) -> NextStep:
+    act = _activation(token, invitations)
+    require_step(db, act, accounts.current_terms()[0], "password")
+    with _kept_on_refusal(db):
+        accounts.set_password(act, body.password)
+    db.commit()
+    return _step(db, act, accounts)
+
+
+@router.post(
+    "/activations/current/account/totp",
+    operation_id="start_totp_enrolment",
+    response_model=TotpEnrolmentOut,
+)
+def start_totp_enrolment(
+    token: ActivationToken,
+    invitations: Invitations,
+    accounts: Accounts,
+    db: DbSession,
+    response: Response,
+) -> TotpEnrolmentOut:
+    """The authenticator app's seed: shown once, as a QR code and as text."""
+    act = _activation(token, invitations)
+    require_step(db, act, accounts.current_terms()[0], "totp")
+    enrolment = accounts.start_totp(act)
+    db.commit()
+    response.headers["Cache-Control"] = "no-store"
+    return TotpEnrolmentOut(
+        secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, qr_svg=enrolment.qr_svg
+    )
+
+
+@router.post(
+    "/activations/current/account/totp/confirm",
+    operation_id="confirm_totp",
+    response_model=NextStep,
+)
+def confirm_totp(
+    body: CodeIn,
+    token: ActivationToken,
+    invitations: Invitations,
+    accounts: Accounts,
+    db: DbSession,
+) -> NextStep:
+    act = _activation(token, invitations)
+    require_step(db, act, accounts.current_terms()[0], "totp")
+    with _kept_on_refusal(db):
+        accounts.confirm_totp(act, body.code)
+    db.commit()
+    return _step(db, act, accounts)
+
+
+@router.post(
+    "/activations/current/existing-account",
+    operation_id="log_in_to_existing_account",
+    response_model=NextStep,
+)
+def log_in_to_existing_account(
+    body: AccountLoginIn,
+    request: Request,
+    token: ActivationToken,
+    invitations: Invitations,
+    accounts: Accounts,
+    db: DbSession,
+) -> NextStep:
+    """“Log in with your account”: e-mail, password and a code from the authenticator app."""
+    act = _activation(token, invitations)
+    require_step(db, act, accounts.current_terms()[0], "account")
+    try:
+        account = accounts.login(
+            body.email, body.password, body.totp_code, client=_ip(request), person_id=act.person_id
+        )
+    except DomainError:
+        db.commit()  # failures count towards the lockout
+        raise
+    accounts.link_existing_account(act, account)
+    db.commit()
+    return _step(db, act, accounts)
+
+
+# -- terms (APP-3) -------------------------------------------------------------------------
+
+
+@router.get("/terms", operation_id="get_terms", response_model=TermsOut)
+def get_terms(accounts: Accounts) -> TermsOut:
+    version, text = accounts.current_terms()
+    return TermsOut(version=version, text=text)
+
+
+@router.post("/activations/current/terms", operation_id="accept_terms", response_model=NextStep)
+def accept_terms(
+    body: TermsIn,
+    request: Request,
+    token: ActivationToken,
+    invitations: Invitations,
+    accounts: Accounts,
+    db: DbSession,
+) -> NextStep:
+    act = _activation(token, invitations)
+    require_step(db, act, accounts.current_terms()[0], "terms")
+    with _kept_on_refusal(db):
+        accounts.accept_terms(act, body.version, ip=client_ip(request))
+    db.commit()
+    return _step(db, act, accounts)
+
+
+# -- device binding (APP-4) ----------------------------------------------------------------
+
+
+@router.post(
+    "/activations/current/device",
+    operation_id="bind_device",
+    response_model=DeviceBound,
+    status_code=status.HTTP_201_CREATED,
+)
+def bind_device(
+    body: DeviceIn,
+    request: Request,
+    token: ActivationToken,
+    invitations: Invitations,
+    accounts: Accounts,
+    devices: Devices,
+    db: DbSession,
+    clock: ClockDep,
+) -> DeviceBound:
+    """The last step: the device's public key(s) and the PIN. The private key never leaves."""
+    act = _activation(token, invitations)
+    require_step(db, act, accounts.current_terms()[0], "device")
+    device, _ = devices.bind(
+        act,
+        name=body.name,
+        platform=body.platform,
+        key_alg=body.key_alg,
+        public_key=body.public_key,
+        pin=body.pin,
+        biometric_key_alg=body.biometric_key_alg,
+        biometric_public_key=body.biometric_public_key,
+    )
+    if act.kind == ActivationKind.INVITATION:
+        inv = invitations.by_activation_token(
+            token, statuses=frozenset({InvitationStatus.PHONE_CONFIRMED})
+        )
+        invitations.mark_activated(inv)
+    act.completed_at = clock.now()
+    db.commit()
+    wake_outbox(request)
+    person = db.get(Person, act.person_id)
+    assert person is not None
+    return DeviceBound(device_id=device.public_id, person=person_out(person))
+
+
+# -- re-activation with the account ("two-factor already done", APP-7) ----------------------
+
+
+@router.post(
+    "/activations/account",
+    operation_id="start_account_activation",
+    response_model=ActivationOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def start_account_activation(
+    body: AccountLoginIn,
+    request: Request,
+    accounts: Accounts,
+    invitations: Invitations,
+    db: DbSession,
+    clock: ClockDep,
+) -> ActivationOut:
+    """“Two-factor authentication already done”: e-mail, password, TOTP; then terms and PIN."""
+    try:
+        account = accounts.login(body.email, body.password, body.totp_code, client=_ip(request))
+    except DomainError:
+        db.commit()
+        raise
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    act = Activation(
+        token_hash=invitations.token_hasher.hash(token),
+        kind=ActivationKind.ACCOUNT,
+        person_id=account.person_id,
+        account_id=account.id,
+        email_verified_at=now,
+        totp_confirmed_at=now,
+        created_at=now,
+        expires_at=now + ACCOUNT_ACTIVATION_LIFETIME,
+    )
+    db.add(act)
+    db.flush()
+    person = db.get(Person, account.person_id)
+    assert person is not None
+    step = next_step(db, act, accounts.current_terms()[0])
+    db.commit()
+    return ActivationOut(activation_token=token, step=step, person=person_out(person))
+
+
+# -- Finnish users: bank ID instead of an invitation (APP-9) --------------------------------
+
+
+@router.post(
+    "/activations/bank-id", operation_id="start_bank_id_activation", response_model=BankIdStartOut
+)
+def start_bank_id_activation(
+    body: BankIdStartIn, request: Request, db: DbSession, clock: ClockDep
+) -> BankIdStartOut:
+    """Opens bank ID in a browser. The result comes back to the app as a one-time handoff code
+    (``portti-app://activation?handoff=…``), picked up with the verifier of ``code_challenge``."""
+    from portti.strongauth.views import get_strong_auth
+
+    strong = get_strong_auth(request, db, clock)
+    provider = strong.provider(body.provider)
+    if provider.identifier_country != "FI" and not provider.key.startswith("fi"):
+        raise DomainError(
+            "Only Finnish bank ID activates the app without an invitation.",
+            code="bank_id_not_finnish",
+        )
+    url = strong.start(
+        provider.key,
+        purpose="app_activation",
+        browser_id="app",
+        session_id=None,
+        return_to=body.code_challenge,
+    )
+    db.commit()
+    return BankIdStartOut(authorization_url=url)
+
+
+@router.post(
+    "/activations/bank-id/handoff",
+    operation_id="finish_bank_id_activation",
+    response_model=ActivationOut,
+)
+def finish_bank_id_activation(
+    body: BankIdHandoffIn,
+    settings: SettingsDep,
+    db: DbSession,
+    invitations: Invitations,
+    accounts: Accounts,
+    clock: ClockDep,
+) -> ActivationOut:
+    hasher = CodeHasher(settings.secret, "bank-id-handoff")
+    act = db.scalars(
+        select(Activation).where(Activation.handoff_hash == hasher.hash(body.handoff))
+    ).one_or_none()
+    now = clock.now()
+    if act is None or act.handoff_challenge is None or now >= act.expires_at:
+        raise ActivationUnknown()
+    digest = hashlib.sha256(body.code_verifier.encode()).digest()
+    challenge = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    if not hmac.compare_digest(challenge, act.handoff_challenge):
+        raise ActivationUnknown()
+    token = secrets.token_urlsafe(32)
+    act.token_hash = invitations.token_hasher.hash(token)
+    act.handoff_hash = None
+    act.handoff_challenge = None
+    # The browser part had 10 minutes; terms and PIN get as long as an account activation.
+    act.expires_at = now + ACCOUNT_ACTIVATION_LIFETIME
+    person = db.get(Person, act.person_id)
+    assert person is not None
+    step = next_step(db, act, accounts.current_terms()[0])
+    db.commit()
+    return ActivationOut(activation_token=token, step=step, person=person_out(person))
+
+
+# -- the bound device (APP-4 … APP-8) --------------------------------------------------------
+
+
+@router.post(
+    "/devices/{device_id}/challenges",
+    operation_id="new_device_challenge",
+    response_model=ChallengeOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def new_device_challenge(
+    device_id: str, body: ChallengeIn, devices: Devices, db: DbSession
+) -> ChallengeOut:
+    """A fresh nonce to sign. Single use, valid 2 minutes."""
+    try:
+        ch = devices.challenge(device_id, body.purpose, body.context)
+    except ValueError as exc:  # the service's shape checks: a client error, not a crash
+        raise ValidationFailed(
+            {"purpose": "Lower-case letters and underscores, at most 40."}, str(exc)
+        ) from exc
+    db.commit()
+    return ChallengeOut(nonce=ch.nonce, expires_at=ch.expires_at)
+
+
+@router.post("/devices/{device_id}/unlock", operation_id="unlock_app", response_model=AppSessionOut)
+def unlock_app(device_id: str, body: UnlockIn, devices: Devices, db: DbSession) -> AppSessionOut:
+    """PIN or biometrics (APP-5): a signature over the nonce, and the PIN checked here."""
+    try:
+        session, token = devices.unlock(
+            device_id,
+            nonce=body.nonce,
+            signature=body.signature,
+            pin=body.pin,
+            biometric_signature=body.biometric_signature,
+        )
+    except DomainError:
+        db.commit()  # wrong PINs and used nonces are recorded even though this fails
+        raise
+    db.commit()
+    return AppSessionOut(app_session_token=token, expires_at=session.expires_at)
+
+
+@router.post("/session/lock", operation_id="lock_app", status_code=status.HTTP_204_NO_CONTENT)
+def lock_app(token: AppSessionToken, devices: Devices, db: DbSession) -> Response:
+    """Lock (APP-6): ends the app session; unlock again with PIN or biometrics."""
+    devices.lock(token)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.post("/session/logout", operation_id="log_out_app", status_code=status.HTTP_204_NO_CONTENT)
+def log_out_app(token: AppSessionToken, devices: Devices, db: DbSession) -> Response:
+    """Log out (APP-7): this device's activation ends; activate again with the account."""
+    devices.logout(token)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/session/logout-everywhere", operation_id="log_out_everywhere", response_model=LoggedOut
+)
+def log_out_everywhere(token: AppSessionToken, devices: Devices, db: DbSession) -> LoggedOut:
+    """Log out from all devices (APP-8): every device and web session ends; activating again
+    needs a new invitation."""
+    count = devices.logout_everywhere(token)
+    db.commit()
+    return LoggedOut(devices_ended=count)
+
+
+@router.get("/me", operation_id="get_app_me", response_model=MeOut)
+def get_app_me(token: AppSessionToken, devices: Devices, db: DbSession, clock: ClockDep) -> MeOut:
+    _, device = devices.app_session(token)
+    db.commit()
+    person = db.get(Person, device.person_id)
+    assert person is not None
+    directory = PersonDirectory(db, clock)
+    valid = {m.id for m in directory.valid_memberships(person.id)}
+    return MeOut(
+        person=person_out(person),
+        companies=[
+            MembershipOut(company_id=m.company_id, company_name=m.company.name, valid=m.id in valid)
+            for m in directory.memberships(person.id)
+        ],
+        devices=[
+            DeviceOut(
+                device_id=d.public_id,
+                name=d.name,
+                platform=d.platform,
+                status=d.status,
+                created_at=d.created_at,
+                last_used_at=d.last_used_at,
+                this_device=d.id == device.id,
+            )
+            for d in devices.devices_for(person.id)
+        ],
+    )

@@ -1,0 +1,53 @@
+"""Keys derived from the one secret, keyed hashes for codes, and sealing of stored messages.
+
+Codes (sign-up, SMS, e-mail) are stored only as HMAC-SHA256 under a purpose-specific key, so a
+copy of the database does not reveal them and a hash from one purpose is useless in another.
+Messages that must carry a code until they are delivered are sealed with AES-GCM.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+def derive_key(secret: bytes, purpose: str, length: int = 32) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=length, salt=None, info=b"portti:" + purpose.encode()
+    ).derive(secret)
+
+
+class CodeHasher:
+    """Keyed hashes of short secrets; compare with ``matches`` (constant time)."""
+
+    def __init__(self, secret: bytes, purpose: str) -> None:
+        self._key = derive_key(secret, "code-hash:" + purpose)
+
+    def hash(self, code: str) -> str:
+        return hmac.new(self._key, code.encode(), hashlib.sha256).hexdigest()
+
+    def matches(self, code: str, stored: str) -> bool:
+        return hmac.compare_digest(self.hash(code), stored)
+
+
+class SecretBox:
+    """AES-GCM sealing for data at rest that must be read back (e.g. an unsent e-mail)."""
+
+    def __init__(self, secret: bytes, purpose: str) -> None:
+        self._aead = AESGCM(derive_key(secret, "box:" + purpose))
+        self._aad = purpose.encode()
+
+    def seal(self, plaintext: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), self._aad)
+        return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open(self, token: str) -> str:
+        raw = base64.urlsafe_b64decode(token.encode())
+        return self._aead.decrypt(raw[:12], raw[12:], self._aad).decode()

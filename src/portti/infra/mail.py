@@ -1,0 +1,183 @@
+"""Sending e-mail: the ``Mailer`` protocol, SMTP (aiosmtplib) and the dev mailbox.
+
+Only the outbox worker calls a mailer; services queue e-mail with ``Outbox.email`` in their own
+transaction (INV-7). ``settings.mail_url`` picks the implementation:
+
+* ``dev://`` keeps mail in the dev mailbox (``/dev/mailbox`` in demo and test mode);
+* ``smtp://[user:pass@]host[:port]`` plain SMTP, port 25 by default; ``?starttls=1`` upgrades
+  with STARTTLS when the server offers it, ``?starttls=required`` refuses to send without it;
+* ``smtps://[user:pass@]host[:port]`` implicit TLS, port 465 by default.
+
+Nothing here logs a body, a recipient or a password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from portti.config import Mode, Settings
+from portti.infra.clock import Clock
+from portti.infra.delivery import PermanentDeliveryError, TransientDeliveryError
+from portti.infra.devmailbox import DevMailbox, make_dev_mailbox
+
+log = structlog.get_logger(__name__)
+
+# Below the outbox lease (60 s), so that a slow server cannot make two workers send one message.
+SMTP_TIMEOUT_SECONDS = 30.0
+
+
+class Mailer(Protocol):
+    async def send(self, *, to: str, subject: str, text: str, html: str | None) -> None:
+        """Delivers one e-mail or raises ``TransientDeliveryError``/``PermanentDeliveryError``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    implicit_tls: bool = False
+    # None: STARTTLS when the server offers it; True: required; False: never.
+    start_tls: bool | None = False
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        parts = urlsplit(url)
+        if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+            raise ValueError(
+                "PORTTI_MAIL_URL must be dev://, smtp://host:port or smtps://host:port"
+            )
+        implicit = parts.scheme == "smtps"
+        starttls = parse_qs(parts.query).get("starttls", ["0"])[-1].lower()
+        if starttls not in {"0", "1", "required"}:
+            raise ValueError("starttls in PORTTI_MAIL_URL must be 0, 1 or required")
+        if implicit and starttls != "0":
+            raise ValueError("smtps:// is TLS already; starttls applies to smtp:// only")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            implicit_tls=implicit,
+            start_tls={"0": False, "1": None, "required": True}[starttls],
+        )
+
+
+def build_message(
+    *, sender: str, to: str, subject: str, text: str, html: str | None
+) -> EmailMessage:
+    """A text/plain message, or multipart/alternative with an HTML part when there is one."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.formatdate(usegmt=True)
+    domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "portti.localhost"
+    msg["Message-ID"] = email.utils.make_msgid(domain=domain)
+    msg.set_content(text)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def classify_smtp_error(exc: Exception) -> TransientDeliveryError | PermanentDeliveryError:
+    """5xx replies about the message or its address are permanent; anything else may pass later.
+
+    A refused login (535) or a missing STARTTLS is a configuration fault the operator can fix:
+    retrying keeps the message instead of throwing it away.
+    """
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        reason = "smtp: recipient refused: " + "; ".join(
+            f"{r.code} {r.message}".strip() for r in exc.recipients
+        )
+        if codes and all(500 <= c < 600 for c in codes):
+            return PermanentDeliveryError(reason)
+        return TransientDeliveryError(reason)
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return TransientDeliveryError(f"smtp: authentication failed ({exc.code})")
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+        reason = f"smtp: {exc.code} {exc.message}".strip()
+        if 500 <= exc.code < 600:
+            return PermanentDeliveryError(reason)
+        return TransientDeliveryError(reason)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return TransientDeliveryError(f"smtp: {exc.code} {exc.message}".strip())
+    if isinstance(exc, TimeoutError):
+        return TransientDeliveryError("smtp: timed out")
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        return TransientDeliveryError("smtp: " + str(exc))
+    if isinstance(exc, ConnectionError | OSError):
+        return TransientDeliveryError("smtp: cannot connect (" + type(exc).__name__ + ")")
+    return TransientDeliveryError("smtp: " + type(exc).__name__)
+
+
+class SmtpMailer:
+    def __init__(
+        self, config: SmtpConfig, *, sender: str, timeout: float = SMTP_TIMEOUT_SECONDS
+    ) -> None:
+        self.config = config
+        self.sender = sender
+        self.timeout = timeout
+
+    async def send(self, *, to: str, subject: str, text: str, html: str | None) -> None:
+        try:
+            msg = build_message(sender=self.sender, to=to, subject=subject, text=text, html=html)
+        except ValueError as exc:  # e.g. a line break in a header
+            raise PermanentDeliveryError("smtp: invalid message headers") from exc
+        c = self.config
+        try:
+            await aiosmtplib.send(
+                msg,
+                hostname=c.host,
+                port=c.port,
+                username=c.username,
+                password=c.password,
+                use_tls=c.implicit_tls,
+                start_tls=c.start_tls,
+                timeout=self.timeout,
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise classify_smtp_error(exc) from exc
+
+
+class DevMailer:
+    """Keeps e-mail in the dev mailbox instead of sending it."""
+
+    def __init__(self, mailbox: DevMailbox) -> None:
+        self.mailbox = mailbox
+
+    async def send(self, *, to: str, subject: str, text: str, html: str | None) -> None:
+        await asyncio.to_thread(
+            self.mailbox.record,
+            channel="email",
+            recipient=to,
+            subject=subject,
+            text=text,
+            html=html,
+        )
+
+
+def make_mailer(
+    settings: Settings,
+    session_factory: sessionmaker[Session] | None = None,
+    clock: Clock | None = None,
+) -> Mailer:
+    """The mailer ``settings.mail_url`` names; the dev one writes through ``session_factory``."""
+    url = settings.mail_url
+    if url.startswith("dev://"):
+        if settings.mode is Mode.PRODUCTION:
+            log.warning("dev_mailer_in_production", hint="set PORTTI_MAIL_URL to an SMTP server")
+        return DevMailer(make_dev_mailbox(settings, session_factory, clock))
+    return SmtpMailer(SmtpConfig.from_url(url), sender=settings.mail_from)

@@ -1,0 +1,502 @@
+"""The transactional outbox (INV-7): e-mail and SMS are rows written in the same transaction as
+the change that caused them, and a worker delivers them afterwards, with retries.
+
+A service calls ``Outbox.email``/``Outbox.sms`` inside its own transaction; if that rolls back,
+the message never existed. After the commit, a handler calls
+``request.app.state.outbox_wakeup.notify()`` so that the worker delivers at once instead of at
+its next poll (every second).
+
+The worker claims due messages by setting ``status = "sending"`` and a lease in a short
+transaction of its own (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional ``UPDATE`` on
+SQLite, whose writers are serialised), so several workers and processes never send one message
+twice while its lease holds. It then delivers outside any transaction and records the outcome:
+sent, a retry with exponential back-off, or failed after ``settings.outbox_max_attempts`` or a
+permanent refusal. A message whose worker died while sending is claimed again once its lease
+has expired: delivery is at least once, and at most once per lease.
+
+Bodies carry codes, so they are sealed (AES-GCM) while queued and erased once the message is
+sent or has failed. Log lines carry the message id, channel, kind, attempt and outcome only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from sqlalchemy import CheckConstraint, CursorResult, Index, String, Text, and_, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from portti.config import Settings
+from portti.db.base import Model, UtcDateTime
+from portti.infra.clock import Clock
+from portti.infra.crypto import SecretBox
+from portti.infra.delivery import (
+    MAX_ERROR_LENGTH,
+    Delivery,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    delivering,
+)
+from portti.infra.mail import Mailer, make_mailer
+from portti.infra.sms import SmsSender, make_sms_sender
+
+log = structlog.get_logger(__name__)
+
+LEASE = timedelta(seconds=60)
+FIRST_RETRY = timedelta(seconds=2)
+MAX_RETRY_DELAY = timedelta(minutes=10)
+JITTER = 0.2
+POLL_SECONDS = 1.0
+MAX_SUBJECT_LENGTH = 998  # RFC 5322 line limit
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(Model):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'sms')", name="channel"),
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(MAX_SUBJECT_LENGTH))
+    # SecretBox-sealed JSON {"text": ..., "html": ...}; NULL once sent or failed.
+    sealed_body: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40))
+    # Plain ids, no foreign keys: the outbox must never block deleting what a message was about.
+    company_id: Mapped[int | None]
+    person_id: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(10), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(MAX_ERROR_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+Index("ix_outbox_messages_due", OutboxMessage.status, OutboxMessage.next_attempt_at)
+
+
+def outbox_box(secret: bytes) -> SecretBox:
+    return SecretBox(secret, "outbox")
+
+
+def _single_line(name: str, value: str) -> None:
+    if not value.strip():
+        raise ValueError(f"outbox: {name} is empty")
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"outbox: {name} must be a single line")
+
+
+class Outbox:
+    """Queues messages in the caller's transaction: ``db.add`` and ``flush``, never a commit."""
+
+    def __init__(self, db: Session, clock: Clock, box: SecretBox) -> None:
+        self.db = db
+        self.clock = clock
+        self.box = box
+
+    def email(
+        self,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        kind: str,
+        company_id: int | None = None,
+        person_id: int | None = None,
+    ) -> OutboxMessage:
+        _single_line("recipient", to)
+        _single_line("subject", subject)
+        if len(subject) > MAX_SUBJECT_LENGTH:
+            raise ValueError("outbox: subject is too long")
+        return self._enqueue(Channel.EMAIL, to, subject, text, html, kind, company_id, person_id)
+
+    def sms(
+        self,
+        *,
+        to: str,
+        text: str,
+        kind: str,
+        company_id: int | None = None,
+        person_id: int | None = None,
+    ) -> OutboxMessage:
+        _single_line("recipient", to)
+        return self._enqueue(Channel.SMS, to, None, text, None, kind, company_id, person_id)
+
+    def _enqueue(
+        self,
+        channel: Channel,
+        to: str,
+        subject: str | None,
+        text: str,
+        html: str | None,
+        kind: str,
+        company_id: int | None,
+        person_id: int | None,
+    ) -> OutboxMessage:
+        if not text:
+            raise ValueError("outbox: the message has no text")
+        now = self.clock.now()
+        message = OutboxMessage(
+            channel=channel.value,
+            recipient=to.strip(),
+            subject=subject,
+            sealed_body=self.box.seal(json.dumps({"text": text, "html": html})),
+            kind=kind,
+            company_id=company_id,
+            person_id=person_id,
+            status=OutboxStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        self.db.add(message)
+        self.db.flush()
+        return message
+
+
+def failed_messages(
+    db: Session, *, company_id: int | None, limit: int = 100
+) -> list[OutboxMessage]:
+    """Undeliverable messages, newest first: one company's, or every company's when ``None``."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.FAILED.value)
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    if company_id is not None:
+        query = query.where(OutboxMessage.company_id == company_id)
+    return list(db.scalars(query))
+
+
+_jitter = random.Random()
+
+
+def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """2 s × 2^attempts, at most 10 minutes, ±20 % so that a backlog does not retry in step."""
+    doublings = min(max(attempts, 0), 20)  # past the cap anyway; keeps the timedelta in range
+    base = min(FIRST_RETRY * (1 << doublings), MAX_RETRY_DELAY)
+    factor = (rng or _jitter).uniform(1 - JITTER, 1 + JITTER)
+    return base * factor
+
+
+class OutboxWakeup:
+    """Wakes the worker after a commit. ``notify`` may be called from any thread (handlers run
+    in the threadpool); the worker's event loop waits in ``wait``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._early = False
+
+    def notify(self) -> None:
+        with self._lock:
+            loop, event = self._loop, self._event
+            if loop is None or event is None:
+                self._early = True  # before the worker first waits: it looks straight away
+                return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: no worker to wake
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._loop is not loop or self._event is None:
+                self._loop, self._event = loop, asyncio.Event()
+            if self._early:
+                self._event.set()
+                self._early = False
+            event = self._event
+        await event.wait()
+        event.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """What the worker needs of a claimed message, read inside the claiming transaction."""
+
+    id: int
+    channel: str
+    recipient: str
+    subject: str | None
+    sealed_body: str | None
+    kind: str
+    attempt: int
+    lease_until: datetime
+
+
+def _claim_of(m: OutboxMessage) -> _Claim:
+    assert m.lease_until is not None
+    return _Claim(
+        m.id, m.channel, m.recipient, m.subject, m.sealed_body, m.kind, m.attempts, m.lease_until
+    )
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        box: SecretBox,
+        *,
+        mailer: Mailer,
+        sms: SmsSender,
+        max_attempts: int = 8,
+        batch_size: int = 20,
+        lease: timedelta = LEASE,
+        poll_seconds: float = POLL_SECONDS,
+        wakeup: OutboxWakeup | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.box = box
+        self.mailer = mailer
+        self.sms = sms
+        self.max_attempts = max_attempts
+        self.batch_size = batch_size
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self.wakeup = wakeup
+
+    async def run_once(self) -> int:
+        """Claims the messages due now (up to ``batch_size``), delivers them; returns how many."""
+        claims = await asyncio.to_thread(self._claim)
+        results = await asyncio.gather(*(self._deliver(c) for c in claims), return_exceptions=True)
+        for claim, result in zip(claims, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result  # cancelled: the lease brings the message back
+                # The outcome was not recorded; the message is retried when its lease expires.
+                log.error(
+                    "outbox_delivery_unrecorded",
+                    message_id=claim.id,
+                    channel=claim.channel,
+                    kind=claim.kind,
+                    attempt=claim.attempt,
+                    error_type=type(result).__name__,
+                )
+        return len(claims)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Delivers until ``stop`` is set, waking on ``wakeup.notify()`` or every second."""
+        log.info("outbox_worker_started")
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception as exc:  # e.g. the database is away: try again at the next poll
+                log.error("outbox_worker_error", error_type=type(exc).__name__)
+                handled = 0
+            if handled >= self.batch_size:
+                continue  # there may be more due already
+            await self._idle(stop)
+        log.info("outbox_worker_stopped")
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
+        if self.wakeup is not None:
+            waits.append(asyncio.ensure_future(self.wakeup.wait()))
+        try:
+            await asyncio.wait(
+                waits, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for w in waits:
+                w.cancel()
+
+    # -- claiming (runs in a thread) ------------------------------------------------------------
+
+    def _due(self, now: datetime) -> Any:
+        m = OutboxMessage
+        return or_(
+            and_(m.status == OutboxStatus.PENDING.value, m.next_attempt_at <= now),
+            and_(m.status == OutboxStatus.SENDING.value, m.lease_until <= now),
+        )
+
+    def _claim(self) -> list[_Claim]:
+        now = self.clock.now()
+        lease_until = now + self.lease
+        order = (OutboxMessage.next_attempt_at, OutboxMessage.id)
+        with self.session_factory() as db:
+            if db.get_bind().dialect.name == "postgresql":
+                # Rows another worker is claiming are skipped, not waited for; a row it has
+                # claimed and committed no longer matches ``_due`` when re-checked under lock.
+                with db.begin():
+                    rows = db.scalars(
+                        select(OutboxMessage)
+                        .where(self._due(now))
+                        .order_by(*order)
+                        .limit(self.batch_size)
+                        .with_for_update(skip_locked=True)
+                    ).all()
+                    for row in rows:
+                        row.status = OutboxStatus.SENDING.value
+                        row.lease_until = lease_until
+                        row.attempts += 1
+                    db.flush()
+                    claims = [_claim_of(r) for r in rows]
+            else:
+                candidates = db.scalars(
+                    select(OutboxMessage.id)
+                    .where(self._due(now))
+                    .order_by(*order)
+                    .limit(self.batch_size)
+                ).all()
+                db.rollback()
+                won: list[int] = []
+                for message_id in candidates:
+                    # SQLite serialises writers: exactly one conditional UPDATE sees the row due.
+                    with db.begin():
+                        result = db.connection().execute(
+                            update(OutboxMessage)
+                            .where(OutboxMessage.id == message_id, self._due(now))
+                            .values(
+                                status=OutboxStatus.SENDING.value,
+                                lease_until=lease_until,
+                                attempts=OutboxMessage.attempts + 1,
+                            )
+                        )
+                        if result.rowcount == 1:
+                            won.append(message_id)
+                if not won:
+                    return []
+                rows = db.scalars(
+                    select(OutboxMessage).where(OutboxMessage.id.in_(won)).order_by(*order)
+                ).all()
+                claims = [_claim_of(r) for r in rows if r.lease_until == lease_until]
+                db.rollback()
+        return claims
+
+    # -- delivering -----------------------------------------------------------------------------
+
+    async def _deliver(self, claim: _Claim) -> None:
+        with delivering(Delivery(claim.id, claim.channel, claim.kind, claim.attempt)):
+            error: str | None = None
+            permanent = False
+            if claim.attempt > self.max_attempts:
+                # Its last attempt was cut short (the process died while sending).
+                error, permanent = "gave up: the last attempt was interrupted", True
+            else:
+                try:
+                    await self._send(claim)
+                except PermanentDeliveryError as exc:
+                    error, permanent = exc.reason, True
+                except TransientDeliveryError as exc:
+                    error = exc.reason
+                except Exception as exc:  # a fault of ours: keep the message, say what broke
+                    error = "unexpected " + type(exc).__name__
+                    log.error(
+                        "outbox_transport_error",
+                        message_id=claim.id,
+                        channel=claim.channel,
+                        kind=claim.kind,
+                        attempt=claim.attempt,
+                        error_type=type(exc).__name__,
+                    )
+            outcome = await asyncio.to_thread(self._record, claim, error, permanent)
+            log.info(
+                "outbox_delivery",
+                message_id=claim.id,
+                channel=claim.channel,
+                kind=claim.kind,
+                attempt=claim.attempt,
+                outcome=outcome,
+            )
+
+    async def _send(self, claim: _Claim) -> None:
+        if claim.sealed_body is None:
+            raise PermanentDeliveryError("the message has no body")
+        try:
+            body = json.loads(self.box.open(claim.sealed_body))
+        except Exception as exc:  # another secret key, or a damaged row
+            raise PermanentDeliveryError("the sealed body cannot be opened") from exc
+        if claim.channel == Channel.EMAIL:
+            await self.mailer.send(
+                to=claim.recipient,
+                subject=claim.subject or "",
+                text=body["text"],
+                html=body.get("html"),
+            )
+        elif claim.channel == Channel.SMS:
+            await self.sms.send(to=claim.recipient, text=body["text"])
+        else:
+            raise PermanentDeliveryError(f"unknown channel {claim.channel!r}")
+
+    def _record(self, claim: _Claim, error: str | None, permanent: bool) -> str:
+        """Writes the outcome; returns it ("sent", "retry", "failed" or "lease_lost")."""
+        now = self.clock.now()
+        m = OutboxMessage
+        values: dict[str, Any] = {"lease_until": None}
+        if error is None:
+            outcome = "sent"
+            values |= {"status": OutboxStatus.SENT.value, "sent_at": now, "last_error": None}
+            # It has gone out: record that even if our lease ran out meanwhile, so that nobody
+            # sends it again.
+            where = [m.id == claim.id, m.status != OutboxStatus.SENT.value]
+        else:
+            values["last_error"] = error[:MAX_ERROR_LENGTH]
+            if permanent or claim.attempt >= self.max_attempts:
+                outcome = "failed"
+                values["status"] = OutboxStatus.FAILED.value
+            else:
+                outcome = "retry"
+                values["status"] = OutboxStatus.PENDING.value
+                values["next_attempt_at"] = now + retry_delay(claim.attempt)
+            where = [
+                m.id == claim.id,
+                m.status == OutboxStatus.SENDING.value,
+                m.lease_until == claim.lease_until,
+            ]
+        if outcome != "retry":
+            values["sealed_body"] = None  # the codes leave the database with the message
+        with self.session_factory() as db, db.begin():
+            result: CursorResult[Any] = db.connection().execute(
+                update(m).where(*where).values(**values)
+            )
+            if result.rowcount == 0:
+                return "lease_lost"
+        return outcome
+
+
+def build_worker(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    *,
+    wakeup: OutboxWakeup | None = None,
+) -> OutboxWorker:
+    """A worker with the transports ``settings.mail_url`` and ``settings.sms_url`` name."""
+    return OutboxWorker(
+        session_factory,
+        clock,
+        outbox_box(settings.secret),
+        mailer=make_mailer(settings, session_factory, clock),
+        sms=make_sms_sender(settings, session_factory, clock),
+        max_attempts=settings.outbox_max_attempts,
+        wakeup=wakeup,
+    )

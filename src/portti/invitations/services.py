@@ -1,0 +1,468 @@
+"""The invitation lifecycle (INV-1 … INV-6), one state machine:
+
+    sent ──code entered──▶ code_entered ──phone confirmed──▶ phone_confirmed ──▶ activated
+      │                        │                                  │
+      └──────────── cancelled / superseded / (expired: derived from expires_at) ─┘
+
+Every transition checks the current state and writes an audit event in the same transaction;
+every message goes through the outbox in that transaction too (INV-7).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portti.audit.models import AuditAction
+from portti.audit.services import AuditLog
+from portti.companies.catalogue import SUPPORT
+from portti.companies.models import Membership
+from portti.companies.policy import AdminPolicy
+from portti.companies.services import Actor
+from portti.devices.models import Activation, ActivationKind
+from portti.errors import NotFound, StepUpRequired, ValidationFailed
+from portti.infra.clock import Clock
+from portti.infra.crypto import CodeHasher
+from portti.infra.outbox import Outbox
+from portti.infra.ratelimit import RateLimiter
+from portti.invitations.errors import (
+    ActivationUnknown,
+    InvitationExpired,
+    InvitationInvalid,
+    ReinviteNeedsSupport,
+    SmsCodeExpired,
+    SmsCodeLocked,
+    SmsCodeWrong,
+    SmsResendLimit,
+    WrongInvitationState,
+)
+from portti.invitations.models import (
+    LIVE_STATUSES,
+    CodeSource,
+    ConfirmationCode,
+    Invitation,
+    InvitationStatus,
+)
+from portti.people.phones import format_phone
+
+INVITATION_VALIDITY = timedelta(hours=24)
+SMS_CODE_VALIDITY = timedelta(minutes=10)
+ADMIN_CODE_VALIDITY = timedelta(hours=12)
+MAX_SMS_RESENDS = 2
+MAX_WRONG_CONFIRMATION_CODES = 5
+# Sign-up codes: 10^16 possibilities; these limits make guessing hopeless from any one address.
+SIGNUP_LIMIT_PER_CLIENT = "10/minute;50/hour"
+SIGNUP_LIMIT_GLOBAL = "600/minute"
+CONFIRM_LIMIT_PER_CLIENT = "30/minute"
+
+
+def new_signup_code() -> str:
+    return f"{secrets.randbelow(10**16):016d}"
+
+
+def new_confirmation_code() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def group_code(code: str) -> str:
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def clean_digits(text: str, length: int) -> str | None:
+    digits = re.sub(r"[\s\-]", "", text or "")
+    return digits if len(digits) == length and digits.isascii() and digits.isdigit() else None
+
+
+def mask_phone(e164: str) -> str:
+    shown = format_phone(e164)
+    digits_seen = 0
+    out = []
+    # Keep the country code and the last two digits: enough to recognise one's own number.
+    total_digits = sum(ch.isdigit() for ch in shown)
+    for ch in shown:
+        if ch.isdigit():
+            digits_seen += 1
+            keep = digits_seen <= 3 or digits_seen > total_digits - 2
+            out.append(ch if keep else "•")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    invitation: Invitation
+    activation_token: str
+    phone_hint: str
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    label: str
+    at: datetime | None
+    done: bool
+
+
+class InvitationService:
+    def __init__(
+        self,
+        db: Session,
+        clock: Clock,
+        audit: AuditLog,
+        outbox: Outbox,
+        *,
+        secret: bytes,
+        limiter: RateLimiter,
+        jinja: Environment,
+        step_up_window: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.audit = audit
+        self.outbox = outbox
+        self.limiter = limiter
+        self.jinja = jinja
+        self.step_up_window = step_up_window
+        self.policy = AdminPolicy(db, clock)
+        self.signup_hasher = CodeHasher(secret, "signup-code")
+        self.token_hasher = CodeHasher(secret, "activation-token")
+        self.confirm_hasher = CodeHasher(secret, "confirmation-code")
+
+    # -- admin side ---------------------------------------------------------------------
+
+    def _membership(self, actor: Actor, company_id: int, membership_id: int,
+                    *, change: bool = True) -> tuple[Membership, str]:
+        company, grant = self.policy.require_admin(actor.person_id, company_id)
+        if change:
+            now = self.clock.now()
+            if actor.strong_auth_at is None or now - actor.strong_auth_at > self.step_up_window:
+                raise StepUpRequired()
+        m = self.db.scalars(
+            select(Membership).where(Membership.id == membership_id,
+                                     Membership.company_id == company.id)
+        ).one_or_none()
+        if m is None:
+            raise NotFound("No such user in this company.")
+        return m, grant.via
+
+    def latest(self, company_id: int, person_id: int) -> Invitation | None:
+        return self.db.scalars(
+            select(Invitation)
+            .where(Invitation.company_id == company_id, Invitation.person_id == person_id)
+            .order_by(Invitation.id.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def for_admin(self, actor: Actor, company_id: int, membership_id: int) -> tuple[Membership, Invitation | None]:
+        m, _ = self._membership(actor, company_id, membership_id, change=False)
+        return m, self.latest(company_id, m.person_id)
+
+    def reinvite_blocked(self, m: Membership, via: str) -> bool:
+        """INV-4: after the contact details changed, only Support may invite again."""
+        previous = self.latest(m.company_id, m.person_id)
+        return (
+            previous is not None
+            and previous.contact_version != m.person.contact_version
+            and via != SUPPORT
+        )
+
+    def invite(self, actor: Actor, company_id: int, membership_id: int, *,
+               identity_verified: bool) -> Invitation:
+        m, via = self._membership(actor, company_id, membership_id)
+        person = m.person
+        errors = {}
+        if not identity_verified:
+            errors["identity_verified"] = (
+                "Tick the box to confirm that you have verified the person's identity."
+            )
+        if not person.email:
+            errors["email"] = "The person has no e-mail address: add it to their details first."
+        if not person.phone:
+            errors["phone"] = "The person has no mobile phone number: add it to their details first."
+        if errors:
+            raise ValidationFailed(errors)
+        if self.reinvite_blocked(m, via):
+            raise ReinviteNeedsSupport()
+        assert person.email and person.phone
+        now = self.clock.now()
+        self._end_live_invitations(m, actor.person_id, now)
+        code = new_signup_code()
+        inv = Invitation(
+            company_id=m.company_id,
+            person_id=person.id,
+            inviter_person_id=actor.person_id,
+            status=InvitationStatus.SENT,
+            code_hash=self.signup_hasher.hash(code),
+            email=person.email,
+            phone=person.phone,
+            contact_version=person.contact_version,
+            identity_verified_at=now,
+            sent_at=now,
+            expires_at=now + INVITATION_VALIDITY,
+        )
+        self.db.add(inv)
+        self.db.flush()
+        self.audit.record(AuditAction.INVITEE_IDENTITY_VERIFIED, company_id=m.company_id,
+                          actor_person_id=actor.person_id, subject_person_id=person.id,
+                          invitation_id=inv.id)
+        self.audit.record(AuditAction.INVITATION_SENT, company_id=m.company_id,
+                          actor_person_id=actor.person_id, subject_person_id=person.id,
+                          invitation_id=inv.id, expires_at=inv.expires_at.isoformat(), via=via)
+        self._send_invitation_email(inv, code)
+        return inv
+
+    def _end_live_invitations(self, m: Membership, actor_id: int, now: datetime) -> None:
+        for old in self.db.scalars(
+            select(Invitation).where(
+                Invitation.company_id == m.company_id,
+                Invitation.person_id == m.person_id,
+                Invitation.status.in_([s.value for s in LIVE_STATUSES]),
+            )
+        ):
+            old.status = InvitationStatus.SUPERSEDED
+            old.ended_at = now
+            old.ended_by_person_id = actor_id
+            old.code_hash = None
+            for c in old.codes:
+                c.revoked_at = c.revoked_at or now
+            self.audit.record(AuditAction.INVITATION_SUPERSEDED, company_id=m.company_id,
+                              actor_person_id=actor_id, subject_person_id=m.person_id,
+                              invitation_id=old.id)
+
+    def _send_invitation_email(self, inv: Invitation, code: str) -> None:
+        tz = ZoneInfo(inv.company.timezone)
+        ctx = {
+            "invitation": inv,
+            "inviter": inv.inviter,
+            "company": inv.company,
+            "person": inv.person,
+            "code": group_code(code),
+            "expires_utc": inv.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "expires_local": inv.expires_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            "timezone": inv.company.timezone,
+        }
+        subject = f"{inv.inviter.full_name} invites you to log in to {inv.company.name} with the Portti app"
+        self.outbox.email(
+            to=inv.email,
+            subject=subject,
+            text=self.jinja.get_template("email/invitation.txt").render(ctx),
+            html=self.jinja.get_template("email/invitation.html").render(ctx),
+            kind="invitation",
+            company_id=inv.company_id,
+            person_id=inv.person_id,
+        )
+
+    def cancel(self, actor: Actor, company_id: int, membership_id: int) -> Invitation:
+        m, _ = self._membership(actor, company_id, membership_id)
+        inv = self.latest(company_id, m.person_id)
+        now = self.clock.now()
+        if inv is None or inv.effective_status(now) not in LIVE_STATUSES:
+            raise WrongInvitationState("There is no open invitation to cancel.")
+        inv.status = InvitationStatus.CANCELLED
+        inv.ended_at = now
+        inv.ended_by_person_id = actor.person_id
+        inv.code_hash = None
+        for c in inv.codes:
+            c.revoked_at = c.revoked_at or now
+        self.audit.record(AuditAction.INVITATION_CANCELLED, company_id=company_id,
+                          actor_person_id=actor.person_id, subject_person_id=m.person_id,
+                          invitation_id=inv.id)
+        return inv
+
+    def issue_admin_code(self, actor: Actor, company_id: int, membership_id: int) -> tuple[Invitation, str, ConfirmationCode]:
+        """INV-6: offered only after the sign-up code was entered; shown to the admin once."""
+        m, _ = self._membership(actor, company_id, membership_id)
+        inv = self.latest(company_id, m.person_id)
+        now = self.clock.now()
+        if inv is None or inv.effective_status(now) is not InvitationStatus.CODE_ENTERED:
+            raise WrongInvitationState(
+                "A confirmation code can be generated only after the invitee has entered the "
+                "sign-up code in the app, and before the phone is confirmed."
+            )
+        code = new_confirmation_code()
+        cc = ConfirmationCode(
+            invitation=inv, source=CodeSource.ADMIN, code_hash=self.confirm_hasher.hash(code),
+            created_at=now, expires_at=now + ADMIN_CODE_VALIDITY,
+            issued_by_person_id=actor.person_id,
+        )
+        self.db.add(cc)
+        # The code extends the invitation so that it stays usable for the code's whole life.
+        inv.expires_at = max(inv.expires_at, cc.expires_at)
+        self.db.flush()
+        self.audit.record(AuditAction.ADMIN_CODE_ISSUED, company_id=company_id,
+                          actor_person_id=actor.person_id, subject_person_id=m.person_id,
+                          invitation_id=inv.id, code_expires_at=cc.expires_at.isoformat(),
+                          invitation_expires_at=inv.expires_at.isoformat())
+        return inv, code, cc
+
+    def confirm_admin_code_saved(self, actor: Actor, company_id: int, membership_id: int) -> None:
+        m, _ = self._membership(actor, company_id, membership_id, change=False)
+        self.audit.record(AuditAction.ADMIN_CODE_SAVED, company_id=company_id,
+                          actor_person_id=actor.person_id, subject_person_id=m.person_id)
+
+    def progress(self, inv: Invitation) -> list[Step]:
+        now = self.clock.now()
+        status = inv.effective_status(now)
+        steps = [
+            Step("sent", "Invitation sent", inv.sent_at, True),
+            Step("code_entered", "Sign-up code entered in the app", inv.code_entered_at,
+                 inv.code_entered_at is not None),
+            Step("phone_confirmed", "Phone confirmed", inv.phone_confirmed_at,
+                 inv.phone_confirmed_at is not None),
+            Step("activated", "App activated", inv.activated_at, inv.activated_at is not None),
+        ]
+        if status is InvitationStatus.CANCELLED:
+            steps.append(Step("cancelled", "Cancelled", inv.ended_at, True))
+        elif status is InvitationStatus.SUPERSEDED:
+            steps.append(Step("superseded", "Replaced by a newer invitation", inv.ended_at, True))
+        elif status is InvitationStatus.EXPIRED:
+            steps.append(Step("expired", "Expired", inv.expires_at, True))
+        return steps
+
+    # -- invitee side (the app) -----------------------------------------------------------
+
+    def redeem_signup_code(self, code: str, *, client: str) -> Redeemed:
+        self.limiter.hit(SIGNUP_LIMIT_PER_CLIENT, "signup", client)
+        self.limiter.hit(SIGNUP_LIMIT_GLOBAL, "signup-all")
+        digits = clean_digits(code, 16)
+        now = self.clock.now()
+        inv = None
+        if digits is not None:
+            inv = self.db.scalars(
+                select(Invitation).where(Invitation.code_hash == self.signup_hasher.hash(digits))
+                .with_for_update()
+            ).one_or_none()
+        if inv is None or inv.effective_status(now) is not InvitationStatus.SENT:
+            self.audit.record(AuditAction.SIGNUP_CODE_REJECTED, company_id=inv.company_id if inv else None,
+                              subject_person_id=inv.person_id if inv else None)
+            raise InvitationInvalid()
+        token = secrets.token_urlsafe(32)
+        inv.status = InvitationStatus.CODE_ENTERED
+        inv.code_entered_at = now
+        # Single use: the code is gone; the app continues with the activation token.
+        inv.code_hash = None
+        self.db.add(Activation(
+            token_hash=self.token_hasher.hash(token), kind=ActivationKind.INVITATION,
+            person_id=inv.person_id, invitation_id=inv.id, created_at=now,
+            expires_at=inv.expires_at,
+        ))
+        self.audit.record(AuditAction.SIGNUP_CODE_ENTERED, company_id=inv.company_id,
+                          subject_person_id=inv.person_id, invitation_id=inv.id)
+        self._send_sms_code(inv, now)
+        return Redeemed(inv, token, mask_phone(inv.phone))
+
+    def activation(self, token: str) -> Activation:
+        """The app's activation in progress, by its bearer token."""
+        if not token or len(token) > 100:
+            raise ActivationUnknown()
+        act = self.db.scalars(
+            select(Activation)
+            .where(Activation.token_hash == self.token_hasher.hash(token))
+            .with_for_update()
+        ).one_or_none()
+        if act is None or act.ended_at is not None or act.completed_at is not None:
+            raise ActivationUnknown()
+        # An invitation's activation lives as long as the invitation (an admin code extends it).
+        if act.invitation_id is None and self.clock.now() >= act.expires_at:
+            raise InvitationExpired()
+        return act
+
+    def by_activation_token(self, token: str, *, statuses: frozenset[InvitationStatus]) -> Invitation:
+        act = self.activation(token)
+        inv = self.db.get(Invitation, act.invitation_id) if act.invitation_id else None
+        if inv is None:
+            raise WrongInvitationState("This activation did not start from an invitation.")
+        # The admin's code may have extended the invitation; the activation follows it.
+        act.expires_at = inv.expires_at
+        status = inv.effective_status(self.clock.now())
+        if status in (InvitationStatus.EXPIRED, InvitationStatus.CANCELLED,
+                      InvitationStatus.SUPERSEDED):
+            raise InvitationExpired()
+        if status not in statuses:
+            raise WrongInvitationState(f"The activation is at another step ({status.value}).")
+        return inv
+
+    def _send_sms_code(self, inv: Invitation, now: datetime) -> None:
+        for c in inv.codes:
+            if c.source == CodeSource.SMS and c.revoked_at is None:
+                c.revoked_at = now
+        code = new_confirmation_code()
+        self.db.add(ConfirmationCode(
+            invitation=inv, source=CodeSource.SMS, code_hash=self.confirm_hasher.hash(code),
+            created_at=now, expires_at=now + SMS_CODE_VALIDITY,
+        ))
+        self.outbox.sms(
+            to=inv.phone,
+            text=f"Your Portti confirmation code is {code}. It is valid for 10 minutes. "
+                 "Do not give it to anyone.",
+            kind="confirmation_code",
+            company_id=inv.company_id,
+            person_id=inv.person_id,
+        )
+        self.audit.record(AuditAction.CONFIRMATION_CODE_SENT, company_id=inv.company_id,
+                          subject_person_id=inv.person_id, invitation_id=inv.id)
+
+    def resend_sms_code(self, token: str) -> int:
+        inv = self.by_activation_token(token, statuses=frozenset({InvitationStatus.CODE_ENTERED}))
+        if inv.sms_resends >= MAX_SMS_RESENDS:
+            raise SmsResendLimit()
+        inv.sms_resends += 1
+        self._send_sms_code(inv, self.clock.now())
+        return MAX_SMS_RESENDS - inv.sms_resends
+
+    def confirm_phone(self, token: str, code: str, *, client: str) -> Invitation:
+        self.limiter.hit(CONFIRM_LIMIT_PER_CLIENT, "confirm", client)
+        inv = self.by_activation_token(token, statuses=frozenset({InvitationStatus.CODE_ENTERED}))
+        now = self.clock.now()
+        digits = clean_digits(code, 6)
+        live = [c for c in inv.codes if c.used_at is None and c.revoked_at is None]
+        match = None
+        if digits is not None:
+            match = next((c for c in live if self.confirm_hasher.matches(digits, c.code_hash)), None)
+        if match is not None and match.usable(now):
+            match.used_at = now
+            inv.status = InvitationStatus.PHONE_CONFIRMED
+            inv.phone_confirmed_at = now
+            for c in live:
+                if c is not match:
+                    c.revoked_at = now
+            self.audit.record(AuditAction.PHONE_CONFIRMED, company_id=inv.company_id,
+                              subject_person_id=inv.person_id, invitation_id=inv.id,
+                              source=match.source)
+            return inv
+        if match is not None:
+            raise SmsCodeExpired()
+        usable = [c for c in live if c.usable(now)]
+        if not usable:
+            raise SmsCodeExpired()
+        locked = False
+        for c in usable:
+            c.failed_attempts += 1
+            if c.failed_attempts >= MAX_WRONG_CONFIRMATION_CODES:
+                c.revoked_at = now
+                locked = True
+        self.audit.record(AuditAction.CONFIRMATION_CODE_FAILED, company_id=inv.company_id,
+                          subject_person_id=inv.person_id, invitation_id=inv.id)
+        if locked and not any(c.usable(now) for c in usable):
+            raise SmsCodeLocked()
+        left = min(MAX_WRONG_CONFIRMATION_CODES - c.failed_attempts for c in usable if c.usable(now))
+        raise SmsCodeWrong(
+            f"The confirmation code is wrong. {left} tries left.",
+            next_step="Check the 6 digits in the text message, or ask for a new code.",
+        )
+
+    def mark_activated(self, inv: Invitation) -> None:
+        if inv.effective_status(self.clock.now()) is not InvitationStatus.PHONE_CONFIRMED:
+            raise WrongInvitationState("The phone must be confirmed first.")
+        inv.status = InvitationStatus.ACTIVATED
+        inv.activated_at = self.clock.now()
+        self.audit.record(AuditAction.INVITATION_ACTIVATED, company_id=inv.company_id,
+                          subject_person_id=inv.person_id, invitation_id=inv.id)

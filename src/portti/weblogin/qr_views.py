@@ -1,0 +1,267 @@
+"""The browser's side of QR login (WEB-1, WEB-2) and of step-up by the app (ADM-2).
+
+``POST /login/qr`` (htmx, from the login page) starts a transaction and answers the QR panel; it
+sets a cookie that only this browser holds, scoped to the transaction's path. The panel polls
+``/frame`` every second for the next QR code, and listens on ``/events`` (Server-Sent Events),
+with ``/status`` (JSON) as the polling fallback. Once approved, ``static/qr.js`` submits the
+panel's form to ``/complete``, which checks the cookie and starts a fresh web session.
+
+The event stream holds no database session while it waits: it reads the transaction on connect
+and every few seconds in a short session of its own, so a message lost between processes only
+delays the browser by a re-check, and 200 waiting browsers do not hold 200 connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from sqlalchemy import select
+from starlette.responses import StreamingResponse
+
+from portti.audit.services import AuditLog
+from portti.devices.models import Device, DeviceStatus
+from portti.errors import DomainError
+from portti.strongauth.views import set_session_cookie
+from portti.web.csrf import verify_csrf
+from portti.web.deps import (
+    CurrentSession,
+    DbSession,
+    OptionalWebSession,
+    RequestCtx,
+    Sessions,
+)
+from portti.web.errors import _path_only
+from portti.weblogin.deps import Events, LoginTransactions
+from portti.weblogin.qr import (
+    BrowserState,
+    LoginTransactionService,
+    channel_of,
+    format_short_code,
+    render_qr_svg,
+)
+
+router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+
+QR_COOKIE = "portti_qr"
+NO_STORE = {"Cache-Control": "no-store"}
+# htmx stops polling on this status (https://htmx.org/attributes/hx-trigger/, "every").
+STOP_POLLING = 286
+RECHECK_SECONDS = 3.0
+# One response streams at most this long; EventSource reconnects by itself (``retry``), and
+# the new stream reads the database first. Keeps shutdowns and proxies from waiting long.
+STREAM_SECONDS = 30.0
+RETRY_MS = 1000
+
+
+def cookie_path(public_id: str) -> str:
+    return f"/login/qr/{public_id}"
+
+
+def _render(
+    request: Request, name: str, ctx: dict[str, object], status: int = 200
+) -> Response:
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, name, ctx, status_code=status, headers=NO_STORE
+    )
+    return response
+
+
+def _panel(
+    request: Request, qr: LoginTransactionService, public_id: str, code: str, cookie: str
+) -> Response:
+    tx = qr.get(public_id)
+    assert tx is not None
+    state = qr.browser_state(tx)
+    response = _render(
+        request,
+        "weblogin/_qr_panel.html",
+        {
+            "tx": tx,
+            "state": state,
+            "svg": render_qr_svg(qr.current_frame(tx)),
+            "code": format_short_code(code),
+            "seconds_left": state.expires_in,
+        },
+    )
+    settings = request.app.state.settings
+    response.set_cookie(
+        QR_COOKIE,
+        cookie,
+        max_age=int((tx.expires_at - tx.created_at).total_seconds()) + 120,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+        path=cookie_path(tx.public_id),
+    )
+    return response
+
+
+@router.post("/login/qr", response_class=HTMLResponse)
+def start_qr_login(
+    request: Request,
+    qr: LoginTransactions,
+    db: DbSession,
+    ctx: RequestCtx,
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """A new QR code on the login page (and "Get a new code")."""
+    cookie = secrets.token_urlsafe(32)
+    tx, code = qr.start(
+        binding_cookie=cookie,
+        ctx=ctx,
+        browser_id=request.state.browser_id,
+        return_to=_path_only(next),
+    )
+    db.commit()
+    return _panel(request, qr, tx.public_id, code, cookie)
+
+
+@router.post("/login/qr/step-up", response_class=HTMLResponse)
+def start_app_step_up(
+    request: Request,
+    ws: CurrentSession,
+    qr: LoginTransactions,
+    db: DbSession,
+    ctx: RequestCtx,
+    events: Events,
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """"Authenticate with the Portti app": a request the person's app lists as pending, and a
+    QR code for the same request."""
+    has_app = db.scalar(
+        select(Device.id)
+        .where(Device.person_id == ws.person_id, Device.status == DeviceStatus.ACTIVE.value)
+        .limit(1)
+    )
+    if has_app is None:
+        return _render(request, "weblogin/_no_app.html", {})
+    cookie = secrets.token_urlsafe(32)
+    tx, code = qr.start(
+        binding_cookie=cookie,
+        ctx=ctx,
+        browser_id=request.state.browser_id,
+        return_to=_path_only(next),
+        step_up_of=ws,
+    )
+    db.commit()
+    qr.publish_changes(events)  # a request it replaced ends in its browser
+    return _panel(request, qr, tx.public_id, code, cookie)
+
+
+@router.get("/login/qr/{public_id}/frame", response_class=HTMLResponse)
+def qr_frame(request: Request, public_id: str, qr: LoginTransactions) -> Response:
+    """The QR code for this second, polled every second while nobody has read it."""
+    tx = qr.for_browser(public_id, request.cookies.get(QR_COOKIE))
+    state = qr.browser_state(tx)
+    if state.status != "pending":
+        return _render(request, "weblogin/_qr_done.html", {"state": state}, STOP_POLLING)
+    return HTMLResponse(render_qr_svg(qr.current_frame(tx)), headers=NO_STORE)
+
+
+@router.get("/login/qr/{public_id}/status")
+def qr_status(request: Request, public_id: str, qr: LoginTransactions) -> Response:
+    """The polling fallback of the event stream."""
+    tx = qr.for_browser(public_id, request.cookies.get(QR_COOKIE))
+    return Response(
+        qr.browser_state(tx).to_json(), media_type="application/json", headers=NO_STORE
+    )
+
+
+def _load_state(request: Request, public_id: str, cookie: str | None) -> BrowserState | None:
+    """In a database session of its own, held only for this read."""
+    state = request.app.state
+    with state.session_factory() as db:
+        qr = LoginTransactionService(
+            db, state.clock, AuditLog(db, state.clock), secret=state.settings.secret
+        )
+        tx = qr.get(public_id)
+        if tx is None or not qr.binding_matches(tx, cookie):
+            return None
+        return qr.browser_state(tx)
+
+
+def _sse(state: BrowserState) -> str:
+    return f"event: state\ndata: {state.to_json()}\n\n"
+
+
+@router.get("/login/qr/{public_id}/events")
+async def qr_events(request: Request, public_id: str) -> Response:
+    """Server-Sent Events: ``state`` events as the transaction moves on. Ends after a final
+    state, or after ``STREAM_SECONDS`` (the browser reconnects)."""
+    cookie = request.cookies.get(QR_COOKIE)
+    first = await run_in_threadpool(_load_state, request, public_id, cookie)
+    if first is None:
+        return JSONResponse({"detail": "No such login."}, status_code=404)
+    bus = request.app.state.events
+
+    async def stream() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STREAM_SECONDS
+        yield f"retry: {RETRY_MS}\n\n"
+        async with bus.subscribe(channel_of(public_id)) as sub:
+            # Read again now that we listen: nothing that happened in between is missed.
+            state = await run_in_threadpool(_load_state, request, public_id, cookie) or first
+            yield _sse(state)
+            while not state.final:
+                left = deadline - loop.time()
+                if left <= 0:
+                    return
+                message = await sub.get(min(RECHECK_SECONDS, left))
+                fresh = BrowserState.from_json(message) if message is not None else None
+                if fresh is None:
+                    fresh = await run_in_threadpool(_load_state, request, public_id, cookie)
+                    if fresh is None:
+                        return
+                if fresh.rank > state.rank:
+                    state = fresh
+                    yield _sse(state)
+                elif message is None:
+                    yield ": waiting\n\n"  # also finds a browser that has gone away
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={**NO_STORE, "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/login/qr/{public_id}/complete")
+def complete_qr_login(
+    request: Request,
+    public_id: str,
+    qr: LoginTransactions,
+    sessions: Sessions,
+    db: DbSession,
+    ctx: RequestCtx,
+    current: OptionalWebSession,
+    events: Events,
+) -> Response:
+    """The approved browser, and only it, gets its session (or its step-up)."""
+    try:
+        done = qr.complete(
+            public_id,
+            request.cookies.get(QR_COOKIE),
+            current=current,
+            sessions=sessions,
+            ctx=ctx,
+        )
+    except DomainError:
+        db.commit()  # the refusal is audited
+        raise
+    db.commit()
+    qr.publish_changes(events)
+    tx = done.transaction
+    if done.session_token is not None:
+        target = tx.return_to if tx.return_to not in ("", "/") else "/companies"
+        response: Response = RedirectResponse(target, 303)
+        set_session_cookie(request, response, done.session_token)
+    else:
+        response = RedirectResponse(tx.return_to or "/", 303)
+    response.delete_cookie(QR_COOKIE, path=cookie_path(public_id))
+    return response

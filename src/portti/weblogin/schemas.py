@@ -1,0 +1,65 @@
+"""The app API's bodies for web-login approvals (WEB-2) and step-up by the app (ADM-2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScanIn(Strict):
+    qr: str = Field(
+        max_length=120,
+        description="The QR code's text as read: `portti1.<id>.<elapsed>.<mac>`. It changes "
+        "every second; a frame more than a few seconds old is refused with `qr_stale`.",
+    )
+
+
+class CodeIn(Strict):
+    code: str = Field(
+        max_length=20,
+        description="The 8-character code shown under the QR code (e.g. `K7QM-3XZP`); case, "
+        "spaces and dashes do not matter.",
+    )
+
+
+class LoginApprovalOut(BaseModel):
+    """What the app shows before the person confirms: who is asking, from where, and when."""
+
+    approval_id: str = Field(description="The `context` of the `approve_login` challenge.")
+    purpose: Literal["login", "step_up"] = Field(
+        description="`login`: log in on a computer; `step_up`: “Authenticate to add users” "
+        "for a session that is already logged in."
+    )
+    status: str = Field(description="`pending` or `scanned` while it can be answered.")
+    service: str = Field(description="The service asking, e.g. “Portti”.")
+    browser: str = Field(description="E.g. “Firefox on Windows” (from the User-Agent).")
+    place: str = Field(description="Approximate place: “This network” or “Unknown location”.")
+    requested_at: datetime
+    expires_at: datetime
+    numbers: list[int] = Field(
+        description="Three numbers: the person picks the one the browser shows (number "
+        "matching). A wrong pick refuses the login."
+    )
+
+
+class PendingApprovalsOut(BaseModel):
+    approvals: list[LoginApprovalOut]
+
+
+class ApproveIn(Strict):
+    nonce: str = Field(max_length=64, description="From an `approve_login` challenge.")
+    signature: str = Field(max_length=200)
+    pin: str | None = Field(default=None, max_length=12)
+    biometric_signature: str | None = Field(default=None, max_length=200)
+    number: int = Field(ge=0, le=99, description="The number the person picked.")
+
+
+class ApprovalResult(BaseModel):
+    approval_id: str
+    status: str = Field(description="`approved` or `rejected`.")

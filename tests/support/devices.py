@@ -1,0 +1,109 @@
+"""Helpers for device tests: the service with cheap argon2id, activations, binding, unlocking."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from sqlalchemy.orm import Session
+
+from portti.accounts.models import Account
+from portti.audit.services import AuditLog
+from portti.devices.models import Activation, ActivationKind, AppSession, Device
+from portti.devices.services import DeviceService
+from portti.infra.outbox import Outbox, outbox_box
+from support.device_keys import SimulatedApp
+
+PIN = "258036"
+
+
+def make_service(db: Session, app, settings, **kwargs) -> DeviceService:  # type: ignore[no-untyped-def]
+    clock = app.state.clock
+    return DeviceService(
+        db,
+        clock,
+        AuditLog(db, clock),
+        Outbox(db, clock, outbox_box(settings.secret)),
+        secret=settings.secret,
+        # argon2id, cheap for tests (production uses the settings' cost)
+        pin_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+        jinja=app.state.templates.env,
+        base_url=settings.base_url,
+        **kwargs,
+    )
+
+
+def account_for(db: Session, person, clock) -> Account:  # type: ignore[no-untyped-def]
+    acc = Account(
+        person_id=person.id, email=f"account.{person.id}@example.org", created_at=clock.now()
+    )
+    db.add(acc)
+    db.flush()
+    return acc
+
+
+def activation_for(
+    db: Session,
+    person,
+    clock,
+    kind: ActivationKind = ActivationKind.INVITATION,  # type: ignore[no-untyped-def]
+    account: Account | None = None,
+) -> Activation:
+    now = clock.now()
+    act = Activation(
+        token_hash=secrets.token_hex(32),
+        kind=kind,
+        person_id=person.id,
+        account_id=account.id if account else None,
+        created_at=now,
+        expires_at=now + timedelta(hours=24),
+    )
+    db.add(act)
+    db.flush()
+    return act
+
+
+def bind(
+    service: DeviceService,
+    db: Session,
+    person,
+    clock,
+    *,
+    app: SimulatedApp | None = None,  # type: ignore[no-untyped-def]
+    pin: str = PIN,
+    name: str = "Maija's phone",
+    account: Account | None = None,
+    kind: ActivationKind = ActivationKind.INVITATION,
+) -> tuple[Device, SimulatedApp, str]:
+    sim = app or SimulatedApp()
+    act = activation_for(db, person, clock, kind, account)
+    device, not_me = service.bind(
+        act,
+        name=name,
+        platform="android",
+        pin=pin,
+        **sim.bind_kwargs(),  # type: ignore[arg-type]
+    )
+    act.completed_at = clock.now()  # what the caller does
+    db.commit()
+    sim.public_id = device.public_id
+    return device, sim, not_me
+
+
+def unlock(
+    service: DeviceService,
+    sim: SimulatedApp,
+    *,
+    pin: str | None = PIN,
+    biometric: bool = False,
+) -> tuple[AppSession, str]:
+    assert sim.public_id
+    ch = service.challenge(sim.public_id, "unlock")
+    return service.unlock(
+        sim.public_id,
+        nonce=ch.nonce,
+        signature=sim.sign("unlock", ch.nonce),
+        pin=None if biometric else pin,
+        biometric_signature=sim.sign_biometric("unlock", ch.nonce) if biometric else None,
+    )

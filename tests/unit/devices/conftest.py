@@ -1,0 +1,21 @@
+"""Fixtures for the device service tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from portti.devices.services import DeviceService
+from support import factories as f
+from support.devices import make_service
+
+
+@pytest.fixture
+def service(db, app, settings) -> DeviceService:  # type: ignore[no-untyped-def]
+    return make_service(db, app, settings)
+
+
+@pytest.fixture
+def person(db):  # type: ignore[no-untyped-def]
+    p = f.person(db, "Maija", "Meikalainen")
+    db.commit()
+    return p
