@@ -117,6 +117,7 @@ class Result:
     samples: list[float]  # seconds
     sql_per_call: float
     full_gcs: list[float]  # seconds
+    cpu_per_call: float  # seconds of this process's CPU: steadier than wall time on a busy box
 
     @property
     def p50(self) -> float:
@@ -141,7 +142,7 @@ class Timer:
         for _ in range(self.warmup):
             call()
         samples = []
-        before, start = self.sql.count, time.perf_counter()
+        before, start, cpu = self.sql.count, time.perf_counter(), time.process_time()
         for _ in range(self.n):
             t0 = time.perf_counter()
             call()
@@ -151,18 +152,19 @@ class Timer:
             samples,
             (self.sql.count - before) / self.n,
             self.gcw.between(start, time.perf_counter()),
+            (time.process_time() - cpu) / self.n,
         )
 
 
 def print_table(title: str, results: list[Result], baseline_p50: float) -> None:
     print(f"\n{title}\n")
-    print("| case | p50 ms | p99 ms | × baseline p50 | SQL / call | full GCs in run |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| case | p50 ms | p99 ms | × baseline p50 | CPU ms / call | SQL / call | full GCs |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for r in results:
         miss = "" if r.p99 < TARGET_P99_MS else " ✗"
         print(
             f"| {r.name} | {r.p50:.1f} | {r.p99:.1f}{miss} | {r.p50 / baseline_p50:.1f} |"
-            f" {r.sql_per_call:.0f} | {r.gc_note} |"
+            f" {r.cpu_per_call * 1000:.1f} | {r.sql_per_call:.0f} | {r.gc_note} |"
         )
 
 
@@ -508,7 +510,7 @@ def main() -> None:
             cursors: dict[int, str] = {}
             walk: list[float] = []
             cursor = ""
-            before, walk_start = sql.count, time.perf_counter()
+            before, walk_start, walk_cpu = sql.count, time.perf_counter(), time.process_time()
             pages = args.members // 50  # full pages of 50 (the KH makes one more member)
             depths = [d for d in DEPTHS if d <= pages] or [pages]
             deepest = depths[-1]
@@ -526,13 +528,14 @@ def main() -> None:
                 walk,
                 (sql.count - before) / len(walk),
                 gcw.between(walk_start, time.perf_counter()),
+                (time.process_time() - walk_cpu) / len(walk),
             )
 
             # The searches find what they should.
             page = client.get(f"/c/{c}/users?status=all&q={s.sample_portti_id}", headers=html)
             assert page.text.count("<tr>") == 2 and s.sample_portti_id in page.text, page.text
             page = client.get(f"/c/{c}/users?status=all&q={SEARCH_PREFIX}", headers=html)
-            assert page.text.count("<tr>") == 51 and 'rel="next"' in page.text
+            assert page.text.count("<tr>") == 1 + min(50, s.prefix_matches), page.text
             with sql.keeping() as kept:
                 client.get(f"/c/{c}/users?status=all", headers=html)
             request_sql = [one_line(st, 100) for st, _ in kept]

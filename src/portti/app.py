@@ -13,11 +13,16 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from portti import __version__
+from portti.accounts.passwords import (
+    BreachedPasswordChecker,
+    PasswordPolicy,
+    make_password_hasher,
+)
 from portti.config import OidcProviderSettings, Settings
 from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import Clock, SystemClock
-from portti.infra.ratelimit import LimitsRateLimiter
 from portti.infra.logging import configure_logging
+from portti.infra.ratelimit import LimitsRateLimiter
 from portti.web.csrf import csrf_token
 from portti.web.errors import install_error_handlers
 from portti.web.middleware import BrowserMiddleware, content_security_policy
@@ -61,6 +66,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
         from portti.infra.outbox import build_worker
 
+        # Server push (QR login): connects to PostgreSQL or Redis when those carry events.
+        events = app.state.events
+        await events.start()
         stop = asyncio.Event()
         worker_task: asyncio.Task[None] | None = None
         if settings.outbox_in_process:
@@ -78,6 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if not done:
                 worker_task.cancel()
             await asyncio.gather(worker_task, return_exceptions=True)
+        await events.close()
         app.state.http.close()
         app.state.engine.dispose()
 
@@ -102,10 +111,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.templates = make_templates()
     app.state.providers = {p.key: p for p in providers}
     app.state.limiter = LimitsRateLimiter(settings.rate_limit_storage_url)
+    app.state.password_hasher = make_password_hasher(settings)
     app.state.http = httpx.Client(timeout=10.0, follow_redirects=False)
     from portti.strongauth.oidc import JwksCache
 
     app.state.jwks = JwksCache(app.state.http)
+    app.state.password_policy = PasswordPolicy(
+        breached=BreachedPasswordChecker(settings.breached_password_api_url, app.state.http)
+        if settings.breached_password_api_url
+        else None
+    )
+    from portti.infra.events import make_event_bus
+    from portti.weblogin.qr import LocalNetworkGeoLookup
+
+    app.state.events = make_event_bus(settings.event_bus_url, settings.database_url)
+    app.state.geo = LocalNetworkGeoLookup()
 
     install_error_handlers(app)
     form_targets = [
@@ -127,9 +147,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.invitations import messages as invitations_messages
     from portti.invitations import views as invitations_views
     from portti.strongauth import views as strongauth_views
+    from portti.weblogin import app_api as weblogin_app_api
+    from portti.weblogin import qr_views as weblogin_qr_views
     from portti.weblogin import views as weblogin_views
 
     app.include_router(weblogin_views.router)
+    app.include_router(weblogin_qr_views.router)
+    app.include_router(weblogin_app_api.router)
     app.include_router(strongauth_views.router)
     app.include_router(companies_views.router)
     app.include_router(companies_api.router)

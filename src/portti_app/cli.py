@@ -101,8 +101,12 @@ def main_options(
 
 
 def fail(error: AppError) -> None:
-    title = error.title or "Refused"
-    err.print(f"[bold red]✗ {escape(title)}:[/] {escape(error.detail)} [dim]({error.code})[/]")
+    title = (error.title or "").rstrip(".")
+    if not title or error.detail.lower().startswith(title.lower()):
+        head = f"[bold red]✗[/] {escape(error.detail)}"  # the detail says it already
+    else:
+        head = f"[bold red]✗ {escape(title)}:[/] {escape(error.detail)}"
+    err.print(f"{head} [dim]({error.code})[/]")
     for item in error.errors:
         if isinstance(item, dict) and item.get("message"):
             field = str(item.get("field") or "")
@@ -226,6 +230,7 @@ def verify_email(
 @command(ACTIVATE, "Choose your account's password (at least 12 characters; asked twice).")
 def set_password(ctx: typer.Context, password: PasswordOpt = None) -> None:
     with client(ctx) as c:
+        c.require_activation()
         chosen = ask(password, "Password", hide=True, confirm="Type the password again")
         answer = c.set_password(chosen)
         say("[green]✓[/] Your account is created.")
@@ -247,7 +252,7 @@ def enrol_totp(ctx: typer.Context) -> None:
             sys.stdout.flush()
         say(f"Or add it by hand. Secret: [bold]{escape(enrolment['secret'])}[/]")
         say(f"otpauth URI: {escape(uri)}")
-        next_hint("totp")
+        say("[bold]Next:[/] portti-app confirm-totp CODE  (the code your authenticator shows)")
 
 
 @command(ACTIVATE, "Enter the security code your authenticator app shows now.")
@@ -281,7 +286,8 @@ def terms(ctx: typer.Context) -> None:
         current = c.terms()
         say(f"[bold]Terms and conditions, version {escape(current['version'])}[/]\n")
         out.print(current["text"], markup=False)
-        next_hint("terms" if c.state.step == "terms" else None)
+        if c.state.activation_token and c.state.step == "terms":
+            say("[bold]Next:[/] portti-app accept-terms")
 
 
 @command(ACTIVATE, "Accept the terms and conditions.")
@@ -328,6 +334,7 @@ def create_pin(
     with client(ctx) as c:
         if key_alg not in KEY_ALGS:
             raise AppError(0, "key_alg_unknown", "The key algorithm must be Ed25519 or ES256.")
+        c.require_activation()
         chosen = ask(pin, "Create a PIN code (6 digits)", hide=True)
         again = confirm_pin if confirm_pin is not None else (chosen if pin is not None else None)
         again = ask(again, "Confirm the PIN", hide=True)
@@ -362,6 +369,7 @@ def unlock(
     ] = False,
 ) -> None:
     with client(ctx) as c:
+        c.require_device()
         answer = c.unlock(None if biometric else ask(pin, "PIN", hide=True), biometric=biometric)
         say(f"[green]✓[/] Unlocked (until {escape(str(answer.get('expires_at')))}, while in use).")
 
@@ -514,6 +522,127 @@ def me(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                 "this device" if d["this_device"] else "",
             )
         out.print(devices)
+
+
+# -- 5. log in on a computer (WEB-2, ADM-2) -----------------------------------------------------
+
+WEB = "5. Log in on a computer"
+NumberOpt = Annotated[
+    int | None,
+    typer.Option("--number", help="The number the login page shows (else prompted)."),
+]
+PinOpt = Annotated[str | None, typer.Option("--pin", help="Your PIN (else prompted).")]
+BiometricOpt = Annotated[
+    bool,
+    typer.Option("--biometric", help="Use biometrics: stands for the fingerprint / Face ID check."),
+]
+
+
+def show_request(asking: dict[str, Any]) -> None:
+    what = "Authenticate to add users" if asking.get("purpose") == "step_up" else "Log in"
+    table = Table(show_header=False, box=None, title=f"{what} — is this you?")
+    for label, key in (
+        ("Service", "service"),
+        ("Browser", "browser"),
+        ("Place", "place"),
+        ("Time", "requested_at"),
+    ):
+        table.add_row(f"[bold]{label}[/]", escape(str(asking.get(key, ""))))
+    out.print(table)
+
+
+def answer_request(
+    c: AppClient,
+    asking: dict[str, Any],
+    number: int | None,
+    pin: str | None,
+    biometric: bool,
+) -> None:
+    """Pick the number the login page shows and confirm, or say "This wasn't me"."""
+    numbers = [int(n) for n in asking["numbers"]]
+    choice: str
+    if number is not None:
+        choice = str(number)
+    else:
+        shown = ", ".join(str(n) for n in numbers)
+        choice = str(
+            typer.prompt(f"Which number does the login page show? ({shown}; or 'no' if not you)")
+        )
+    if choice.strip().lower() in {"no", "n", "not me"}:
+        c.reject_login(asking["approval_id"])
+        say("[yellow]✓ Refused.[/] The login page says the login was refused in the app.")
+        return
+    c.approve_login(
+        asking["approval_id"],
+        int(choice),
+        None if biometric else ask(pin, "PIN", hide=True),
+        biometric=biometric,
+    )
+    say("[green]✓ Approved.[/] The browser that showed the code is now logged in.")
+
+
+@command(WEB, "“Read QR code for web login”: give what the camera read, then confirm.", "scan-qr")
+def scan_qr(
+    ctx: typer.Context,
+    payload: Annotated[str, typer.Argument(help="The QR code's text: portti1.…")],
+    number: NumberOpt = None,
+    pin: PinOpt = None,
+    biometric: BiometricOpt = False,
+    reject: Annotated[bool, typer.Option("--reject", help="“This wasn't me”.")] = False,
+) -> None:
+    with client(ctx) as c:
+        asking = c.scan_qr(payload)
+        show_request(asking)
+        if reject:
+            c.reject_login(asking["approval_id"])
+            say("[yellow]✓ Refused.[/]")
+            return
+        answer_request(c, asking, number, pin, biometric)
+
+
+@command(WEB, "The 8-character code under the QR code, when the camera cannot be used.")
+def type_code(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="E.g. K7QM-3XZP.")],
+    number: NumberOpt = None,
+    pin: PinOpt = None,
+    biometric: BiometricOpt = False,
+) -> None:
+    with client(ctx) as c:
+        asking = c.enter_login_code(code)
+        show_request(asking)
+        answer_request(c, asking, number, pin, biometric)
+
+
+@command(WEB, "Requests waiting for you, e.g. “Authenticate to add users” from a browser.")
+def approvals(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    with client(ctx) as c:
+        waiting = c.pending_approvals()
+        if as_json:
+            print_json(waiting)
+            return
+        if not waiting:
+            say("Nothing is waiting for you.")
+        for asking in waiting:
+            show_request(asking)
+            say(f"  portti-app approve {escape(asking['approval_id'])}")
+
+
+@command(WEB, "Approve a waiting request (see approvals) with the number and your PIN.")
+def approve(
+    ctx: typer.Context,
+    approval_id: Annotated[str, typer.Argument(help="From `portti-app approvals`.")],
+    number: NumberOpt = None,
+    pin: PinOpt = None,
+    biometric: BiometricOpt = False,
+) -> None:
+    with client(ctx) as c:
+        asking = next((a for a in c.pending_approvals() if a["approval_id"] == approval_id), None)
+        if asking is None:
+            err.print("[bold red]✗[/] No such request is waiting for you.")
+            raise typer.Exit(1)
+        show_request(asking)
+        answer_request(c, asking, number, pin, biometric)
 
 
 def main() -> None:

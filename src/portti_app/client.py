@@ -394,6 +394,16 @@ class AppClient:
             # PINs): its keys can never be used again. The app starts over.
             self._forget_device()
 
+    def require_activation(self) -> str:
+        """The step the activation in progress is at; ``no_activation`` if there is none.
+        Lets an app check before it asks the person for anything."""
+        self._activation_token()
+        return self.state.step or ""
+
+    def require_device(self) -> str:
+        """This installation's device id; ``not_activated`` if there is none."""
+        return self._device_id()
+
     def _activation_token(self) -> str:
         if not self.state.activation_token:
             raise local_error(
@@ -777,3 +787,47 @@ class AppClient:
             "app_session_expires_at": s.app_session_expires_at if s.unlocked else None,
             "bank_id_started": s.bank_id_verifier is not None,
         }
+
+    # -- log in on a computer: "Read QR code for web login" (WEB-2) and step-up (ADM-2) ------
+
+    def scan_qr(self, payload: str) -> dict[str, Any]:
+        """“Read QR code for web login”: sends what the camera read (``portti1.…``; it changes
+        every second, so send it at once). Answers what is asking — ``service``, ``browser``,
+        ``place``, ``requested_at`` — the ``numbers`` to pick from (the login page shows one),
+        the ``approval_id`` and the ``purpose`` (``login`` or ``step_up``)."""
+        return self.request(
+            "POST", "/login-approvals/scan", json_body={"qr": payload.strip()}, auth="session"
+        )
+
+    def enter_login_code(self, code: str) -> dict[str, Any]:
+        """The 8-character code under the QR code, when the camera cannot be used."""
+        return self.request(
+            "POST", "/login-approvals/code", json_body={"code": code}, auth="session"
+        )
+
+    def pending_approvals(self) -> list[dict[str, Any]]:
+        """Requests waiting for this person: step-ups ("Authenticate to add users" in a browser
+        where they are logged in), and logins this app has read but not answered."""
+        answer = self.request("GET", "/login-approvals/pending", auth="session")
+        approvals: list[dict[str, Any]] = answer.get("approvals", [])
+        return approvals
+
+    def approve_login(
+        self, approval_id: str, number: int, pin: str | None = None, *, biometric: bool = False
+    ) -> dict[str, Any]:
+        """Confirm with the PIN (or biometrics) and the number the login page shows: a signed
+        ``approve_login`` challenge whose context is the approval id. A wrong number refuses the
+        login for good (``number_mismatch``)."""
+        return self.approve(
+            "approve_login",
+            approval_id,
+            pin,
+            biometric,
+            extra={"number": number},
+            path=f"/login-approvals/{approval_id}/approve",
+            auth="session",
+        )
+
+    def reject_login(self, approval_id: str) -> dict[str, Any]:
+        """“This wasn't me”: the login is refused and the browser says so."""
+        return self.request("POST", f"/login-approvals/{approval_id}/reject", auth="session")

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support import factories as f
-from support.web import login_and_step_up
+from support.web import force_login
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def world(db) -> f.World:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def kh(client, world) -> TestClient:  # type: ignore[no-untyped-def]
     """The browser of KH of client A, logged in and stepped up."""
-    login_and_step_up(client, world.kh_a)
+    force_login(client, world.kh_a, stepped_up=True)
     return client
 
 

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from portti.infra.outbox import OutboxMessage, outbox_box
 
 
-def queued(db: Session, secret: bytes, *, channel: str, to: str | None = None) -> list[dict[str, str]]:
+def queued(
+    db: Session, secret: bytes, *, channel: str, to: str | None = None
+) -> list[dict[str, str]]:
     db.expire_all()
     q = select(OutboxMessage).where(OutboxMessage.channel == channel).order_by(OutboxMessage.id)
     if to is not None:

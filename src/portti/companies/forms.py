@@ -36,6 +36,10 @@ def parse_form(model: type[M], form: FormData, fields: set[str]) -> M:
             value = form.get(name)
             if isinstance(value, str) and value.strip():
                 data[name] = value.strip()
+            elif isinstance(value, str) and model.model_fields[name].annotation is str:
+                # A blank required text goes on to the service, which checks it together with
+                # the other fields: every mistake is reported at once, as the JSON API does.
+                data[name] = ""
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:

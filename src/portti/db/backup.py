@@ -50,12 +50,22 @@ def backup(url: str, target: Path) -> Path:
             dest.close()
             source.close()
         return target
-    if shutil.which("pg_dump") is None:
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
         raise BackupError("pg_dump is not installed (Debian: postgresql-client)")
     args, db = _pg_args(url)
     subprocess.run(  # noqa: S603 - fixed executable, arguments from settings
-        ["pg_dump", *args, "--format=custom", "--no-owner", "--file", str(target), db],
-        check=True, env=_pg_env(url),
+        [
+            pg_dump,
+            *args,
+            "--format=custom",
+            "--no-owner",
+            "--file",
+            str(target),
+            db,
+        ],
+        check=True,
+        env=_pg_env(url),
     )
     return target
 
@@ -73,11 +83,22 @@ def restore(url: str, source: Path) -> None:
             dest.close()
             src.close()
         return
-    if shutil.which("pg_restore") is None:
+    pg_restore = shutil.which("pg_restore")
+    if pg_restore is None:
         raise BackupError("pg_restore is not installed (Debian: postgresql-client)")
     args, db = _pg_args(url)
     subprocess.run(  # noqa: S603
-        ["pg_restore", *args, "--clean", "--if-exists", "--no-owner", "--single-transaction",
-         "--dbname", db, str(source)],
-        check=True, env=_pg_env(url),
+        [
+            pg_restore,
+            *args,
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            "--dbname",
+            db,
+            str(source),
+        ],
+        check=True,
+        env=_pg_env(url),
     )

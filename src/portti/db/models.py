@@ -1,5 +1,6 @@
 """Imports every domain's models so that the metadata is complete (Alembic, tests)."""
 
+from portti.accounts.models import Account, TermsAcceptance
 from portti.audit.models import AuditEvent
 from portti.companies.models import (
     Company,
@@ -11,7 +12,6 @@ from portti.companies.models import (
     Role,
 )
 from portti.db.base import Model
-from portti.accounts.models import Account, TermsAcceptance
 from portti.devices.models import Activation, AppSession, Device, DeviceChallenge
 from portti.infra.devmailbox import DevMessage
 from portti.infra.outbox import OutboxMessage
@@ -22,17 +22,16 @@ from portti.weblogin.models import LoginTransaction, WebSession
 
 __all__ = [
     "Account",
-    "AppSession",
-    "Device",
-    "DeviceChallenge",
-    "TermsAcceptance",
     "Activation",
-    "ConfirmationCode",
-    "Invitation",
-    "LoginTransaction",
+    "AppSession",
     "AuditEvent",
     "Company",
+    "ConfirmationCode",
     "DevMessage",
+    "Device",
+    "DeviceChallenge",
+    "Invitation",
+    "LoginTransaction",
     "Membership",
     "MembershipProfile",
     "MembershipRole",
@@ -44,5 +43,6 @@ __all__ = [
     "Profile",
     "ProfileRole",
     "Role",
+    "TermsAcceptance",
     "WebSession",
 ]

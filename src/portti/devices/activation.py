@@ -1,15 +1,16 @@
 """Which step an app activation is at. One place decides, so the app and the server agree.
 
-    invitation: confirm_phone → account (new: verify_email → password → totp | existing) → terms → device
-    account:    terms → device        (the account's password and TOTP were checked to start it)
-    bank_id:    terms → device        (Finnish bank ID instead of an invitation, APP-9)
+invitation: confirm_phone → account (new: verify_email → password → totp | existing) → terms → device
+account:    terms → device        (the account's password and TOTP were checked to start it)
+bank_id:    terms → device        (Finnish bank ID instead of an invitation, APP-9)
 """
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portti.accounts.models import Account
+from portti.accounts.models import Account, TermsAcceptance
 from portti.devices.models import Activation, ActivationKind
 from portti.errors import DomainError
 from portti.invitations.models import Invitation, InvitationStatus
@@ -37,13 +38,27 @@ def next_step(db: Session, act: Activation, current_terms: str) -> str:
             return "account"
         if act.totp_confirmed_at is None:
             return "totp"
-    if act.terms_version != current_terms:
+    if act.terms_version != current_terms and not _accepted(db, act.person_id, current_terms):
         return "terms"
     return "device"
+
+
+def _accepted(db: Session, person_id: int, version: str) -> bool:
+    """Someone who accepted the current terms before (e.g. re-activating) is not asked again."""
+    return (
+        db.scalar(
+            select(TermsAcceptance.id)
+            .where(TermsAcceptance.person_id == person_id, TermsAcceptance.version == version)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def require_step(db: Session, act: Activation, current_terms: str, *allowed: str) -> str:
     step = next_step(db, act, current_terms)
     if step not in allowed:
-        raise WrongStep(f"The activation is at the step “{step}”.", next_step=f"Continue with {step}.")
+        raise WrongStep(
+            f"The activation is at the step “{step}”.", next_step=f"Continue with {step}."
+        )
     return step

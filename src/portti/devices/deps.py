@@ -1,4 +1,5 @@
-"""Wiring the account and device services into requests."""
+"""Wiring the account and device services into requests. The password hasher and policy are
+long-lived: ``create_app`` puts them on ``app.state``."""
 
 from __future__ import annotations
 
@@ -7,40 +8,43 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from portti.accounts.passwords import BreachedPasswordChecker, PasswordPolicy, make_password_hasher
 from portti.accounts.services import AccountService
 from portti.devices.services import DeviceService
 from portti.infra.outbox import Outbox, outbox_box
 from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
 
 
-def get_accounts(request: Request, db: DbSession, clock: ClockDep, audit: Audit,
-                 settings: SettingsDep) -> AccountService:
+def get_accounts(
+    request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
+) -> AccountService:
     state = request.app.state
-    if not hasattr(state, "password_hasher"):
-        state.password_hasher = make_password_hasher(settings)
-        breached = (
-            BreachedPasswordChecker(settings.breached_password_api_url, state.http)
-            if settings.breached_password_api_url
-            else None
-        )
-        state.password_policy = PasswordPolicy(breached=breached)
     return AccountService(
-        db, clock, audit, Outbox(db, clock, outbox_box(settings.secret)),
-        secret=settings.secret, hasher=state.password_hasher, policy=state.password_policy,
-        limiter=state.limiter, jinja=state.templates.env,
+        db,
+        clock,
+        audit,
+        Outbox(db, clock, outbox_box(settings.secret)),
+        secret=settings.secret,
+        hasher=state.password_hasher,
+        policy=state.password_policy,
+        limiter=state.limiter,
+        jinja=state.templates.env,
     )
 
 
-def get_devices(request: Request, db: DbSession, clock: ClockDep, audit: Audit,
-                settings: SettingsDep) -> DeviceService:
+def get_devices(
+    request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
+) -> DeviceService:
     state = request.app.state
-    if not hasattr(state, "password_hasher"):
-        state.password_hasher = make_password_hasher(settings)
     return DeviceService(
-        db, clock, audit, Outbox(db, clock, outbox_box(settings.secret)),
-        secret=settings.secret, pin_hasher=state.password_hasher, jinja=state.templates.env,
-        base_url=settings.base_url.rstrip("/"), session_idle=timedelta(minutes=15),
+        db,
+        clock,
+        audit,
+        Outbox(db, clock, outbox_box(settings.secret)),
+        secret=settings.secret,
+        pin_hasher=state.password_hasher,
+        jinja=state.templates.env,
+        base_url=settings.base_url.rstrip("/"),
+        session_idle=timedelta(minutes=15),
     )
 
 

@@ -11,8 +11,9 @@ protocol, picked by ``settings.event_bus_url``:
 
 Delivery is at most once and best effort: a subscriber that is slow, or a message lost while a
 connection was being re-established, is not retried; a subscriber may also see a message
-published just before it subscribed (PostgreSQL unlistens lazily). Subscribers therefore treat a message as
-"look now" and re-read the database on connect and every few seconds; the database is the truth.
+published just before it subscribed (PostgreSQL unlistens lazily). Subscribers therefore treat
+a message as a hint, re-read the database on connect and every few seconds, and never move
+backwards: the database is the truth.
 
 ``publish`` is a coroutine for async code; ``publish_threadsafe`` is for ``def`` handlers that
 run in the threadpool, and never raises (the commit has happened; a lost hint only delays the
@@ -324,9 +325,9 @@ class PostgresEventBus(_LoopBound):
                     batch = conn.notifies(timeout=5.0, stop_after=1)
                     async with contextlib.aclosing(batch) as notifies:
                         async for n in notifies:
-                            channel = self._by_identifier.get(n.channel)
-                            if channel is not None:
-                                self._fanout.deliver(channel, n.payload)
+                            target = self._by_identifier.get(n.channel)
+                            if target is not None:
+                                self._fanout.deliver(target, n.payload)
                     await self._apply(conn)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):

@@ -14,6 +14,7 @@ Nothing here logs a body, a recipient or a password.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -137,19 +138,30 @@ class SmtpMailer:
         except ValueError as exc:  # e.g. a line break in a header
             raise PermanentDeliveryError("smtp: invalid message headers") from exc
         c = self.config
+        client = aiosmtplib.SMTP(
+            hostname=c.host,
+            port=c.port,
+            username=c.username,
+            password=c.password,
+            use_tls=c.implicit_tls,
+            start_tls=c.start_tls,
+            timeout=self.timeout,
+        )
         try:
-            await aiosmtplib.send(
-                msg,
-                hostname=c.host,
-                port=c.port,
-                username=c.username,
-                password=c.password,
-                use_tls=c.implicit_tls,
-                start_tls=c.start_tls,
-                timeout=self.timeout,
-            )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise classify_smtp_error(exc) from exc
+            try:
+                # One deadline for the whole exchange (each step has its own timeout as well).
+                async with asyncio.timeout(self.timeout):
+                    await client.connect()  # EHLO, STARTTLS and login as configured
+                    await client.send_message(msg)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                raise classify_smtp_error(exc) from exc
+            # Accepted: a slow or failed goodbye must not make the message look unsent.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await client.quit()
+        finally:
+            # Also on cancellation: drop the connection rather than wait to say goodbye.
+            client.close()
 
 
 class DevMailer:

@@ -6,10 +6,10 @@ the message never existed. After the commit, a handler calls
 ``request.app.state.outbox_wakeup.notify()`` so that the worker delivers at once instead of at
 its next poll (every second).
 
-The worker claims due messages by setting ``status = "sending"`` and a lease in a short
-transaction of its own (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional ``UPDATE`` on
-SQLite, whose writers are serialised), so several workers and processes never send one message
-twice while its lease holds. It then delivers outside any transaction and records the outcome:
+The worker claims due messages by setting ``status = "sending"`` and a lease in one short
+statement (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``; SQLite, which
+has no row locks, runs it under its single writer lock), so several workers and processes never
+send one message twice while its lease holds. It then delivers outside any transaction and records the outcome:
 sent, a retry with exponential back-off, or failed after ``settings.outbox_max_attempts`` or a
 permanent refusal. A message whose worker died while sending is claimed again once its lease
 has expired: delivery is at least once, and at most once per lease.
@@ -251,13 +251,6 @@ class _Claim:
     lease_until: datetime
 
 
-def _claim_of(m: OutboxMessage) -> _Claim:
-    assert m.lease_until is not None
-    return _Claim(
-        m.id, m.channel, m.recipient, m.subject, m.sealed_body, m.kind, m.attempts, m.lease_until
-    )
-
-
 class OutboxWorker:
     def __init__(
         self,
@@ -339,58 +332,40 @@ class OutboxWorker:
         )
 
     def _claim(self) -> list[_Claim]:
+        """One statement: mark up to ``batch_size`` due messages as ours for one lease.
+
+        On PostgreSQL the inner ``SELECT … FOR UPDATE SKIP LOCKED`` skips rows another worker
+        is claiming instead of waiting for them, and a row it has claimed no longer matches
+        ``_due`` once its claim is committed. SQLite has no row locks but runs the whole
+        statement under its single writer lock, so the rows it picks are due and unclaimed.
+        """
         now = self.clock.now()
         lease_until = now + self.lease
-        order = (OutboxMessage.next_attempt_at, OutboxMessage.id)
+        m = OutboxMessage
+        due = (
+            select(m.id)
+            .where(self._due(now))
+            .order_by(m.next_attempt_at, m.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(m)
+            .where(m.id.in_(due))
+            .values(
+                status=OutboxStatus.SENDING.value,
+                lease_until=lease_until,
+                attempts=m.attempts + 1,
+            )
+            .returning(m.id, m.channel, m.recipient, m.subject, m.sealed_body, m.kind, m.attempts)
+        )
         with self.session_factory() as db:
-            if db.get_bind().dialect.name == "postgresql":
-                # Rows another worker is claiming are skipped, not waited for; a row it has
-                # claimed and committed no longer matches ``_due`` when re-checked under lock.
-                with db.begin():
-                    rows = db.scalars(
-                        select(OutboxMessage)
-                        .where(self._due(now))
-                        .order_by(*order)
-                        .limit(self.batch_size)
-                        .with_for_update(skip_locked=True)
-                    ).all()
-                    for row in rows:
-                        row.status = OutboxStatus.SENDING.value
-                        row.lease_until = lease_until
-                        row.attempts += 1
-                    db.flush()
-                    claims = [_claim_of(r) for r in rows]
-            else:
-                candidates = db.scalars(
-                    select(OutboxMessage.id)
-                    .where(self._due(now))
-                    .order_by(*order)
-                    .limit(self.batch_size)
-                ).all()
-                db.rollback()
-                won: list[int] = []
-                for message_id in candidates:
-                    # SQLite serialises writers: exactly one conditional UPDATE sees the row due.
-                    with db.begin():
-                        result = db.connection().execute(
-                            update(OutboxMessage)
-                            .where(OutboxMessage.id == message_id, self._due(now))
-                            .values(
-                                status=OutboxStatus.SENDING.value,
-                                lease_until=lease_until,
-                                attempts=OutboxMessage.attempts + 1,
-                            )
-                        )
-                        if result.rowcount == 1:
-                            won.append(message_id)
-                if not won:
-                    return []
-                rows = db.scalars(
-                    select(OutboxMessage).where(OutboxMessage.id.in_(won)).order_by(*order)
-                ).all()
-                claims = [_claim_of(r) for r in rows if r.lease_until == lease_until]
-                db.rollback()
-        return claims
+            # A read first: an idle poll must not take SQLite's writer lock every second.
+            if db.scalar(select(m.id).where(self._due(now)).limit(1)) is None:
+                return []
+        with self.session_factory() as db, db.begin():
+            rows = db.connection().execute(claim).all()
+        return sorted((_Claim(*row, lease_until=lease_until) for row in rows), key=lambda c: c.id)
 
     # -- delivering -----------------------------------------------------------------------------
 
@@ -403,11 +378,16 @@ class OutboxWorker:
                 error, permanent = "gave up: the last attempt was interrupted", True
             else:
                 try:
-                    await self._send(claim)
+                    # However slow the transport, finish well inside the lease, so that no other
+                    # worker can claim the message while it may still be going out.
+                    async with asyncio.timeout(self.lease.total_seconds() * 0.75):
+                        await self._send(claim)
                 except PermanentDeliveryError as exc:
                     error, permanent = exc.reason, True
                 except TransientDeliveryError as exc:
                     error = exc.reason
+                except TimeoutError:
+                    error = "delivery timed out"
                 except Exception as exc:  # a fault of ours: keep the message, say what broke
                     error = "unexpected " + type(exc).__name__
                     log.error(

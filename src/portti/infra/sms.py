@@ -96,11 +96,15 @@ class HttpSmsGateway:
         if self._auth_header:
             headers["authorization"] = self._auth_header
         try:
-            async with httpx.AsyncClient(
-                timeout=self.timeout, verify=self._tls, follow_redirects=False
-            ) as client:
+            # httpx times each phase; the outer deadline bounds the whole request.
+            async with (
+                asyncio.timeout(self.timeout),
+                httpx.AsyncClient(
+                    timeout=self.timeout, verify=self._tls, follow_redirects=False
+                ) as client,
+            ):
                 response = await client.post(self.url, content=body.encode(), headers=headers)
-        except httpx.TimeoutException as exc:
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise TransientDeliveryError("sms gateway: timed out") from exc
         except httpx.HTTPError as exc:
             raise TransientDeliveryError("sms gateway: " + type(exc).__name__) from exc

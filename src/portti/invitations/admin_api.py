@@ -12,54 +12,91 @@ from portti.invitations.services import InvitationService
 from portti.web.csrf import verify_csrf
 from portti.web.deps import CurrentActor, DbSession
 
-router = APIRouter(prefix="/api/v1/companies/{company_id}/members/{membership_id}/invitation",
-                   dependencies=[Depends(verify_csrf)], tags=["invitations"])
+router = APIRouter(
+    prefix="/api/v1/companies/{company_id}/members/{membership_id}/invitation",
+    dependencies=[Depends(verify_csrf)],
+    tags=["invitations"],
+)
 
 
 def invitation_out(svc: InvitationService, inv: Invitation) -> InvitationOut:
     st = inv.effective_status(svc.clock.now())
     return InvitationOut(
-        id=inv.id, status=st.value, sent_at=inv.sent_at, expires_at=inv.expires_at,
-        inviter_name=inv.inviter.full_name, email=inv.email, phone=inv.phone,
-        steps=[StepOut(name=s.name, label=s.label, at=s.at, done=s.done) for s in svc.progress(inv)],
+        id=inv.id,
+        status=st.value,
+        sent_at=inv.sent_at,
+        expires_at=inv.expires_at,
+        inviter_name=inv.inviter.full_name,
+        email=inv.email,
+        phone=inv.phone,
+        steps=[
+            StepOut(name=s.name, label=s.label, at=s.at, done=s.done) for s in svc.progress(inv)
+        ],
         can_issue_confirmation_code=st is InvitationStatus.CODE_ENTERED,
     )
 
 
 @router.get("", operation_id="get_invitation", response_model=InvitationOut)
-def get_invitation(company_id: int, membership_id: int, actor: CurrentActor,
-                   invitations: Invitations) -> InvitationOut:
+def get_invitation(
+    company_id: int, membership_id: int, actor: CurrentActor, invitations: Invitations
+) -> InvitationOut:
     _, inv = invitations.for_admin(actor, company_id, membership_id)
     if inv is None:
         raise NotFound("This user has not been invited.")
     return invitation_out(invitations, inv)
 
 
-@router.post("", operation_id="send_invitation", response_model=InvitationOut,
-             status_code=status.HTTP_201_CREATED)
-def send_invitation(company_id: int, membership_id: int, body: InviteIn, request: Request,
-                    actor: CurrentActor, invitations: Invitations, db: DbSession) -> InvitationOut:
+@router.post(
+    "",
+    operation_id="send_invitation",
+    response_model=InvitationOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def send_invitation(
+    company_id: int,
+    membership_id: int,
+    body: InviteIn,
+    request: Request,
+    actor: CurrentActor,
+    invitations: Invitations,
+    db: DbSession,
+) -> InvitationOut:
     """Sends (or replaces) the invitation. The sign-up code goes only to the invitee's e-mail."""
-    inv = invitations.invite(actor, company_id, membership_id,
-                             identity_verified=body.identity_verified)
+    inv = invitations.invite(
+        actor, company_id, membership_id, identity_verified=body.identity_verified
+    )
     db.commit()
     wake_outbox(request)
     return invitation_out(invitations, inv)
 
 
 @router.delete("", operation_id="cancel_invitation", status_code=status.HTTP_204_NO_CONTENT)
-def cancel_invitation(company_id: int, membership_id: int, actor: CurrentActor,
-                      invitations: Invitations, db: DbSession) -> Response:
+def cancel_invitation(
+    company_id: int,
+    membership_id: int,
+    actor: CurrentActor,
+    invitations: Invitations,
+    db: DbSession,
+) -> Response:
     invitations.cancel(actor, company_id, membership_id)
     db.commit()
     return Response(status_code=204)
 
 
-@router.post("/confirmation-code", operation_id="issue_confirmation_code",
-             response_model=AdminCodeOut, status_code=status.HTTP_201_CREATED)
-def issue_confirmation_code(company_id: int, membership_id: int, actor: CurrentActor,
-                            invitations: Invitations, db: DbSession,
-                            response: Response) -> AdminCodeOut:
+@router.post(
+    "/confirmation-code",
+    operation_id="issue_confirmation_code",
+    response_model=AdminCodeOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def issue_confirmation_code(
+    company_id: int,
+    membership_id: int,
+    actor: CurrentActor,
+    invitations: Invitations,
+    db: DbSession,
+    response: Response,
+) -> AdminCodeOut:
     """“Didn't the invitee get the confirmation code?” The code is in this answer only."""
     inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
     db.commit()

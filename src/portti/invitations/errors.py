@@ -38,7 +38,9 @@ class ActivationUnknown(DomainError):
     def __init__(self) -> None:
         super().__init__(
             "This activation is not known or has ended.",
-            next_step="Start again with the sign-up code, or " + ASK_ADMIN[0].lower() + ASK_ADMIN[1:],
+            next_step="Start again with the sign-up code, or "
+            + ASK_ADMIN[0].lower()
+            + ASK_ADMIN[1:],
         )
 
 

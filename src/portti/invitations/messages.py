@@ -33,25 +33,41 @@ class UndeliverableOut(BaseModel):
 
 def _out(m: OutboxMessage) -> UndeliverableOut:
     return UndeliverableOut(
-        id=m.id, channel=m.channel, recipient=m.recipient, subject=m.subject, kind=m.kind,
-        company_id=m.company_id, person_id=m.person_id, attempts=m.attempts,
-        last_error=m.last_error, created_at=m.created_at,
+        id=m.id,
+        channel=m.channel,
+        recipient=m.recipient,
+        subject=m.subject,
+        kind=m.kind,
+        company_id=m.company_id,
+        person_id=m.person_id,
+        attempts=m.attempts,
+        last_error=m.last_error,
+        created_at=m.created_at,
     )
 
 
-@router.get("/api/v1/companies/{company_id}/undeliverable-messages",
-            operation_id="list_undeliverable_messages", response_model=list[UndeliverableOut],
-            tags=["invitations"])
-def list_undeliverable_messages(company_id: int, ws: CurrentSession, db: DbSession,
-                                clock: ClockDep) -> list[UndeliverableOut]:
+@router.get(
+    "/api/v1/companies/{company_id}/undeliverable-messages",
+    operation_id="list_undeliverable_messages",
+    response_model=list[UndeliverableOut],
+    tags=["invitations"],
+)
+def list_undeliverable_messages(
+    company_id: int, ws: CurrentSession, db: DbSession, clock: ClockDep
+) -> list[UndeliverableOut]:
     AdminPolicy(db, clock).require_admin(ws.person_id, company_id)
     return [_out(m) for m in failed_messages(db, company_id=company_id)]
 
 
-@router.get("/api/v1/undeliverable-messages", operation_id="list_all_undeliverable_messages",
-            response_model=list[UndeliverableOut], tags=["invitations"])
-def list_all_undeliverable_messages(ws: CurrentSession, db: DbSession,
-                                    clock: ClockDep) -> list[UndeliverableOut]:
+@router.get(
+    "/api/v1/undeliverable-messages",
+    operation_id="list_all_undeliverable_messages",
+    response_model=list[UndeliverableOut],
+    tags=["invitations"],
+)
+def list_all_undeliverable_messages(
+    ws: CurrentSession, db: DbSession, clock: ClockDep
+) -> list[UndeliverableOut]:
     """Support only: every company's undeliverable messages."""
     if not AdminPolicy(db, clock).is_support(ws.person_id):
         raise Forbidden("Only customer service sees every company's messages.")
@@ -59,11 +75,15 @@ def list_all_undeliverable_messages(ws: CurrentSession, db: DbSession,
 
 
 @router.get("/c/{company_id}/messages", response_class=HTMLResponse, include_in_schema=False)
-def undeliverable_page(request: Request, company_id: int, ws: CurrentSession, db: DbSession,
-                       clock: ClockDep) -> Response:
-    company, grant = AdminPolicy(db, clock).require_admin(ws.person_id, company_id)
-    ctx: dict[str, Any] = {"session": ws, "company": company,
-                           "messages": failed_messages(db, company_id=company_id)}
+def undeliverable_page(
+    request: Request, company_id: int, ws: CurrentSession, db: DbSession, clock: ClockDep
+) -> Response:
+    company, _ = AdminPolicy(db, clock).require_admin(ws.person_id, company_id)
+    ctx: dict[str, Any] = {
+        "session": ws,
+        "company": company,
+        "messages": failed_messages(db, company_id=company_id),
+    }
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, "invitations/undeliverable.html", ctx
     )

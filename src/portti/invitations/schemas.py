@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class SignupCodeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    signup_code: str = Field(max_length=40, description="The 16 digits from the e-mail; spaces allowed.")
+    signup_code: str = Field(
+        max_length=40, description="The 16 digits from the e-mail; spaces allowed."
+    )
 
 
 class ConfirmationCodeIn(BaseModel):
@@ -18,7 +20,9 @@ class ConfirmationCodeIn(BaseModel):
 
 
 class ActivationStarted(BaseModel):
-    activation_token: str = Field(description="Send as `Authorization: Bearer …` in the next steps.")
+    activation_token: str = Field(
+        description="Send as `Authorization: Bearer …` in the next steps."
+    )
     inviter_name: str
     company_name: str
     phone_hint: str

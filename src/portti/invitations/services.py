@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portti.audit.models import AuditAction
@@ -138,16 +138,18 @@ class InvitationService:
 
     # -- admin side ---------------------------------------------------------------------
 
-    def _membership(self, actor: Actor, company_id: int, membership_id: int,
-                    *, change: bool = True) -> tuple[Membership, str]:
+    def _membership(
+        self, actor: Actor, company_id: int, membership_id: int, *, change: bool = True
+    ) -> tuple[Membership, str]:
         company, grant = self.policy.require_admin(actor.person_id, company_id)
         if change:
             now = self.clock.now()
             if actor.strong_auth_at is None or now - actor.strong_auth_at > self.step_up_window:
                 raise StepUpRequired()
         m = self.db.scalars(
-            select(Membership).where(Membership.id == membership_id,
-                                     Membership.company_id == company.id)
+            select(Membership).where(
+                Membership.id == membership_id, Membership.company_id == company.id
+            )
         ).one_or_none()
         if m is None:
             raise NotFound("No such user in this company.")
@@ -161,7 +163,9 @@ class InvitationService:
             .limit(1)
         ).one_or_none()
 
-    def for_admin(self, actor: Actor, company_id: int, membership_id: int) -> tuple[Membership, Invitation | None]:
+    def for_admin(
+        self, actor: Actor, company_id: int, membership_id: int
+    ) -> tuple[Membership, Invitation | None]:
         m, _ = self._membership(actor, company_id, membership_id, change=False)
         return m, self.latest(company_id, m.person_id)
 
@@ -174,8 +178,9 @@ class InvitationService:
             and via != SUPPORT
         )
 
-    def invite(self, actor: Actor, company_id: int, membership_id: int, *,
-               identity_verified: bool) -> Invitation:
+    def invite(
+        self, actor: Actor, company_id: int, membership_id: int, *, identity_verified: bool
+    ) -> Invitation:
         m, via = self._membership(actor, company_id, membership_id)
         person = m.person
         errors = {}
@@ -186,7 +191,9 @@ class InvitationService:
         if not person.email:
             errors["email"] = "The person has no e-mail address: add it to their details first."
         if not person.phone:
-            errors["phone"] = "The person has no mobile phone number: add it to their details first."
+            errors["phone"] = (
+                "The person has no mobile phone number: add it to their details first."
+            )
         if errors:
             raise ValidationFailed(errors)
         if self.reinvite_blocked(m, via):
@@ -210,12 +217,22 @@ class InvitationService:
         )
         self.db.add(inv)
         self.db.flush()
-        self.audit.record(AuditAction.INVITEE_IDENTITY_VERIFIED, company_id=m.company_id,
-                          actor_person_id=actor.person_id, subject_person_id=person.id,
-                          invitation_id=inv.id)
-        self.audit.record(AuditAction.INVITATION_SENT, company_id=m.company_id,
-                          actor_person_id=actor.person_id, subject_person_id=person.id,
-                          invitation_id=inv.id, expires_at=inv.expires_at.isoformat(), via=via)
+        self.audit.record(
+            AuditAction.INVITEE_IDENTITY_VERIFIED,
+            company_id=m.company_id,
+            actor_person_id=actor.person_id,
+            subject_person_id=person.id,
+            invitation_id=inv.id,
+        )
+        self.audit.record(
+            AuditAction.INVITATION_SENT,
+            company_id=m.company_id,
+            actor_person_id=actor.person_id,
+            subject_person_id=person.id,
+            invitation_id=inv.id,
+            expires_at=inv.expires_at.isoformat(),
+            via=via,
+        )
         self._send_invitation_email(inv, code)
         return inv
 
@@ -233,9 +250,13 @@ class InvitationService:
             old.code_hash = None
             for c in old.codes:
                 c.revoked_at = c.revoked_at or now
-            self.audit.record(AuditAction.INVITATION_SUPERSEDED, company_id=m.company_id,
-                              actor_person_id=actor_id, subject_person_id=m.person_id,
-                              invitation_id=old.id)
+            self.audit.record(
+                AuditAction.INVITATION_SUPERSEDED,
+                company_id=m.company_id,
+                actor_person_id=actor_id,
+                subject_person_id=m.person_id,
+                invitation_id=old.id,
+            )
 
     def _send_invitation_email(self, inv: Invitation, code: str) -> None:
         tz = ZoneInfo(inv.company.timezone)
@@ -272,12 +293,18 @@ class InvitationService:
         inv.code_hash = None
         for c in inv.codes:
             c.revoked_at = c.revoked_at or now
-        self.audit.record(AuditAction.INVITATION_CANCELLED, company_id=company_id,
-                          actor_person_id=actor.person_id, subject_person_id=m.person_id,
-                          invitation_id=inv.id)
+        self.audit.record(
+            AuditAction.INVITATION_CANCELLED,
+            company_id=company_id,
+            actor_person_id=actor.person_id,
+            subject_person_id=m.person_id,
+            invitation_id=inv.id,
+        )
         return inv
 
-    def issue_admin_code(self, actor: Actor, company_id: int, membership_id: int) -> tuple[Invitation, str, ConfirmationCode]:
+    def issue_admin_code(
+        self, actor: Actor, company_id: int, membership_id: int
+    ) -> tuple[Invitation, str, ConfirmationCode]:
         """INV-6: offered only after the sign-up code was entered; shown to the admin once."""
         m, _ = self._membership(actor, company_id, membership_id)
         inv = self.latest(company_id, m.person_id)
@@ -289,34 +316,54 @@ class InvitationService:
             )
         code = new_confirmation_code()
         cc = ConfirmationCode(
-            invitation=inv, source=CodeSource.ADMIN, code_hash=self.confirm_hasher.hash(code),
-            created_at=now, expires_at=now + ADMIN_CODE_VALIDITY,
+            invitation=inv,
+            source=CodeSource.ADMIN,
+            code_hash=self.confirm_hasher.hash(code),
+            created_at=now,
+            expires_at=now + ADMIN_CODE_VALIDITY,
             issued_by_person_id=actor.person_id,
         )
         self.db.add(cc)
         # The code extends the invitation so that it stays usable for the code's whole life.
         inv.expires_at = max(inv.expires_at, cc.expires_at)
         self.db.flush()
-        self.audit.record(AuditAction.ADMIN_CODE_ISSUED, company_id=company_id,
-                          actor_person_id=actor.person_id, subject_person_id=m.person_id,
-                          invitation_id=inv.id, code_expires_at=cc.expires_at.isoformat(),
-                          invitation_expires_at=inv.expires_at.isoformat())
+        self.audit.record(
+            AuditAction.ADMIN_CODE_ISSUED,
+            company_id=company_id,
+            actor_person_id=actor.person_id,
+            subject_person_id=m.person_id,
+            invitation_id=inv.id,
+            code_expires_at=cc.expires_at.isoformat(),
+            invitation_expires_at=inv.expires_at.isoformat(),
+        )
         return inv, code, cc
 
     def confirm_admin_code_saved(self, actor: Actor, company_id: int, membership_id: int) -> None:
         m, _ = self._membership(actor, company_id, membership_id, change=False)
-        self.audit.record(AuditAction.ADMIN_CODE_SAVED, company_id=company_id,
-                          actor_person_id=actor.person_id, subject_person_id=m.person_id)
+        self.audit.record(
+            AuditAction.ADMIN_CODE_SAVED,
+            company_id=company_id,
+            actor_person_id=actor.person_id,
+            subject_person_id=m.person_id,
+        )
 
     def progress(self, inv: Invitation) -> list[Step]:
         now = self.clock.now()
         status = inv.effective_status(now)
         steps = [
             Step("sent", "Invitation sent", inv.sent_at, True),
-            Step("code_entered", "Sign-up code entered in the app", inv.code_entered_at,
-                 inv.code_entered_at is not None),
-            Step("phone_confirmed", "Phone confirmed", inv.phone_confirmed_at,
-                 inv.phone_confirmed_at is not None),
+            Step(
+                "code_entered",
+                "Sign-up code entered in the app",
+                inv.code_entered_at,
+                inv.code_entered_at is not None,
+            ),
+            Step(
+                "phone_confirmed",
+                "Phone confirmed",
+                inv.phone_confirmed_at,
+                inv.phone_confirmed_at is not None,
+            ),
             Step("activated", "App activated", inv.activated_at, inv.activated_at is not None),
         ]
         if status is InvitationStatus.CANCELLED:
@@ -335,27 +382,53 @@ class InvitationService:
         digits = clean_digits(code, 16)
         now = self.clock.now()
         inv = None
-        if digits is not None:
+        code_hash = self.signup_hasher.hash(digits) if digits is not None else None
+        if code_hash is not None:
             inv = self.db.scalars(
-                select(Invitation).where(Invitation.code_hash == self.signup_hasher.hash(digits))
-                .with_for_update()
+                select(Invitation).where(Invitation.code_hash == code_hash)
             ).one_or_none()
-        if inv is None or inv.effective_status(now) is not InvitationStatus.SENT:
-            self.audit.record(AuditAction.SIGNUP_CODE_REJECTED, company_id=inv.company_id if inv else None,
-                              subject_person_id=inv.person_id if inv else None)
+        claimed = False
+        if inv is not None and inv.effective_status(now) is InvitationStatus.SENT:
+            # Compare and set: of two phones racing with one code, exactly one wins, on every
+            # backend (SQLite has no row locks to lean on).
+            result = self.db.execute(
+                update(Invitation)
+                .where(
+                    Invitation.id == inv.id,
+                    Invitation.status == InvitationStatus.SENT.value,
+                    Invitation.code_hash == code_hash,
+                )
+                .values(
+                    status=InvitationStatus.CODE_ENTERED.value, code_entered_at=now, code_hash=None
+                )
+                .execution_options(synchronize_session=False)
+            )
+            claimed = result.rowcount == 1  # type: ignore[attr-defined]
+        if inv is None or not claimed:
+            self.audit.record(
+                AuditAction.SIGNUP_CODE_REJECTED,
+                company_id=inv.company_id if inv else None,
+                subject_person_id=inv.person_id if inv else None,
+            )
             raise InvitationInvalid()
+        self.db.refresh(inv)
         token = secrets.token_urlsafe(32)
-        inv.status = InvitationStatus.CODE_ENTERED
-        inv.code_entered_at = now
-        # Single use: the code is gone; the app continues with the activation token.
-        inv.code_hash = None
-        self.db.add(Activation(
-            token_hash=self.token_hasher.hash(token), kind=ActivationKind.INVITATION,
-            person_id=inv.person_id, invitation_id=inv.id, created_at=now,
-            expires_at=inv.expires_at,
-        ))
-        self.audit.record(AuditAction.SIGNUP_CODE_ENTERED, company_id=inv.company_id,
-                          subject_person_id=inv.person_id, invitation_id=inv.id)
+        self.db.add(
+            Activation(
+                token_hash=self.token_hasher.hash(token),
+                kind=ActivationKind.INVITATION,
+                person_id=inv.person_id,
+                invitation_id=inv.id,
+                created_at=now,
+                expires_at=inv.expires_at,
+            )
+        )
+        self.audit.record(
+            AuditAction.SIGNUP_CODE_ENTERED,
+            company_id=inv.company_id,
+            subject_person_id=inv.person_id,
+            invitation_id=inv.id,
+        )
         self._send_sms_code(inv, now)
         return Redeemed(inv, token, mask_phone(inv.phone))
 
@@ -375,7 +448,9 @@ class InvitationService:
             raise InvitationExpired()
         return act
 
-    def by_activation_token(self, token: str, *, statuses: frozenset[InvitationStatus]) -> Invitation:
+    def by_activation_token(
+        self, token: str, *, statuses: frozenset[InvitationStatus]
+    ) -> Invitation:
         act = self.activation(token)
         inv = self.db.get(Invitation, act.invitation_id) if act.invitation_id else None
         if inv is None:
@@ -383,8 +458,11 @@ class InvitationService:
         # The admin's code may have extended the invitation; the activation follows it.
         act.expires_at = inv.expires_at
         status = inv.effective_status(self.clock.now())
-        if status in (InvitationStatus.EXPIRED, InvitationStatus.CANCELLED,
-                      InvitationStatus.SUPERSEDED):
+        if status in (
+            InvitationStatus.EXPIRED,
+            InvitationStatus.CANCELLED,
+            InvitationStatus.SUPERSEDED,
+        ):
             raise InvitationExpired()
         if status not in statuses:
             raise WrongInvitationState(f"The activation is at another step ({status.value}).")
@@ -395,20 +473,29 @@ class InvitationService:
             if c.source == CodeSource.SMS and c.revoked_at is None:
                 c.revoked_at = now
         code = new_confirmation_code()
-        self.db.add(ConfirmationCode(
-            invitation=inv, source=CodeSource.SMS, code_hash=self.confirm_hasher.hash(code),
-            created_at=now, expires_at=now + SMS_CODE_VALIDITY,
-        ))
+        self.db.add(
+            ConfirmationCode(
+                invitation=inv,
+                source=CodeSource.SMS,
+                code_hash=self.confirm_hasher.hash(code),
+                created_at=now,
+                expires_at=now + SMS_CODE_VALIDITY,
+            )
+        )
         self.outbox.sms(
             to=inv.phone,
             text=f"Your Portti confirmation code is {code}. It is valid for 10 minutes. "
-                 "Do not give it to anyone.",
+            "Do not give it to anyone.",
             kind="confirmation_code",
             company_id=inv.company_id,
             person_id=inv.person_id,
         )
-        self.audit.record(AuditAction.CONFIRMATION_CODE_SENT, company_id=inv.company_id,
-                          subject_person_id=inv.person_id, invitation_id=inv.id)
+        self.audit.record(
+            AuditAction.CONFIRMATION_CODE_SENT,
+            company_id=inv.company_id,
+            subject_person_id=inv.person_id,
+            invitation_id=inv.id,
+        )
 
     def resend_sms_code(self, token: str) -> int:
         inv = self.by_activation_token(token, statuses=frozenset({InvitationStatus.CODE_ENTERED}))
@@ -426,7 +513,9 @@ class InvitationService:
         live = [c for c in inv.codes if c.used_at is None and c.revoked_at is None]
         match = None
         if digits is not None:
-            match = next((c for c in live if self.confirm_hasher.matches(digits, c.code_hash)), None)
+            match = next(
+                (c for c in live if self.confirm_hasher.matches(digits, c.code_hash)), None
+            )
         if match is not None and match.usable(now):
             match.used_at = now
             inv.status = InvitationStatus.PHONE_CONFIRMED
@@ -434,9 +523,13 @@ class InvitationService:
             for c in live:
                 if c is not match:
                     c.revoked_at = now
-            self.audit.record(AuditAction.PHONE_CONFIRMED, company_id=inv.company_id,
-                              subject_person_id=inv.person_id, invitation_id=inv.id,
-                              source=match.source)
+            self.audit.record(
+                AuditAction.PHONE_CONFIRMED,
+                company_id=inv.company_id,
+                subject_person_id=inv.person_id,
+                invitation_id=inv.id,
+                source=match.source,
+            )
             return inv
         if match is not None:
             raise SmsCodeExpired()
@@ -449,11 +542,17 @@ class InvitationService:
             if c.failed_attempts >= MAX_WRONG_CONFIRMATION_CODES:
                 c.revoked_at = now
                 locked = True
-        self.audit.record(AuditAction.CONFIRMATION_CODE_FAILED, company_id=inv.company_id,
-                          subject_person_id=inv.person_id, invitation_id=inv.id)
+        self.audit.record(
+            AuditAction.CONFIRMATION_CODE_FAILED,
+            company_id=inv.company_id,
+            subject_person_id=inv.person_id,
+            invitation_id=inv.id,
+        )
         if locked and not any(c.usable(now) for c in usable):
             raise SmsCodeLocked()
-        left = min(MAX_WRONG_CONFIRMATION_CODES - c.failed_attempts for c in usable if c.usable(now))
+        left = min(
+            MAX_WRONG_CONFIRMATION_CODES - c.failed_attempts for c in usable if c.usable(now)
+        )
         raise SmsCodeWrong(
             f"The confirmation code is wrong. {left} tries left.",
             next_step="Check the 6 digits in the text message, or ask for a new code.",
@@ -464,5 +563,9 @@ class InvitationService:
             raise WrongInvitationState("The phone must be confirmed first.")
         inv.status = InvitationStatus.ACTIVATED
         inv.activated_at = self.clock.now()
-        self.audit.record(AuditAction.INVITATION_ACTIVATED, company_id=inv.company_id,
-                          subject_person_id=inv.person_id, invitation_id=inv.id)
+        self.audit.record(
+            AuditAction.INVITATION_ACTIVATED,
+            company_id=inv.company_id,
+            subject_person_id=inv.person_id,
+            invitation_id=inv.id,
+        )

@@ -15,8 +15,11 @@ from portti.invitations.models import LIVE_STATUSES, Invitation, InvitationStatu
 from portti.web.csrf import verify_csrf
 from portti.web.deps import CurrentActor, CurrentSession, DbSession, SettingsDep
 
-router = APIRouter(prefix="/c/{company_id}/users/{membership_id}",
-                   dependencies=[Depends(verify_csrf)], include_in_schema=False)
+router = APIRouter(
+    prefix="/c/{company_id}/users/{membership_id}",
+    dependencies=[Depends(verify_csrf)],
+    include_in_schema=False,
+)
 
 
 def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
@@ -33,96 +36,182 @@ def panel_context(invitations: Invitations, inv: Invitation | None) -> dict[str,
         "inv_status": status,
         "live": status in LIVE_STATUSES,
         "steps": invitations.progress(inv) if inv else [],
-        "expires_in": int((inv.expires_at - now).total_seconds()) if inv and status in LIVE_STATUSES else 0,
+        "expires_in": int((inv.expires_at - now).total_seconds())
+        if inv and status in LIVE_STATUSES
+        else 0,
         "can_issue_code": status is InvitationStatus.CODE_ENTERED,
     }
 
 
 @router.get("/invitation-panel", response_class=HTMLResponse)
-def invitation_panel(request: Request, company_id: int, membership_id: int, actor: CurrentActor,
-                     invitations: Invitations, ws: CurrentSession) -> Response:
+def invitation_panel(
+    request: Request,
+    company_id: int,
+    membership_id: int,
+    actor: CurrentActor,
+    invitations: Invitations,
+    ws: CurrentSession,
+) -> Response:
     m, inv = invitations.for_admin(actor, company_id, membership_id)
-    return render(request, "invitations/_panel.html", {
-        "company_id": company_id, "m": m, "session": ws, **panel_context(invitations, inv),
-    })
+    return render(
+        request,
+        "invitations/_panel.html",
+        {
+            "company_id": company_id,
+            "m": m,
+            "session": ws,
+            **panel_context(invitations, inv),
+        },
+    )
 
 
 @router.get("/invite", response_class=HTMLResponse)
-def invite_page(request: Request, company_id: int, membership_id: int, actor: CurrentActor,
-                invitations: Invitations, ws: CurrentSession, settings: SettingsDep) -> Response:
+def invite_page(
+    request: Request,
+    company_id: int,
+    membership_id: int,
+    actor: CurrentActor,
+    invitations: Invitations,
+    ws: CurrentSession,
+    settings: SettingsDep,
+) -> Response:
     m, inv = invitations.for_admin(actor, company_id, membership_id)
     company, grant = invitations.policy.require_admin(actor.person_id, company_id)
-    return render(request, "invitations/invite.html", {
-        "session": ws, "company": company, "m": m, "person": m.person,
-        "blocked": invitations.reinvite_blocked(m, grant.via),
-        "previous": inv, "errors": {}, **panel_context(invitations, inv),
-    })
+    return render(
+        request,
+        "invitations/invite.html",
+        {
+            "session": ws,
+            "company": company,
+            "m": m,
+            "person": m.person,
+            "blocked": invitations.reinvite_blocked(m, grant.via),
+            "previous": inv,
+            "errors": {},
+            **panel_context(invitations, inv),
+        },
+    )
 
 
 @router.post("/invite", response_class=HTMLResponse)
-def send_invitation(request: Request, company_id: int, membership_id: int, actor: CurrentActor,
-                    invitations: Invitations, ws: CurrentSession, db: DbSession,
-                    identity_verified: Annotated[str | None, Form()] = None) -> Response:
+def send_invitation(
+    request: Request,
+    company_id: int,
+    membership_id: int,
+    actor: CurrentActor,
+    invitations: Invitations,
+    ws: CurrentSession,
+    db: DbSession,
+    identity_verified: Annotated[str | None, Form()] = None,
+) -> Response:
     try:
-        invitations.invite(actor, company_id, membership_id,
-                           identity_verified=identity_verified == "yes")
+        invitations.invite(
+            actor, company_id, membership_id, identity_verified=identity_verified == "yes"
+        )
     except (ValidationFailed, ReinviteNeedsSupport) as exc:
         db.rollback()
         m, inv = invitations.for_admin(actor, company_id, membership_id)
         company, grant = invitations.policy.require_admin(actor.person_id, company_id)
-        return render(request, "invitations/invite.html", {
-            "session": ws, "company": company, "m": m, "person": m.person,
-            "blocked": invitations.reinvite_blocked(m, grant.via), "previous": inv,
-            "errors": getattr(exc, "errors", {"form": exc.message}),
-            **panel_context(invitations, inv),
-        }, status=exc.status if isinstance(exc, ReinviteNeedsSupport) else 422)
+        return render(
+            request,
+            "invitations/invite.html",
+            {
+                "session": ws,
+                "company": company,
+                "m": m,
+                "person": m.person,
+                "blocked": invitations.reinvite_blocked(m, grant.via),
+                "previous": inv,
+                "errors": getattr(exc, "errors", {"form": exc.message}),
+                **panel_context(invitations, inv),
+            },
+            status=exc.status if isinstance(exc, ReinviteNeedsSupport) else 422,
+        )
     db.commit()
     wake_outbox(request)
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?invited=1", 303)
 
 
 @router.post("/invitation/cancel")
-def cancel_invitation(company_id: int, membership_id: int, actor: CurrentActor,
-                      invitations: Invitations, db: DbSession) -> Response:
+def cancel_invitation(
+    company_id: int,
+    membership_id: int,
+    actor: CurrentActor,
+    invitations: Invitations,
+    db: DbSession,
+) -> Response:
     invitations.cancel(actor, company_id, membership_id)
     db.commit()
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?cancelled=1", 303)
 
 
 @router.get("/confirmation-code", response_class=HTMLResponse)
-def confirmation_code_page(request: Request, company_id: int, membership_id: int,
-                           actor: CurrentActor, invitations: Invitations,
-                           ws: CurrentSession) -> Response:
+def confirmation_code_page(
+    request: Request,
+    company_id: int,
+    membership_id: int,
+    actor: CurrentActor,
+    invitations: Invitations,
+    ws: CurrentSession,
+) -> Response:
     m, inv = invitations.for_admin(actor, company_id, membership_id)
     company, _ = invitations.policy.require_admin(actor.person_id, company_id)
-    return render(request, "invitations/confirmation_code.html", {
-        "session": ws, "company": company, "m": m, "person": m.person, "code": None,
-        **panel_context(invitations, inv),
-    })
+    return render(
+        request,
+        "invitations/confirmation_code.html",
+        {
+            "session": ws,
+            "company": company,
+            "m": m,
+            "person": m.person,
+            "code": None,
+            **panel_context(invitations, inv),
+        },
+    )
 
 
 @router.post("/confirmation-code", response_class=HTMLResponse)
-def generate_confirmation_code(request: Request, company_id: int, membership_id: int,
-                               actor: CurrentActor, invitations: Invitations,
-                               ws: CurrentSession, db: DbSession) -> Response:
+def generate_confirmation_code(
+    request: Request,
+    company_id: int,
+    membership_id: int,
+    actor: CurrentActor,
+    invitations: Invitations,
+    ws: CurrentSession,
+    db: DbSession,
+) -> Response:
     inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
     db.commit()
     company, _ = invitations.policy.require_admin(actor.person_id, company_id)
     m, _ = invitations.for_admin(actor, company_id, membership_id)
-    response = render(request, "invitations/confirmation_code.html", {
-        "session": ws, "company": company, "m": m, "person": inv.person, "code": code,
-        "code_expires_at": cc.expires_at, "membership_id": membership_id,
-        **panel_context(invitations, inv),
-    })
+    response = render(
+        request,
+        "invitations/confirmation_code.html",
+        {
+            "session": ws,
+            "company": company,
+            "m": m,
+            "person": inv.person,
+            "code": code,
+            "code_expires_at": cc.expires_at,
+            "membership_id": membership_id,
+            **panel_context(invitations, inv),
+        },
+    )
     # Shown once: the page must not be kept in a cache or the history.
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @router.post("/confirmation-code/saved")
-def confirmation_code_saved(company_id: int, membership_id: int, actor: CurrentActor,
-                            invitations: Invitations, db: DbSession,
-                            saved: Annotated[str | None, Form()] = None) -> Response:
+def confirmation_code_saved(
+    company_id: int,
+    membership_id: int,
+    actor: CurrentActor,
+    invitations: Invitations,
+    db: DbSession,
+    saved: Annotated[str | None, Form()] = None,
+) -> Response:
     if saved != "yes":
         raise ValidationFailed({"saved": "Tick the box once you have saved the code."})
     invitations.confirm_admin_code_saved(actor, company_id, membership_id)

@@ -1,1 +1,1 @@
-"""Strong authentication: OIDC identity providers (bank ID, ID cards), step-up, the built-in test provider."""  # noqa: E501
+"""Strong authentication: OIDC identity providers (bank ID, ID cards), step-up, the built-in test provider."""

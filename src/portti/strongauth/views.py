@@ -254,14 +254,20 @@ def _hand_off_to_app(
     app with a one-time handoff code; the app exchanges it with its verifier."""
     templates = request.app.state.templates
     if person is None:
-        audit.record(AuditAction.LOGIN_FAILED, method=method, reason="unknown_person",
-                     purpose="app_activation")
+        audit.record(
+            AuditAction.LOGIN_FAILED,
+            method=method,
+            reason="unknown_person",
+            purpose="app_activation",
+        )
         db.commit()
         return templates.TemplateResponse(  # type: ignore[no-any-return]
             request,
             "login_failed.html",
-            {"message": "You are not a user of any company in Portti. Ask your company's user "
-                        "administrator to add you as a user."},
+            {
+                "message": "You are not a user of any company in Portti. Ask your company's user "
+                "administrator to add you as a user."
+            },
             status_code=403,
         )
     settings = request.app.state.settings
@@ -278,7 +284,12 @@ def _hand_off_to_app(
             expires_at=now + timedelta(minutes=10),
         )
     )
-    audit.record(AuditAction.LOGIN_SUCCEEDED, actor_person_id=person.id,
-                 subject_person_id=person.id, method=method, purpose="app_activation")
+    audit.record(
+        AuditAction.LOGIN_SUCCEEDED,
+        actor_person_id=person.id,
+        subject_person_id=person.id,
+        method=method,
+        purpose="app_activation",
+    )
     db.commit()
     return RedirectResponse(f"portti-app://activation?handoff={handoff}", 303)

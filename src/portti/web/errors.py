@@ -84,6 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {}
         if exc.next_step:
             extra["next_step"] = exc.next_step
+        extra.update(getattr(exc, "extra", None) or {})
         if isinstance(exc, ValidationFailed):
             extra["errors"] = [{"field": k, "message": v} for k, v in exc.errors.items()]
         if isinstance(exc, RateLimited):
@@ -147,6 +148,7 @@ def _path_only(url: str) -> str:
 
     parts = urlsplit(url)
     path = parts.path or "/"
-    if not path.startswith("/") or path.startswith("//"):
+    # Browsers read a backslash as a slash: "/\evil.example" is the site "//evil.example".
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
         return "/"
     return path + ("?" + parts.query if parts.query else "")

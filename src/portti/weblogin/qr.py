@@ -44,6 +44,7 @@ import segno
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, RequestContext
@@ -162,18 +163,15 @@ class QrFrames:
 def render_qr_svg(payload: str) -> str:
     """Inline SVG (no XML declaration, no size: CSS sizes it) with a title and an ARIA label."""
     qr = segno.make_qr(payload, error="m", mask=QR_MASK)
-    svg = cast(
-        str,
-        qr.svg_inline(
-            scale=1,
-            border=4,
-            dark="#000",
-            light="#fff",
-            title=QR_LABEL,
-            svgclass="qr-code",
-            lineclass=None,
-            omitsize=True,
-        ),
+    svg: str = qr.svg_inline(
+        scale=1,
+        border=4,
+        dark="#000",
+        light="#fff",
+        title=QR_LABEL,
+        svgclass="qr-code",
+        lineclass=None,
+        omitsize=True,
     )
     return svg.replace("<svg ", f'<svg role="img" aria-label="{QR_LABEL}" ', 1)
 
@@ -396,7 +394,7 @@ class LoginTransactionService:
     def effective_status(self, tx: LoginTransaction) -> Status:
         """The status, with time taken into account (expiry is written lazily)."""
         status = Status(tx.status)
-        if status in OPEN_STATUSES + (Status.APPROVED,) and self.clock.now() >= tx.expires_at:
+        if status in (*OPEN_STATUSES, Status.APPROVED) and self.clock.now() >= tx.expires_at:
             return Status.EXPIRED
         return status
 
@@ -501,7 +499,7 @@ class LoginTransactionService:
     # -- the app's side ----------------------------------------------------------------------
 
     def scan(self, device: Device, payload: str) -> LoginTransaction:
-        """"Read QR code for web login": the frame must be genuine and fresh."""
+        """ "Read QR code for web login": the frame must be genuine and fresh."""
         public_id, elapsed, mac = self.frames.parse(payload)
         tx = self.get(public_id)
         # Unknown id and wrong MAC get one answer; the MAC is checked even for an unknown id.
@@ -603,7 +601,7 @@ class LoginTransactionService:
         return tx
 
     def reject(self, device: Device, public_id: str) -> LoginTransaction:
-        """"This wasn't me": the transaction ends and the browser says the login was refused."""
+        """ "This wasn't me": the transaction ends and the browser says the login was refused."""
         tx = self.for_device(device, public_id)
         if tx.status == Status.REJECTED:
             return tx
@@ -744,5 +742,7 @@ class LoginTransactionService:
         )
         if result.rowcount != 1:
             return False
-        self.db.refresh(tx)
+        # What the UPDATE wrote, without reading the row back.
+        for key, value in {"status": to.value, **values}.items():
+            set_committed_value(tx, key, value)
         return True

@@ -20,8 +20,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from portti.audit.services import AuditLog
@@ -63,9 +63,7 @@ def cookie_path(public_id: str) -> str:
     return f"/login/qr/{public_id}"
 
 
-def _render(
-    request: Request, name: str, ctx: dict[str, object], status: int = 200
-) -> Response:
+def _render(request: Request, name: str, ctx: dict[str, object], status: int = 200) -> Response:
     response: Response = request.app.state.templates.TemplateResponse(
         request, name, ctx, status_code=status, headers=NO_STORE
     )
@@ -132,7 +130,7 @@ def start_app_step_up(
     events: Events,
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    """"Authenticate with the Portti app": a request the person's app lists as pending, and a
+    """ "Authenticate with the Portti app": a request the person's app lists as pending, and a
     QR code for the same request."""
     has_app = db.scalar(
         select(Device.id)
@@ -168,9 +166,7 @@ def qr_frame(request: Request, public_id: str, qr: LoginTransactions) -> Respons
 def qr_status(request: Request, public_id: str, qr: LoginTransactions) -> Response:
     """The polling fallback of the event stream."""
     tx = qr.for_browser(public_id, request.cookies.get(QR_COOKIE))
-    return Response(
-        qr.browser_state(tx).to_json(), media_type="application/json", headers=NO_STORE
-    )
+    return Response(qr.browser_state(tx).to_json(), media_type="application/json", headers=NO_STORE)
 
 
 def _load_state(request: Request, public_id: str, cookie: str | None) -> BrowserState | None:

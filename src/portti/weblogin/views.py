@@ -11,6 +11,7 @@ from portti.audit.models import AuditAction
 from portti.companies.models import Company
 from portti.companies.policy import AdminPolicy, local_today
 from portti.companies.services import PersonDirectory, member_status
+from portti.devices.deps import Devices
 from portti.errors import Forbidden
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -77,7 +78,7 @@ def company_choices(db: DbSession, clock: ClockDep, ws: WebSession) -> list[tupl
 
 @router.get("/companies", response_class=HTMLResponse)
 def choose_company_page(
-    request: Request, ws: CurrentSession, db: DbSession, clock: ClockDep
+    request: Request, ws: CurrentSession, db: DbSession, clock: ClockDep, audit: Audit
 ) -> Response:
     choices = company_choices(db, clock, ws)
     now = clock.now()
@@ -89,7 +90,11 @@ def choose_company_page(
         if m.company_id not in {c.id for c, _ in choices}
     ]
     if len(choices) == 1 and ws.company_id is None:
+        # The only choice is made for the person, and audited like one they make (ADM-10).
         ws.company_id = choices[0][0].id
+        audit.record(
+            AuditAction.COMPANY_SELECTED, company_id=ws.company_id, actor_person_id=ws.person_id
+        )
         db.commit()
         return RedirectResponse("/home", 303)
     return render(
@@ -131,7 +136,12 @@ def home(request: Request, ws: CurrentSession, db: DbSession, clock: ClockDep) -
 
 @router.get("/settings", response_class=HTMLResponse)
 def basic_settings(
-    request: Request, ws: CurrentSession, sessions: Sessions, db: DbSession, clock: ClockDep
+    request: Request,
+    ws: CurrentSession,
+    sessions: Sessions,
+    db: DbSession,
+    clock: ClockDep,
+    devices: Devices,
 ) -> Response:
     return render(
         request,
@@ -142,6 +152,7 @@ def basic_settings(
             "sessions": sessions.for_person(ws.person_id),
             "memberships": PersonDirectory(db, clock).memberships(ws.person_id),
             "company": db.get(Company, ws.company_id) if ws.company_id else None,
+            "devices": devices.devices_for(ws.person_id),
         },
     )
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from support import factories as f
 from support import wizard
 from support.db import audit_events, snapshot
-from support.web import HTML, api_headers, login, login_and_step_up, page_csrf
+from support.web import HTML, api_headers, force_login, login, page_csrf
 
 
 def add_member(client, company_id: int, **fields):  # type: ignore[no-untyped-def]
@@ -166,18 +166,18 @@ def test_the_users_page_shows_the_persons_events_in_this_company(kh, world, db):
 
 
 def test_events_of_another_company_are_not_listed(client, world, db):  # ADM-10 ADM-9
-    login_and_step_up(client, world.kh_other)
+    force_login(client, world.kh_other, stepped_up=True)
     add_member(client, world.other.id, family_name="Toinen")
-    login_and_step_up(client, world.kh_a)
+    force_login(client, world.kh_a, stepped_up=True)
     r = client.get(f"/api/v1/companies/{world.client_a.id}/audit")
     assert all(e["company_id"] == world.client_a.id for e in r.json())
     assert "Toinen" not in client.get(f"/c/{world.client_a.id}/audit", headers=HTML).text
 
 
 def test_kh_of_another_company_cannot_read_the_audit_log(client, world, db):  # ADM-10 ADM-9
-    login_and_step_up(client, world.kh_a)
+    force_login(client, world.kh_a, stepped_up=True)
     add_member(client, world.client_a.id, family_name="Salainen")
-    login_and_step_up(client, world.kh_other)
+    force_login(client, world.kh_other, stepped_up=True)
     before = snapshot(db)
     r = client.get(f"/api/v1/companies/{world.client_a.id}/audit")
     assert r.status_code == 403

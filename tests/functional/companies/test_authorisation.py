@@ -12,10 +12,11 @@ import pytest
 from portti.companies import api as companies_api
 from portti.companies import views as companies_views
 from portti.companies.catalogue import OFFICE_MAIN_USER, SUPPORT, USER_ADMIN
+from portti.companies.models import Profile
 from support import factories as f
 from support import wizard
 from support.db import counts, snapshot
-from support.web import HTML, another_browser, api_headers, login, login_and_step_up, page_csrf
+from support.web import HTML, another_browser, api_headers, force_login, page_csrf
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,8 @@ def test_outsiders_are_refused_on_every_admin_route_and_nothing_changes(
     company = getattr(world, target)
     m = membership(db, world, target_member)
     # The target person is logged in somewhere: "end sessions" would show in the database.
-    login(another_browser(app), m.person)
-    login_and_step_up(client, getattr(world, actor))
+    force_login(another_browser(app), m.person)
+    force_login(client, getattr(world, actor), stepped_up=True)
     csrf = page_csrf(client)
     before = snapshot(db)
     for call in ADMIN_CALLS:
@@ -131,7 +132,7 @@ def test_outsiders_are_refused_on_every_admin_route_and_nothing_changes(
 
 
 def test_a_membership_of_company_b_under_company_as_url_is_404(client, db, world):  # ADM-9
-    login_and_step_up(client, world.kh_a)
+    force_login(client, world.kh_a, stepped_up=True)
     csrf = page_csrf(client)
     theirs = world.employee_other_membership
     before = snapshot(db)
@@ -170,7 +171,7 @@ def test_kh_administers_only_their_own_company(kh, world):  # ADM-9
 
 
 def test_tpk_administers_exactly_the_offices_clients(client, world, db):  # ADM-9
-    login_and_step_up(client, world.tpk)
+    force_login(client, world.tpk, stepped_up=True)
     r = client.get("/api/v1/companies")
     assert r.status_code == 200
     assert sorted(c["id"] for c in r.json()) == sorted([world.client_a.id, world.client_b.id])
@@ -190,7 +191,7 @@ def test_tpk_administers_exactly_the_offices_clients(client, world, db):  # ADM-
 
 
 def test_support_administers_every_company(client, world):  # ADM-9
-    login_and_step_up(client, world.support)
+    force_login(client, world.support, stepped_up=True)
     r = client.get("/api/v1/companies")
     ids = {c["id"] for c in r.json()}
     assert ids == {
@@ -251,7 +252,7 @@ def test_roles_the_admin_cannot_grant_are_kept_when_changing_others(client, worl
     kh_op = f.person(db, "Kalle", "KhOp")
     f.member(db, kh_op, world.operator, [USER_ADMIN])
     db.commit()
-    login_and_step_up(client, kh_op)
+    force_login(client, kh_op, stepped_up=True)
     support_m = membership(db, world, "support_membership")
     r = client.patch(
         f"/api/v1/companies/{world.operator.id}/members/{support_m.id}",
@@ -266,7 +267,7 @@ def test_an_expired_kh_membership_no_longer_grants_admin(client, world, db, toda
     ex = f.person(db, "Ex", "Admin")
     f.member(db, ex, world.client_a, [USER_ADMIN], valid_until=today - timedelta(days=1))
     db.commit()
-    login_and_step_up(client, ex)
+    force_login(client, ex, stepped_up=True)
     before = snapshot(db)
     assert client.get("/api/v1/companies").json() == []
     assert client.get(f"/api/v1/companies/{world.client_a.id}/members").status_code == 403
@@ -286,7 +287,7 @@ def test_a_kh_membership_starting_later_does_not_grant_admin_yet(
     soon = f.person(db, "Soon", "Admin")
     f.member(db, soon, world.client_a, [USER_ADMIN], valid_from=today + timedelta(days=1))
     db.commit()
-    login_and_step_up(client, soon)
+    force_login(client, soon, stepped_up=True)
     assert client.get(f"/api/v1/companies/{world.client_a.id}/members").status_code == 403
 
 
@@ -298,4 +299,25 @@ def test_not_logged_in_is_401_on_the_api_and_login_on_the_pages(client, world, d
     r = client.get(f"/c/{world.client_a.id}/users", headers=HTML)
     assert r.status_code == 303
     assert r.headers["location"].startswith("/login?next=")
+    assert snapshot(db) == before
+
+
+def test_a_profile_of_another_company_cannot_be_given(kh, world, db):  # ADM-9
+    theirs = Profile(company_id=world.other.id, name="Other Oy's own profile")
+    db.add(theirs)
+    db.commit()
+    assert (
+        "Other Oy&#39;s own profile"
+        not in kh.get(f"/c/{world.client_a.id}/users/new", headers=HTML).text
+    )
+    before = snapshot(db)
+    r = kh.post(
+        f"/api/v1/companies/{world.client_a.id}/members",
+        json=wizard.body(profiles=[theirs.id]),
+        headers=api_headers(kh),
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {"field": "profiles", "message": "Choose profiles from the list."}
+    ]
     assert snapshot(db) == before

@@ -9,7 +9,7 @@ import pytest
 from portti.people.portti_id import ALPHABET, new_portti_id
 from support import factories as f
 from support import wizard
-from support.db import counts
+from support.db import counts, snapshot
 from support.web import HTML, api_headers, page_csrf
 
 
@@ -45,6 +45,11 @@ CASES = {
         lambda w: {"id_value": wrong_check_character(wizard.new_hetu())},
         "id_value",
         "The Finnish personal identity code has a wrong check character.",
+    ),
+    "missing_identifier": (
+        lambda w: {"id_value": ""},
+        "id_value",
+        "Enter the Finnish personal identity code.",
     ),
     "unknown_country": (
         lambda w: {
@@ -232,10 +237,10 @@ def test_api_without_a_valid_csrf_token_is_403_csrf_failed(kh, world, db, token)
 
 
 def test_csrf_token_of_another_browser_is_refused(kh, world, db, app):  # OPS-4
-    from support.web import another_browser, login
+    from support.web import another_browser, force_login
 
     other = another_browser(app)
-    login(other, world.kh_a)
+    force_login(other, world.kh_a)
     foreign_token = page_csrf(other)
     before = counts(db)
     r = kh.post(
@@ -269,3 +274,63 @@ def test_the_same_origin_is_accepted(kh, world, db):  # OPS-4
         f"/api/v1/companies/{world.client_a.id}/members", json=wizard.body(), headers=headers
     )
     assert r.status_code == 201, r.text
+
+
+def test_bad_contact_details_on_the_users_page_change_nothing(kh, world, db):  # OPS-4
+    cid, mid = world.client_a.id, world.employee_a_membership.id
+    bad = {
+        "given_name": " ",
+        "family_name": "Employee",
+        "email": "not-an-address",
+        "phone": "12345",
+    }
+    before = snapshot(db)
+    r = kh.post(
+        f"/c/{cid}/users/{mid}/person",
+        data={**bad, "csrf_token": page_csrf(kh, f"/c/{cid}/users/{mid}")},
+        headers=HTML,
+    )
+    assert r.status_code == 422
+    for field in ("given_name", "email", "phone"):
+        assert f'id="{field}-error"' in r.text
+    assert "Enter a mobile phone number in international form" in r.text
+    r = kh.put(f"/api/v1/companies/{cid}/members/{mid}/person", json=bad, headers=api_headers(kh))
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"given_name", "email", "phone"}
+    assert snapshot(db) == before
+
+
+def test_bad_roles_or_validity_on_the_users_page_change_nothing(kh, world, db):  # OPS-4 ADM-7
+    cid, mid = world.client_a.id, world.employee_a_membership.id
+    before = snapshot(db)
+    r = kh.post(
+        f"/c/{cid}/users/{mid}/membership",
+        data={
+            "roles": ["bookkeeper"],
+            "validity": "time_limited",
+            "valid_from": "2031-05-01",
+            "valid_until": "2031-04-30",
+            "csrf_token": page_csrf(kh, f"/c/{cid}/users/{mid}"),
+        },
+        headers=HTML,
+    )
+    assert r.status_code == 422
+    assert "The end date is before the start date." in r.text
+    url = f"/api/v1/companies/{cid}/members/{mid}"
+    r = kh.patch(url, json={"roles": [], "profiles": []}, headers=api_headers(kh))
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {
+            "field": "roles",
+            "message": "Choose at least one profile or role, or remove the user instead.",
+        }
+    ]
+    r = kh.patch(url, json={"roles": ["bookkeeper"], "profiles": [99999]}, headers=api_headers(kh))
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["profiles"]
+    r = kh.patch(
+        url, json={"roles": ["bookkeeper"], "validity": "time_limited"}, headers=api_headers(kh)
+    )
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["valid_until"]
+    assert snapshot(db) == before

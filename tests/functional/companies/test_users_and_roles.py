@@ -14,7 +14,7 @@ from portti.people.models import Person, PersonIdentifier
 from support import factories as f
 from support import wizard
 from support.db import counts, fresh
-from support.web import HTML, api_headers, login, page_csrf
+from support.web import HTML, api_headers, force_login, page_csrf
 
 MEMBER_LINK = re.compile(r'href="/c/\d+/users/(\d+)"')
 NEXT_LINK = re.compile(r'<a rel="next" href="([^"]+)">Next page</a>')
@@ -433,7 +433,7 @@ def test_kh_sees_portti_id_and_foreign_identifiers_on_the_users_page(kh, world, 
 
 
 def test_a_person_sees_their_own_portti_id_in_basic_settings(client, world):  # ADM-6
-    login(client, world.employee_a)
+    force_login(client, world.employee_a)
     r = client.get("/settings", headers=HTML)
     assert r.status_code == 200
     assert f'<code data-testid="own-portti-id">{world.employee_a.portti_id}</code>' in r.text

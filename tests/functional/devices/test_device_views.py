@@ -6,12 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi import Request
-from fastapi.responses import Response
 
-from portti.devices.deps import Devices
 from portti.devices.models import Device, DeviceStatus
-from portti.web.deps import CurrentSession, Sessions
 from support.db import audit_events, fresh
 from support.devices import bind, make_service
 from support.messages import queued
@@ -20,34 +16,8 @@ from support.web import HTML, another_browser, csrf_from, login, page_csrf
 REMOVE = re.compile(r'action="/settings/devices/(dev_[A-Za-z0-9_-]+)/revoke"')
 
 
-def settings_with_devices(
-    request: Request, ws: CurrentSession, sessions: Sessions, devices: Devices
-) -> Response:
-    """Basic settings as the lead's /settings renders it once it passes ``devices``."""
-    response: Response = request.app.state.templates.TemplateResponse(
-        request,
-        "settings.html",
-        {
-            "session": ws,
-            "person": ws.person,
-            "sessions": sessions.for_person(ws.person_id),
-            "memberships": [],
-            "company": None,
-            "devices": devices.devices_for(ws.person_id),
-        },
-    )
-    return response
-
-
 @pytest.fixture
 def web(app):  # type: ignore[no-untyped-def]
-    """The device routes on the app (until app.py includes them), and a settings preview."""
-    paths = {getattr(r, "path", None) for r in app.routes}
-    if "/devices/not-me/{token}" not in paths:
-        from portti.devices import views
-
-        app.include_router(views.router)
-    app.add_api_route("/_test/settings-with-devices", settings_with_devices, methods=["GET"])
     return app
 
 
@@ -77,7 +47,7 @@ def test_settings_lists_the_persons_devices_with_remove_buttons(
     )
     db.commit()
     login(client, world.employee_a)
-    page = client.get("/_test/settings-with-devices", headers=HTML)
+    page = client.get("/settings", headers=HTML)
     assert page.status_code == 200, page.text
     assert "Devices with the Portti app" in page.text
     assert REMOVE.findall(page.text) == [phone.public_id]  # the removed one is history only

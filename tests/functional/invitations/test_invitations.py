@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
-from support import factories as f
-from support.messages import queued, signup_code_in, sms_code_in
-from support.web import login_and_step_up, page_csrf
 
 from portti.audit.models import AuditEvent
 from portti.invitations.models import ConfirmationCode, Invitation
+from support import factories as f
+from support.messages import queued, signup_code_in, sms_code_in
+from support.web import login_and_step_up, page_csrf
 
 HTML = {"accept": "text/html"}
 
@@ -31,8 +31,11 @@ def invite_via_api(client, world, membership=None, verified=True):
 
 
 def signup_code(db, settings, person):
-    mails = [m for m in queued(db, settings.secret, channel="email", to=person.email)
-             if m["kind"] == "invitation"]
+    mails = [
+        m
+        for m in queued(db, settings.secret, channel="email", to=person.email)
+        if m["kind"] == "invitation"
+    ]
     return signup_code_in(mails[-1]["text"])
 
 
@@ -44,7 +47,9 @@ def redeem(client, code):
     return client.post("/app-api/v1/activations", json={"signup_code": code})
 
 
-def test_admin_invites_and_the_email_names_inviter_company_and_code(client, db, settings, world):  # INV-1 INV-2
+def test_admin_invites_and_the_email_names_inviter_company_and_code(
+    client, db, settings, world
+):  # INV-1 INV-2
     login_and_step_up(client, world.kh_a)
     r = invite_via_api(client, world)
     assert r.status_code == 201, r.text
@@ -89,8 +94,11 @@ def test_signup_code_then_sms_code_confirms_the_phone(client, db, settings, worl
     assert started["phone_hint"].endswith("67") and "•" in started["phone_hint"]
     token = started["activation_token"]
     auth = {"Authorization": f"Bearer {token}"}
-    r = client.post("/app-api/v1/activations/current/confirmation-code",
-                    json={"code": latest_sms_code(db, settings, world.employee_a)}, headers=auth)
+    r = client.post(
+        "/app-api/v1/activations/current/confirmation-code",
+        json={"code": latest_sms_code(db, settings, world.employee_a)},
+        headers=auth,
+    )
     assert r.status_code == 200, r.text
     assert r.json()["step"] == "account"
 
@@ -127,8 +135,10 @@ def test_cancelled_invitation_code_no_longer_works(client, db, settings, world):
     invite_via_api(client, world)
     code = signup_code(db, settings, world.employee_a)
     m = world.employee_a_membership
-    r = client.delete(f"/api/v1/companies/{world.client_a.id}/members/{m.id}/invitation",
-                      headers={"X-CSRF-Token": page_csrf(client)})
+    r = client.delete(
+        f"/api/v1/companies/{world.client_a.id}/members/{m.id}/invitation",
+        headers={"X-CSRF-Token": page_csrf(client)},
+    )
     assert r.status_code == 204
     r = redeem(client, code)
     assert r.status_code == 400 and r.json()["code"] == "invitation_invalid"
@@ -152,10 +162,16 @@ def test_reinvite_after_contact_change_needs_support(client, db, settings, world
     login_and_step_up(client, world.kh_a)
     assert invite_via_api(client, world).status_code == 201
     m = world.employee_a_membership
-    r = client.put(f"/api/v1/companies/{world.client_a.id}/members/{m.id}/person",
-                   json={"given_name": "Eero", "family_name": world.employee_a.family_name,
-                         "email": "eero.new@example.com", "phone": "+358401234567"},
-                   headers={"X-CSRF-Token": page_csrf(client)})
+    r = client.put(
+        f"/api/v1/companies/{world.client_a.id}/members/{m.id}/person",
+        json={
+            "given_name": "Eero",
+            "family_name": world.employee_a.family_name,
+            "email": "eero.new@example.com",
+            "phone": "+358401234567",
+        },
+        headers={"X-CSRF-Token": page_csrf(client)},
+    )
     assert r.status_code == 200, r.text
     r = invite_via_api(client, world)
     assert r.status_code == 403 and r.json()["code"] == "reinvite_needs_support"
@@ -179,8 +195,11 @@ def test_sms_code_expires_after_10_minutes(client, db, settings, world, clock): 
     token = redeem(client, signup_code(db, settings, world.employee_a)).json()["activation_token"]
     code = latest_sms_code(db, settings, world.employee_a)
     clock.advance(timedelta(minutes=10, seconds=1))
-    r = client.post("/app-api/v1/activations/current/confirmation-code", json={"code": code},
-                    headers={"Authorization": f"Bearer {token}"})
+    r = client.post(
+        "/app-api/v1/activations/current/confirmation-code",
+        json={"code": code},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 400 and r.json()["code"] == "sms_code_expired"
 
 
@@ -190,21 +209,31 @@ def test_at_most_two_new_sms_codes(client, db, settings, world):  # INV-5
     token = redeem(client, signup_code(db, settings, world.employee_a)).json()["activation_token"]
     auth = {"Authorization": f"Bearer {token}"}
     first = latest_sms_code(db, settings, world.employee_a)
-    assert client.post("/app-api/v1/activations/current/confirmation-code/resend",
-                       headers=auth).json()["resends_left"] == 1
-    assert client.post("/app-api/v1/activations/current/confirmation-code/resend",
-                       headers=auth).json()["resends_left"] == 0
+    assert (
+        client.post(
+            "/app-api/v1/activations/current/confirmation-code/resend", headers=auth
+        ).json()["resends_left"]
+        == 1
+    )
+    assert (
+        client.post(
+            "/app-api/v1/activations/current/confirmation-code/resend", headers=auth
+        ).json()["resends_left"]
+        == 0
+    )
     r = client.post("/app-api/v1/activations/current/confirmation-code/resend", headers=auth)
     assert r.status_code == 429 and r.json()["code"] == "sms_resend_limit"
     assert len(queued(db, settings.secret, channel="sms", to=world.employee_a.phone)) == 3
     # Each new code replaces the last.
     newest = latest_sms_code(db, settings, world.employee_a)
     if first != newest:
-        r = client.post("/app-api/v1/activations/current/confirmation-code", json={"code": first},
-                        headers=auth)
+        r = client.post(
+            "/app-api/v1/activations/current/confirmation-code", json={"code": first}, headers=auth
+        )
         assert r.status_code == 400
-    r = client.post("/app-api/v1/activations/current/confirmation-code", json={"code": newest},
-                    headers=auth)
+    r = client.post(
+        "/app-api/v1/activations/current/confirmation-code", json={"code": newest}, headers=auth
+    )
     assert r.status_code == 200
 
 
@@ -217,17 +246,21 @@ def test_five_wrong_sms_codes_lock_the_code(client, db, settings, world):  # INV
     wrong = f"{(int(right) + 1) % 1000000:06d}"
     codes = []
     for _ in range(5):
-        r = client.post("/app-api/v1/activations/current/confirmation-code", json={"code": wrong},
-                        headers=auth)
+        r = client.post(
+            "/app-api/v1/activations/current/confirmation-code", json={"code": wrong}, headers=auth
+        )
         codes.append(r.json()["code"])
     assert codes[:4] == ["sms_code_wrong"] * 4 and codes[4] == "sms_code_locked"
-    r = client.post("/app-api/v1/activations/current/confirmation-code", json={"code": right},
-                    headers=auth)
+    r = client.post(
+        "/app-api/v1/activations/current/confirmation-code", json={"code": right}, headers=auth
+    )
     assert r.status_code == 400
     assert db.scalar(select(Invitation.status)) == "code_entered"
 
 
-def test_admin_code_only_after_signup_code_and_extends_invitation(client, db, settings, world, clock):  # INV-6
+def test_admin_code_only_after_signup_code_and_extends_invitation(
+    client, db, settings, world, clock
+):  # INV-6
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
     m = world.employee_a_membership
@@ -255,8 +288,11 @@ def test_admin_code_only_after_signup_code_and_extends_invitation(client, db, se
     assert inv.expires_at >= stored.expires_at
     assert stored.expires_at - stored.created_at == timedelta(hours=12)
     clock.advance(timedelta(hours=11))
-    r = client.post("/app-api/v1/activations/current/confirmation-code", json={"code": code},
-                    headers={"Authorization": f"Bearer {token}"})
+    r = client.post(
+        "/app-api/v1/activations/current/confirmation-code",
+        json={"code": code},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 200, r.text
     assert "admin_confirmation_code_issued" in {e.action for e in db.scalars(select(AuditEvent))}
 
@@ -272,8 +308,11 @@ def test_admin_code_expires_after_12_hours(client, db, settings, world, clock): 
     )
     code = r.json()["code"]
     clock.advance(timedelta(hours=12, seconds=1))
-    r = client.post("/app-api/v1/activations/current/confirmation-code", json={"code": code},
-                    headers={"Authorization": f"Bearer {token}"})
+    r = client.post(
+        "/app-api/v1/activations/current/confirmation-code",
+        json={"code": code},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code in (400, 410)
     assert r.json()["code"] in ("sms_code_expired", "invitation_expired")
 
@@ -308,8 +347,12 @@ def test_brute_force_of_signup_codes_is_throttled(client, app, db, settings, wor
     outcomes = {"throttled": 0, "invalid": 0, "succeeded": 0}
     with app.state.session_factory() as s:
         svc = InvitationService(
-            s, app.state.clock, AuditLog(s, app.state.clock), Outbox(s, app.state.clock,
-            outbox_box(settings.secret)), secret=settings.secret, limiter=app.state.limiter,
+            s,
+            app.state.clock,
+            AuditLog(s, app.state.clock),
+            Outbox(s, app.state.clock, outbox_box(settings.secret)),
+            secret=settings.secret,
+            limiter=app.state.limiter,
             jinja=app.state.templates.env,
         )
         for i in range(10_000):
@@ -343,7 +386,9 @@ def test_throttled_client_gets_429_with_retry_after(client, db, settings, world)
     assert int(answers[10].headers["retry-after"]) > 0
 
 
-def test_undeliverable_messages_are_shown_to_admins_and_support(client, db, settings, world):  # INV-7
+def test_undeliverable_messages_are_shown_to_admins_and_support(
+    client, db, settings, world
+):  # INV-7
     from portti.infra.outbox import OutboxMessage
 
     login_and_step_up(client, world.kh_a)
@@ -361,7 +406,10 @@ def test_undeliverable_messages_are_shown_to_admins_and_support(client, db, sett
     assert client.get("/api/v1/undeliverable-messages").status_code == 403
     client.cookies.clear()
     login_and_step_up(client, world.kh_other)
-    assert client.get(f"/api/v1/companies/{world.client_a.id}/undeliverable-messages").status_code == 403
+    assert (
+        client.get(f"/api/v1/companies/{world.client_a.id}/undeliverable-messages").status_code
+        == 403
+    )
     client.cookies.clear()
     login_and_step_up(client, world.support)
     assert len(client.get("/api/v1/undeliverable-messages").json()) == 1

@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
+
 from portti.weblogin.models import WebSession
 from support import factories as f
 from support import wizard
@@ -60,6 +62,20 @@ def test_login_keeps_the_page_asked_for(client, world):  # WEB-4
     assert r.headers["location"] == f"/c/{world.client_a.id}/users?status=all"
     r = login(client, world.kh_a, next_="https://evil.example/phish")
     assert r.headers["location"] == "/phish"
+
+
+@pytest.mark.parametrize(
+    "next_",
+    ["//evil.example/phish", "/\\evil.example/phish", "/\\/evil.example", "\\\\evil.example"],
+)
+def test_login_never_returns_to_another_site(client, world, next_):  # WEB-4 OPS-4
+    """Browsers read a backslash as a slash: "/\\evil.example" is "//evil.example"."""
+    r = login(client, world.kh_a, next_=next_)
+    assert r.status_code == 303
+    location = r.headers["location"]
+    assert location.startswith("/") and location[1:2] not in ("/", "\\"), location
+    r = client.get(f"/step-up?next={next_}", headers=HTML)
+    assert 'href="/\\' not in r.text and 'href="//' not in r.text
 
 
 def test_a_person_whose_only_membership_ended_has_no_valid_user_rights(
@@ -128,11 +144,13 @@ def test_a_company_the_person_has_nothing_to_do_with_is_403(client, world, db): 
     assert snapshot(db) == before
 
 
-def test_a_person_with_one_company_goes_straight_to_it(client, world):  # WEB-3
+def test_a_person_with_one_company_goes_straight_to_it(client, world, db):  # WEB-3 ADM-10
     login(client, world.employee_a)
     r = client.get("/companies", headers=HTML)
     assert r.status_code == 303 and r.headers["location"] == "/home"
     assert "Client A Oy" in client.get("/home", headers=HTML).text
+    [event] = audit_events(db, "company_selected")
+    assert (event.company_id, event.actor_person_id) == (world.client_a.id, world.employee_a.id)
 
 
 def test_login_with_a_swedish_id_card_finds_the_swedish_personal_number(client, db):  # WEB-4 ADM-4

@@ -9,7 +9,15 @@ import pytest
 
 from portti.weblogin.sessions import hash_token
 from support.db import audit_events, snapshot
-from support.web import HTML, another_browser, api_headers, login, page_csrf, session_cookie
+from support.web import (
+    HTML,
+    another_browser,
+    api_headers,
+    force_login,
+    login,
+    page_csrf,
+    session_cookie,
+)
 
 SESSION_ROW = re.compile(r'action="/settings/sessions/([0-9a-f]{64})/revoke"')
 
@@ -125,7 +133,7 @@ def test_another_persons_session_cannot_be_revoked(two_browsers, app, world, db)
 def test_admin_ends_a_members_sessions(client, app, world, db):  # WEB-5 ADM-9
     member = another_browser(app)
     login(member, world.employee_a)
-    login(client, world.kh_a)
+    force_login(client, world.kh_a)
     mid = world.employee_a_membership.id
     r = client.post(
         f"/c/{world.client_a.id}/users/{mid}/end-sessions",

@@ -19,3 +19,11 @@ def person(db):  # type: ignore[no-untyped-def]
     p = f.person(db, "Maija", "Meikalainen")
     db.commit()
     return p
+
+
+@pytest.fixture(autouse=True)
+def _close_connections(app):  # type: ignore[no-untyped-def]
+    """These tests use the app's engine without a client (whose lifespan would dispose it):
+    give the pooled connections back at once, or a PostgreSQL run piles them up."""
+    yield
+    app.state.engine.dispose()

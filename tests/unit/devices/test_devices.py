@@ -327,7 +327,7 @@ def test_the_full_pin_schedule(service, db, person, clock):  # APP-4 APP-5
         with pytest.raises(PinWrong) as e:
             wrong_pin()
         assert e.value.code == "pin_wrong" and e.value.tries_left == tries_left
-        assert e.value.retry_after is None
+        assert e.value.extra == {"tries_left": tries_left, "retry_after": None}
     # 3rd: a pause of a minute before each further try
     with pytest.raises(PinWrong) as e:
         wrong_pin()

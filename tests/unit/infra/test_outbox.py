@@ -208,6 +208,19 @@ def test_permanent_refusal_fails_at_once(
     assert m.last_error == "smtp: recipient refused: 550 5.1.1 No such user"
 
 
+def test_slow_delivery_is_cut_short_inside_the_lease(
+    settings, session_factory, clock, smtp_sink
+) -> None:  # INV-7
+    smtp_sink.delay = 3.0
+    worker = make_worker(settings, session_factory, clock, smtp_sink, lease=timedelta(seconds=2))
+    queue_emails(settings, session_factory, clock)
+    started = time.monotonic()
+    assert run_once(worker) == 1
+    assert time.monotonic() - started < 2  # 75 % of the lease
+    (m,) = messages(session_factory)
+    assert (m.status, m.attempts, m.last_error) == ("pending", 1, "delivery timed out")
+
+
 def test_message_left_sending_is_retried_after_its_lease(
     settings, session_factory, clock, smtp_sink
 ) -> None:  # INV-7

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import portti.db.base  # noqa: F401
+import portti.db.base
 
 revision: str = "0004"
 down_revision: str | None = "0003"

@@ -1,0 +1,118 @@
+// QR login in the browser (WEB-1, WEB-2): listen for the outcome with Server-Sent Events
+// (polling the status as a fallback), show the number to pick once the app has read the code,
+// and log in once the app has approved. The QR code itself is refreshed by htmx every second.
+(function () {
+  "use strict";
+
+  var RANK = { pending: 0, scanned: 1, approved: 2, rejected: 3, expired: 3, completed: 3 };
+  var POLL_MS = 2000;
+  var REFUSED = {
+    not_me: "The login was refused in the app.",
+    number_mismatch: "The login was refused in the app: the wrong number was picked.",
+    replaced: "A newer login request replaced this one."
+  };
+
+  function start(panel) {
+    if (panel.dataset.qrStarted) return;
+    panel.dataset.qrStarted = "1";
+    var current = "pending";
+    var finished = false;
+    var source = null;
+    var timer = null;
+    var message = panel.querySelector("[data-qr-message]");
+    var numberLine = panel.querySelector("[data-qr-number]");
+    var numberValue = panel.querySelector("[data-qr-number-value]");
+    var frame = panel.querySelector("[data-qr-frame]");
+    var restart = panel.querySelector("[data-qr-restart]");
+    var stepUp = panel.dataset.purpose === "step_up";
+
+    function say(text, urgent) {
+      message.textContent = text;
+      if (urgent) message.setAttribute("role", "alert");
+    }
+
+    function stopListening() {
+      finished = true;
+      if (source) source.close();
+      if (timer) clearInterval(timer);
+    }
+
+    function offerRestart() {
+      if (frame) frame.hidden = true;
+      var countdown = panel.querySelector("[data-qr-countdown]");
+      if (countdown) countdown.hidden = true;
+      numberLine.hidden = true;
+      restart.hidden = false;
+    }
+
+    function show(state) {
+      if (finished || !state || !(state.status in RANK)) return;
+      if (RANK[state.status] < RANK[current]) return;
+      current = state.status;
+      if (state.number !== null && state.number !== undefined) {
+        numberValue.textContent = String(state.number);
+        numberLine.hidden = false;
+      }
+      if (state.status === "scanned") {
+        if (frame) frame.hidden = true;
+        say("The app has read the code. Pick the number " + state.number +
+            " in the app and confirm with your PIN or biometrics.");
+      } else if (state.status === "approved") {
+        stopListening();
+        say(stepUp ? "Approved in the app." : "Approved in the app. Logging you in…");
+        panel.querySelector("[data-qr-complete]").submit();
+      } else if (state.status === "rejected") {
+        stopListening();
+        say(REFUSED[state.reason] || REFUSED.not_me, true);
+        offerRestart();
+      } else if (state.status === "expired") {
+        stopListening();
+        say("The code has expired.", true);
+        offerRestart();
+      } else if (state.status === "completed") {
+        stopListening();
+        say("This login has already been used.", true);
+        offerRestart();
+      }
+    }
+
+    function poll() {
+      fetch(panel.dataset.status, { credentials: "same-origin", headers: { accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(show)
+        .catch(function () { /* the next poll tries again */ });
+    }
+
+    function startPolling() {
+      if (timer || finished) return;
+      timer = setInterval(poll, POLL_MS);
+      poll();
+    }
+
+    if (window.EventSource) {
+      source = new EventSource(panel.dataset.events);
+      source.addEventListener("state", function (ev) {
+        try { show(JSON.parse(ev.data)); } catch (e) { /* a broken event is ignored */ }
+      });
+      // EventSource reconnects on its own after a dropped connection; only when it gives up
+      // (an HTTP error) does the page fall back to polling.
+      source.onerror = function () {
+        if (source.readyState === EventSource.CLOSED) startPolling();
+      };
+    } else {
+      startPolling();
+    }
+    panel.addEventListener("countdown-expired", function () {
+      // The server decides; ask it now rather than at its next re-check.
+      poll();
+    });
+  }
+
+  function init(root) {
+    if (root.matches && root.matches("[data-qr-login]")) start(root);
+    if (root.querySelectorAll) root.querySelectorAll("[data-qr-login]").forEach(start);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:load", function (ev) { init(ev.detail.elt); });
+})();

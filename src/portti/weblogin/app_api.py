@@ -1,0 +1,213 @@
+"""The app's side of QR login (WEB-2) and of step-up by the app (ADM-2).
+
+"Read QR code for web login": the app sends what it read (``/scan``) or the code typed instead
+(``/code``) and shows the answer: which service, browser and place are asking, when, and three
+numbers. The person picks the number the browser shows and confirms with PIN or biometrics
+(``/approve``: a signature over an ``approve_login`` challenge whose context is the approval
+id), or says "This wasn't me" (``/reject``). Step-ups wait in ``/pending`` for the person's app.
+
+Every answer reaches the waiting browser at once through the event bus, after the commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+
+from portti.devices.app_api import AppSessionToken
+from portti.devices.deps import Devices
+from portti.devices.models import Device
+from portti.errors import DomainError
+from portti.web.deps import DbSession, SettingsDep
+from portti.weblogin.deps import Events, Geo, LoginTransactions
+from portti.weblogin.models import LoginTransaction
+from portti.weblogin.qr import APPROVE_PURPOSE, LoginTransactionService, describe_browser
+from portti.weblogin.schemas import (
+    ApprovalResult,
+    ApproveIn,
+    CodeIn,
+    LoginApprovalOut,
+    PendingApprovalsOut,
+    ScanIn,
+)
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "`qr_invalid`, `qr_stale`, `login_code_unknown`, `pin_wrong`, …"},
+    401: {"description": "`app_locked`"},
+    403: {"description": "`number_mismatch`, `pin_locked`"},
+    404: {"description": "`approval_unknown`"},
+    409: {"description": "`approval_used`, `login_already_scanned`, `approval_pending`"},
+    410: {"description": "`login_expired`, `login_ended`"},
+    429: {"description": "`rate_limited`, `pin_blocked`"},
+}
+
+router = APIRouter(prefix="/app-api/v1/login-approvals", tags=["web-login"], responses=PROBLEMS)
+
+
+def approval_out(
+    tx: LoginTransaction, qr: LoginTransactionService, service: str, geo: Geo
+) -> LoginApprovalOut:
+    return LoginApprovalOut(
+        approval_id=tx.public_id,
+        purpose="step_up" if tx.purpose == "step_up" else "login",
+        status=qr.effective_status(tx).value,
+        service=service,
+        browser=describe_browser(tx.user_agent),
+        place=geo.place(tx.ip),
+        requested_at=tx.created_at,
+        expires_at=tx.expires_at,
+        numbers=qr.choices(tx),
+    )
+
+
+def _device(token: str, devices: Devices) -> Device:
+    """The unlocked app's device. Its session's idle time may slide: every route commits."""
+    _, device = devices.app_session(token)
+    return device
+
+
+@router.post("/scan", operation_id="scan_login_qr", response_model=LoginApprovalOut)
+def scan_login_qr(
+    body: ScanIn,
+    token: AppSessionToken,
+    devices: Devices,
+    qr: LoginTransactions,
+    db: DbSession,
+    events: Events,
+    geo: Geo,
+    settings: SettingsDep,
+) -> LoginApprovalOut:
+    """“Read QR code for web login”: the browser then shows the number to pick."""
+    device = _device(token, devices)
+    try:
+        tx = qr.scan(device, body.qr)
+    except DomainError:
+        db.commit()
+        qr.publish_changes(events)
+        raise
+    db.commit()
+    qr.publish_changes(events)
+    return approval_out(tx, qr, settings.service_name, geo)
+
+
+@router.post("/code", operation_id="enter_login_code", response_model=LoginApprovalOut)
+def enter_login_code(
+    body: CodeIn,
+    token: AppSessionToken,
+    devices: Devices,
+    qr: LoginTransactions,
+    db: DbSession,
+    events: Events,
+    geo: Geo,
+    settings: SettingsDep,
+) -> LoginApprovalOut:
+    """The code under the QR code, when the camera cannot be used. 10 tries a minute."""
+    device = _device(token, devices)
+    try:
+        tx = qr.scan_code(device, body.code)
+    except DomainError:
+        db.commit()
+        qr.publish_changes(events)
+        raise
+    db.commit()
+    qr.publish_changes(events)
+    return approval_out(tx, qr, settings.service_name, geo)
+
+
+@router.get("/pending", operation_id="list_pending_approvals", response_model=PendingApprovalsOut)
+def list_pending_approvals(
+    token: AppSessionToken,
+    devices: Devices,
+    qr: LoginTransactions,
+    db: DbSession,
+    geo: Geo,
+    settings: SettingsDep,
+) -> PendingApprovalsOut:
+    """Requests waiting for this person's app: step-ups (“Authenticate to add users” in a
+    browser where they are logged in), and logins this app has read but not answered."""
+    device = _device(token, devices)
+    approvals = [approval_out(tx, qr, settings.service_name, geo) for tx in qr.pending_for(device)]
+    db.commit()
+    return PendingApprovalsOut(approvals=approvals)
+
+
+@router.get("/{approval_id}", operation_id="get_login_approval", response_model=LoginApprovalOut)
+def get_login_approval(
+    approval_id: str,
+    token: AppSessionToken,
+    devices: Devices,
+    qr: LoginTransactions,
+    db: DbSession,
+    geo: Geo,
+    settings: SettingsDep,
+) -> LoginApprovalOut:
+    device = _device(token, devices)
+    out = approval_out(qr.for_device(device, approval_id), qr, settings.service_name, geo)
+    db.commit()
+    return out
+
+
+@router.post(
+    "/{approval_id}/approve",
+    operation_id="approve_login",
+    response_model=ApprovalResult,
+    status_code=status.HTTP_200_OK,
+)
+def approve_login(
+    approval_id: str,
+    body: ApproveIn,
+    token: AppSessionToken,
+    devices: Devices,
+    qr: LoginTransactions,
+    db: DbSession,
+    events: Events,
+) -> ApprovalResult:
+    """Confirm with PIN or biometrics and the number picked. The nonce comes from
+    ``POST /devices/{device}/challenges`` with purpose ``approve_login`` and the approval id as
+    ``context``. A wrong number refuses the login (``number_mismatch``); a second approval gets
+    ``approval_used``."""
+    device = _device(token, devices)
+
+    def verify() -> object:
+        return devices.verify(
+            device.public_id,
+            purpose=APPROVE_PURPOSE,
+            nonce=body.nonce,
+            signature=body.signature,
+            context=approval_id,
+            pin=body.pin,
+            biometric_signature=body.biometric_signature,
+        )
+
+    try:
+        tx = qr.approve(device, approval_id, number=body.number, verify=verify)
+    except DomainError:
+        db.commit()  # wrong PINs stay counted, nonces used, a wrong number ends the login
+        qr.publish_changes(events)
+        raise
+    db.commit()
+    qr.publish_changes(events)
+    return ApprovalResult(approval_id=tx.public_id, status=tx.status)
+
+
+@router.post("/{approval_id}/reject", operation_id="reject_login", response_model=ApprovalResult)
+def reject_login(
+    approval_id: str,
+    token: AppSessionToken,
+    devices: Devices,
+    qr: LoginTransactions,
+    db: DbSession,
+    events: Events,
+) -> ApprovalResult:
+    """“This wasn't me”: the login ends, the browser says it was refused, and it is audited."""
+    device = _device(token, devices)
+    try:
+        tx = qr.reject(device, approval_id)
+    except DomainError:
+        db.commit()
+        qr.publish_changes(events)
+        raise
+    db.commit()
+    qr.publish_changes(events)
+    return ApprovalResult(approval_id=tx.public_id, status=tx.status)

@@ -1,0 +1,208 @@
+"""QR login from a test: a browser that shows the code, and a phone that reads and approves it
+through the app API (any httpx client: the in-process TestClient or a live server's)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from support.device_keys import SimulatedApp
+from support.devices import PIN
+from support.web import HTML, csrf_from
+
+API = "/app-api/v1"
+PANEL_ID = re.compile(r'data-status="/login/qr/([A-Za-z0-9_-]+)/status"')
+PANEL_CODE = re.compile(r'<strong class="code">([0-9A-Z]{4}-[0-9A-Z]{4})</strong>')
+PANEL_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class Panel:
+    """The QR panel a browser got: its transaction id, the code to type, and its page."""
+
+    public_id: str
+    code: str
+    html: str
+
+    @classmethod
+    def parse(cls, html: str) -> Panel:
+        m_id, m_code = PANEL_ID.search(html), PANEL_CODE.search(html)
+        assert m_id and m_code, html
+        return cls(public_id=m_id.group(1), code=m_code.group(1), html=html)
+
+    @property
+    def csrf(self) -> str:
+        m = PANEL_CSRF.search(self.html)
+        assert m
+        return m.group(1)
+
+
+def open_qr_login(browser: httpx.Client, next_: str = "/") -> Panel:
+    """What the login page does when it has loaded: asks for a QR code (htmx)."""
+    page = browser.get("/login", headers=HTML)
+    assert page.status_code == 200, page.text
+    r = browser.post(
+        "/login/qr",
+        data={"next": next_},
+        headers={"X-CSRF-Token": csrf_from(page), "HX-Request": "true", **HTML},
+    )
+    assert r.status_code == 200, r.text
+    return Panel.parse(r.text)
+
+
+def status(browser: httpx.Client, public_id: str) -> dict[str, Any]:
+    r = browser.get(f"/login/qr/{public_id}/status")
+    assert r.status_code == 200, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def complete(browser: httpx.Client, panel: Panel) -> httpx.Response:
+    """What static/qr.js does once approved: submits the panel's form."""
+    return browser.post(
+        f"/login/qr/{panel.public_id}/complete", data={"csrf_token": panel.csrf}, headers=HTML
+    )
+
+
+@dataclass
+class Phone:
+    """An unlocked app: a bound device's keys and its app session token."""
+
+    http: httpx.Client
+    sim: SimulatedApp
+    token: str
+    pin: str = PIN
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+    def scan(self, payload: str) -> httpx.Response:
+        return self.http.post(
+            f"{API}/login-approvals/scan", json={"qr": payload}, headers=self.auth
+        )
+
+    def type_code(self, code: str) -> httpx.Response:
+        return self.http.post(f"{API}/login-approvals/code", json={"code": code}, headers=self.auth)
+
+    def pending(self) -> list[dict[str, Any]]:
+        r = self.http.get(f"{API}/login-approvals/pending", headers=self.auth)
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["approvals"]
+        return items
+
+    def approve(
+        self,
+        approval_id: str,
+        number: int,
+        *,
+        pin: str | None = None,
+        biometric: bool = False,
+    ) -> httpx.Response:
+        ch = self.http.post(
+            f"{API}/devices/{self.sim.public_id}/challenges",
+            json={"purpose": "approve_login", "context": approval_id},
+        )
+        assert ch.status_code == 201, ch.text
+        nonce = ch.json()["nonce"]
+        body: dict[str, Any] = {
+            "nonce": nonce,
+            "signature": self.sim.sign("approve_login", nonce, approval_id),
+            "number": number,
+        }
+        if biometric:
+            body["biometric_signature"] = self.sim.sign_biometric(
+                "approve_login", nonce, approval_id
+            )
+        else:
+            body["pin"] = pin or self.pin
+        return self.http.post(
+            f"{API}/login-approvals/{approval_id}/approve", json=body, headers=self.auth
+        )
+
+    def reject(self, approval_id: str) -> httpx.Response:
+        return self.http.post(f"{API}/login-approvals/{approval_id}/reject", headers=self.auth)
+
+
+@dataclass
+class EventListener:
+    """Reads a transaction's Server-Sent Events in a thread, noting when each arrived."""
+
+    browser: httpx.Client
+    public_id: str
+    events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    status_code: int | None = None
+    content_type: str | None = None
+    error: BaseException | None = None
+    _thread: threading.Thread | None = None
+    _got: threading.Condition = field(default_factory=threading.Condition)
+
+    def start(self) -> EventListener:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            with self.browser.stream("GET", f"/login/qr/{self.public_id}/events") as r:
+                self.status_code = r.status_code
+                self.content_type = r.headers.get("content-type")
+                for line in r.iter_lines():
+                    if line.startswith("data: "):
+                        with self._got:
+                            self.events.append((time.perf_counter(), json.loads(line[6:])))
+                            self._got.notify_all()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            with self._got:
+                self._got.notify_all()
+
+    def wait_for(self, status: str, timeout: float = 10.0) -> tuple[float, dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        with self._got:
+            while True:
+                for at, event in self.events:
+                    if event["status"] == status:
+                        return at, event
+                left = deadline - time.monotonic()
+                assert left > 0, f"no {status!r} event; got {self.events}, error {self.error}"
+                self._got.wait(left)
+
+    def statuses(self) -> list[str]:
+        return [e["status"] for _, e in self.events]
+
+    def join(self, timeout: float = 10.0) -> None:
+        assert self._thread is not None
+        self._thread.join(timeout)
+
+
+def reference_app_state(state_dir: Path, base_url: str, phone: Phone) -> Path:
+    """The reference client's state directory for ``phone``'s device, unlocked: what
+    ``portti-app`` would hold after activation and unlock."""
+    from cryptography.hazmat.primitives import serialization
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pem = phone.sim.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    (state_dir / "device_key.pem").write_bytes(pem)
+    state = {
+        "base_url": base_url,
+        "device_id": phone.sim.public_id,
+        "key_alg": phone.sim.alg,
+        "biometrics": False,
+        "app_session_token": phone.token,
+        "step": "done",
+    }
+    (state_dir / "state.json").write_text(json.dumps(state))
+    return state_dir
