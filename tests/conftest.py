@@ -117,7 +117,10 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, clock: OffsetClock):  # type: ignore[no-untyped-def]
-    return create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock)
+    yield app
+    # Without a lifespan (tests that use no client) the engine would keep its connections.
+    app.state.engine.dispose()
 
 
 @pytest.fixture

@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     sms_auth_header: SecretStr | None = None
     sms_body_template: str = '{"to": "{to}", "text": "{text}"}'
     outbox_in_process: bool = True
-    outbox_max_attempts: int = 8
+    # With back-off capped at 10 minutes, 20 tries ride out about two and a half hours of outage.
+    outbox_max_attempts: int = 20
 
     log_level: str = "INFO"
     trusted_proxies: list[str] = Field(default_factory=list)
@@ -104,6 +105,11 @@ class Settings(BaseSettings):
             and self.host not in {"127.0.0.1", "localhost", "::1"}
         ):
             raise ValueError("PORTTI_BASE_URL must be https:// outside localhost in production")
+        if self.mode is Mode.PRODUCTION and "dev://" in (self.mail_url, self.sms_url):
+            raise ValueError(
+                "PORTTI_MAIL_URL and PORTTI_SMS_URL must name real transports in production "
+                "(dev:// keeps messages for the dev mailbox only)"
+            )
         if self.mode is Mode.PRODUCTION and self.test_idp_enabled:
             raise ValueError("The built-in test identity provider is refused in production mode")
         if self.mode is not Mode.PRODUCTION:

@@ -92,6 +92,8 @@ def test_dev_mailbox_is_not_found_in_production(settings) -> None:  # OPS-1
         base_url="https://portti.example",
         database_url=settings.database_url,
         outbox_in_process=False,
+        mail_url="smtp://127.0.0.1:2525",
+        sms_url="https://sms.example/send",
     )
     app = create_app(production)
     # Even if someone wired the router in, each route checks the mode itself.

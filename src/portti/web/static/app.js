@@ -24,8 +24,9 @@
       var end = Date.now() + parseInt(el.dataset.seconds, 10) * 1000;
       function tick() {
         var left = Math.max(0, Math.round((end - Date.now()) / 1000));
-        var m = Math.floor(left / 60), s = left % 60;
-        el.textContent = m + ":" + (s < 10 ? "0" : "") + s;
+        var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+        var mm = (h > 0 && m < 10 ? "0" : "") + m;
+        el.textContent = (h > 0 ? h + ":" : "") + mm + ":" + (s < 10 ? "0" : "") + s;
         el.setAttribute("datetime", "PT" + left + "S");
         if (left === 0) {
           if (el.dataset.expiredText) {

@@ -1,0 +1,41 @@
+"""Settings refuse unsafe production configurations."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from portti.config import Mode, Settings
+
+GOOD = {
+    "mode": Mode.PRODUCTION,
+    "secret_key": "s" * 48,
+    "base_url": "https://portti.example",
+    "mail_url": "smtp://mail.example:587",
+    "sms_url": "https://sms.example/send",
+}
+
+
+def test_production_settings_with_everything_given_are_accepted() -> None:  # OPS-4
+    s = Settings(**GOOD)
+    assert s.secure_cookies and not s.test_idp_enabled
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"secret_key": None}, "PORTTI_SECRET_KEY"),
+        ({"base_url": "http://portti.example"}, "https://"),
+        ({"test_idp_enabled": True}, "test identity provider"),
+        ({"mail_url": "dev://"}, "real transports"),
+        ({"sms_url": "dev://"}, "real transports"),
+    ],
+)
+def test_unsafe_production_settings_are_refused(change, message) -> None:  # OPS-4
+    with pytest.raises(ValidationError, match=message):
+        Settings(**{**GOOD, **change})
+
+
+def test_demo_mode_gets_a_random_secret_and_the_test_provider() -> None:  # OPS-1
+    a, b = Settings(mode=Mode.DEMO), Settings(mode=Mode.DEMO)
+    assert a.secret != b.secret and a.test_idp_enabled
