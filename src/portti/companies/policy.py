@@ -26,6 +26,8 @@ class AdminGrant:
 
     company_id: int
     via: str  # USER_ADMIN, OFFICE_MAIN_USER or SUPPORT
+    # The admin's own valid roles in this very company (for who may hand out system roles).
+    held: frozenset[str] = frozenset()
 
 
 class AdminPolicy:
@@ -55,17 +57,21 @@ class AdminPolicy:
     def grant(self, person_id: int, company: Company) -> AdminGrant | None:
         """The strongest reason ``person_id`` may administer ``company``, or None."""
         found: AdminGrant | None = None
-        for m, roles in self._valid_admin_memberships(person_id):
+        memberships = self._valid_admin_memberships(person_id)
+        held = frozenset(
+            next((roles for m, roles in memberships if m.company_id == company.id), set())
+        )
+        for m, roles in memberships:
             if SUPPORT in roles and m.company.kind == CompanyKind.OPERATOR:
-                return AdminGrant(company.id, SUPPORT)
+                return AdminGrant(company.id, SUPPORT, held)
             if (
                 OFFICE_MAIN_USER in roles
                 and m.company.kind == CompanyKind.ACCOUNTING_OFFICE
                 and company.accounting_office_id == m.company_id
             ):
-                found = AdminGrant(company.id, OFFICE_MAIN_USER)
+                found = AdminGrant(company.id, OFFICE_MAIN_USER, held)
             if USER_ADMIN in roles and m.company_id == company.id and found is None:
-                found = AdminGrant(company.id, USER_ADMIN)
+                found = AdminGrant(company.id, USER_ADMIN, held)
         return found
 
     def require_admin(self, person_id: int, company_id: int) -> tuple[Company, AdminGrant]:
@@ -108,7 +114,11 @@ class AdminPolicy:
 
         codes = {code for code, *_ in ROLES if code not in {USER_ADMIN, OFFICE_MAIN_USER, SUPPORT}}
         codes.add(USER_ADMIN)
-        if company.kind == CompanyKind.ACCOUNTING_OFFICE:
+        # A main user over all of an office's clients is made only by Support or by an
+        # existing main user of that office, never by its user administrator alone.
+        if company.kind == CompanyKind.ACCOUNTING_OFFICE and (
+            grant.via == SUPPORT or OFFICE_MAIN_USER in grant.held
+        ):
             codes.add(OFFICE_MAIN_USER)
         if company.kind == CompanyKind.OPERATOR and grant.via == SUPPORT:
             codes.add(SUPPORT)

@@ -301,6 +301,10 @@ def test_step_up_expires_after_the_configured_minutes(client, world, db, clock, 
     assert snapshot(db) == before
     page = client.get(f"/c/{cid}/users", headers=HTML)
     assert "Authenticate to add users" in page.text and "Add user</a>" not in page.text
+    # Authenticating again opens a new window.
+    assert step_up(client, world.kh_a).status_code == 303
+    r = client.post(f"/api/v1/companies/{cid}/members", json=wizard.body(), headers=headers)
+    assert r.status_code == 201, r.text
 
 
 def test_step_up_belongs_to_one_browser(client, app, world):  # ADM-2

@@ -144,7 +144,11 @@ def test_administrable_companies_lists_exactly_what_grant_allows(
 
 def test_require_admin_refuses_with_not_found_or_forbidden(policy, world) -> None:  # ADM-9
     company, grant = policy.require_admin(world.kh_a.id, world.client_a.id)
-    assert (company.id, grant) == (world.client_a.id, AdminGrant(world.client_a.id, USER_ADMIN))
+    assert (company.id, grant.company_id, grant.via) == (
+        world.client_a.id,
+        world.client_a.id,
+        USER_ADMIN,
+    )
     with pytest.raises(Forbidden):
         policy.require_admin(world.kh_a.id, world.other.id)
     with pytest.raises(NotFound):
@@ -184,3 +188,23 @@ def test_changing_the_clock_changes_the_answer(db, world) -> None:  # ADM-7 ADM-
     clock.current = NOW - timedelta(hours=3)  # 19:30 UTC = 22:30 on 30 June in Helsinki
     assert AdminPolicy(db, clock).grant(p.id, world.client_a) is not None
     assert world.client_a.kind == CompanyKind.COMPANY
+
+
+def test_office_user_admin_alone_cannot_make_main_users(db, clock):  # ADM-9
+    from portti.companies.catalogue import OFFICE_MAIN_USER, USER_ADMIN
+    from portti.companies.models import CompanyKind
+    from portti.companies.policy import AdminPolicy
+    from support import factories as f
+
+    office = f.company(db, "Office", kind=CompanyKind.ACCOUNTING_OFFICE)
+    kh = f.person(db, "Kalle", "Kh")
+    f.member(db, kh, office, [USER_ADMIN])
+    tpk = f.person(db, "Tiina", "Tpk")
+    f.member(db, tpk, office, [USER_ADMIN, OFFICE_MAIN_USER])
+    db.commit()
+    policy = AdminPolicy(db, clock)
+    kh_grant = policy.grant(kh.id, office)
+    tpk_grant = policy.grant(tpk.id, office)
+    assert kh_grant is not None and tpk_grant is not None
+    assert OFFICE_MAIN_USER not in policy.grantable_roles(kh_grant, office)
+    assert OFFICE_MAIN_USER in policy.grantable_roles(tpk_grant, office)
