@@ -23,8 +23,9 @@ run: $(STAMP)
 	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti serve --port 8000
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/python scripts/requirements_map.py --check
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/portti src/portti_app
@@ -39,6 +40,8 @@ test: lint typecheck test-sqlite test-postgresql
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/users_list.py
+	$(BIN)/python benchmarks/invitations.py
+	$(BIN)/python benchmarks/qr_login.py
 
 clean:
 	rm -rf $(VENV) var

@@ -18,68 +18,144 @@ ID = re.compile(r"\b(ADM|INV|APP|WEB|OPS)-(\d+)\b")
 DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test_\w+)\(.*#(.*)$")
 
 REQUIREMENTS: dict[str, tuple[str, str]] = {
-    "ADM-1": ("“Users and roles” per company; search and keyset paging at 100,000 members",
-              "`companies/services.py` (`MembershipService.list_members`), `companies/views.py`, `companies/api.py`, `benchmarks/users_list.py`"),
-    "ADM-2": ("Changes need a fresh strong authentication (step-up, 15 min): app or bank ID",
-              "`companies/services.py` (`_require_change_rights`), `strongauth/views.py` (`/step-up`), `weblogin/qr_views.py` (step-up by the app)"),
-    "ADM-3": ("Add-user wizard in the seed's order",
-              "`web/templates/users/new.html`, `companies/views.py` (`add_user`), `companies/schemas.py` (`AddUserInput`)"),
-    "ADM-4": ("Finnish HETU or foreign identifier + issuing country, validated with python-stdnum",
-              "`people/identity_numbers.py`, `people/countries.py`"),
-    "ADM-5": ("“Already a user?” by Portti ID; never merged; warned before commit",
-              "`companies/services.py` (`add_user`), `people/portti_id.py`, `web/templates/users/new.html`"),
-    "ADM-6": ("A person sees their own Portti ID; KH sees it and the foreign identifiers",
-              "`weblogin/views.py` (`/settings`), `web/templates/users/detail.html`"),
-    "ADM-7": ("Roles, profiles, validity until further notice or a window; enforced at login",
-              "`companies/models.py`, `companies/catalogue.py`, `companies/policy.py`, `weblogin/views.py` (company choice)"),
-    "ADM-8": ("Ending validity does not stop e-mail; communication settings and ledger roles do",
-              "`companies/models.py` (`receives_email`, `Role.is_ledger`), `companies/services.py` (`change_membership`)"),
-    "ADM-9": ("KH own company, TPK the office's clients, Support all; denied across tenants",
-              "`companies/policy.py` (`AdminPolicy`), used by every admin service"),
-    "ADM-10": ("Append-only audit log, per company and per person",
-               "`audit/models.py`, `audit/services.py`, trigger in `db/migrations/versions/20261127_0001_initial_schema.py`"),
-    "INV-1": ("Only an allowed admin invites, after ticking “I have verified this person's identity”",
-              "`invitations/services.py` (`invite`), `invitations/views.py`, `web/templates/invitations/invite.html`"),
-    "INV-2": ("English e-mail naming inviter and company with a 16-digit code; hashed, single use",
-              "`invitations/services.py`, `web/templates/email/invitation.*`, `infra/crypto.py` (`CodeHasher`)"),
-    "INV-3": ("Valid 24 h; cancellable; a new one replaces the old",
-              "`invitations/services.py` (`invite`, `cancel`, `_end_live_invitations`), `invitations/models.py`"),
-    "INV-4": ("Re-invite while contact details are unchanged; after a change only Support",
-              "`invitations/services.py` (`reinvite_blocked`), `people/models.py` (`contact_version`)"),
-    "INV-5": ("6-digit SMS code; at most 2 new codes; wrong guesses limited",
-              "`invitations/services.py` (`confirm_phone`, `resend_sms_code`), `infra/ratelimit.py`"),
-    "INV-6": ("“Didn't the invitee get the confirmation code?” after the sign-up code; 12 h; extends",
-              "`invitations/services.py` (`issue_admin_code`), `invitations/views.py`, `web/templates/invitations/confirmation_code.html`"),
-    "INV-7": ("Transactional outbox with retries; nothing lost when a gateway is down",
-              "`infra/outbox.py`, `infra/mail.py`, `infra/sms.py`, `infra/devmailbox.py`, `invitations/messages.py`"),
-    "APP-1": ("Activation with a sign-up code, step by step", "`invitations/app_api.py`, `devices/app_api.py`, `devices/activation.py`"),
-    "APP-2": ("Account: create (e-mail verified, password, TOTP) or log in to an existing one",
-              "`accounts/services.py`, `accounts/passwords.py`"),
-    "APP-3": ("Versioned terms; acceptance recorded", "`accounts/terms/`, `accounts/services.py` (`accept_terms`)"),
-    "APP-4": ("Device key pair made on the device; signature on every approval; PIN tries limited",
-              "`devices/keys.py`, `devices/services.py` (`verify`), `docs/architecture.md`"),
-    "APP-5": ("Unlock with PIN or biometrics", "`devices/services.py` (`unlock`, biometric key), `portti_app/client.py`"),
+    "ADM-1": (
+        "“Users and roles” per company; search and keyset paging at 100,000 members",
+        "`companies/services.py` (`MembershipService.list_members`), `companies/views.py`, `companies/api.py`, `benchmarks/users_list.py`",
+    ),
+    "ADM-2": (
+        "Changes need a fresh strong authentication (step-up, 15 min): app or bank ID",
+        "`companies/services.py` (`_require_change_rights`), `strongauth/views.py` (`/step-up`), `weblogin/qr_views.py` (step-up by the app)",
+    ),
+    "ADM-3": (
+        "Add-user wizard in the seed's order",
+        "`web/templates/users/new.html`, `companies/views.py` (`add_user`), `companies/schemas.py` (`AddUserInput`)",
+    ),
+    "ADM-4": (
+        "Finnish HETU or foreign identifier + issuing country, validated with python-stdnum",
+        "`people/identity_numbers.py`, `people/countries.py`",
+    ),
+    "ADM-5": (
+        "“Already a user?” by Portti ID; never merged; warned before commit",
+        "`companies/services.py` (`add_user`), `people/portti_id.py`, `web/templates/users/new.html`",
+    ),
+    "ADM-6": (
+        "A person sees their own Portti ID; KH sees it and the foreign identifiers",
+        "`weblogin/views.py` (`/settings`), `web/templates/users/detail.html`",
+    ),
+    "ADM-7": (
+        "Roles, profiles, validity until further notice or a window; enforced at login",
+        "`companies/models.py`, `companies/catalogue.py`, `companies/policy.py`, `weblogin/views.py` (company choice)",
+    ),
+    "ADM-8": (
+        "Ending validity does not stop e-mail; communication settings and ledger roles do",
+        "`companies/models.py` (`receives_email`, `Role.is_ledger`), `companies/services.py` (`change_membership`)",
+    ),
+    "ADM-9": (
+        "KH own company, TPK the office's clients, Support all; denied across tenants",
+        "`companies/policy.py` (`AdminPolicy`), used by every admin service",
+    ),
+    "ADM-10": (
+        "Append-only audit log, per company and per person",
+        "`audit/models.py`, `audit/services.py`, trigger in `db/migrations/versions/20261127_0001_initial_schema.py`",
+    ),
+    "INV-1": (
+        "Only an allowed admin invites, after ticking “I have verified this person's identity”",
+        "`invitations/services.py` (`invite`), `invitations/views.py`, `web/templates/invitations/invite.html`",
+    ),
+    "INV-2": (
+        "English e-mail naming inviter and company with a 16-digit code; hashed, single use",
+        "`invitations/services.py`, `web/templates/email/invitation.*`, `infra/crypto.py` (`CodeHasher`)",
+    ),
+    "INV-3": (
+        "Valid 24 h; cancellable; a new one replaces the old",
+        "`invitations/services.py` (`invite`, `cancel`, `_end_live_invitations`), `invitations/models.py`",
+    ),
+    "INV-4": (
+        "Re-invite while contact details are unchanged; after a change only Support",
+        "`invitations/services.py` (`reinvite_blocked`), `people/models.py` (`contact_version`)",
+    ),
+    "INV-5": (
+        "6-digit SMS code; at most 2 new codes; wrong guesses limited",
+        "`invitations/services.py` (`confirm_phone`, `resend_sms_code`), `infra/ratelimit.py`",
+    ),
+    "INV-6": (
+        "“Didn't the invitee get the confirmation code?” after the sign-up code; 12 h; extends",
+        "`invitations/services.py` (`issue_admin_code`), `invitations/views.py`, `web/templates/invitations/confirmation_code.html`",
+    ),
+    "INV-7": (
+        "Transactional outbox with retries; nothing lost when a gateway is down",
+        "`infra/outbox.py`, `infra/mail.py`, `infra/sms.py`, `infra/devmailbox.py`, `invitations/messages.py`",
+    ),
+    "APP-1": (
+        "Activation with a sign-up code, step by step",
+        "`invitations/app_api.py`, `devices/app_api.py`, `devices/activation.py`",
+    ),
+    "APP-2": (
+        "Account: create (e-mail verified, password, TOTP) or log in to an existing one",
+        "`accounts/services.py`, `accounts/passwords.py`",
+    ),
+    "APP-3": (
+        "Versioned terms; acceptance recorded",
+        "`accounts/terms/`, `accounts/services.py` (`accept_terms`)",
+    ),
+    "APP-4": (
+        "Device key pair made on the device; signature on every approval; PIN tries limited",
+        "`devices/keys.py`, `devices/services.py` (`verify`), `docs/architecture.md`",
+    ),
+    "APP-5": (
+        "Unlock with PIN or biometrics",
+        "`devices/services.py` (`unlock`, biometric key), `portti_app/client.py`",
+    ),
     "APP-6": ("Lock ends the app session", "`devices/services.py` (`lock`), `devices/app_api.py`"),
-    "APP-7": ("Log out; re-activate with the account", "`devices/services.py` (`logout`), `devices/app_api.py` (`start_account_activation`)"),
-    "APP-8": ("Log out from all devices; re-activation needs a new invitation",
-              "`devices/services.py` (`logout_everywhere`), `accounts/models.py` (`requires_invitation`)"),
-    "APP-9": ("Finnish users activate with bank ID", "`devices/app_api.py` (bank-ID activation), `strongauth/views.py` (`_hand_off_to_app`)"),
+    "APP-7": (
+        "Log out; re-activate with the account",
+        "`devices/services.py` (`logout`), `devices/app_api.py` (`start_account_activation`)",
+    ),
+    "APP-8": (
+        "Log out from all devices; re-activation needs a new invitation",
+        "`devices/services.py` (`logout_everywhere`), `accounts/models.py` (`requires_invitation`)",
+    ),
+    "APP-9": (
+        "Finnish users activate with bank ID",
+        "`devices/app_api.py` (bank-ID activation), `strongauth/views.py` (`_hand_off_to_app`)",
+    ),
     "APP-10": ("A reference app client walks every step", "`src/portti_app/` (`portti-app`)"),
-    "WEB-1": ("QR that changes every second (time-based MAC); outcome by server push",
-              "`weblogin/qr.py`, `weblogin/qr_views.py`, `infra/events.py`"),
-    "WEB-2": ("The app shows what asks, confirms with PIN/biometrics; only that browser logs in",
-              "`weblogin/app_api.py`, `weblogin/qr.py`"),
-    "WEB-3": ("Company choice; memberships out of validity not offered", "`weblogin/views.py` (`company_choices`)"),
-    "WEB-4": ("Bank ID / mobile certificate / EE, NO, SE ID cards through OIDC; built-in test provider",
-              "`strongauth/oidc.py`, `strongauth/test_idp.py`, `strongauth/services.py`, `strongauth/views.py`"),
-    "WEB-5": ("Sessions listed and revocable by their owner; admins can end a person's sessions",
-              "`weblogin/sessions.py`, `weblogin/views.py`, `companies/views.py` (`end_sessions`), `devices/views.py`"),
-    "OPS-1": ("`make run` with demo data and a dev mailbox; `make test`", "`Makefile`, `demo.py`, `infra/devmailbox.py`"),
-    "OPS-2": ("PostgreSQL + Redis, several instances, approvals and waits on different instances",
-              "`db/session.py`, `infra/events.py`, `infra/ratelimit.py`, `infra/outbox.py` (SKIP LOCKED)"),
-    "OPS-3": ("Migrations; backup and restore documented and tested", "`db/migrations/`, `db/migrate.py`, `db/backup.py`, `docs/operations.md`"),
-    "OPS-4": ("Clear errors that change nothing; secrets never in logs, responses or the DB in clear",
-              "`web/errors.py`, `errors.py`, `infra/crypto.py`, every service's validation"),
+    "WEB-1": (
+        "QR that changes every second (time-based MAC); outcome by server push",
+        "`weblogin/qr.py`, `weblogin/qr_views.py`, `infra/events.py`",
+    ),
+    "WEB-2": (
+        "The app shows what asks, confirms with PIN/biometrics; only that browser logs in",
+        "`weblogin/app_api.py`, `weblogin/qr.py`",
+    ),
+    "WEB-3": (
+        "Company choice; memberships out of validity not offered",
+        "`weblogin/views.py` (`company_choices`)",
+    ),
+    "WEB-4": (
+        "Bank ID / mobile certificate / EE, NO, SE ID cards through OIDC; built-in test provider",
+        "`strongauth/oidc.py`, `strongauth/test_idp.py`, `strongauth/services.py`, `strongauth/views.py`",
+    ),
+    "WEB-5": (
+        "Sessions listed and revocable by their owner; admins can end a person's sessions",
+        "`weblogin/sessions.py`, `weblogin/views.py`, `companies/views.py` (`end_sessions`), `devices/views.py`",
+    ),
+    "OPS-1": (
+        "`make run` with demo data and a dev mailbox; `make test`",
+        "`Makefile`, `demo.py`, `infra/devmailbox.py`",
+    ),
+    "OPS-2": (
+        "PostgreSQL + Redis, several instances, approvals and waits on different instances",
+        "`db/session.py`, `infra/events.py`, `infra/ratelimit.py`, `infra/outbox.py` (SKIP LOCKED)",
+    ),
+    "OPS-3": (
+        "Migrations; backup and restore documented and tested",
+        "`db/migrations/`, `db/migrate.py`, `db/backup.py`, `docs/operations.md`",
+    ),
+    "OPS-4": (
+        "Clear errors that change nothing; secrets never in logs, responses or the DB in clear",
+        "`web/errors.py`, `errors.py`, `infra/crypto.py`, every service's validation",
+    ),
 }
 
 
@@ -130,8 +206,12 @@ def render() -> str:
 def main() -> int:
     text = render()
     if "--check" in sys.argv:
-        missing = [rid for rid in REQUIREMENTS if f"## {rid}:" in text and "- none yet" in
-                   text.split(f"## {rid}:", 1)[1].split("## ", 1)[0]]
+        missing = [
+            rid
+            for rid in REQUIREMENTS
+            if f"## {rid}:" in text
+            and "- none yet" in text.split(f"## {rid}:", 1)[1].split("## ", 1)[0]
+        ]
         stale = not DOC.exists() or DOC.read_text(encoding="utf-8") != text
         if missing:
             print("requirements without a test:", ", ".join(missing))

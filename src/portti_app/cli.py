@@ -572,11 +572,13 @@ def answer_request(
         c.reject_login(asking["approval_id"])
         say("[yellow]✓ Refused.[/] The login page says the login was refused in the app.")
         return
+    challenge = asking.get("challenge") or {}
     c.approve_login(
         asking["approval_id"],
         int(choice),
         None if biometric else ask(pin, "PIN", hide=True),
         biometric=biometric,
+        nonce=challenge.get("nonce"),
     )
     say("[green]✓ Approved.[/] The browser that showed the code is now logged in.")
 

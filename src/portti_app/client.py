@@ -813,18 +813,31 @@ class AppClient:
         return approvals
 
     def approve_login(
-        self, approval_id: str, number: int, pin: str | None = None, *, biometric: bool = False
+        self,
+        approval_id: str,
+        number: int,
+        pin: str | None = None,
+        *,
+        biometric: bool = False,
+        nonce: str | None = None,
     ) -> dict[str, Any]:
         """Confirm with the PIN (or biometrics) and the number the login page shows: a signed
-        ``approve_login`` challenge whose context is the approval id. A wrong number refuses the
-        login for good (``number_mismatch``)."""
+        ``approve_login`` challenge whose context is the approval id. ``nonce``: the challenge
+        that came with ``scan_qr``'s answer (saves a round trip; single use — without it a
+        fresh one is fetched). A wrong number refuses the login for good (``number_mismatch``)."""
+        path = f"/login-approvals/{approval_id}/approve"
+        if nonce is not None:
+            proof = self.sign_challenge(
+                "approve_login", nonce, approval_id, pin=pin, biometric=biometric
+            )
+            return self.request("POST", path, json_body={**proof, "number": number}, auth="session")
         return self.approve(
             "approve_login",
             approval_id,
             pin,
             biometric,
             extra={"number": number},
-            path=f"/login-approvals/{approval_id}/approve",
+            path=path,
             auth="session",
         )
 

@@ -105,13 +105,17 @@ class Phone:
         *,
         pin: str | None = None,
         biometric: bool = False,
+        nonce: str | None = None,
     ) -> httpx.Response:
-        ch = self.http.post(
-            f"{API}/devices/{self.sim.public_id}/challenges",
-            json={"purpose": "approve_login", "context": approval_id},
-        )
-        assert ch.status_code == 201, ch.text
-        nonce = ch.json()["nonce"]
+        """With ``nonce`` (the challenge a scan answered with) one request; else the documented
+        two: a fresh ``approve_login`` challenge, then the approval."""
+        if nonce is None:
+            ch = self.http.post(
+                f"{API}/devices/{self.sim.public_id}/challenges",
+                json={"purpose": "approve_login", "context": approval_id},
+            )
+            assert ch.status_code == 201, ch.text
+            nonce = ch.json()["nonce"]
         body: dict[str, Any] = {
             "nonce": nonce,
             "signature": self.sim.sign("approve_login", nonce, approval_id),

@@ -8,6 +8,12 @@ transaction (INV-7). ``settings.mail_url`` picks the implementation:
   with STARTTLS when the server offers it, ``?starttls=required`` refuses to send without it;
 * ``smtps://[user:pass@]host[:port]`` implicit TLS, port 465 by default.
 
+By default every message has a connection of its own. Inside ``reusing_connections(mailer)``
+(the outbox worker, while it runs) a connection that has just delivered stays open for the next
+message: the TCP and TLS handshakes, EHLO and login happen once per connection instead of once
+per message. A kept connection carries at most ``MAX_MESSAGES_PER_CONNECTION`` messages, is
+dropped after ``MAX_IDLE_SECONDS`` unused and after any error, and is closed when the block ends.
+
 Nothing here logs a body, a recipient or a password.
 """
 
@@ -16,6 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import time
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
@@ -34,6 +43,12 @@ log = structlog.get_logger(__name__)
 
 # Below the outbox lease (60 s), so that a slow server cannot make two workers send one message.
 SMTP_TIMEOUT_SECONDS = 30.0
+# Reused connections: some servers refuse more messages per connection (Exchange's receive
+# connectors: 20 by default); RFC 5321 servers wait at least 5 minutes before dropping an idle
+# client, so a few seconds unused is safely inside any server's patience.
+MAX_MESSAGES_PER_CONNECTION = 20
+MAX_IDLE_SECONDS = 5.0
+GOODBYE_SECONDS = 5.0
 
 
 class Mailer(Protocol):
@@ -124,6 +139,88 @@ def classify_smtp_error(exc: Exception) -> TransientDeliveryError | PermanentDel
     return TransientDeliveryError("smtp: " + type(exc).__name__)
 
 
+async def _goodbye(client: aiosmtplib.SMTP) -> None:
+    """QUIT, briefly; the connection is closed whatever the server says."""
+    try:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(GOODBYE_SECONDS):
+                await client.quit()
+    finally:
+        client.close()
+
+
+@dataclass(eq=False, slots=True)
+class _Connection:
+    client: aiosmtplib.SMTP
+    sent: int = 0
+    idle_since: float = 0.0
+
+
+class SmtpConnections:
+    """Connections kept open between messages inside one ``reusing_connections`` block.
+
+    Only the event loop that opened the block touches it (no awaits between looking and taking),
+    so it needs no lock. Concurrent sends each take their own connection: as many stay open as
+    messages went out at once (the worker's batch at most).
+    """
+
+    def __init__(self, mailer: SmtpMailer) -> None:
+        self.mailer = mailer
+        self.opened = 0
+        self._idle: list[_Connection] = []
+
+    def _take(self) -> _Connection | None:
+        now = time.monotonic()
+        while self._idle:
+            conn = self._idle.pop()  # the most recently used: the least likely to be stale
+            if conn.client.is_connected and now - conn.idle_since < MAX_IDLE_SECONDS:
+                return conn
+            conn.client.close()
+        return None
+
+    def _keep(self, conn: _Connection) -> bool:
+        if conn.sent >= MAX_MESSAGES_PER_CONNECTION or not conn.client.is_connected:
+            return False
+        conn.idle_since = time.monotonic()
+        self._idle.append(conn)
+        return True
+
+    async def close_idle(self, older_than: float = MAX_IDLE_SECONDS) -> None:
+        """Says goodbye on the connections unused for ``older_than`` seconds."""
+        now = time.monotonic()
+        stale = [c for c in self._idle if now - c.idle_since >= older_than]
+        self._idle = [c for c in self._idle if now - c.idle_since < older_than]
+        await asyncio.gather(*(_goodbye(c.client) for c in stale))
+
+    def abort(self) -> None:
+        for conn in self._idle:
+            conn.client.close()
+        self._idle = []
+
+
+_reusable: ContextVar[SmtpConnections | None] = ContextVar("portti_smtp_connections", default=None)
+
+
+@contextlib.asynccontextmanager
+async def reusing_connections(mailer: Mailer) -> AsyncIterator[SmtpConnections | None]:
+    """Within the block (in this task and the tasks it starts), an ``SmtpMailer`` keeps its
+    connections open between messages. Yields them, or ``None`` for a mailer without any."""
+    if not isinstance(mailer, SmtpMailer):
+        yield None
+        return
+    connections = SmtpConnections(mailer)
+    token = _reusable.set(connections)
+    try:
+        yield connections
+    except BaseException:
+        connections.abort()  # cancelled or failing: drop them rather than wait to say goodbye
+        raise
+    else:
+        await connections.close_idle(older_than=0)
+    finally:
+        _reusable.reset(token)
+
+
 class SmtpMailer:
     def __init__(
         self, config: SmtpConfig, *, sender: str, timeout: float = SMTP_TIMEOUT_SECONDS
@@ -132,13 +229,9 @@ class SmtpMailer:
         self.sender = sender
         self.timeout = timeout
 
-    async def send(self, *, to: str, subject: str, text: str, html: str | None) -> None:
-        try:
-            msg = build_message(sender=self.sender, to=to, subject=subject, text=text, html=html)
-        except ValueError as exc:  # e.g. a line break in a header
-            raise PermanentDeliveryError("smtp: invalid message headers") from exc
+    def _client(self) -> aiosmtplib.SMTP:
         c = self.config
-        client = aiosmtplib.SMTP(
+        return aiosmtplib.SMTP(
             hostname=c.host,
             port=c.port,
             username=c.username,
@@ -147,21 +240,42 @@ class SmtpMailer:
             start_tls=c.start_tls,
             timeout=self.timeout,
         )
+
+    async def send(self, *, to: str, subject: str, text: str, html: str | None) -> None:
+        try:
+            msg = build_message(sender=self.sender, to=to, subject=subject, text=text, html=html)
+        except ValueError as exc:  # e.g. a line break in a header
+            raise PermanentDeliveryError("smtp: invalid message headers") from exc
+        connections = _reusable.get()
+        if connections is not None and connections.mailer is not self:
+            connections = None
+        conn: _Connection | None = None
         try:
             try:
                 # One deadline for the whole exchange (each step has its own timeout as well).
                 async with asyncio.timeout(self.timeout):
-                    await client.connect()  # EHLO, STARTTLS and login as configured
-                    await client.send_message(msg)
+                    conn = connections._take() if connections is not None else None
+                    if conn is None:
+                        conn = _Connection(self._client())
+                        await conn.client.connect()  # EHLO, STARTTLS and login as configured
+                        if connections is not None:
+                            connections.opened += 1
+                    await conn.client.send_message(msg)
+                    conn.sent += 1
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 raise classify_smtp_error(exc) from exc
-            # Accepted: a slow or failed goodbye must not make the message look unsent.
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):
-                    await client.quit()
+            if connections is not None and connections._keep(conn):
+                conn = None  # open for the next message
+            else:
+                # Accepted: a slow or failed goodbye must not make the message look unsent.
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(GOODBYE_SECONDS):
+                        await conn.client.quit()
         finally:
-            # Also on cancellation: drop the connection rather than wait to say goodbye.
-            client.close()
+            # Also on an error or a cancellation: drop the connection rather than wait to say
+            # goodbye (a kept one has been handed over and is None here).
+            if conn is not None:
+                conn.client.close()
 
 
 class DevMailer:

@@ -14,6 +14,10 @@ sent, a retry with exponential back-off, or failed after ``settings.outbox_max_a
 permanent refusal. A message whose worker died while sending is claimed again once its lease
 has expired: delivery is at least once, and at most once per lease.
 
+While ``run_forever`` runs, e-mail goes through ``mail.reusing_connections``: a batch reuses the
+SMTP connections the previous one opened (closed after a few idle seconds), instead of opening
+one connection per message.
+
 Bodies carry codes, so they are sealed (AES-GCM) while queued and erased once the message is
 sent or has failed. Log lines carry the message id, channel, kind, attempt and outcome only.
 """
@@ -45,7 +49,7 @@ from portti.infra.delivery import (
     TransientDeliveryError,
     delivering,
 )
-from portti.infra.mail import Mailer, make_mailer
+from portti.infra.mail import Mailer, make_mailer, reusing_connections
 from portti.infra.sms import SmsSender, make_sms_sender
 
 log = structlog.get_logger(__name__)
@@ -299,15 +303,18 @@ class OutboxWorker:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Delivers until ``stop`` is set, waking on ``wakeup.notify()`` or every second."""
         log.info("outbox_worker_started")
-        while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except Exception as exc:  # e.g. the database is away: try again at the next poll
-                log.error("outbox_worker_error", error_type=type(exc).__name__)
-                handled = 0
-            if handled >= self.batch_size:
-                continue  # there may be more due already
-            await self._idle(stop)
+        async with reusing_connections(self.mailer) as connections:
+            while not stop.is_set():
+                try:
+                    handled = await self.run_once()
+                except Exception as exc:  # e.g. the database is away: try again at the next poll
+                    log.error("outbox_worker_error", error_type=type(exc).__name__)
+                    handled = 0
+                if handled >= self.batch_size:
+                    continue  # there may be more due already
+                if connections is not None:
+                    await connections.close_idle()
+                await self._idle(stop)
         log.info("outbox_worker_stopped")
 
     async def _idle(self, stop: asyncio.Event) -> None:

@@ -17,7 +17,8 @@ from fastapi import APIRouter, status
 
 from portti.devices.app_api import AppSessionToken
 from portti.devices.deps import Devices
-from portti.devices.models import Device
+from portti.devices.models import Device, DeviceChallenge
+from portti.devices.schemas import ChallengeOut
 from portti.errors import DomainError
 from portti.web.deps import DbSession, SettingsDep
 from portti.weblogin.deps import Events, Geo, LoginTransactions
@@ -46,7 +47,11 @@ router = APIRouter(prefix="/app-api/v1/login-approvals", tags=["web-login"], res
 
 
 def approval_out(
-    tx: LoginTransaction, qr: LoginTransactionService, service: str, geo: Geo
+    tx: LoginTransaction,
+    qr: LoginTransactionService,
+    service: str,
+    geo: Geo,
+    challenge: DeviceChallenge | None = None,
 ) -> LoginApprovalOut:
     return LoginApprovalOut(
         approval_id=tx.public_id,
@@ -58,6 +63,9 @@ def approval_out(
         requested_at=tx.created_at,
         expires_at=tx.expires_at,
         numbers=qr.choices(tx),
+        challenge=ChallengeOut(nonce=challenge.nonce, expires_at=challenge.expires_at)
+        if challenge
+        else None,
     )
 
 
@@ -78,7 +86,8 @@ def scan_login_qr(
     geo: Geo,
     settings: SettingsDep,
 ) -> LoginApprovalOut:
-    """“Read QR code for web login”: the browser then shows the number to pick."""
+    """“Read QR code for web login”: the browser then shows the number to pick. The answer
+    carries a fresh `approve_login` challenge: approving is then one request."""
     device = _device(token, devices)
     try:
         tx = qr.scan(device, body.qr)
@@ -86,9 +95,10 @@ def scan_login_qr(
         db.commit()
         qr.publish_changes(events)
         raise
+    challenge = devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
     db.commit()
     qr.publish_changes(events)
-    return approval_out(tx, qr, settings.service_name, geo)
+    return approval_out(tx, qr, settings.service_name, geo, challenge)
 
 
 @router.post("/code", operation_id="enter_login_code", response_model=LoginApprovalOut)
@@ -110,9 +120,10 @@ def enter_login_code(
         db.commit()
         qr.publish_changes(events)
         raise
+    challenge = devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
     db.commit()
     qr.publish_changes(events)
-    return approval_out(tx, qr, settings.service_name, geo)
+    return approval_out(tx, qr, settings.service_name, geo, challenge)
 
 
 @router.get("/pending", operation_id="list_pending_approvals", response_model=PendingApprovalsOut)

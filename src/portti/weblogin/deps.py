@@ -11,7 +11,7 @@ from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
 from portti.weblogin.qr import GeoLookup, LoginTransactionService
 
 
-def get_login_transactions(
+async def get_login_transactions(
     request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
 ) -> LoginTransactionService:
     return LoginTransactionService(
@@ -19,12 +19,12 @@ def get_login_transactions(
     )
 
 
-def get_events(request: Request) -> EventBus:
+async def get_events(request: Request) -> EventBus:
     bus: EventBus = request.app.state.events
     return bus
 
 
-def get_geo(request: Request) -> GeoLookup:
+async def get_geo(request: Request) -> GeoLookup:
     geo: GeoLookup = request.app.state.geo
     return geo
 

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 import segno
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import Connection, CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -303,6 +303,65 @@ class BrowserState:
         return self.status in {Status.APPROVED, Status.REJECTED, Status.EXPIRED, Status.COMPLETED}
 
 
+class _StateColumns(Protocol):
+    """What a browser's state is made of: a ``LoginTransaction`` or a row of these columns."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def end_reason(self) -> str | None: ...
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+def effective_status(status: str, expires_at: datetime, now: datetime) -> Status:
+    """The status, with time taken into account (expiry is written lazily)."""
+    current = Status(status)
+    if current in (*OPEN_STATUSES, Status.APPROVED) and now >= expires_at:
+        return Status.EXPIRED
+    return current
+
+
+def browser_state_of(tx: _StateColumns, now: datetime) -> BrowserState:
+    status = effective_status(tx.status, tx.expires_at, now)
+    # The number appears once an app has read the code (for a step-up at once: only the
+    # person's own app can answer it).
+    shows_number = status == Status.SCANNED or (
+        tx.purpose == LoginPurpose.STEP_UP and status == Status.PENDING
+    )
+    left = max(0, int((tx.expires_at - now).total_seconds()))
+    return BrowserState(
+        status=status.value,
+        number=tx.number if shows_number else None,
+        reason=tx.end_reason if status in {Status.REJECTED, Status.EXPIRED} else None,
+        expires_in=left if status in OPEN_STATUSES else 0,
+    )
+
+
+def read_browser_state(
+    conn: Connection, public_id: str, cookie: str | None, now: datetime
+) -> BrowserState | None:
+    """One small read for the event stream's re-checks (no ORM, no keys): the state, or None
+    for an unknown transaction or another browser."""
+    if not isinstance(public_id, str) or not 0 < len(public_id) <= 32:
+        return None
+    t = LoginTransaction
+    row = conn.execute(
+        select(
+            t.status, t.purpose, t.number, t.end_reason, t.expires_at, t.browser_binding_hash
+        ).where(t.public_id == public_id)
+    ).one_or_none()
+    if row is None or not cookie or len(cookie) > 100:
+        return None
+    if not hmac.compare_digest(binding_hash(cookie), row.browser_binding_hash):
+        return None
+    return browser_state_of(row, now)
+
+
 @dataclass(frozen=True)
 class Completion:
     transaction: LoginTransaction
@@ -393,25 +452,10 @@ class LoginTransactionService:
 
     def effective_status(self, tx: LoginTransaction) -> Status:
         """The status, with time taken into account (expiry is written lazily)."""
-        status = Status(tx.status)
-        if status in (*OPEN_STATUSES, Status.APPROVED) and self.clock.now() >= tx.expires_at:
-            return Status.EXPIRED
-        return status
+        return effective_status(tx.status, tx.expires_at, self.clock.now())
 
     def browser_state(self, tx: LoginTransaction) -> BrowserState:
-        status = self.effective_status(tx)
-        # The number appears once an app has read the code (for a step-up at once: only the
-        # person's own app can answer it).
-        shows_number = status == Status.SCANNED or (
-            tx.purpose == LoginPurpose.STEP_UP and status == Status.PENDING
-        )
-        left = max(0, int((tx.expires_at - self.clock.now()).total_seconds()))
-        return BrowserState(
-            status=status.value,
-            number=tx.number if shows_number else None,
-            reason=tx.end_reason if status in {Status.REJECTED, Status.EXPIRED} else None,
-            expires_in=left if status in OPEN_STATUSES else 0,
-        )
+        return browser_state_of(tx, self.clock.now())
 
     def current_frame(self, tx: LoginTransaction) -> str:
         return self.frames.payload(tx.public_id, elapsed_seconds(tx.created_at, self.clock.now()))

@@ -24,7 +24,6 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from portti.audit.services import AuditLog
 from portti.devices.models import Device, DeviceStatus
 from portti.errors import DomainError
 from portti.strongauth.views import set_session_cookie
@@ -43,6 +42,7 @@ from portti.weblogin.qr import (
     LoginTransactionService,
     channel_of,
     format_short_code,
+    read_browser_state,
     render_qr_svg,
 )
 
@@ -170,16 +170,10 @@ def qr_status(request: Request, public_id: str, qr: LoginTransactions) -> Respon
 
 
 def _load_state(request: Request, public_id: str, cookie: str | None) -> BrowserState | None:
-    """In a database session of its own, held only for this read."""
+    """On a connection of its own, held only for this read."""
     state = request.app.state
-    with state.session_factory() as db:
-        qr = LoginTransactionService(
-            db, state.clock, AuditLog(db, state.clock), secret=state.settings.secret
-        )
-        tx = qr.get(public_id)
-        if tx is None or not qr.binding_matches(tx, cookie):
-            return None
-        return qr.browser_state(tx)
+    with state.engine.connect() as conn:
+        return read_browser_state(conn, public_id, cookie, state.clock.now())
 
 
 def _sse(state: BrowserState) -> str:

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from portti.devices.schemas import ChallengeOut
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -45,6 +47,13 @@ class LoginApprovalOut(BaseModel):
     numbers: list[int] = Field(
         description="Three numbers: the person picks the one the browser shows (number "
         "matching). A wrong pick refuses the login."
+    )
+    challenge: ChallengeOut | None = Field(
+        default=None,
+        description="After a scan or a typed code: a fresh `approve_login` challenge for this "
+        "approval (single use, 2 minutes), so that approving takes one request. After a failed "
+        "try, or for a pending step-up, get one from `POST /devices/{device_id}/challenges` "
+        "with purpose `approve_login` and the approval id as `context`.",
     )
 
 

@@ -686,3 +686,16 @@ def test_the_reference_client_reads_the_code_and_approves(
         done = app_client.approve_login(asking["approval_id"], number_shown(browser, panel), PIN)
         assert done["status"] == "approved"
     assert complete(browser, panel).status_code == 303
+
+
+def test_the_scan_answers_with_a_challenge_so_approving_is_one_request(
+    browser, phone, db, settings, clock
+):  # WEB-2
+    panel = open_qr_login(browser)
+    asking = scanned(phone, db, settings, clock, panel)
+    nonce = asking["challenge"]["nonce"]
+    number = number_shown(browser, panel)
+    assert phone.approve(panel.public_id, number, nonce=nonce).status_code == 200
+    # Single use, like every challenge.
+    again = phone.approve(panel.public_id, number, nonce=nonce)
+    assert again.status_code in (400, 409)
