@@ -71,7 +71,7 @@ app_bearer = HTTPBearer(auto_error=False, description="The app session token fro
 ACCOUNT_ACTIVATION_LIFETIME = timedelta(minutes=30)
 
 
-def app_session_token(
+async def app_session_token(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(app_bearer)],
 ) -> str:
     if creds is None:

@@ -31,7 +31,7 @@ def get_accounts(
     )
 
 
-def get_devices(
+async def get_devices(
     request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
 ) -> DeviceService:
     state = request.app.state

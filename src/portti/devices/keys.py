@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -113,6 +114,14 @@ def load_public_key(alg: str, b64: str) -> DevicePublicKey:
     return key
 
 
+@functools.lru_cache(maxsize=4096)
+def _stored_public_key(alg: str, b64: str) -> DevicePublicKey:
+    """``load_public_key`` for a stored key, cached per (algorithm, key): the parse and the
+    Ed25519 point check (a modular exponentiation in Python) ran on every approval. Only keys
+    that passed are cached (an exception is never cached), and a key object is immutable."""
+    return load_public_key(alg, b64)
+
+
 def encode_public_key(key: DevicePublicKey) -> str:
     """The canonical form we store: SubjectPublicKeyInfo DER (uncompressed point), base64url."""
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -127,7 +136,7 @@ def verify_signature(alg: str, public_key_b64: str, signature_b64: str, message:
     """Whether the signature is the key's over ``message``. A malformed signature is simply
     not valid; a malformed *stored* key raises ``InvalidDeviceKey`` (it was checked at binding,
     so that is a fault, not an answer)."""
-    key = load_public_key(alg, public_key_b64)
+    key = _stored_public_key(alg, public_key_b64)
     try:
         signature = b64url_decode(signature_b64, max_chars=MAX_SIGNATURE_CHARS)
     except ValueError:

@@ -40,13 +40,15 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from jinja2 import Environment
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from portti.accounts.models import Account
 from portti.audit.models import AuditAction
@@ -368,19 +370,25 @@ class DeviceService:
         self.db.flush()
         return ch
 
-    def _burn(self, nonce: str, now: datetime) -> bool:
-        """Marks the nonce used; true only for the one caller that found it unused."""
+    def _burn(self, nonce: str, now: datetime) -> Row[int, int, str, str | None, datetime] | None:
+        """Marks the nonce used; only the one caller that found it unused gets what the
+        challenge was issued for (``RETURNING``: no second read of the row)."""
         if not isinstance(nonce, str) or not 0 < len(nonce) <= 64:
-            return False
-        result = cast(
-            "CursorResult[Any]",
-            self.db.execute(
-                update(DeviceChallenge)
-                .where(DeviceChallenge.nonce == nonce, DeviceChallenge.used_at.is_(None))
-                .values(used_at=now)
-            ),
-        )
-        return result.rowcount == 1
+            return None
+        ch = DeviceChallenge
+        row = self.db.execute(
+            update(ch)
+            .where(ch.nonce == nonce, ch.used_at.is_(None))
+            .values(used_at=now)
+            .returning(ch.id, ch.device_id, ch.purpose, ch.context, ch.expires_at)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        if row is not None:
+            # A challenge object this session already holds sees the write too.
+            held = self.db.identity_map.get(identity_key(DeviceChallenge, row.id))
+            if held is not None:
+                set_committed_value(held, "used_at", now)
+        return row
 
     def _approval_failed(self, device: Device, purpose: str, reason: str, **extra: Any) -> None:
         self.audit.record(
@@ -412,18 +420,11 @@ class DeviceService:
         # The nonce first: it is spent on any outcome, and this first write also takes SQLite's
         # write lock, so the device row read next is current (PostgreSQL locks the row itself).
         # Lock order everywhere: a challenge row, then the device row.
-        fresh = self._burn(nonce, now)
+        ch = self._burn(nonce, now)
         device = self._device(device_public_id, lock=True)
         if device is not None and device.status != DeviceStatus.ACTIVE:
             self._approval_failed(device, purpose, "device_" + device.status)
         device = self._require_active(device)
-        ch = (
-            self.db.scalars(
-                select(DeviceChallenge).where(DeviceChallenge.nonce == nonce)
-            ).one_or_none()
-            if fresh
-            else None
-        )
         if (
             ch is None
             or ch.device_id != device.id
@@ -563,12 +564,21 @@ class DeviceService:
     def app_session(self, token: str) -> tuple[AppSession, Device]:
         """The unlocked app's session; ``app_locked`` once it ended, idled 15 minutes, reached
         12 hours, or the device stopped being active. Each use extends the idle time."""
-        session = self._session_by_token(token)
+        found = None
+        if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN:
+            # The session and its device in one statement (was two).
+            found = self.db.execute(
+                select(AppSession, Device)
+                .join(Device, Device.id == AppSession.device_id)
+                .where(AppSession.token_hash == self.session_hasher.hash(token))
+            ).one_or_none()
         now = self.clock.now()
-        if session is None or session.ended_at is not None or now >= session.expires_at:
+        if found is None:
             raise AppLocked()
-        device = self.db.get(Device, session.device_id)
-        if device is None or device.status != DeviceStatus.ACTIVE:
+        session, device = found
+        if session.ended_at is not None or now >= session.expires_at:
+            raise AppLocked()
+        if device.status != DeviceStatus.ACTIVE:
             raise AppLocked()
         slid = min(now + self.session_idle, session.created_at + APP_SESSION_ABSOLUTE)
         if slid - session.expires_at >= APP_SESSION_TOUCH:

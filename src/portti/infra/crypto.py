@@ -8,6 +8,7 @@ Messages that must carry a code until they are delivered are sealed with AES-GCM
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -17,7 +18,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
+@functools.lru_cache(maxsize=256)
 def derive_key(secret: bytes, purpose: str, length: int = 32) -> bytes:
+    # Cached: services that derive their keys are built per request, and the inputs are few
+    # (one secret, a fixed set of purposes), so this is a lookup instead of an HKDF each time.
     return HKDF(
         algorithm=hashes.SHA256(), length=length, salt=None, info=b"portti:" + purpose.encode()
     ).derive(secret)

@@ -1,4 +1,7 @@
-"""Request dependencies as ``Annotated`` aliases. Long-lived objects live on ``app.state``."""
+"""Request dependencies as ``Annotated`` aliases. Long-lived objects live on ``app.state``.
+
+Dependencies that only read ``app.state`` or build objects (no I/O) are ``async def``: FastAPI
+runs a plain ``def`` dependency in the thread pool, a hop of its own for each one per request."""
 
 from __future__ import annotations
 
@@ -19,12 +22,12 @@ from portti.weblogin.sessions import SessionService
 SESSION_COOKIE = "portti_session"
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -45,7 +48,7 @@ def client_ip(request: Request) -> str | None:
     return peer
 
 
-def get_request_context(request: Request) -> RequestContext:
+async def get_request_context(request: Request) -> RequestContext:
     return RequestContext(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
 
 
@@ -55,7 +58,7 @@ DbSession = Annotated[Session, Depends(get_db)]
 RequestCtx = Annotated[RequestContext, Depends(get_request_context)]
 
 
-def get_audit(db: DbSession, clock: ClockDep, ctx: RequestCtx) -> AuditLog:
+async def get_audit(db: DbSession, clock: ClockDep, ctx: RequestCtx) -> AuditLog:
     return AuditLog(db, clock, ctx)
 
 
