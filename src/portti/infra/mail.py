@@ -43,9 +43,9 @@ log = structlog.get_logger(__name__)
 
 # Below the outbox lease (60 s), so that a slow server cannot make two workers send one message.
 SMTP_TIMEOUT_SECONDS = 30.0
-# Reused connections: some servers refuse more messages per connection (Exchange's receive
-# connectors: 20 by default); RFC 5321 servers wait at least 5 minutes before dropping an idle
-# client, so a few seconds unused is safely inside any server's patience.
+# Reused connections: some servers take only so many messages per connection (Exchange, for one,
+# 20 by default); RFC 5321 asks servers to wait at least 5 minutes before dropping an idle
+# client, so a few seconds unused is well inside any server's patience.
 MAX_MESSAGES_PER_CONNECTION = 20
 MAX_IDLE_SECONDS = 5.0
 GOODBYE_SECONDS = 5.0
@@ -166,7 +166,6 @@ class SmtpConnections:
 
     def __init__(self, mailer: SmtpMailer) -> None:
         self.mailer = mailer
-        self.opened = 0
         self._idle: list[_Connection] = []
 
     def _take(self) -> _Connection | None:
@@ -258,8 +257,6 @@ class SmtpMailer:
                     if conn is None:
                         conn = _Connection(self._client())
                         await conn.client.connect()  # EHLO, STARTTLS and login as configured
-                        if connections is not None:
-                            connections.opened += 1
                     await conn.client.send_message(msg)
                     conn.sent += 1
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
