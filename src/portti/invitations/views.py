@@ -13,7 +13,7 @@ from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.errors import ReinviteNeedsSupport
 from portti.invitations.models import LIVE_STATUSES, Invitation, InvitationStatus
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, CurrentSession, DbSession, SettingsDep
+from portti.web.deps import CurrentActor, CurrentSession, DbSession
 
 router = APIRouter(
     prefix="/c/{company_id}/users/{membership_id}",
@@ -65,6 +65,28 @@ def invitation_panel(
     )
 
 
+def invite_context(
+    invitations: Invitations,
+    actor: CurrentActor,
+    ws: CurrentSession,
+    company_id: int,
+    membership_id: int,
+    errors: dict[str, str],
+) -> dict[str, Any]:
+    m, inv = invitations.for_admin(actor, company_id, membership_id)
+    company, grant = invitations.policy.require_admin(actor.person_id, company_id)
+    return {
+        "session": ws,
+        "company": company,
+        "m": m,
+        "person": m.person,
+        "blocked": invitations.reinvite_blocked(m, grant.via),
+        "previous": inv,
+        "errors": errors,
+        **panel_context(invitations, inv),
+    }
+
+
 @router.get("/invite", response_class=HTMLResponse)
 def invite_page(
     request: Request,
@@ -73,24 +95,9 @@ def invite_page(
     actor: CurrentActor,
     invitations: Invitations,
     ws: CurrentSession,
-    settings: SettingsDep,
 ) -> Response:
-    m, inv = invitations.for_admin(actor, company_id, membership_id)
-    company, grant = invitations.policy.require_admin(actor.person_id, company_id)
-    return render(
-        request,
-        "invitations/invite.html",
-        {
-            "session": ws,
-            "company": company,
-            "m": m,
-            "person": m.person,
-            "blocked": invitations.reinvite_blocked(m, grant.via),
-            "previous": inv,
-            "errors": {},
-            **panel_context(invitations, inv),
-        },
-    )
+    ctx = invite_context(invitations, actor, ws, company_id, membership_id, {})
+    return render(request, "invitations/invite.html", ctx)
 
 
 @router.post("/invite", response_class=HTMLResponse)
@@ -110,23 +117,10 @@ def send_invitation(
         )
     except (ValidationFailed, ReinviteNeedsSupport) as exc:
         db.rollback()
-        m, inv = invitations.for_admin(actor, company_id, membership_id)
-        company, grant = invitations.policy.require_admin(actor.person_id, company_id)
-        return render(
-            request,
-            "invitations/invite.html",
-            {
-                "session": ws,
-                "company": company,
-                "m": m,
-                "person": m.person,
-                "blocked": invitations.reinvite_blocked(m, grant.via),
-                "previous": inv,
-                "errors": getattr(exc, "errors", {"form": exc.message}),
-                **panel_context(invitations, inv),
-            },
-            status=exc.status if isinstance(exc, ReinviteNeedsSupport) else 422,
-        )
+        errors = getattr(exc, "errors", None) or {"form": exc.message}
+        ctx = invite_context(invitations, actor, ws, company_id, membership_id, errors)
+        status = exc.status if isinstance(exc, ReinviteNeedsSupport) else 422
+        return render(request, "invitations/invite.html", ctx, status=status)
     db.commit()
     wake_outbox(request)
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?invited=1", 303)
