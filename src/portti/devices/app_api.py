@@ -8,15 +8,12 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from portti.companies.services import PersonDirectory
 from portti.devices.activation import next_step, require_step
@@ -55,7 +52,7 @@ from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.errors import ActivationUnknown
 from portti.invitations.models import InvitationStatus
 from portti.people.models import Person
-from portti.web.deps import ClockDep, DbSession, SettingsDep, client_ip
+from portti.web.deps import ClockDep, DbSession, SettingsDep, client_ip, kept_on_refusal
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A problem with a stable `code` and a human `next_step`"},
@@ -90,23 +87,17 @@ def _ip(request: Request) -> str:
     return client_ip(request) or "unknown"
 
 
-def _activation(token: str, invitations: Invitations) -> Activation:
-    return invitations.activation(token)
-
-
 def _step(db: DbSession, act: Activation, accounts: Accounts) -> NextStep:
     return NextStep(step=next_step(db, act, accounts.current_terms()[0]))
 
 
-@contextmanager
-def _kept_on_refusal(db: Session) -> Iterator[None]:
-    """The services record a refusal (an audit row, a counted try) and then raise; the
-    transaction is committed so that the record stays (see accounts/services.py)."""
-    try:
-        yield
-    except DomainError:
-        db.commit()
-        raise
+def _at_step(
+    token: str, invitations: Invitations, accounts: Accounts, db: DbSession, *steps: str
+) -> Activation:
+    """The app's activation, refused unless it is at one of ``steps``."""
+    act = invitations.activation(token)
+    require_step(db, act, accounts.current_terms()[0], *steps)
+    return act
 
 
 # -- account (APP-2) -----------------------------------------------------------------------
@@ -124,9 +115,8 @@ def start_new_account(
     db: DbSession,
 ) -> NextStep:
     """“Create an account”: sends a 6-digit code to the e-mail address to confirm it."""
-    act = _activation(token, invitations)
-    require_step(db, act, accounts.current_terms()[0], "account", "verify_email")
-    with _kept_on_refusal(db):
+    act = _at_step(token, invitations, accounts, db, "account", "verify_email")
+    with kept_on_refusal(db):
         accounts.start_new_account(act, body.email)
     db.commit()
     wake_outbox(request)
@@ -145,13 +135,9 @@ def verify_account_email(
     accounts: Accounts,
     db: DbSession,
 ) -> NextStep:
-    act = _activation(token, invitations)
-    require_step(db, act, accounts.current_terms()[0], "verify_email")
-    try:
+    act = _at_step(token, invitations, accounts, db, "verify_email")
+    with kept_on_refusal(db):  # wrong tries count
         accounts.verify_email(act, body.code)
-    except DomainError:
-        db.commit()  # wrong tries count
-        raise
     db.commit()
     return _step(db, act, accounts)
 
@@ -168,9 +154,8 @@ def set_account_password(
     accounts: Accounts,
     db: DbSession,
 ) -> NextStep:
-    act = _activation(token, invitations)
-    require_step(db, act, accounts.current_terms()[0], "password")
-    with _kept_on_refusal(db):
+    act = _at_step(token, invitations, accounts, db, "password")
+    with kept_on_refusal(db):
         accounts.set_password(act, body.password)
     db.commit()
     return _step(db, act, accounts)
@@ -189,8 +174,7 @@ def start_totp_enrolment(
     response: Response,
 ) -> TotpEnrolmentOut:
     """The authenticator app's seed: shown once, as a QR code and as text."""
-    act = _activation(token, invitations)
-    require_step(db, act, accounts.current_terms()[0], "totp")
+    act = _at_step(token, invitations, accounts, db, "totp")
     enrolment = accounts.start_totp(act)
     db.commit()
     response.headers["Cache-Control"] = "no-store"
@@ -211,9 +195,8 @@ def confirm_totp(
     accounts: Accounts,
     db: DbSession,
 ) -> NextStep:
-    act = _activation(token, invitations)
-    require_step(db, act, accounts.current_terms()[0], "totp")
-    with _kept_on_refusal(db):
+    act = _at_step(token, invitations, accounts, db, "totp")
+    with kept_on_refusal(db):
         accounts.confirm_totp(act, body.code)
     db.commit()
     return _step(db, act, accounts)
@@ -233,15 +216,11 @@ def log_in_to_existing_account(
     db: DbSession,
 ) -> NextStep:
     """“Log in with your account”: e-mail, password and a code from the authenticator app."""
-    act = _activation(token, invitations)
-    require_step(db, act, accounts.current_terms()[0], "account")
-    try:
+    act = _at_step(token, invitations, accounts, db, "account")
+    with kept_on_refusal(db):  # failures count towards the lockout
         account = accounts.login(
             body.email, body.password, body.totp_code, client=_ip(request), person_id=act.person_id
         )
-    except DomainError:
-        db.commit()  # failures count towards the lockout
-        raise
     accounts.link_existing_account(act, account)
     db.commit()
     return _step(db, act, accounts)
@@ -265,9 +244,8 @@ def accept_terms(
     accounts: Accounts,
     db: DbSession,
 ) -> NextStep:
-    act = _activation(token, invitations)
-    require_step(db, act, accounts.current_terms()[0], "terms")
-    with _kept_on_refusal(db):
+    act = _at_step(token, invitations, accounts, db, "terms")
+    with kept_on_refusal(db):
         accounts.accept_terms(act, body.version, ip=client_ip(request))
     db.commit()
     return _step(db, act, accounts)
@@ -293,8 +271,7 @@ def bind_device(
     clock: ClockDep,
 ) -> DeviceBound:
     """The last step: the device's public key(s) and the PIN. The private key never leaves."""
-    act = _activation(token, invitations)
-    require_step(db, act, accounts.current_terms()[0], "device")
+    act = _at_step(token, invitations, accounts, db, "device")
     device, _ = devices.bind(
         act,
         name=body.name,
@@ -336,11 +313,8 @@ def start_account_activation(
     clock: ClockDep,
 ) -> ActivationOut:
     """“Two-factor authentication already done”: e-mail, password, TOTP; then terms and PIN."""
-    try:
+    with kept_on_refusal(db):
         account = accounts.login(body.email, body.password, body.totp_code, client=_ip(request))
-    except DomainError:
-        db.commit()
-        raise
     token = secrets.token_urlsafe(32)
     now = clock.now()
     act = Activation(
@@ -456,7 +430,7 @@ def new_device_challenge(
 @router.post("/devices/{device_id}/unlock", operation_id="unlock_app", response_model=AppSessionOut)
 def unlock_app(device_id: str, body: UnlockIn, devices: Devices, db: DbSession) -> AppSessionOut:
     """PIN or biometrics (APP-5): a signature over the nonce, and the PIN checked here."""
-    try:
+    with kept_on_refusal(db):  # wrong PINs and used nonces are recorded even though this fails
         session, token = devices.unlock(
             device_id,
             nonce=body.nonce,
@@ -464,9 +438,6 @@ def unlock_app(device_id: str, body: UnlockIn, devices: Devices, db: DbSession) 
             pin=body.pin,
             biometric_signature=body.biometric_signature,
         )
-    except DomainError:
-        db.commit()  # wrong PINs and used nonces are recorded even though this fails
-        raise
     db.commit()
     return AppSessionOut(app_session_token=token, expires_at=session.expires_at)
 

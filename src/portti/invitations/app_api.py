@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from portti.errors import DomainError
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.errors import ActivationUnknown
 from portti.invitations.models import InvitationStatus
@@ -19,7 +18,7 @@ from portti.invitations.schemas import (
     SignupCodeIn,
 )
 from portti.invitations.services import MAX_SMS_RESENDS
-from portti.web.deps import DbSession, client_ip
+from portti.web.deps import DbSession, client_ip, kept_on_refusal
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A problem with a stable `code` and a human `next_step`"},
@@ -58,11 +57,8 @@ def redeem_signup_code(
     body: SignupCodeIn, request: Request, invitations: Invitations, db: DbSession
 ) -> ActivationStarted:
     """“I have a sign-up code”: the 16 digits from the e-mail. Answers with who invited."""
-    try:
+    with kept_on_refusal(db):  # the refusal is audited
         r = invitations.redeem_signup_code(body.signup_code, client=_ip(request))
-    except DomainError:
-        db.commit()  # the refusal is audited
-        raise
     db.commit()
     wake_outbox(request)
     inv = r.invitation
@@ -103,11 +99,8 @@ def confirm_phone(
     db: DbSession,
 ) -> ActivationState:
     """The 6-digit code from the SMS, or one the user administrator generated."""
-    try:
+    with kept_on_refusal(db):  # wrong tries count even though the answer is an error
         inv = invitations.confirm_phone(token, body.code, client=_ip(request))
-    except DomainError:
-        db.commit()  # wrong tries count even though the answer is an error
-        raise
     db.commit()
     return ActivationState(
         step="account",

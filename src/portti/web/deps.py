@@ -5,7 +5,8 @@ runs a plain ``def`` dependency in the thread pool, a hop of its own for each on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,12 +15,25 @@ from sqlalchemy.orm import Session
 from portti.audit.services import AuditLog, RequestContext
 from portti.companies.services import Actor, MembershipService
 from portti.config import Settings
-from portti.errors import NotAuthenticated
+from portti.errors import DomainError, NotAuthenticated
 from portti.infra.clock import Clock
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
 
 SESSION_COOKIE = "portti_session"
+
+
+@contextmanager
+def kept_on_refusal(db: Session, after: Callable[[], None] | None = None) -> Iterator[None]:
+    """Services record a refusal (an audit row, a counted wrong PIN or code) and then raise a
+    domain error: commit anyway so that the record stays, then let the error answer."""
+    try:
+        yield
+    except DomainError:
+        db.commit()
+        if after is not None:
+            after()
+        raise
 
 
 async def get_settings(request: Request) -> Settings:

@@ -11,6 +11,7 @@ Every answer reaches the waiting browser at once through the event bus, after th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, status
@@ -19,8 +20,7 @@ from portti.devices.app_api import AppSessionToken
 from portti.devices.deps import Devices
 from portti.devices.models import Device, DeviceChallenge
 from portti.devices.schemas import ChallengeOut
-from portti.errors import DomainError
-from portti.web.deps import DbSession, SettingsDep
+from portti.web.deps import DbSession, SettingsDep, kept_on_refusal
 from portti.weblogin.deps import Events, Geo, LoginTransactions
 from portti.weblogin.models import LoginTransaction
 from portti.weblogin.qr import APPROVE_PURPOSE, LoginTransactionService, describe_browser
@@ -75,6 +75,25 @@ def _device(token: str, devices: Devices) -> Device:
     return device
 
 
+def _answer_scan(
+    device: Device,
+    scan: Callable[[], LoginTransaction],
+    devices: Devices,
+    qr: LoginTransactions,
+    db: DbSession,
+    events: Events,
+    geo: Geo,
+    service_name: str,
+) -> LoginApprovalOut:
+    """A scanned QR code or a typed code: the request, with a fresh challenge to approve it."""
+    with kept_on_refusal(db, after=lambda: qr.publish_changes(events)):
+        tx = scan()
+    challenge = devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
+    db.commit()
+    qr.publish_changes(events)
+    return approval_out(tx, qr, service_name, geo, challenge)
+
+
 @router.post("/scan", operation_id="scan_login_qr", response_model=LoginApprovalOut)
 def scan_login_qr(
     body: ScanIn,
@@ -89,16 +108,16 @@ def scan_login_qr(
     """“Read QR code for web login”: the browser then shows the number to pick. The answer
     carries a fresh `approve_login` challenge: approving is then one request."""
     device = _device(token, devices)
-    try:
-        tx = qr.scan(device, body.qr)
-    except DomainError:
-        db.commit()
-        qr.publish_changes(events)
-        raise
-    challenge = devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
-    db.commit()
-    qr.publish_changes(events)
-    return approval_out(tx, qr, settings.service_name, geo, challenge)
+    return _answer_scan(
+        device,
+        lambda: qr.scan(device, body.qr),
+        devices,
+        qr,
+        db,
+        events,
+        geo,
+        settings.service_name,
+    )
 
 
 @router.post("/code", operation_id="enter_login_code", response_model=LoginApprovalOut)
@@ -114,16 +133,16 @@ def enter_login_code(
 ) -> LoginApprovalOut:
     """The code under the QR code, when the camera cannot be used. 10 tries a minute."""
     device = _device(token, devices)
-    try:
-        tx = qr.scan_code(device, body.code)
-    except DomainError:
-        db.commit()
-        qr.publish_changes(events)
-        raise
-    challenge = devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
-    db.commit()
-    qr.publish_changes(events)
-    return approval_out(tx, qr, settings.service_name, geo, challenge)
+    return _answer_scan(
+        device,
+        lambda: qr.scan_code(device, body.code),
+        devices,
+        qr,
+        db,
+        events,
+        geo,
+        settings.service_name,
+    )
 
 
 @router.get("/pending", operation_id="list_pending_approvals", response_model=PendingApprovalsOut)
@@ -191,12 +210,10 @@ def approve_login(
             biometric_signature=body.biometric_signature,
         )
 
-    try:
+    with kept_on_refusal(
+        db, after=lambda: qr.publish_changes(events)
+    ):  # wrong PINs stay counted, nonces used, a wrong number ends the login
         tx = qr.approve(device, approval_id, number=body.number, verify=verify)
-    except DomainError:
-        db.commit()  # wrong PINs stay counted, nonces used, a wrong number ends the login
-        qr.publish_changes(events)
-        raise
     db.commit()
     qr.publish_changes(events)
     return ApprovalResult(approval_id=tx.public_id, status=tx.status)
@@ -213,12 +230,8 @@ def reject_login(
 ) -> ApprovalResult:
     """“This wasn't me”: the login ends, the browser says it was refused, and it is audited."""
     device = _device(token, devices)
-    try:
+    with kept_on_refusal(db, after=lambda: qr.publish_changes(events)):
         tx = qr.reject(device, approval_id)
-    except DomainError:
-        db.commit()
-        qr.publish_changes(events)
-        raise
     db.commit()
     qr.publish_changes(events)
     return ApprovalResult(approval_id=tx.public_id, status=tx.status)

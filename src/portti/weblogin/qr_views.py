@@ -25,7 +25,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from portti.devices.models import Device, DeviceStatus
-from portti.errors import DomainError
 from portti.strongauth.views import set_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -34,6 +33,7 @@ from portti.web.deps import (
     OptionalWebSession,
     RequestCtx,
     Sessions,
+    kept_on_refusal,
 )
 from portti.web.errors import _path_only
 from portti.weblogin.deps import Events, LoginTransactions
@@ -233,7 +233,7 @@ def complete_qr_login(
     events: Events,
 ) -> Response:
     """The approved browser, and only it, gets its session (or its step-up)."""
-    try:
+    with kept_on_refusal(db):  # the refusal is audited
         done = qr.complete(
             public_id,
             request.cookies.get(QR_COOKIE),
@@ -241,9 +241,6 @@ def complete_qr_login(
             sessions=sessions,
             ctx=ctx,
         )
-    except DomainError:
-        db.commit()  # the refusal is audited
-        raise
     db.commit()
     qr.publish_changes(events)
     tx = done.transaction
