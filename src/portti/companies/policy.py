@@ -34,6 +34,7 @@ class AdminPolicy:
     def __init__(self, db: Session, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._checked: dict[tuple[int, int], tuple[Company, AdminGrant]] = {}
 
     def _valid_admin_memberships(self, person_id: int) -> list[tuple[Membership, set[str]]]:
         rows = self.db.scalars(
@@ -75,12 +76,18 @@ class AdminPolicy:
         return found
 
     def require_admin(self, person_id: int, company_id: int) -> tuple[Company, AdminGrant]:
+        # A policy lives for one request: a page that checks in the view and again in the
+        # service asks the database once.
+        key = (person_id, company_id)
+        if key in self._checked:
+            return self._checked[key]
         company = self.db.get(Company, company_id)
         if company is None:
             raise NotFound("No such company.")
         grant = self.grant(person_id, company)
         if grant is None:
             raise Forbidden("You are not a user administrator of this company.")
+        self._checked[key] = (company, grant)
         return company, grant
 
     def administrable_companies(self, person_id: int) -> list[Company]:
