@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from portti.audit.models import AuditAction, AuditEvent
+from portti.db.base import table_of
 from portti.infra.clock import Clock
 
 
@@ -19,6 +20,9 @@ class RequestContext:
 
     ip: str | None = None
     user_agent: str | None = None
+
+
+_INSERT = insert(table_of(AuditEvent))
 
 
 class AuditLog:
@@ -35,19 +39,23 @@ class AuditLog:
         actor_person_id: int | None = None,
         subject_person_id: int | None = None,
         **details: Any,
-    ) -> AuditEvent:
-        event = AuditEvent(
-            occurred_at=self.clock.now(),
-            action=str(action),
-            company_id=company_id,
-            actor_person_id=actor_person_id,
-            subject_person_id=subject_person_id,
-            ip=self.ctx.ip,
-            user_agent=(self.ctx.user_agent or "")[:300] or None,
-            details=details,
+    ) -> None:
+        """Written at once, in the caller's transaction: it commits or rolls back with the
+        change it speaks of. A plain INSERT (no unit of work): the log only ever grows, and
+        every approval writes a row."""
+        self.db.execute(
+            _INSERT,
+            {
+                "occurred_at": self.clock.now(),
+                "action": str(action),
+                "company_id": company_id,
+                "actor_person_id": actor_person_id,
+                "subject_person_id": subject_person_id,
+                "ip": self.ctx.ip,
+                "user_agent": (self.ctx.user_agent or "")[:300] or None,
+                "details": details,
+            },
         )
-        self.db.add(event)
-        return event
 
     def for_company(
         self, company_id: int, *, limit: int = 100, before_id: int | None = None

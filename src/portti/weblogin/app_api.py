@@ -208,6 +208,7 @@ def approve_login(
             context=approval_id,
             pin=body.pin,
             biometric_signature=body.biometric_signature,
+            known=device,
         )
 
     with kept_on_refusal(

@@ -48,6 +48,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, RequestContext
+from portti.db.base import table_of
 from portti.devices.models import Device
 from portti.errors import NotFound
 from portti.infra.clock import Clock
@@ -772,16 +773,16 @@ class LoginTransactionService:
         **values: Any,
     ) -> bool:
         """A conditional UPDATE: of two requests racing, exactly one moves the transaction."""
+        table = table_of(LoginTransaction)
         result = cast(
             "CursorResult[Any]",
             self.db.execute(
-                update(LoginTransaction)
+                update(table)
                 .where(
-                    LoginTransaction.id == tx.id,
-                    LoginTransaction.status.in_([s.value for s in from_statuses]),
+                    table.c.id == tx.id,
+                    table.c.status.in_([s.value for s in from_statuses]),
                 )
                 .values(status=to.value, **values)
-                .execution_options(synchronize_session=False)
             ),
         )
         if result.rowcount != 1:
