@@ -47,6 +47,7 @@ from typing import Any
 import httpx
 from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the simulated app's keys (tests/support)
@@ -65,6 +66,7 @@ from portti.infra.outbox import Outbox, outbox_box  # noqa: E402
 from portti.people.models import Person  # noqa: E402
 from portti.people.portti_id import new_portti_id  # noqa: E402
 from portti.web.csrf import make_token  # noqa: E402
+from portti.weblogin.models import LoginTransaction  # noqa: E402
 from portti.weblogin.qr import QrFrames, elapsed_seconds, render_qr_svg  # noqa: E402
 from support.device_keys import SimulatedApp  # noqa: E402
 
@@ -282,6 +284,23 @@ class Browser:
     task: asyncio.Task[None] | None = None
 
 
+_ENGINES: dict[str, Engine] = {}
+
+
+def shown_since(settings: Settings, public_id: str) -> datetime:
+    """When the server started the transaction: the second its QR frames count from. (The app
+    reads the current frame off the screen; a load generator's own clock would drift from the
+    server's by however long the answer waited in a queue.)"""
+    engine = _ENGINES.get(settings.database_url)
+    if engine is None:
+        engine = _ENGINES[settings.database_url] = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        created = conn.execute(
+            select(LoginTransaction.created_at).where(LoginTransaction.public_id == public_id)
+        ).scalar_one()
+    return created
+
+
 async def open_browser(http: httpx.AsyncClient, settings: Settings) -> Browser:
     browser_id = secrets.token_urlsafe(24)
     csrf = make_token(settings.secret, "b:" + browser_id)
@@ -296,7 +315,7 @@ async def open_browser(http: httpx.AsyncClient, settings: Settings) -> Browser:
     return Browser(
         public_id=public_id,
         cookies={"portti_browser": browser_id, "portti_qr": binding},
-        created_at=datetime.now(UTC),
+        created_at=shown_since(settings, public_id),
         events=asyncio.Queue(),
     )
 
@@ -352,7 +371,8 @@ async def scan(
     r = await http.post(
         f"{API}/login-approvals/scan", json={"qr": frame_now(settings, b)}, headers=auth
     )
-    r.raise_for_status()
+    if r.status_code != 200:
+        raise RuntimeError(f"scan: {r.status_code} {r.text}")
     nonce = str(r.json()["challenge"]["nonce"])
     # The person reads the number on the screen: here the browser's own event carries it.
     while True:

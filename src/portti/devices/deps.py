@@ -14,7 +14,7 @@ from portti.infra.outbox import Outbox, outbox_box
 from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
 
 
-def get_accounts(
+async def get_accounts(
     request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
 ) -> AccountService:
     state = request.app.state

@@ -142,6 +142,13 @@ _BURN = (
         _challenges.expires_at,
     )
 )
+_SESSION_WITH_DEVICE = (
+    select(AppSession, Device)
+    .join(Device, Device.id == AppSession.device_id)
+    .where(AppSession.token_hash == bindparam("token_hash"))
+)
+_DEVICE = select(Device).where(Device.public_id == bindparam("public_id"))
+_DEVICE_LOCKED = _DEVICE.with_for_update().execution_options(populate_existing=True)
 _devices = table_of(Device).c
 _USED = (
     update(table_of(Device))
@@ -347,12 +354,10 @@ class DeviceService:
     def _device(self, public_id: str, *, lock: bool = False) -> Device | None:
         if not isinstance(public_id, str) or not 0 < len(public_id) <= 40:
             return None
-        q = select(Device).where(Device.public_id == public_id)
-        if lock:
-            # Serialises PIN tries on one device, so parallel guesses are counted one by one,
-            # and reads the row afresh under the lock.
-            q = q.with_for_update().execution_options(populate_existing=True)
-        return self.db.scalars(q).one_or_none()
+        # Locking serialises PIN tries on one device, so parallel guesses are counted one by
+        # one, and reads the row afresh under the lock.
+        q = _DEVICE_LOCKED if lock else _DEVICE
+        return self.db.scalars(q, {"public_id": public_id}).one_or_none()
 
     @staticmethod
     def _require_active(device: Device | None) -> Device:
@@ -602,9 +607,7 @@ class DeviceService:
         if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN:
             # The session and its device in one statement (was two).
             found = self.db.execute(
-                select(AppSession, Device)
-                .join(Device, Device.id == AppSession.device_id)
-                .where(AppSession.token_hash == self.session_hasher.hash(token))
+                _SESSION_WITH_DEVICE, {"token_hash": self.session_hasher.hash(token)}
             ).one_or_none()
         now = self.clock.now()
         if found is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import random
 import threading
@@ -103,7 +104,9 @@ class OutboxMessage(Model):
 Index("ix_outbox_messages_due", OutboxMessage.status, OutboxMessage.next_attempt_at)
 
 
+@functools.lru_cache(maxsize=8)
 def outbox_box(secret: bytes) -> SecretBox:
+    """One per secret: services built per request would otherwise derive its key each time."""
     return SecretBox(secret, "outbox")
 
 

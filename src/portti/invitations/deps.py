@@ -11,7 +11,7 @@ from portti.invitations.services import InvitationService
 from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
 
 
-def get_invitations(
+async def get_invitations(
     request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
 ) -> InvitationService:
     return InvitationService(

@@ -5,10 +5,12 @@ runs a plain ``def`` dependency in the thread pool, a hop of its own for each on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -46,10 +48,24 @@ async def get_clock(request: Request) -> Clock:
     return clock
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One session per request; handlers that change data commit explicitly."""
-    with request.app.state.session_factory() as session:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One session per request; handlers that change data commit explicitly.
+
+    Opening a session does no I/O (it connects on first use), and neither does closing one
+    whose work was committed: both stay on the event loop. Only a session still holding a
+    connection (a read-only handler, or an error mid-transaction) is closed in the thread pool,
+    where its rollback may wait on the database."""
+    session: Session = request.app.state.session_factory()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            # Not in the handlers' pool: when every worker thread waits for a database
+            # connection, the close that gives one back must still run (FastAPI closes
+            # ``def`` dependencies on a limiter of their own, one per call, for the same reason).
+            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
+        else:
+            session.close()
 
 
 def client_ip(request: Request) -> str | None:
@@ -79,7 +95,9 @@ async def get_audit(db: DbSession, clock: ClockDep, ctx: RequestCtx) -> AuditLog
 Audit = Annotated[AuditLog, Depends(get_audit)]
 
 
-def get_session_service(db: DbSession, clock: ClockDep, settings: SettingsDep) -> SessionService:
+async def get_session_service(
+    db: DbSession, clock: ClockDep, settings: SettingsDep
+) -> SessionService:
     from datetime import timedelta
 
     return SessionService(
@@ -105,7 +123,7 @@ def get_optional_session(request: Request, sessions: Sessions, db: DbSession) ->
 OptionalWebSession = Annotated[WebSession | None, Depends(get_optional_session)]
 
 
-def get_current_session(ws: OptionalWebSession) -> WebSession:
+async def get_current_session(ws: OptionalWebSession) -> WebSession:
     if ws is None:
         raise NotAuthenticated("Log in to continue.")
     return ws
@@ -114,14 +132,14 @@ def get_current_session(ws: OptionalWebSession) -> WebSession:
 CurrentSession = Annotated[WebSession, Depends(get_current_session)]
 
 
-def get_actor(ws: CurrentSession) -> Actor:
+async def get_actor(ws: CurrentSession) -> Actor:
     return Actor(person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 
 
-def get_membership_service(
+async def get_membership_service(
     db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
 ) -> MembershipService:
     return MembershipService(db, clock, audit, step_up_window=settings.step_up_window)

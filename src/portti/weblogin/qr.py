@@ -29,6 +29,7 @@ transaction, a failed completion is audited) write and then raise: routes commit
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -41,7 +42,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 import segno
-from sqlalchemy import Connection, CursorResult, select, update
+from sqlalchemy import Connection, CursorResult, Update, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -369,6 +370,26 @@ class Completion:
     session_token: str | None  # a new web session (login); None for a step-up
 
 
+# Statements the approval path runs, built once (building and keying a statement costs more
+# than SQLite takes to run it).
+_BY_PUBLIC_ID = select(LoginTransaction).where(LoginTransaction.public_id == bindparam("public_id"))
+
+
+@functools.lru_cache(maxsize=32)
+def _move_statement(from_statuses: tuple[str, ...], names: tuple[str, ...]) -> Update:
+    """``UPDATE … SET status = :v_status, <name> = :v_<name> … WHERE id = :b_id AND status IN
+    (<from_statuses>)``."""
+    table = table_of(LoginTransaction)
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            or_(*(table.c.status == status for status in from_statuses)),
+        )
+        .values({name: bindparam("v_" + name) for name in ("status", *names)})
+    )
+
+
 class LoginTransactionService:
     def __init__(
         self,
@@ -434,9 +455,7 @@ class LoginTransactionService:
     def get(self, public_id: str) -> LoginTransaction | None:
         if not isinstance(public_id, str) or not 0 < len(public_id) <= 32:
             return None
-        return self.db.scalars(
-            select(LoginTransaction).where(LoginTransaction.public_id == public_id)
-        ).one_or_none()
+        return self.db.scalars(_BY_PUBLIC_ID, {"public_id": public_id}).one_or_none()
 
     @staticmethod
     def binding_matches(tx: LoginTransaction, cookie: str | None) -> bool:
@@ -773,18 +792,10 @@ class LoginTransactionService:
         **values: Any,
     ) -> bool:
         """A conditional UPDATE: of two requests racing, exactly one moves the transaction."""
-        table = table_of(LoginTransaction)
-        result = cast(
-            "CursorResult[Any]",
-            self.db.execute(
-                update(table)
-                .where(
-                    table.c.id == tx.id,
-                    table.c.status.in_([s.value for s in from_statuses]),
-                )
-                .values(status=to.value, **values)
-            ),
-        )
+        statement = _move_statement(tuple(s.value for s in from_statuses), tuple(sorted(values)))
+        params = {"b_id": tx.id, "v_status": to.value}
+        params |= {"v_" + name: value for name, value in values.items()}
+        result = cast("CursorResult[Any]", self.db.execute(statement, params))
         if result.rowcount != 1:
             return False
         # What the UPDATE wrote, without reading the row back.
