@@ -80,6 +80,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Threads that run request handlers (their database work, PIN and password hashing, calls
+    # to an identity provider); unset: 4 with SQLite, 16 with PostgreSQL. SQLite has one writer
+    # and Python one interpreter lock, so beyond a few threads more only contend (measured in
+    # docs/benchmarks.md); a remote database's round trips leave room for more.
+    handler_threads: int | None = Field(default=None, ge=1, le=256)
 
     @model_validator(mode="before")
     @classmethod
@@ -136,6 +141,12 @@ class Settings(BaseSettings):
     @property
     def step_up_window(self) -> timedelta:
         return timedelta(minutes=self.step_up_minutes)
+
+    @property
+    def threads(self) -> int:
+        if self.handler_threads is not None:
+            return self.handler_threads
+        return 4 if self.database_url.startswith("sqlite") else 16
 
     def sqlite_path(self) -> Path | None:
         if self.database_url.startswith("sqlite:///"):

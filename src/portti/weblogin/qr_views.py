@@ -14,6 +14,7 @@ delays the browser by a re-check, and 200 waiting browsers do not hold 200 conne
 from __future__ import annotations
 
 import asyncio
+import random
 import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -53,6 +54,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 # htmx stops polling on this status (https://htmx.org/attributes/hx-trigger/, "every").
 STOP_POLLING = 286
 RECHECK_SECONDS = 3.0
+# Each wait is drawn from RECHECK_SECONDS × (1 ± RECHECK_JITTER): browsers that connected together
+# (a burst of logins, or every browser reconnecting after a restart) must not re-read the
+# database in the same instant every few seconds.
+RECHECK_JITTER = 0.25
 # One response streams at most this long; EventSource reconnects by itself (``retry``), and
 # the new stream reads the database first. Keeps shutdowns and proxies from waiting long.
 STREAM_SECONDS = 30.0
@@ -202,7 +207,8 @@ async def qr_events(request: Request, public_id: str) -> Response:
                 left = deadline - loop.time()
                 if left <= 0:
                     return
-                message = await sub.get(min(RECHECK_SECONDS, left))
+                wait = RECHECK_SECONDS * random.uniform(1 - RECHECK_JITTER, 1 + RECHECK_JITTER)
+                message = await sub.get(min(wait, left))
                 fresh = BrowserState.from_json(message) if message is not None else None
                 if fresh is None:
                     fresh = await run_in_threadpool(_load_state, request, public_id, cookie)
