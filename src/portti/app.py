@@ -129,6 +129,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     app.state.events = make_event_bus(settings.event_bus_url, settings.database_url)
     app.state.geo = LocalNetworkGeoLookup()
+    from portti.weblogin.watch import StreamWatch
+
+    app.state.qr_watch = StreamWatch(engine, app.state.clock.now)
 
     install_error_handlers(app)
     form_targets = [

@@ -344,6 +344,16 @@ def browser_state_of(tx: _StateColumns, now: datetime) -> BrowserState:
     )
 
 
+_BROWSER_STATE = select(
+    LoginTransaction.status,
+    LoginTransaction.purpose,
+    LoginTransaction.number,
+    LoginTransaction.end_reason,
+    LoginTransaction.expires_at,
+    LoginTransaction.browser_binding_hash,
+).where(LoginTransaction.public_id == bindparam("public_id"))
+
+
 def read_browser_state(
     conn: Connection, public_id: str, cookie: str | None, now: datetime
 ) -> BrowserState | None:
@@ -351,12 +361,7 @@ def read_browser_state(
     for an unknown transaction or another browser."""
     if not isinstance(public_id, str) or not 0 < len(public_id) <= 32:
         return None
-    t = LoginTransaction
-    row = conn.execute(
-        select(
-            t.status, t.purpose, t.number, t.end_reason, t.expires_at, t.browser_binding_hash
-        ).where(t.public_id == public_id)
-    ).one_or_none()
+    row = conn.execute(_BROWSER_STATE, {"public_id": public_id}).one_or_none()
     if row is None or not cookie or len(cookie) > 100:
         return None
     if not hmac.compare_digest(binding_hash(cookie), row.browser_binding_hash):

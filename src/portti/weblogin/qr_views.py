@@ -7,14 +7,15 @@ with ``/status`` (JSON) as the polling fallback. Once approved, ``static/qr.js``
 panel's form to ``/complete``, which checks the cookie and starts a fresh web session.
 
 The event stream holds no database session while it waits: it reads the transaction on connect
-and every few seconds in a short session of its own, so a message lost between processes only
-delays the browser by a re-check, and 200 waiting browsers do not hold 200 connections.
+in a short session of its own, then waits for published changes; every few seconds
+``StreamWatch`` re-reads all waiting transactions of the process in one statement, so a message
+lost between processes only delays the browser by a re-check, and 200 waiting browsers neither
+hold 200 connections nor make 200 reads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -46,6 +47,7 @@ from portti.weblogin.qr import (
     read_browser_state,
     render_qr_svg,
 )
+from portti.weblogin.watch import StreamWatch
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
@@ -53,11 +55,10 @@ QR_COOKIE = "portti_qr"
 NO_STORE = {"Cache-Control": "no-store"}
 # htmx stops polling on this status (https://htmx.org/attributes/hx-trigger/, "every").
 STOP_POLLING = 286
-RECHECK_SECONDS = 3.0
-# Each wait is drawn from RECHECK_SECONDS × (1 ± RECHECK_JITTER): browsers that connected together
-# (a burst of logins, or every browser reconnecting after a restart) must not re-read the
-# database in the same instant every few seconds.
-RECHECK_JITTER = 0.25
+# A comment line this often while nothing happens: finds a browser that has gone away, and keeps
+# proxies from closing a quiet connection. (The database is re-read for every stream at once by
+# ``StreamWatch``, which also brings expiry.)
+KEEPALIVE_SECONDS = 3.0
 # One response streams at most this long; EventSource reconnects by itself (``retry``), and
 # the new stream reads the database first. Keeps shutdowns and proxies from waiting long.
 STREAM_SECONDS = 30.0
@@ -194,12 +195,13 @@ async def qr_events(request: Request, public_id: str) -> Response:
     if first is None:
         return JSONResponse({"detail": "No such login."}, status_code=404)
     bus = request.app.state.events
+    watch: StreamWatch = request.app.state.qr_watch
 
     async def stream() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STREAM_SECONDS
         yield f"retry: {RETRY_MS}\n\n"
-        async with bus.subscribe(channel_of(public_id)) as sub:
+        async with bus.subscribe(channel_of(public_id)) as sub, watch.watch(public_id, sub):
             # Read again now that we listen: nothing that happened in between is missed.
             state = await run_in_threadpool(_load_state, request, public_id, cookie) or first
             yield _sse(state)
@@ -207,14 +209,9 @@ async def qr_events(request: Request, public_id: str) -> Response:
                 left = deadline - loop.time()
                 if left <= 0:
                     return
-                wait = RECHECK_SECONDS * random.uniform(1 - RECHECK_JITTER, 1 + RECHECK_JITTER)
-                message = await sub.get(min(wait, left))
+                message = await sub.get(min(KEEPALIVE_SECONDS, left))
                 fresh = BrowserState.from_json(message) if message is not None else None
-                if fresh is None:
-                    fresh = await run_in_threadpool(_load_state, request, public_id, cookie)
-                    if fresh is None:
-                        return
-                if fresh.rank > state.rank:
+                if fresh is not None and fresh.rank > state.rank:
                     state = fresh
                     yield _sse(state)
                 elif message is None:
