@@ -22,3 +22,14 @@ def test_kh_logs_in_and_sees_users_and_roles(client, db):  # WEB-4 ADM-1
     login_and_step_up(client, w.kh_a)
     r = client.get(f"/c/{w.client_a.id}/users", headers={"accept": "text/html"})
     assert "Add user" in r.text
+
+
+def test_handlers_run_on_the_configured_number_of_threads(client, settings):  # OPS-2
+    import anyio.to_thread
+
+    assert client.portal is not None
+    tokens = client.portal.call(
+        lambda: anyio.to_thread.current_default_thread_limiter().total_tokens
+    )
+    expected = 16 if settings.database_url.startswith("postgresql") else 4
+    assert tokens == settings.threads == expected

@@ -39,3 +39,23 @@ def test_unsafe_production_settings_are_refused(change, message) -> None:  # OPS
 def test_demo_mode_gets_a_random_secret_and_the_test_provider() -> None:  # OPS-1
     a, b = Settings(mode=Mode.DEMO), Settings(mode=Mode.DEMO)
     assert a.secret != b.secret and a.test_idp_enabled
+
+
+@pytest.mark.parametrize(
+    ("database_url", "given", "threads"),
+    [
+        ("sqlite:///var/portti.db", None, 4),
+        ("postgresql://portti@db/portti", None, 16),
+        ("sqlite:///var/portti.db", 12, 12),
+    ],
+)
+def test_handler_threads_follow_the_database_unless_given(  # OPS-2
+    database_url: str, given: int | None, threads: int
+) -> None:
+    s = Settings(mode=Mode.TEST, database_url=database_url, handler_threads=given)
+    assert s.threads == threads
+
+
+def test_handler_threads_must_be_positive() -> None:  # OPS-4
+    with pytest.raises(ValidationError, match="handler_threads"):
+        Settings(mode=Mode.TEST, handler_threads=0)
