@@ -4,8 +4,11 @@ approvals a second one server process takes while 200 browsers wait.
 Starts ``portti serve`` (one uvicorn worker unless ``--workers``; several need a shared
 ``--event-bus``) on a fresh SQLite database with the production
 argon2id cost, seeds persons with bound devices straight into the database, and drives it over
-real HTTP: browsers are httpx clients holding Server-Sent Events streams, apps are httpx clients
-calling the app API. Then, in the same run:
+real HTTP: each browser holds a Server-Sent Events stream on a connection of its own, apps call
+the app API over keep-alive connections (both through ``rawhttp.py``, a lean asyncio HTTP/1.1
+client: with httpx the load generator spent 7 ms of CPU an approval, more than the server), and
+the load generator runs on uvloop. Setting up (starting logins, scanning) uses httpx. Then, in
+the same run:
 
 * the baseline: ``GET /healthz`` (an empty ``def`` handler) at the same concurrency;
 * latency over ``--logins`` sequential logins: the app's approve request sent → the browser's
@@ -138,7 +141,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(workdir: Path, *, workers: int = 1, event_bus: str = "memory://") -> Server:
+def start_server(
+    workdir: Path, *, workers: int = 1, event_bus: str = "memory://", threads: int | None = None
+) -> Server:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     database_url = f"sqlite:///{workdir / 'portti.db'}"
@@ -155,6 +160,8 @@ def start_server(workdir: Path, *, workers: int = 1, event_bus: str = "memory://
         "PORTTI_OUTBOX_IN_PROCESS": "false",
         "PYTHONUNBUFFERED": "1",
     }
+    if threads is not None:
+        env["PORTTI_HANDLER_THREADS"] = str(threads)
     upgrade(database_url)
     log = workdir / "server.log"
     proc = subprocess.Popen(
@@ -580,6 +587,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
+        "--handler-threads",
+        type=int,
+        default=None,
+        help="PORTTI_HANDLER_THREADS for the server (default: the server's own, 4 on SQLite)",
+    )
+    parser.add_argument(
         "--event-bus",
         default="memory://",
         help="PORTTI_EVENT_BUS_URL; several workers need a shared one (e.g. redis://127.0.0.1)",
@@ -588,11 +601,17 @@ def main() -> None:
 
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"{args.workers} uvicorn worker(s), SQLite (WAL), event bus {args.event_bus}; "
+        f"{args.workers} uvicorn worker(s), handler threads "
+        f"{args.handler_threads or 'default (4)'}, SQLite (WAL), event bus {args.event_bus}; "
         "the load generator runs on the same machine"
     )
     with tempfile.TemporaryDirectory(prefix="portti-bench-") as tmp:
-        server = start_server(Path(tmp), workers=args.workers, event_bus=args.event_bus)
+        server = start_server(
+            Path(tmp),
+            workers=args.workers,
+            event_bus=args.event_bus,
+            threads=args.handler_threads,
+        )
         try:
             s = server.settings
             print(

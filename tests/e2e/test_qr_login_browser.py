@@ -25,6 +25,7 @@ import psycopg
 import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import select
 
 from portti.app import make_templates
@@ -97,8 +98,16 @@ def read_qr(page: Page) -> str:
     from PIL import Image
 
     qr = page.get_by_role("img", name=QR_NAME)
-    expect(qr).to_be_visible()
-    png = qr.screenshot()
+    for attempt in range(3):
+        expect(qr).to_be_visible()
+        try:
+            png = qr.screenshot()
+            break
+        except PlaywrightError as exc:
+            # The code is replaced every second; a shot taken during the swap finds the old
+            # element gone. A camera simply takes the next frame.
+            if "not attached" not in str(exc) or attempt == 2:
+                raise
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     assert found, "zxing-cpp found no QR code in the screenshot"
     text: str = found[0].text
