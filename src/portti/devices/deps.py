@@ -7,8 +7,11 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from portti.accounts.services import AccountService
+from portti.audit.services import AuditLog
+from portti.config import Settings
 from portti.devices.services import DeviceService
 from portti.infra.outbox import Outbox, outbox_box
 from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
@@ -31,21 +34,24 @@ async def get_accounts(
     )
 
 
-async def get_devices(
-    request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
-) -> DeviceService:
+def build_devices(request: Request, db: Session, audit: AuditLog) -> DeviceService:
     state = request.app.state
+    settings: Settings = state.settings
     return DeviceService(
         db,
-        clock,
+        state.clock,
         audit,
-        Outbox(db, clock, outbox_box(settings.secret)),
+        Outbox(db, state.clock, outbox_box(settings.secret)),
         secret=settings.secret,
         pin_hasher=state.password_hasher,
         jinja=state.templates.env,
         base_url=settings.base_url.rstrip("/"),
         session_idle=timedelta(minutes=15),
     )
+
+
+async def get_devices(request: Request, db: DbSession, audit: Audit) -> DeviceService:
+    return build_devices(request, db, audit)
 
 
 Accounts = Annotated[AccountService, Depends(get_accounts)]

@@ -16,14 +16,17 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from portti.devices.app_api import AppSessionToken
-from portti.devices.deps import Devices
 from portti.devices.models import Device, DeviceChallenge
 from portti.devices.schemas import ChallengeOut
-from portti.web.deps import DbSession, SettingsDep, kept_on_refusal
-from portti.weblogin.deps import Events, Geo, LoginTransactions
+from portti.web.deps import kept_on_refusal
+from portti.weblogin.deps import AppSide, AppSideDep
 from portti.weblogin.models import LoginTransaction
-from portti.weblogin.qr import APPROVE_PURPOSE, LoginTransactionService, describe_browser
+from portti.weblogin.qr import (
+    APPROVE_PURPOSE,
+    GeoLookup,
+    LoginTransactionService,
+    describe_browser,
+)
 from portti.weblogin.schemas import (
     ApprovalResult,
     ApproveIn,
@@ -50,7 +53,7 @@ def approval_out(
     tx: LoginTransaction,
     qr: LoginTransactionService,
     service: str,
-    geo: Geo,
+    geo: GeoLookup,
     challenge: DeviceChallenge | None = None,
 ) -> LoginApprovalOut:
     return LoginApprovalOut(
@@ -69,112 +72,57 @@ def approval_out(
     )
 
 
-def _device(token: str, devices: Devices) -> Device:
+def _device(side: AppSide) -> Device:
     """The unlocked app's device. Its session's idle time may slide: every route commits."""
-    _, device = devices.app_session(token)
+    _, device = side.devices.app_session(side.token)
     return device
 
 
 def _answer_scan(
-    device: Device,
-    scan: Callable[[], LoginTransaction],
-    devices: Devices,
-    qr: LoginTransactions,
-    db: DbSession,
-    events: Events,
-    geo: Geo,
-    service_name: str,
+    side: AppSide, device: Device, scan: Callable[[], LoginTransaction]
 ) -> LoginApprovalOut:
     """A scanned QR code or a typed code: the request, with a fresh challenge to approve it."""
-    with kept_on_refusal(db, after=lambda: qr.publish_changes(events)):
+    qr, db = side.qr, side.db
+    with kept_on_refusal(db, after=lambda: qr.publish_changes(side.events)):
         tx = scan()
-    challenge = devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
+    challenge = side.devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
     db.commit()
-    qr.publish_changes(events)
-    return approval_out(tx, qr, service_name, geo, challenge)
+    qr.publish_changes(side.events)
+    return approval_out(tx, qr, side.settings.service_name, side.geo, challenge)
 
 
 @router.post("/scan", operation_id="scan_login_qr", response_model=LoginApprovalOut)
-def scan_login_qr(
-    body: ScanIn,
-    token: AppSessionToken,
-    devices: Devices,
-    qr: LoginTransactions,
-    db: DbSession,
-    events: Events,
-    geo: Geo,
-    settings: SettingsDep,
-) -> LoginApprovalOut:
+def scan_login_qr(body: ScanIn, side: AppSideDep) -> LoginApprovalOut:
     """“Read QR code for web login”: the browser then shows the number to pick. The answer
     carries a fresh `approve_login` challenge: approving is then one request."""
-    device = _device(token, devices)
-    return _answer_scan(
-        device,
-        lambda: qr.scan(device, body.qr),
-        devices,
-        qr,
-        db,
-        events,
-        geo,
-        settings.service_name,
-    )
+    device = _device(side)
+    return _answer_scan(side, device, lambda: side.qr.scan(device, body.qr))
 
 
 @router.post("/code", operation_id="enter_login_code", response_model=LoginApprovalOut)
-def enter_login_code(
-    body: CodeIn,
-    token: AppSessionToken,
-    devices: Devices,
-    qr: LoginTransactions,
-    db: DbSession,
-    events: Events,
-    geo: Geo,
-    settings: SettingsDep,
-) -> LoginApprovalOut:
+def enter_login_code(body: CodeIn, side: AppSideDep) -> LoginApprovalOut:
     """The code under the QR code, when the camera cannot be used. 10 tries a minute."""
-    device = _device(token, devices)
-    return _answer_scan(
-        device,
-        lambda: qr.scan_code(device, body.code),
-        devices,
-        qr,
-        db,
-        events,
-        geo,
-        settings.service_name,
-    )
+    device = _device(side)
+    return _answer_scan(side, device, lambda: side.qr.scan_code(device, body.code))
 
 
 @router.get("/pending", operation_id="list_pending_approvals", response_model=PendingApprovalsOut)
-def list_pending_approvals(
-    token: AppSessionToken,
-    devices: Devices,
-    qr: LoginTransactions,
-    db: DbSession,
-    geo: Geo,
-    settings: SettingsDep,
-) -> PendingApprovalsOut:
+def list_pending_approvals(side: AppSideDep) -> PendingApprovalsOut:
     """Requests waiting for this person's app: step-ups (“Authenticate to add users” in a
     browser where they are logged in), and logins this app has read but not answered."""
-    device = _device(token, devices)
-    approvals = [approval_out(tx, qr, settings.service_name, geo) for tx in qr.pending_for(device)]
-    db.commit()
+    device = _device(side)
+    service = side.settings.service_name
+    approvals = [approval_out(tx, side.qr, service, side.geo) for tx in side.qr.pending_for(device)]
+    side.db.commit()
     return PendingApprovalsOut(approvals=approvals)
 
 
 @router.get("/{approval_id}", operation_id="get_login_approval", response_model=LoginApprovalOut)
-def get_login_approval(
-    approval_id: str,
-    token: AppSessionToken,
-    devices: Devices,
-    qr: LoginTransactions,
-    db: DbSession,
-    geo: Geo,
-    settings: SettingsDep,
-) -> LoginApprovalOut:
-    device = _device(token, devices)
-    out = approval_out(qr.for_device(device, approval_id), qr, settings.service_name, geo)
-    db.commit()
+def get_login_approval(approval_id: str, side: AppSideDep) -> LoginApprovalOut:
+    device = _device(side)
+    tx = side.qr.for_device(device, approval_id)
+    out = approval_out(tx, side.qr, side.settings.service_name, side.geo)
+    side.db.commit()
     return out
 
 
@@ -184,23 +132,16 @@ def get_login_approval(
     response_model=ApprovalResult,
     status_code=status.HTTP_200_OK,
 )
-def approve_login(
-    approval_id: str,
-    body: ApproveIn,
-    token: AppSessionToken,
-    devices: Devices,
-    qr: LoginTransactions,
-    db: DbSession,
-    events: Events,
-) -> ApprovalResult:
+def approve_login(approval_id: str, body: ApproveIn, side: AppSideDep) -> ApprovalResult:
     """Confirm with PIN or biometrics and the number picked. The nonce comes from
     ``POST /devices/{device}/challenges`` with purpose ``approve_login`` and the approval id as
     ``context``. A wrong number refuses the login (``number_mismatch``); a second approval gets
     ``approval_used``."""
-    device = _device(token, devices)
+    device = _device(side)
+    qr, db = side.qr, side.db
 
     def verify() -> object:
-        return devices.verify(
+        return side.devices.verify(
             device.public_id,
             purpose=APPROVE_PURPOSE,
             nonce=body.nonce,
@@ -212,27 +153,21 @@ def approve_login(
         )
 
     with kept_on_refusal(
-        db, after=lambda: qr.publish_changes(events)
+        db, after=lambda: qr.publish_changes(side.events)
     ):  # wrong PINs stay counted, nonces used, a wrong number ends the login
         tx = qr.approve(device, approval_id, number=body.number, verify=verify)
     db.commit()
-    qr.publish_changes(events)
+    qr.publish_changes(side.events)
     return ApprovalResult(approval_id=tx.public_id, status=tx.status)
 
 
 @router.post("/{approval_id}/reject", operation_id="reject_login", response_model=ApprovalResult)
-def reject_login(
-    approval_id: str,
-    token: AppSessionToken,
-    devices: Devices,
-    qr: LoginTransactions,
-    db: DbSession,
-    events: Events,
-) -> ApprovalResult:
+def reject_login(approval_id: str, side: AppSideDep) -> ApprovalResult:
     """“This wasn't me”: the login ends, the browser says it was refused, and it is audited."""
-    device = _device(token, devices)
-    with kept_on_refusal(db, after=lambda: qr.publish_changes(events)):
+    device = _device(side)
+    qr, db = side.qr, side.db
+    with kept_on_refusal(db, after=lambda: qr.publish_changes(side.events)):
         tx = qr.reject(device, approval_id)
     db.commit()
-    qr.publish_changes(events)
+    qr.publish_changes(side.events)
     return ApprovalResult(approval_id=tx.public_id, status=tx.status)

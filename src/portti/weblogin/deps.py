@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
+from portti.audit.services import AuditLog, RequestContext
+from portti.config import Settings
+from portti.devices.app_api import AppSessionToken
+from portti.devices.deps import build_devices
+from portti.devices.services import DeviceService
 from portti.infra.events import EventBus
-from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
+from portti.web.deps import Audit, DbSession, client_ip
 from portti.weblogin.qr import GeoLookup, LoginTransactionService
 
 
-async def get_login_transactions(
-    request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
+def build_login_transactions(
+    request: Request, db: Session, audit: AuditLog
 ) -> LoginTransactionService:
+    state = request.app.state
     return LoginTransactionService(
-        db, clock, audit, secret=settings.secret, limiter=request.app.state.limiter
+        db, state.clock, audit, secret=state.settings.secret, limiter=state.limiter
     )
+
+
+async def get_login_transactions(
+    request: Request, db: DbSession, audit: Audit
+) -> LoginTransactionService:
+    return build_login_transactions(request, db, audit)
 
 
 async def get_events(request: Request) -> EventBus:
@@ -32,3 +46,35 @@ async def get_geo(request: Request) -> GeoLookup:
 LoginTransactions = Annotated[LoginTransactionService, Depends(get_login_transactions)]
 Events = Annotated[EventBus, Depends(get_events)]
 Geo = Annotated[GeoLookup, Depends(get_geo)]
+
+
+@dataclass(frozen=True)
+class AppSide:
+    """Everything an app-side login-approval route uses, built by one dependency: these routes
+    run on every login (a chain of small dependencies cost more than their work)."""
+
+    token: str
+    db: Session
+    devices: DeviceService
+    qr: LoginTransactionService
+    events: EventBus
+    geo: GeoLookup
+    settings: Settings
+
+
+async def get_app_side(request: Request, token: AppSessionToken, db: DbSession) -> AppSide:
+    state = request.app.state
+    ctx = RequestContext(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+    audit = AuditLog(db, state.clock, ctx)
+    return AppSide(
+        token=token,
+        db=db,
+        devices=build_devices(request, db, audit),
+        qr=build_login_transactions(request, db, audit),
+        events=state.events,
+        geo=state.geo,
+        settings=state.settings,
+    )
+
+
+AppSideDep = Annotated[AppSide, Depends(get_app_side)]
