@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if not done:
                 worker_task.cancel()
             await asyncio.gather(worker_task, return_exceptions=True)
+        await app.state.qr_watch.close()
         await events.close()
         app.state.http.close()
         app.state.engine.dispose()

@@ -62,6 +62,13 @@ class StreamWatch:
                 if not subs:
                     del self._watched[public_id]
 
+    async def close(self) -> None:
+        """At shutdown: stop re-reading (the streams end with the server)."""
+        task, self._task = self._task, None
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
     def watching(self) -> int:
         return len(self._watched)
 

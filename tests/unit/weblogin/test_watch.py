@@ -110,3 +110,19 @@ def test_the_watch_stops_when_nobody_waits(app, db, clock, settings) -> None:  #
         return task.done()
 
     assert asyncio.run(scenario())
+
+
+def test_closing_stops_the_rereads(app, db, clock, settings) -> None:  # WEB-1
+    (only,) = start_logins(app, db, clock, settings, 1)
+    watch = StreamWatch(app.state.engine, clock.now, interval=0.02)
+
+    async def scenario() -> bool:
+        sub = Subscription("x")
+        async with watch.watch(only, sub):
+            await sub.get(5)
+            task = watch._task
+            assert task is not None and not task.done()
+            await watch.close()
+            return task.cancelled()
+
+    assert asyncio.run(scenario())
