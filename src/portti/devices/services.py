@@ -492,6 +492,11 @@ class DeviceService:
         # is not used.
         used = self.db.execute(_USED, {"b_id": device.id, "now": now, "active": ACTIVE})
         if cast("CursorResult[Any]", used).rowcount != 1:
+            # Locked, logged out or revoked since it was read: answer as a fresh read would.
+            current = self._device(device_public_id, lock=True)
+            if current is not None and current.status != DeviceStatus.ACTIVE:
+                self._approval_failed(current, purpose, "device_" + current.status)
+            self._require_active(current)
             raise DeviceUnknown()
         set_committed_value(device, "last_used_at", now)
         return device

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from portti.audit.services import RequestContext
 from portti.db.models import Model
@@ -641,3 +641,32 @@ def test_stale_challenges_are_cleared(service, db, person, clock):  # APP-4
     db.commit()
     count = db.scalars(select(DeviceChallenge).where(DeviceChallenge.device_id == device.id)).all()
     assert len(count) == 1
+
+
+def test_a_device_locked_after_it_was_read_is_not_used_by_biometrics(  # APP-5 APP-8
+    service, db, person, clock, session_factory
+):
+    """An approval by biometrics uses the device as the app session read it (no second read):
+    its last write lands only while the device is still active."""
+    device, sim, _ = bind(service, db, person, clock, app=SimulatedApp(biometrics=True))
+    _, token = unlock(service, sim, biometric=True)
+    ch = service.challenge(sim.public_id, "approve_login", "tx-1")
+    db.commit()
+    _, known = service.app_session(token)
+    with session_factory() as other:  # meanwhile, another request locks the device
+        other.execute(update(Device).where(Device.id == device.id).values(status="locked"))
+        other.commit()
+    with pytest.raises(DeviceLocked):  # as a fresh read of the device answers
+        service.verify(
+            sim.public_id,
+            purpose="approve_login",
+            nonce=ch.nonce,
+            signature=sim.sign("approve_login", ch.nonce, "tx-1"),
+            context="tx-1",
+            biometric_signature=sim.sign_biometric("approve_login", ch.nonce, "tx-1"),
+            known=known,
+        )
+    db.commit()  # what the handler does with a refusal: the audit row stays
+    assert audit_events(db, "device_approval_failed")[-1].details["reason"] == "device_locked"
+    fresh(db)
+    assert db.get(Device, device.id).status == DeviceStatus.LOCKED
