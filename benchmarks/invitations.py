@@ -39,10 +39,8 @@ import platform
 import sqlite3
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -52,10 +50,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from benchdb import PG_ADMIN, benchmark_database  # beside this script
 from sqlalchemy import Engine, delete, event, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-PG_ADMIN = os.environ.get("PORTTI_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH = 10_000
 DRAIN_TIMEOUT = 300.0
@@ -250,26 +248,6 @@ def quantile(values: list[float], q: float) -> float:
 
 
 # -- database ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def database(args: argparse.Namespace) -> Iterator[str]:
-    if args.database_url:
-        yield args.database_url
-    elif args.postgresql:
-        import psycopg
-
-        name = f"portti_bench_inv_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        finally:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    else:
-        with tempfile.TemporaryDirectory(prefix="portti-bench-inv-") as tmp:
-            yield f"sqlite:///{tmp}/portti.db"
 
 
 @dataclass(frozen=True)
@@ -750,7 +728,9 @@ def main() -> None:
     sink = ArrivalSink(in_process=args.sink_in_process)
     sink.start()
     try:
-        with database(args) as url:
+        with benchmark_database(
+            args.database_url, args.postgresql, prefix="portti_bench_inv"
+        ) as url:
             asyncio.run(run(args, url, sink))
     finally:
         sink.stop()

@@ -28,9 +28,7 @@ import re
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,10 +36,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from benchdb import PG_ADMIN, benchmark_database  # beside this script
 from sqlalchemy import Engine, event, func, insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get("PORTTI_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_P99_MS = 50.0
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH = 10_000
@@ -169,26 +167,6 @@ def print_table(title: str, results: list[Result], baseline_p50: float) -> None:
 
 
 # -- database -------------------------------------------------------------------------------
-
-
-@contextmanager
-def database(args: argparse.Namespace) -> Iterator[str]:
-    if args.database_url:
-        yield args.database_url
-    elif args.postgresql:
-        import psycopg
-
-        name = f"portti_bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        finally:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    else:
-        with tempfile.TemporaryDirectory(prefix="portti-bench-") as tmp:
-            yield f"sqlite:///{tmp}/portti.db"
 
 
 @dataclass(frozen=True)
@@ -441,7 +419,7 @@ def main() -> None:
     started = time.perf_counter()
     rng = random.Random(args.seed)
     gcw = GcWatch()
-    with database(args) as url:
+    with benchmark_database(args.database_url, args.postgresql, prefix="portti_bench") as url:
         t0 = time.perf_counter()
         upgrade(url)
         t_migrate = time.perf_counter() - t0
