@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -22,6 +20,7 @@ from portti.db.models import Model
 from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import OffsetClock
 from portti.strongauth.oidc import JwksCache
+from support.pg import scratch_database
 
 BACKEND = os.environ.get("PORTTI_TEST_DATABASE", "sqlite")
 PG_ADMIN = os.environ.get("PORTTI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -36,14 +35,9 @@ def pytest_report_header() -> str:
 @pytest.fixture(scope="session")
 def _template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if BACKEND == "postgresql":
-        name = f"portti_test_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        upgrade(url)
-        yield url
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with scratch_database(PG_ADMIN, "portti_test") as url:
+            upgrade(url)
+            yield url
     else:
         path = tmp_path_factory.mktemp("db") / "template.db"
         url = f"sqlite:///{path}"

@@ -67,9 +67,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
         from portti.infra.outbox import build_worker
 
-        # Server push (QR login): connects to PostgreSQL or Redis when those carry events.
         # Handlers (``def``) run on this event loop's thread limiter (docs/operations.md).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        # Server push (QR login): connects to PostgreSQL or Redis when those carry events.
         events = app.state.events
         await events.start()
         stop = asyncio.Event()

@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 import warnings
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -28,11 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy.orm import Session
 
 from portti.db.session import make_engine, make_session_factory
+from support.pg import scratch_database
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, WebError
@@ -83,14 +82,8 @@ def _free_port() -> int:
 def _live_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An empty database of its own for the server: nothing else writes to it."""
     if BACKEND == "postgresql":
-        name = f"portti_e2e_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        finally:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with scratch_database(PG_ADMIN, "portti_e2e") as url:
+            yield url
     else:
         yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'portti.db'}"
 

@@ -78,8 +78,12 @@ def client_ip(request: Request) -> str | None:
     return peer
 
 
-async def get_request_context(request: Request) -> RequestContext:
+def request_context(request: Request) -> RequestContext:
     return RequestContext(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+
+
+async def get_request_context(request: Request) -> RequestContext:
+    return request_context(request)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

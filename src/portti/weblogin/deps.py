@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from portti.audit.services import AuditLog, RequestContext
+from portti.audit.services import AuditLog
 from portti.config import Settings
 from portti.devices.app_api import AppSessionToken
 from portti.devices.deps import build_devices
 from portti.devices.services import DeviceService
 from portti.infra.events import EventBus
-from portti.web.deps import Audit, DbSession, client_ip
+from portti.web.deps import Audit, DbSession, request_context
 from portti.weblogin.qr import GeoLookup, LoginTransactionService
 
 
@@ -64,8 +64,7 @@ class AppSide:
 
 async def get_app_side(request: Request, token: AppSessionToken, db: DbSession) -> AppSide:
     state = request.app.state
-    ctx = RequestContext(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
-    audit = AuditLog(db, state.clock, ctx)
+    audit = AuditLog(db, state.clock, request_context(request))
     return AppSide(
         token=token,
         db=db,
