@@ -79,3 +79,14 @@ def audit_events(db: Session, action: str) -> list[AuditEvent]:
     return list(
         db.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
     )
+
+
+def changed_only_by_audit(db: Session, before: dict[str, list[tuple[Any, ...]]]) -> list[str]:
+    """Asserts that nothing but the audit log changed since ``before`` (a ``snapshot``) and
+    returns the actions audited since: a refusal that is recorded and changes nothing else."""
+    after = snapshot(db)
+    for name in SNAPSHOT_QUERIES:
+        if name != "audit_events":
+            assert after[name] == before[name], name
+    old = {row[0] for row in before["audit_events"]}
+    return [action for id_, action in after["audit_events"] if id_ not in old]

@@ -134,3 +134,10 @@ def force_login(client: TestClient, who: Person, *, stepped_up: bool = False) ->
         db.commit()
     # http.cookiejar files a cookie from a dotless host such as "testserver" under ".local".
     client.cookies.set("portti_session", token, domain="testserver.local")
+
+
+def is_logged_in(client: TestClient) -> bool:
+    """Whether the browser's session still works (a page that needs one answers 200)."""
+    r = client.get("/settings", headers=HTML)
+    assert r.status_code in (200, 303), r.text
+    return r.status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
 
 from portti.companies.models import Membership
@@ -21,6 +21,7 @@ from portti.companies.schemas import (
     MemberStatus,
 )
 from portti.companies.services import PersonDirectory, member_status
+from portti.invitations.deps import wake_outbox
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
     Audit,
@@ -30,6 +31,7 @@ from portti.web.deps import (
     DbSession,
     Members,
     Sessions,
+    kept_on_refusal,
 )
 
 PROBLEM = {"model": dict[str, Any], "content": {"application/problem+json": {}}}
@@ -222,7 +224,8 @@ def change_member(
     members: Members,
     db: DbSession,
 ) -> MemberOut:
-    m = members.change_membership(actor, company_id, membership_id, data)
+    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+        m = members.change_membership(actor, company_id, membership_id, data)
     db.commit()
     return member_out(m, members, detail=True)
 
@@ -236,12 +239,19 @@ def change_member_person(
     company_id: int,
     membership_id: int,
     data: ChangePersonInput,
+    request: Request,
     actor: CurrentActor,
     members: Members,
     db: DbSession,
 ) -> MemberOut:
-    members.change_person(actor, company_id, membership_id, data)
+    """Personal details are the person's in every company: only an admin of every company the
+    person's rights reach (or Support) may change them. A new e-mail address or phone number
+    cancels the person's open invitations and is told to the old address."""
+    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+        change = members.change_person(actor, company_id, membership_id, data)
     db.commit()
+    if {"email", "phone"} & set(change.changed):
+        wake_outbox(request)
     return member_out(members.get_member(actor.person_id, company_id, membership_id), members, True)
 
 
@@ -253,7 +263,8 @@ def change_member_person(
 def remove_member(
     company_id: int, membership_id: int, actor: CurrentActor, members: Members, db: DbSession
 ) -> Response:
-    members.remove_membership(actor, company_id, membership_id)
+    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+        members.remove_membership(actor, company_id, membership_id)
     db.commit()
     return Response(status_code=204)
 

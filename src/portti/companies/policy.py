@@ -1,5 +1,19 @@
-"""Who may administer whom (ADM-9): KH their own company, TPK their office's client companies,
-Support every company, nobody else. Every admin service asks this module first."""
+"""Who may do what: the single place for it.
+
+Who may administer which company (ADM-9): KH their own company, TPK their office's client
+companies, Support every company, nobody else. Every admin service asks this module first.
+
+Within a company the grant hierarchy decides (SEC-1, SEC-7):
+
+* a membership is the company's: its admins may change or remove it, unless the member holds a
+  role the admin could not give (a TPK, Support) — then only someone who could give it may;
+* a person is everyone's: their personal details, their invitations (and so their app login)
+  and their sessions reach every company they belong to or administer. An admin may change
+  them only when that whole reach lies within what the admin administers; otherwise only
+  Support may. A person whose rights have ended everywhere has no reach, so only Support may.
+
+The company menu is built here too, so that it offers only what the person may open (SEC-12).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +32,37 @@ from portti.infra.clock import Clock
 
 def local_today(company: Company, now: datetime) -> date:
     return now.astimezone(ZoneInfo(company.timezone)).date()
+
+
+@dataclass(frozen=True)
+class MenuLink:
+    href: str
+    label: str
+
+
+def company_menu(company: Company, grant: AdminGrant | None) -> list[MenuLink]:
+    """The company menu: administration links only for those the policy let in (SEC-12).
+
+    ``grant`` is what ``AdminPolicy.grant`` or ``require_admin`` found for the viewer; a page
+    that did not ask passes None and the menu offers what every member may open."""
+    links = []
+    if grant is not None and grant.company_id == company.id:
+        links += [
+            MenuLink(f"/c/{company.id}/users", "Users and roles"),
+            MenuLink(f"/c/{company.id}/audit", "Audit log"),
+            MenuLink(f"/c/{company.id}/messages", "Undeliverable messages"),
+        ]
+    links.append(MenuLink("/companies", "Change company"))
+    return links
+
+
+@dataclass(frozen=True)
+class PersonReach:
+    """Every company a person's rights reach now or later: where they are a member (valid now
+    or starting later) and what those memberships let them administer."""
+
+    everything: bool  # Support, now or later
+    companies: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -90,13 +135,12 @@ class AdminPolicy:
         self._checked[key] = (company, grant)
         return company, grant
 
-    def administrable_companies(self, person_id: int) -> list[Company]:
-        """Every company the person may administer, by name."""
-        memberships = self._valid_admin_memberships(person_id)
+    def _reach(self, memberships: list[tuple[Membership, set[str]]]) -> PersonReach:
+        """What these memberships administer (with ``members`` added by the caller)."""
         if any(
             SUPPORT in roles and m.company.kind == CompanyKind.OPERATOR for m, roles in memberships
         ):
-            return list(self.db.scalars(select(Company).order_by(Company.name)).all())
+            return PersonReach(True, frozenset())
         ids = {m.company_id for m, roles in memberships if USER_ADMIN in roles}
         offices = [
             m.company_id
@@ -109,11 +153,57 @@ class AdminPolicy:
                     select(Company.id).where(Company.accounting_office_id.in_(offices))
                 ).all()
             )
-        if not ids:
+        return PersonReach(False, frozenset(ids))
+
+    def administrable_companies(self, person_id: int) -> list[Company]:
+        """Every company the person may administer, by name."""
+        reach = self._reach(self._valid_admin_memberships(person_id))
+        if reach.everything:
+            return list(self.db.scalars(select(Company).order_by(Company.name)).all())
+        if not reach.companies:
             return []
         return list(
-            self.db.scalars(select(Company).where(Company.id.in_(ids)).order_by(Company.name))
+            self.db.scalars(
+                select(Company).where(Company.id.in_(reach.companies)).order_by(Company.name)
+            )
         )
+
+    # -- the person-wide rule (SEC-1, SEC-7) ---------------------------------------------
+
+    def reach_of(self, person_id: int) -> PersonReach:
+        """Where ``person_id``'s rights reach now or later. A membership starting later counts
+        (it will let them in); one that has ended does not."""
+        rows = self.db.scalars(select(Membership).where(Membership.person_id == person_id)).all()
+        now = self.clock.now()
+        live = []
+        for m in rows:
+            today = local_today(m.company, now)
+            if m.valid_until is None or today <= m.valid_until:
+                live.append((m, m.role_codes))
+        reach = self._reach(live)
+        if reach.everything:
+            return reach
+        return PersonReach(False, reach.companies | {m.company_id for m, _ in live})
+
+    def may_manage_person(self, actor_person_id: int, person_id: int) -> bool:
+        """May the actor change the person's details, invite them or end their sessions?
+
+        Support always. Anyone else only when every company the person's rights reach is one
+        they administer, and the person has rights somewhere (an ended person is Support's)."""
+        if self.is_support(actor_person_id):
+            return True
+        reach = self.reach_of(person_id)
+        if reach.everything or not reach.companies:
+            return False
+        mine = self._reach(self._valid_admin_memberships(actor_person_id))
+        return mine.everything or reach.companies <= mine.companies
+
+    def outranking_roles(
+        self, grant: AdminGrant, company: Company, membership: Membership
+    ) -> list[str]:
+        """The member's roles the admin could not give: if any, the admin may neither change
+        nor remove the membership (a KH over a TPK or Support, SEC-7)."""
+        return sorted(membership.role_codes - self.grantable_roles(grant, company))
 
     def grantable_roles(self, grant: AdminGrant, company: Company) -> set[str]:
         """System roles are handed out only where they mean something, by those who hold them."""

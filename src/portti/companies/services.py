@@ -1,7 +1,9 @@
 """Users and roles: listing, adding, changing and removing a company's users.
 
 Every method that changes something takes an ``Actor`` and checks, here rather than in the
-handlers, that the actor may administer the company (ADM-9) and stepped up recently (ADM-2).
+handlers, that the actor may administer the company (ADM-9), that the grant hierarchy lets them
+touch this member or this person (SEC-1, SEC-7: ``AdminPolicy``) and that they stepped up
+recently (ADM-2).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
+from portti.companies.errors import MemberOutranksAdmin, PersonNeedsSupport
 from portti.companies.models import (
     Company,
     Membership,
@@ -38,10 +42,16 @@ from portti.companies.schemas import (
 )
 from portti.errors import NotFound, StepUpRequired, ValidationFailed
 from portti.infra.clock import Clock
+from portti.infra.outbox import Outbox
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
 from portti.people.phones import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from portti.people.portti_id import InvalidPorttiId, new_portti_id, normalise_portti_id
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from portti.weblogin.sessions import SessionService
 
 PAGE_SIZE = 50
 
@@ -52,6 +62,15 @@ class Actor:
 
     person_id: int
     strong_auth_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PersonChange:
+    """What a change of personal details did: the fields, and the invitations it ended."""
+
+    person: Person
+    changed: list[str]
+    cancelled_invitations: int
 
 
 @dataclass(frozen=True)
@@ -94,6 +113,38 @@ def member_status(m: Membership, today: date) -> MemberStatus:
     return MemberStatus.ACTIVE
 
 
+def refuse(
+    audit: AuditLog,
+    error: MemberOutranksAdmin | PersonNeedsSupport,
+    actor: Actor,
+    company: Company,
+    person_id: int,
+    operation: str,
+) -> NoReturn:
+    """Refusals of the grant hierarchy are audited (the route keeps the row), then raised."""
+    audit.record(
+        AuditAction.ACCESS_DENIED,
+        company_id=company.id,
+        actor_person_id=actor.person_id,
+        subject_person_id=person_id,
+        operation=operation,
+        reason=error.code,
+    )
+    raise error
+
+
+def require_person_rights(
+    policy: AdminPolicy,
+    audit: AuditLog,
+    actor: Actor,
+    company: Company,
+    person_id: int,
+    operation: str,
+) -> None:
+    if not policy.may_manage_person(actor.person_id, person_id):
+        refuse(audit, PersonNeedsSupport(), actor, company, person_id, operation)
+
+
 class MembershipService:
     def __init__(
         self,
@@ -102,11 +153,15 @@ class MembershipService:
         audit: AuditLog,
         *,
         step_up_window: timedelta = timedelta(minutes=15),
+        outbox: Outbox | None = None,
+        jinja: Environment | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.audit = audit
         self.step_up_window = step_up_window
+        self.outbox = outbox
+        self.jinja = jinja
         self.policy = AdminPolicy(db, clock)
 
     # -- reading -------------------------------------------------------------------------
@@ -239,6 +294,21 @@ class MembershipService:
         if actor.strong_auth_at is None or now - actor.strong_auth_at > self.step_up_window:
             raise StepUpRequired()
         return company, grant
+
+    def require_person_rights(
+        self, actor: Actor, company: Company, person_id: int, op: str
+    ) -> None:
+        """SEC-1, SEC-7: personal details, invitations and sessions are the person's, shared by
+        every company their rights reach; only an admin of all of those (or Support) may."""
+        require_person_rights(self.policy, self.audit, actor, company, person_id, op)
+
+    def _require_membership_rights(
+        self, actor: Actor, grant: AdminGrant, company: Company, m: Membership, op: str
+    ) -> None:
+        """SEC-7: a member holding a role the admin could not give is out of their hands."""
+        above = self.policy.outranking_roles(grant, company, m)
+        if above:
+            refuse(self.audit, MemberOutranksAdmin(above), actor, company, m.person_id, op)
 
     def _check_roles(
         self,
@@ -428,16 +498,13 @@ class MembershipService:
     ) -> Membership:
         company, grant = self._require_change_rights(actor, company_id)
         m = self.get_member(actor.person_id, company_id, membership_id)
+        self._require_membership_rights(actor, grant, company, m, "change_membership")
         errors: dict[str, str] = {}
         valid_from, valid_until = self._check_validity(
             data.validity, data.valid_from, data.valid_until, errors
         )
-        # Roles the actor may not grant but the member already holds stay as they are.
-        kept = m.role_codes - self.policy.grantable_roles(grant, company)
-        self._check_roles(
-            grant, company, [r for r in data.roles if r not in kept], data.profiles, errors
-        )
-        if not data.roles and not data.profiles and not kept:
+        self._check_roles(grant, company, data.roles, data.profiles, errors)
+        if not data.roles and not data.profiles:
             errors["roles"] = "Choose at least one profile or role, or remove the user instead."
         if errors:
             raise ValidationFailed(errors)
@@ -448,13 +515,13 @@ class MembershipService:
             "valid_until": m.valid_until.isoformat() if m.valid_until else None,
             "receives_email": m.receives_email,
         }
-        m.roles = [MembershipRole(role_code=c) for c in sorted(set(data.roles) | kept)]
+        m.roles = [MembershipRole(role_code=c) for c in sorted(set(data.roles))]
         m.profiles = [MembershipProfile(profile_id=p) for p in sorted(set(data.profiles))]
         m.valid_from, m.valid_until = valid_from, valid_until
         m.receives_email = data.receives_email
         m.updated_at = self.clock.now()
         after = {
-            "roles": sorted(set(data.roles) | kept),
+            "roles": sorted(set(data.roles)),
             "profiles": sorted(set(data.profiles)),
             "valid_from": valid_from.isoformat() if valid_from else None,
             "valid_until": valid_until.isoformat() if valid_until else None,
@@ -472,10 +539,11 @@ class MembershipService:
 
     def change_person(
         self, actor: Actor, company_id: int, membership_id: int, data: ChangePersonInput
-    ) -> Person:
+    ) -> PersonChange:
         company, _ = self._require_change_rights(actor, company_id)
         m = self.get_member(actor.person_id, company_id, membership_id)
         person = m.person
+        self.require_person_rights(actor, company, person.id, "change_person")
         errors: dict[str, str] = {}
         for field in ("given_name", "family_name"):
             if not getattr(data, field).strip():
@@ -502,14 +570,20 @@ class MembershipService:
                 select(Membership).where(Membership.person_id == person.id)
             ):
                 other.sort_name = new_sort
+        cancelled = 0
         if (email, phone) != (person.email, person.phone):
-            changed += [
+            contact = [
                 f
                 for f, a, b in (("email", email, person.email), ("phone", phone, person.phone))
                 if a != b
             ]
+            changed += contact
+            old_email, old_phone = person.email, person.phone
             person.email, person.phone = email, phone
             person.contact_version += 1
+            cancelled = self._after_contact_change(
+                actor, company, person, contact, old_email, old_phone
+            )
         if changed:
             self.db.flush()
             self.audit.record(
@@ -518,12 +592,64 @@ class MembershipService:
                 actor_person_id=actor.person_id,
                 subject_person_id=person.id,
                 fields=changed,
+                invitations_cancelled=cancelled,
             )
-        return person
+        return PersonChange(person, changed, cancelled)
+
+    def _after_contact_change(
+        self,
+        actor: Actor,
+        company: Company,
+        person: Person,
+        fields: list[str],
+        old_email: str | None,
+        old_phone: str | None,
+    ) -> int:
+        """SEC-3: open invitations went to the old address and number, so they end; SEC-1: the
+        old address (or, without one, the old number) hears of the change."""
+        from portti.invitations.services import cancel_after_contact_change
+
+        now = self.clock.now()
+        ended = cancel_after_contact_change(
+            self.db, self.audit, now, person.id, actor_person_id=actor.person_id
+        )
+        if self.outbox is None or self.jinja is None:
+            raise RuntimeError("MembershipService needs an outbox to change contact details")
+        admin = self.db.get(Person, actor.person_id)
+        labels = {"email": "E-mail address", "phone": "Mobile phone number"}
+        ctx = {
+            "person": person,
+            "actor": admin,
+            "company": company,
+            "changed": [labels[f] for f in fields],
+            "changed_utc": now.strftime("%Y-%m-%d %H:%M UTC"),
+            "cancelled": bool(ended),
+        }
+        if old_email:
+            self.outbox.email(
+                to=old_email,
+                subject="Your contact details in Portti were changed",
+                text=self.jinja.get_template("email/contact_changed.txt").render(ctx),
+                html=self.jinja.get_template("email/contact_changed.html").render(ctx),
+                kind="contact_changed",
+                company_id=company.id,
+                person_id=person.id,
+            )
+        elif old_phone:
+            self.outbox.sms(
+                to=old_phone,
+                text=f"Your contact details in Portti were changed by {company.name}. If you "
+                "did not expect this, contact its user administrator or Portti customer service.",
+                kind="contact_changed",
+                company_id=company.id,
+                person_id=person.id,
+            )
+        return len(ended)
 
     def remove_membership(self, actor: Actor, company_id: int, membership_id: int) -> None:
-        company, _ = self._require_change_rights(actor, company_id)
+        company, grant = self._require_change_rights(actor, company_id)
         m = self.get_member(actor.person_id, company_id, membership_id)
+        self._require_membership_rights(actor, grant, company, m, "remove_membership")
         person_id = m.person_id
         roles = sorted(m.role_codes)
         self.db.delete(m)
@@ -534,6 +660,18 @@ class MembershipService:
             actor_person_id=actor.person_id,
             subject_person_id=person_id,
             roles=roles,
+        )
+
+    def end_sessions(
+        self, actor: Actor, company_id: int, membership_id: int, sessions: SessionService
+    ) -> int:
+        """Ends every browser session of the member. Sessions are the person's, not the
+        company's: the person-wide rule applies (SEC-7), and it is a change (ADM-2)."""
+        company, _ = self._require_change_rights(actor, company_id)
+        m = self.get_member(actor.person_id, company_id, membership_id)
+        self.require_person_rights(actor, company, m.person_id, "end_sessions")
+        return sessions.revoke_all(
+            m.person_id, self.audit, actor_id=actor.person_id, company_id=company.id
         )
 
     def count_members(self, company_id: int) -> int:

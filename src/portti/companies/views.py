@@ -19,6 +19,7 @@ from portti.companies.schemas import (
 )
 from portti.companies.services import member_status
 from portti.errors import ValidationFailed
+from portti.invitations.deps import wake_outbox
 from portti.people.countries import COUNTRY_NAMES
 from portti.people.models import Person
 from portti.web.csrf import verify_csrf
@@ -30,6 +31,7 @@ from portti.web.deps import (
     Members,
     Sessions,
     SettingsDep,
+    kept_on_refusal,
 )
 from portti.weblogin.models import WebSession
 
@@ -205,6 +207,12 @@ def detail_context(
         **page_context(request, ws, company, grant, settings, members),
         "m": membership,
         "person": person,
+        # The grant hierarchy (SEC-1, SEC-7): what this admin may do here, so that the page
+        # offers only that and says who can do the rest.
+        "may_manage_person": members.policy.may_manage_person(ws.person_id, person.id),
+        "outranking_roles": members.policy.outranking_roles(grant, company, membership),
+        "contact_changed": request.query_params.get("contact_changed") == "1",
+        "invitations_cancelled": request.query_params.get("invitations_cancelled") == "1",
         "events": events,
         "roles": members.available_roles(grant, company),
         "role_names": {r.code: r.name for r in members.available_roles(grant, company)},
@@ -249,7 +257,8 @@ async def change_membership(
     form = await request.form()
     try:
         data = parse_form(ChangeMembershipInput, form, set(ChangeMembershipInput.model_fields))
-        members.change_membership(actor, company_id, membership_id, data)
+        with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+            members.change_membership(actor, company_id, membership_id, data)
     except ValidationFailed as exc:
         db.rollback()
         m = members.get_member(ws.person_id, company_id, membership_id)
@@ -285,7 +294,8 @@ async def change_person(
     form = await request.form()
     try:
         data = parse_form(ChangePersonInput, form, set(ChangePersonInput.model_fields))
-        members.change_person(actor, company_id, membership_id, data)
+        with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+            change = members.change_person(actor, company_id, membership_id, data)
     except ValidationFailed as exc:
         db.rollback()
         m = members.get_member(ws.person_id, company_id, membership_id)
@@ -298,14 +308,21 @@ async def change_person(
             status=422,
         )
     db.commit()
-    return RedirectResponse(f"/c/{company_id}/users/{membership_id}", 303)
+    notice = ""
+    if {"email", "phone"} & set(change.changed):
+        wake_outbox(request)  # the notice to the old address
+        notice = "?contact_changed=1" + (
+            "&invitations_cancelled=1" if change.cancelled_invitations else ""
+        )
+    return RedirectResponse(f"/c/{company_id}/users/{membership_id}{notice}", 303)
 
 
 @router.post("/users/{membership_id}/remove")
 def remove_user(
     company_id: int, membership_id: int, actor: CurrentActor, members: Members, db: DbSession
 ) -> Response:
-    members.remove_membership(actor, company_id, membership_id)
+    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+        members.remove_membership(actor, company_id, membership_id)
     db.commit()
     return RedirectResponse(f"/c/{company_id}/users?removed=1", 303)
 
@@ -314,14 +331,13 @@ def remove_user(
 def end_sessions(
     company_id: int,
     membership_id: int,
-    ws: CurrentSession,
+    actor: CurrentActor,
     members: Members,
     sessions: Sessions,
-    audit: Audit,
     db: DbSession,
 ) -> Response:
-    m = members.get_member(ws.person_id, company_id, membership_id)
-    sessions.revoke_all(m.person_id, audit, actor_id=ws.person_id, company_id=company_id)
+    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+        members.end_sessions(actor, company_id, membership_id, sessions)
     db.commit()
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?sessions_ended=1", 303)
 

@@ -10,7 +10,7 @@ from portti.invitations.models import Invitation, InvitationStatus
 from portti.invitations.schemas import AdminCodeOut, InvitationOut, InviteIn, StepOut
 from portti.invitations.services import InvitationService
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, DbSession
+from portti.web.deps import CurrentActor, DbSession, kept_on_refusal
 
 router = APIRouter(
     prefix="/api/v1/companies/{company_id}/members/{membership_id}/invitation",
@@ -61,10 +61,15 @@ def send_invitation(
     invitations: Invitations,
     db: DbSession,
 ) -> InvitationOut:
-    """Sends (or replaces) the invitation. The sign-up code goes only to the invitee's e-mail."""
-    inv = invitations.invite(
-        actor, company_id, membership_id, identity_verified=body.identity_verified
-    )
+    """Sends (or replaces) the invitation. The sign-up code goes only to the invitee's e-mail.
+
+    Only an admin of every company the person's rights reach (or Support) may invite, only a
+    membership valid today is invited, and after a change of e-mail or phone since the
+    person's last invitation in any company only Support may invite again."""
+    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+        inv = invitations.invite(
+            actor, company_id, membership_id, identity_verified=body.identity_verified
+        )
     db.commit()
     wake_outbox(request)
     return invitation_out(invitations, inv)
@@ -98,7 +103,8 @@ def issue_confirmation_code(
     response: Response,
 ) -> AdminCodeOut:
     """“Didn't the invitee get the confirmation code?” The code is in this answer only."""
-    inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
+    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+        inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
     db.commit()
     response.headers["Cache-Control"] = "no-store"
     return AdminCodeOut(code=code, expires_at=cc.expires_at, invitation_expires_at=inv.expires_at)

@@ -105,3 +105,19 @@ class ReinviteNeedsSupport(DomainError):
             "For security, only customer service can send a new invitation now.",
             next_step="Contact customer service to re-invite this person.",
         )
+
+
+class InviteeNotValid(DomainError):
+    """SEC-1: an ended membership, or one starting later, is never invited: an invitation
+    would give the person's app login to whoever reads the mail, for nothing they may use."""
+
+    status = 409
+    code = "invitee_not_valid"
+    title = "The user's rights in this company are not valid now"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The user's rights in this company have ended or start later. An invitation can "
+            "be sent only while they are valid.",
+            next_step="Change the validity first if the person should be able to log in now.",
+        )

@@ -78,10 +78,11 @@ def list_all_undeliverable_messages(
 def undeliverable_page(
     request: Request, company_id: int, ws: CurrentSession, db: DbSession, clock: ClockDep
 ) -> Response:
-    company, _ = AdminPolicy(db, clock).require_admin(ws.person_id, company_id)
+    company, grant = AdminPolicy(db, clock).require_admin(ws.person_id, company_id)
     ctx: dict[str, Any] = {
         "session": ws,
         "company": company,
+        "grant": grant,
         "messages": failed_messages(db, company_id=company_id),
     }
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]

@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.companies.catalogue import SUPPORT
+from portti.companies.errors import PersonNeedsSupport
 from portti.companies.models import Membership
-from portti.companies.policy import AdminPolicy
-from portti.companies.services import Actor
+from portti.companies.policy import AdminGrant, AdminPolicy, local_today
+from portti.companies.services import Actor, require_person_rights
 from portti.devices.models import Activation, ActivationKind
-from portti.errors import NotFound, StepUpRequired, ValidationFailed
+from portti.errors import DomainError, NotFound, StepUpRequired, ValidationFailed
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher
 from portti.infra.outbox import Outbox
@@ -36,6 +37,7 @@ from portti.invitations.errors import (
     ActivationUnknown,
     InvitationExpired,
     InvitationInvalid,
+    InviteeNotValid,
     ReinviteNeedsSupport,
     SmsCodeExpired,
     SmsCodeLocked,
@@ -111,6 +113,42 @@ class Step:
     done: bool
 
 
+def cancel_after_contact_change(
+    db: Session, audit: AuditLog, now: datetime, person_id: int, *, actor_person_id: int
+) -> list[Invitation]:
+    """SEC-3: an invitation belongs to the e-mail address and phone number it was sent to.
+    When either changes, every open invitation of the person, in every company, ends: the
+    sign-up code, the SMS codes and any admin-issued code stop working, and an activation
+    under way stops at its next step."""
+    ended = []
+    for inv in db.scalars(
+        select(Invitation)
+        .where(
+            Invitation.person_id == person_id,
+            Invitation.status.in_([s.value for s in LIVE_STATUSES]),
+        )
+        .order_by(Invitation.id)
+    ):
+        if inv.effective_status(now) not in LIVE_STATUSES:
+            continue  # expired already: nothing left to end
+        inv.status = InvitationStatus.CANCELLED
+        inv.ended_at = now
+        inv.ended_by_person_id = actor_person_id
+        inv.code_hash = None
+        for c in inv.codes:
+            c.revoked_at = c.revoked_at or now
+        audit.record(
+            AuditAction.INVITATION_CANCELLED,
+            company_id=inv.company_id,
+            actor_person_id=actor_person_id,
+            subject_person_id=person_id,
+            invitation_id=inv.id,
+            reason="contact_changed",
+        )
+        ended.append(inv)
+    return ended
+
+
 class InvitationService:
     def __init__(
         self,
@@ -140,7 +178,7 @@ class InvitationService:
 
     def _membership(
         self, actor: Actor, company_id: int, membership_id: int, *, change: bool = True
-    ) -> tuple[Membership, str]:
+    ) -> tuple[Membership, AdminGrant]:
         company, grant = self.policy.require_admin(actor.person_id, company_id)
         if change:
             now = self.clock.now()
@@ -153,12 +191,21 @@ class InvitationService:
         ).one_or_none()
         if m is None:
             raise NotFound("No such user in this company.")
-        return m, grant.via
+        return m, grant
 
     def latest(self, company_id: int, person_id: int) -> Invitation | None:
         return self.db.scalars(
             select(Invitation)
             .where(Invitation.company_id == company_id, Invitation.person_id == person_id)
+            .order_by(Invitation.id.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def latest_anywhere(self, person_id: int) -> Invitation | None:
+        """The person's latest invitation in any company: invitations are the person's."""
+        return self.db.scalars(
+            select(Invitation)
+            .where(Invitation.person_id == person_id)
             .order_by(Invitation.id.desc())
             .limit(1)
         ).one_or_none()
@@ -170,19 +217,37 @@ class InvitationService:
         return m, self.latest(company_id, m.person_id)
 
     def reinvite_blocked(self, m: Membership, via: str) -> bool:
-        """INV-4: after the contact details changed, only Support may invite again."""
-        previous = self.latest(m.company_id, m.person_id)
+        """INV-4: after the contact details changed, only Support may invite again. The last
+        invitation in any company counts: another company's KH must not get round the rule."""
+        previous = self.latest_anywhere(m.person_id)
         return (
             previous is not None
             and previous.contact_version != m.person.contact_version
             and via != SUPPORT
         )
 
+    def invite_blocker(self, actor: Actor, m: Membership, grant: AdminGrant) -> DomainError | None:
+        """Why this admin may not invite this member now, if they may not (for the page)."""
+        if not self.policy.may_manage_person(actor.person_id, m.person_id):
+            return PersonNeedsSupport()
+        if not m.is_valid_on(local_today(m.company, self.clock.now())):
+            return InviteeNotValid()
+        if self.reinvite_blocked(m, grant.via):
+            return ReinviteNeedsSupport()
+        return None
+
     def invite(
         self, actor: Actor, company_id: int, membership_id: int, *, identity_verified: bool
     ) -> Invitation:
-        m, via = self._membership(actor, company_id, membership_id)
+        m, grant = self._membership(actor, company_id, membership_id)
+        via = grant.via
         person = m.person
+        # SEC-1: an invitation gives the app login of the person, in every company their rights
+        # reach: only an admin of all of those (or Support) may send one ...
+        require_person_rights(self.policy, self.audit, actor, m.company, person.id, "invite")
+        # ... and only while the rights it is for are valid (not ended, not starting later).
+        if not m.is_valid_on(local_today(m.company, self.clock.now())):
+            raise InviteeNotValid()
         errors = {}
         if not identity_verified:
             errors["identity_verified"] = (
@@ -305,8 +370,12 @@ class InvitationService:
     def issue_admin_code(
         self, actor: Actor, company_id: int, membership_id: int
     ) -> tuple[Invitation, str, ConfirmationCode]:
-        """INV-6: offered only after the sign-up code was entered; shown to the admin once."""
+        """INV-6: offered only after the sign-up code was entered; shown to the admin once.
+        The code binds a phone to the person: the person-wide rule applies (SEC-1)."""
         m, _ = self._membership(actor, company_id, membership_id)
+        require_person_rights(
+            self.policy, self.audit, actor, m.company, m.person_id, "issue_admin_code"
+        )
         inv = self.latest(company_id, m.person_id)
         now = self.clock.now()
         if inv is None or inv.effective_status(now) is not InvitationStatus.CODE_ENTERED:

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from portti.companies.errors import PersonNeedsSupport
 from portti.errors import ValidationFailed
 from portti.invitations.deps import Invitations, wake_outbox
-from portti.invitations.errors import ReinviteNeedsSupport
+from portti.invitations.errors import InviteeNotValid, ReinviteNeedsSupport
 from portti.invitations.models import LIVE_STATUSES, Invitation, InvitationStatus
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, CurrentSession, DbSession
+from portti.web.deps import CurrentActor, CurrentSession, DbSession, kept_on_refusal
 
 router = APIRouter(
     prefix="/c/{company_id}/users/{membership_id}",
@@ -75,12 +76,16 @@ def invite_context(
 ) -> dict[str, Any]:
     m, inv = invitations.for_admin(actor, company_id, membership_id)
     company, grant = invitations.policy.require_admin(actor.person_id, company_id)
+    blocker = invitations.invite_blocker(actor, m, grant)
     return {
         "session": ws,
         "company": company,
+        "grant": grant,
         "m": m,
         "person": m.person,
-        "blocked": invitations.reinvite_blocked(m, grant.via),
+        "blocked": blocker is not None,
+        "blocked_code": blocker.code if blocker else None,
+        "blocked_message": blocker.message if blocker else None,
         "previous": inv,
         "errors": errors,
         **panel_context(invitations, inv),
@@ -111,16 +116,17 @@ def send_invitation(
     db: DbSession,
     identity_verified: Annotated[str | None, Form()] = None,
 ) -> Response:
+    refusals = (ValidationFailed, ReinviteNeedsSupport, PersonNeedsSupport, InviteeNotValid)
     try:
-        invitations.invite(
-            actor, company_id, membership_id, identity_verified=identity_verified == "yes"
-        )
-    except (ValidationFailed, ReinviteNeedsSupport) as exc:
+        with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+            invitations.invite(
+                actor, company_id, membership_id, identity_verified=identity_verified == "yes"
+            )
+    except refusals as exc:
         db.rollback()
         errors = getattr(exc, "errors", None) or {"form": exc.message}
         ctx = invite_context(invitations, actor, ws, company_id, membership_id, errors)
-        status = exc.status if isinstance(exc, ReinviteNeedsSupport) else 422
-        return render(request, "invitations/invite.html", ctx, status=status)
+        return render(request, "invitations/invite.html", ctx, status=exc.status)
     db.commit()
     wake_outbox(request)
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?invited=1", 303)
@@ -149,13 +155,14 @@ def confirmation_code_page(
     ws: CurrentSession,
 ) -> Response:
     m, inv = invitations.for_admin(actor, company_id, membership_id)
-    company, _ = invitations.policy.require_admin(actor.person_id, company_id)
+    company, grant = invitations.policy.require_admin(actor.person_id, company_id)
     return render(
         request,
         "invitations/confirmation_code.html",
         {
             "session": ws,
             "company": company,
+            "grant": grant,
             "m": m,
             "person": m.person,
             "code": None,
@@ -174,9 +181,10 @@ def generate_confirmation_code(
     ws: CurrentSession,
     db: DbSession,
 ) -> Response:
-    inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
+    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
+        inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
     db.commit()
-    company, _ = invitations.policy.require_admin(actor.person_id, company_id)
+    company, grant = invitations.policy.require_admin(actor.person_id, company_id)
     m, _ = invitations.for_admin(actor, company_id, membership_id)
     response = render(
         request,
@@ -184,6 +192,7 @@ def generate_confirmation_code(
         {
             "session": ws,
             "company": company,
+            "grant": grant,
             "m": m,
             "person": inv.person,
             "code": code,

@@ -19,6 +19,7 @@ from portti.companies.services import Actor, MembershipService
 from portti.config import Settings
 from portti.errors import DomainError, NotAuthenticated
 from portti.infra.clock import Clock
+from portti.infra.outbox import Outbox, outbox_box
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
 
@@ -144,9 +145,16 @@ CurrentActor = Annotated[Actor, Depends(get_actor)]
 
 
 async def get_membership_service(
-    db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
+    request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
 ) -> MembershipService:
-    return MembershipService(db, clock, audit, step_up_window=settings.step_up_window)
+    return MembershipService(
+        db,
+        clock,
+        audit,
+        step_up_window=settings.step_up_window,
+        outbox=Outbox(db, clock, outbox_box(settings.secret)),
+        jinja=request.app.state.templates.env,
+    )
 
 
 Members = Annotated[MembershipService, Depends(get_membership_service)]

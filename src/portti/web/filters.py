@@ -16,6 +16,7 @@ def fmt_datetime(value: datetime | None) -> str:
 
 
 def install(env: Environment) -> None:
+    from portti.companies.policy import company_menu
     from portti.people.countries import COUNTRY_NAMES
     from portti.people.phones import format_phone
 
@@ -24,3 +25,5 @@ def install(env: Environment) -> None:
     env.filters["phone"] = lambda v: format_phone(v) if v else ""
     env.filters["country"] = lambda c: COUNTRY_NAMES.get(c, c)
     env.globals["COUNTRY_NAMES"] = COUNTRY_NAMES
+    # The company menu offers only what the viewer may open (SEC-12): AdminPolicy decides.
+    env.globals["company_menu"] = company_menu

@@ -127,10 +127,18 @@ def home(request: Request, ws: CurrentSession, db: DbSession, clock: ClockDep) -
         ws.company_id = None
         db.commit()
         return RedirectResponse("/companies", 303)
+    company, is_admin = current
     return render(
         request,
         "home.html",
-        {"session": ws, "company": current[0], "is_admin": current[1], "choices": choices},
+        {
+            "session": ws,
+            "company": company,
+            # The company menu follows the policy (SEC-12): admin links only for admins.
+            "grant": AdminPolicy(db, clock).grant(ws.person_id, company) if is_admin else None,
+            "is_admin": is_admin,
+            "choices": choices,
+        },
     )
 
 
@@ -143,6 +151,7 @@ def basic_settings(
     clock: ClockDep,
     devices: Devices,
 ) -> Response:
+    company = db.get(Company, ws.company_id) if ws.company_id else None
     return render(
         request,
         "settings.html",
@@ -151,7 +160,8 @@ def basic_settings(
             "person": ws.person,
             "sessions": sessions.for_person(ws.person_id),
             "memberships": PersonDirectory(db, clock).memberships(ws.person_id),
-            "company": db.get(Company, ws.company_id) if ws.company_id else None,
+            "company": company,
+            "grant": AdminPolicy(db, clock).grant(ws.person_id, company) if company else None,
             "devices": devices.devices_for(ws.person_id),
         },
     )

@@ -133,7 +133,7 @@ def test_another_persons_session_cannot_be_revoked(two_browsers, app, world, db)
 def test_admin_ends_a_members_sessions(client, app, world, db):  # WEB-5 ADM-9
     member = another_browser(app)
     login(member, world.employee_a)
-    force_login(client, world.kh_a)
+    force_login(client, world.kh_a, stepped_up=True)  # a change: it needs the step-up (SEC-7)
     mid = world.employee_a_membership.id
     r = client.post(
         f"/c/{world.client_a.id}/users/{mid}/end-sessions",

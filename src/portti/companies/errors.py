@@ -1,0 +1,38 @@
+"""Refusals of the grant hierarchy (SEC-1, SEC-7): stable codes the clients switch on."""
+
+from __future__ import annotations
+
+from portti.errors import Forbidden
+
+
+class PersonNeedsSupport(Forbidden):
+    """A person-wide change (personal details, an invitation, ending sessions) asked by an admin
+    who does not administer every company the person's rights reach, or of a person whose
+    rights have ended everywhere the admin looks (SEC-1, SEC-7)."""
+
+    code = "person_needs_support"
+    title = "Only customer service can do this for this person"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This person's details and app login are shared with companies you do not "
+            "administer, or their user rights are not valid. Only customer service can change "
+            "their personal details, invite them or end their sessions.",
+            next_step="Contact customer service.",
+        )
+
+
+class MemberOutranksAdmin(Forbidden):
+    """The member holds a role the admin could not give (a main user at the accounting office,
+    customer service): only someone who could give it may change or remove them (SEC-7)."""
+
+    code = "member_outranks_admin"
+    title = "This user holds rights you cannot give"
+
+    def __init__(self, roles: list[str]) -> None:
+        super().__init__(
+            "This user holds roles you cannot give ("
+            + ", ".join(roles)
+            + "), so you cannot change their roles or remove them.",
+            next_step="Ask customer service, or a main user of the accounting office.",
+        )
