@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from portti.companies.catalogue import OFFICE_MAIN_USER, ROLES, SUPPORT, USER_ADMIN
-from portti.companies.models import Company, CompanyKind
-from portti.companies.policy import AdminGrant, AdminPolicy, local_today
+from portti.companies.models import Company, CompanyKind, Membership
+from portti.companies.policy import AdminGrant, AdminPolicy, company_menu, local_today
 from portti.db.session import make_engine, make_session_factory
 from portti.errors import Forbidden, NotFound
 from portti.people.models import Person
@@ -208,3 +208,65 @@ def test_office_user_admin_alone_cannot_make_main_users(db, clock):  # ADM-9
     assert kh_grant is not None and tpk_grant is not None
     assert OFFICE_MAIN_USER not in policy.grantable_roles(kh_grant, office)
     assert OFFICE_MAIN_USER in policy.grantable_roles(tpk_grant, office)
+
+
+# -- the person-wide rule and the member hierarchy (SEC-1, SEC-7, SEC-12) ------------------
+
+
+def test_sec1_reach_counts_memberships_valid_now_or_later_not_ended(
+    policy, db, world
+) -> None:  # SEC-1
+    p = f.person(db, "Reach", "Test")
+    f.member(db, p, world.client_a, ["bookkeeper"], valid_until=HELSINKI_TODAY - timedelta(days=1))
+    f.member(db, p, world.client_b, ["bookkeeper"], valid_until=HELSINKI_TODAY)  # last day
+    f.member(db, p, world.other, ["payroll"], valid_from=HELSINKI_TODAY + timedelta(days=7))
+    reach = policy.reach_of(p.id)
+    assert not reach.everything
+    assert reach.companies == {world.client_b.id, world.other.id}
+
+
+def test_sec1_a_tpk_reaches_the_offices_clients_and_support_everything(
+    policy, world
+) -> None:  # SEC-1
+    tpk = policy.reach_of(world.tpk.id)
+    assert tpk.companies == {world.office.id, world.client_a.id, world.client_b.id}
+    assert policy.reach_of(world.support.id).everything
+
+
+def test_sec1_who_may_manage_a_person(policy, db, world) -> None:  # SEC-1 SEC-7
+    kh_office = f.person(db, "Kerttu", "KhOffice")
+    f.member(db, kh_office, world.office, [USER_ADMIN])
+    ended = f.person(db, "Ended", "Everywhere")
+    f.member(db, ended, world.client_a, ["bookkeeper"], valid_until=date(2026, 1, 1))
+    both = f.person(db, "Both", "Clients")
+    f.member(db, both, world.client_a, ["bookkeeper"])
+    f.member(db, both, world.client_b, ["bookkeeper"])
+    manages = policy.may_manage_person
+    assert manages(world.kh_a.id, world.employee_a.id)  # only in A
+    assert not manages(world.kh_a.id, both.id)  # also in B
+    assert manages(world.tpk.id, both.id)  # the TPK administers A and B
+    assert not manages(world.kh_a.id, ended.id)  # no rights anywhere: Support's
+    assert manages(world.support.id, ended.id)
+    assert not manages(kh_office.id, world.tpk.id)  # the TPK reaches the clients
+    assert not manages(world.kh_other.id, world.support.id)
+    assert manages(world.support.id, world.tpk.id)
+
+
+def test_sec7_outranking_roles(policy, db, world) -> None:  # SEC-7
+    kh_office = f.person(db, "Kerttu", "KhOffice")
+    f.member(db, kh_office, world.office, [USER_ADMIN])
+    tpk_m = next(m for m in db.query(Membership).filter_by(person_id=world.tpk.id))
+    _, grant = policy.require_admin(kh_office.id, world.office.id)
+    assert policy.outranking_roles(grant, world.office, tpk_m) == [OFFICE_MAIN_USER]
+    _, grant = policy.require_admin(world.support.id, world.office.id)
+    assert policy.outranking_roles(grant, world.office, tpk_m) == []
+
+
+def test_sec12_the_company_menu_offers_administration_only_with_a_grant(world) -> None:  # SEC-12
+    assert [link.href for link in company_menu(world.client_a, None)] == ["/companies"]
+    other = AdminGrant(world.other.id, USER_ADMIN)
+    assert [link.href for link in company_menu(world.client_a, other)] == ["/companies"]
+    mine = AdminGrant(world.client_a.id, USER_ADMIN)
+    assert [link.href for link in company_menu(world.client_a, mine)][:1] == [
+        f"/c/{world.client_a.id}/users"
+    ]
