@@ -136,7 +136,7 @@ class AdminPolicy:
         return company, grant
 
     def _reach(self, memberships: list[tuple[Membership, set[str]]]) -> PersonReach:
-        """What these memberships administer (with ``members`` added by the caller)."""
+        """The companies these memberships let their holder administer."""
         if any(
             SUPPORT in roles and m.company.kind == CompanyKind.OPERATOR for m, roles in memberships
         ):

@@ -61,6 +61,8 @@ def invitation_panel(
             "company_id": company_id,
             "m": m,
             "session": ws,
+            # The admin's code binds a phone to the person: offered only to those who may.
+            "may_manage_person": invitations.policy.may_manage_person(actor.person_id, m.person_id),
             **panel_context(invitations, inv),
         },
     )
