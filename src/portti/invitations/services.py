@@ -502,7 +502,11 @@ class InvitationService:
 
     def _live_invitation(self, act: Activation) -> Invitation:
         # Locked (PostgreSQL): a cancel racing this step waits for it, or this step sees it.
-        inv = self.db.get(Invitation, act.invitation_id, with_for_update=True)
+        inv = self.db.scalars(
+            select(Invitation)
+            .where(Invitation.id == act.invitation_id)
+            .with_for_update(of=Invitation)  # the inviter and company are joined eagerly
+        ).one_or_none()
         if inv is None:
             raise ActivationUnknown()
         # The admin's code may have extended the invitation; the activation follows it.
