@@ -117,7 +117,9 @@ CHALLENGE_VALIDITY = timedelta(minutes=2)
 # device holds at most this many unused, unexpired ones (an app needs one or two at a time).
 MAX_OPEN_CHALLENGES = 10
 CHALLENGE_LIMIT_PER_DEVICE = "20/minute;200/hour"
-CHALLENGE_LIMIT_PER_NETWORK = "60/minute;600/hour"
+# Generous: a carrier-grade NAT puts many phones behind one IPv4 address. It bounds what one
+# client can make the server read and write; the cap bounds the rows of each device.
+CHALLENGE_LIMIT_PER_NETWORK = "300/minute"
 APP_SESSION_ABSOLUTE = timedelta(hours=12)
 # Sliding the idle expiry on every request would turn each read into a write.
 APP_SESSION_TOUCH = timedelta(seconds=60)

@@ -10,10 +10,16 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from limits import parse
 from sqlalchemy import func, select
 
 from portti.devices.models import Device, DeviceChallenge
-from portti.devices.services import CHALLENGE_VALIDITY, MAX_OPEN_CHALLENGES
+from portti.devices.services import (
+    CHALLENGE_LIMIT_PER_DEVICE,
+    CHALLENGE_LIMIT_PER_NETWORK,
+    CHALLENGE_VALIDITY,
+    MAX_OPEN_CHALLENGES,
+)
 from support import factories as f
 from support.db import fresh
 from support.device_keys import SimulatedApp
@@ -98,7 +104,7 @@ def test_expired_challenges_free_their_places(app, client, db, clock, phone) -> 
 def test_challenges_are_rate_limited_per_device(
     app, client, db, settings, clock, phone
 ) -> None:  # SEC-9
-    """20 asks a minute, served or refused by the cap. Within one real minute (the limiter's
+    """20 asks a minute (``CHALLENGE_LIMIT_PER_DEVICE``), served or refused by the cap. Within one real minute (the limiter's
     clock), expiring the nonces on the app's clock does not reset the allowance."""
     answers = []
     while True:
@@ -108,7 +114,8 @@ def test_challenges_are_rate_limited_per_device(
         elif r.status_code != 201:
             break
         answers.append(r.status_code)
-    assert len(answers) == 20 and answers.count(201) == 19
+    per_minute = parse(CHALLENGE_LIMIT_PER_DEVICE).amount
+    assert len(answers) == per_minute and answers.count(201) == per_minute - 1
     problem = assert_429(r, "rate_limited")
     assert problem["limited_by"] == "device"
     # From any network: it is the device's limit ...
@@ -123,7 +130,7 @@ def test_challenges_are_rate_limited_per_device(
 def test_challenges_are_rate_limited_per_client_network(app, client, phone) -> None:  # SEC-9
     """Every ask counts, for a device that exists or not; an IPv6 client's limit is its /64."""
     prober = client_at(app, "2001:db8:1:2::1")
-    for _ in range(60):
+    for _ in range(parse(CHALLENGE_LIMIT_PER_NETWORK).amount):
         r = ask(prober, "dev_" + secrets.token_urlsafe(16))
         assert r.status_code == 401 and r.json()["code"] == "device_unknown"
     problem = assert_429(ask(prober, phone.public_id), "rate_limited")
