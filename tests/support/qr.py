@@ -71,6 +71,19 @@ def complete(browser: httpx.Client, panel: Panel) -> httpx.Response:
     )
 
 
+def start_step_up_by_app(browser: httpx.Client, next_: str = "/") -> Panel:
+    """A logged-in browser asks for "Authenticate with the Portti app" (ADM-2)."""
+    page = browser.get(f"/step-up?next={next_}", headers=HTML)
+    assert page.status_code == 200, page.text
+    r = browser.post(
+        "/login/qr/step-up",
+        data={"next": next_},
+        headers={"X-CSRF-Token": csrf_from(page), **HTML},
+    )
+    assert r.status_code == 200, r.text
+    return Panel.parse(r.text)
+
+
 @dataclass
 class Phone:
     """An unlocked app: a bound device's keys and its app session token."""
@@ -210,3 +223,15 @@ def reference_app_state(state_dir: Path, base_url: str, phone: Phone) -> Path:
     }
     (state_dir / "state.json").write_text(json.dumps(state))
     return state_dir
+
+
+def log_in_by_app(browser: httpx.Client, phone: Phone) -> httpx.Response:
+    """A whole QR login: the browser shows the panel, the phone types its code (as when the
+    camera cannot be used), picks the number shown and approves; the browser completes."""
+    panel = open_qr_login(browser)
+    read = phone.type_code(panel.code)
+    assert read.status_code == 200, read.text
+    number = status(browser, panel.public_id)["number"]
+    approved = phone.approve(panel.public_id, number, nonce=read.json()["challenge"]["nonce"])
+    assert approved.status_code == 200, approved.text
+    return complete(browser, panel)

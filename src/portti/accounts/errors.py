@@ -184,7 +184,8 @@ class ReactivationNeedsInvitation(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "You logged out from all devices, so the app needs a new invitation to be activated.",
+            "This account cannot activate the app on its own: you logged out from all "
+            "devices, or the invitation it was set up with ended before the app was activated.",
             next_step=ASK_ADMIN,
         )
 

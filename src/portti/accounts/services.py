@@ -58,7 +58,7 @@ from portti.accounts.models import Account, TermsAcceptance
 from portti.accounts.passwords import PasswordPolicy, normalise_password
 from portti.audit.models import AuditAction, AuditEvent
 from portti.audit.services import AuditLog
-from portti.devices.models import Activation, ActivationKind
+from portti.devices.models import Activation
 from portti.errors import RateLimited, ValidationFailed
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher, SecretBox
@@ -345,7 +345,9 @@ class AccountService:
                 password_hash=password_hash,
                 password_changed_at=now,
                 failed_logins=0,
-                requires_invitation=False,
+                # SEC-2: not on its own until its invitation's activation binds a device (the
+                # binding clears this); an invitation that ends first leaves it unusable alone.
+                requires_invitation=True,
                 created_at=now,
             )
             self.db.add(account)
@@ -359,6 +361,7 @@ class AccountService:
             account.password_changed_at = now
             account.failed_logins = 0
             account.locked_until = None
+            account.requires_invitation = True
             action = AuditAction.ACCOUNT_PASSWORD_CHANGED
         activation.account_id = account.id
         self._record(action, activation, account)
@@ -556,9 +559,10 @@ class AccountService:
         raise AccountLoginFailed()
 
     def link_existing_account(self, activation: Activation, account: Account) -> None:
-        """After ``login``: the activation continues with this account, two factors done. An
-        invitation (a new one, after "Log out from all devices") re-opens the account for the
-        account-only path."""
+        """After ``login``: the activation continues with this account, two factors done.
+        An account that needs an invitation (after "Log out from all devices") is re-opened for
+        the account-only path when this invitation's activation binds a device, not here: an
+        invitation cancelled, replaced or expired before that re-opens nothing (SEC-2)."""
         if account.person_id != activation.person_id:
             self._record(
                 AuditAction.ACCOUNT_LOGIN_FAILED,
@@ -572,11 +576,11 @@ class AccountService:
         activation.account_id = account.id
         activation.email_verified_at = now
         activation.totp_confirmed_at = now
-        cleared = activation.kind == ActivationKind.INVITATION and account.requires_invitation
-        if cleared:
-            account.requires_invitation = False
         self._record(
-            AuditAction.ACCOUNT_LINKED, activation, account, requires_invitation_cleared=cleared
+            AuditAction.ACCOUNT_LINKED,
+            activation,
+            account,
+            requires_invitation=account.requires_invitation,
         )
 
     # -- terms (APP-3) ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class AuditAction(StrEnum):
     INVITATION_SUPERSEDED = "invitation_superseded"
     SIGNUP_CODE_ENTERED = "signup_code_entered"
     SIGNUP_CODE_REJECTED = "signup_code_rejected"
+    SIGNUP_FAILURE_RATE_HIGH = "signup_failure_rate_high"  # an operator alert, not a refusal
     CONFIRMATION_CODE_SENT = "confirmation_code_sent"
     CONFIRMATION_CODE_FAILED = "confirmation_code_failed"
     ADMIN_CODE_ISSUED = "admin_confirmation_code_issued"

@@ -59,7 +59,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "`activation_unknown`, `app_locked`"},
     403: {"description": "`account_not_yours`, `reactivation_needs_invitation`, `pin_locked`"},
     409: {"description": "`wrong_step`"},
-    429: {"description": "`rate_limited`, `pin_blocked`"},
+    429: {"description": "`rate_limited`, `pin_blocked`, `too_many_challenges`"},
 }
 
 router = APIRouter(prefix="/app-api/v1", tags=["app"], responses=PROBLEMS)
@@ -414,11 +414,12 @@ def finish_bank_id_activation(
     status_code=status.HTTP_201_CREATED,
 )
 def new_device_challenge(
-    device_id: str, body: ChallengeIn, devices: Devices, db: DbSession
+    device_id: str, body: ChallengeIn, request: Request, devices: Devices, db: DbSession
 ) -> ChallengeOut:
-    """A fresh nonce to sign. Single use, valid 2 minutes."""
+    """A fresh nonce to sign. Single use, valid 2 minutes. Limited per device and per client
+    network, and a device holds at most 10 unused, unexpired nonces (`too_many_challenges`)."""
     try:
-        ch = devices.challenge(device_id, body.purpose, body.context)
+        ch = devices.challenge(device_id, body.purpose, body.context, client=_ip(request))
     except ValueError as exc:  # the service's shape checks: a client error, not a crash
         raise ValidationFailed(
             {"purpose": "Lower-case letters and underscores, at most 40."}, str(exc)

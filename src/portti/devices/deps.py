@@ -47,6 +47,7 @@ def build_devices(request: Request, db: Session, audit: AuditLog) -> DeviceServi
         jinja=state.templates.env,
         base_url=settings.base_url.rstrip("/"),
         session_idle=timedelta(minutes=15),
+        limiter=state.limiter,
     )
 
 

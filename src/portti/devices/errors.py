@@ -181,7 +181,40 @@ class InvitationRequired(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            "You logged out from all devices, so the app can be activated again only with a "
-            "new invitation.",
+            "This account cannot activate the app on its own: you logged out from all "
+            "devices, or the invitation it was set up with ended before the app was activated.",
             next_step="Ask your company's user administrator for a new invitation.",
         )
+
+
+class TooManyChallenges(RateLimited):
+    """SEC-9: the device already holds ``MAX_OPEN_CHALLENGES`` unused, unexpired nonces."""
+
+    code = "too_many_challenges"
+    title = "Too many open requests"
+
+    def __init__(self, *, retry_after: int, open_challenges: int) -> None:
+        self.extra = {"retry_after": retry_after, "open_challenges": open_challenges}
+        super().__init__(
+            f"This app already has {open_challenges} approval requests that are neither used "
+            "nor expired.",
+            retry_after=retry_after,
+        )
+        self.next_step = (
+            f"Use a request already fetched, or wait {_duration(retry_after)} until the oldest "
+            "expires, then try again."
+        )
+
+
+class ChallengesThrottled(RateLimited):
+    """SEC-9: new nonces are rate-limited per device and per client network."""
+
+    def __init__(self, *, retry_after: int, per: str) -> None:
+        self.extra = {"retry_after": retry_after, "limited_by": per}
+        super().__init__(
+            "Too many approval requests were asked for "
+            + ("this app" if per == "device" else "from your network")
+            + f". Wait {_duration(retry_after)}.",
+            retry_after=retry_after,
+        )
+        self.next_step = f"Wait {_duration(retry_after)}, then try again."

@@ -58,6 +58,7 @@ from portti.devices import keys
 from portti.devices.errors import (
     AppLocked,
     BiometricsNotEnrolled,
+    ChallengesThrottled,
     DeviceLocked,
     DeviceUnknown,
     InvitationRequired,
@@ -68,6 +69,7 @@ from portti.devices.errors import (
     PinTooSimple,
     PinWrong,
     SignatureInvalid,
+    TooManyChallenges,
 )
 from portti.devices.models import (
     Activation,
@@ -77,12 +79,14 @@ from portti.devices.models import (
     DeviceChallenge,
     DeviceStatus,
 )
-from portti.errors import NotFound, ValidationFailed
+from portti.errors import NotFound, RateLimited, ValidationFailed
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher, derive_key
 from portti.infra.outbox import Outbox
+from portti.infra.ratelimit import RateLimiter, client_network
 from portti.invitations.errors import ActivationUnknown
 from portti.people.models import Person
+from portti.weblogin.models import LoginTransaction, LoginTransactionStatus
 from portti.weblogin.sessions import SessionService
 
 
@@ -108,6 +112,14 @@ class PinSchedule:
 PIN_SCHEDULE = PinSchedule(pauses=((3, timedelta(minutes=1)), (6, timedelta(hours=1))), lock_at=9)
 
 CHALLENGE_VALIDITY = timedelta(minutes=2)
+# SEC-9: anyone may ask for a device's nonces (the device id is all it takes), so each one is a
+# row written for an unauthenticated request: limited per device and per client network, and a
+# device holds at most this many unused, unexpired ones (an app needs one or two at a time).
+MAX_OPEN_CHALLENGES = 10
+CHALLENGE_LIMIT_PER_DEVICE = "20/minute;200/hour"
+# Generous: a carrier-grade NAT puts many phones behind one IPv4 address. It bounds what one
+# client can make the server read and write; the cap bounds the rows of each device.
+CHALLENGE_LIMIT_PER_NETWORK = "300/minute"
 APP_SESSION_ABSOLUTE = timedelta(hours=12)
 # Sliding the idle expiry on every request would turn each read into a write.
 APP_SESSION_TOUCH = timedelta(seconds=60)
@@ -193,6 +205,7 @@ class DeviceService:
         base_url: str,
         session_idle: timedelta = timedelta(minutes=15),
         pin_lengths: tuple[int, int] = (PIN_MIN_LENGTH, PIN_MIN_LENGTH),
+        limiter: RateLimiter | None = None,
     ) -> None:
         if pin_hasher.type is not Type.ID:
             raise ValueError("PINs are hashed with argon2id")
@@ -208,6 +221,7 @@ class DeviceService:
         self.base_url = base_url.rstrip("/")
         self.session_idle = session_idle
         self.pin_lengths = pin_lengths
+        self.limiter = limiter
         self._pin_pepper = derive_key(secret, "pin-pepper")
         self.not_me_hasher = CodeHasher(secret, "not-me")
         self.session_hasher = CodeHasher(secret, "app-session")
@@ -369,12 +383,30 @@ class DeviceService:
             raise DeviceUnknown()
         return device
 
+    def _limit_challenges(self, per: str, key: str) -> None:
+        if self.limiter is None:
+            return
+        limit = CHALLENGE_LIMIT_PER_DEVICE if per == "device" else CHALLENGE_LIMIT_PER_NETWORK
+        try:
+            self.limiter.hit(limit, "challenge-" + per, key)
+        except RateLimited as exc:
+            raise ChallengesThrottled(retry_after=exc.retry_after, per=per) from exc
+
     def challenge(
-        self, device_public_id: str, purpose: str, context: str | None = None
+        self,
+        device_public_id: str,
+        purpose: str,
+        context: str | None = None,
+        *,
+        client: str | None = None,
     ) -> DeviceChallenge:
         """A fresh nonce for the device to sign: 2 minutes, single use, for one purpose and
-        context (e.g. ``approve_login`` for one login transaction)."""
+        context (e.g. ``approve_login`` for one login transaction). ``client``: the asking
+        address, for the open endpoint's limit per network (SEC-9)."""
+        if client is not None:  # every ask counts, for a known device or not
+            self._limit_challenges("network", client_network(client))
         device = self._require_active(self._device(device_public_id))
+        self._limit_challenges("device", device.public_id)
         if not isinstance(purpose, str) or not PURPOSE_RE.fullmatch(purpose):
             raise ValidationFailed({"purpose": "Lower-case letters and underscores, at most 40."})
         if context is not None and len(context) > MAX_CONTEXT:
@@ -387,6 +419,19 @@ class DeviceService:
                 (DeviceChallenge.used_at.is_not(None)) | (DeviceChallenge.expires_at <= now),
             )
         )
+        # What is left is open. Counted under the device row's lock (taken after the challenge
+        # rows, the order ``verify`` uses), so parallel requests cannot overshoot the cap.
+        self._device(device.public_id, lock=True)
+        open_expiries = list(
+            self.db.scalars(
+                select(DeviceChallenge.expires_at)
+                .where(DeviceChallenge.device_id == device.id)
+                .order_by(DeviceChallenge.expires_at)
+            )
+        )
+        if len(open_expiries) >= MAX_OPEN_CHALLENGES:
+            retry_after = max(1, math.ceil((open_expiries[0] - now).total_seconds()))
+            raise TooManyChallenges(retry_after=retry_after, open_challenges=len(open_expiries))
         ch = DeviceChallenge(
             nonce=secrets.token_urlsafe(32),
             device_id=device.id,
@@ -744,7 +789,9 @@ class DeviceService:
     def not_me(self, token: str) -> Device:
         """ "This wasn't me": the device is revoked and the link is spent. Someone activated the
         app as this person, so the account alone is no longer trusted to activate it again
-        (as after "Log out from all devices"); the person's user administrator re-invites."""
+        (as after "Log out from all devices"); the person's user administrator re-invites.
+        The web sessions the device approved (QR logins, step-ups) end too (SEC-4); the
+        person's other sessions stay."""
         device = self.by_not_me_token(token, lock=True)
         now = self.clock.now()
         was = device.status
@@ -760,12 +807,40 @@ class DeviceService:
         ).one_or_none()
         if account is not None:
             account.requires_invitation = True
+        # SEC-4: what the device let in goes with it: the web sessions it approved or stepped
+        # up, and its approvals not yet picked up by a browser.
+        web_sessions = SessionService(
+            self.db, self.clock, idle=timedelta(0), absolute=timedelta(0)
+        ).revoke_approved_by(
+            device.id,
+            self.audit,
+            person_id=device.person_id,
+            reason=AuditAction.DEVICE_REPORTED_NOT_ME,
+        )
+        self.db.execute(
+            update(LoginTransaction)
+            .where(
+                LoginTransaction.device_id == device.id,
+                LoginTransaction.status.in_(
+                    [
+                        LoginTransactionStatus.PENDING.value,
+                        LoginTransactionStatus.SCANNED.value,
+                        LoginTransactionStatus.APPROVED.value,
+                    ]
+                ),
+            )
+            .values(
+                status=LoginTransactionStatus.REJECTED.value, ended_at=now, end_reason=END_NOT_ME
+            )
+            .execution_options(synchronize_session=False)
+        )
         self.audit.record(
             AuditAction.DEVICE_REPORTED_NOT_ME,
             subject_person_id=device.person_id,
             device=device.public_id,
             name=device.name,
             status_before=was,
+            web_sessions=web_sessions,
         )
         self.db.flush()
         return device

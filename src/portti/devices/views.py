@@ -48,4 +48,8 @@ def report_not_me(
 ) -> Response:
     device = devices.not_me(token)
     db.commit()
+    if ws is not None:
+        db.refresh(ws)
+        if ws.revoked_at is not None:  # this browser was let in by that device: it is out now
+            ws = None
     return _render(request, "devices/not_me_done.html", {"device": device, "session": ws})

@@ -2,24 +2,48 @@
 
 Built on the ``limits`` package (moving windows); the storage comes from
 ``settings.rate_limit_storage_url`` (``memory://`` or ``redis://host:port/db``).
+
+A limit string may hold several limits separated by ``;`` (``"10/minute;50/hour"``): every one
+of them counts and applies. Limits per client are keyed by ``client_network``: an IPv6 client
+controls a whole /64, so keying by its full address would give it 2^64 fresh allowances.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from typing import Protocol
 
-from limits import parse
+from limits import parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from portti.errors import RateLimited
 
+IPV6_CLIENT_PREFIX = 64
+
+
+def client_network(ip: str | None) -> str:
+    """The key a client's limits are counted under: the address for IPv4, its /64 for IPv6
+    (an IPv4 address mapped into IPv6 counts as the IPv4 address); anything else as given."""
+    text = (ip or "").strip()
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text[:45] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        network = ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False)
+        return str(network)
+    return str(address)
+
 
 class RateLimiter(Protocol):
     def hit(self, limit: str, *keys: str) -> None:
-        """Counts one attempt; raises ``RateLimited`` when the limit is exceeded."""
+        """Counts one attempt against every limit in ``limit``; raises ``RateLimited`` (with
+        the seconds until the exceeded window frees a slot) when one of them is exceeded."""
 
     def reset(self) -> None: ...
 
@@ -30,11 +54,11 @@ class LimitsRateLimiter:
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     def hit(self, limit: str, *keys: str) -> None:
-        item = parse(limit)
-        if not self._limiter.hit(item, "portti", *keys):
-            stats = self._limiter.get_window_stats(item, "portti", *keys)
-            retry = max(1, math.ceil(stats.reset_time - time.time()))
-            raise RateLimited(retry_after=retry)
+        for item in parse_many(limit):
+            if not self._limiter.hit(item, "portti", *keys):
+                stats = self._limiter.get_window_stats(item, "portti", *keys)
+                retry = max(1, math.ceil(stats.reset_time - time.time()))
+                raise RateLimited(retry_after=retry)
 
     def reset(self) -> None:
         self._storage.reset()

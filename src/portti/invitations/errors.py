@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portti.errors import DomainError
+from portti.errors import DomainError, RateLimited
 
 ASK_ADMIN = "Ask your company's user administrator for a new invitation."
 
@@ -22,12 +22,31 @@ class InvitationInvalid(DomainError):
 
 
 class InvitationExpired(DomainError):
+    """The invitation behind an activation ended: every later step gets this (SEC-2).
+    ``reason`` (``cancelled``, ``superseded``, ``expired``) is in the problem as ``reason``."""
+
     status = 410
     code = "invitation_expired"
     title = "The invitation has expired"
 
-    def __init__(self) -> None:
-        super().__init__("The invitation has expired or was cancelled.", next_step=ASK_ADMIN)
+    def __init__(self, reason: str | None = None) -> None:
+        message, next_step = {
+            "cancelled": (
+                "Your company's user administrator cancelled this invitation.",
+                ASK_ADMIN,
+            ),
+            "superseded": (
+                "A newer invitation replaced this one.",
+                "Start again with the sign-up code in the newest invitation e-mail.",
+            ),
+            "expired": (
+                "The invitation has expired: invitations are valid for 24 hours.",
+                ASK_ADMIN,
+            ),
+        }.get(reason or "", ("The invitation has expired or was cancelled.", ASK_ADMIN))
+        if reason:
+            self.extra = {"reason": reason}
+        super().__init__(message, next_step=next_step)
 
 
 class ActivationUnknown(DomainError):
@@ -121,3 +140,39 @@ class InviteeNotValid(DomainError):
             "be sent only while they are valid.",
             next_step="Change the validity first if the person should be able to log in now.",
         )
+
+
+def _wait(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{-(-seconds // 60)} minutes"
+
+
+class SignupThrottled(RateLimited):
+    """SEC-5: too many sign-up codes from one network, or one code tried too often. Says why
+    and for how long, so that an invitee who shares a network with someone guessing codes
+    knows their code is still good."""
+
+    def __init__(self, *, retry_after: int, per: str) -> None:
+        self.extra = {"retry_after": retry_after, "limited_by": per}
+        if per == "network":
+            message = (
+                "Too many sign-up codes have been tried from your network (your Wi-Fi, office or "
+                f"operator). For security, codes from it are not checked for {_wait(retry_after)}."
+            )
+            next_step = (
+                f"Wait {_wait(retry_after)} and enter the code again, or switch to another "
+                "network (for example mobile data instead of Wi-Fi). Your invitation stays valid "
+                "for 24 hours from when it was sent."
+            )
+        else:
+            message = (
+                "This sign-up code has been tried too many times. For security, it is not "
+                f"checked again for {_wait(retry_after)}."
+            )
+            next_step = (
+                f"Wait {_wait(retry_after)}, check the 16 digits in the invitation e-mail and "
+                "enter them again. If it still fails, " + ASK_ADMIN[0].lower() + ASK_ADMIN[1:]
+            )
+        super().__init__(message, retry_after=retry_after)
+        self.next_step = next_step

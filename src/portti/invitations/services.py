@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import structlog
 from jinja2 import Environment
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
@@ -28,17 +30,18 @@ from portti.companies.models import Membership
 from portti.companies.policy import AdminGrant, AdminPolicy, local_today
 from portti.companies.services import Actor, require_person_rights
 from portti.devices.models import Activation, ActivationKind
-from portti.errors import DomainError, NotFound, StepUpRequired, ValidationFailed
+from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher
 from portti.infra.outbox import Outbox
-from portti.infra.ratelimit import RateLimiter
+from portti.infra.ratelimit import RateLimiter, client_network
 from portti.invitations.errors import (
     ActivationUnknown,
     InvitationExpired,
     InvitationInvalid,
     InviteeNotValid,
     ReinviteNeedsSupport,
+    SignupThrottled,
     SmsCodeExpired,
     SmsCodeLocked,
     SmsCodeWrong,
@@ -54,14 +57,25 @@ from portti.invitations.models import (
 )
 from portti.people.phones import format_phone
 
+log = structlog.get_logger(__name__)
+
 INVITATION_VALIDITY = timedelta(hours=24)
 SMS_CODE_VALIDITY = timedelta(minutes=10)
 ADMIN_CODE_VALIDITY = timedelta(hours=12)
 MAX_SMS_RESENDS = 2
 MAX_WRONG_CONFIRMATION_CODES = 5
-# Sign-up codes: 10^16 possibilities; these limits make guessing hopeless from any one address.
-SIGNUP_LIMIT_PER_CLIENT = "10/minute;50/hour"
-SIGNUP_LIMIT_GLOBAL = "600/minute"
+# Sign-up codes: 10^16 possibilities; these limits make guessing hopeless from any one network.
+# There is deliberately no limit over all clients: outsiders could use it up and lock every
+# invitee out (SEC-5). A high overall failure rate alerts the operators instead.
+ENDED_STATUSES = frozenset(
+    {InvitationStatus.CANCELLED, InvitationStatus.SUPERSEDED, InvitationStatus.EXPIRED}
+)
+SIGNUP_LIMIT_PER_NETWORK = "10/minute;50/hour"
+# Per entered code: one code cannot be hammered from many networks at once. Only someone who
+# holds the code reaches its key, so outsiders cannot use up an invitee's allowance.
+SIGNUP_LIMIT_PER_CODE = "5/minute;20/hour"
+SIGNUP_FAILURE_ALERT_RATE = "300/minute"
+SIGNUP_ALERT_EVERY = "1/minute"  # at most one alert row a minute while the rate stays high
 CONFIRM_LIMIT_PER_CLIENT = "30/minute"
 
 
@@ -173,6 +187,8 @@ class InvitationService:
         self.signup_hasher = CodeHasher(secret, "signup-code")
         self.token_hasher = CodeHasher(secret, "activation-token")
         self.confirm_hasher = CodeHasher(secret, "confirmation-code")
+        # A purpose of its own: the limiter's keys never equal a stored code hash.
+        self.limit_hasher = CodeHasher(secret, "signup-code-limit")
 
     # -- admin side ---------------------------------------------------------------------
 
@@ -445,10 +461,40 @@ class InvitationService:
 
     # -- invitee side (the app) -----------------------------------------------------------
 
+    def _limit_signup(self, digits: str | None, client: str) -> None:
+        """SEC-5: limits per client network and per entered code, none over all clients. The
+        refusal tells the invitee what is happening and when to try again."""
+        try:
+            self.limiter.hit(SIGNUP_LIMIT_PER_NETWORK, "signup-network", client_network(client))
+        except RateLimited as exc:
+            raise SignupThrottled(retry_after=exc.retry_after, per="network") from exc
+        if digits is not None:
+            try:
+                self.limiter.hit(
+                    SIGNUP_LIMIT_PER_CODE, "signup-code", self.limit_hasher.hash(digits)
+                )
+            except RateLimited as exc:
+                raise SignupThrottled(retry_after=exc.retry_after, per="code") from exc
+
+    def _count_signup_failure(self) -> None:
+        """The operators' alarm: every refused code counts over all clients; past
+        ``SIGNUP_FAILURE_ALERT_RATE`` a warning is logged and an audit row written (at most one
+        a minute). Nobody is refused because of it."""
+        try:
+            self.limiter.hit(SIGNUP_FAILURE_ALERT_RATE, "signup-failures-all")
+        except RateLimited:
+            log.warning("signup_code_failure_rate_high", threshold=SIGNUP_FAILURE_ALERT_RATE)
+            try:
+                self.limiter.hit(SIGNUP_ALERT_EVERY, "signup-failures-alert")
+            except RateLimited:
+                return
+            self.audit.record(
+                AuditAction.SIGNUP_FAILURE_RATE_HIGH, threshold=SIGNUP_FAILURE_ALERT_RATE
+            )
+
     def redeem_signup_code(self, code: str, *, client: str) -> Redeemed:
-        self.limiter.hit(SIGNUP_LIMIT_PER_CLIENT, "signup", client)
-        self.limiter.hit(SIGNUP_LIMIT_GLOBAL, "signup-all")
         digits = clean_digits(code, 16)
+        self._limit_signup(digits, client)
         now = self.clock.now()
         inv = None
         code_hash = self.signup_hasher.hash(digits) if digits is not None else None
@@ -479,6 +525,7 @@ class InvitationService:
                 company_id=inv.company_id if inv else None,
                 subject_person_id=inv.person_id if inv else None,
             )
+            self._count_signup_failure()
             raise InvitationInvalid()
         self.db.refresh(inv)
         token = secrets.token_urlsafe(32)
@@ -512,27 +559,41 @@ class InvitationService:
         ).one_or_none()
         if act is None or act.ended_at is not None or act.completed_at is not None:
             raise ActivationUnknown()
-        # An invitation's activation lives as long as the invitation (an admin code extends it).
-        if act.invitation_id is None and self.clock.now() >= act.expires_at:
-            raise InvitationExpired()
+        if act.invitation_id is None:
+            if self.clock.now() >= act.expires_at:
+                raise InvitationExpired()
+        else:
+            # SEC-2: an invitation's activation lives exactly as long as its invitation (an
+            # admin code extends both): cancelled, superseded or expired, every later step —
+            # account, terms, PIN, binding — is refused here, the one place they all pass.
+            self._live_invitation(act)
         return act
+
+    def _live_invitation(self, act: Activation) -> Invitation:
+        # Locked (PostgreSQL): a cancel racing this step waits for it, or this step sees it.
+        inv = self.db.scalars(
+            select(Invitation)
+            .where(Invitation.id == act.invitation_id)
+            .with_for_update(of=Invitation)  # the inviter and company are joined eagerly
+        ).one_or_none()
+        if inv is None:
+            raise ActivationUnknown()
+        # The admin's code may have extended the invitation; the activation follows it.
+        if act.expires_at != inv.expires_at:
+            act.expires_at = inv.expires_at
+        status = inv.effective_status(self.clock.now())
+        if status in ENDED_STATUSES:
+            raise InvitationExpired(status.value)
+        return inv
 
     def by_activation_token(
         self, token: str, *, statuses: frozenset[InvitationStatus]
     ) -> Invitation:
         act = self.activation(token)
-        inv = self.db.get(Invitation, act.invitation_id) if act.invitation_id else None
-        if inv is None:
+        if act.invitation_id is None:
             raise WrongInvitationState("This activation did not start from an invitation.")
-        # The admin's code may have extended the invitation; the activation follows it.
-        act.expires_at = inv.expires_at
+        inv = self._live_invitation(act)
         status = inv.effective_status(self.clock.now())
-        if status in (
-            InvitationStatus.EXPIRED,
-            InvitationStatus.CANCELLED,
-            InvitationStatus.SUPERSEDED,
-        ):
-            raise InvitationExpired()
         if status not in statuses:
             raise WrongInvitationState(f"The activation is at another step ({status.value}).")
         return inv
@@ -628,10 +689,29 @@ class InvitationService:
         )
 
     def mark_activated(self, inv: Invitation) -> None:
-        if inv.effective_status(self.clock.now()) is not InvitationStatus.PHONE_CONFIRMED:
+        now = self.clock.now()
+        status = inv.effective_status(now)
+        if status in ENDED_STATUSES:
+            raise InvitationExpired(status.value)
+        if status is not InvitationStatus.PHONE_CONFIRMED:
             raise WrongInvitationState("The phone must be confirmed first.")
-        inv.status = InvitationStatus.ACTIVATED
-        inv.activated_at = self.clock.now()
+        # Compare and set: an invitation cancelled or replaced since it was read (SQLite has no
+        # row locks) is not activated, and the device bound with it goes with the rollback.
+        result = self.db.execute(
+            update(Invitation)
+            .where(
+                Invitation.id == inv.id,
+                Invitation.status == InvitationStatus.PHONE_CONFIRMED.value,
+                Invitation.expires_at > now,
+            )
+            .values(status=InvitationStatus.ACTIVATED.value, activated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            self.db.refresh(inv)
+            raise InvitationExpired(inv.effective_status(now).value)
+        set_committed_value(inv, "status", InvitationStatus.ACTIVATED.value)
+        set_committed_value(inv, "activated_at", now)
         self.audit.record(
             AuditAction.INVITATION_ACTIVATED,
             company_id=inv.company_id,

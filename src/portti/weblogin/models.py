@@ -29,6 +29,12 @@ class WebSession(Model):
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The device whose approval started this session (QR login): "This wasn't me" for that
+    # device ends the session too (SEC-4). Step-ups a device approved are found through their
+    # login transactions (``web_session_id``, ``device_id``).
+    approved_by_device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
 
     person: Mapped[Person] = relationship(lazy="joined")
 

@@ -554,6 +554,7 @@ class LoginTransactionService:
                 strong=False,
                 ctx=ctx,
                 replaces=current.id if current else None,
+                approved_by_device_id=tx.device_id,
             )
             self.audit.record(
                 AuditAction.LOGIN_SUCCEEDED,

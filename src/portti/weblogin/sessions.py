@@ -7,14 +7,19 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, RequestContext
 from portti.errors import NotFound
 from portti.infra.clock import Clock
-from portti.weblogin.models import WebSession
+from portti.weblogin.models import (
+    LoginPurpose,
+    LoginTransaction,
+    LoginTransactionStatus,
+    WebSession,
+)
 
 # Writing last_seen_at on every request would turn each read into a write.
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -46,8 +51,10 @@ class SessionService:
         strong: bool,
         ctx: RequestContext,
         replaces: str | None = None,
+        approved_by_device_id: int | None = None,
     ) -> tuple[str, WebSession]:
-        """A new session with a new id (never the one the browser had before login)."""
+        """A new session with a new id (never the one the browser had before login).
+        ``approved_by_device_id``: the app that approved a QR login (SEC-4)."""
         now = self.clock.now()
         if replaces:
             self.db.execute(
@@ -67,6 +74,7 @@ class SessionService:
             strong_auth_method=method if strong else None,
             ip=ctx.ip,
             user_agent=(ctx.user_agent or "")[:300] or None,
+            approved_by_device_id=approved_by_device_id,
         )
         self.db.add(ws)
         self.db.flush()
@@ -131,6 +139,41 @@ class SessionService:
             count=count,
         )
         return int(count)
+
+    def revoke_approved_by(
+        self, device_id: int, audit: AuditLog, *, person_id: int, reason: str
+    ) -> int:
+        """SEC-4: ends the web sessions a device let in: QR logins it approved, and sessions
+        it stepped up (its completed step-up transactions name them)."""
+        stepped_up = select(LoginTransaction.web_session_id).where(
+            LoginTransaction.device_id == device_id,
+            LoginTransaction.purpose == LoginPurpose.STEP_UP.value,
+            LoginTransaction.status == LoginTransactionStatus.COMPLETED.value,
+            LoginTransaction.web_session_id.is_not(None),
+        )
+        result = self.db.execute(
+            update(WebSession)
+            .where(
+                WebSession.revoked_at.is_(None),
+                or_(
+                    WebSession.approved_by_device_id == device_id,
+                    WebSession.id.in_(stepped_up),
+                ),
+            )
+            .values(revoked_at=self.clock.now())
+            .execution_options(synchronize_session="fetch")
+        )
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        if count:
+            audit.record(
+                AuditAction.SESSION_REVOKED,
+                actor_person_id=None,
+                subject_person_id=person_id,
+                approved_by_device=device_id,
+                reason=reason,
+                count=count,
+            )
+        return count
 
     def record_step_up(self, ws: WebSession, method: str) -> None:
         ws.strong_auth_at = self.clock.now()
