@@ -33,6 +33,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -481,7 +482,8 @@ class LoginTransactionService:
     def short_code_seconds_left(self, tx: LoginTransaction) -> int:
         if tx.short_code_expires_at is None:
             return 0
-        return max(0, int((tx.short_code_expires_at - self.clock.now()).total_seconds()))
+        # Rounded up: a code just issued shows its full 30 seconds.
+        return max(0, math.ceil((tx.short_code_expires_at - self.clock.now()).total_seconds()))
 
     def get(self, public_id: str) -> LoginTransaction | None:
         if not isinstance(public_id, str) or not 0 < len(public_id) <= 32:
