@@ -233,6 +233,7 @@ _SYSTEMS = (
 )
 
 
+@functools.lru_cache(maxsize=64)  # the base URL's, on every approval screen
 def origin_of(url: str | None) -> str | None:
     """The serialized origin (``scheme://host[:port]``, lower case) of a URL or an ``Origin``
     header; None for anything else (``null``, a path, another scheme)."""
