@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await app.state.qr_watch.close()
         await events.close()
         app.state.http.close()
+        app.state.geo.close()
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -126,10 +127,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         else None
     )
     from portti.infra.events import make_event_bus
-    from portti.weblogin.qr import LocalNetworkGeoLookup
+    from portti.weblogin.geo import CountryLookup
 
     app.state.events = make_event_bus(settings.event_bus_url, settings.database_url)
-    app.state.geo = LocalNetworkGeoLookup()
+    app.state.geo = CountryLookup.from_file(settings.geoip_database)
     from portti.weblogin.watch import StreamWatch
 
     app.state.qr_watch = StreamWatch(engine, app.state.clock.now)

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     event_bus_url: str = "memory://"
     # What the app says is asking when a QR login is scanned (WEB-2).
     service_name: str = "Portti"
+    # A MaxMind DB file (GeoLite2-Country or -City) for the country of the browser the app is
+    # asked to approve (SEC-13); unset: public addresses are "Unknown".
+    geoip_database: Path | None = None
     rate_limit_storage_url: str = "memory://"
     secret_key: SecretStr | None = None
 

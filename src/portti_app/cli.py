@@ -538,17 +538,34 @@ BiometricOpt = Annotated[
 ]
 
 
+def relay_warning(asking: dict[str, Any]) -> str | None:
+    """The warning for a login asked for on another site than the service's own (a phishing
+    site relaying the login, SEC-13); None when the sites match."""
+    if asking.get("origin_matches", True):
+        return None
+    service = asking.get("service_origin") or "the service's own address"
+    where = asking.get("origin") or "a page that did not say its address"
+    return (
+        f"This login was asked for on {where}, not on {service}. If you did not open {service} "
+        "yourself, someone may be trying to log in as you: choose “This wasn't me”."
+    )
+
+
 def show_request(asking: dict[str, Any]) -> None:
     what = "Authenticate to add users" if asking.get("purpose") == "step_up" else "Log in"
     table = Table(show_header=False, box=None, title=f"{what} — is this you?")
-    for label, key in (
-        ("Service", "service"),
-        ("Browser", "browser"),
-        ("Place", "place"),
-        ("Time", "requested_at"),
+    for label, value in (
+        ("Service", asking.get("service", "")),
+        ("Site", asking.get("origin") or "unknown"),
+        ("Browser", asking.get("browser", "")),
+        ("Country", asking.get("place", "")),
+        ("Time", asking.get("requested_at", "")),
     ):
-        table.add_row(f"[bold]{label}[/]", escape(str(asking.get(key, ""))))
+        table.add_row(f"[bold]{label}[/]", escape(str(value)))
     out.print(table)
+    warning = relay_warning(asking)
+    if warning is not None:
+        out.print(f"[bold red]⚠ {escape(warning)}[/]")
 
 
 def answer_request(
@@ -602,7 +619,10 @@ def scan_qr(
         answer_request(c, asking, number, pin, biometric)
 
 
-@command(WEB, "The 8-character code under the QR code, when the camera cannot be used.")
+@command(
+    WEB,
+    "The 8-character code the login page shows after “Type a code instead” (valid 30 seconds).",
+)
 def type_code(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="E.g. K7QM-3XZP.")],

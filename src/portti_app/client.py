@@ -793,14 +793,18 @@ class AppClient:
     def scan_qr(self, payload: str) -> dict[str, Any]:
         """“Read QR code for web login”: sends what the camera read (``portti1.…``; it changes
         every second, so send it at once). Answers what is asking — ``service``, ``browser``,
-        ``place``, ``requested_at`` — the ``numbers`` to pick from (the login page shows one),
-        the ``approval_id`` and the ``purpose`` (``login`` or ``step_up``)."""
+        ``place`` (the browser's country, "This network" or "Unknown"), ``origin`` (the site the
+        browser was on; show a warning when ``origin_matches`` is false: a relayed login),
+        ``requested_at`` — the ``numbers`` to pick from (the login page shows one), the
+        ``approval_id`` and the ``purpose`` (``login`` or ``step_up``)."""
         return self.request(
             "POST", "/login-approvals/scan", json_body={"qr": payload.strip()}, auth="session"
         )
 
     def enter_login_code(self, code: str) -> dict[str, Any]:
-        """The 8-character code under the QR code, when the camera cannot be used."""
+        """The 8-character code the login page shows after “Type a code instead”, when the
+        camera cannot be used. Valid for 30 seconds (``login_code_expired`` after). Answers as
+        ``scan_qr``."""
         return self.request(
             "POST", "/login-approvals/code", json_body={"code": code}, auth="session"
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -157,7 +158,7 @@ def test_log_in_by_scanning_the_qr_code_with_the_app(
 
 def test_this_wasnt_me_in_the_reference_app_tells_the_browser_at_once(
     page: Page, live_server, tmp_path: Path
-):  # WEB-2, APP-10
+):  # WEB-2, APP-10, SEC-13
     sim = bind_demo_device(live_server.database_url, live_server.secret_key, "Kadri", "Tamm")
     phone = unlocked_phone(live_server.url, sim)
     state = reference_app_state(tmp_path / "app", live_server.url, phone)
@@ -169,9 +170,57 @@ def test_this_wasnt_me_in_the_reference_app_tells_the_browser_at_once(
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Chrome" in done.stdout and "This network" in done.stdout
+    # SEC-13: the site the browser was on is this service's own, so there is no warning.
+    assert live_server.url in done.stdout and "⚠" not in done.stdout
     expect(page.get_by_role("alert")).to_have_text("The login was refused in the app.")
     page.get_by_role("button", name="Get a new code").click()
     expect(page.get_by_role("img", name=QR_NAME)).to_be_visible()
+
+
+def test_the_code_to_type_appears_on_request_counts_down_and_can_be_renewed(
+    page: Page, live_server
+):  # SEC-13 WEB-2
+    """The page's side of SEC-13: no code until "Type a code instead", a 30-second countdown,
+    the code taken off the page when it runs out, and "Show a new code"; the new code logs in.
+    The page's clock is Playwright's, so the 30 seconds pass at once."""
+    sim = bind_demo_device(live_server.database_url, live_server.secret_key, "Kadri", "Tamm")
+    phone = unlocked_phone(live_server.url, sim)
+    page.clock.install()
+    page.goto("/login")
+    expect(page.get_by_role("img", name=QR_NAME)).to_be_visible()
+    code = page.get_by_label("Code to type in the app")
+    expect(code).to_have_count(0)  # nothing to relay before the click
+
+    page.get_by_role("button", name="Type a code instead").click()
+    expect(code).to_have_text(re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$"))
+    timer = page.get_by_role("timer", name="Time left to type the code")
+    expect(timer).to_have_text(re.compile(r"^0:(30|29)$"))
+    page.clock.run_for(3000)
+    expect(timer).to_have_text(re.compile(r"^0:2[5-7]$"))
+    first = code.inner_text()
+
+    page.clock.run_for(30_000)
+    expect(code).to_have_count(0)
+    expect(page.get_by_role("alert")).to_have_text(
+        "The code has expired. Show a new code if you still need one."
+    )
+    page.get_by_role("button", name="Show a new code").click()
+    expect(code).to_be_visible()
+    second = code.inner_text()
+    assert second != first
+    expect(timer).to_have_text(re.compile(r"^0:(30|29)$"))
+
+    r = phone.type_code(second)
+    assert r.status_code == 200, r.text
+    asking = r.json()
+    assert asking["origin"] == live_server.url and asking["origin_matches"] is True
+    number_line = page.get_by_text("Pick this number in the app")
+    expect(number_line).to_be_visible()
+    expect(code).to_be_hidden()  # read by the app: no code on the page any more
+    number = int(number_line.locator("strong").inner_text())
+    assert phone.approve(asking["approval_id"], number).status_code == 200
+    account = page.get_by_role("navigation", name="Your account")
+    expect(account.get_by_role("link", name="Kadri Tamm")).to_be_visible()
 
 
 # -- two server processes sharing PostgreSQL (OPS-2) --------------------------------------------

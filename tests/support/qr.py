@@ -19,23 +19,23 @@ from support.web import HTML, csrf_from
 
 API = "/app-api/v1"
 PANEL_ID = re.compile(r'data-status="/login/qr/([A-Za-z0-9_-]+)/status"')
-PANEL_CODE = re.compile(r'<strong class="code">([0-9A-Z]{4}-[0-9A-Z]{4})</strong>')
+TYPED_CODE = re.compile(r"<output [^>]*data-qr-code>([0-9A-Z]{4}-[0-9A-Z]{4})</output>")
 PANEL_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass
 class Panel:
-    """The QR panel a browser got: its transaction id, the code to type, and its page."""
+    """The QR panel a browser got: its transaction id and its page (no code to type: that
+    comes with "Type a code instead", see ``typed_code``)."""
 
     public_id: str
-    code: str
     html: str
 
     @classmethod
     def parse(cls, html: str) -> Panel:
-        m_id, m_code = PANEL_ID.search(html), PANEL_CODE.search(html)
-        assert m_id and m_code, html
-        return cls(public_id=m_id.group(1), code=m_code.group(1), html=html)
+        m_id = PANEL_ID.search(html)
+        assert m_id, html
+        return cls(public_id=m_id.group(1), html=html)
 
     @property
     def csrf(self) -> str:
@@ -44,17 +44,54 @@ class Panel:
         return m.group(1)
 
 
-def open_qr_login(browser: httpx.Client, next_: str = "/") -> Panel:
-    """What the login page does when it has loaded: asks for a QR code (htmx)."""
+def origin_of_client(browser: httpx.Client) -> str:
+    url = browser.base_url
+    return f"{url.scheme}://{url.netloc.decode()}"
+
+
+def open_qr_login(
+    browser: httpx.Client, next_: str = "/", *, headers: dict[str, str] | None = None
+) -> Panel:
+    """What the login page does when it has loaded: asks for a QR code (htmx). Like a browser's
+    ``fetch``, the POST carries the page's ``Origin`` (``headers`` may say another, with the
+    ``Host`` a reverse proxy would pass on)."""
     page = browser.get("/login", headers=HTML)
     assert page.status_code == 200, page.text
     r = browser.post(
         "/login/qr",
         data={"next": next_},
-        headers={"X-CSRF-Token": csrf_from(page), "HX-Request": "true", **HTML},
+        headers={
+            "X-CSRF-Token": csrf_from(page),
+            "HX-Request": "true",
+            "Origin": origin_of_client(browser),
+            **HTML,
+            **(headers or {}),
+        },
     )
     assert r.status_code == 200, r.text
     return Panel.parse(r.text)
+
+
+def ask_for_typed_code(browser: httpx.Client, panel: Panel) -> httpx.Response:
+    """Presses "Type a code instead" (or "Show a new code") on the panel."""
+    return browser.post(
+        f"/login/qr/{panel.public_id}/code",
+        headers={
+            "X-CSRF-Token": panel.csrf,
+            "HX-Request": "true",
+            "Origin": origin_of_client(browser),
+            **HTML,
+        },
+    )
+
+
+def typed_code(browser: httpx.Client, panel: Panel) -> str:
+    """The code the panel shows after "Type a code instead"."""
+    r = ask_for_typed_code(browser, panel)
+    assert r.status_code == 200, r.text
+    m = TYPED_CODE.search(r.text)
+    assert m, r.text
+    return m.group(1)
 
 
 def status(browser: httpx.Client, public_id: str) -> dict[str, Any]:
@@ -229,9 +266,65 @@ def log_in_by_app(browser: httpx.Client, phone: Phone) -> httpx.Response:
     """A whole QR login: the browser shows the panel, the phone types its code (as when the
     camera cannot be used), picks the number shown and approves; the browser completes."""
     panel = open_qr_login(browser)
-    read = phone.type_code(panel.code)
+    read = phone.type_code(typed_code(browser, panel))
     assert read.status_code == 200, read.text
     number = status(browser, panel.public_id)["number"]
     approved = phone.approve(panel.public_id, number, nonce=read.json()["challenge"]["nonce"])
     assert approved.status_code == 200, approved.text
     return complete(browser, panel)
+
+
+# -- in-process tests: an app bound straight in the database, and what the page shows --------
+
+CHROME_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def phone_of(app, db, settings, clock, person, *, biometrics: bool = False) -> Phone:  # type: ignore[no-untyped-def]
+    """An unlocked app of ``person``'s, bound with ``DeviceService.bind``."""
+    from support.devices import bind, make_service, unlock
+    from support.web import another_browser
+
+    service = make_service(db, app, settings)
+    _, sim, _ = bind(service, db, person, clock, app=SimulatedApp(biometrics=biometrics))
+    _, token = unlock(service, sim)
+    db.commit()
+    return Phone(http=another_browser(app), sim=sim, token=token)
+
+
+def tx_row(db, public_id: str):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from portti.weblogin.models import LoginTransaction
+    from support.db import fresh
+
+    fresh(db)
+    return db.scalars(select(LoginTransaction).where(LoginTransaction.public_id == public_id)).one()
+
+
+def frame(db, settings, clock, panel: Panel, *, seconds_ago: int = 0) -> str:  # type: ignore[no-untyped-def]
+    """The QR payload the page shows now (or showed ``seconds_ago``), as the app reads it."""
+    from portti.weblogin.qr import QrFrames, elapsed_seconds
+
+    tx = tx_row(db, panel.public_id)
+    elapsed = elapsed_seconds(tx.created_at, clock.now()) - seconds_ago
+    return QrFrames(settings.secret).payload(panel.public_id, elapsed)
+
+
+def scanned(phone: Phone, db, settings, clock, panel: Panel) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    r = phone.scan(frame(db, settings, clock, panel))
+    assert r.status_code == 200, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def number_shown(browser: httpx.Client, panel: Panel) -> int:
+    shown = status(browser, panel.public_id)
+    assert shown["status"] == "scanned" and shown["number"] is not None
+    return int(shown["number"])
+
+
+def problem_code(r: httpx.Response) -> str:
+    return str(r.json()["code"])

@@ -1,7 +1,8 @@
 """The app's side of QR login (WEB-2) and of step-up by the app (ADM-2).
 
 "Read QR code for web login": the app sends what it read (``/scan``) or the code typed instead
-(``/code``) and shows the answer: which service, browser and place are asking, when, and three
+(``/code``) and shows the answer: which service, browser and country are asking, from which site
+(flagged when it is not this service's address: a relayed login, SEC-13), when, and three
 numbers. The person picks the number the browser shows and confirms with PIN or biometrics
 (``/approve``: a signature over an ``approve_login`` challenge whose context is the approval
 id), or says "This wasn't me" (``/reject``). Step-ups wait in ``/pending`` for the person's app.
@@ -16,16 +17,18 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
+from portti.config import Settings
 from portti.devices.models import Device, DeviceChallenge
 from portti.devices.schemas import ChallengeOut
 from portti.web.deps import kept_on_refusal
 from portti.weblogin.deps import AppSide, AppSideDep
+from portti.weblogin.geo import GeoLookup
 from portti.weblogin.models import LoginTransaction
 from portti.weblogin.qr import (
     APPROVE_PURPOSE,
-    GeoLookup,
     LoginTransactionService,
     describe_browser,
+    origin_of,
 )
 from portti.weblogin.schemas import (
     ApprovalResult,
@@ -42,7 +45,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     403: {"description": "`number_mismatch`, `pin_locked`"},
     404: {"description": "`approval_unknown`"},
     409: {"description": "`approval_used`, `login_already_scanned`, `approval_pending`"},
-    410: {"description": "`login_expired`, `login_ended`"},
+    410: {"description": "`login_expired`, `login_ended`, `login_code_expired`"},
     429: {"description": "`rate_limited`, `pin_blocked`"},
 }
 
@@ -52,17 +55,23 @@ router = APIRouter(prefix="/app-api/v1/login-approvals", tags=["web-login"], res
 def approval_out(
     tx: LoginTransaction,
     qr: LoginTransactionService,
-    service: str,
+    settings: Settings,
     geo: GeoLookup,
     challenge: DeviceChallenge | None = None,
 ) -> LoginApprovalOut:
+    place = geo.locate(tx.ip)
+    service_origin = origin_of(settings.base_url)
     return LoginApprovalOut(
         approval_id=tx.public_id,
         purpose="step_up" if tx.purpose == "step_up" else "login",
         status=qr.effective_status(tx).value,
-        service=service,
+        service=settings.service_name,
         browser=describe_browser(tx.user_agent),
-        place=geo.place(tx.ip),
+        place=place.label,
+        country=place.country_code,
+        origin=tx.origin,
+        service_origin=service_origin,
+        origin_matches=tx.origin is not None and tx.origin == service_origin,
         requested_at=tx.created_at,
         expires_at=tx.expires_at,
         numbers=qr.choices(tx),
@@ -88,7 +97,7 @@ def _answer_scan(
     challenge = side.devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
     db.commit()
     qr.publish_changes(side.events)
-    return approval_out(tx, qr, side.settings.service_name, side.geo, challenge)
+    return approval_out(tx, qr, side.settings, side.geo, challenge)
 
 
 @router.post("/scan", operation_id="scan_login_qr", response_model=LoginApprovalOut)
@@ -101,7 +110,8 @@ def scan_login_qr(body: ScanIn, side: AppSideDep) -> LoginApprovalOut:
 
 @router.post("/code", operation_id="enter_login_code", response_model=LoginApprovalOut)
 def enter_login_code(body: CodeIn, side: AppSideDep) -> LoginApprovalOut:
-    """The code under the QR code, when the camera cannot be used. 10 tries a minute."""
+    """The code the login page shows after “Type a code instead”, when the camera cannot be
+    used. Valid for 30 seconds (`login_code_expired` after); 10 tries a minute."""
     device = _device(side)
     return _answer_scan(side, device, lambda: side.qr.scan_code(device, body.code))
 
@@ -111,8 +121,9 @@ def list_pending_approvals(side: AppSideDep) -> PendingApprovalsOut:
     """Requests waiting for this person's app: step-ups (“Authenticate to add users” in a
     browser where they are logged in), and logins this app has read but not answered."""
     device = _device(side)
-    service = side.settings.service_name
-    approvals = [approval_out(tx, side.qr, service, side.geo) for tx in side.qr.pending_for(device)]
+    approvals = [
+        approval_out(tx, side.qr, side.settings, side.geo) for tx in side.qr.pending_for(device)
+    ]
     side.db.commit()
     return PendingApprovalsOut(approvals=approvals)
 
@@ -121,7 +132,7 @@ def list_pending_approvals(side: AppSideDep) -> PendingApprovalsOut:
 def get_login_approval(approval_id: str, side: AppSideDep) -> LoginApprovalOut:
     device = _device(side)
     tx = side.qr.for_device(device, approval_id)
-    out = approval_out(tx, side.qr, side.settings.service_name, side.geo)
+    out = approval_out(tx, side.qr, side.settings, side.geo)
     side.db.commit()
     return out
 

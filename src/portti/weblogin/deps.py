@@ -15,7 +15,8 @@ from portti.devices.deps import build_devices
 from portti.devices.services import DeviceService
 from portti.infra.events import EventBus
 from portti.web.deps import Audit, DbSession, request_context
-from portti.weblogin.qr import GeoLookup, LoginTransactionService
+from portti.weblogin.geo import GeoLookup
+from portti.weblogin.qr import LoginTransactionService
 
 
 def build_login_transactions(

@@ -47,6 +47,21 @@ class CodeUnknown(DomainError):
         )
 
 
+class CodeExpired(DomainError):
+    """A typed code older than 30 seconds (SEC-13): a code relayed by a phishing page is
+    usually late, and a person who was too slow asks the page for a new one."""
+
+    status = 410
+    code = "login_code_expired"
+    title = "The code has expired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A code to type is valid for 30 seconds, and this one is older.",
+            next_step="Choose “Show a new code” on the login page and type the new code.",
+        )
+
+
 class LoginExpired(DomainError):
     status = 410
     code = "login_expired"

@@ -60,8 +60,8 @@ class LoginTransaction(Model):
     """One "log in with the app" attempt, from the QR code on a browser to a web session.
 
     The QR code's per-second MAC key is derived from the server secret and the public id, so it
-    is never stored; the short code to type is stored as a keyed hash; the browser is bound by
-    the hash of a random cookie that only it holds.
+    is never stored; the short code to type (asked for by the browser, 30 seconds) is stored as
+    a keyed hash; the browser is bound by the hash of a random cookie that only it holds.
     """
 
     __tablename__ = "login_transactions"
@@ -78,7 +78,10 @@ class LoginTransaction(Model):
     purpose: Mapped[str] = mapped_column(String(10), default=LoginPurpose.LOGIN.value)
     status: Mapped[str] = mapped_column(String(10), default=LoginTransactionStatus.PENDING.value)
     browser_binding_hash: Mapped[str] = mapped_column(String(64))  # sha256(cookie) hex
-    short_code_hash: Mapped[str] = mapped_column(String(64), unique=True)  # keyed hash
+    # The code to type instead of scanning: none until the browser asks for one, then valid
+    # for 30 seconds (SEC-13); a new one replaces it. A keyed hash.
+    short_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    short_code_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     number: Mapped[int]  # 10…99, shown by the browser, picked in the app
     number_choices: Mapped[str] = mapped_column(String(20))  # e.g. "17,42,86"
     web_session_id: Mapped[str | None] = mapped_column(
@@ -90,6 +93,9 @@ class LoginTransaction(Model):
     return_to: Mapped[str] = mapped_column(String(300), default="/")
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    # The site the browser was on when it asked (its Origin header): the app shows it, and
+    # flags one that is not this service's (a phishing site relaying the login).
+    origin: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     scanned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

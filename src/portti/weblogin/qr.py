@@ -1,6 +1,6 @@
 """QR login (WEB-1, WEB-2) and step-up by the app (ADM-2): the login transaction's state machine,
-its QR code that changes every second, the short code to type, and what the app is told about
-the browser that is asking.
+its QR code that changes every second, the short code to type (shown on request, valid 30
+seconds; SEC-13), and what the app is told about the browser that is asking.
 
 One state machine::
 
@@ -32,14 +32,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import ipaddress
 import json
+import math
 import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
+from urllib.parse import urlsplit
 
 import segno
 from sqlalchemy import Connection, CursorResult, Update, bindparam, or_, select, update
@@ -62,6 +63,7 @@ from portti.weblogin.errors import (
     ApprovalPending,
     ApprovalUsed,
     BrowserMismatch,
+    CodeExpired,
     CodeUnknown,
     LoginEnded,
     LoginExpired,
@@ -101,6 +103,11 @@ APPROVE_PURPOSE = "approve_login"  # the device challenge's purpose; its context
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 SHORT_CODE_LENGTH = 8
 SHORT_CODE_TRIES = "10/minute"
+# The code to type is shown only when the person asks for it ("Type a code instead"), and is
+# valid this long: a code relayed by a phishing page soon stops working (SEC-13).
+SHORT_CODE_LIFETIME = timedelta(seconds=30)
+SHORT_CODE_ISSUES = "10/minute"
+ORIGIN_MAX_LENGTH = 200
 START_LIMIT = "30/minute"
 
 # segno picks the best of 8 masks by scoring each (~5 ms a frame); a fixed mask costs ~1.2 ms,
@@ -226,6 +233,26 @@ _SYSTEMS = (
 )
 
 
+@functools.lru_cache(maxsize=64)  # the base URL's, on every approval screen
+def origin_of(url: str | None) -> str | None:
+    """The serialized origin (``scheme://host[:port]``, lower case) of a URL or an ``Origin``
+    header; None for anything else (``null``, a path, another scheme)."""
+    if not isinstance(url, str) or not url or len(url) > ORIGIN_MAX_LENGTH:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
 def describe_browser(user_agent: str | None) -> str:
     """A rough "Firefox on Windows" from the User-Agent: enough for a person to recognise their
     own computer, not an identification."""
@@ -235,26 +262,6 @@ def describe_browser(user_agent: str | None) -> str:
     if browser and system:
         return f"{browser} on {system}"
     return browser or (f"A browser on {system}" if system else "Unknown browser")
-
-
-class GeoLookup(Protocol):
-    """Where an IP address roughly is, for the app's "what is asking" screen (WEB-2)."""
-
-    def place(self, ip: str | None) -> str: ...
-
-
-class LocalNetworkGeoLookup:
-    """No outside service: the local network is recognised, the rest is unknown. A deployment
-    may plug in a lookup against a local GeoIP database behind the same protocol."""
-
-    def place(self, ip: str | None) -> str:
-        try:
-            address = ipaddress.ip_address((ip or "").strip())
-        except ValueError:
-            return "Unknown location"
-        if address.is_loopback or address.is_private or address.is_link_local:
-            return "This network"
-        return "Unknown location"
 
 
 # -- the service ------------------------------------------------------------------------------
@@ -424,14 +431,15 @@ class LoginTransactionService:
         browser_id: str,
         return_to: str = "/",
         step_up_of: WebSession | None = None,
-    ) -> tuple[LoginTransaction, str]:
-        """A new transaction for the browser that holds ``binding_cookie``; returns it and its
-        short code (shown once, on that browser's page). With ``step_up_of`` it is a step-up of
+        origin: str | None = None,
+    ) -> LoginTransaction:
+        """A new transaction for the browser that holds ``binding_cookie``, which is on the
+        site ``origin`` (its ``Origin`` header; the app shows it). It has no code to type until
+        the browser asks for one (``issue_short_code``). With ``step_up_of`` it is a step-up of
         that session, which only its person's app may approve."""
         if self.limiter is not None:
             self.limiter.hit(START_LIMIT, "login-qr-start", browser_id)
         now = self.clock.now()
-        code = new_short_code()
         number = 10 + secrets.randbelow(90)
         others = secrets.SystemRandom().sample([n for n in range(10, 100) if n != number], 2)
         choices = sorted([number, *others])
@@ -440,13 +448,13 @@ class LoginTransactionService:
             purpose=LoginPurpose.STEP_UP if step_up_of else LoginPurpose.LOGIN,
             status=Status.PENDING,
             browser_binding_hash=binding_hash(binding_cookie),
-            short_code_hash=self.code_hasher.hash(code),
             number=number,
             number_choices=",".join(str(n) for n in choices),
             web_session_id=step_up_of.id if step_up_of else None,
             return_to=return_to[:300],
             ip=ctx.ip,
             user_agent=(ctx.user_agent or "")[:300] or None,
+            origin=origin_of(origin),
             created_at=now,
             expires_at=now + LIFETIME,
         )
@@ -455,7 +463,28 @@ class LoginTransactionService:
             tx.person_id = step_up_of.person_id
         self.db.add(tx)
         self._flush_claim()
-        return tx, code
+        return tx
+
+    def issue_short_code(self, tx: LoginTransaction) -> str:
+        """ "Type a code instead" on the page: a fresh code for this transaction, valid for
+        ``SHORT_CODE_LIFETIME`` (never past the transaction). It replaces the earlier one, which
+        stops working at once."""
+        if self.limiter is not None:
+            self.limiter.hit(SHORT_CODE_ISSUES, "login-short-code-issue", tx.public_id)
+        if self.effective_status(tx) != Status.PENDING:
+            raise LoginEnded()
+        now = self.clock.now()
+        code = new_short_code()
+        tx.short_code_hash = self.code_hasher.hash(code)
+        tx.short_code_expires_at = min(now + SHORT_CODE_LIFETIME, tx.expires_at)
+        self.db.flush()
+        return code
+
+    def short_code_seconds_left(self, tx: LoginTransaction) -> int:
+        if tx.short_code_expires_at is None:
+            return 0
+        # Rounded up: a code just issued shows its full 30 seconds.
+        return max(0, math.ceil((tx.short_code_expires_at - self.clock.now()).total_seconds()))
 
     def get(self, public_id: str) -> LoginTransaction | None:
         if not isinstance(public_id, str) or not 0 < len(public_id) <= 32:
@@ -582,7 +611,9 @@ class LoginTransactionService:
         return self._claim(tx, device, via="qr")
 
     def scan_code(self, device: Device, text: str) -> LoginTransaction:
-        """The short code typed when the camera cannot be used."""
+        """The short code typed when the camera cannot be used: at most
+        ``SHORT_CODE_LIFETIME`` old. An expired code gets its own answer (the person asks the
+        page for a new one) and is audited: it is also what a relayed code looks like."""
         if self.limiter is not None:
             self.limiter.hit(SHORT_CODE_TRIES, "login-short-code", device.public_id)
         code = normalise_short_code(text)
@@ -595,6 +626,20 @@ class LoginTransactionService:
         ).one_or_none()
         if tx is None:
             raise CodeUnknown()
+        if tx.short_code_expires_at is None or self.clock.now() >= tx.short_code_expires_at:
+            # Older than the page shows codes for: typed late, or relayed (SEC-13).
+            self.audit.record(
+                AuditAction.STEP_UP_FAILED
+                if tx.purpose == LoginPurpose.STEP_UP
+                else AuditAction.LOGIN_FAILED,
+                actor_person_id=device.person_id,
+                subject_person_id=device.person_id,
+                method=METHOD,
+                reason="code_expired",
+                approval=tx.public_id,
+                device=device.public_id,
+            )
+            raise CodeExpired()
         return self._claim(tx, device, via="code")
 
     def pending_for(self, device: Device) -> Sequence[LoginTransaction]:
@@ -752,6 +797,7 @@ class LoginTransactionService:
             purpose=tx.purpose,
             device=device.public_id,
             via=via,
+            origin=tx.origin,
         )
         self.changed.append(tx)
         return tx

@@ -6,6 +6,9 @@ sets a cookie that only this browser holds, scoped to the transaction's path. Th
 with ``/status`` (JSON) as the polling fallback. Once approved, ``static/qr.js`` submits the
 panel's form to ``/complete``, which checks the cookie and starts a fresh web session.
 
+The code to type is not in the panel: "Type a code instead" posts to ``/code``, which issues one
+valid for 30 seconds and answers it with a countdown and "Show a new code" (SEC-13).
+
 The event stream holds no database session while it waits: it reads the transaction on connect
 in a short session of its own, then waits for published changes; every few seconds
 ``StreamWatch`` re-reads all waiting transactions of the process in one statement, so a message
@@ -44,6 +47,7 @@ from portti.weblogin.qr import (
     LoginTransactionService,
     channel_of,
     format_short_code,
+    origin_of,
     read_browser_state,
     render_qr_svg,
 )
@@ -76,9 +80,14 @@ def _render(request: Request, name: str, ctx: dict[str, object], status: int = 2
     return response
 
 
-def _panel(
-    request: Request, qr: LoginTransactionService, public_id: str, code: str, cookie: str
-) -> Response:
+def browser_origin(request: Request) -> str | None:
+    """The site the browser is on: its ``Origin`` header (sent with every ``fetch``/htmx
+    POST; the CSRF check has already refused one that is neither this service's address nor
+    the ``Host`` asked for). A request without one (not a browser on a page) has no origin."""
+    return origin_of(request.headers.get("origin"))
+
+
+def _panel(request: Request, qr: LoginTransactionService, public_id: str, cookie: str) -> Response:
     tx = qr.get(public_id)
     assert tx is not None
     state = qr.browser_state(tx)
@@ -89,7 +98,6 @@ def _panel(
             "tx": tx,
             "state": state,
             "svg": render_qr_svg(qr.current_frame(tx)),
-            "code": format_short_code(code),
             "seconds_left": state.expires_in,
         },
     )
@@ -116,14 +124,15 @@ def start_qr_login(
 ) -> Response:
     """A new QR code on the login page (and "Get a new code")."""
     cookie = secrets.token_urlsafe(32)
-    tx, code = qr.start(
+    tx = qr.start(
         binding_cookie=cookie,
         ctx=ctx,
         browser_id=request.state.browser_id,
         return_to=_path_only(next),
+        origin=browser_origin(request),
     )
     db.commit()
-    return _panel(request, qr, tx.public_id, code, cookie)
+    return _panel(request, qr, tx.public_id, cookie)
 
 
 @router.post("/login/qr/step-up", response_class=HTMLResponse)
@@ -146,16 +155,17 @@ def start_app_step_up(
     if has_app is None:
         return _render(request, "weblogin/_no_app.html", {})
     cookie = secrets.token_urlsafe(32)
-    tx, code = qr.start(
+    tx = qr.start(
         binding_cookie=cookie,
         ctx=ctx,
         browser_id=request.state.browser_id,
         return_to=_path_only(next),
         step_up_of=ws,
+        origin=browser_origin(request),
     )
     db.commit()
     qr.publish_changes(events)  # a request it replaced ends in its browser
-    return _panel(request, qr, tx.public_id, code, cookie)
+    return _panel(request, qr, tx.public_id, cookie)
 
 
 @router.get("/login/qr/{public_id}/frame", response_class=HTMLResponse)
@@ -166,6 +176,29 @@ def qr_frame(request: Request, public_id: str, qr: LoginTransactions) -> Respons
     if state.status != "pending":
         return _render(request, "weblogin/_qr_done.html", {"state": state}, STOP_POLLING)
     return HTMLResponse(render_qr_svg(qr.current_frame(tx)), headers=NO_STORE)
+
+
+@router.post("/login/qr/{public_id}/code", response_class=HTMLResponse)
+def issue_typed_code(
+    request: Request, public_id: str, qr: LoginTransactions, db: DbSession
+) -> Response:
+    """ "Type a code instead" and "Show a new code": a code valid for 30 seconds, for the
+    browser that shows the QR code only."""
+    tx = qr.for_browser(public_id, request.cookies.get(QR_COOKIE))
+    state = qr.browser_state(tx)
+    if state.status != "pending":
+        return _render(request, "weblogin/_qr_done.html", {"state": state})
+    code = qr.issue_short_code(tx)
+    db.commit()
+    return _render(
+        request,
+        "weblogin/_qr_typed_code.html",
+        {
+            "tx": tx,
+            "code": format_short_code(code),
+            "seconds_left": qr.short_code_seconds_left(tx),
+        },
+    )
 
 
 @router.get("/login/qr/{public_id}/status")

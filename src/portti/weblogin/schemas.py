@@ -25,13 +25,16 @@ class ScanIn(Strict):
 class CodeIn(Strict):
     code: str = Field(
         max_length=20,
-        description="The 8-character code shown under the QR code (e.g. `K7QM-3XZP`); case, "
-        "spaces and dashes do not matter.",
+        description="The 8-character code the login page shows after “Type a code instead” "
+        "(e.g. `K7QM-3XZP`); case, spaces and dashes do not matter. Valid for 30 seconds: an "
+        "older one is refused with `login_code_expired`.",
     )
 
 
 class LoginApprovalOut(BaseModel):
-    """What the app shows before the person confirms: who is asking, from where, and when."""
+    """What the app shows before the person confirms: who is asking, from where, on which site,
+    and when. A login relayed by a phishing site shows the phisher's country, and the phishing
+    site's address where the browser sent it (SEC-13)."""
 
     approval_id: str = Field(description="The `context` of the `approve_login` challenge.")
     purpose: Literal["login", "step_up"] = Field(
@@ -41,7 +44,28 @@ class LoginApprovalOut(BaseModel):
     status: str = Field(description="`pending` or `scanned` while it can be answered.")
     service: str = Field(description="The service asking, e.g. “Portti”.")
     browser: str = Field(description="E.g. “Firefox on Windows” (from the User-Agent).")
-    place: str = Field(description="Approximate place: “This network” or “Unknown location”.")
+    place: str = Field(
+        description="The country of the browser's IP address (e.g. “Finland”, from the "
+        "server's GeoIP database), “This network” for a loopback or private address, or "
+        "“Unknown” (no database, or an address it does not hold)."
+    )
+    country: str | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-2 code of `place` when it is a country, e.g. `FI`.",
+    )
+    origin: str | None = Field(
+        default=None,
+        description="The site the browser was on when it asked for the code (its `Origin`), "
+        "e.g. `https://portti.example`; null when the browser sent none.",
+    )
+    service_origin: str | None = Field(
+        default=None, description="This service's own address (its configured base URL)."
+    )
+    origin_matches: bool = Field(
+        default=False,
+        description="Whether `origin` is `service_origin`. When false, show a warning: the "
+        "login was asked for from another site (a phishing site relaying it) or from no page.",
+    )
     requested_at: datetime
     expires_at: datetime
     numbers: list[int] = Field(

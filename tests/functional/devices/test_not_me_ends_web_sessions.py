@@ -15,7 +15,15 @@ from portti.weblogin.sessions import hash_token
 from support import factories as f
 from support.db import audit_events, fresh
 from support.devices import bind, make_service, unlock
-from support.qr import Phone, complete, log_in_by_app, open_qr_login, start_step_up_by_app, status
+from support.qr import (
+    Phone,
+    complete,
+    log_in_by_app,
+    open_qr_login,
+    start_step_up_by_app,
+    status,
+    typed_code,
+)
 from support.web import HTML, another_browser, csrf_from, force_login, session_cookie
 
 
@@ -114,7 +122,7 @@ def test_not_me_voids_an_approval_no_browser_has_picked_up(
     intruder, intruder_link = phone_and_not_me_link(app, db, settings, clock, person)
     browser = another_browser(app)
     panel = open_qr_login(browser)
-    read = intruder.type_code(panel.code)
+    read = intruder.type_code(typed_code(browser, panel))
     number = status(browser, panel.public_id)["number"]
     nonce = read.json()["challenge"]["nonce"]
     assert intruder.approve(panel.public_id, number, nonce=nonce).status_code == 200

@@ -12,91 +12,28 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from portti.weblogin.models import LoginTransaction, WebSession
-from portti.weblogin.qr import QrFrames, elapsed_seconds, render_qr_svg
+from portti.weblogin.qr import QrFrames, render_qr_svg
 from portti.weblogin.sessions import hash_token
 from support import factories as f
 from support.db import audit_actions, audit_events, fresh
-from support.device_keys import SimulatedApp
-from support.devices import PIN, bind, make_service, unlock
+from support.devices import PIN
 from support.qr import (
     EventListener,
     Panel,
     Phone,
     complete,
+    frame,
+    number_shown,
     open_qr_login,
+    phone_of,
+    problem_code,
     reference_app_state,
+    scanned,
     status,
+    tx_row,
+    typed_code,
 )
 from support.web import HTML, another_browser, login, page_csrf, session_cookie
-
-CHROME_ON_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-
-
-@pytest.fixture
-def kadri(db):  # type: ignore[no-untyped-def]
-    """A foreign user of one company: she logs in with the app only."""
-    p = f.person(db, "Kadri", "Tamm", identifier=("personal_number", "EE", "49403136526"))
-    f.member(db, p, f.company(db, "Tamm Konsult Oy"))
-    db.commit()
-    return p
-
-
-def phone_of(app, db, settings, clock, person, *, biometrics: bool = False) -> Phone:  # type: ignore[no-untyped-def]
-    service = make_service(db, app, settings)
-    _, sim, _ = bind(service, db, person, clock, app=SimulatedApp(biometrics=biometrics))
-    _, token = unlock(service, sim)
-    db.commit()
-    return Phone(http=another_browser(app), sim=sim, token=token)
-
-
-@pytest.fixture
-def phone(app, db, settings, clock, kadri) -> Phone:  # type: ignore[no-untyped-def]
-    return phone_of(app, db, settings, clock, kadri)
-
-
-@pytest.fixture
-def browser(app, client) -> TestClient:  # type: ignore[no-untyped-def]
-    """A browser on the local network with a recognisable User-Agent (the lifespan runs in
-    ``client``)."""
-    return TestClient(
-        app,
-        base_url="http://testserver",
-        follow_redirects=False,
-        client=("192.168.1.20", 50000),
-        headers={"user-agent": CHROME_ON_WINDOWS},
-    )
-
-
-def tx_row(db, public_id: str) -> LoginTransaction:  # type: ignore[no-untyped-def]
-    fresh(db)
-    return db.scalars(select(LoginTransaction).where(LoginTransaction.public_id == public_id)).one()
-
-
-def frame(db, settings, clock, panel: Panel, *, seconds_ago: int = 0) -> str:  # type: ignore[no-untyped-def]
-    """The QR payload the page shows now (or showed ``seconds_ago``), as the app reads it."""
-    tx = tx_row(db, panel.public_id)
-    elapsed = elapsed_seconds(tx.created_at, clock.now()) - seconds_ago
-    return QrFrames(settings.secret).payload(panel.public_id, elapsed)
-
-
-def scanned(phone: Phone, db, settings, clock, panel: Panel) -> dict:  # type: ignore[no-untyped-def]
-    r = phone.scan(frame(db, settings, clock, panel))
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
-
-
-def number_shown(browser: TestClient, panel: Panel) -> int:
-    shown = status(browser, panel.public_id)
-    assert shown["status"] == "scanned" and shown["number"] is not None
-    return int(shown["number"])
-
-
-def problem_code(r) -> str:  # type: ignore[no-untyped-def]
-    return str(r.json()["code"])
-
 
 # -- the QR code ---------------------------------------------------------------------------
 
@@ -115,7 +52,7 @@ def fresh_count(client) -> int:  # type: ignore[no-untyped-def]
         return int(db.scalar(select(func.count()).select_from(LoginTransaction)) or 0)
 
 
-def test_qr_panel_is_an_accessible_inline_svg_with_a_code_to_type(browser):  # WEB-1
+def test_qr_panel_is_an_accessible_inline_svg_with_a_code_to_type_on_request(browser):  # WEB-1
     panel = open_qr_login(browser)
     svg = re.search(r"<svg[^>]*>.*?</svg>", panel.html, re.S)
     assert svg, panel.html
@@ -123,7 +60,8 @@ def test_qr_panel_is_an_accessible_inline_svg_with_a_code_to_type(browser):  # W
     assert 'role="img"' in svg.group(0)
     assert 'aria-label="QR code for logging in with the Portti app"' in svg.group(0)
     assert "<title>QR code for logging in with the Portti app</title>" in svg.group(0)
-    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", panel.code)
+    assert f'hx-post="/login/qr/{panel.public_id}/code"' in panel.html
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", typed_code(browser, panel))
     assert 'hx-get="/login/qr/' in panel.html and 'hx-trigger="every 1s"' in panel.html
 
 
@@ -275,7 +213,7 @@ def test_another_browser_without_the_cookie_cannot_complete(
     assert phone.approve(panel.public_id, number_shown(browser, panel)).status_code == 200
     thief = another_browser(app)
     thief.get("/login", headers=HTML)
-    stolen = Panel(panel.public_id, panel.code, thief.get("/login", headers=HTML).text)
+    stolen = Panel(panel.public_id, thief.get("/login", headers=HTML).text)
     r = complete(thief, stolen)
     assert r.status_code == 403 and "browser that showed the QR code" in r.text
     assert session_cookie(thief) is None
@@ -451,7 +389,8 @@ def test_a_code_read_by_one_app_cannot_be_taken_over_by_another(
 
 def test_the_code_can_be_typed_instead_of_scanned(browser, phone):  # WEB-2
     panel = open_qr_login(browser)
-    typed = panel.code.lower().replace("-", " ").replace("1", "l").replace("0", "o")
+    code = typed_code(browser, panel)
+    typed = code.lower().replace("-", " ").replace("1", "l").replace("0", "o")
     r = phone.type_code(typed)
     assert r.status_code == 200, r.text
     assert r.json()["approval_id"] == panel.public_id

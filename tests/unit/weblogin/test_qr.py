@@ -8,12 +8,12 @@ import pytest
 from portti.weblogin.errors import QrInvalid
 from portti.weblogin.qr import (
     CROCKFORD,
-    LocalNetworkGeoLookup,
     QrFrames,
     describe_browser,
     format_short_code,
     new_short_code,
     normalise_short_code,
+    origin_of,
     render_qr_svg,
 )
 
@@ -109,17 +109,20 @@ def test_the_browser_is_described_roughly(ua, expected):  # WEB-2
 
 
 @pytest.mark.parametrize(
-    ("ip", "place"),
+    ("text", "origin"),
     [
-        ("127.0.0.1", "This network"),
-        ("::1", "This network"),
-        ("10.1.2.3", "This network"),
-        ("192.168.1.20", "This network"),
-        ("fe80::1", "This network"),
-        ("193.166.3.2", "Unknown location"),
-        ("testclient", "Unknown location"),
-        (None, "Unknown location"),
+        ("https://portti.example", "https://portti.example"),
+        ("https://Portti.Example:443", "https://portti.example"),
+        ("http://127.0.0.1:8104/", "http://127.0.0.1:8104"),
+        ("https://portti.example/login?next=/", "https://portti.example"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("null", None),
+        ("portti.example", None),
+        ("javascript:alert(1)", None),
+        ("https://portti.example:99999", None),
+        ("https://" + "a" * 300, None),
+        (None, None),
     ],
 )
-def test_the_place_needs_no_outside_service(ip, place):  # WEB-2
-    assert LocalNetworkGeoLookup().place(ip) == place
+def test_an_origin_is_read_strictly(text, origin):  # SEC-13
+    assert origin_of(text) == origin

@@ -22,7 +22,7 @@ def start_logins(app: Any, db: Any, clock: Any, settings: Any, count: int) -> li
     qr = LoginTransactionService(db, clock, AuditLog(db, clock), secret=settings.secret)
     ids = []
     for i in range(count):
-        tx, _ = qr.start(
+        tx = qr.start(
             binding_cookie=f"cookie-{i}", ctx=RequestContext(), browser_id="b" * 24 + str(i)
         )
         ids.append(tx.public_id)

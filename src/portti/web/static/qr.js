@@ -1,6 +1,8 @@
 // QR login in the browser (WEB-1, WEB-2): listen for the outcome with Server-Sent Events
 // (polling the status as a fallback), show the number to pick once the app has read the code,
 // and log in once the app has approved. The QR code itself is refreshed by htmx every second.
+// The code to type appears only after "Type a code instead" (htmx) and lasts 30 seconds: when
+// its countdown runs out the code is taken off the page (SEC-13).
 (function () {
   "use strict";
 
@@ -24,6 +26,7 @@
     var numberValue = panel.querySelector("[data-qr-number-value]");
     var frame = panel.querySelector("[data-qr-frame]");
     var restart = panel.querySelector("[data-qr-restart]");
+    var typed = panel.querySelector("[data-qr-typed-code]");
     var stepUp = panel.dataset.purpose === "step_up";
 
     function say(text, urgent) {
@@ -37,8 +40,13 @@
       if (timer) clearInterval(timer);
     }
 
+    function hideTypedCode() {
+      if (typed) typed.hidden = true;
+    }
+
     function offerRestart() {
       if (frame) frame.hidden = true;
+      hideTypedCode();
       var countdown = panel.querySelector("[data-qr-countdown]");
       if (countdown) countdown.hidden = true;
       numberLine.hidden = true;
@@ -55,6 +63,7 @@
       }
       if (state.status === "scanned") {
         if (frame) frame.hidden = true;
+        hideTypedCode();
         say("The app has read the code. Pick the number " + state.number +
             " in the app and confirm with your PIN or biometrics.");
       } else if (state.status === "approved") {
@@ -102,7 +111,19 @@
     } else {
       startPolling();
     }
-    panel.addEventListener("countdown-expired", function () {
+    panel.addEventListener("countdown-expired", function (ev) {
+      var area = ev.target.closest && ev.target.closest("[data-qr-typed-code]");
+      if (area) {
+        // The server no longer takes this code: nothing left to type from the page.
+        var line = area.querySelector("[data-qr-code-line]");
+        if (line) line.remove();
+        var note = area.querySelector("[data-qr-code-countdown]");
+        if (note) {
+          note.textContent = "The code has expired. Show a new code if you still need one.";
+          note.setAttribute("role", "alert");
+        }
+        return;
+      }
       // The server decides; ask it now rather than at its next re-check.
       poll();
     });
