@@ -39,7 +39,10 @@ class OidcProviderSettings(BaseModel):
     identifier_claim: str = "national_id"
     identifier_country_claim: str | None = None
     identifier_country: str = "FI"
+    # Asked for at login; a step-up asks for ``step_up_acr_values`` when set. The ID token's
+    # ``acr`` must meet what was asked (see ``portti.strongauth.oidc.acr_satisfies``).
     acr_values: str | None = None
+    step_up_acr_values: str | None = None
 
 
 class Settings(BaseSettings):
