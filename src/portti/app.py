@@ -120,6 +120,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.strongauth.oidc import JwksCache
 
     app.state.jwks = JwksCache(app.state.http)
+    from portti.keys.services import key_store_for
+
+    app.state.keys = key_store_for(settings, app.state.session_factory, app.state.clock)
     app.state.password_policy = PasswordPolicy(
         breached=BreachedPasswordChecker(settings.breached_password_api_url, app.state.http)
         if settings.breached_password_api_url
@@ -153,6 +156,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.invitations import app_api as invitations_app_api
     from portti.invitations import messages as invitations_messages
     from portti.invitations import views as invitations_views
+    from portti.keys import views as keys_views
     from portti.strongauth import views as strongauth_views
     from portti.weblogin import app_api as weblogin_app_api
     from portti.weblogin import qr_views as weblogin_qr_views
@@ -170,6 +174,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(invitations_messages.router)
     app.include_router(devices_app_api.router)
     app.include_router(devices_views.router)
+    app.include_router(keys_views.router)
     if settings.demo:
         from portti.infra import devmailbox_views
 
