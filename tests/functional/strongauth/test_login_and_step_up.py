@@ -231,11 +231,15 @@ def test_a_callback_finished_in_another_browser_is_refused(client, app, world, d
     assert r.status_code == 400
     assert "The login was started in another browser." in r.text
     assert session_cookie(thief) is None
-    # The flow was used up: the right browser cannot finish it either.
-    r = client.get(url)
-    assert r.status_code == 400
-    assert session_cookie(client) is None
     assert counts(db)["web_sessions"] == 0
+    [event] = audit_events(db, "login_failed")
+    assert event.details["reason"] == "oidc_browser_mismatch"
+    # The stranger's attempt did not spend the genuine login: its browser still finishes it.
+    r = client.get(url)
+    assert r.status_code == 303, r.text
+    assert session_cookie(client) is not None
+    # And once finished, the URL is spent for everyone.
+    assert thief.get(url).status_code == 400
 
 
 def test_a_cancelled_login_is_an_error_and_no_session(client, db):  # WEB-4
