@@ -120,6 +120,8 @@ class StrongAuthService:
             failed = LoginFailed(str(exc), code=exc.code)
             failed.purpose, failed.provider = purpose, provider.key
             raise failed from exc
+        # (The request above may sign with, and so first create, Portti's keys, and push to the
+        # provider: both before this transaction writes, so no database lock is held meanwhile.)
         now = self.clock.now()
         # Old, unfinished flows are swept on the way.
         self.db.execute(delete(OidcFlow).where(OidcFlow.created_at < now - FLOW_LIFETIME))
@@ -165,9 +167,11 @@ class StrongAuthService:
                 "The login was started in another browser. Start again.",
                 code="oidc_browser_mismatch",
             )
-        # Single use, whatever the outcome, from here on.
+        # Single use, whatever the outcome, from here on. Committed before the provider is
+        # called: the use is then final, and no database lock is held during the round trip
+        # (the provider may call back, e.g. for Portti's key set).
         self.db.delete(flow)
-        self.db.flush()
+        self.db.commit()
         provider = self.provider(flow.provider)
         endpoints = self.endpoints(provider)
         # RFC 9207: the response names the provider that sent it (mix-up defence).
