@@ -45,7 +45,7 @@ NO_PROVIDER = (
 )
 LOA2 = "http://ftn.ficora.fi/2017/loa2"
 LOA3 = "http://ftn.ficora.fi/2017/loa3"
-SECRET = "interop-basic-client-secret-0123456789"  # noqa: S105 (a test client's secret)
+SECRET = "interop-basic-client-secret-0123456789"
 SCOPES = ["openid", "profile", "national_id"]
 
 
@@ -83,7 +83,10 @@ def clients(portti: str) -> list[dict[str, Any]]:
         "grant_types": ["authorization_code"],
         "response_types": ["code"],
     }
-    pkjwt = {"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": f"{portti}/.well-known/jwks.json"}
+    pkjwt = {
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks_uri": f"{portti}/.well-known/jwks.json",
+    }
     return [
         {**base, "client_id": "basic", "client_secret": SECRET},
         {
@@ -121,6 +124,14 @@ def clients(portti: str) -> list[dict[str, Any]]:
             "userinfo_encrypted_response_enc": "A256GCM",
         },
         {**base, "client_id": "public", "token_endpoint_auth_method": "none"},
+        # Used only by the key-rotation test: the provider reads Portti's key set for it first
+        # after the rotation was published.
+        {
+            **base,
+            **pkjwt,
+            "client_id": "rotating",
+            "token_endpoint_auth_signing_alg": "ES256",
+        },
     ]
 
 
@@ -174,11 +185,18 @@ def portti_providers(op: str) -> list[OidcProviderSettings]:
             claims={"id_token": {"national_id": None, "national_id_country": None}},
         ),
         entry(
+            "fi_rotating",
+            "rotating",
+            token_endpoint_auth_method="private_key_jwt",
+            client_assertion_alg="ES256",
+        ),
+        entry(
             "fi_acr",
             "basic",
             client_secret=SECRET,
             acr_values=LOA2,
             step_up_acr_values=LOA3,
+            claims={"id_token": {"amr": None}},
         ),
         # Refusals: tokens signed with RS256 where only ES256 is allowed; a provider whose
         # answers carry another issuer than the one configured.
@@ -233,7 +251,7 @@ def interop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Interop]:
     config_path.write_text(json.dumps(config))
     op_log = tmp / "provider.log"
     log = op_log.open("w")
-    proc = subprocess.Popen(  # noqa: S603 (a fixed command)
+    proc = subprocess.Popen(
         [node, str(PROVIDER_DIR / "provider.mjs"), str(config_path)],
         cwd=PROVIDER_DIR,
         stdout=subprocess.PIPE,

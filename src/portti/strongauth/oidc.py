@@ -497,7 +497,12 @@ def _decrypt(provider: OidcProviderSettings, token: str, keys: KeyStore | None) 
     """A JWE (five parts) opened with Portti's encryption keys; its payload is the JWS."""
     if keys is None:
         raise _invalid("encrypted, but no decryption key is configured")
-    registry = jwe.JWERegistry(algorithms=[*provider.encryption_algorithms, *CONTENT_ENCRYPTION])
+    # Providers replicate claims such as "iss" and "aud" in the JWE header (RFC 7519 5.3):
+    # allowed, and checked below; "crit" is still enforced.
+    registry = jwe.JWERegistry(
+        algorithms=[*provider.encryption_algorithms, *CONTENT_ENCRYPTION],
+        strict_check_header=False,
+    )
     try:
         first = token.split(".", 1)[0]
         header = json.loads(base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)))
@@ -507,6 +512,10 @@ def _decrypt(provider: OidcProviderSettings, token: str, keys: KeyStore | None) 
         raise _invalid("malformed encrypted token")
     if header.get("alg") not in provider.encryption_algorithms:
         raise _invalid("encryption algorithm not allowed")
+    if header.get("iss", provider.issuer) != provider.issuer or header.get(
+        "aud", provider.client_id
+    ) not in (provider.client_id, [provider.client_id]):
+        raise _invalid("encrypted for another party")
     try:
         opened = jwe.decrypt_compact(token, keys.decryption_keys(), registry=registry)
     except (JoseError, ValueError) as exc:

@@ -27,6 +27,7 @@ const provider = new Provider(issuer, {
   clients: config.clients,
   acrValues: config.acrValues || [],
   claims: {
+    amr: null,
     openid: ['sub'],
     profile: ['given_name', 'family_name', 'name'],
     national_id: ['national_id', 'national_id_country'],
