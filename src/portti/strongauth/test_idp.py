@@ -274,7 +274,7 @@ def build_test_idp_router(
             other = _OtherIdentity(country=hint if hint in COUNTRIES else "FI")
         if selected is None and people:
             selected = people[0][0]
-        cancel = {"error": "access_denied"}
+        cancel = {"error": "access_denied", "iss": issuer}
         if params["state"]:
             cancel["state"] = params["state"]
         return templates.TemplateResponse(
@@ -309,6 +309,7 @@ def build_test_idp_router(
             "scopes_supported": ["openid", "profile"],
             "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
             "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
             "acr_values_supported": [*ACRS_FI, *ACRS_OTHER],
             "claims_supported": [
                 "iss",
@@ -409,7 +410,8 @@ def build_test_idp_router(
             code_claims["nonce"] = params["nonce"]
         # Stateless, so a code can be redeemed more than once within its minute; acceptable for
         # a test provider, and it lets any process redeem it.
-        back = {"code": sign(code_claims)}
+        # RFC 9207: the response names its issuer.
+        back = {"code": sign(code_claims), "iss": issuer}
         if params["state"]:
             back["state"] = params["state"]
         return RedirectResponse(_with_query(params["redirect_uri"], back), status_code=303)

@@ -442,3 +442,57 @@ def test_a_step_up_with_a_weaker_acr_than_configured_is_refused(
     callback, _ = _step_up_callback(client, world.kh_a)
     assert client.get(callback).status_code == 303
     assert _strong_auth_at(db, client) is not None
+
+
+# -- provider errors, discovery ---------------------------------------------------------------
+
+
+def test_a_provider_error_is_told_and_its_description_audited(client, db):  # WEB-4
+    start = start_login(client)
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    query = {
+        "state": state,
+        "error": "temporarily_unavailable",
+        "error_description": "Bank\nmaintenance <b>tonight</b>",
+    }
+    r = client.get(f"/login/callback?{urlencode(query)}")
+    assert r.status_code == 400
+    assert "temporarily unavailable" in r.text and "cancelled" not in r.text
+    assert "<b>tonight" not in r.text
+    [event] = audit_events(db, "login_failed")
+    assert event.details["reason"] == "oidc_provider_error"
+    assert event.details["error"] == "temporarily_unavailable"
+    assert event.details["error_description"] == "Bank maintenance <b>tonight</b>"
+    assert event.details["method"] == "oidc:fi_bank"
+    assert counts(db)["web_sessions"] == 0
+
+
+def test_an_authorization_response_from_another_issuer_is_refused(client, world, db):  # WEB-4
+    """RFC 9207: the ``iss`` parameter, when sent, must be the provider's issuer."""
+    url = callback_url(client, world.employee_a)
+    r = client.get(f"{url}&{urlencode({'iss': 'https://evil.example'})}")
+    assert r.status_code == 400
+    assert "did not come from the identity provider" in r.text
+    [event] = audit_events(db, "login_failed")
+    assert event.details["reason"] == "oidc_issuer_mismatch"
+    assert counts(db)["web_sessions"] == 0
+
+
+def test_a_provider_given_by_issuer_alone_is_discovered(client, app, world, db):  # WEB-4
+    from portti.config import OidcProviderSettings
+
+    app.state.providers["fi_discovered"] = OidcProviderSettings(
+        key="fi_discovered",
+        label="Discovered",
+        issuer="http://testserver/test-idp",
+        client_id="portti",
+        algorithms=["EdDSA"],
+        identifier_country_claim="national_id_country",
+    )
+    start = start_login(client, "fi_discovered")
+    assert start.headers["location"].startswith("http://testserver/test-idp/authorize?")
+    r = client.get(authorize_at_test_idp(client, start, identity_of(world.employee_a)))
+    assert r.status_code == 303, r.text
+    [event] = audit_events(db, "login_succeeded")
+    assert event.details["method"] == "oidc:fi_discovered"
+    assert event.details["acr"] == "http://ftn.ficora.fi/2017/loa2"
