@@ -230,6 +230,29 @@ def test_step_up_through_the_provider_is_a_new_authentication(
     assert event.details["acr"] == LOA3
 
 
+def test_a_step_up_answered_with_an_old_authentication_is_refused(
+    interop, people
+) -> None:  # SEC-6 ADM-2
+    """The interaction vouches for a login of an hour ago; oidc-provider passes that on as
+    ``auth_time`` despite max_age=0, and Portti refuses the step-up (and audits it)."""
+    browser, op = interop.browser(), interop.op_browser()
+    assert login(interop, browser, "fi_acr", people["Aino"], acr=LOA2, op=op).status_code == 303
+    r = start(browser, "fi_acr", step_up=True)
+    r = op.get(r.headers["location"])
+    interaction = interop.op + r.headers["location"]
+    an_hour_ago = str(int(time.time()) - 3600)
+    form = {"account": account(identity(people["Aino"])), "acr": LOA3, "ts": an_hour_ago}
+    r = op.post(f"{interaction}/login", data=form)
+    r = op.get(r.headers["location"])
+    assert r.headers["location"].startswith(f"{interop.portti}/login/callback?")
+    r = browser.get(r.headers["location"])
+    assert r.status_code == 400
+    assert "did not authenticate you again" in r.text
+    event = events(interop, "step_up_failed")[-1]
+    assert event.details["reason"] == "oidc_authentication_not_fresh"
+    assert event.details["method"] == "oidc:fi_acr"
+
+
 def test_step_up_with_a_weaker_acr_is_refused(interop, people) -> None:  # SEC-6 ADM-2
     browser = interop.browser()
     assert login(interop, browser, "fi_acr", people["Aino"], acr=LOA2).status_code == 303
