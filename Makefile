@@ -4,9 +4,12 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The certified OpenID Provider the interoperability tests run against (Node, from npm).
+INTEROP := tests/interop/oidc_provider
+INTEROP_STAMP := $(INTEROP)/node_modules/.installed
 
 
-.PHONY: run test lint typecheck test-sqlite test-postgresql bench clean
+.PHONY: run test lint typecheck test-sqlite test-postgresql bench clean interop-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed"; exit 1; }
@@ -14,6 +17,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+
+$(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+	  echo "npm not found: the interoperability tests will be skipped (under CI=true they fail)"; \
+	fi
+
+interop-deps: $(INTEROP_STAMP)
 
 run: $(STAMP)
 	mkdir -p var
@@ -30,10 +42,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src/portti src/portti_app
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(INTEROP_STAMP)
 	PORTTI_TEST_DATABASE=sqlite $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-test-postgresql: $(STAMP)
+test-postgresql: $(STAMP) $(INTEROP_STAMP)
 	PORTTI_TEST_DATABASE=postgresql $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck test-sqlite test-postgresql
@@ -44,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/qr_login.py
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(INTEROP)/node_modules

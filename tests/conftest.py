@@ -19,6 +19,7 @@ from portti.db.migrate import upgrade
 from portti.db.models import Model
 from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import OffsetClock
+from portti.strongauth.discovery import DiscoveryCache
 from portti.strongauth.oidc import JwksCache
 from support.pg import scratch_database
 
@@ -123,6 +124,7 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
         # The relying party reaches the built-in provider through this same client.
         app.state.http = c
         app.state.jwks = JwksCache(c)
+        app.state.discovery = DiscoveryCache(c)
         yield c
 
 

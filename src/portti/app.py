@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -59,7 +60,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     configure_logging(settings.log_level)
     providers = list(settings.oidc_providers)
     if settings.test_idp_enabled:
-        providers += built_in_providers(settings)
+        # In demo mode the test provider fills in for the methods that have no real provider
+        # configured; a configured provider is never replaced by it.
+        configured = {p.key for p in providers}
+        for stand_in in built_in_providers(settings):
+            if stand_in.key in configured:
+                logging.getLogger("portti").warning(
+                    "identity provider %s is configured; the test provider does not replace it",
+                    stand_in.key,
+                )
+            else:
+                providers.append(stand_in)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -121,6 +132,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.strongauth.oidc import JwksCache
 
     app.state.jwks = JwksCache(app.state.http)
+    from portti.strongauth.discovery import DiscoveryCache
+
+    app.state.discovery = DiscoveryCache(app.state.http)
+    from portti.keys.services import key_store_for
+
+    app.state.keys = key_store_for(settings, app.state.session_factory, app.state.clock)
     app.state.password_policy = PasswordPolicy(
         breached=BreachedPasswordChecker(settings.breached_password_api_url, app.state.http)
         if settings.breached_password_api_url
@@ -136,9 +153,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.qr_watch = StreamWatch(engine, app.state.clock.now)
 
     install_error_handlers(app)
-    form_targets = [
-        f"{u.scheme}://{u.netloc}" for u in (urlsplit(p.authorization_endpoint) for p in providers)
-    ]
+    # The login forms redirect to the providers (CSP form-action follows redirects): their
+    # authorization endpoints, or the issuer's origin when the endpoint is discovered.
+    form_targets = sorted(
+        {
+            f"{u.scheme}://{u.netloc}"
+            for p in providers
+            for u in (urlsplit(x) for x in (p.issuer, p.authorization_endpoint) if x)
+        }
+    )
     app.add_middleware(
         BrowserMiddleware,
         secure=settings.secure_cookies,
@@ -154,6 +177,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.invitations import app_api as invitations_app_api
     from portti.invitations import messages as invitations_messages
     from portti.invitations import views as invitations_views
+    from portti.keys import views as keys_views
     from portti.strongauth import views as strongauth_views
     from portti.weblogin import app_api as weblogin_app_api
     from portti.weblogin import qr_views as weblogin_qr_views
@@ -171,6 +195,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(invitations_messages.router)
     app.include_router(devices_app_api.router)
     app.include_router(devices_views.router)
+    app.include_router(keys_views.router)
     if settings.demo:
         from portti.infra import devmailbox_views
 

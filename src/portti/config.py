@@ -10,9 +10,9 @@ import secrets
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,27 +23,78 @@ class Mode(StrEnum):
 
 
 class OidcProviderSettings(BaseModel):
-    """One OpenID Connect identity provider (bank ID broker, mobile certificate, ID cards)."""
+    """One OpenID Connect identity provider (bank ID broker, mobile certificate, ID cards).
+
+    ``issuer`` alone is enough when the provider publishes its discovery document; endpoints
+    given here override the discovered ones. See docs/operations.md for an FTN broker.
+    """
+
+    # A configuration error must not print the client secret back.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     key: str
     label: str
     issuer: str
     client_id: str
     client_secret: SecretStr | None = None
-    authorization_endpoint: str
-    token_endpoint: str
-    jwks_uri: str
+    # Read {issuer}/.well-known/openid-configuration even when every endpoint is configured.
+    discovery: bool = False
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    jwks_uri: str | None = None
+    userinfo_endpoint: str | None = None
+    pushed_authorization_request_endpoint: str | None = None
     scopes: list[str] = Field(default_factory=lambda: ["openid", "profile"])
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
     # Which claim carries the national identifier, and how to read it.
     identifier_claim: str = "national_id"
     identifier_country_claim: str | None = None
     identifier_country: str = "FI"
+    # Asked for at login; a step-up asks for ``step_up_acr_values`` when set. The ID token's
+    # ``acr`` must meet what was asked (see ``portti.strongauth.oidc.acr_satisfies``).
     acr_values: str | None = None
+    step_up_acr_values: str | None = None
+    # Client authentication at the token (and PAR) endpoint. Unset: client_secret_basic with a
+    # secret, else none (a public client with PKCE). private_key_jwt signs an assertion with
+    # Portti's own key of ``client_assertion_alg`` (published at /.well-known/jwks.json).
+    token_endpoint_auth_method: (
+        Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] | None
+    ) = None
+    client_assertion_alg: Literal["RS256", "PS256", "ES256"] = "RS256"
+    # The authorization request as a signed request object (JAR, RFC 9101) with this algorithm,
+    # and/or pushed to the provider first (PAR, RFC 9126).
+    request_object_signing_alg: Literal["RS256", "PS256", "ES256"] | None = None
+    par: bool = False
+    # Encrypted ID tokens and UserInfo (JWE to Portti's key): the key-management algorithms
+    # accepted; with ``require_encryption`` a plain ID token is refused.
+    encryption_algorithms: list[str] = Field(default_factory=lambda: ["RSA-OAEP-256", "ECDH-ES"])
+    require_encryption: bool = False
+    # UserInfo: "auto" calls it when the identifier is not in the ID token.
+    userinfo: Literal["auto", "always", "never"] = "auto"
+    # The OIDC ``claims`` request parameter (Core 5.5), e.g. {"id_token": {"national_id": null}}.
+    claims: dict[str, Any] | None = None
+    # RFC 9207: refuse an authorization response without ``iss`` (also when discovery says so).
+    require_iss: bool = False
+
+    def urls(self) -> list[str]:
+        return [
+            u
+            for u in (
+                self.issuer,
+                self.authorization_endpoint,
+                self.token_endpoint,
+                self.jwks_uri,
+                self.userinfo_endpoint,
+                self.pushed_authorization_request_endpoint,
+            )
+            if u
+        ]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PORTTI_", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="PORTTI_", env_nested_delimiter="__", hide_input_in_errors=True
+    )
 
     mode: Mode = Mode.PRODUCTION
     base_url: str = "http://127.0.0.1:8000"
@@ -68,6 +119,14 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
     breached_password_api_url: str | None = None
+
+    # Portti's own keys (portti.keys): a new key is published this long before it is used; the
+    # previous one stays published this long after (longer than anything signed with it
+    # lives); keys older than keys_rotate_days get a successor (0: only `portti keys rotate`).
+    keys_prepublish_hours: float = Field(default=24, ge=0)
+    keys_retain_hours: float = Field(default=24, ge=0)
+    keys_rotate_days: int = Field(default=90, ge=0)
+    keys_rsa_bits: int = Field(default=2048, ge=2048)
 
     test_idp_enabled: bool = False
     oidc_providers: list[OidcProviderSettings] = Field(default_factory=list)
@@ -118,6 +177,14 @@ class Settings(BaseSettings):
                 "PORTTI_MAIL_URL and PORTTI_SMS_URL must name real transports in production "
                 "(dev:// keeps messages for the dev mailbox only)"
             )
+        if self.mode is Mode.PRODUCTION:
+            for p in self.oidc_providers:
+                plain = [u for u in p.urls() if not u.startswith("https://")]
+                if plain:
+                    raise ValueError(
+                        f"Identity provider {p.key!r}: its URLs must be https:// in production "
+                        f"(not {', '.join(plain)})"
+                    )
         if self.mode is Mode.PRODUCTION and self.test_idp_enabled:
             raise ValueError("The built-in test identity provider is refused in production mode")
         if self.mode is not Mode.PRODUCTION:

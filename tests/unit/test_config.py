@@ -59,3 +59,50 @@ def test_handler_threads_follow_the_database_unless_given(  # OPS-2
 def test_handler_threads_must_be_positive() -> None:  # OPS-4
     with pytest.raises(ValidationError, match="handler_threads"):
         Settings(mode=Mode.TEST, handler_threads=0)
+
+
+def _provider(**change: object) -> dict[str, object]:
+    return {
+        "key": "fi_bank",
+        "label": "Bank ID",
+        "issuer": "https://broker.example",
+        "client_id": "portti",
+        "client_secret": "very-secret-client-secret-123",
+        **change,
+    }
+
+
+def test_production_refuses_plain_http_provider_urls() -> None:  # OPS-4 WEB-4
+    Settings(**GOOD, oidc_providers=[_provider()])
+    for change in ({"issuer": "http://broker.example"}, {"token_endpoint": "http://b.example/t"}):
+        with pytest.raises(ValidationError, match="must be https:// in production"):
+            Settings(**GOOD, oidc_providers=[_provider(**change)])
+
+
+def test_configuration_errors_never_echo_secrets() -> None:  # OPS-4 WEB-4
+    bad = [
+        _provider(client_id=None),
+        _provider(issuer="http://broker.example"),
+        _provider(token_endpoint_auth_method="telepathy"),
+    ]
+    for provider in bad:
+        with pytest.raises(ValidationError) as caught:
+            Settings(**GOOD, oidc_providers=[provider])
+        assert "very-secret-client-secret-123" not in str(caught.value)
+        assert "s" * 48 not in str(caught.value)
+
+
+def test_demo_mode_never_replaces_a_configured_provider(tmp_path) -> None:  # OPS-1 WEB-4
+    from portti.app import create_app
+
+    s = Settings(
+        mode=Mode.DEMO,
+        database_url=f"sqlite:///{tmp_path / 'p.db'}",
+        oidc_providers=[_provider()],
+    )
+    app = create_app(s)
+    try:
+        assert app.state.providers["fi_bank"].issuer == "https://broker.example"
+        assert app.state.providers["ee_id"].issuer.endswith("/test-idp")
+    finally:
+        app.state.engine.dispose()

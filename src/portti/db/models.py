@@ -16,6 +16,7 @@ from portti.devices.models import Activation, AppSession, Device, DeviceChalleng
 from portti.infra.devmailbox import DevMessage
 from portti.infra.outbox import OutboxMessage
 from portti.invitations.models import ConfirmationCode, Invitation
+from portti.keys.models import ServiceKey
 from portti.people.models import Person, PersonIdentifier
 from portti.strongauth.models import OidcFlow
 from portti.weblogin.models import LoginTransaction, WebSession
@@ -43,6 +44,7 @@ __all__ = [
     "Profile",
     "ProfileRole",
     "Role",
+    "ServiceKey",
     "TermsAcceptance",
     "WebSession",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import threading
@@ -23,13 +24,15 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-from joserfc import jws, jwt
+from joserfc import jwe, jws, jwt
 from joserfc.errors import JoseError, UnsupportedAlgorithmError
 from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from portti.config import OidcProviderSettings
+from portti.keys.services import KeyStore
+from portti.strongauth.discovery import Endpoints, static_endpoints
 
 __all__ = [
     "AllowListRegistry",
@@ -37,10 +40,14 @@ __all__ = [
     "JwksCache",
     "OidcError",
     "VerifiedIdentity",
+    "acr_satisfies",
     "callback_error",
+    "check_assurance",
     "complete_authorization",
+    "fetch_userinfo",
     "identity_from_claims",
     "pkce_challenge",
+    "safe_provider_text",
     "start_authorization",
     "states_match",
     "verify_id_token",
@@ -49,6 +56,8 @@ __all__ = [
 # Clock skew tolerated on "iat" (and nothing else: an expired token stays expired).
 IAT_LEEWAY_SECONDS = 60
 JWKS_TTL = timedelta(minutes=10)
+# A forced refetch (a known kid whose signature fails) at most this often per key set.
+FORCE_INTERVAL = 5.0
 
 _OAUTH_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
@@ -66,6 +75,8 @@ class OidcError(Exception):
     NONCE_MISMATCH = "oidc_nonce_mismatch"
     MISSING_IDENTIFIER = "oidc_missing_identifier"
     PROVIDER_ERROR = "oidc_provider_error"
+    NOT_FRESH = "oidc_authentication_not_fresh"
+    ACR_TOO_WEAK = "oidc_acr_too_weak"
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -95,6 +106,7 @@ class VerifiedIdentity:
     name: str | None
     auth_time: datetime | None
     acr: str | None
+    amr: tuple[str, ...] = ()
 
 
 class AllowListRegistry(JWSRegistry):
@@ -133,12 +145,35 @@ def states_match(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
-def start_authorization(provider: OidcProviderSettings, redirect_uri: str) -> AuthorizationRequest:
-    """Build the authorization code request (PKCE S256) that sends the browser to the provider."""
+def requested_acr(provider: OidcProviderSettings, *, fresh: bool) -> str | None:
+    """The ``acr_values`` asked for: a step-up may ask for more than a login."""
+    if fresh and provider.step_up_acr_values:
+        return provider.step_up_acr_values
+    return provider.acr_values
+
+
+def start_authorization(
+    provider: OidcProviderSettings,
+    redirect_uri: str,
+    *,
+    fresh: bool = False,
+    endpoints: Endpoints | None = None,
+    keys: KeyStore | None = None,
+    http: httpx.Client | None = None,
+) -> AuthorizationRequest:
+    """Build the authorization code request (PKCE S256) that sends the browser to the provider.
+
+    ``fresh`` (a step-up) asks the provider to authenticate the person again whatever session it
+    has with them: ``max_age=0`` (OIDC Core 3.1.2.1, which also makes ``auth_time`` required in
+    the ID token) and ``prompt=login``. With ``request_object_signing_alg`` the parameters travel
+    in a request object signed with Portti's key (JAR); with ``par`` they are pushed to the
+    provider first and the browser carries only the ``request_uri`` (PAR).
+    """
+    endpoints = endpoints or static_endpoints(provider)
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
     code_verifier = secrets.token_urlsafe(48)  # 64 characters, inside RFC 7636's 43..128
-    params = {
+    params: dict[str, Any] = {
         "response_type": "code",
         "client_id": provider.client_id,
         "redirect_uri": redirect_uri,
@@ -148,22 +183,178 @@ def start_authorization(provider: OidcProviderSettings, redirect_uri: str) -> Au
         "code_challenge": pkce_challenge(code_verifier),
         "code_challenge_method": "S256",
     }
-    if provider.acr_values:
-        params["acr_values"] = provider.acr_values
+    acr = requested_acr(provider, fresh=fresh)
+    if acr:
+        params["acr_values"] = acr
+    if fresh:
+        params["max_age"] = "0"
+        params["prompt"] = "login"
+    if provider.claims:
+        params["claims"] = json.dumps(provider.claims, separators=(",", ":"))
+    sent: dict[str, Any] = params
+    if provider.request_object_signing_alg:
+        if keys is None:
+            raise ValueError("a signed request object needs the key store")
+        sent = {
+            "client_id": provider.client_id,
+            "response_type": "code",
+            "scope": params["scope"],
+            "request": _request_object(provider, endpoints, keys, params),
+        }
+    if provider.par:
+        if http is None or (keys is None and _auth_method(provider) == "private_key_jwt"):
+            raise ValueError("a pushed authorization request needs the HTTP client and keys")
+        assert http is not None
+        request_uri = _push(provider, endpoints, keys, http, sent)
+        sent = {"client_id": provider.client_id, "request_uri": request_uri}
     # The configured endpoint may carry its own query (e.g. a provider hint); keep it.
-    separator = "&" if "?" in provider.authorization_endpoint else "?"
-    url = provider.authorization_endpoint + separator + urlencode(params, quote_via=quote)
+    endpoint = endpoints.authorization_endpoint
+    separator = "&" if "?" in endpoint else "?"
+    url = endpoint + separator + urlencode(sent, quote_via=quote)
     return AuthorizationRequest(url=url, state=state, nonce=nonce, code_verifier=code_verifier)
+
+
+def _signing_key(keys: KeyStore, alg: str) -> tuple[Any, dict[str, str]]:
+    key = keys.active_signing_key(alg)
+    assert key.kid is not None
+    return key, {"alg": alg, "kid": key.kid}
+
+
+def _request_object(
+    provider: OidcProviderSettings,
+    endpoints: Endpoints,
+    keys: KeyStore,
+    params: Mapping[str, Any],
+) -> str:
+    """RFC 9101: the authorization parameters as a JWT signed with Portti's key."""
+    alg = provider.request_object_signing_alg
+    assert alg is not None
+    key, header = _signing_key(keys, alg)
+    now = int(time.time())
+    claims = {
+        **params,
+        "iss": provider.client_id,
+        "aud": endpoints.issuer,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": secrets.token_urlsafe(16),
+    }
+    header["typ"] = "oauth-authz-req+jwt"
+    return jwt.encode(header, claims, key, algorithms=[alg])
+
+
+def _auth_method(provider: OidcProviderSettings) -> str:
+    if provider.token_endpoint_auth_method:
+        return provider.token_endpoint_auth_method
+    return "client_secret_basic" if provider.client_secret is not None else "none"
+
+
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def client_authentication(
+    provider: OidcProviderSettings, endpoints: Endpoints, keys: KeyStore | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Headers and form fields that authenticate Portti at the token or PAR endpoint."""
+    method = _auth_method(provider)
+    headers: dict[str, str] = {}
+    form: dict[str, str] = {"client_id": provider.client_id}
+    secret = provider.client_secret.get_secret_value() if provider.client_secret else None
+    if method == "client_secret_basic" and secret is not None:
+        headers["Authorization"] = _client_basic_auth(provider.client_id, secret)
+    elif method == "client_secret_post" and secret is not None:
+        form["client_secret"] = secret
+    elif method == "private_key_jwt":
+        if keys is None:
+            raise ValueError("private_key_jwt needs the key store")
+        key, header = _signing_key(keys, provider.client_assertion_alg)
+        now = int(time.time())
+        # The audience is the provider's issuer identifier: since the 2025 private_key_jwt
+        # audience advisory, providers accept that value and no endpoint URL is needed.
+        assertion = jwt.encode(
+            header,
+            {
+                "iss": provider.client_id,
+                "sub": provider.client_id,
+                "aud": endpoints.issuer,
+                "iat": now,
+                "exp": now + 60,
+                "jti": secrets.token_urlsafe(16),
+            },
+            key,
+            algorithms=[provider.client_assertion_alg],
+        )
+        form["client_assertion_type"] = CLIENT_ASSERTION_TYPE
+        form["client_assertion"] = assertion
+    return headers, form
+
+
+def _push(
+    provider: OidcProviderSettings,
+    endpoints: Endpoints,
+    keys: KeyStore | None,
+    http: httpx.Client,
+    params: Mapping[str, Any],
+) -> str:
+    """RFC 9126: push the authorization request; the browser gets only its ``request_uri``."""
+    failed = OidcError(
+        OidcError.PROVIDER_ERROR, "The login could not be started at the identity provider."
+    )
+    if not endpoints.pushed_authorization_request_endpoint:
+        raise failed
+    headers, form = client_authentication(provider, endpoints, keys)
+    headers["Accept"] = "application/json"
+    try:
+        response = http.post(
+            endpoints.pushed_authorization_request_endpoint,
+            data={**params, **form},
+            headers=headers,
+        )
+        body = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise failed from exc
+    request_uri = body.get("request_uri") if isinstance(body, dict) else None
+    if response.status_code not in (200, 201) or not isinstance(request_uri, str):
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, str) and _OAUTH_ERROR_CODE.match(error):
+            raise OidcError(OidcError.PROVIDER_ERROR, f"{failed.message[:-1]} ({error}).")
+        raise failed
+    return request_uri
+
+
+# What a provider's ``error`` (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6) means for the person.
+_ERROR_MESSAGES = {
+    "access_denied": "The login was cancelled at the identity provider.",
+    "login_required": "The identity provider needs you to log in again. Start again.",
+    "interaction_required": "The identity provider needs more from you. Start again.",
+    "consent_required": "The identity provider needs your consent to share your identity.",
+    "account_selection_required": "Choose an account at the identity provider. Start again.",
+    "temporarily_unavailable": "The identity provider is temporarily unavailable. Try again "
+    "in a moment.",
+    "server_error": "The identity provider had an error. Try again in a moment.",
+    "unmet_authentication_requirements": "The identification could not reach the level of "
+    "assurance this needs. Use a stronger identification method.",
+}
 
 
 def callback_error(error: str) -> OidcError:
     """The provider sent the browser back with ``error=...`` instead of a code."""
-    if error == "access_denied":
-        return OidcError(OidcError.PROVIDER_ERROR, "The login was cancelled at the provider.")
+    message = _ERROR_MESSAGES.get(error)
+    if message is not None:
+        return OidcError(OidcError.PROVIDER_ERROR, message)
     shown = error if _OAUTH_ERROR_CODE.match(error) else "unknown"
     return OidcError(
         OidcError.PROVIDER_ERROR, f"The identity provider refused the login ({shown})."
     )
+
+
+def safe_provider_text(value: str | None, limit: int = 200) -> str | None:
+    """A provider's free text (``error_description``) fit for the audit row: printable, short."""
+    if not value:
+        return None
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in value).strip()
+    return cleaned[:limit] or None
 
 
 class JwksCache:
@@ -189,12 +380,18 @@ class JwksCache:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, KeySet]] = {}
 
-    def get(self, jwks_uri: str, *, kid: str | None = None) -> KeySet:
-        """The key set at ``jwks_uri``; refetched when stale, or when ``kid`` is not in it."""
+    def get(self, jwks_uri: str, *, kid: str | None = None, force: bool = False) -> KeySet:
+        """The key set at ``jwks_uri``; refetched when stale, or when ``kid`` is not in it.
+
+        ``force`` refetches a set read more than ``FORCE_INTERVAL`` seconds ago: a signature
+        that fails with a known ``kid`` may mean the provider reused the ``kid`` for a new key.
+        """
         with self._lock:
             entry = self._entries.get(jwks_uri)
             now = self._clock()
-            if entry is not None and now - entry[0] < self._ttl:
+            if force and entry is not None and now - entry[0] < FORCE_INTERVAL:
+                return entry[1]
+            if not force and entry is not None and now - entry[0] < self._ttl:
                 key_set = entry[1]
                 if kid is None or _has_kid(key_set, kid):
                     return key_set
@@ -243,6 +440,12 @@ def _client_basic_auth(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(raw.encode("utf-8")).decode("ascii")
 
 
+@dataclass(frozen=True)
+class TokenResponse:
+    id_token: str
+    access_token: str | None
+
+
 def _exchange_code(
     provider: OidcProviderSettings,
     http: httpx.Client,
@@ -250,22 +453,22 @@ def _exchange_code(
     redirect_uri: str,
     code: str,
     code_verifier: str,
-) -> str:
+    endpoints: Endpoints | None = None,
+    keys: KeyStore | None = None,
+) -> TokenResponse:
+    endpoints = endpoints or static_endpoints(provider)
+    headers, auth_form = client_authentication(provider, endpoints, keys)
     form = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": redirect_uri,
         "code_verifier": code_verifier,
-        "client_id": provider.client_id,
+        **auth_form,
     }
-    headers = {"Accept": "application/json"}
-    if provider.client_secret is not None:
-        headers["Authorization"] = _client_basic_auth(
-            provider.client_id, provider.client_secret.get_secret_value()
-        )
+    headers["Accept"] = "application/json"
     failed = "The login could not be completed with the identity provider."
     try:
-        response = http.post(provider.token_endpoint, data=form, headers=headers)
+        response = http.post(endpoints.token_endpoint, data=form, headers=headers)
     except httpx.HTTPError as exc:
         raise OidcError(OidcError.TOKEN_EXCHANGE_FAILED, failed) from exc
     try:
@@ -282,7 +485,49 @@ def _exchange_code(
     id_token = body.get("id_token") if isinstance(body, dict) else None
     if not isinstance(id_token, str) or not id_token:
         raise OidcError(OidcError.TOKEN_EXCHANGE_FAILED, f"{failed} (no ID token)")
-    return id_token
+    access_token = body.get("access_token")
+    return TokenResponse(id_token, access_token if isinstance(access_token, str) else None)
+
+
+# Content encryption accepted with the key-management algorithms of ``encryption_algorithms``.
+CONTENT_ENCRYPTION = ("A128CBC-HS256", "A256CBC-HS512", "A128GCM", "A256GCM")
+
+
+def _decrypt(provider: OidcProviderSettings, token: str, keys: KeyStore | None) -> str:
+    """A JWE (five parts) opened with Portti's encryption keys; its payload is the JWS."""
+    if keys is None:
+        raise _invalid("encrypted, but no decryption key is configured")
+    # Providers replicate claims such as "iss" and "aud" in the JWE header (RFC 7519 5.3):
+    # allowed, and checked below; "crit" is still enforced.
+    registry = jwe.JWERegistry(
+        algorithms=[*provider.encryption_algorithms, *CONTENT_ENCRYPTION],
+        strict_check_header=False,
+    )
+    try:
+        first = token.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)))
+    except (ValueError, UnicodeError) as exc:
+        raise _invalid("malformed encrypted token") from exc
+    if not isinstance(header, dict):
+        raise _invalid("malformed encrypted token")
+    if header.get("alg") not in provider.encryption_algorithms:
+        raise _invalid("encryption algorithm not allowed")
+    if header.get("iss", provider.issuer) != provider.issuer or header.get(
+        "aud", provider.client_id
+    ) not in (provider.client_id, [provider.client_id]):
+        raise _invalid("encrypted for another party")
+    try:
+        opened = jwe.decrypt_compact(token, keys.decryption_keys(), registry=registry)
+    except (JoseError, ValueError) as exc:
+        raise _invalid("could not be decrypted") from exc
+    payload = opened.plaintext
+    if payload is None:
+        raise _invalid("could not be decrypted")
+    return payload.decode("ascii", errors="replace")
+
+
+def _is_jwe(token: str) -> bool:
+    return token.count(".") == 4
 
 
 def _invalid(detail: str) -> OidcError:
@@ -298,8 +543,15 @@ def verify_id_token(
     jwks: JwksCache,
     expected_nonce: str,
     now: datetime,
+    jwks_uri: str | None = None,
+    keys: KeyStore | None = None,
 ) -> dict[str, Any]:
-    """Check the ID token's signature and claims; return its claims."""
+    """Check the ID token's signature and claims (decrypting it first if it is a JWE)."""
+    if _is_jwe(id_token):
+        id_token = _decrypt(provider, id_token, keys)
+    elif provider.require_encryption:
+        raise _invalid("not encrypted")
+    jwks_uri = jwks_uri or provider.jwks_uri or ""
     registry = AllowListRegistry(provider.algorithms)
     try:
         header = jws.extract_compact(id_token.encode("ascii"), registry=registry).headers()
@@ -315,14 +567,7 @@ def verify_id_token(
     if kid is not None and not isinstance(kid, str):
         raise _invalid("malformed key id")
 
-    key_set = jwks.get(provider.jwks_uri, kid=kid)
-    if kid is not None and not _has_kid(key_set, kid):
-        raise _invalid("unknown signing key")
-    try:
-        token = jwt.decode(id_token, key_set, registry=registry)
-    except JoseError as exc:
-        raise _invalid("bad signature") from exc
-    claims = token.claims
+    claims = _verified_claims(id_token, jwks, jwks_uri, kid, registry)
 
     timestamp = int(now.timestamp() if now.tzinfo else now.replace(tzinfo=UTC).timestamp())
     claims_registry = jwt.JWTClaimsRegistry(
@@ -357,6 +602,93 @@ def verify_id_token(
         raise OidcError(
             OidcError.NONCE_MISMATCH, "The login could not be matched to this browser. Try again."
         )
+    return claims
+
+
+def _verified_claims(
+    token: str, jwks: JwksCache, jwks_uri: str, kid: str | None, registry: JWSRegistry
+) -> dict[str, Any]:
+    key_set = jwks.get(jwks_uri, kid=kid)
+    if kid is not None and not _has_kid(key_set, kid):
+        raise _invalid("unknown signing key")
+    try:
+        return jwt.decode(token, key_set, registry=registry).claims
+    except JoseError as exc:
+        if kid is None:
+            raise _invalid("bad signature") from exc
+    # A known kid that does not verify: the provider may have put a new key under the old
+    # kid. Read the set once more (at most every few seconds) before refusing.
+    key_set = jwks.get(jwks_uri, kid=kid, force=True)
+    try:
+        return jwt.decode(token, key_set, registry=registry).claims
+    except JoseError as exc:
+        raise _invalid("bad signature") from exc
+
+
+def fetch_userinfo(
+    provider: OidcProviderSettings,
+    *,
+    http: httpx.Client,
+    jwks: JwksCache,
+    endpoints: Endpoints,
+    access_token: str | None,
+    subject: str,
+    keys: KeyStore | None,
+) -> dict[str, Any]:
+    """Claims from the UserInfo endpoint (OIDC Core 5.3): JSON, or a signed and/or encrypted
+    JWT; ``sub`` must be the ID token's."""
+    failed = OidcError(
+        OidcError.MISSING_IDENTIFIER,
+        "The identity provider did not tell us your national identity number.",
+    )
+    if not endpoints.userinfo_endpoint or not access_token:
+        raise failed
+    try:
+        response = http.get(
+            endpoints.userinfo_endpoint,
+            headers={
+                "Authorization": f"Bearer {access_token}",
+                "Accept": "application/json, application/jwt",
+            },
+        )
+    except httpx.HTTPError as exc:
+        raise failed from exc
+    if response.status_code != 200:
+        raise failed
+    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    claims: Any
+    if content_type == "application/jwt":
+        token = response.text.strip()
+        if _is_jwe(token):
+            token = _decrypt(provider, token, keys)
+        elif provider.require_encryption:
+            raise _invalid("UserInfo not encrypted")
+        if token.count(".") != 2:
+            raise _invalid("malformed UserInfo")
+        registry = AllowListRegistry(provider.algorithms)
+        try:
+            header = jws.extract_compact(token.encode("ascii"), registry=registry).headers()
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise _invalid("malformed UserInfo") from exc
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in provider.algorithms or (kid is not None and not isinstance(kid, str)):
+            raise _invalid("UserInfo signature algorithm not allowed")
+        claims = _verified_claims(token, jwks, endpoints.jwks_uri, kid, registry)
+        # A signed UserInfo names its issuer and audience (OIDC Core 5.3.2).
+        if claims.get("iss", provider.issuer) != provider.issuer or claims.get(
+            "aud", provider.client_id
+        ) not in (provider.client_id, [provider.client_id]):
+            raise _invalid("UserInfo issuer or audience mismatch")
+    else:
+        try:
+            claims = response.json()
+        except ValueError as exc:
+            raise failed from exc
+    if not isinstance(claims, dict):
+        raise failed
+    if claims.get("sub") != subject:
+        # OIDC Core 5.3.4: a UserInfo about someone else is not used.
+        raise _invalid("UserInfo is about another subject")
     return claims
 
 
@@ -398,7 +730,67 @@ def identity_from_claims(
         name=_optional_str(claims, "name"),
         auth_time=auth_time,
         acr=_optional_str(claims, "acr"),
+        amr=tuple(a for a in claims.get("amr") or () if isinstance(a, str))
+        if isinstance(claims.get("amr"), list)
+        else (),
     )
+
+
+# Levels of assurance that brokers send as ``acr``, ranked: asking for one accepts it or a
+# higher one of the same scheme (FTN and eIDAS levels are comparable: loa2 = substantial,
+# loa3 = high). An ``acr`` outside this table satisfies only a request that names it.
+ACR_LEVELS: dict[str, int] = {
+    "http://ftn.ficora.fi/2017/loa2": 2,
+    "http://ftn.ficora.fi/2017/loa3": 3,
+    "http://eidas.europa.eu/LoA/low": 1,
+    "http://eidas.europa.eu/LoA/substantial": 2,
+    "http://eidas.europa.eu/LoA/high": 3,
+    "low": 1,
+    "substantial": 2,
+    "high": 3,
+}
+
+
+def acr_satisfies(acr: str | None, asked: str | None) -> bool:
+    """Whether the ``acr`` the provider reported meets the ``acr_values`` that were asked for."""
+    if not asked:
+        return True
+    wanted = asked.split()
+    if acr is None:
+        return False
+    if acr in wanted:
+        return True
+    levels = [ACR_LEVELS[w] for w in wanted if w in ACR_LEVELS]
+    return bool(levels) and acr in ACR_LEVELS and ACR_LEVELS[acr] >= min(levels)
+
+
+def check_assurance(
+    provider: OidcProviderSettings,
+    identity: VerifiedIdentity,
+    *,
+    fresh_since: datetime | None,
+) -> None:
+    """Refuse an identity whose ``acr`` is below what was asked or, for a step-up
+    (``fresh_since``: when it started), whose authentication is older than the step-up.
+
+    A provider may ignore ``max_age=0`` / ``prompt=login`` and answer from a session it already
+    had with the person; then ``auth_time`` is earlier than the step-up, and the answer proves
+    nothing fresh.
+    """
+    if not acr_satisfies(identity.acr, requested_acr(provider, fresh=fresh_since is not None)):
+        raise OidcError(
+            OidcError.ACR_TOO_WEAK,
+            "The identification method you used is not strong enough for this. "
+            "Use one with a higher level of assurance.",
+        )
+    if fresh_since is not None:
+        started = int(fresh_since.replace(tzinfo=fresh_since.tzinfo or UTC).timestamp())
+        if identity.auth_time is None or identity.auth_time.timestamp() < started:
+            raise OidcError(
+                OidcError.NOT_FRESH,
+                "The identity provider did not authenticate you again. Start again and "
+                "identify yourself at the provider.",
+            )
 
 
 def complete_authorization(
@@ -411,13 +803,50 @@ def complete_authorization(
     code_verifier: str,
     expected_nonce: str,
     now: datetime,
+    fresh_since: datetime | None = None,
+    endpoints: Endpoints | None = None,
+    keys: KeyStore | None = None,
 ) -> VerifiedIdentity:
-    """Redeem the callback's code at the token endpoint and verify the ID token it returns.
+    """Redeem the callback's code at the token endpoint and verify the ID token it returns;
+    read UserInfo when the identifier is not in the ID token (or always, if so configured).
 
-    The caller has already compared ``state`` (``states_match``). Raises ``OidcError``.
+    The caller has already compared ``state`` (``states_match``). ``fresh_since`` is set for
+    a step-up: the time it started (see ``check_assurance``). Raises ``OidcError``.
     """
-    id_token = _exchange_code(
-        provider, http, redirect_uri=redirect_uri, code=code, code_verifier=code_verifier
+    endpoints = endpoints or static_endpoints(provider)
+    tokens = _exchange_code(
+        provider,
+        http,
+        redirect_uri=redirect_uri,
+        code=code,
+        code_verifier=code_verifier,
+        endpoints=endpoints,
+        keys=keys,
     )
-    claims = verify_id_token(provider, id_token, jwks=jwks, expected_nonce=expected_nonce, now=now)
-    return identity_from_claims(provider, claims)
+    claims = verify_id_token(
+        provider,
+        tokens.id_token,
+        jwks=jwks,
+        expected_nonce=expected_nonce,
+        now=now,
+        jwks_uri=endpoints.jwks_uri,
+        keys=keys,
+    )
+    wants_userinfo = provider.userinfo == "always" or (
+        provider.userinfo == "auto" and not claims.get(provider.identifier_claim)
+    )
+    if wants_userinfo:
+        extra = fetch_userinfo(
+            provider,
+            http=http,
+            jwks=jwks,
+            endpoints=endpoints,
+            access_token=tokens.access_token,
+            subject=str(claims["sub"]),
+            keys=keys,
+        )
+        # The ID token's own claims (iss, aud, acr, auth_time...) are not overridden.
+        claims = {**extra, **claims}
+    identity = identity_from_claims(provider, claims)
+    check_assurance(provider, identity, fresh_since=fresh_since)
+    return identity

@@ -15,14 +15,18 @@ from sqlalchemy.orm import Session
 from portti.config import OidcProviderSettings
 from portti.errors import DomainError, NotFound
 from portti.infra.clock import Clock
+from portti.keys.services import KeyStore
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
+from portti.strongauth.discovery import DiscoveryCache, DiscoveryError, Endpoints
 from portti.strongauth.models import OidcFlow
 from portti.strongauth.oidc import (
     JwksCache,
     OidcError,
     VerifiedIdentity,
+    callback_error,
     complete_authorization,
+    safe_provider_text,
     start_authorization,
 )
 
@@ -33,6 +37,13 @@ class LoginFailed(DomainError):
     status = 400
     code = "login_failed"
     title = "Login did not succeed"
+
+    # What the failed flow was for ("login", "step_up", "app_activation"), when known: a failed
+    # step-up is audited as one.
+    purpose: str | None = None
+    provider: str | None = None
+    # For the audit row: the provider's own error and description, never shown as such.
+    details: dict[str, str] | None = None
 
 
 def _sha(value: str) -> str:
@@ -56,6 +67,8 @@ class StrongAuthService:
         http: httpx.Client,
         jwks: JwksCache,
         redirect_uri: str,
+        keys: KeyStore | None = None,
+        discovery: DiscoveryCache | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -63,6 +76,17 @@ class StrongAuthService:
         self.http = http
         self.jwks = jwks
         self.redirect_uri = redirect_uri
+        self.keys = keys
+        self.discovery = discovery or DiscoveryCache(http)
+
+    def endpoints(self, provider: OidcProviderSettings) -> Endpoints:
+        try:
+            return self.discovery.endpoints(provider)
+        except DiscoveryError as exc:
+            raise LoginFailed(
+                "The identity provider cannot be reached right now. Try again in a moment.",
+                code="oidc_discovery_failed",
+            ) from exc
 
     def provider(self, key: str) -> OidcProviderSettings:
         p = self.providers.get(key)
@@ -80,7 +104,24 @@ class StrongAuthService:
         return_to: str,
     ) -> str:
         provider = self.provider(provider_key)
-        req = start_authorization(provider, self.redirect_uri)
+        endpoints = self.endpoints(provider)
+        try:
+            req = start_authorization(
+                provider,
+                self.redirect_uri,
+                fresh=purpose == "step_up",
+                endpoints=endpoints,
+                keys=self.keys,
+                http=self.http,
+            )
+        except OidcError as exc:
+            # A pushed request that failed may mean the metadata moved: read it again next time.
+            self.discovery.invalidate(provider.issuer)
+            failed = LoginFailed(str(exc), code=exc.code)
+            failed.purpose, failed.provider = purpose, provider.key
+            raise failed from exc
+        # (The request above may sign with, and so first create, Portti's keys, and push to the
+        # provider: both before this transaction writes, so no database lock is held meanwhile.)
         now = self.clock.now()
         # Old, unfinished flows are swept on the way.
         self.db.execute(delete(OidcFlow).where(OidcFlow.created_at < now - FLOW_LIFETIME))
@@ -100,7 +141,14 @@ class StrongAuthService:
         return req.url
 
     def finish(
-        self, *, state: str, code: str | None, error: str | None, browser_id: str
+        self,
+        *,
+        state: str,
+        code: str | None,
+        error: str | None,
+        browser_id: str,
+        error_description: str | None = None,
+        iss: str | None = None,
     ) -> FinishedFlow:
         flow = self.db.get(OidcFlow, _sha(state)) if state else None
         if flow is None or self.clock.now() - flow.created_at > FLOW_LIFETIME:
@@ -108,11 +156,10 @@ class StrongAuthService:
                 "The login took too long or was started elsewhere. Start again.",
                 code="oidc_state_mismatch",
             )
-        # Single use, whatever the outcome.
-        self.db.delete(flow)
-        self.db.flush()
         # An app activation (APP-9) ends in the app's browser, not the one that started it;
         # the app proves it is the same app at the handoff instead (PKCE-like challenge).
+        # A callback in another browser is refused without touching the flow: whoever got hold
+        # of the URL must not be able to spend the genuine login.
         if flow.purpose != "app_activation" and not hmac.compare_digest(
             flow.browser_binding_hash, _sha(browser_id)
         ):
@@ -120,9 +167,34 @@ class StrongAuthService:
                 "The login was started in another browser. Start again.",
                 code="oidc_browser_mismatch",
             )
-        if error or not code:
-            raise LoginFailed("The identification was cancelled.", code="oidc_cancelled")
+        # Single use, whatever the outcome, from here on. Committed before the provider is
+        # called: the use is then final, and no database lock is held during the round trip
+        # (the provider may call back, e.g. for Portti's key set).
+        self.db.delete(flow)
+        self.db.commit()
         provider = self.provider(flow.provider)
+        endpoints = self.endpoints(provider)
+        # RFC 9207: the response names the provider that sent it (mix-up defence).
+        if (iss is not None and iss != provider.issuer) or (
+            iss is None and endpoints.iss_parameter_supported
+        ):
+            raise self._failed(
+                LoginFailed(
+                    "The answer did not come from the identity provider the login was started "
+                    "with. Start again.",
+                    code="oidc_issuer_mismatch",
+                ),
+                flow,
+            )
+        if error or not code:
+            oidc = callback_error(error or "access_denied")
+            cancelled = error in (None, "", "access_denied")
+            failed = LoginFailed(oidc.message, code="oidc_cancelled" if cancelled else oidc.code)
+            failed.details = {"error": error if error and len(error) <= 64 else "invalid"}
+            description = safe_provider_text(error_description)
+            if description:
+                failed.details["error_description"] = description
+            raise self._failed(failed, flow)
         try:
             identity = complete_authorization(
                 provider,
@@ -133,10 +205,22 @@ class StrongAuthService:
                 code_verifier=flow.code_verifier,
                 expected_nonce=flow.nonce,
                 now=self.clock.now(),
+                # SEC-6: a step-up must be an authentication made after it started.
+                fresh_since=flow.created_at if flow.purpose == "step_up" else None,
+                endpoints=endpoints,
+                keys=self.keys,
             )
         except OidcError as exc:
-            raise LoginFailed(str(exc), code=exc.code) from exc
+            if exc.code == OidcError.TOKEN_EXCHANGE_FAILED:
+                self.discovery.invalidate(provider.issuer)
+            raise self._failed(LoginFailed(str(exc), code=exc.code), flow) from exc
         return FinishedFlow(flow, identity, self.person_for(identity))
+
+    @staticmethod
+    def _failed(exc: LoginFailed, flow: OidcFlow) -> LoginFailed:
+        exc.purpose = flow.purpose
+        exc.provider = flow.provider
+        return exc
 
     def person_for(self, identity: VerifiedIdentity) -> Person | None:
         kind = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -45,6 +45,8 @@ def get_strong_auth(request: Request, db: DbSession, clock: ClockDep) -> StrongA
         http=request.app.state.http,
         jwks=request.app.state.jwks,
         redirect_uri=f"{base}/login/callback",
+        keys=request.app.state.keys,
+        discovery=request.app.state.discovery,
     )
 
 
@@ -144,23 +146,49 @@ def login_callback(
     state: str = "",
     code: str | None = None,
     error: str | None = None,
+    error_description: str | None = None,
+    iss: str | None = None,
 ) -> Response:
     templates = request.app.state.templates
     try:
         finished = strong.finish(
-            state=state, code=code, error=error, browser_id=request.state.browser_id
+            state=state,
+            code=code,
+            error=error,
+            error_description=error_description,
+            iss=iss,
+            browser_id=request.state.browser_id,
         )
     except LoginFailed as exc:
-        audit.record(AuditAction.LOGIN_FAILED, reason=exc.code)
+        extra: dict[str, Any] = dict(exc.details or {})
+        if exc.provider:
+            extra["method"] = f"oidc:{exc.provider}"
+        if exc.purpose == "step_up":
+            audit.record(
+                AuditAction.STEP_UP_FAILED,
+                actor_person_id=current.person_id if current else None,
+                reason=exc.code,
+                **extra,
+            )
+        else:
+            if exc.purpose == "app_activation":
+                extra["purpose"] = "app_activation"
+            audit.record(AuditAction.LOGIN_FAILED, reason=exc.code, **extra)
         db.commit()
         return templates.TemplateResponse(  # type: ignore[no-any-return]
             request, "login_failed.html", {"message": exc.message}, status_code=400
         )
     flow, person = finished.flow, finished.person
     method = f"oidc:{flow.provider}"
+    # The level of assurance and the methods the provider reported, for the audit rows.
+    assurance: dict[str, Any] = {"acr": finished.identity.acr}
+    if finished.identity.amr:
+        assurance["amr"] = list(finished.identity.amr)
 
     if flow.purpose == "app_activation":
-        return _hand_off_to_app(request, db, audit, clock, flow.return_to, person, method)
+        return _hand_off_to_app(
+            request, db, audit, clock, flow.return_to, person, method, assurance
+        )
 
     if flow.purpose == "step_up":
         if (
@@ -191,6 +219,7 @@ def login_callback(
             actor_person_id=person.id,
             subject_person_id=person.id,
             method=method,
+            **assurance,
         )
         db.commit()
         return RedirectResponse(flow.return_to or "/", 303)
@@ -220,6 +249,7 @@ def login_callback(
         actor_person_id=person.id,
         subject_person_id=person.id,
         method=method,
+        **assurance,
     )
     db.commit()
     target = flow.return_to if flow.return_to not in ("", "/") else "/companies"
@@ -249,6 +279,7 @@ def _hand_off_to_app(
     code_challenge: str,
     person: Person | None,
     method: str,
+    assurance: dict[str, Any] | None = None,
 ) -> Response:
     """APP-9: a Finnish user activates the app with bank ID. The browser is sent back to the
     app with a one-time handoff code; the app exchanges it with its verifier."""
@@ -290,6 +321,7 @@ def _hand_off_to_app(
         subject_person_id=person.id,
         method=method,
         purpose="app_activation",
+        **(assurance or {}),
     )
     db.commit()
     return RedirectResponse(f"portti-app://activation?handoff={handoff}", 303)

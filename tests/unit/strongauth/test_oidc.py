@@ -657,3 +657,119 @@ def test_unusable_jwks_is_a_provider_error(response: httpx.Response) -> None:  #
     http = httpx.Client(transport=httpx.MockTransport(lambda _: response))
     cache = JwksCache(http)
     assert refused(lambda: cache.get("https://idp.example/jwks")) == "oidc_provider_error"
+
+
+def test_acr_meets_what_was_asked_or_a_higher_level_of_the_same_table() -> None:  # SEC-6
+    from portti.strongauth.oidc import acr_satisfies
+
+    loa2, loa3 = "http://ftn.ficora.fi/2017/loa2", "http://ftn.ficora.fi/2017/loa3"
+    assert acr_satisfies(None, None) and acr_satisfies("anything", "")
+    assert acr_satisfies(loa3, loa3) and acr_satisfies(loa3, loa2)
+    assert not acr_satisfies(loa2, loa3)
+    assert not acr_satisfies(None, loa2)
+    assert acr_satisfies(loa2, f"{loa3} {loa2}")
+    assert not acr_satisfies("urn:unknown", loa2) and acr_satisfies("urn:x", "urn:x")
+    assert acr_satisfies("http://eidas.europa.eu/LoA/high", loa3)
+
+
+def test_step_up_request_asks_for_a_new_authentication_and_its_acr() -> None:  # SEC-6
+    provider = test_idp.test_provider_settings(BASE_URL, "fi", "FI", "FI").model_copy(
+        update={"acr_values": "a", "step_up_acr_values": "b"}
+    )
+    login = parse_qs(urlsplit(start_authorization(provider, REDIRECT_URI).url).query)
+    assert login["acr_values"] == ["a"] and "max_age" not in login and "prompt" not in login
+    fresh = parse_qs(urlsplit(start_authorization(provider, REDIRECT_URI, fresh=True).url).query)
+    assert fresh["acr_values"] == ["b"] and fresh["max_age"] == ["0"]
+    assert fresh["prompt"] == ["login"]
+
+
+def _signed_id_token(key: OKPKey, kid: str, issuer: str, nonce: str) -> str:
+    now = int(NOW.timestamp())
+    claims = {
+        "iss": issuer,
+        "aud": "portti",
+        "sub": "s1",
+        "exp": now + 300,
+        "iat": now,
+        "nonce": nonce,
+        "national_id": "131052-308T",
+    }
+    return jwt.encode(
+        {"alg": "EdDSA", "kid": kid}, claims, key, registry=AllowListRegistry(["EdDSA"])
+    )
+
+
+def test_a_reused_kid_with_a_new_key_triggers_one_refetch() -> None:  # WEB-4
+    from portti.strongauth.oidc import verify_id_token
+
+    def as_kid(seed: bytes) -> OKPKey:
+        return OKPKey.import_key(derive_signing_key(seed).as_dict(private=True) | {"kid": "k1"})
+
+    old, new, forged = as_kid(b"old"), as_kid(b"new"), as_kid(b"forged")
+    uri = "https://idp.example/jwks"
+    provider = OidcProviderSettings(
+        key="x", label="x", issuer="https://idp.example", client_id="portti",
+        authorization_endpoint="https://idp.example/auth", token_endpoint="https://idp.example/token",
+        jwks_uri=uri, algorithms=["EdDSA"],
+    )  # fmt: skip
+    sets = [public_set(old)]
+    calls: list[int] = []
+    ticks = [0.0]
+    cache = JwksCache(jwks_server(sets, calls), clock=lambda: ticks[0])
+    cache.get(uri)
+    sets[0] = public_set(new)  # the provider put a new key under the same kid
+    ticks[0] = 10.0
+    token = _signed_id_token(new, "k1", provider.issuer, "n")
+    claims = verify_id_token(provider, token, jwks=cache, expected_nonce="n", now=NOW)
+    assert claims["sub"] == "s1" and len(calls) == 2
+    # A token that fails again right after is refused without another fetch.
+    bad = _signed_id_token(forged, "k1", provider.issuer, "n")
+    with pytest.raises(OidcError, match="bad signature"):
+        verify_id_token(provider, bad, jwks=cache, expected_nonce="n", now=NOW)
+    assert len(calls) == 2
+
+
+def test_discovery_by_issuer_cached_kept_on_failure_and_checked() -> None:  # WEB-4
+    from portti.strongauth.discovery import DiscoveryCache, DiscoveryError
+
+    issuer = "https://broker.example"
+    doc = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/auth",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/jwks",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "authorization_response_iss_parameter_supported": True,
+    }
+    answers = [httpx.Response(200, json=doc)]
+    calls: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return answers[0]
+
+    ticks = [0.0]
+    cache = DiscoveryCache(
+        httpx.Client(transport=httpx.MockTransport(handle)), clock=lambda: ticks[0]
+    )
+    provider = OidcProviderSettings(key="b", label="b", issuer=issuer, client_id="portti")
+    e = cache.endpoints(provider)
+    assert (e.token_endpoint, e.userinfo_endpoint) == (f"{issuer}/token", f"{issuer}/userinfo")
+    assert e.pushed_authorization_request_endpoint == f"{issuer}/par"
+    assert e.iss_parameter_supported
+    assert calls == [f"{issuer}/.well-known/openid-configuration"]
+    cache.endpoints(provider)
+    assert len(calls) == 1
+    # A configured endpoint wins over the discovered one.
+    override = provider.model_copy(update={"token_endpoint": "https://other.example/token"})
+    assert cache.endpoints(override).token_endpoint == "https://other.example/token"
+    # Stale and the provider down: the last good copy is used.
+    ticks[0] = 7200.0
+    answers[0] = httpx.Response(503)
+    assert cache.endpoints(provider).authorization_endpoint == f"{issuer}/auth"
+    # Dropped (after a failed login) and the document names another issuer: refused.
+    cache.invalidate(issuer)
+    answers[0] = httpx.Response(200, json={**doc, "issuer": "https://evil.example"})
+    with pytest.raises(DiscoveryError):
+        cache.endpoints(provider)

@@ -228,6 +228,7 @@ def test_authorize_page_lists_identities_with_labels(browser: TestClient) -> Non
     assert parse_qs(urlsplit(cancel).query) == {
         "error": ["access_denied"],
         "state": ["state-123"],
+        "iss": [ISSUER],
     }
 
 
