@@ -16,6 +16,14 @@ from portti.devices.models import Activation, AppSession, Device, DeviceChalleng
 from portti.infra.devmailbox import DevMessage
 from portti.infra.outbox import OutboxMessage
 from portti.invitations.models import ConfirmationCode, Invitation
+from portti.oidc_provider.models import (
+    AuthorizationCode,
+    AuthorizationRequest,
+    OidcClient,
+    OidcLogin,
+    RefreshToken,
+    UsedClientAssertion,
+)
 from portti.people.models import Person, PersonIdentifier
 from portti.strongauth.models import OidcFlow
 from portti.weblogin.models import LoginTransaction, WebSession
@@ -25,6 +33,8 @@ __all__ = [
     "Activation",
     "AppSession",
     "AuditEvent",
+    "AuthorizationCode",
+    "AuthorizationRequest",
     "Company",
     "ConfirmationCode",
     "DevMessage",
@@ -36,13 +46,17 @@ __all__ = [
     "MembershipProfile",
     "MembershipRole",
     "Model",
+    "OidcClient",
     "OidcFlow",
+    "OidcLogin",
     "OutboxMessage",
     "Person",
     "PersonIdentifier",
     "Profile",
     "ProfileRole",
+    "RefreshToken",
     "Role",
     "TermsAcceptance",
+    "UsedClientAssertion",
     "WebSession",
 ]
