@@ -69,7 +69,9 @@ class RelyingParty:
         return dict(token)
 
     def jwks(self) -> Any:
-        return JsonWebKey.import_key_set(self.http.get(f"{self.issuer}/.well-known/jwks.json").json())
+        return JsonWebKey.import_key_set(
+            self.http.get(f"{self.issuer}/.well-known/jwks.json").json()
+        )
 
     def id_claims(
         self, id_token: str, *, nonce: str | None = "same", now: int | None = None
@@ -89,10 +91,12 @@ class RelyingParty:
         return dict(claims)
 
 
-def relying_party(transport: httpx.BaseTransport, issuer: str, reg: RegisteredClient, **kw: Any) -> RelyingParty:
+def relying_party(
+    transport: httpx.BaseTransport, issuer: str, reg: RegisteredClient, **kw: Any
+) -> RelyingParty:
     http = OAuth2Client(
         client_id=reg.client_id,
-        client_secret=reg.client_secret,
+        client_secret=kw.pop("client_secret", reg.client_secret),
         scope=kw.pop("scope", SCOPE),
         redirect_uri=kw.get("redirect_uri", REDIRECT_URI),
         code_challenge_method="S256",

@@ -8,7 +8,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
@@ -39,7 +39,8 @@ from portti.oidc_provider.service import SCOPES
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("ES256", "ES384", "PS256", "RS256", "EdDSA")
-ASSERTION_MAX_LIFETIME = timedelta(minutes=5)
+# Authlib's client signs assertions valid for an hour; each jti is kept until its exp.
+ASSERTION_MAX_LIFETIME = timedelta(minutes=60)
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 

@@ -54,7 +54,9 @@ def test_second_authorization_in_the_same_browser_needs_no_login(client, rp, cas
     assert again.headers["location"].startswith("https://accounting.example/callback?code=")
 
 
-def test_refresh_rotates_and_a_reused_refresh_token_ends_the_family(client, rp, cast, db) -> None:  # OPS-4
+def test_refresh_rotates_and_a_reused_refresh_token_ends_the_family(
+    client, rp, cast, db
+) -> None:  # OPS-4
     token = rp.fetch_token(log_in_at_portti(client, rp, cast.kaisa))
     first = token["refresh_token"]
     new = rp.http.refresh_token("http://testserver/oidc/token", refresh_token=first)
@@ -111,14 +113,18 @@ def test_person_without_membership_for_the_client_gets_a_refusal_page(
     assert ("oidc_authorization_refused", "no_membership") in actions
 
 
-def test_company_restriction_limits_the_companies_claim(client, db, clock, settings, cast) -> None:  # WEB-3
+def test_company_restriction_limits_the_companies_claim(
+    client, db, clock, settings, cast
+) -> None:  # WEB-3
     reg = register(db, clock, settings.secret, company_ids=[cast.makinen.id])
     rp = relying_party(client._transport, "http://testserver", reg)
     claims = rp.id_claims(rp.fetch_token(log_in_at_portti(client, rp, cast.kaisa))["id_token"])
     assert [c["name"] for c in claims["companies"]] == ["Mäkinen Design Oy"]
 
 
-def test_pairwise_subject_differs_from_the_portti_id(client, db, clock, settings, cast) -> None:  # OPS-4
+def test_pairwise_subject_differs_from_the_portti_id(
+    client, db, clock, settings, cast
+) -> None:  # OPS-4
     reg = register(db, clock, settings.secret, subject_type="pairwise")
     rp = relying_party(client._transport, "http://testserver", reg)
     claims = rp.id_claims(rp.fetch_token(log_in_at_portti(client, rp, cast.kaisa))["id_token"])
