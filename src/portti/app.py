@@ -130,6 +130,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.strongauth.oidc import JwksCache
 
     app.state.jwks = JwksCache(app.state.http)
+    from portti.keys.services import key_store_for
+
+    app.state.keys = key_store_for(settings, app.state.session_factory, app.state.clock)
     app.state.password_policy = PasswordPolicy(
         breached=BreachedPasswordChecker(settings.breached_password_api_url, app.state.http)
         if settings.breached_password_api_url
@@ -145,10 +148,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.qr_watch = StreamWatch(engine, app.state.clock.now)
 
     from portti.oidc_provider.backchannel import BackChannelLogout
-    from portti.oidc_provider.keys import derived_signing_keys
+    from portti.oidc_provider.keys import KeyStoreSigningKeys
 
-    # Swappable: anything with active_signing_key(alg), public_jwks(), verification_keys().
-    app.state.oidc_keys = derived_signing_keys(settings.secret)
+    # The provider signs with the key store's keys (published at /.well-known/jwks.json).
+    app.state.oidc_keys = KeyStoreSigningKeys(app.state.keys)
     # Its own client: the strong-auth client may be replaced (tests route it in-process).
     app.state.backchannel_http = httpx.Client(timeout=5.0, follow_redirects=False)
     app.state.backchannel_logout = BackChannelLogout(
@@ -179,6 +182,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.invitations import app_api as invitations_app_api
     from portti.invitations import messages as invitations_messages
     from portti.invitations import views as invitations_views
+    from portti.keys import views as keys_views
     from portti.oidc_provider import admin as oidc_admin
     from portti.oidc_provider import views as oidc_views
     from portti.strongauth import views as strongauth_views
@@ -202,6 +206,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(oidc_views.browser)
     app.include_router(oidc_admin.api)
     app.include_router(oidc_admin.views)
+    app.include_router(keys_views.router)
     if settings.demo:
         from portti.infra import devmailbox_views
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -29,7 +30,74 @@ def migrate(
         console.print("The schema matches the models.")
     else:
         m.upgrade(settings.database_url)
+        _with_key_store(settings, lambda store: store.ensure())
         console.print("The database is up to date.")
+
+
+def _with_key_store(settings: Settings, work: Any) -> Any:
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.keys.services import key_store_for
+
+    engine = make_engine(settings.database_url)
+    try:
+        return work(key_store_for(settings, make_session_factory(engine), SystemClock()))
+    finally:
+        engine.dispose()
+
+
+keys_cli = typer.Typer(help="Portti's own signing and encryption keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """Show each key: algorithm, generation, key id, when it became (or becomes) active."""
+    settings = Settings()
+
+    def show(store: Any) -> None:
+        published = {k.kid for k in store.published()}
+        table = Table(title="Portti's keys")
+        for col in ("Algorithm", "Generation", "Key id", "Active from", "Published"):
+            table.add_column(col)
+        for alg in sorted({k.alg for k in store._all()}):
+            for k in store.generations(alg):
+                table.add_row(
+                    alg,
+                    str(k.generation),
+                    k.kid,
+                    k.active_from.isoformat(timespec="seconds"),
+                    "yes" if k.kid in published else "no",
+                )
+        console.print(table)
+
+    _with_key_store(settings, show)
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    alg: list[str] = typer.Option(
+        [], "--alg", help="Algorithm(s) to rotate (default: every one in use)."
+    ),
+    immediately: bool = typer.Option(
+        False, help="Use the new key at once (a compromised key), without pre-publication."
+    ),
+) -> None:
+    """Make the next key: published now, used after PORTTI_KEYS_PREPUBLISH_HOURS."""
+    settings = Settings()
+
+    def rotate(store: Any) -> None:
+        from portti.keys.services import ENCRYPTION_ALGORITHMS, SIGNING_ALGORITHMS
+
+        store.ensure()
+        for name in alg or [*SIGNING_ALGORITHMS, *ENCRYPTION_ALGORITHMS]:
+            key = store.rotate(name, immediately=immediately)
+            console.print(
+                f"{name}: key {key.kid} (generation {key.generation}) "
+                f"active from {key.active_from.isoformat(timespec='seconds')}"
+            )
+
+    _with_key_store(settings, rotate)
 
 
 @cli.command()

@@ -39,7 +39,10 @@ class OidcProviderSettings(BaseModel):
     identifier_claim: str = "national_id"
     identifier_country_claim: str | None = None
     identifier_country: str = "FI"
+    # Asked for at login; a step-up asks for ``step_up_acr_values`` when set. The ID token's
+    # ``acr`` must meet what was asked (see ``portti.strongauth.oidc.acr_satisfies``).
     acr_values: str | None = None
+    step_up_acr_values: str | None = None
 
 
 class Settings(BaseSettings):
@@ -65,6 +68,14 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
     breached_password_api_url: str | None = None
+
+    # Portti's own keys (portti.keys): a new key is published this long before it is used; the
+    # previous one stays published this long after (longer than anything signed with it
+    # lives); keys older than keys_rotate_days get a successor (0: only `portti keys rotate`).
+    keys_prepublish_hours: float = Field(default=24, ge=0)
+    keys_retain_hours: float = Field(default=24, ge=0)
+    keys_rotate_days: int = Field(default=90, ge=0)
+    keys_rsa_bits: int = Field(default=2048, ge=2048)
 
     test_idp_enabled: bool = False
     oidc_providers: list[OidcProviderSettings] = Field(default_factory=list)

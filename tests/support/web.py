@@ -69,16 +69,42 @@ def login(
     return _through_test_idp(client, start_login(client, provider, next_), identity)
 
 
+def start_step_up(client: TestClient, provider: str = "fi_bank", next_: str = "/") -> Response:
+    """Presses "Authenticate" on the step-up page; returns the redirect to the provider."""
+    page = client.get(f"/step-up?next={next_}", headers={"accept": "text/html"})
+    assert page.status_code == 200, page.text
+    return client.post(
+        "/step-up/start", data={"provider": provider, "next": next_, "csrf_token": csrf_from(page)}
+    )
+
+
 def step_up(
     client: TestClient, who: Person | dict[str, str], provider: str = "fi_bank", next_: str = "/"
 ) -> Response:
     identity = who if isinstance(who, dict) else identity_of(who)
-    page = client.get(f"/step-up?next={next_}", headers={"accept": "text/html"})
-    assert page.status_code == 200, page.text
-    start = client.post(
-        "/step-up/start", data={"provider": provider, "next": next_, "csrf_token": csrf_from(page)}
+    return _through_test_idp(client, start_step_up(client, provider, next_), identity)
+
+
+def recode_test_idp_callback(client: TestClient, callback: str, **claims: object) -> str:
+    """The callback URL with its code re-issued by the test provider with ``claims`` changed:
+    the answer of a provider that, say, answered from an old session (``auth_time``) or with a
+    lower level of assurance (``acr``). Signed with the provider's own key."""
+    from urllib.parse import parse_qsl, urlencode
+
+    from joserfc import jwt
+
+    from portti.strongauth.oidc import AllowListRegistry
+    from portti.strongauth.test_idp import ALGORITHM, derive_signing_key
+
+    key = derive_signing_key(client.app.state.settings.secret)  # type: ignore[attr-defined]
+    registry = AllowListRegistry([ALGORITHM])
+    path, _, query = callback.partition("?")
+    params = dict(parse_qsl(query))
+    code = jwt.decode(params["code"], key, registry=registry)
+    params["code"] = jwt.encode(
+        dict(code.header), {**code.claims, **claims}, key, registry=registry
     )
-    return _through_test_idp(client, start, identity)
+    return f"{path}?{urlencode(params)}"
 
 
 def login_and_step_up(client: TestClient, who: Person) -> None:

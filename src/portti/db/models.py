@@ -16,6 +16,7 @@ from portti.devices.models import Activation, AppSession, Device, DeviceChalleng
 from portti.infra.devmailbox import DevMessage
 from portti.infra.outbox import OutboxMessage
 from portti.invitations.models import ConfirmationCode, Invitation
+from portti.keys.models import ServiceKey
 from portti.oidc_provider.models import (
     AuthorizationCode,
     AuthorizationRequest,
@@ -56,6 +57,7 @@ __all__ = [
     "ProfileRole",
     "RefreshToken",
     "Role",
+    "ServiceKey",
     "TermsAcceptance",
     "UsedClientAssertion",
     "WebSession",

@@ -28,7 +28,7 @@ from portti.errors import Forbidden, NotFound, StepUpRequired, ValidationFailed
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher
 from portti.oidc_provider.errors import TokenError
-from portti.oidc_provider.keys import registry_for
+from portti.oidc_provider.keys import ID_TOKEN_ALGORITHMS, registry_for
 from portti.oidc_provider.models import (
     ClientAuthMethod,
     OidcClient,
@@ -67,7 +67,7 @@ class ClientInput(BaseModel):
     company_ids: list[int] | None = None
     company_selection: bool = False
     subject_type: SubjectType = SubjectType.PUBLIC
-    id_token_signed_response_alg: str = "ES256"  # noqa: S105 (an algorithm name)
+    id_token_signed_response_alg: str = "RS256"  # noqa: S105 (an algorithm name)
     jwks: dict[str, Any] | None = None
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
@@ -93,8 +93,8 @@ class ClientInput(BaseModel):
     @field_validator("id_token_signed_response_alg")
     @classmethod
     def _alg(cls, value: str) -> str:
-        if value not in ("ES256", "EdDSA", "RS256"):
-            raise ValueError("id_token_signed_response_alg must be ES256, EdDSA or RS256")
+        if value not in ID_TOKEN_ALGORITHMS:
+            raise ValueError("id_token_signed_response_alg must be RS256, PS256 or ES256")
         return value
 
     @field_validator("jwks")
@@ -351,7 +351,7 @@ class ClientService:
                 self.db.add(
                     UsedClientAssertion(
                         jti_hash=jti_hash,
-                        expires_at=now + ASSERTION_MAX_LIFETIME + timedelta(minutes=1),
+                        expires_at=datetime.fromtimestamp(exp, UTC) + timedelta(minutes=1),
                     )
                 )
         except IntegrityError:

@@ -53,7 +53,7 @@ class OidcClient(Model):
     # The person picks one company at login; the ID token then has `company` and `roles`.
     company_selection: Mapped[bool] = mapped_column(Boolean, default=False)
     subject_type: Mapped[str] = mapped_column(String(10), default=SubjectType.PUBLIC.value)
-    id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="ES256")
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by_person_id: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -32,7 +32,7 @@ from portti.oidc_provider.claims import (
     subject_for,
 )
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
-from portti.oidc_provider.keys import SigningKeys, registry_for
+from portti.oidc_provider.keys import ACCESS_TOKEN_ALGORITHM, SigningKeys, registry_for
 from portti.oidc_provider.models import (
     AuthorizationCode,
     AuthorizationRequest,
@@ -397,6 +397,14 @@ class ProviderService:
 
     # -- the token endpoint --------------------------------------------------------------------
 
+    def warm_keys(self, client: OidcClient | None) -> None:
+        """Fetches the signing keys before the request writes anything: the key store makes
+        (or rotates) a key in a transaction of its own, which on SQLite must not wait behind
+        this request's write lock."""
+        self.keys.active_signing_key(ACCESS_TOKEN_ALGORITHM)
+        if client is not None:
+            self.keys.active_signing_key(client.id_token_signed_response_alg)
+
     def exchange_code(
         self, client: OidcClient, *, code: str, redirect_uri: str, code_verifier: str | None
     ) -> dict[str, Any]:
@@ -505,8 +513,14 @@ class ProviderService:
     def _refused(self, client: OidcClient, reason: str) -> None:
         self.audit.record(AuditAction.OIDC_TOKEN_REFUSED, client=client.client_id, reason=reason)
 
-    def _sign(self, client: OidcClient, claims: dict[str, Any], typ: str | None = None) -> str:
-        alg = client.id_token_signed_response_alg
+    def _sign(
+        self,
+        client: OidcClient,
+        claims: dict[str, Any],
+        typ: str | None = None,
+        alg: str | None = None,
+    ) -> str:
+        alg = alg or client.id_token_signed_response_alg
         key = self.keys.active_signing_key(alg)
         header: dict[str, Any] = {"alg": alg, "kid": key.kid}
         if typ:
@@ -543,6 +557,7 @@ class ProviderService:
                 "jti": secrets.token_urlsafe(16),
             },
             typ="at+jwt",
+            alg=ACCESS_TOKEN_ALGORITHM,
         )
         grants = (
             companies_for(self.db, client, login.person_id, now) if "companies" in scopes else []

@@ -142,12 +142,6 @@ def discovery(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/.well-known/jwks.json")
-def jwks(request: Request) -> JSONResponse:
-    keys: SigningKeys = request.app.state.oidc_keys
-    return JSONResponse(keys.public_jwks(), headers={"cache-control": "public, max-age=300"})
-
-
 def _login_url(handle: str) -> str:
     return "/login?next=" + quote(f"/oidc/continue?r={handle}", safe="")
 
@@ -322,8 +316,10 @@ def token(
         if client_id is not None and claimed_id != client_id:
             raise TokenError("invalid_client", "client_id does not match the credentials.")
         clients = ClientService(provider.db, provider.clock, provider.audit, settings.secret)
+        claimed = provider.client(claimed_id)
+        provider.warm_keys(claimed)
         client = clients.authenticate(
-            provider.client(claimed_id),
+            claimed,
             basic=basic,
             assertion=client_assertion,
             token_endpoint=provider.token_endpoint,

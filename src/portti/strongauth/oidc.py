@@ -37,7 +37,9 @@ __all__ = [
     "JwksCache",
     "OidcError",
     "VerifiedIdentity",
+    "acr_satisfies",
     "callback_error",
+    "check_assurance",
     "complete_authorization",
     "identity_from_claims",
     "pkce_challenge",
@@ -66,6 +68,8 @@ class OidcError(Exception):
     NONCE_MISMATCH = "oidc_nonce_mismatch"
     MISSING_IDENTIFIER = "oidc_missing_identifier"
     PROVIDER_ERROR = "oidc_provider_error"
+    NOT_FRESH = "oidc_authentication_not_fresh"
+    ACR_TOO_WEAK = "oidc_acr_too_weak"
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -133,8 +137,22 @@ def states_match(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
-def start_authorization(provider: OidcProviderSettings, redirect_uri: str) -> AuthorizationRequest:
-    """Build the authorization code request (PKCE S256) that sends the browser to the provider."""
+def requested_acr(provider: OidcProviderSettings, *, fresh: bool) -> str | None:
+    """The ``acr_values`` asked for: a step-up may ask for more than a login."""
+    if fresh and provider.step_up_acr_values:
+        return provider.step_up_acr_values
+    return provider.acr_values
+
+
+def start_authorization(
+    provider: OidcProviderSettings, redirect_uri: str, *, fresh: bool = False
+) -> AuthorizationRequest:
+    """Build the authorization code request (PKCE S256) that sends the browser to the provider.
+
+    ``fresh`` (a step-up) asks the provider to authenticate the person again whatever session it
+    has with them: ``max_age=0`` (OIDC Core 3.1.2.1, which also makes ``auth_time`` required in
+    the ID token) and ``prompt=login``.
+    """
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
     code_verifier = secrets.token_urlsafe(48)  # 64 characters, inside RFC 7636's 43..128
@@ -148,8 +166,12 @@ def start_authorization(provider: OidcProviderSettings, redirect_uri: str) -> Au
         "code_challenge": pkce_challenge(code_verifier),
         "code_challenge_method": "S256",
     }
-    if provider.acr_values:
-        params["acr_values"] = provider.acr_values
+    acr = requested_acr(provider, fresh=fresh)
+    if acr:
+        params["acr_values"] = acr
+    if fresh:
+        params["max_age"] = "0"
+        params["prompt"] = "login"
     # The configured endpoint may carry its own query (e.g. a provider hint); keep it.
     separator = "&" if "?" in provider.authorization_endpoint else "?"
     url = provider.authorization_endpoint + separator + urlencode(params, quote_via=quote)
@@ -401,6 +423,63 @@ def identity_from_claims(
     )
 
 
+# Levels of assurance that brokers send as ``acr``, ranked: asking for one accepts it or a
+# higher one of the same scheme (FTN and eIDAS levels are comparable: loa2 = substantial,
+# loa3 = high). An ``acr`` outside this table satisfies only a request that names it.
+ACR_LEVELS: dict[str, int] = {
+    "http://ftn.ficora.fi/2017/loa2": 2,
+    "http://ftn.ficora.fi/2017/loa3": 3,
+    "http://eidas.europa.eu/LoA/low": 1,
+    "http://eidas.europa.eu/LoA/substantial": 2,
+    "http://eidas.europa.eu/LoA/high": 3,
+    "low": 1,
+    "substantial": 2,
+    "high": 3,
+}
+
+
+def acr_satisfies(acr: str | None, asked: str | None) -> bool:
+    """Whether the ``acr`` the provider reported meets the ``acr_values`` that were asked for."""
+    if not asked:
+        return True
+    wanted = asked.split()
+    if acr is None:
+        return False
+    if acr in wanted:
+        return True
+    levels = [ACR_LEVELS[w] for w in wanted if w in ACR_LEVELS]
+    return bool(levels) and acr in ACR_LEVELS and ACR_LEVELS[acr] >= min(levels)
+
+
+def check_assurance(
+    provider: OidcProviderSettings,
+    identity: VerifiedIdentity,
+    *,
+    fresh_since: datetime | None,
+) -> None:
+    """Refuse an identity whose ``acr`` is below what was asked or, for a step-up
+    (``fresh_since``: when it started), whose authentication is older than the step-up.
+
+    A provider may ignore ``max_age=0`` / ``prompt=login`` and answer from a session it already
+    had with the person; then ``auth_time`` is earlier than the step-up, and the answer proves
+    nothing fresh.
+    """
+    if not acr_satisfies(identity.acr, requested_acr(provider, fresh=fresh_since is not None)):
+        raise OidcError(
+            OidcError.ACR_TOO_WEAK,
+            "The identification method you used is not strong enough for this. "
+            "Use one with a higher level of assurance.",
+        )
+    if fresh_since is not None:
+        started = int(fresh_since.replace(tzinfo=fresh_since.tzinfo or UTC).timestamp())
+        if identity.auth_time is None or identity.auth_time.timestamp() < started:
+            raise OidcError(
+                OidcError.NOT_FRESH,
+                "The identity provider did not authenticate you again. Start again and "
+                "identify yourself at the provider.",
+            )
+
+
 def complete_authorization(
     provider: OidcProviderSettings,
     *,
@@ -411,13 +490,17 @@ def complete_authorization(
     code_verifier: str,
     expected_nonce: str,
     now: datetime,
+    fresh_since: datetime | None = None,
 ) -> VerifiedIdentity:
     """Redeem the callback's code at the token endpoint and verify the ID token it returns.
 
-    The caller has already compared ``state`` (``states_match``). Raises ``OidcError``.
+    The caller has already compared ``state`` (``states_match``). ``fresh_since`` is set for
+    a step-up: the time it started (see ``check_assurance``). Raises ``OidcError``.
     """
     id_token = _exchange_code(
         provider, http, redirect_uri=redirect_uri, code=code, code_verifier=code_verifier
     )
     claims = verify_id_token(provider, id_token, jwks=jwks, expected_nonce=expected_nonce, now=now)
-    return identity_from_claims(provider, claims)
+    identity = identity_from_claims(provider, claims)
+    check_assurance(provider, identity, fresh_since=fresh_since)
+    return identity

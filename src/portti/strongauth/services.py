@@ -34,6 +34,10 @@ class LoginFailed(DomainError):
     code = "login_failed"
     title = "Login did not succeed"
 
+    # What the failed flow was for ("login", "step_up", "app_activation"), when known: a failed
+    # step-up is audited as one.
+    purpose: str | None = None
+
 
 def _sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
@@ -80,7 +84,7 @@ class StrongAuthService:
         return_to: str,
     ) -> str:
         provider = self.provider(provider_key)
-        req = start_authorization(provider, self.redirect_uri)
+        req = start_authorization(provider, self.redirect_uri, fresh=purpose == "step_up")
         now = self.clock.now()
         # Old, unfinished flows are swept on the way.
         self.db.execute(delete(OidcFlow).where(OidcFlow.created_at < now - FLOW_LIFETIME))
@@ -121,7 +125,9 @@ class StrongAuthService:
                 code="oidc_browser_mismatch",
             )
         if error or not code:
-            raise LoginFailed("The identification was cancelled.", code="oidc_cancelled")
+            raise self._failed(
+                LoginFailed("The identification was cancelled.", code="oidc_cancelled"), flow
+            )
         provider = self.provider(flow.provider)
         try:
             identity = complete_authorization(
@@ -133,10 +139,17 @@ class StrongAuthService:
                 code_verifier=flow.code_verifier,
                 expected_nonce=flow.nonce,
                 now=self.clock.now(),
+                # SEC-6: a step-up must be an authentication made after it started.
+                fresh_since=flow.created_at if flow.purpose == "step_up" else None,
             )
         except OidcError as exc:
-            raise LoginFailed(str(exc), code=exc.code) from exc
+            raise self._failed(LoginFailed(str(exc), code=exc.code), flow) from exc
         return FinishedFlow(flow, identity, self.person_for(identity))
+
+    @staticmethod
+    def _failed(exc: LoginFailed, flow: OidcFlow) -> LoginFailed:
+        exc.purpose = flow.purpose
+        return exc
 
     def person_for(self, identity: VerifiedIdentity) -> Person | None:
         kind = (

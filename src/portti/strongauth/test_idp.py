@@ -51,6 +51,14 @@ CODE_LIFETIME_SECONDS = 60
 ID_TOKEN_LIFETIME_SECONDS = 300
 ACR_FI = "http://ftn.ficora.fi/2017/loa2"
 ACR_OTHER = "substantial"
+# The levels it can claim, per country of the identity: what ``acr_values`` may ask for.
+ACRS_FI = (ACR_FI, "http://ftn.ficora.fi/2017/loa3")
+ACRS_OTHER = (
+    ACR_OTHER,
+    "high",
+    "http://eidas.europa.eu/LoA/substantial",
+    "http://eidas.europa.eu/LoA/high",
+)
 COUNTRIES: dict[str, str] = {"FI": "Finland", "EE": "Estonia", "NO": "Norway", "SE": "Sweden"}
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
@@ -69,6 +77,9 @@ _AUTH_PARAMS = (
     "code_challenge_method",
     "provider_hint",
     "country_hint",
+    "max_age",
+    "prompt",
+    "acr_values",
 )
 
 
@@ -155,6 +166,20 @@ def _with_query(url: str, params: Mapping[str, str]) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
 
+def _acr_for(country: str, acr_values: str) -> str:
+    """The first asked-for level this provider can claim for the identity, else its default.
+
+    Every login on this provider is a new authentication on its page (it keeps no session with
+    the person), so ``prompt=login`` and ``max_age=0`` always hold and ``auth_time`` is the
+    moment the identity was picked.
+    """
+    supported = ACRS_FI if country == "FI" else ACRS_OTHER
+    for asked in acr_values.split():
+        if asked in supported:
+            return asked
+    return supported[0]
+
+
 def _sub(country: str, national_id: str) -> str:
     return hashlib.sha256(f"{country}{national_id}".encode()).hexdigest()[:32]
 
@@ -209,6 +234,15 @@ def build_test_idp_router(
             return "Only response_type=code is supported."
         if params["code_challenge_method"] != "S256" or not params["code_challenge"]:
             return "PKCE is required: code_challenge with code_challenge_method=S256."
+        if params["max_age"] and not params["max_age"].isdigit():
+            return "max_age must be a number of seconds."
+        if params["prompt"] and not set(params["prompt"].split()) <= {
+            "login",
+            "consent",
+            "select_account",
+        }:
+            # "none" included: this provider has no session to answer from without a page.
+            return "Only prompt=login, consent or select_account is supported."
         return None
 
     def read_params(data: Mapping[str, Any]) -> dict[str, str]:
@@ -275,6 +309,7 @@ def build_test_idp_router(
             "scopes_supported": ["openid", "profile"],
             "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
             "code_challenge_methods_supported": ["S256"],
+            "acr_values_supported": [*ACRS_FI, *ACRS_OTHER],
             "claims_supported": [
                 "iss",
                 "sub",
@@ -364,6 +399,7 @@ def build_test_idp_router(
             "family_name": chosen.family_name,
             "country": chosen.country.upper(),
             "national_id": chosen.national_id,
+            "acr": _acr_for(chosen.country.upper(), params["acr_values"]),
             "auth_time": now,
             "iat": now,
             "exp": now + CODE_LIFETIME_SECONDS,
@@ -429,7 +465,7 @@ def build_test_idp_router(
             "exp": now + ID_TOKEN_LIFETIME_SECONDS,
             "iat": now,
             "auth_time": claims.get("auth_time", now),
-            "acr": ACR_FI if country == "FI" else ACR_OTHER,
+            "acr": claims.get("acr") or (ACR_FI if country == "FI" else ACR_OTHER),
             "given_name": given_name,
             "family_name": family_name,
             "name": f"{given_name} {family_name}",

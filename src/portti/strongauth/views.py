@@ -151,7 +151,14 @@ def login_callback(
             state=state, code=code, error=error, browser_id=request.state.browser_id
         )
     except LoginFailed as exc:
-        audit.record(AuditAction.LOGIN_FAILED, reason=exc.code)
+        if exc.purpose == "step_up":
+            audit.record(
+                AuditAction.STEP_UP_FAILED,
+                actor_person_id=current.person_id if current else None,
+                reason=exc.code,
+            )
+        else:
+            audit.record(AuditAction.LOGIN_FAILED, reason=exc.code)
         db.commit()
         return templates.TemplateResponse(  # type: ignore[no-any-return]
             request, "login_failed.html", {"message": exc.message}, status_code=400

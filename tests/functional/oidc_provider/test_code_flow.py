@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portti.audit.models import AuditEvent
 from portti.oidc_provider.claims import ACR_BANK_ID
 from support.oidc import RelyingParty, query_of, register, relying_party, return_url
-from support.web import login, local
+from support.web import local, login
 
 
 def log_in_at_portti(client, rp: RelyingParty, person, **extra: str) -> str:  # type: ignore[no-untyped-def]

@@ -20,8 +20,10 @@ from support.web import (
     identity_of,
     login,
     page_csrf,
+    recode_test_idp_callback,
     session_cookie,
     start_login,
+    start_step_up,
     step_up,
 )
 
@@ -352,3 +354,87 @@ def test_stepping_up_as_a_stranger_is_refused(client, world, db):  # ADM-2
 def test_step_up_needs_a_login_first(client, world):  # ADM-2
     r = client.get("/step-up?next=/", headers=HTML)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+# -- SEC-6: a step-up is a fresh authentication -----------------------------------------------
+
+LOA2 = "http://ftn.ficora.fi/2017/loa2"
+LOA3 = "http://ftn.ficora.fi/2017/loa3"
+
+
+def _step_up_callback(client, who) -> tuple[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    start = start_step_up(client)
+    asked = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["location"]).query).items()}
+    return authorize_at_test_idp(client, start, identity_of(who)), asked
+
+
+def _strong_auth_at(db, client):  # type: ignore[no-untyped-def]
+    fresh(db)
+    return db.query(WebSession).filter(WebSession.revoked_at.is_(None)).one().strong_auth_at
+
+
+def test_step_up_asks_the_provider_to_authenticate_again(client, world, db):  # SEC-6 ADM-2
+    login(client, world.kh_a)
+    # A login does not force a new authentication at the provider; a step-up does.
+    login_asks = parse_qs(urlsplit(start_login(client).headers["location"]).query)
+    assert "max_age" not in login_asks and "prompt" not in login_asks
+    callback, asked = _step_up_callback(client, world.kh_a)
+    assert asked["max_age"] == "0" and asked["prompt"] == "login"
+    r = client.get(callback)
+    assert r.status_code == 303, r.text
+    assert _strong_auth_at(db, client) is not None
+    [event] = audit_events(db, "step_up_succeeded")
+    assert event.actor_person_id == world.kh_a.id
+
+
+def test_a_step_up_answered_from_an_old_provider_session_is_refused(
+    client, world, db, clock
+):  # SEC-6 ADM-2
+    login(client, world.kh_a)
+    callback, _ = _step_up_callback(client, world.kh_a)
+    started = int(clock.now().timestamp())
+    # The provider ignored max_age=0 and vouched for an authentication of a minute ago.
+    old = recode_test_idp_callback(client, callback, auth_time=started - 60)
+    r = client.get(old)
+    assert r.status_code == 400
+    assert "The identity provider did not authenticate you again." in r.text
+    assert _strong_auth_at(db, client) is None
+    [event] = audit_events(db, "step_up_failed")
+    assert event.actor_person_id == world.kh_a.id
+    assert event.details["reason"] == "oidc_authentication_not_fresh"
+    assert not audit_events(db, "step_up_succeeded")
+    r = client.post(
+        f"/api/v1/companies/{world.client_a.id}/members",
+        json=wizard.body(),
+        headers=api_headers(client),
+    )
+    assert r.status_code == 403 and r.json()["code"] == "step_up_required"
+
+
+def test_a_step_up_without_auth_time_is_refused(client, world, db):  # SEC-6 ADM-2
+    login(client, world.kh_a)
+    callback, _ = _step_up_callback(client, world.kh_a)
+    r = client.get(recode_test_idp_callback(client, callback, auth_time=None))
+    assert r.status_code == 400
+    [event] = audit_events(db, "step_up_failed")
+    assert event.details["reason"] == "oidc_authentication_not_fresh"
+
+
+def test_a_step_up_with_a_weaker_acr_than_configured_is_refused(
+    client, app, world, db
+):  # SEC-6 ADM-2
+    fi = app.state.providers["fi_bank"]
+    app.state.providers["fi_bank"] = fi.model_copy(update={"step_up_acr_values": LOA3})
+    login(client, world.kh_a)
+    callback, asked = _step_up_callback(client, world.kh_a)
+    assert asked["acr_values"] == LOA3
+    r = client.get(recode_test_idp_callback(client, callback, acr=LOA2))
+    assert r.status_code == 400
+    assert "not strong enough" in r.text
+    assert _strong_auth_at(db, client) is None
+    [event] = audit_events(db, "step_up_failed")
+    assert event.details["reason"] == "oidc_acr_too_weak"
+    # The provider honouring the request (loa3) passes.
+    callback, _ = _step_up_callback(client, world.kh_a)
+    assert client.get(callback).status_code == 303
+    assert _strong_auth_at(db, client) is not None

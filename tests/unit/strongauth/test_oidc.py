@@ -657,3 +657,27 @@ def test_unusable_jwks_is_a_provider_error(response: httpx.Response) -> None:  #
     http = httpx.Client(transport=httpx.MockTransport(lambda _: response))
     cache = JwksCache(http)
     assert refused(lambda: cache.get("https://idp.example/jwks")) == "oidc_provider_error"
+
+
+def test_acr_meets_what_was_asked_or_a_higher_level_of_the_same_table() -> None:  # SEC-6
+    from portti.strongauth.oidc import acr_satisfies
+
+    loa2, loa3 = "http://ftn.ficora.fi/2017/loa2", "http://ftn.ficora.fi/2017/loa3"
+    assert acr_satisfies(None, None) and acr_satisfies("anything", "")
+    assert acr_satisfies(loa3, loa3) and acr_satisfies(loa3, loa2)
+    assert not acr_satisfies(loa2, loa3)
+    assert not acr_satisfies(None, loa2)
+    assert acr_satisfies(loa2, f"{loa3} {loa2}")
+    assert not acr_satisfies("urn:unknown", loa2) and acr_satisfies("urn:x", "urn:x")
+    assert acr_satisfies("http://eidas.europa.eu/LoA/high", loa3)
+
+
+def test_step_up_request_asks_for_a_new_authentication_and_its_acr() -> None:  # SEC-6
+    provider = test_idp.test_provider_settings(BASE_URL, "fi", "FI", "FI").model_copy(
+        update={"acr_values": "a", "step_up_acr_values": "b"}
+    )
+    login = parse_qs(urlsplit(start_authorization(provider, REDIRECT_URI).url).query)
+    assert login["acr_values"] == ["a"] and "max_age" not in login and "prompt" not in login
+    fresh = parse_qs(urlsplit(start_authorization(provider, REDIRECT_URI, fresh=True).url).query)
+    assert fresh["acr_values"] == ["b"] and fresh["max_age"] == ["0"]
+    assert fresh["prompt"] == ["login"]

@@ -1,7 +1,7 @@
 """Portti as an OpenID Provider: clients, authorization requests, codes, logins, refresh tokens
 
 Revision ID: 0108
-Revises: 0005
+Revises: 0106
 Create Date: 2026-12-01 00:57:27.686097
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import portti.db.base
 
 revision: str = "0108"
-down_revision: str | None = "0005"
+down_revision: str | None = "0106"  # after the key store; the lead chains the rest
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
