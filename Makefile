@@ -22,6 +22,15 @@ run: $(STAMP)
 	@echo "Portti is at http://127.0.0.1:8000 (dev mailbox: http://127.0.0.1:8000/dev/mailbox)"
 	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti serve --port 8000
 
+# panva's openid-client for the OpenID Provider interop tests (tests/e2e/test_openid_client_interop.py);
+# skipped loudly without Node (failed under CI=true).
+NODE_STAMP := tests/interop/openid_client/node_modules/.installed
+
+$(NODE_STAMP): tests/interop/openid_client/package.json tests/interop/openid_client/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd tests/interop/openid_client && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
+	else echo "npm not found: the openid-client interop tests will be skipped"; fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
@@ -30,10 +39,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src/portti src/portti_app
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(NODE_STAMP)
 	PORTTI_TEST_DATABASE=sqlite $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-test-postgresql: $(STAMP)
+test-postgresql: $(STAMP) $(NODE_STAMP)
 	PORTTI_TEST_DATABASE=postgresql $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck test-sqlite test-postgresql
