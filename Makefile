@@ -19,8 +19,15 @@ run: $(STAMP)
 	mkdir -p var
 	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti migrate
 	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti demo
+	@test -f var/example-client.json || PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db \
+	  $(BIN)/portti clients register --name "Numerot accounting (example)" \
+	  --redirect-uri http://127.0.0.1:8001/callback --post-logout-redirect-uri http://127.0.0.1:8001/ \
+	  --backchannel-logout-uri http://127.0.0.1:8001/backchannel-logout --json-out var/example-client.json
 	@echo "Portti is at http://127.0.0.1:8000 (dev mailbox: http://127.0.0.1:8000/dev/mailbox)"
-	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti serve --port 8000
+	@echo "A business application that logs in through Portti: http://127.0.0.1:8001 (examples/business_app.py)"
+	$(BIN)/uvicorn --app-dir examples business_app:app --host 127.0.0.1 --port 8001 --log-level warning & \
+	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
+	  PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti serve --port 8000
 
 # panva's openid-client for the OpenID Provider interop tests (tests/e2e/test_openid_client_interop.py);
 # skipped loudly without Node (failed under CI=true).
