@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from portti.companies.models import Company, Membership, Profile
-from portti.companies.policy import local_today
+from portti.companies.models import Company, Membership, MembershipProfile, MembershipRole, Profile
 from portti.infra.crypto import derive_key
 from portti.oidc_provider.models import OidcClient, SubjectType
 from portti.people.models import Person
@@ -38,7 +38,7 @@ def acr_amr(login_method: str) -> tuple[str, list[str]]:
     return ACR_OTHER, ["ext"]
 
 
-def subject_for(client: OidcClient, person: Person, secret: bytes) -> str:
+def subject_for(client: OidcClient, person: Person | PersonRef, secret: bytes) -> str:
     if client.subject_type == SubjectType.PAIRWISE:
         # OIDC Core §8.1: the same person has one sub per sector (the redirect URIs' host).
         sector = urlsplit(client.redirect_uris[0]).hostname or client.client_id
@@ -52,8 +52,36 @@ def subject_for(client: OidcClient, person: Person, secret: bytes) -> str:
 
 
 @dataclass(frozen=True)
+class CompanyRef:
+    id: int
+    name: str
+    business_id: str | None
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """What claims are made of: read with one statement, not the ORM (every token needs it)."""
+
+    id: int
+    portti_id: str
+    given_name: str
+    family_name: str
+    email: str | None
+
+
+_PERSON = select(
+    Person.id, Person.portti_id, Person.given_name, Person.family_name, Person.email
+).where(Person.id == bindparam("person_id"))
+
+
+def person_ref(db: Session, person_id: int) -> PersonRef | None:
+    row = db.execute(_PERSON, {"person_id": person_id}).first()
+    return PersonRef(*row) if row is not None else None
+
+
+@dataclass(frozen=True)
 class CompanyGrant:
-    company: Company
+    company: CompanyRef
     roles: list[str]
     profiles: list[str]
 
@@ -67,35 +95,67 @@ class CompanyGrant:
         }
 
 
+# Three plain statements built once (the token endpoint runs them on every exchange): the
+# memberships with their companies, then their roles, then their profiles' names.
+_MEMBERSHIPS = (
+    select(
+        Membership.id,
+        Membership.valid_from,
+        Membership.valid_until,
+        Company.id,
+        Company.name,
+        Company.business_id,
+        Company.timezone,
+    )
+    .join(Company, Company.id == Membership.company_id)
+    .where(Membership.person_id == bindparam("person_id"))
+)
+_ROLES = select(MembershipRole.membership_id, MembershipRole.role_code).where(
+    MembershipRole.membership_id.in_(bindparam("ids", expanding=True))
+)
+_PROFILES = (
+    select(MembershipProfile.membership_id, Profile.name)
+    .join(Profile, Profile.id == MembershipProfile.profile_id)
+    .where(MembershipProfile.membership_id.in_(bindparam("ids", expanding=True)))
+)
+
+
 def companies_for(
     db: Session, client: OidcClient, person_id: int, now: datetime
 ) -> list[CompanyGrant]:
     """The person's memberships valid now in the companies that may use this client."""
-    q = select(Membership).where(Membership.person_id == person_id)
-    if client.company_ids is not None:
-        q = q.where(Membership.company_id.in_(client.company_ids))
-    memberships = [m for m in db.scalars(q).all() if m.is_valid_on(local_today(m.company, now))]
-    profile_ids = {pid for m in memberships for pid in m.profile_ids}
-    names = (
-        dict(
-            db.execute(select(Profile.id, Profile.name).where(Profile.id.in_(profile_ids))).tuples()
-        )
-        if profile_ids
-        else {}
-    )
+    allowed = set(client.company_ids) if client.company_ids is not None else None
+    valid: dict[int, CompanyRef] = {}
+    for m_id, valid_from, valid_until, c_id, name, business_id, tz in db.execute(
+        _MEMBERSHIPS, {"person_id": person_id}
+    ):
+        if allowed is not None and c_id not in allowed:
+            continue
+        # Whole days in the company's time zone, as everywhere else (companies/policy.py).
+        today = now.astimezone(ZoneInfo(tz)).date()
+        if (valid_from is not None and today < valid_from) or (
+            valid_until is not None and today > valid_until
+        ):
+            continue
+        valid[m_id] = CompanyRef(c_id, name, business_id)
+    if not valid:
+        return []
+    ids = list(valid)
+    roles: dict[int, list[str]] = {i: [] for i in ids}
+    for m_id, code in db.execute(_ROLES, {"ids": ids}):
+        roles[m_id].append(code)
+    profiles: dict[int, list[str]] = {i: [] for i in ids}
+    for m_id, pname in db.execute(_PROFILES, {"ids": ids}):
+        profiles[m_id].append(pname)
     grants = [
-        CompanyGrant(
-            company=m.company,
-            roles=sorted(m.role_codes),
-            profiles=sorted(names[p] for p in m.profile_ids if p in names),
-        )
-        for m in memberships
+        CompanyGrant(company=ref, roles=sorted(roles[i]), profiles=sorted(profiles[i]))
+        for i, ref in valid.items()
     ]
     return sorted(grants, key=lambda g: g.company.name)
 
 
 def person_claims(
-    person: Person,
+    person: Person | PersonRef,
     scopes: set[str],
     grants: list[CompanyGrant],
     *,

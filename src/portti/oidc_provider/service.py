@@ -29,6 +29,7 @@ from portti.oidc_provider.claims import (
     acr_amr,
     companies_for,
     person_claims,
+    person_ref,
     subject_for,
 )
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
@@ -40,7 +41,6 @@ from portti.oidc_provider.models import (
     OidcLogin,
     RefreshToken,
 )
-from portti.people.models import Person
 from portti.weblogin.models import LoginPurpose, LoginTransaction, WebSession
 
 CODE_LIFETIME = timedelta(seconds=60)
@@ -538,7 +538,7 @@ class ProviderService:
         grant: str,
     ) -> dict[str, Any]:
         now = self.clock.now()
-        person = self.db.get(Person, login.person_id)
+        person = person_ref(self.db, login.person_id)
         assert person is not None
         scopes = set(scope.split())
         sub = subject_for(client, person, self.secret)
@@ -639,7 +639,7 @@ class ProviderService:
         if login is None or login.ended_at is not None:
             raise BearerError("invalid_token", "The login has ended.")
         client = self.client(claims.get("client_id"))
-        person = self.db.get(Person, login.person_id)
+        person = person_ref(self.db, login.person_id)
         if client is None or person is None or client.client_id != login.client_id:
             raise BearerError("invalid_token", "The access token is not valid.")
         scopes = set(str(claims.get("scope", "")).split())
