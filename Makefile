@@ -15,19 +15,24 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# The demo's secret key is made once and kept in var/: keys sealed by `portti migrate`, client
+# secrets hashed by `portti clients register` and sessions must survive a restart of `make run`.
+DEMO_ENV = PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db PORTTI_SECRET_KEY="$$(cat var/secret_key)"
+
 run: $(STAMP)
 	mkdir -p var
-	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti migrate
-	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti demo
-	@test -f var/example-client.json || PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db \
-	  $(BIN)/portti clients register --name "Numerot accounting (example)" \
-	  --redirect-uri http://127.0.0.1:8001/callback --post-logout-redirect-uri http://127.0.0.1:8001/ \
+	@test -s var/secret_key || (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > var/secret_key)
+	$(DEMO_ENV) $(BIN)/portti migrate
+	$(DEMO_ENV) $(BIN)/portti demo
+	@test -f var/example-client.json || $(DEMO_ENV) $(BIN)/portti clients register \
+	  --name "Numerot accounting (example)" --redirect-uri http://127.0.0.1:8001/callback \
+	  --post-logout-redirect-uri http://127.0.0.1:8001/ \
 	  --backchannel-logout-uri http://127.0.0.1:8001/backchannel-logout --json-out var/example-client.json
 	@echo "Portti is at http://127.0.0.1:8000 (dev mailbox: http://127.0.0.1:8000/dev/mailbox)"
 	@echo "A business application that logs in through Portti: http://127.0.0.1:8001 (examples/business_app.py)"
 	$(BIN)/uvicorn --app-dir examples business_app:app --host 127.0.0.1 --port 8001 --log-level warning & \
 	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
-	  PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti serve --port 8000
+	  $(DEMO_ENV) $(BIN)/portti serve --port 8000
 
 # panva's openid-client for the OpenID Provider interop tests (tests/e2e/test_openid_client_interop.py);
 # skipped loudly without Node (failed under CI=true).
