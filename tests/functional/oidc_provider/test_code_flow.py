@@ -174,3 +174,25 @@ def test_every_grant_is_audited(client, rp, cast, db) -> None:  # OPS-4
     rp.fetch_token(log_in_at_portti(client, rp, cast.kaisa))
     actions = [e.action for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert "oidc_authorized" in actions and "oidc_tokens_issued" in actions
+
+
+def test_key_rotation_keeps_issued_tokens_valid_and_signs_with_the_new_key(
+    client, app, rp, cast
+) -> None:  # OPS-4
+    from joserfc import jws
+
+    token = rp.fetch_token(log_in_at_portti(client, rp, cast.kaisa))
+    old_kid = jws.extract_compact(token["id_token"].encode()).protected["kid"]
+    store = app.state.keys
+    store.rotate("RS256", immediately=True)
+    store.rotate("ES256", immediately=True)
+    store.refresh()
+    # The access token signed by the previous ES256 key still works while that key is published.
+    assert rp.http.get("http://testserver/oidc/userinfo").status_code == 200
+    again = client.get(local(rp.authorization_url()))
+    new = rp.fetch_token(return_url(again))
+    new_kid = jws.extract_compact(new["id_token"].encode()).protected["kid"]
+    assert new_kid != old_kid
+    kids = {k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]}
+    assert {old_kid, new_kid} <= kids
+    assert rp.id_claims(new["id_token"])["sub"] == cast.kaisa.portti_id
