@@ -17,11 +17,12 @@ from urllib.parse import urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
+from portti.db.base import table_of
 from portti.errors import DomainError
 from portti.infra.clock import Clock
 from portti.oidc_provider.claims import (
@@ -51,6 +52,7 @@ REFRESH_TOKEN_LIFETIME = timedelta(days=30)
 SCOPES = ("openid", "profile", "email", "companies", "offline_access")
 PROMPTS = {"none", "login", "consent", "select_account"}
 MAX_PARAM = 2000
+_INSERT_REFRESH = insert(table_of(RefreshToken))
 
 
 def sha256_hex(value: str) -> str:
@@ -584,16 +586,18 @@ class ProviderService:
         if nonce is not None:
             id_claims["nonce"] = nonce
         refresh_token = secrets.token_urlsafe(32)
-        self.db.add(
-            RefreshToken(
-                token_hash=sha256_hex(refresh_token),
-                family=family,
-                client_id=client.client_id,
-                login_id=login.id,
-                scope=scope,
-                created_at=now,
-                expires_at=now + REFRESH_TOKEN_LIFETIME,
-            )
+        # A plain INSERT (no unit of work): every exchange and refresh writes one.
+        self.db.execute(
+            _INSERT_REFRESH,
+            {
+                "token_hash": sha256_hex(refresh_token),
+                "family": family,
+                "client_id": client.client_id,
+                "login_id": login.id,
+                "scope": scope,
+                "created_at": now,
+                "expires_at": now + REFRESH_TOKEN_LIFETIME,
+            },
         )
         self.audit.record(
             AuditAction.OIDC_TOKENS_ISSUED,
