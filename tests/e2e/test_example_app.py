@@ -96,3 +96,27 @@ def test_example_app_shows_company_and_roles_and_is_logged_out_by_portti(
     while "Log in with Portti" not in app_browser.get("/").text and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "Log in with Portti" in app_browser.get("/").text
+
+
+@pytest.mark.browser
+def test_in_a_browser_the_example_app_logs_in_through_portti(page, example_app) -> None:  # WEB-4
+    """Chromium, with Portti's CSP enforced (the fixture fails on any violation): the last hop
+    back to the application after Portti's own forms is the "Returning to …" page."""
+    from playwright.sync_api import expect
+
+    here, _ = example_app
+    page.goto(here + "/")
+    page.get_by_role("link", name="Log in with Portti").click()
+    page.get_by_role("button", name="Log in with Finnish bank ID or mobile certificate").click()
+    expect(page.get_by_role("heading", name="Test identity provider")).to_be_visible()
+    page.get_by_label("Kaisa Mäkinen").check()
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("heading", name="Hello, Kaisa Mäkinen")).to_be_visible()
+    expect(
+        page.get_by_text("Mäkinen Design Oy: purchase_invoice_approver, user_admin")
+    ).to_be_visible()
+    # RP-initiated logout: back at the application, logged out of both.
+    page.get_by_role("link", name="Log out").click()
+    expect(page.get_by_role("link", name="Log in with Portti")).to_be_visible()
+    page.goto("/settings")
+    expect(page.get_by_role("heading", name="Log in to Portti")).to_be_visible()
