@@ -18,6 +18,34 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# The demo's secret key is made once and kept in var/: keys sealed by `portti migrate`, client
+# secrets hashed by `portti clients register` and sessions must survive a restart of `make run`.
+DEMO_ENV = PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db PORTTI_SECRET_KEY="$$(cat var/secret_key)"
+
+run: $(STAMP)
+	mkdir -p var
+	@test -s var/secret_key || (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))' > var/secret_key)
+	$(DEMO_ENV) $(BIN)/portti migrate
+	$(DEMO_ENV) $(BIN)/portti demo
+	@test -f var/example-client.json || $(DEMO_ENV) $(BIN)/portti clients register \
+	  --name "Numerot accounting (example)" --redirect-uri http://127.0.0.1:8001/callback \
+	  --post-logout-redirect-uri http://127.0.0.1:8001/ \
+	  --backchannel-logout-uri http://127.0.0.1:8001/backchannel-logout --json-out var/example-client.json
+	@echo "Portti is at http://127.0.0.1:8000 (dev mailbox: http://127.0.0.1:8000/dev/mailbox)"
+	@echo "A business application that logs in through Portti: http://127.0.0.1:8001 (examples/business_app.py)"
+	$(BIN)/uvicorn --app-dir examples business_app:app --host 127.0.0.1 --port 8001 --log-level warning & \
+	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
+	  $(DEMO_ENV) $(BIN)/portti serve --port 8000
+
+# panva's openid-client for the OpenID Provider interop tests (tests/e2e/test_openid_client_interop.py);
+# skipped loudly without Node (failed under CI=true).
+NODE_STAMP := tests/interop/openid_client/node_modules/.installed
+
+$(NODE_STAMP): tests/interop/openid_client/package.json tests/interop/openid_client/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd tests/interop/openid_client && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
+	else echo "npm not found: the openid-client interop tests will be skipped"; fi
+
 $(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 	  cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
@@ -25,14 +53,7 @@ $(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
 	  echo "npm not found: the interoperability tests will be skipped (under CI=true they fail)"; \
 	fi
 
-interop-deps: $(INTEROP_STAMP)
-
-run: $(STAMP)
-	mkdir -p var
-	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti migrate
-	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti demo
-	@echo "Portti is at http://127.0.0.1:8000 (dev mailbox: http://127.0.0.1:8000/dev/mailbox)"
-	PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db $(BIN)/portti serve --port 8000
+interop-deps: $(INTEROP_STAMP) $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
@@ -42,10 +63,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src/portti src/portti_app
 
-test-sqlite: $(STAMP) $(INTEROP_STAMP)
+test-sqlite: $(STAMP) $(INTEROP_STAMP) $(NODE_STAMP)
 	PORTTI_TEST_DATABASE=sqlite $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-test-postgresql: $(STAMP) $(INTEROP_STAMP)
+test-postgresql: $(STAMP) $(INTEROP_STAMP) $(NODE_STAMP)
 	PORTTI_TEST_DATABASE=postgresql $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck test-sqlite test-postgresql
@@ -56,4 +77,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/qr_login.py
 
 clean:
-	rm -rf $(VENV) var $(INTEROP)/node_modules
+	rm -rf $(VENV) var

@@ -92,7 +92,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 settings, app.state.session_factory, app.state.clock, wakeup=app.state.outbox_wakeup
             )
             worker_task = asyncio.create_task(worker.run_forever(stop), name="outbox-worker")
+        logout_task: asyncio.Task[None] | None = None
+        if settings.outbox_in_process:
+            # OpenID back-channel logout tokens, on the same terms as the outbox.
+            logout_task = asyncio.create_task(
+                app.state.backchannel_logout.run_forever(stop), name="backchannel-logout"
+            )
         yield
+        if logout_task is not None:
+            stop.set()
+            await asyncio.gather(logout_task, return_exceptions=True)
         if worker_task is not None:
             stop.set()
             # Let a delivery in flight finish; one cut short is retried when its lease expires.
@@ -104,6 +113,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await events.close()
         app.state.http.close()
         app.state.geo.close()
+        app.state.backchannel_http.close()
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -152,6 +162,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     app.state.qr_watch = StreamWatch(engine, app.state.clock.now)
 
+    from portti.oidc_provider.backchannel import BackChannelLogout
+    from portti.oidc_provider.keys import KeyStoreSigningKeys
+
+    # The provider signs with the key store's keys (published at /.well-known/jwks.json).
+    app.state.oidc_keys = KeyStoreSigningKeys(app.state.keys)
+    # Its own client: the strong-auth client may be replaced (tests route it in-process).
+    app.state.backchannel_http = httpx.Client(timeout=5.0, follow_redirects=False)
+    app.state.backchannel_logout = BackChannelLogout(
+        app.state.session_factory,
+        app.state.clock,
+        app.state.oidc_keys,
+        issuer=settings.base_url.rstrip("/"),
+        secret=settings.secret,
+        http=app.state.backchannel_http,
+    )
+
     install_error_handlers(app)
     # The login forms redirect to the providers (CSP form-action follows redirects): their
     # authorization endpoints, or the issuer's origin when the endpoint is discovered.
@@ -178,6 +204,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.invitations import messages as invitations_messages
     from portti.invitations import views as invitations_views
     from portti.keys import views as keys_views
+    from portti.oidc_provider import admin as oidc_admin
+    from portti.oidc_provider import views as oidc_views
     from portti.strongauth import views as strongauth_views
     from portti.weblogin import app_api as weblogin_app_api
     from portti.weblogin import qr_views as weblogin_qr_views
@@ -195,6 +223,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(invitations_messages.router)
     app.include_router(devices_app_api.router)
     app.include_router(devices_views.router)
+    app.include_router(oidc_views.router)
+    app.include_router(oidc_views.browser)
+    app.include_router(oidc_admin.api)
+    app.include_router(oidc_admin.views)
     app.include_router(keys_views.router)
     if settings.demo:
         from portti.infra import devmailbox_views

@@ -100,6 +100,78 @@ def keys_rotate(
     _with_key_store(settings, rotate)
 
 
+clients_cli = typer.Typer(
+    help="Business applications that log people in through Portti (OpenID clients).",
+    no_args_is_help=True,
+)
+cli.add_typer(clients_cli, name="clients")
+
+
+@clients_cli.command("register")
+def clients_register(
+    name: str = typer.Option(..., help="The application's name, shown to people."),
+    redirect_uri: list[str] = typer.Option(..., help="Redirect URI (exact match); repeatable."),
+    post_logout_redirect_uri: list[str] = typer.Option([], help="Where to return after logout."),
+    backchannel_logout_uri: str | None = typer.Option(None, help="Back-channel logout URI."),
+    auth_method: str = typer.Option(
+        "client_secret_basic", help="client_secret_basic, private_key_jwt or none (public)."
+    ),
+    jwks_file: Path | None = typer.Option(
+        None, help="The client's public JWK set (private_key_jwt)."
+    ),
+    company_id: list[int] = typer.Option([], help="Only these companies may use it; repeatable."),
+    company_selection: bool = typer.Option(False, help="The person picks one company at login."),
+    subject_type: str = typer.Option("public", help="public (the Portti ID) or pairwise."),
+    json_out: Path | None = typer.Option(
+        None, help="Write the registration (with the secret) to this file instead of printing."
+    ),
+) -> None:
+    """Register an application; its secret is shown (or written) this once."""
+    import json
+
+    from portti.audit.services import AuditLog
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.oidc_provider.clients import ClientInput, ClientService
+
+    settings = Settings()
+    data = ClientInput.model_validate(
+        {
+            "name": name,
+            "redirect_uris": redirect_uri,
+            "post_logout_redirect_uris": post_logout_redirect_uri,
+            "backchannel_logout_uri": backchannel_logout_uri,
+            "auth_method": auth_method,
+            "jwks": json.loads(jwks_file.read_text()) if jwks_file else None,
+            "company_ids": company_id or None,
+            "company_selection": company_selection,
+            "subject_type": subject_type,
+        }
+    )
+    engine = make_engine(settings.database_url)
+    clock = SystemClock()
+    try:
+        with make_session_factory(engine)() as db:
+            reg = ClientService(db, clock, AuditLog(db, clock), settings.secret).register(
+                data, actor_person_id=None
+            )
+            db.commit()
+    finally:
+        engine.dispose()
+    out = {
+        **reg.model_dump(mode="json"),
+        "issuer": settings.base_url.rstrip("/"),
+        "discovery": settings.base_url.rstrip("/") + "/.well-known/openid-configuration",
+    }
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(out, indent=2))
+        json_out.chmod(0o600)
+        console.print(f"Registered {reg.client_id}; written to {json_out}")
+    else:
+        print(json.dumps(out, indent=2))
+
+
 @cli.command()
 def demo() -> None:
     """Write the demo data (once) and print how to log in as each demo person."""

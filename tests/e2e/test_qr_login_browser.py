@@ -24,73 +24,16 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from argon2 import PasswordHasher
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Error as PlaywrightError
-from sqlalchemy import select
 
-from portti.app import make_templates
-from portti.audit.services import AuditLog
-from portti.db.session import make_engine, make_session_factory
-from portti.devices.services import DeviceService
-from portti.infra.clock import SystemClock
-from portti.infra.outbox import Outbox, outbox_box
-from portti.people.models import Person
-from support.device_keys import SimulatedApp
-from support.devices import PIN, activation_for
+from support.live_phone import bind_demo_device, unlocked_phone
 from support.qr import Phone, reference_app_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 QR_NAME = "QR code for logging in with the Portti app"
 PG_ADMIN = os.environ.get("PORTTI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def bind_demo_device(database_url: str, secret_key: str, given: str, family: str) -> SimulatedApp:
-    """A device for a demo person, made the way the server makes one."""
-    clock = SystemClock()
-    engine = make_engine(database_url)
-    try:
-        with make_session_factory(engine)() as db:
-            person = db.scalars(
-                select(Person).where(Person.given_name == given, Person.family_name == family)
-            ).one()
-            service = DeviceService(
-                db,
-                clock,
-                AuditLog(db, clock),
-                Outbox(db, clock, outbox_box(secret_key.encode())),
-                secret=secret_key.encode(),
-                pin_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
-                jinja=make_templates().env,
-                base_url="http://127.0.0.1",
-            )
-            sim = SimulatedApp()
-            device, _ = service.bind(
-                activation_for(db, person, clock),
-                name="Kadri's phone",
-                platform="android",
-                pin=PIN,
-                **sim.bind_kwargs(),  # type: ignore[arg-type]
-            )
-            db.commit()
-            sim.public_id = device.public_id
-            return sim
-    finally:
-        engine.dispose()
-
-
-def unlocked_phone(base_url: str, sim: SimulatedApp) -> Phone:
-    http = httpx.Client(base_url=base_url, timeout=15)
-    ch = http.post(
-        f"/app-api/v1/devices/{sim.public_id}/challenges", json={"purpose": "unlock"}
-    ).json()
-    r = http.post(
-        f"/app-api/v1/devices/{sim.public_id}/unlock",
-        json={"nonce": ch["nonce"], "signature": sim.sign("unlock", ch["nonce"]), "pin": PIN},
-    )
-    assert r.status_code == 200, r.text
-    return Phone(http=http, sim=sim, token=r.json()["app_session_token"])
 
 
 def read_qr(page: Page) -> str:

@@ -70,6 +70,16 @@ class AuditAction(StrEnum):
     DEVICE_REVOKED = "device_revoked"
     LOGOUT_EVERYWHERE = "logout_everywhere"
     DEVICE_REPORTED_NOT_ME = "device_reported_not_me"
+    # Portti as an OpenID Provider
+    OIDC_CLIENT_REGISTERED = "oidc_client_registered"
+    OIDC_CLIENT_CHANGED = "oidc_client_changed"
+    OIDC_CLIENT_SECRET_ROTATED = "oidc_client_secret_rotated"  # noqa: S105 (an action name)
+    OIDC_CLIENT_DISABLED = "oidc_client_disabled"
+    OIDC_AUTHORIZED = "oidc_authorized"
+    OIDC_AUTHORIZATION_REFUSED = "oidc_authorization_refused"
+    OIDC_TOKENS_ISSUED = "oidc_tokens_issued"
+    OIDC_TOKEN_REFUSED = "oidc_token_refused"  # noqa: S105 (an action name)
+    OIDC_LOGOUT = "oidc_logout"
 
 
 class AuditEvent(Model):

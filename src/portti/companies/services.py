@@ -43,6 +43,7 @@ from portti.companies.schemas import (
 from portti.errors import NotFound, StepUpRequired, ValidationFailed
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
+from portti.oidc_provider.logins import end_client_logins
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
 from portti.people.phones import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
@@ -520,6 +521,16 @@ class MembershipService:
         m.valid_from, m.valid_until = valid_from, valid_until
         m.receives_email = data.receives_email
         m.updated_at = self.clock.now()
+        if not m.is_valid_on(local_today(company, m.updated_at)):
+            # The membership has ended (or not begun): logins at business applications that
+            # rest on it end now, not when their tokens would run out.
+            end_client_logins(
+                self.db,
+                m.updated_at,
+                reason="membership_ended",
+                person_id=m.person_id,
+                company_id=company.id,
+            )
         after = {
             "roles": sorted(set(data.roles)),
             "profiles": sorted(set(data.profiles)),
@@ -654,6 +665,13 @@ class MembershipService:
         roles = sorted(m.role_codes)
         self.db.delete(m)
         self.db.flush()
+        end_client_logins(
+            self.db,
+            self.clock.now(),
+            reason="membership_removed",
+            person_id=person_id,
+            company_id=company.id,
+        )
         self.audit.record(
             AuditAction.MEMBERSHIP_REMOVED,
             company_id=company.id,

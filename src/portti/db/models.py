@@ -17,6 +17,14 @@ from portti.infra.devmailbox import DevMessage
 from portti.infra.outbox import OutboxMessage
 from portti.invitations.models import ConfirmationCode, Invitation
 from portti.keys.models import ServiceKey
+from portti.oidc_provider.models import (
+    AuthorizationCode,
+    AuthorizationRequest,
+    OidcClient,
+    OidcLogin,
+    RefreshToken,
+    UsedClientAssertion,
+)
 from portti.people.models import Person, PersonIdentifier
 from portti.strongauth.models import OidcFlow
 from portti.weblogin.models import LoginTransaction, WebSession
@@ -26,6 +34,8 @@ __all__ = [
     "Activation",
     "AppSession",
     "AuditEvent",
+    "AuthorizationCode",
+    "AuthorizationRequest",
     "Company",
     "ConfirmationCode",
     "DevMessage",
@@ -37,14 +47,18 @@ __all__ = [
     "MembershipProfile",
     "MembershipRole",
     "Model",
+    "OidcClient",
     "OidcFlow",
+    "OidcLogin",
     "OutboxMessage",
     "Person",
     "PersonIdentifier",
     "Profile",
     "ProfileRole",
+    "RefreshToken",
     "Role",
     "ServiceKey",
     "TermsAcceptance",
+    "UsedClientAssertion",
     "WebSession",
 ]

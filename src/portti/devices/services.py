@@ -85,6 +85,7 @@ from portti.infra.crypto import CodeHasher, derive_key
 from portti.infra.outbox import Outbox
 from portti.infra.ratelimit import RateLimiter, client_network
 from portti.invitations.errors import ActivationUnknown
+from portti.oidc_provider.logins import end_client_logins
 from portti.people.models import Person
 from portti.weblogin.models import LoginTransaction, LoginTransactionStatus
 from portti.weblogin.sessions import SessionService
@@ -705,6 +706,8 @@ class DeviceService:
         device.ended_at = now
         device.end_reason = reason
         self._end_sessions(device.id, now)
+        # Logins at business applications made by approving with this device end with it.
+        end_client_logins(self.db, now, reason="device_" + status.value, device_id=device.id)
 
     def logout(self, token: str) -> None:
         """APP-7: this device is logged out and its sessions end; the account remains, so the
@@ -834,6 +837,8 @@ class DeviceService:
             )
             .execution_options(synchronize_session=False)
         )
+        # Someone else acted as this person: every login at a business application ends.
+        end_client_logins(self.db, now, reason="not_me", person_id=device.person_id)
         self.audit.record(
             AuditAction.DEVICE_REPORTED_NOT_ME,
             subject_person_id=device.person_id,

@@ -577,7 +577,7 @@ class LoginTransactionService:
             )
         else:
             # A login by app approval is not a step-up: ADM-2 stays an explicit act.
-            token, _ = sessions.start(
+            token, new_session = sessions.start(
                 tx.person_id,
                 method=METHOD,
                 strong=False,
@@ -585,6 +585,9 @@ class LoginTransactionService:
                 replaces=current.id if current else None,
                 approved_by_device_id=tx.device_id,
             )
+            # Which device made this session: revoking the device ends the logins at business
+            # applications made with it (OpenID back-channel logout).
+            tx.web_session_id = new_session.id
             self.audit.record(
                 AuditAction.LOGIN_SUCCEEDED,
                 actor_person_id=tx.person_id,

@@ -14,6 +14,7 @@ from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, RequestContext
 from portti.errors import NotFound
 from portti.infra.clock import Clock
+from portti.oidc_provider.logins import end_client_logins
 from portti.weblogin.models import (
     LoginPurpose,
     LoginTransaction,
@@ -62,6 +63,7 @@ class SessionService:
                 .where(WebSession.id == replaces, WebSession.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+            end_client_logins(self.db, now, reason="session_replaced", web_session_ids=[replaces])
         token = secrets.token_urlsafe(32)
         ws = WebSession(
             id=hash_token(token),
@@ -107,6 +109,7 @@ class SessionService:
         if ws is None or ws.person_id != person_id or ws.revoked_at is not None:
             raise NotFound("No such session.")
         ws.revoked_at = self.clock.now()
+        end_client_logins(self.db, ws.revoked_at, reason="session_revoked", web_session_ids=[ws.id])
         audit.record(
             AuditAction.SESSION_REVOKED,
             actor_person_id=actor_id,
@@ -130,6 +133,14 @@ class SessionService:
         if except_id:
             q = q.where(WebSession.id != except_id)
         count = self.db.execute(q.values(revoked_at=now)).rowcount  # type: ignore[attr-defined]
+        # The person's logins at business applications end with the sessions they were made in.
+        end_client_logins(
+            self.db,
+            now,
+            reason="sessions_revoked",
+            person_id=person_id,
+            except_web_session_id=except_id,
+        )
         audit.record(
             AuditAction.SESSION_REVOKED,
             company_id=company_id,

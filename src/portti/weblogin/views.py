@@ -13,6 +13,7 @@ from portti.companies.policy import AdminPolicy, local_today
 from portti.companies.services import PersonDirectory, member_status
 from portti.devices.deps import Devices
 from portti.errors import Forbidden
+from portti.oidc_provider.logins import end_client_logins
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
     SESSION_COOKIE,
@@ -60,6 +61,7 @@ def logout(
     request: Request, ws: CurrentSession, db: DbSession, audit: Audit, clock: ClockDep
 ) -> Response:
     ws.revoked_at = clock.now()
+    end_client_logins(db, ws.revoked_at, reason="logout", web_session_ids=[ws.id])
     audit.record(AuditAction.LOGOUT, actor_person_id=ws.person_id, subject_person_id=ws.person_id)
     db.commit()
     response = RedirectResponse("/login", 303)

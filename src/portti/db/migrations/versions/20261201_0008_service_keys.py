@@ -1,7 +1,7 @@
 """Portti's own signing and encryption keys
 
-Revision ID: 0106
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 01:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import portti.db.base
 
-revision: str = "0106"
-down_revision: str | None = "0005"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

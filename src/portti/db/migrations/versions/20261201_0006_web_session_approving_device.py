@@ -1,6 +1,6 @@
 """web sessions remember the device that approved them; unproven accounts need an invitation
 
-Revision ID: 0102
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01 01:00:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0102"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

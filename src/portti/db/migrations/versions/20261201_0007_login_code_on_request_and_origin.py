@@ -1,8 +1,8 @@
 """login transactions: the code to type is issued on request with its own expiry, and the
 browser's origin is kept (SEC-13)
 
-Revision ID: 0104
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 01:40:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import portti.db.base
 
-revision: str = "0104"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

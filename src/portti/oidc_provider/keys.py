@@ -1,0 +1,65 @@
+"""The provider's signing keys, behind a small interface over the key store.
+
+``SigningKeys`` is what the provider needs: the key to sign with for an algorithm, the public
+key set clients fetch (``/.well-known/jwks.json``, served by ``portti.keys``), and the published
+signing keys to check its own tokens with (an access token or an ``id_token_hint`` signed by the
+previous key stays valid while that key is published). ``KeyStoreSigningKeys`` adapts
+``portti.keys.KeyStore``: keys kept sealed in the database, rotated with the next key published
+before it is used.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Protocol
+
+from joserfc.jwk import ECKey, KeySet, RSAKey
+
+from portti.keys.services import SIGNING_ALGORITHMS, KeyStore
+from portti.strongauth.oidc import AllowListRegistry
+
+SigningKey = ECKey | RSAKey
+# What ID tokens may be signed with: RS256 (OIDC Core's default, what clients expect unless
+# they register another), PS256 and ES256.
+ID_TOKEN_ALGORITHMS = ("RS256", "PS256", "ES256")
+# Access tokens are checked only by Portti (UserInfo): the cheapest signature.
+ACCESS_TOKEN_ALGORITHM = "ES256"  # noqa: S105 (an algorithm name)
+
+
+class SigningKeys(Protocol):
+    @property
+    def algorithms(self) -> tuple[str, ...]: ...
+
+    def active_signing_key(self, alg: str) -> SigningKey: ...
+
+    def public_jwks(self) -> dict[str, Any]: ...
+
+    def verification_keys(self) -> KeySet: ...
+
+
+class KeyStoreSigningKeys:
+    algorithms = tuple(a for a in ID_TOKEN_ALGORITHMS if a in SIGNING_ALGORITHMS)
+
+    def __init__(self, store: KeyStore) -> None:
+        self.store = store
+        self._verification: tuple[tuple[str, ...], KeySet] | None = None
+
+    def active_signing_key(self, alg: str) -> SigningKey:
+        return self.store.active_signing_key(alg)
+
+    def public_jwks(self) -> dict[str, Any]:
+        return self.store.public_jwks()
+
+    def verification_keys(self) -> KeySet:
+        published = [k for k in self.store.published() if k.use == "sig"]
+        kids = tuple(k.kid for k in published)
+        cached = self._verification
+        if cached is None or cached[0] != kids:
+            keys = KeySet.import_key_set({"keys": [dict(k.public_jwk) for k in published]})
+            cached = self._verification = (kids, keys)
+        return cached[1]
+
+
+@functools.lru_cache(maxsize=8)
+def registry_for(algorithms: tuple[str, ...]) -> AllowListRegistry:
+    return AllowListRegistry(algorithms)

@@ -1,0 +1,473 @@
+"""The OpenID Provider's HTTP face: discovery, JWKS, authorize, token, UserInfo, logout.
+
+The authorize endpoint sends a person who must log in to Portti's own login page (QR with the
+app, bank ID, ID cards) with the request parked server-side; after the login, or the company
+choice, ``/oidc/continue`` finishes it. Protocol errors are answered as the specifications say:
+a page for an untrusted client or redirect URI, a redirect with ``error`` otherwise, JSON at the
+token endpoint, ``WWW-Authenticate`` at UserInfo."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from portti.audit.models import AuditAction
+from portti.oidc_provider.claims import ACR_VALUES
+from portti.oidc_provider.clients import JWT_BEARER, ClientService, assertion_subject, parse_basic
+from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
+from portti.oidc_provider.keys import SigningKeys
+from portti.oidc_provider.models import OidcLogin
+from portti.oidc_provider.service import (
+    SCOPES,
+    NeedsCompany,
+    NeedsLogin,
+    Outcome,
+    ProviderService,
+    Redirect,
+    ValidatedRequest,
+)
+from portti.web.csrf import verify_csrf
+from portti.web.deps import (
+    SESSION_COOKIE,
+    Audit,
+    ClockDep,
+    DbSession,
+    OptionalWebSession,
+    Sessions,
+    SettingsDep,
+    kept_on_refusal,
+)
+
+# Browser-facing routes check CSRF on POST; the token endpoint is called by clients' servers.
+router = APIRouter(include_in_schema=False)
+browser = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+
+
+def issuer_of(request: Request) -> str:
+    return str(request.app.state.settings.base_url).rstrip("/")
+
+
+async def get_provider(
+    request: Request, db: DbSession, clock: ClockDep, audit: Audit
+) -> ProviderService:
+    return ProviderService(
+        db,
+        clock,
+        audit,
+        issuer=issuer_of(request),
+        keys=request.app.state.oidc_keys,
+        secret=request.app.state.settings.secret,
+    )
+
+
+Provider = Annotated[ProviderService, Depends(get_provider)]
+
+
+def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, name, ctx, status_code=status, headers=NO_STORE
+    )
+
+
+@router.get("/.well-known/openid-configuration")
+def discovery(request: Request) -> JSONResponse:
+    issuer = issuer_of(request)
+    keys: SigningKeys = request.app.state.oidc_keys
+    return JSONResponse(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/oidc/authorize",
+            "token_endpoint": f"{issuer}/oidc/token",
+            "userinfo_endpoint": f"{issuer}/oidc/userinfo",
+            "jwks_uri": f"{issuer}/.well-known/jwks.json",
+            "end_session_endpoint": f"{issuer}/oidc/logout",
+            "scopes_supported": list(SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public", "pairwise"],
+            "id_token_signing_alg_values_supported": list(keys.algorithms),
+            "userinfo_signing_alg_values_supported": [],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "private_key_jwt",
+                "none",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": [
+                "ES256",
+                "ES384",
+                "PS256",
+                "RS256",
+                "EdDSA",
+            ],
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "acr",
+                "amr",
+                "sid",
+                "azp",
+                "name",
+                "given_name",
+                "family_name",
+                "email",
+                "email_verified",
+                "companies",
+                "company",
+                "roles",
+                "profiles",
+            ],
+            "acr_values_supported": list(ACR_VALUES),
+            "prompt_values_supported": ["none", "login", "consent", "select_account"],
+            "claims_parameter_supported": False,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+            "authorization_response_iss_parameter_supported": True,
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+        },
+        headers={"cache-control": "public, max-age=300"},
+    )
+
+
+def _login_url(handle: str) -> str:
+    return "/login?next=" + quote(f"/oidc/continue?r={handle}", safe="")
+
+
+def _answer(
+    request: Request,
+    provider: Provider,
+    req: ValidatedRequest,
+    outcome: Outcome,
+    *,
+    handle: str | None,
+    interactive: bool,
+) -> Response:
+    browser_id = request.state.browser_id
+    if isinstance(outcome, Redirect):
+        if handle is not None:
+            provider.finish_parked(handle)
+        provider.db.commit()
+        if interactive:
+            # After a form on Portti's pages the last hop is a page, not a redirect: the
+            # pages' CSP (form-action 'self') would stop a redirect chain that leaves the site.
+            return render(
+                request, "oidc/return.html", {"url": outcome.url, "client_name": req.client.name}
+            )
+        return RedirectResponse(outcome.url, 303, headers=NO_STORE)
+    if isinstance(outcome, NeedsLogin):
+        if handle is None:
+            handle = provider.park(req, browser_id, outcome.login_after)
+        provider.db.commit()
+        return RedirectResponse(_login_url(handle), 303, headers=NO_STORE)
+    assert isinstance(outcome, NeedsCompany)
+    if handle is None:
+        handle = provider.park(req, browser_id, None)
+    provider.db.commit()
+    return render(
+        request,
+        "oidc/choose_company.html",
+        {"client": req.client, "choices": outcome.choices, "handle": handle},
+    )
+
+
+def _untrusted(request: Request, exc: UntrustedRedirect) -> Response:
+    return render(request, "oidc/error.html", {"message": exc.description}, status=400)
+
+
+def _authorize(
+    request: Request, provider: Provider, ws: OptionalWebSession, raw: dict[str, str]
+) -> Response:
+    try:
+        req = provider.validate(raw)
+    except UntrustedRedirect as exc:
+        provider.audit.record(
+            AuditAction.OIDC_AUTHORIZATION_REFUSED,
+            reason="untrusted_request",
+            client=str(raw.get("client_id", ""))[:64],
+        )
+        provider.db.commit()
+        return _untrusted(request, exc)
+    except AuthorizeError as exc:
+        # validate() raises AuthorizeError only after the client and redirect URI are known.
+        url = provider._error_url(raw["redirect_uri"], raw.get("state"), exc)
+        provider.audit.record(
+            AuditAction.OIDC_AUTHORIZATION_REFUSED, reason=exc.error, client=raw["client_id"]
+        )
+        provider.db.commit()
+        return RedirectResponse(url, 303)
+    try:
+        with kept_on_refusal(provider.db):
+            outcome = provider.decide(req, ws)
+    except AuthorizeError as exc:
+        url = provider.error_redirect(req, exc)
+        provider.db.commit()
+        return RedirectResponse(url, 303)
+    return _answer(request, provider, req, outcome, handle=None, interactive=False)
+
+
+@router.get("/oidc/authorize")
+def authorize(request: Request, provider: Provider, ws: OptionalWebSession) -> Response:
+    return _authorize(request, provider, ws, dict(request.query_params))
+
+
+@router.post("/oidc/authorize")
+async def authorize_post(request: Request) -> Response:
+    # OIDC Core §3.1.2.1: POST with form parameters is the same request; answered by the GET
+    # handler's logic through a redirect to it would lose nothing, but form posts are rare.
+    form = await request.form()
+    query = "&".join(f"{quote(k)}={quote(str(v))}" for k, v in form.items())
+    return RedirectResponse(f"/oidc/authorize?{query}", 303)
+
+
+@router.get("/oidc/continue")
+def continue_authorization(
+    request: Request, provider: Provider, ws: OptionalWebSession, r: str = ""
+) -> Response:
+    try:
+        req, login_after = provider.parked(r, request.state.browser_id)
+    except UntrustedRedirect as exc:
+        return _untrusted(request, exc)
+    except AuthorizeError as exc:
+        return render(request, "oidc/error.html", {"message": exc.description}, status=400)
+    if ws is None:
+        return RedirectResponse(_login_url(r), 303)
+    try:
+        with kept_on_refusal(provider.db):
+            outcome = provider.decide(req, ws, login_after=login_after)
+    except AuthorizeError as exc:
+        provider.finish_parked(r)
+        url = provider.error_redirect(req, exc)
+        provider.db.commit()
+        return render(request, "oidc/return.html", {"url": url, "client_name": req.client.name})
+    return _answer(request, provider, req, outcome, handle=r, interactive=True)
+
+
+@browser.post("/oidc/company")
+def choose_company(
+    request: Request,
+    provider: Provider,
+    ws: OptionalWebSession,
+    r: Annotated[str, Form()],
+    company_id: Annotated[int, Form()],
+) -> Response:
+    try:
+        req, login_after = provider.parked(r, request.state.browser_id)
+    except (UntrustedRedirect, AuthorizeError) as exc:
+        return render(request, "oidc/error.html", {"message": exc.description}, status=400)
+    if ws is None:
+        return RedirectResponse(_login_url(r), 303)
+    with kept_on_refusal(provider.db):
+        outcome = provider.decide(req, ws, login_after=login_after, company_id=company_id)
+    return _answer(request, provider, req, outcome, handle=r, interactive=True)
+
+
+def _token_error(exc: TokenError, basic_used: bool) -> JSONResponse:
+    headers = dict(NO_STORE)
+    if exc.status == 401 and basic_used:
+        headers["www-authenticate"] = 'Basic realm="portti"'
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description},
+        status_code=exc.status,
+        headers=headers,
+    )
+
+
+@router.post("/oidc/token")
+def token(
+    request: Request,
+    provider: Provider,
+    settings: SettingsDep,
+    grant_type: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+    redirect_uri: Annotated[str, Form()] = "",
+    code_verifier: Annotated[str | None, Form()] = None,
+    refresh_token: Annotated[str, Form()] = "",
+    scope: Annotated[str | None, Form()] = None,
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    client_assertion_type: Annotated[str | None, Form()] = None,
+    client_assertion: Annotated[str | None, Form()] = None,
+) -> Response:
+    basic: tuple[str, str] | None = None
+    try:
+        basic = parse_basic(request.headers.get("authorization"))
+        if client_secret is not None:
+            raise TokenError("invalid_client", "client_secret_post is not supported; use Basic.")
+        if client_assertion is not None and client_assertion_type != JWT_BEARER:
+            raise TokenError("invalid_client", "Unsupported client_assertion_type.")
+        claimed_id = (
+            basic[0]
+            if basic
+            else (assertion_subject(client_assertion) if client_assertion else client_id)
+        )
+        if client_id is not None and claimed_id != client_id:
+            raise TokenError("invalid_client", "client_id does not match the credentials.")
+        clients = ClientService(provider.db, provider.clock, provider.audit, settings.secret)
+        claimed = provider.client(claimed_id)
+        provider.warm_keys(claimed)
+        client = clients.authenticate(
+            claimed,
+            basic=basic,
+            assertion=client_assertion,
+            token_endpoint=provider.token_endpoint,
+            issuer=provider.issuer,
+        )
+        if grant_type == "authorization_code":
+            body = provider.exchange_code(
+                client, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+            )
+        elif grant_type == "refresh_token":
+            body = provider.refresh(client, refresh_token=refresh_token, scope=scope)
+        else:
+            raise TokenError("unsupported_grant_type", "Use authorization_code or refresh_token.")
+    except TokenError as exc:
+        # The refusal's audit row and any revocation it caused stay.
+        provider.db.commit()
+        return _token_error(exc, basic is not None)
+    provider.db.commit()
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _bearer_error(exc: BearerError) -> Response:
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description},
+        status_code=401,
+        headers={"www-authenticate": f'Bearer error="{exc.error}"', **NO_STORE},
+    )
+
+
+def _userinfo(request: Request, provider: ProviderService) -> Response:
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        return JSONResponse(
+            {"error": "invalid_request"}, status_code=401, headers={"www-authenticate": "Bearer"}
+        )
+    try:
+        claims = provider.userinfo(auth[7:].strip())
+    except BearerError as exc:
+        return _bearer_error(exc)
+    return JSONResponse(claims, headers=NO_STORE)
+
+
+@router.get("/oidc/userinfo")
+def userinfo(request: Request, provider: Provider) -> Response:
+    return _userinfo(request, provider)
+
+
+@router.post("/oidc/userinfo")
+def userinfo_post(request: Request, provider: Provider) -> Response:
+    return _userinfo(request, provider)
+
+
+LOGOUT_PARAMS = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "logout_hint")
+
+
+def _logout(
+    request: Request,
+    provider: ProviderService,
+    ws: OptionalWebSession,
+    sessions: Sessions,
+    params: dict[str, str],
+    *,
+    confirmed: bool,
+) -> Response:
+    hint = provider.id_token_hint(params["id_token_hint"]) if params.get("id_token_hint") else None
+    if params.get("id_token_hint") and hint is None:
+        return render(
+            request, "oidc/error.html", {"message": "The logout request is not valid."}, 400
+        )
+    client_id = params.get("client_id") or (hint or {}).get("aud")
+    if hint is not None and params.get("client_id") and hint.get("aud") != params["client_id"]:
+        return render(
+            request, "oidc/error.html", {"message": "The logout request is not valid."}, 400
+        )
+    client = provider.client(client_id if isinstance(client_id, str) else None)
+    try:
+        back = provider.logout_redirect(
+            client, params.get("post_logout_redirect_uri"), params.get("state")
+        )
+    except UntrustedRedirect as exc:
+        return _untrusted(request, exc)
+    if ws is not None:
+        # Without proof that this browser's session made the request, ask (a link on any page
+        # could otherwise log the person out).
+        own = (
+            hint is not None
+            and provider.db.scalars(
+                select(OidcLogin.id).where(
+                    OidcLogin.sid == hint.get("sid"), OidcLogin.web_session_id == ws.id
+                )
+            ).first()
+            is not None
+        )
+        if not (own or confirmed):
+            return render(
+                request,
+                "oidc/logout.html",
+                {"client": client, "params": {k: v for k, v in params.items() if v}},
+            )
+        sessions.revoke(ws.person_id, ws.id, provider.audit, actor_id=ws.person_id)
+        provider.audit.record(
+            AuditAction.OIDC_LOGOUT,
+            actor_person_id=ws.person_id,
+            subject_person_id=ws.person_id,
+            client=client.client_id if client else None,
+        )
+        provider.db.commit()
+    if back is not None:
+        response = (
+            render(
+                request,
+                "oidc/return.html",
+                {"url": back, "client_name": client.name if client else ""},
+            )
+            if confirmed
+            else RedirectResponse(back, 303)
+        )
+    else:
+        response = render(request, "oidc/logged_out.html", {})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/oidc/logout")
+def logout(
+    request: Request, provider: Provider, ws: OptionalWebSession, sessions: Sessions
+) -> Response:
+    params = {k: v for k, v in request.query_params.items() if k in LOGOUT_PARAMS}
+    return _logout(request, provider, ws, sessions, params, confirmed=False)
+
+
+@browser.post("/oidc/logout")
+def logout_confirmed(
+    request: Request,
+    provider: Provider,
+    ws: OptionalWebSession,
+    sessions: Sessions,
+    id_token_hint: Annotated[str, Form()] = "",
+    client_id: Annotated[str, Form()] = "",
+    post_logout_redirect_uri: Annotated[str, Form()] = "",
+    state: Annotated[str, Form()] = "",
+) -> Response:
+    params = {
+        "id_token_hint": id_token_hint,
+        "client_id": client_id,
+        "post_logout_redirect_uri": post_logout_redirect_uri,
+        "state": state,
+    }
+    return _logout(
+        request, provider, ws, sessions, {k: v for k, v in params.items() if v}, confirmed=True
+    )

@@ -1,0 +1,122 @@
+"""examples/business_app.py, the business application `make run` starts beside Portti: a person
+logs in to it through Portti with bank ID and sees their companies and roles; logging out at
+Portti ends the application's session by back-channel logout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from portti.people.models import Person
+from support.oidc import free_port, query_of, return_url
+from support.web import local, login
+
+pytestmark = [pytest.mark.e2e]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def example_app(live_server, tmp_path):  # type: ignore[no-untyped-def]
+    port = free_port()
+    here = f"http://127.0.0.1:{port}"
+    reg = tmp_path / "client.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTTI_")} | {
+        "PORTTI_MODE": "demo",
+        "PORTTI_DATABASE_URL": live_server.database_url,
+        "PORTTI_BASE_URL": live_server.url,
+        "PORTTI_SECRET_KEY": live_server.secret_key,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "portti.cli", "clients", "register", "--name", "Example",
+         "--redirect-uri", f"{here}/callback", "--post-logout-redirect-uri", f"{here}/",
+         "--backchannel-logout-uri", f"{here}/backchannel-logout", "--json-out", str(reg)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    log = (tmp_path / "example.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(EXAMPLES), "business_app:app",
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=env | {"EXAMPLE_CLIENT": str(reg), "EXAMPLE_URL": here},
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(here + "/").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield here, json.loads(reg.read_text())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def test_example_app_shows_company_and_roles_and_is_logged_out_by_portti(
+    live_server, live_db, example_app
+) -> None:  # WEB-4 WEB-5
+    here, _ = example_app
+    kaisa = live_db.scalars(select(Person).where(Person.given_name == "Kaisa")).one()
+    identity = {
+        "given_name": "Kaisa",
+        "family_name": "Mäkinen",
+        "country": "FI",
+        "national_id": kaisa.identifiers[0].value,
+    }
+    app_browser = httpx.Client(base_url=here, follow_redirects=False, timeout=15)
+    portti = httpx.Client(base_url=live_server.url, follow_redirects=False, timeout=15)
+    to_portti = app_browser.get("/login")
+    first = portti.get(local(to_portti.headers["location"]))
+    callback = login(portti, identity, next_=query_of(first.headers["location"])["next"])  # type: ignore[arg-type]
+    back = return_url(portti.get(local(callback.headers["location"])))
+    done = app_browser.get(local(back))
+    assert done.status_code == 303, done.text
+    home = app_browser.get("/")
+    assert "Hello, Kaisa Mäkinen" in home.text
+    assert "Mäkinen Design Oy: purchase_invoice_approver, user_admin" in home.text
+
+    # Logging out at Portti itself reaches the application over the back channel.
+    from support.web import csrf_from
+
+    settings = portti.get("/settings", headers={"accept": "text/html"})
+    portti.post("/logout", data={"csrf_token": csrf_from(settings)})
+    deadline = time.monotonic() + 10
+    while "Log in with Portti" not in app_browser.get("/").text and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "Log in with Portti" in app_browser.get("/").text
+
+
+@pytest.mark.browser
+def test_in_a_browser_the_example_app_logs_in_through_portti(page, example_app) -> None:  # WEB-4
+    """Chromium, with Portti's CSP enforced (the fixture fails on any violation): the last hop
+    back to the application after Portti's own forms is the "Returning to …" page."""
+    from playwright.sync_api import expect
+
+    here, _ = example_app
+    page.goto(here + "/")
+    page.get_by_role("link", name="Log in with Portti").click()
+    page.get_by_role("button", name="Log in with Finnish bank ID or mobile certificate").click()
+    expect(page.get_by_role("heading", name="Test identity provider")).to_be_visible()
+    page.get_by_label("Kaisa Mäkinen").check()
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("heading", name="Hello, Kaisa Mäkinen")).to_be_visible()
+    expect(
+        page.get_by_text("Mäkinen Design Oy: purchase_invoice_approver, user_admin")
+    ).to_be_visible()
+    # RP-initiated logout: back at the application, logged out of both.
+    page.get_by_role("link", name="Log out").click()
+    expect(page.get_by_role("link", name="Log in with Portti")).to_be_visible()
+    page.goto("/settings")
+    expect(page.get_by_role("heading", name="Log in to Portti")).to_be_visible()
