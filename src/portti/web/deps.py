@@ -19,10 +19,9 @@ from portti.companies.services import Actor, MembershipService
 from portti.config import Settings
 from portti.errors import DomainError, NotAuthenticated
 from portti.infra.clock import Clock
+from portti.web.cookies import session_cookie_name
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
-
-SESSION_COOKIE = "portti_session"
 
 
 @contextmanager
@@ -116,7 +115,7 @@ Sessions = Annotated[SessionService, Depends(get_session_service)]
 
 
 def get_optional_session(request: Request, sessions: Sessions, db: DbSession) -> WebSession | None:
-    ws = sessions.resolve(request.cookies.get(SESSION_COOKIE))
+    ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
     if ws is not None:
         request.state.session_id = ws.id
         if db.dirty:
