@@ -27,6 +27,8 @@ from portti.web.deps import (
     CurrentActor,
     CurrentSession,
     DbSession,
+    Id,
+    IdQuery,
     Members,
     Sessions,
     SettingsDep,
@@ -74,7 +76,7 @@ def page_context(
 @router.get("/users", response_class=HTMLResponse)
 def users_and_roles(
     request: Request,
-    company_id: int,
+    company_id: Id,
     ws: CurrentSession,
     members: Members,
     settings: SettingsDep,
@@ -133,7 +135,7 @@ WIZARD_FIELDS = set(AddUserInput.model_fields)
 
 @router.get("/users/new", response_class=HTMLResponse)
 def add_user_page(
-    request: Request, company_id: int, ws: CurrentSession, members: Members, settings: SettingsDep
+    request: Request, company_id: Id, ws: CurrentSession, members: Members, settings: SettingsDep
 ) -> Response:
     company, grant = members.company_for_admin(ws.person_id, company_id)
     ctx = wizard_context(
@@ -154,7 +156,7 @@ def add_user_page(
 @router.post("/users/new", response_class=HTMLResponse)
 async def add_user(
     request: Request,
-    company_id: int,
+    company_id: Id,
     ws: CurrentSession,
     actor: CurrentActor,
     members: Members,
@@ -188,7 +190,7 @@ def detail_context(
     members: Members,
     settings: SettingsDep,
     audit: Audit,
-    company_id: int,
+    company_id: Id,
     membership: Membership,
     errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
@@ -219,8 +221,8 @@ def detail_context(
 @router.get("/users/{membership_id}", response_class=HTMLResponse)
 def user_page(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     ws: CurrentSession,
     members: Members,
     settings: SettingsDep,
@@ -237,8 +239,8 @@ def user_page(
 @router.post("/users/{membership_id}/membership", response_class=HTMLResponse)
 async def change_membership(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     ws: CurrentSession,
     actor: CurrentActor,
     members: Members,
@@ -273,8 +275,8 @@ async def change_membership(
 @router.post("/users/{membership_id}/person", response_class=HTMLResponse)
 async def change_person(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     ws: CurrentSession,
     actor: CurrentActor,
     members: Members,
@@ -303,7 +305,7 @@ async def change_person(
 
 @router.post("/users/{membership_id}/remove")
 def remove_user(
-    company_id: int, membership_id: int, actor: CurrentActor, members: Members, db: DbSession
+    company_id: Id, membership_id: Id, actor: CurrentActor, members: Members, db: DbSession
 ) -> Response:
     members.remove_membership(actor, company_id, membership_id)
     db.commit()
@@ -312,8 +314,8 @@ def remove_user(
 
 @router.post("/users/{membership_id}/end-sessions")
 def end_sessions(
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     ws: CurrentSession,
     members: Members,
     sessions: Sessions,
@@ -329,12 +331,12 @@ def end_sessions(
 @router.get("/audit", response_class=HTMLResponse)
 def company_audit(
     request: Request,
-    company_id: int,
+    company_id: Id,
     ws: CurrentSession,
     members: Members,
     settings: SettingsDep,
     audit: Audit,
-    before: int | None = None,
+    before: IdQuery = None,
 ) -> Response:
     company, grant = members.company_for_admin(ws.person_id, company_id)
     events = list(audit.for_company(company_id, limit=100, before_id=before))

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import anyio
 import anyio.to_thread
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog, RequestContext
@@ -84,6 +84,12 @@ def request_context(request: Request) -> RequestContext:
 async def get_request_context(request: Request) -> RequestContext:
     return request_context(request)
 
+
+# Row ids are INTEGER columns (PostgreSQL's int4): a larger number in a URL could only fail in
+# the database, so it is refused as a validation error before (SEC-10).
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
