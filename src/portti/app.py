@@ -247,6 +247,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             include_in_schema=False,
         )
 
+    from portti.web.openapi import install_openapi
+
+    install_openapi(app)
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

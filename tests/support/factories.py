@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
+from portti.accounts.models import Account
 from portti.companies.catalogue import OFFICE_MAIN_USER, SUPPORT, USER_ADMIN
 from portti.companies.models import Company, CompanyKind, Membership, MembershipRole
 from portti.companies.services import sort_name_of
@@ -120,3 +121,37 @@ class World:
         self.employee_other = person(db, "Erja", "Elsewhere")
         self.employee_other_membership = member(db, self.employee_other, self.other, ["payroll"])
         db.commit()
+
+
+def account(
+    db: Session,
+    who: Person,
+    *,
+    hasher: object,
+    secret: bytes,
+    email: str | None = None,
+    password: str = "correct horse battery staple 7",
+) -> tuple[Account, str]:
+    """A finished account (password and confirmed TOTP), as an activation leaves it; returns
+    it with its TOTP seed (base32). ``hasher`` is the app's ``PasswordHasher``."""
+    import pyotp
+
+    from portti.accounts.passwords import normalise_password
+    from portti.infra.crypto import SecretBox
+
+    seed = pyotp.random_base32()
+    acc = Account(
+        person_id=who.id,
+        email=(email or f"account.{who.id}@example.org").lower(),
+        email_verified_at=NOW,
+        password_hash=hasher.hash(normalise_password(password)),  # type: ignore[attr-defined]
+        password_changed_at=NOW,
+        totp_secret_sealed=SecretBox(secret, "totp").seal(seed),
+        totp_confirmed_at=NOW,
+        failed_logins=0,
+        requires_invitation=False,
+        created_at=NOW,
+    )
+    db.add(acc)
+    db.flush()
+    return acc, seed

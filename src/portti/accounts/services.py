@@ -17,8 +17,9 @@ commit after a ``DomainError`` too, so that failed tries and lockouts count.
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
-import math
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -78,9 +79,14 @@ TOTP_INTERVAL = 30
 TOTP_VALID_WINDOW = 1  # one step either side: a phone clock 30 s off still works
 
 LOGIN_LIMIT_PER_CLIENT = "10/minute;100/day"
-LOGIN_LIMIT_PER_EMAIL = "20/minute;200/day"
+# SEC-8: failures are counted per (address, client network), for known and unknown addresses
+# alike, so the lockout tells nothing about whether an account exists, and nobody elsewhere can
+# lock a person out of their own account by guessing from their own network.
 MAX_FAILED_LOGINS = 10
 LOCKOUT = timedelta(minutes=15)
+LOGIN_FAILURES = f"{MAX_FAILED_LOGINS}/{int(LOCKOUT.total_seconds() // 60)} minutes"
+IPV4_NETWORK_BITS = 24
+IPV6_NETWORK_BITS = 64  # one subscriber's usual allocation: its addresses are all one client
 
 TERMS_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.md$")
 
@@ -89,6 +95,19 @@ def account_email(text: str) -> str:
     """The address as accounts store and look it up: normalised, then wholly lower case, so
     that "Anna@Example.com" and "anna@example.com" are one account (and one index lookup)."""
     return normalise_email(text).lower()
+
+
+def client_network(client: str) -> str:
+    """The network a login comes from: an IPv4 /24 or an IPv6 /64, so that a client cannot
+    dodge its lockout by stepping to a neighbouring address. Anything else is taken as is."""
+    try:
+        ip = ipaddress.ip_address(client)
+    except ValueError:
+        return client[:64]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    bits = IPV4_NETWORK_BITS if ip.version == 4 else IPV6_NETWORK_BITS
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
 def new_email_code() -> str:
@@ -465,24 +484,39 @@ class AccountService:
         person_id: int | None = None,
     ) -> Account:
         """E-mail, password and authenticator code. Unknown address, wrong password and wrong
-        code give one answer and cost the same argon2 time; ``MAX_FAILED_LOGINS`` failures in a
-        row lock the account for ``LOCKOUT``. ``person_id`` is the person an activation already
-        identified (invitation, bank ID): the account must be theirs."""
+        code give one answer and cost the same argon2 time. ``MAX_FAILED_LOGINS`` failures for
+        one address from one client network lock that address for that network for ``LOCKOUT``
+        (SEC-8): an unknown address locks exactly like a known one, and the owner logging in
+        from their own network is not locked out by guesses made elsewhere. ``person_id`` is
+        the person an activation already identified (invitation, bank ID): the account must be
+        theirs."""
         try:
             key: str | None = account_email(email)
         except InvalidEmail:
             key = None
+        lock_keys = self._lockout_keys(key or email.strip().lower()[:254], client)
+        account = self.by_email(key, for_update=True) if key is not None else None
+        locked_for = self.limiter.retry_after(LOGIN_FAILURES, *lock_keys)
+        if locked_for is not None:
+            # Guesses made during a lockout are not even checked, so they cannot succeed; the
+            # answer is the same whether or not the address has an account.
+            self._record(
+                AuditAction.ACCOUNT_LOGIN_FAILED,
+                account=account,
+                person_id=None if account else person_id,
+                reason="locked",
+            )
+            raise AccountLocked(locked_for)
         try:
             self.limiter.hit(LOGIN_LIMIT_PER_CLIENT, "account-login", client)
-            self.limiter.hit(
-                LOGIN_LIMIT_PER_EMAIL, "account-login-email", key or email.strip().lower()[:254]
-            )
         except RateLimited:
             self._record(
-                AuditAction.ACCOUNT_LOGIN_FAILED, person_id=person_id, reason="rate_limited"
+                AuditAction.ACCOUNT_LOGIN_FAILED,
+                account=account,
+                person_id=None if account else person_id,
+                reason="rate_limited",
             )
             raise
-        account = self.by_email(key, for_update=True) if key is not None else None
         now = self.clock.now()
         plain = normalise_password(password)
         if account is None:
@@ -490,13 +524,9 @@ class AccountService:
             self._record(
                 AuditAction.ACCOUNT_LOGIN_FAILED, person_id=person_id, reason="unknown_email"
             )
-            raise AccountLoginFailed()
-        if account.locked_until is not None and now < account.locked_until:
-            # Guesses made during a lockout are not even checked, so they cannot succeed.
-            self._record(AuditAction.ACCOUNT_LOGIN_FAILED, account=account, reason="locked")
-            raise AccountLocked(math.ceil((account.locked_until - now).total_seconds()))
+            self._login_failed(None, lock_keys, now)
         if not self._verify_password(account.password_hash or dummy_hash(self.hasher), plain):
-            self._login_failed(account, now, "wrong_password")
+            self._login_failed(account, lock_keys, now, "wrong_password")
         assert account.password_hash is not None
         if account.totp_confirmed_at is None or account.totp_secret_sealed is None:
             self._record(
@@ -505,14 +535,14 @@ class AccountService:
             raise AccountSetupIncomplete()
         outcome = self._check_totp(account, totp_code)
         if outcome is _Totp.WRONG:
-            self._login_failed(account, now, "wrong_totp")
+            self._login_failed(account, lock_keys, now, "wrong_totp")
         if outcome is _Totp.REUSED:
             # Not counted as a failure: the password and code were right, only late.
             self._record(AuditAction.ACCOUNT_LOGIN_FAILED, account=account, reason="totp_reused")
             raise TotpReused()
         # Authenticated: from here on the person knows the account's secrets.
+        self.limiter.clear(LOGIN_FAILURES, *lock_keys)
         account.failed_logins = 0
-        account.locked_until = None
         if self.hasher.check_needs_rehash(account.password_hash):
             account.password_hash = self.hasher.hash(plain)
         if person_id is not None and account.person_id != person_id:
@@ -534,28 +564,52 @@ class AccountService:
         self._record(AuditAction.ACCOUNT_LOGIN_SUCCEEDED, account=account)
         return account
 
+    @staticmethod
+    def _lockout_keys(address: str, client: str) -> tuple[str, str, str]:
+        # The address is hashed: limiter keys may sit in Redis, where an e-mail address should
+        # not be readable.
+        digest = hashlib.sha256(address.encode()).hexdigest()[:32]
+        return ("account-login-failures", digest, client_network(client))
+
     def _verify_password(self, password_hash: str, password: str) -> bool:
         try:
             return self.hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
-    def _login_failed(self, account: Account, now: datetime, reason: str) -> NoReturn:
-        account.failed_logins = (account.failed_logins or 0) + 1
-        self._record(
-            AuditAction.ACCOUNT_LOGIN_FAILED,
-            account=account,
-            reason=reason,
-            failures=account.failed_logins,
-        )
-        if account.failed_logins >= MAX_FAILED_LOGINS:
-            account.locked_until = now + LOCKOUT
-            # A fresh count after the lockout: another full series before the next one.
-            account.failed_logins = 0
+    def _login_failed(
+        self,
+        account: Account | None,
+        lock_keys: tuple[str, ...],
+        now: datetime,
+        reason: str | None = None,
+    ) -> NoReturn:
+        """Counts one failure for the address and network; the one that reaches
+        ``MAX_FAILED_LOGINS`` locks them, known address or not."""
+        try:
+            self.limiter.hit(LOGIN_FAILURES, *lock_keys)
+        except RateLimited:  # pragma: no cover - the lockout check ran first
+            raise AccountLocked(int(LOCKOUT.total_seconds())) from None
+        if account is not None:
+            account.failed_logins = (account.failed_logins or 0) + 1
+            assert reason is not None
             self._record(
-                AuditAction.ACCOUNT_LOCKED, account=account, until=account.locked_until.isoformat()
+                AuditAction.ACCOUNT_LOGIN_FAILED,
+                account=account,
+                reason=reason,
+                failures=account.failed_logins,
             )
-            raise AccountLocked(int(LOCKOUT.total_seconds()))
+        locked_for = self.limiter.retry_after(LOGIN_FAILURES, *lock_keys)
+        if locked_for is not None:
+            if account is not None:
+                account.failed_logins = 0
+                self._record(
+                    AuditAction.ACCOUNT_LOCKED,
+                    account=account,
+                    until=(now + timedelta(seconds=locked_for)).isoformat(),
+                    network=lock_keys[-1],
+                )
+            raise AccountLocked(locked_for)
         raise AccountLoginFailed()
 
     def link_existing_account(self, activation: Activation, account: Account) -> None:

@@ -29,6 +29,8 @@ from portti.web.deps import (
     CurrentActor,
     CurrentSession,
     DbSession,
+    Id,
+    IdQuery,
     Members,
     Sessions,
     kept_on_refusal,
@@ -173,7 +175,7 @@ def list_administered_companies(
     "/companies/{company_id}/members", operation_id="list_members", response_model=MemberPage
 )
 def list_members(
-    company_id: int,
+    company_id: Id,
     ws: CurrentSession,
     members: Members,
     q: str = "",
@@ -193,7 +195,7 @@ def list_members(
     status_code=status.HTTP_201_CREATED,
 )
 def add_member(
-    company_id: int, data: AddUserInput, actor: CurrentActor, members: Members, db: DbSession
+    company_id: Id, data: AddUserInput, actor: CurrentActor, members: Members, db: DbSession
 ) -> MemberOut:
     m = members.add_user(actor, company_id, data)
     db.commit()
@@ -206,7 +208,7 @@ def add_member(
     response_model=MemberDetailOut,
 )
 def get_member(
-    company_id: int, membership_id: int, ws: CurrentSession, members: Members
+    company_id: Id, membership_id: Id, ws: CurrentSession, members: Members
 ) -> MemberOut:
     return member_out(members.get_member(ws.person_id, company_id, membership_id), members, True)
 
@@ -217,8 +219,8 @@ def get_member(
     response_model=MemberDetailOut,
 )
 def change_member(
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     data: ChangeMembershipInput,
     actor: CurrentActor,
     members: Members,
@@ -236,8 +238,8 @@ def change_member(
     response_model=MemberDetailOut,
 )
 def change_member_person(
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     data: ChangePersonInput,
     request: Request,
     actor: CurrentActor,
@@ -261,7 +263,7 @@ def change_member_person(
     status_code=status.HTTP_204_NO_CONTENT,
 )
 def remove_member(
-    company_id: int, membership_id: int, actor: CurrentActor, members: Members, db: DbSession
+    company_id: Id, membership_id: Id, actor: CurrentActor, members: Members, db: DbSession
 ) -> Response:
     with kept_on_refusal(db):  # a refusal of the hierarchy is audited
         members.remove_membership(actor, company_id, membership_id)
@@ -275,7 +277,7 @@ def remove_member(
     response_model=list[AuditEventOut],
 )
 def list_company_audit(
-    company_id: int, ws: CurrentSession, members: Members, audit: Audit, before: int | None = None
+    company_id: Id, ws: CurrentSession, members: Members, audit: Audit, before: IdQuery = None
 ) -> list[AuditEventOut]:
     members.company_for_admin(ws.person_id, company_id)
     return [

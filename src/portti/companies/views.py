@@ -28,6 +28,8 @@ from portti.web.deps import (
     CurrentActor,
     CurrentSession,
     DbSession,
+    Id,
+    IdQuery,
     Members,
     Sessions,
     SettingsDep,
@@ -76,7 +78,7 @@ def page_context(
 @router.get("/users", response_class=HTMLResponse)
 def users_and_roles(
     request: Request,
-    company_id: int,
+    company_id: Id,
     ws: CurrentSession,
     members: Members,
     settings: SettingsDep,
@@ -135,7 +137,7 @@ WIZARD_FIELDS = set(AddUserInput.model_fields)
 
 @router.get("/users/new", response_class=HTMLResponse)
 def add_user_page(
-    request: Request, company_id: int, ws: CurrentSession, members: Members, settings: SettingsDep
+    request: Request, company_id: Id, ws: CurrentSession, members: Members, settings: SettingsDep
 ) -> Response:
     company, grant = members.company_for_admin(ws.person_id, company_id)
     ctx = wizard_context(
@@ -156,7 +158,7 @@ def add_user_page(
 @router.post("/users/new", response_class=HTMLResponse)
 async def add_user(
     request: Request,
-    company_id: int,
+    company_id: Id,
     ws: CurrentSession,
     actor: CurrentActor,
     members: Members,
@@ -190,7 +192,7 @@ def detail_context(
     members: Members,
     settings: SettingsDep,
     audit: Audit,
-    company_id: int,
+    company_id: Id,
     membership: Membership,
     errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
@@ -227,8 +229,8 @@ def detail_context(
 @router.get("/users/{membership_id}", response_class=HTMLResponse)
 def user_page(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     ws: CurrentSession,
     members: Members,
     settings: SettingsDep,
@@ -245,8 +247,8 @@ def user_page(
 @router.post("/users/{membership_id}/membership", response_class=HTMLResponse)
 async def change_membership(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     ws: CurrentSession,
     actor: CurrentActor,
     members: Members,
@@ -282,8 +284,8 @@ async def change_membership(
 @router.post("/users/{membership_id}/person", response_class=HTMLResponse)
 async def change_person(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     ws: CurrentSession,
     actor: CurrentActor,
     members: Members,
@@ -319,7 +321,7 @@ async def change_person(
 
 @router.post("/users/{membership_id}/remove")
 def remove_user(
-    company_id: int, membership_id: int, actor: CurrentActor, members: Members, db: DbSession
+    company_id: Id, membership_id: Id, actor: CurrentActor, members: Members, db: DbSession
 ) -> Response:
     with kept_on_refusal(db):  # a refusal of the hierarchy is audited
         members.remove_membership(actor, company_id, membership_id)
@@ -329,8 +331,8 @@ def remove_user(
 
 @router.post("/users/{membership_id}/end-sessions")
 def end_sessions(
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     actor: CurrentActor,
     members: Members,
     sessions: Sessions,
@@ -345,12 +347,12 @@ def end_sessions(
 @router.get("/audit", response_class=HTMLResponse)
 def company_audit(
     request: Request,
-    company_id: int,
+    company_id: Id,
     ws: CurrentSession,
     members: Members,
     settings: SettingsDep,
     audit: Audit,
-    before: int | None = None,
+    before: IdQuery = None,
 ) -> Response:
     company, grant = members.company_for_admin(ws.person_id, company_id)
     events = list(audit.for_company(company_id, limit=100, before_id=before))

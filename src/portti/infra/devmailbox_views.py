@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from markupsafe import Markup, escape
 
 from portti.infra.devmailbox import DevMailbox, OpenedDevMessage, make_dev_mailbox
-from portti.web.deps import ClockDep, SettingsDep
+from portti.web.deps import ClockDep, Id, SettingsDep
 
 
 def demo_only(settings: SettingsDep) -> None:
@@ -84,7 +84,7 @@ def mailbox_json(
 
 
 @router.get("/mailbox/{message_id}")
-def message_page(request: Request, mailbox: Mailbox, message_id: int) -> Response:
+def message_page(request: Request, mailbox: Mailbox, message_id: Id) -> Response:
     message = mailbox.get(message_id)
     if message is None:
         raise HTTPException(status_code=404, detail="There is no such message.")

@@ -15,7 +15,7 @@ import math
 import time
 from typing import Protocol
 
-from limits import parse_many
+from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
@@ -45,6 +45,13 @@ class RateLimiter(Protocol):
         """Counts one attempt against every limit in ``limit``; raises ``RateLimited`` (with
         the seconds until the exceeded window frees a slot) when one of them is exceeded."""
 
+    def retry_after(self, limit: str, *keys: str) -> int | None:
+        """Seconds until one more hit is allowed, or None while the limit has room (counts
+        nothing)."""
+
+    def clear(self, limit: str, *keys: str) -> None:
+        """Forgets the hits counted under ``keys``."""
+
     def reset(self) -> None: ...
 
 
@@ -56,9 +63,23 @@ class LimitsRateLimiter:
     def hit(self, limit: str, *keys: str) -> None:
         for item in parse_many(limit):
             if not self._limiter.hit(item, "portti", *keys):
-                stats = self._limiter.get_window_stats(item, "portti", *keys)
-                retry = max(1, math.ceil(stats.reset_time - time.time()))
-                raise RateLimited(retry_after=retry)
+                raise RateLimited(retry_after=self._wait(item, keys))
+
+    def retry_after(self, limit: str, *keys: str) -> int | None:
+        waits = [
+            self._wait(item, keys)
+            for item in parse_many(limit)
+            if not self._limiter.test(item, "portti", *keys)
+        ]
+        return max(waits) if waits else None
+
+    def clear(self, limit: str, *keys: str) -> None:
+        for item in parse_many(limit):
+            self._limiter.clear(item, "portti", *keys)
+
+    def _wait(self, item: RateLimitItem, keys: tuple[str, ...]) -> int:
+        stats = self._limiter.get_window_stats(item, "portti", *keys)
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
     def reset(self) -> None:
         self._storage.reset()

@@ -10,7 +10,7 @@ from portti.invitations.models import Invitation, InvitationStatus
 from portti.invitations.schemas import AdminCodeOut, InvitationOut, InviteIn, StepOut
 from portti.invitations.services import InvitationService
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, DbSession, kept_on_refusal
+from portti.web.deps import CurrentActor, DbSession, Id, kept_on_refusal
 
 router = APIRouter(
     prefix="/api/v1/companies/{company_id}/members/{membership_id}/invitation",
@@ -38,7 +38,7 @@ def invitation_out(svc: InvitationService, inv: Invitation) -> InvitationOut:
 
 @router.get("", operation_id="get_invitation", response_model=InvitationOut)
 def get_invitation(
-    company_id: int, membership_id: int, actor: CurrentActor, invitations: Invitations
+    company_id: Id, membership_id: Id, actor: CurrentActor, invitations: Invitations
 ) -> InvitationOut:
     _, inv = invitations.for_admin(actor, company_id, membership_id)
     if inv is None:
@@ -53,8 +53,8 @@ def get_invitation(
     status_code=status.HTTP_201_CREATED,
 )
 def send_invitation(
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     body: InviteIn,
     request: Request,
     actor: CurrentActor,
@@ -77,8 +77,8 @@ def send_invitation(
 
 @router.delete("", operation_id="cancel_invitation", status_code=status.HTTP_204_NO_CONTENT)
 def cancel_invitation(
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
     db: DbSession,
@@ -95,8 +95,8 @@ def cancel_invitation(
     status_code=status.HTTP_201_CREATED,
 )
 def issue_confirmation_code(
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
     db: DbSession,

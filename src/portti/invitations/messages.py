@@ -13,7 +13,7 @@ from portti.companies.policy import AdminPolicy
 from portti.errors import Forbidden
 from portti.infra.outbox import OutboxMessage, failed_messages
 from portti.web.csrf import verify_csrf
-from portti.web.deps import ClockDep, CurrentSession, DbSession
+from portti.web.deps import ClockDep, CurrentSession, DbSession, Id
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
@@ -53,7 +53,7 @@ def _out(m: OutboxMessage) -> UndeliverableOut:
     tags=["invitations"],
 )
 def list_undeliverable_messages(
-    company_id: int, ws: CurrentSession, db: DbSession, clock: ClockDep
+    company_id: Id, ws: CurrentSession, db: DbSession, clock: ClockDep
 ) -> list[UndeliverableOut]:
     AdminPolicy(db, clock).require_admin(ws.person_id, company_id)
     return [_out(m) for m in failed_messages(db, company_id=company_id)]

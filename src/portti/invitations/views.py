@@ -14,7 +14,7 @@ from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.errors import InviteeNotValid, ReinviteNeedsSupport
 from portti.invitations.models import LIVE_STATUSES, Invitation, InvitationStatus
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, CurrentSession, DbSession, kept_on_refusal
+from portti.web.deps import CurrentActor, CurrentSession, DbSession, Id, kept_on_refusal
 
 router = APIRouter(
     prefix="/c/{company_id}/users/{membership_id}",
@@ -47,8 +47,8 @@ def panel_context(invitations: Invitations, inv: Invitation | None) -> dict[str,
 @router.get("/invitation-panel", response_class=HTMLResponse)
 def invitation_panel(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
     ws: CurrentSession,
@@ -72,8 +72,8 @@ def invite_context(
     invitations: Invitations,
     actor: CurrentActor,
     ws: CurrentSession,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     errors: dict[str, str],
 ) -> dict[str, Any]:
     m, inv = invitations.for_admin(actor, company_id, membership_id)
@@ -97,8 +97,8 @@ def invite_context(
 @router.get("/invite", response_class=HTMLResponse)
 def invite_page(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
     ws: CurrentSession,
@@ -110,8 +110,8 @@ def invite_page(
 @router.post("/invite", response_class=HTMLResponse)
 def send_invitation(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
     ws: CurrentSession,
@@ -136,8 +136,8 @@ def send_invitation(
 
 @router.post("/invitation/cancel")
 def cancel_invitation(
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
     db: DbSession,
@@ -150,8 +150,8 @@ def cancel_invitation(
 @router.get("/confirmation-code", response_class=HTMLResponse)
 def confirmation_code_page(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
     ws: CurrentSession,
@@ -176,8 +176,8 @@ def confirmation_code_page(
 @router.post("/confirmation-code", response_class=HTMLResponse)
 def generate_confirmation_code(
     request: Request,
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
     ws: CurrentSession,
@@ -210,8 +210,8 @@ def generate_confirmation_code(
 
 @router.post("/confirmation-code/saved")
 def confirmation_code_saved(
-    company_id: int,
-    membership_id: int,
+    company_id: Id,
+    membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
     db: DbSession,

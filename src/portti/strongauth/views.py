@@ -19,9 +19,9 @@ from portti.infra.crypto import CodeHasher
 from portti.people.models import Person, PersonIdentifier
 from portti.strongauth.services import LoginFailed, StrongAuthService
 from portti.strongauth.test_idp import TestIdentity
+from portti.web.cookies import set_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
-    SESSION_COOKIE,
     Audit,
     ClockDep,
     CurrentSession,
@@ -213,7 +213,7 @@ def login_callback(
                 },
                 status_code=403,
             )
-        sessions.record_step_up(current, method)
+        token, _ = sessions.record_step_up(current, method)
         audit.record(
             AuditAction.STEP_UP_SUCCEEDED,
             actor_person_id=person.id,
@@ -222,7 +222,9 @@ def login_callback(
             **assurance,
         )
         db.commit()
-        return RedirectResponse(flow.return_to or "/", 303)
+        stepped_up = RedirectResponse(flow.return_to or "/", 303)
+        set_session_cookie(request, stepped_up, token)
+        return stepped_up
 
     if person is None:
         audit.record(
@@ -256,19 +258,6 @@ def login_callback(
     response = RedirectResponse(target, 303)
     set_session_cookie(request, response, token)
     return response
-
-
-def set_session_cookie(request: Request, response: Response, token: str) -> None:
-    settings = request.app.state.settings
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_absolute_hours * 3600,
-        httponly=True,
-        secure=settings.secure_cookies,
-        samesite="lax",
-        path="/",
-    )
 
 
 def _hand_off_to_app(

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from portti.errors import DomainError
+from portti.web.cookies import session_cookie_name
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HEADER = "x-csrf-token"
@@ -34,7 +35,7 @@ class CsrfFailed(DomainError):
 def csrf_binding(request: Request) -> str:
     # Read from the cookies, not from what a route resolved, so that every route of a page
     # agrees on the binding whatever dependencies it has.
-    session_token = request.cookies.get("portti_session")
+    session_token = request.cookies.get(session_cookie_name(request))
     if session_token:
         return "s:" + hashlib.sha256(session_token.encode()).hexdigest()
     return "b:" + str(request.state.browser_id)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import anyio
 import anyio.to_thread
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog, RequestContext
@@ -20,10 +20,9 @@ from portti.config import Settings
 from portti.errors import DomainError, NotAuthenticated
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox, outbox_box
+from portti.web.cookies import session_cookie_name
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
-
-SESSION_COOKIE = "portti_session"
 
 
 @contextmanager
@@ -87,6 +86,12 @@ async def get_request_context(request: Request) -> RequestContext:
     return request_context(request)
 
 
+# Row ids are INTEGER columns (PostgreSQL's int4): a larger number in a URL could only fail in
+# the database, so it is refused as a validation error before (SEC-10).
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 DbSession = Annotated[Session, Depends(get_db)]
@@ -117,7 +122,7 @@ Sessions = Annotated[SessionService, Depends(get_session_service)]
 
 
 def get_optional_session(request: Request, sessions: Sessions, db: DbSession) -> WebSession | None:
-    ws = sessions.resolve(request.cookies.get(SESSION_COOKIE))
+    ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
     if ws is not None:
         request.state.session_id = ws.id
         if db.dirty:

@@ -138,8 +138,12 @@ def install_error_handlers(app: FastAPI) -> None:
                     "errors": {},
                 },
                 status_code=exc.status_code,
+                headers=exc.headers,
             )
-        return problem(exc.status_code, "http_" + str(exc.status_code), title, str(exc.detail))
+        resp = problem(exc.status_code, "http_" + str(exc.status_code), title, str(exc.detail))
+        # Starlette's 405 names the allowed methods (RFC 9110 requires ``Allow``).
+        resp.headers.update(exc.headers or {})
+        return resp
 
 
 def _path_only(url: str) -> str:

@@ -7,7 +7,7 @@ from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-BROWSER_COOKIE = "portti_browser"
+from portti.web.cookies import BROWSER, cookie_name
 
 
 def content_security_policy(form_targets: list[str]) -> str:
@@ -23,6 +23,7 @@ class BrowserMiddleware:
     def __init__(self, app: ASGIApp, *, secure: bool, csp: str) -> None:
         self.app = app
         self.secure = secure
+        self.browser_cookie = cookie_name(BROWSER, secure=secure)
         self.csp = csp.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -36,7 +37,7 @@ class BrowserMiddleware:
                     cookies.load(value.decode("latin-1"))
                 except Exception:  # noqa: S112 - a malformed cookie header is ignored
                     continue
-        existing = cookies.get(BROWSER_COOKIE)
+        existing = cookies.get(self.browser_cookie)
         browser_id = existing.value if existing and 20 <= len(existing.value) <= 64 else None
         new_cookie = browser_id is None
         if browser_id is None:
@@ -55,7 +56,7 @@ class BrowserMiddleware:
                 }
                 headers += [(k, v) for k, v in extra.items() if k not in present]
                 if new_cookie:
-                    attrs = f"{BROWSER_COOKIE}={browser_id}; Path=/; HttpOnly; SameSite=Lax"
+                    attrs = f"{self.browser_cookie}={browser_id}; Path=/; HttpOnly; SameSite=Lax"
                     if self.secure:
                         attrs += "; Secure"
                     headers.append((b"set-cookie", attrs.encode()))

@@ -379,7 +379,7 @@ def read_browser_state(
 @dataclass(frozen=True)
 class Completion:
     transaction: LoginTransaction
-    session_token: str | None  # a new web session (login); None for a step-up
+    session_token: str  # a new web session: a login, or the rotated one after a step-up
 
 
 # Statements the approval path runs, built once (building and keying a statement costs more
@@ -564,10 +564,9 @@ class LoginTransactionService:
         now = self.clock.now()
         if not self._move(tx, (Status.APPROVED,), Status.COMPLETED, completed_at=now):
             raise ApprovalUsed()
-        token: str | None = None
         if tx.purpose == LoginPurpose.STEP_UP:
             assert current is not None
-            sessions.record_step_up(current, STEP_UP_METHOD)
+            token, _ = sessions.record_step_up(current, STEP_UP_METHOD, device_id=tx.device_id)
             self.audit.record(
                 AuditAction.STEP_UP_SUCCEEDED,
                 actor_person_id=tx.person_id,

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from portti.devices.models import Device, DeviceStatus
-from portti.strongauth.views import set_session_cookie
+from portti.web.cookies import set_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
     CurrentSession,
@@ -42,6 +42,7 @@ from portti.web.deps import (
 )
 from portti.web.errors import _path_only
 from portti.weblogin.deps import Events, LoginTransactions
+from portti.weblogin.models import LoginPurpose
 from portti.weblogin.qr import (
     BrowserState,
     LoginTransactionService,
@@ -280,11 +281,12 @@ def complete_qr_login(
     db.commit()
     qr.publish_changes(events)
     tx = done.transaction
-    if done.session_token is not None:
-        target = tx.return_to if tx.return_to not in ("", "/") else "/companies"
-        response: Response = RedirectResponse(target, 303)
-        set_session_cookie(request, response, done.session_token)
+    if tx.purpose == LoginPurpose.STEP_UP:
+        target = tx.return_to or "/"
     else:
-        response = RedirectResponse(tx.return_to or "/", 303)
+        target = tx.return_to if tx.return_to not in ("", "/") else "/companies"
+    response: Response = RedirectResponse(target, 303)
+    # A step-up rotates the session too (SEC-11): the browser gets the new token either way.
+    set_session_cookie(request, response, done.session_token)
     response.delete_cookie(QR_COOKIE, path=cookie_path(public_id))
     return response

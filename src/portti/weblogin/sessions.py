@@ -186,9 +186,34 @@ class SessionService:
             )
         return count
 
-    def record_step_up(self, ws: WebSession, method: str) -> None:
-        ws.strong_auth_at = self.clock.now()
-        ws.strong_auth_method = method
+    def record_step_up(
+        self, ws: WebSession, method: str, *, device_id: int | None = None
+    ) -> tuple[str, WebSession]:
+        """Strong authentication raises what the session may do, so the session gets a new
+        token (SEC-11): the old token is revoked, and one that leaked or was planted before the
+        step-up never carries the stronger rights. The new session keeps the old one's
+        absolute limit, so a step-up does not lengthen a session's life. ``device_id``, the app
+        that approved the step-up, is remembered: "This wasn't me" for it ends the session (SEC-4)."""
+        now = self.clock.now()
+        ws.revoked_at = now
+        token = secrets.token_urlsafe(32)
+        rotated = WebSession(
+            id=hash_token(token),
+            person_id=ws.person_id,
+            created_at=ws.created_at,
+            last_seen_at=now,
+            expires_at=ws.expires_at,
+            login_method=ws.login_method,
+            strong_auth_at=now,
+            strong_auth_method=method,
+            company_id=ws.company_id,
+            ip=ws.ip,
+            user_agent=ws.user_agent,
+            approved_by_device_id=device_id or ws.approved_by_device_id,
+        )
+        self.db.add(rotated)
+        self.db.flush()
+        return token, rotated
 
     def fresh_strong_auth(self, ws: WebSession, window: timedelta) -> bool:
         return ws.strong_auth_at is not None and self.clock.now() - ws.strong_auth_at <= window

@@ -14,9 +14,9 @@ from portti.companies.services import PersonDirectory, member_status
 from portti.devices.deps import Devices
 from portti.errors import Forbidden
 from portti.oidc_provider.logins import end_client_logins
+from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
-    SESSION_COOKIE,
     Audit,
     ClockDep,
     CurrentSession,
@@ -65,7 +65,7 @@ def logout(
     audit.record(AuditAction.LOGOUT, actor_person_id=ws.person_id, subject_person_id=ws.person_id)
     db.commit()
     response = RedirectResponse("/login", 303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    clear_session_cookie(request, response)
     return response
 
 

@@ -307,8 +307,9 @@ def test_step_up_expires_after_the_configured_minutes(client, world, db, clock, 
     assert snapshot(db) == before
     page = client.get(f"/c/{cid}/users", headers=HTML)
     assert "Authenticate to add users" in page.text and "Add user</a>" not in page.text
-    # Authenticating again opens a new window.
+    # Authenticating again opens a new window, in a new session with its own CSRF token.
     assert step_up(client, world.kh_a).status_code == 303
+    headers = api_headers(client)
     r = client.post(f"/api/v1/companies/{cid}/members", json=wizard.body(), headers=headers)
     assert r.status_code == 201, r.text
 
@@ -496,3 +497,78 @@ def test_a_provider_given_by_issuer_alone_is_discovered(client, app, world, db):
     [event] = audit_events(db, "login_succeeded")
     assert event.details["method"] == "oidc:fi_discovered"
     assert event.details["acr"] == "http://ftn.ficora.fi/2017/loa2"
+
+
+# -- SEC-11: session rotation and cookie prefix -------------------------------------------------
+
+
+def test_step_up_rotates_the_session_token(client, app, world, db):  # SEC-11 ADM-2
+    """A token that leaked or was planted before the step-up never carries its rights."""
+    login(client, world.kh_a)
+    before = session_cookie(client)
+    r = step_up(client, world.kh_a)
+    assert r.status_code == 303
+    assert "portti_session=" in r.headers["set-cookie"]
+    after = session_cookie(client)
+    assert after and before and after != before
+    # The new token works and is stepped up.
+    cid = world.client_a.id
+    r = client.post(
+        f"/api/v1/companies/{cid}/members", json=wizard.body(), headers=api_headers(client)
+    )
+    assert r.status_code == 201, r.text
+    # The old one is dead: a browser still holding it is logged out.
+    old = another_browser(app)
+    old.cookies.set("portti_session", before, domain="testserver.local")
+    assert old.get("/settings", headers=HTML).status_code == 303
+    r = old.post(f"/api/v1/companies/{cid}/members", json=wizard.body(), headers={})
+    assert r.status_code in (401, 403)
+    assert db.query(WebSession).filter(WebSession.revoked_at.is_(None)).count() == 1
+
+
+@pytest.fixture
+def https_settings(settings):
+    return settings.model_copy(update={"base_url": "https://testserver"})
+
+
+@pytest.fixture
+def https_client(https_settings, clock):
+    from fastapi.testclient import TestClient
+
+    from portti.app import create_app
+    from portti.strongauth.oidc import JwksCache
+
+    app = create_app(https_settings, clock=clock)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as c:
+        app.state.http = c
+        app.state.jwks = JwksCache(c)
+        yield c
+    app.state.engine.dispose()
+
+
+def test_cookies_carry_the_host_prefix_over_https(https_client, world):  # SEC-11
+    client = https_client
+    page = client.get("/login", headers=HTML)
+    browser = page.headers["set-cookie"]
+    assert browser.startswith("__Host-portti_browser=")
+    assert "Secure" in browser and "Path=/" in browser and "domain" not in browser.lower()
+    r = login(client, world.kh_a)
+    assert r.status_code == 303 and r.headers["location"] == "/companies", r.text
+    [cookie] = [c for c in r.headers.get_list("set-cookie") if "portti_session" in c]
+    assert cookie.startswith("__Host-portti_session=")
+    attrs = [a.strip().lower() for a in cookie.split(";")[1:]]
+    assert "secure" in attrs and "path=/" in attrs and "httponly" in attrs
+    assert not any(a.startswith("domain") for a in attrs)
+    # The session is read from the prefixed cookie only; a bare one planted by a sibling
+    # subdomain or a plain-http page means nothing.
+    assert client.get("/settings", headers=HTML).status_code == 200
+    token = client.cookies.get("__Host-portti_session")
+    client.cookies.clear()
+    client.cookies.set("portti_session", token, domain="testserver.local")
+    assert client.get("/settings", headers=HTML).status_code == 303
+    # The step-up's new session comes in a prefixed cookie too.
+    client.cookies.clear()
+    login(client, world.kh_a)
+    r = step_up(client, world.kh_a)
+    assert r.status_code == 303
+    assert r.headers["set-cookie"].startswith("__Host-portti_session=")

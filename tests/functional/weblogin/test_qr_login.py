@@ -482,8 +482,9 @@ def start_app_step_up(client: TestClient, next_: str = "/c/1/users") -> Panel:
 
 def test_step_up_by_app_push_records_a_fresh_strong_authentication(
     client, kh_phone, world, db
-):  # ADM-2
+):  # ADM-2 SEC-11
     assert login(client, world.kh_a).status_code == 303
+    before = session_cookie(client)
     panel = start_app_step_up(client)
     shown = status(client, panel.public_id)
     assert shown["status"] == "pending" and shown["number"] is not None  # at once: push
@@ -497,6 +498,10 @@ def test_step_up_by_app_push_records_a_fresh_strong_authentication(
     assert done.status_code == 303 and done.headers["location"] == "/c/1/users"
     ws = fresh(db).get(WebSession, hash_token(session_cookie(client) or ""))
     assert ws is not None and ws.strong_auth_method == "app" and ws.strong_auth_at is not None
+    # The step-up rotated the session: the token from before it no longer works.
+    assert before and session_cookie(client) != before
+    old = fresh(db).get(WebSession, hash_token(before))
+    assert old is not None and old.revoked_at is not None
     event = audit_events(db, "step_up_succeeded")[-1]
     assert event.details["method"] == "app" and event.actor_person_id == world.kh_a.id
 
