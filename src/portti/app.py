@@ -144,6 +144,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         csp=content_security_policy(form_targets),
     )
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+    from portti.mobile import views as mobile_views
+
+    app.mount("/app/static", StaticFiles(directory=str(mobile_views.STATIC_DIR)), name="app_static")
 
     from portti.companies import api as companies_api
     from portti.companies import views as companies_views
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(invitations_messages.router)
     app.include_router(devices_app_api.router)
     app.include_router(devices_views.router)
+    app.include_router(mobile_views.router)
     if settings.demo:
         from portti.infra import devmailbox_views
 
