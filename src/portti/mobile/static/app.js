@@ -462,7 +462,9 @@ async function screenConfirmPin(firstPin) {
     { class: "check" },
     bio,
     h("label", { for: "use-bio", text: t("use_biometrics") }),
-    bioAvailable ? null : h("p", { class: "muted", text: t("biometrics_unavailable") }),
+    bioAvailable
+      ? null
+      : h("p", { class: "muted", text: webauthn.SERVER_ACCEPTS_WEBAUTHN ? t("biometrics_unavailable") : t("biometrics_not_yet") }),
   );
   const f = form([pin], t("next"), async () => {
     if (pin.input.value !== firstPin) {
@@ -509,7 +511,7 @@ function screenBankId() {
     const verifier = randomToken(48);
     sessionStorage.setItem("portti-bank-id-verifier", verifier);
     const answer = await call("POST", "/activations/bank-id", {
-      body: { provider: "fi_bank", code_challenge: b64url(await sha256(verifier)), return_to: "web_app" },
+      body: { provider: "fi_bank", code_challenge: b64url(await sha256(verifier)) },
     });
     window.location.assign(answer.authorization_url);
   });

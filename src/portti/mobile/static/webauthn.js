@@ -6,7 +6,12 @@
 
 import { b64url, b64urlDecode, signedMessage } from "./crypto.js";
 
+// The server does not verify WebAuthn assertions yet (the `webauthn` biometric key kind is still
+// to come; docs/app-api.md, section 6): until it does, the app offers only the PIN.
+export const SERVER_ACCEPTS_WEBAUTHN = false;
+
 export async function platformAuthenticatorAvailable() {
+  if (!SERVER_ACCEPTS_WEBAUTHN) return false;
   try {
     return Boolean(
       window.PublicKeyCredential &&
