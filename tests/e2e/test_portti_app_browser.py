@@ -404,3 +404,112 @@ def test_the_whole_story_in_the_portti_app(
     expect(app.get_by_text("You were logged out from")).to_contain_text("new invitation")
     assert all(not v for v in screens.values()), screens
     print(f"\naxe-core: {len(screens)} app screens, no serious or critical violations")
+
+
+def activate_in_app(app: Page, admin: Page, who: Invitee) -> Authenticator:
+    """The activation steps without the checks of the story above; ends on the confirm-PIN screen."""
+    signup_code = signup_code_in(mailbox(admin, "email", who.email)[0]["text"])
+    app.goto("/app/")
+    app.get_by_role("button", name="Don't have a Finnish bank ID").click()
+    app.get_by_role("button", name="I have a sign-up code").click()
+    app.get_by_label("Sign-up code").fill(signup_code)
+    app.get_by_role("button", name="Next").click()
+    expect(app.get_by_role("heading", name="Enter the verification code")).to_be_visible()
+    app.get_by_label("Verification code").fill(
+        sms_code_in(mailbox(admin, "sms", who.phone)[0]["text"])
+    )
+    app.get_by_role("button", name="Next").click()
+    app.get_by_label("E-mail address").fill(who.email)
+    app.get_by_role("button", name="Next").click()
+    expect(app.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+    email_code = re.search(r"\b(\d{6})\b", mailbox(admin, "email", who.email, count=2)[0]["text"])
+    assert email_code
+    app.get_by_label("Code from the e-mail").fill(email_code.group(1))
+    app.get_by_role("button", name="Next").click()
+    app.get_by_label("Password", exact=True).fill(PASSWORD)
+    app.get_by_label("Password again").fill(PASSWORD)
+    app.get_by_role("button", name="Next").click()
+    authenticator = Authenticator(app.get_by_test_id("totp-secret").inner_text().replace(" ", ""))
+    app.get_by_label("Security code from the authenticator app").fill(authenticator.code())
+    app.get_by_role("button", name="Next").click()
+    app.get_by_role("button", name="Accept the terms and conditions").click()
+    app.get_by_label("PIN code", exact=True).fill(PIN)
+    app.get_by_role("button", name="Next").click()
+    expect(app.get_by_role("heading", name="Confirm the PIN code")).to_be_visible()
+    app.get_by_label("PIN code again").fill(PIN)
+    return authenticator
+
+
+def test_biometrics_through_the_phones_platform_authenticator(
+    browser: Browser, page: Page, live_server: Any
+):  # APP-5 WEB-2
+    """A virtual platform authenticator (CDP ``WebAuthn``) stands in for the fingerprint reader.
+    WebAuthn refuses IP addresses, so the phone opens the app at ``localhost``."""
+    log_in_admin(page, KH)
+    who = invite_foreign_person(page)
+    phone_url = live_server.url.replace("127.0.0.1", "localhost")
+    context = browser.new_context(base_url=phone_url, locale="en-GB", **PHONE)
+    problems: list[str] = []
+    watch_problems(context, problems)
+    try:
+        app = context.new_page()
+        cdp = context.new_cdp_session(app)
+        cdp.send("WebAuthn.enable")
+        authenticator = cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+                    "hasUserVerification": True, "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )  # fmt: skip
+        activate_in_app(app, page, who)
+        expect(app.get_by_label("Also log in with fingerprint or Face ID")).to_be_checked()
+        app.get_by_role("button", name="Next").click()
+        expect(app.get_by_role("heading", name="Done")).to_be_visible()
+        credentials = cdp.send(
+            "WebAuthn.getCredentials", {"authenticatorId": authenticator["authenticatorId"]}
+        )["credentials"]
+        assert len(credentials) == 1
+        app.get_by_role("button", name="Continue").click()
+
+        app.get_by_role("button", name="Log in with fingerprint or Face ID").click()
+        expect(app.get_by_role("heading", name=f"Hello, {who.given}")).to_be_visible()
+
+        # Approve a web login with biometrics (the typed code: no camera in this browser).
+        computer = browser.new_context(base_url=live_server.url, locale="en-GB")
+        try:
+            login_page = computer.new_page()
+            login_page.goto("/login")
+            login_page.get_by_text("Can't use the camera?").click()
+            code = login_page.locator("[data-qr-code-text] strong.code").inner_text()
+            app.get_by_role("button", name="Type a code instead").click()
+            app.get_by_label("Login code").fill(code)
+            app.get_by_role("button", name="Next").click()
+            number = login_page.get_by_text("Pick this number in the app").locator("strong")
+            expect(number).not_to_be_empty()
+            app.get_by_label(number.inner_text(), exact=True).check()
+            app.get_by_role("button", name="Approve with fingerprint or Face ID").click()
+            expect(app.get_by_role("status")).to_have_text("Approved. The browser logs you in now.")
+            account = login_page.get_by_role("navigation", name="Your account")
+            expect(account.get_by_role("link", name=f"{who.given} {who.family}")).to_be_visible()
+        finally:
+            computer.close()
+
+        # A failed fingerprint check (the authenticator refuses user verification): no unlock.
+        app.get_by_role("button", name="Lock", exact=True).click()
+        cdp.send(
+            "WebAuthn.setUserVerified",
+            {"authenticatorId": authenticator["authenticatorId"], "isUserVerified": False},
+        )
+        app.get_by_role("button", name="Log in with fingerprint or Face ID").click()
+        expect(app.get_by_role("alert")).not_to_be_empty()
+        expect(app.get_by_role("heading", name="Log in to the Portti app")).to_be_visible()
+        app.get_by_label("PIN code", exact=True).fill(PIN)
+        app.get_by_role("button", name="Log in with PIN").click()
+        expect(app.get_by_role("heading", name=f"Hello, {who.given}")).to_be_visible()
+    finally:
+        context.close()
+    assert not problems, problems

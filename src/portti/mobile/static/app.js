@@ -464,7 +464,7 @@ async function screenConfirmPin(firstPin) {
     h("label", { for: "use-bio", text: t("use_biometrics") }),
     bioAvailable
       ? null
-      : h("p", { class: "muted", text: webauthn.SERVER_ACCEPTS_WEBAUTHN ? t("biometrics_unavailable") : t("biometrics_not_yet") }),
+      : h("p", { class: "muted", text: t("biometrics_unavailable") }),
   );
   const f = form([pin], t("next"), async () => {
     if (pin.input.value !== firstPin) {

@@ -61,7 +61,6 @@ export const CATALOGUES = {
     confirm_pin_label: "PIN code again",
     pins_differ: "The PIN codes are not the same. Create the PIN code again.",
     use_biometrics: "Also log in with fingerprint or Face ID",
-    biometrics_not_yet: "Fingerprint and Face ID are not yet available in the web app; you will use the PIN.",
     biometrics_unavailable: "This phone offers no fingerprint or face check to the browser; you will use the PIN.",
     done_title: "Done",
     done_intro: "You can now log in to Portti on a computer and in the mobile app.",

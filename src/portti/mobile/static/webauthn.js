@@ -6,12 +6,12 @@
 
 import { b64url, b64urlDecode, signedMessage } from "./crypto.js";
 
-// The server does not verify WebAuthn assertions yet (the `webauthn` biometric key kind is still
-// to come; docs/app-api.md, section 6): until it does, the app offers only the PIN.
-export const SERVER_ACCEPTS_WEBAUTHN = false;
+// WebAuthn refuses IP addresses as relying-party ids: opened at http://127.0.0.1 the app offers
+// only the PIN (open it at http://localhost in development).
+const IP_HOST = /^(\d+\.){3}\d+$|^\[.*\]$/;
 
 export async function platformAuthenticatorAvailable() {
-  if (!SERVER_ACCEPTS_WEBAUTHN) return false;
+  if (IP_HOST.test(location.hostname)) return false;
   try {
     return Boolean(
       window.PublicKeyCredential &&
@@ -48,12 +48,8 @@ export async function register(displayName) {
   const response = credential.response;
   const spki = response.getPublicKey();
   if (!spki) throw new Error("The authenticator gave no public key.");
-  // The server gets the credential id and the COSE algorithm with the key (SPKI): the id picks
-  // the credential at assertion time, the key verifies it.
-  return {
-    id: b64url(credential.rawId),
-    publicKey: `${b64url(credential.rawId)}.${response.getPublicKeyAlgorithm()}.${b64url(spki)}`,
-  };
+  // The server keeps the public key (SPKI); the app keeps the credential id to ask for it.
+  return { id: b64url(credential.rawId), publicKey: b64url(spki) };
 }
 
 export async function assert(credentialId, purpose, nonce, context) {
@@ -68,6 +64,7 @@ export async function assert(credentialId, purpose, nonce, context) {
   });
   const r = assertion.response;
   return [
+    b64url(assertion.rawId),
     b64url(r.authenticatorData),
     b64url(r.clientDataJSON),
     b64url(r.signature),
