@@ -513,3 +513,58 @@ def test_biometrics_through_the_phones_platform_authenticator(
     finally:
         context.close()
     assert not problems, problems
+
+
+def test_finnish_bank_id_activation_and_step_up_approved_in_the_app(
+    browser: Browser, page: Page, live_server: Any
+):  # APP-9 ADM-2
+    """The KH activates the web app with Finnish bank ID (the test provider hands the browser
+    back to /app/), then approves her own "Authenticate to add users" from the app's list of
+    pending approvals."""
+    screens: dict[str, list[str]] = {}
+    context = browser.new_context(base_url=live_server.url, locale="en-GB", **PHONE)
+    problems: list[str] = []
+    watch_problems(context, problems)
+    try:
+        app = context.new_page()
+        app.goto("/app/")
+        app.get_by_role("button", name="Finnish bank ID", exact=True).click()
+        axe_check(app, "bank ID", screens)
+        app.get_by_role("button", name="Identify with Finnish bank ID").click()
+        app.get_by_label(KH).check()
+        app.get_by_role("button", name="Log in", exact=True).click()
+        heading = app.get_by_role("heading", level=1)
+        expect(heading).to_have_text(re.compile("Terms and conditions|Create a personal PIN code"))
+        if heading.inner_text() == "Terms and conditions":
+            app.get_by_role("button", name="Accept the terms and conditions").click()
+        app.get_by_label("PIN code", exact=True).fill(PIN)
+        app.get_by_role("button", name="Next").click()
+        app.get_by_label("PIN code again").fill(PIN)
+        app.get_by_role("button", name="Next").click()
+        app.get_by_role("button", name="Continue").click()
+        app.get_by_label("PIN code", exact=True).fill(PIN)
+        app.get_by_role("button", name="Log in with PIN").click()
+        expect(app.get_by_role("heading", name="Hello, Kaisa")).to_be_visible()
+
+        # In her browser: Users and roles → Authenticate to add users → with the Portti app.
+        log_in_admin(page, KH)
+        menu = page.get_by_role("navigation", name="Company menu")
+        menu.get_by_text(DESIGN, exact=True).click()
+        menu.get_by_role("link", name="Users and roles").click()
+        page.get_by_role("link", name="Authenticate to add users").click()
+        page.get_by_role("button", name="Authenticate with the Portti app").click()
+        number = page.get_by_text("Pick this number in the app").locator("strong")
+        expect(number).not_to_be_empty()
+
+        app.get_by_role("button", name="Refresh").click()
+        app.get_by_role("button", name="Review").click()
+        expect(app.get_by_role("heading", name="Authenticate in Portti?")).to_be_visible()
+        axe_check(app, "approve step-up", screens)
+        app.get_by_label(number.inner_text(), exact=True).check()
+        app.get_by_label("PIN code", exact=True).fill(PIN)
+        app.get_by_role("button", name="Approve with PIN").click()
+        expect(app.get_by_role("status")).to_have_text("Approved. The browser logs you in now.")
+        expect(page.get_by_text("Strong authentication is valid for")).to_be_visible()
+    finally:
+        context.close()
+    assert not problems, problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -134,6 +135,12 @@ class BankIdStartIn(Strict):
     provider: str = Field(max_length=40)
     code_challenge: str = Field(
         max_length=100, description="S256 of a verifier the app keeps, to pick up the result."
+    )
+    return_to: Literal["app", "web_app"] = Field(
+        default="app",
+        description="`app`: the browser is sent to `portti-app://activation?handoff=…`; "
+        "`web_app`: to the Portti web app, `/app/#handoff=…` (a fragment: never sent to a "
+        "server or in a Referer).",
     )
 
 

@@ -511,7 +511,7 @@ function screenBankId() {
     const verifier = randomToken(48);
     sessionStorage.setItem("portti-bank-id-verifier", verifier);
     const answer = await call("POST", "/activations/bank-id", {
-      body: { provider: "fi_bank", code_challenge: b64url(await sha256(verifier)) },
+      body: { provider: "fi_bank", code_challenge: b64url(await sha256(verifier)), return_to: "web_app" },
     });
     window.location.assign(answer.authorization_url);
   });
