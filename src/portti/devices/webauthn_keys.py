@@ -35,7 +35,7 @@ import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from webauthn import verify_authentication_response
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidCBORData
+from webauthn.helpers.exceptions import WebAuthnException
 
 from portti.devices import keys
 from portti.devices.errors import InvalidDeviceKey
@@ -119,6 +119,6 @@ def verify_assertion(public_key_b64: str, assertion: str, message: bytes, *, bas
             credential_current_sign_count=0,
             require_user_verification=True,
         )
-    except (InvalidAuthenticationResponse, InvalidCBORData, ValueError, TypeError, KeyError):
+    except (WebAuthnException, ValueError, TypeError, KeyError):
         return False
     return True
