@@ -172,9 +172,10 @@ function goStep(step) {
   (screens[step] || screenWelcome)();
 }
 
-function screenWelcome() {
+function screenWelcome(message) {
   show(
     t("welcome_title"),
+    message ? h("p", { role: "status", class: "status", text: message }) : null,
     h("p", { text: t("welcome_intro") }),
     alertBox(),
     h(
@@ -655,8 +656,7 @@ async function logOut() {
   }
   await webauthn.forget(state.device?.webauthnCredential);
   await forgetDevice();
-  screenWelcome();
-  root.querySelector("p").textContent = t("logged_out");
+  screenWelcome(t("logged_out"));
 }
 
 async function logOutEverywhere() {
@@ -669,8 +669,7 @@ async function logOutEverywhere() {
     return;
   }
   await forgetDevice();
-  screenWelcome();
-  root.querySelector("p").textContent = t("logged_out_all", { n: answer.devices_ended });
+  screenWelcome(t("logged_out_all", { n: answer.devices_ended }));
 }
 
 // -- web login: scan, type the code, approve (WEB-1, WEB-2, ADM-2) ----------------------------
