@@ -194,6 +194,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         csp=content_security_policy(form_targets),
     )
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+    from portti.mobile import views as mobile_views
+
+    app.mount("/app/static", StaticFiles(directory=str(mobile_views.STATIC_DIR)), name="app_static")
 
     from portti.companies import api as companies_api
     from portti.companies import views as companies_views
@@ -228,6 +231,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(oidc_admin.api)
     app.include_router(oidc_admin.views)
     app.include_router(keys_views.router)
+    app.include_router(mobile_views.router)
     if settings.demo:
         from portti.infra import devmailbox_views
 

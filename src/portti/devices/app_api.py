@@ -339,6 +339,11 @@ def start_account_activation(
 # -- Finnish users: bank ID instead of an invitation (APP-9) --------------------------------
 
 
+# Marks a bank-ID activation started by the web app: the browser goes back to /app/, not to
+# the portti-app:// scheme (strongauth/views.py reads it).
+WEB_APP_HANDOFF = "web_app:"
+
+
 @router.post(
     "/activations/bank-id", operation_id="start_bank_id_activation", response_model=BankIdStartOut
 )
@@ -361,7 +366,7 @@ def start_bank_id_activation(
         purpose="app_activation",
         browser_id="app",
         session_id=None,
-        return_to=body.code_challenge,
+        return_to=(WEB_APP_HANDOFF if body.return_to == "web_app" else "") + body.code_challenge,
     )
     db.commit()
     return BankIdStartOut(authorization_url=url)

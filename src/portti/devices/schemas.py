@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,7 +58,11 @@ class DeviceIn(Strict):
     key_alg: str = Field(description="`Ed25519` or `ES256`.", max_length=10)
     public_key: str = Field(max_length=300, description="SubjectPublicKeyInfo DER, base64url.")
     pin: str = Field(max_length=12)
-    biometric_key_alg: str | None = Field(default=None, max_length=10)
+    biometric_key_alg: str | None = Field(
+        default=None,
+        max_length=10,
+        description="`Ed25519`, `ES256`, or `webauthn` (a platform authenticator's credential).",
+    )
     biometric_public_key: str | None = Field(default=None, max_length=300)
 
 
@@ -87,7 +92,12 @@ class UnlockIn(Strict):
     nonce: str = Field(max_length=64)
     signature: str = Field(max_length=200)
     pin: str | None = Field(default=None, max_length=12)
-    biometric_signature: str | None = Field(default=None, max_length=200)
+    biometric_signature: str | None = Field(
+        default=None,
+        max_length=3000,
+        description="The biometric key's signature (base64url), or for a `webauthn` biometric "
+        "key the assertion `<credential id>.<authenticatorData>.<clientDataJSON>.<signature>`.",
+    )
 
 
 class AppSessionOut(BaseModel):
@@ -125,6 +135,12 @@ class BankIdStartIn(Strict):
     provider: str = Field(max_length=40)
     code_challenge: str = Field(
         max_length=100, description="S256 of a verifier the app keeps, to pick up the result."
+    )
+    return_to: Literal["app", "web_app"] = Field(
+        default="app",
+        description="`app`: the browser is sent to `portti-app://activation?handoff=…`; "
+        "`web_app`: to the Portti web app, `/app/#handoff=…` (a fragment: never sent to a "
+        "server or in a Referer).",
     )
 
 

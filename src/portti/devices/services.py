@@ -54,7 +54,7 @@ from portti.accounts.models import Account
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.db.base import table_of
-from portti.devices import keys
+from portti.devices import keys, webauthn_keys
 from portti.devices.errors import (
     AppLocked,
     BiometricsNotEnrolled,
@@ -288,9 +288,12 @@ class DeviceService:
         stored_key = keys.encode_public_key(keys.load_public_key(key_alg, public_key))
         stored_bio_key = None
         if biometric_key_alg is not None and biometric_public_key is not None:
-            stored_bio_key = keys.encode_public_key(
-                keys.load_public_key(biometric_key_alg, biometric_public_key)
+            bio_key = (
+                webauthn_keys.load_credential_key(biometric_public_key)
+                if biometric_key_alg == webauthn_keys.WEBAUTHN
+                else keys.load_public_key(biometric_key_alg, biometric_public_key)
             )
+            stored_bio_key = keys.encode_public_key(bio_key)
             if stored_bio_key == stored_key:
                 raise ValidationFailed(
                     {"biometric_public_key": "The biometric key must be a key of its own."}
@@ -522,9 +525,21 @@ class DeviceService:
             if device.biometric_public_key is None or device.biometric_key_alg is None:
                 self._approval_failed(device, purpose, "biometrics_not_enrolled")
                 raise BiometricsNotEnrolled()
-            if not keys.verify_signature(
-                device.biometric_key_alg, device.biometric_public_key, biometric_signature, message
-            ):
+            if device.biometric_key_alg == webauthn_keys.WEBAUTHN:
+                valid = webauthn_keys.verify_assertion(
+                    device.biometric_public_key,
+                    biometric_signature,
+                    message,
+                    base_url=self.base_url,
+                )
+            else:
+                valid = keys.verify_signature(
+                    device.biometric_key_alg,
+                    device.biometric_public_key,
+                    biometric_signature,
+                    message,
+                )
+            if not valid:
                 self._approval_failed(device, purpose, "biometric_signature_invalid")
                 raise SignatureInvalid()
         else:

@@ -290,6 +290,10 @@ def _hand_off_to_app(
             },
             status_code=403,
         )
+    from portti.devices.app_api import WEB_APP_HANDOFF
+
+    web_app = code_challenge.startswith(WEB_APP_HANDOFF)
+    code_challenge = code_challenge.removeprefix(WEB_APP_HANDOFF)
     settings = request.app.state.settings
     handoff = secrets.token_urlsafe(32)
     now = clock.now()
@@ -313,4 +317,6 @@ def _hand_off_to_app(
         **(assurance or {}),
     )
     db.commit()
+    if web_app:
+        return RedirectResponse(f"/app/#handoff={handoff}", 303)
     return RedirectResponse(f"portti-app://activation?handoff={handoff}", 303)

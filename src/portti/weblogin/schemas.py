@@ -89,7 +89,12 @@ class ApproveIn(Strict):
     nonce: str = Field(max_length=64, description="From an `approve_login` challenge.")
     signature: str = Field(max_length=200)
     pin: str | None = Field(default=None, max_length=12)
-    biometric_signature: str | None = Field(default=None, max_length=200)
+    biometric_signature: str | None = Field(
+        default=None,
+        max_length=3000,
+        description="The biometric key's signature (base64url), or for a `webauthn` biometric "
+        "key the assertion `<credential id>.<authenticatorData>.<clientDataJSON>.<signature>`.",
+    )
     number: int = Field(ge=0, le=99, description="The number the person picked.")
 
 

@@ -1,0 +1,49 @@
+// The app API (docs/app-api.md): JSON in and out, RFC 9457 problems as ApiError. Only two
+// bearer tokens exist, the activation token and the app session token, never both at once.
+
+const PREFIX = "/app-api/v1";
+
+export class ApiError extends Error {
+  constructor(status, problem, retryAfter) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = problem.code || "error";
+    this.detail = problem.detail || problem.title || "";
+    this.nextStep = problem.next_step || "";
+    this.errors = problem.errors || [];
+    this.retryAfter = retryAfter;
+  }
+}
+
+export class NetworkError extends Error {}
+
+export async function call(method, path, { body, token } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(PREFIX + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch (error) {
+    throw new NetworkError(String(error));
+  }
+  if (response.status === 204) return {};
+  const text = await response.text();
+  let data = {};
+  try {
+    data = text ? JSON.parse(text) : {};
+  } catch {
+    data = { detail: text };
+  }
+  if (!response.ok) {
+    const retry = Number(response.headers.get("Retry-After")) || null;
+    throw new ApiError(response.status, data, retry);
+  }
+  return data;
+}

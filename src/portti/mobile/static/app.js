@@ -1,0 +1,828 @@
+// The Portti app: one page, one screen at a time, driven by the app API's `step`.
+// Screens are built with DOM calls (never innerHTML from the network), every text comes from the
+// catalogue in texts.js, and every screen's heading takes the focus so screen readers announce it.
+
+import { ApiError, NetworkError, call } from "./api.js";
+import { b64url, makeDeviceKey, randomToken, sha256, sign } from "./crypto.js";
+import { store } from "./store.js";
+import { t } from "./texts.js";
+import * as webauthn from "./webauthn.js";
+import { QrScanner } from "./scanner.js";
+
+const root = document.getElementById("app");
+const state = {
+  activationToken: null, // while an activation is in progress (kept in IndexedDB)
+  activation: null, // what the sign-up code told: inviter, company, phone hint, resends left
+  device: null, // {deviceId, alg, privateKey, person, webauthnCredential}
+  session: null, // the app session token: memory only, so a closed app is a locked app
+  person: null,
+  scanner: null,
+};
+
+// -- building screens --------------------------------------------------------------------------
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+    else if (name === "text") el.textContent = value;
+    else el.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+let fieldSerial = 0;
+
+function field(label, attrs = {}) {
+  const id = `f${++fieldSerial}`;
+  const input = h("input", { id, name: attrs.name || id, ...attrs });
+  return { input, node: h("div", { class: "field" }, h("label", { for: id, text: label }), input) };
+}
+
+function alertBox() {
+  return h("div", { class: "alert", role: "alert", "aria-live": "assertive" });
+}
+
+function showError(box, error) {
+  box.replaceChildren();
+  if (!error) return;
+  if (error instanceof ApiError) {
+    box.append(h("p", { class: "detail", text: error.detail }));
+    for (const e of error.errors || []) {
+      if (e.message && e.message !== error.detail) box.append(h("p", { text: e.message }));
+    }
+    if (error.nextStep) box.append(h("p", { class: "next-step", text: error.nextStep }));
+    if (error.retryAfter) box.append(h("p", { text: t("wait_seconds", { n: error.retryAfter }) }));
+  } else if (error instanceof NetworkError) {
+    box.append(h("p", { text: navigator.onLine ? t("error_network") : t("offline") }));
+  } else {
+    box.append(h("p", { text: typeof error === "string" ? error : String(error.message || error) }));
+  }
+}
+
+function show(titleText, ...children) {
+  stopScanner();
+  const heading = h("h1", { tabindex: "-1", text: titleText });
+  root.replaceChildren(h("section", { class: "screen" }, heading, ...children));
+  document.title = `${titleText} – ${t("app_name")}`;
+  heading.focus();
+  return heading;
+}
+
+// A form whose submit runs `action`; its errors land in its own alert box.
+function form(fields, submitLabel, action, extra = []) {
+  const box = alertBox();
+  const button = h("button", { type: "submit", class: "primary", text: submitLabel });
+  const el = h("form", { novalidate: true }, box, ...fields.map((f) => f.node), button, ...extra);
+  el.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    el.setAttribute("aria-busy", "true");
+    try {
+      showError(box, null);
+      await action();
+    } catch (error) {
+      if (error instanceof ApiError && handleGlobal(error)) return;
+      showError(box, error);
+      const first = fields[0]?.input;
+      if (first && !(error instanceof NetworkError)) first.focus();
+    } finally {
+      button.disabled = false;
+      el.removeAttribute("aria-busy");
+    }
+  });
+  return { el, box };
+}
+
+function button(label, onclick, cls = "secondary") {
+  return h("button", { type: "button", class: cls, text: label, onclick });
+}
+
+// Errors that change where the person is, whatever the screen.
+function handleGlobal(error) {
+  if (error.code === "app_locked") {
+    state.session = null;
+    screenUnlock();
+    return true;
+  }
+  if (error.code === "device_unknown" || error.code === "pin_locked") {
+    forgetDevice().then(() => {
+      screenWelcome();
+      showError(root.querySelector(".alert") || root.appendChild(alertBox()), error);
+    });
+    return true;
+  }
+  if (error.code === "activation_unknown") {
+    forgetActivation().then(() => {
+      screenWelcome();
+      showError(root.querySelector(".alert"), error);
+    });
+    return true;
+  }
+  return false;
+}
+
+// -- storage -----------------------------------------------------------------------------------
+
+async function saveActivation(token, info) {
+  state.activationToken = token;
+  state.activation = info;
+  await store.set("activation", { token, info });
+}
+
+async function forgetActivation() {
+  state.activationToken = null;
+  state.activation = null;
+  await store.remove("activation");
+}
+
+async function forgetDevice() {
+  state.device = null;
+  state.session = null;
+  state.person = null;
+  await store.remove("device");
+}
+
+function activationCall(method, path, body) {
+  return call(method, path, { body, token: state.activationToken });
+}
+
+function appCall(method, path, body) {
+  return call(method, path, { body, token: state.session });
+}
+
+// -- the activation: one screen per step -------------------------------------------------------
+
+function goStep(step) {
+  const screens = {
+    confirm_phone: screenPhoneCode,
+    account: screenAccount,
+    verify_email: screenVerifyEmail,
+    password: screenPassword,
+    totp: screenTotp,
+    terms: screenTerms,
+    device: screenCreatePin,
+    done: screenDone,
+  };
+  (screens[step] || screenWelcome)();
+}
+
+function screenWelcome(message) {
+  show(
+    t("welcome_title"),
+    message ? h("p", { role: "status", class: "status", text: message }) : null,
+    h("p", { text: t("welcome_intro") }),
+    alertBox(),
+    h(
+      "div",
+      { class: "actions" },
+      button(t("finnish_bank_id"), screenBankId, "primary"),
+      button(t("no_bank_id"), screenNoBankId),
+    ),
+  );
+}
+
+function screenNoBankId() {
+  show(
+    t("no_bank_id_title"),
+    h(
+      "div",
+      { class: "actions" },
+      button(t("have_signup_code"), screenSignupCode, "primary"),
+      button(t("two_factor_done"), screenReactivate),
+      button(t("back"), screenWelcome, "link"),
+    ),
+  );
+}
+
+function screenSignupCode() {
+  const code = field(t("signup_label"), {
+    inputmode: "numeric",
+    autocomplete: "off",
+    required: true,
+    maxlength: "24",
+  });
+  const f = form([code], t("next"), async () => {
+    const answer = await call("POST", "/activations", { body: { signup_code: code.input.value } });
+    await saveActivation(answer.activation_token, {
+      inviter: answer.inviter_name,
+      company: answer.company_name,
+      phone: answer.phone_hint,
+      resendsLeft: answer.resends_left,
+    });
+    screenPhoneCode();
+  });
+  show(t("signup_title"), h("p", { text: t("signup_intro") }), f.el, button(t("back"), screenNoBankId, "link"));
+}
+
+function screenPhoneCode() {
+  const info = state.activation || {};
+  const code = field(t("sms_code_label"), {
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    required: true,
+    maxlength: "6",
+  });
+  const resendArea = h("div", { class: "resend", hidden: true });
+  const resendStatus = h("p", { role: "status" });
+  const resendButton = button(t("resend_code"), async () => {
+    resendButton.disabled = true;
+    try {
+      const answer = await activationCall("POST", "/activations/current/confirmation-code/resend", {});
+      info.resendsLeft = answer.resends_left;
+      await saveActivation(state.activationToken, info);
+      resendStatus.textContent = `${t("code_resent")} ${resendsText(info.resendsLeft)}`;
+      resendButton.disabled = info.resendsLeft <= 0;
+    } catch (error) {
+      if (error instanceof ApiError && handleGlobal(error)) return;
+      showError(f.box, error);
+      resendButton.disabled = error instanceof ApiError && error.code === "sms_resend_limit";
+    }
+  });
+  const resendsText = (n) => (n > 0 ? t("resends_left", { n }) : t("no_resends_left"));
+  resendArea.append(resendButton, resendStatus);
+  const didnt = h("button", {
+    type: "button",
+    class: "link",
+    "aria-expanded": "false",
+    text: t("didnt_get_code"),
+    onclick: () => {
+      resendArea.hidden = false;
+      didnt.setAttribute("aria-expanded", "true");
+      resendButton.disabled = info.resendsLeft === 0;
+      resendStatus.textContent = resendsText(info.resendsLeft ?? 2);
+    },
+  });
+  const f = form([code], t("next"), async () => {
+    const answer = await activationCall("POST", "/activations/current/confirmation-code", {
+      code: code.input.value.trim(),
+    });
+    goStep(answer.step);
+  });
+  show(
+    t("phone_title"),
+    info.inviter ? h("p", { class: "invited", text: t("invited_by", { inviter: info.inviter, company: info.company }) }) : null,
+    h("p", { text: info.phone ? t("phone_intro", { phone: info.phone }) : t("phone_intro_plain") }),
+    f.el,
+    didnt,
+    resendArea,
+  );
+}
+
+function screenAccount() {
+  const email = field(t("email_label"), { type: "email", autocomplete: "email", required: true });
+  const f = form([email], t("next"), async () => {
+    const answer = await activationCall("POST", "/activations/current/account", { email: email.input.value.trim() });
+    state.email = email.input.value.trim();
+    goStep(answer.step);
+  });
+  f.box.addEventListener("click", () => {});
+  show(
+    t("account_title"),
+    h("p", { text: t("account_intro") }),
+    f.el,
+    button(t("log_in_with_account"), () => screenExistingAccount(false)),
+  );
+}
+
+function screenVerifyEmail() {
+  const code = field(t("email_code_label"), { inputmode: "numeric", autocomplete: "one-time-code", required: true, maxlength: "6" });
+  const f = form([code], t("next"), async () => {
+    const answer = await activationCall("POST", "/activations/current/account/email-code", { code: code.input.value.trim() });
+    goStep(answer.step);
+  });
+  const again = button(t("send_new_email_code"), async () => {
+    try {
+      if (!state.email) throw new Error(t("email_label"));
+      await activationCall("POST", "/activations/current/account", { email: state.email });
+      showError(f.box, t("code_resent"));
+    } catch (error) {
+      showError(f.box, error);
+    }
+  }, "link");
+  show(t("verify_email_title"), h("p", { text: t("verify_email_intro") }), f.el, state.email ? again : null);
+}
+
+function screenPassword() {
+  const pw = field(t("password_label"), { type: "password", autocomplete: "new-password", required: true, minlength: "12" });
+  const again = field(t("password_again_label"), { type: "password", autocomplete: "new-password", required: true });
+  const f = form([pw, again], t("next"), async () => {
+    if (pw.input.value !== again.input.value) throw new Error(t("passwords_differ"));
+    const answer = await activationCall("POST", "/activations/current/account/password", { password: pw.input.value });
+    goStep(answer.step);
+  });
+  show(t("password_title"), h("p", { text: t("password_intro") }), f.el);
+}
+
+async function screenTotp() {
+  show(t("totp_title"), h("p", { role: "status", text: t("loading") }));
+  let enrolment;
+  try {
+    enrolment = await activationCall("POST", "/activations/current/account/totp", {});
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "totp_already_enrolled") {
+      enrolment = null;
+    } else if (error instanceof ApiError && handleGlobal(error)) {
+      return;
+    } else {
+      const box = alertBox();
+      show(t("totp_title"), box);
+      showError(box, error);
+      return;
+    }
+  }
+  const code = field(t("totp_code_label"), { inputmode: "numeric", autocomplete: "one-time-code", required: true, maxlength: "6" });
+  const f = form([code], t("next"), async () => {
+    const answer = await activationCall("POST", "/activations/current/account/totp/confirm", { code: code.input.value.trim() });
+    goStep(answer.step);
+  });
+  const parts = [h("p", { text: t("totp_intro") })];
+  if (enrolment) {
+    const svg = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(enrolment.qr_svg)}`;
+    parts.push(
+      h("img", { class: "qr", src: svg, alt: t("totp_qr_alt"), width: "220", height: "220" }),
+      h("p", {}, h("a", { href: enrolment.otpauth_uri, text: t("totp_open_link") })),
+      h("p", { id: "totp-secret-label", text: t("totp_secret_label") }),
+      h("p", { class: "secret", "aria-labelledby": "totp-secret-label", "data-testid": "totp-secret", text: enrolment.secret.replace(/(.{4})/g, "$1 ").trim() }),
+    );
+  }
+  show(t("totp_title"), ...parts, f.el);
+}
+
+function screenExistingAccount(reactivation) {
+  const email = field(t("email_label"), { type: "email", autocomplete: "username", required: true });
+  const pw = field(t("password_label"), { type: "password", autocomplete: "current-password", required: true });
+  const code = field(t("totp_code_label"), { inputmode: "numeric", autocomplete: "one-time-code", required: true, maxlength: "6" });
+  const f = form([email, pw, code], t("next"), async () => {
+    const body = { email: email.input.value.trim(), password: pw.input.value, totp_code: code.input.value.trim() };
+    if (reactivation) {
+      const answer = await call("POST", "/activations/account", { body });
+      await saveActivation(answer.activation_token, { person: answer.person });
+      goStep(answer.step);
+    } else {
+      const answer = await activationCall("POST", "/activations/current/existing-account", body);
+      goStep(answer.step);
+    }
+  });
+  show(
+    reactivation ? t("reactivate_title") : t("existing_title"),
+    h("p", { text: t("existing_intro") }),
+    f.el,
+    button(t("back"), reactivation ? screenNoBankId : screenAccount, "link"),
+  );
+}
+
+function screenReactivate() {
+  screenExistingAccount(true);
+}
+
+// Terms are Markdown; shown as headings and paragraphs through textContent, never as HTML.
+function markdownBlocks(text) {
+  const out = [];
+  for (const block of text.split(/\n\s*\n/)) {
+    const trimmed = block.trim();
+    if (!trimmed) continue;
+    const heading = /^(#{1,3})\s+(.*)$/.exec(trimmed);
+    if (heading) out.push(h(`h${heading[1].length + 1}`, { text: heading[2] }));
+    else if (/^[-*] /.test(trimmed)) out.push(h("ul", {}, trimmed.split(/\n[-*] /).map((li) => h("li", { text: li.replace(/^[-*] /, "") }))));
+    else out.push(h("p", { text: trimmed.replace(/\n/g, " ") }));
+  }
+  return out;
+}
+
+async function screenTerms() {
+  show(t("terms_title"), h("p", { role: "status", text: t("loading") }));
+  let terms;
+  try {
+    terms = await call("GET", "/terms");
+  } catch (error) {
+    const box = alertBox();
+    show(t("terms_title"), box, button(t("refresh"), screenTerms));
+    showError(box, error);
+    return;
+  }
+  const f = form([], t("accept_terms"), async () => {
+    try {
+      const answer = await activationCall("POST", "/activations/current/terms", { version: terms.version });
+      goStep(answer.step);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "terms_outdated") {
+        screenTerms();
+        return;
+      }
+      throw error;
+    }
+  });
+  show(
+    t("terms_title"),
+    h("p", { class: "muted", text: t("terms_version", { version: terms.version }) }),
+    h("div", { class: "terms", tabindex: "0", role: "region", "aria-label": t("terms_title") }, markdownBlocks(terms.text)),
+    f.el,
+  );
+}
+
+function pinField(label) {
+  return field(label, {
+    type: "password",
+    inputmode: "numeric",
+    autocomplete: "off",
+    pattern: "[0-9]*",
+    maxlength: "6",
+    required: true,
+  });
+}
+
+function platformName() {
+  const ua = navigator.userAgent;
+  const known = [["Android", /Android/], ["iOS", /iPhone|iPad/], ["Windows", /Windows/], ["macOS", /Mac OS/], ["Linux", /Linux/]];
+  const found = known.find(([, re]) => re.test(ua));
+  return `${found ? found[0] : "Web"} (web app)`;
+}
+
+async function screenCreatePin(message) {
+  const pin = pinField(t("pin_label"));
+  const f = form([pin], t("next"), async () => {
+    if (!/^\d{6}$/.test(pin.input.value)) throw new Error(t("pin_intro"));
+    screenConfirmPin(pin.input.value);
+  });
+  show(t("pin_title"), h("p", { text: t("pin_intro") }), f.el);
+  if (message) showError(f.box, message);
+}
+
+async function screenConfirmPin(firstPin) {
+  const pin = pinField(t("confirm_pin_label"));
+  const bioAvailable = await webauthn.platformAuthenticatorAvailable();
+  const bio = h("input", { type: "checkbox", id: "use-bio", checked: bioAvailable, disabled: !bioAvailable });
+  const bioField = h(
+    "div",
+    { class: "check" },
+    bio,
+    h("label", { for: "use-bio", text: t("use_biometrics") }),
+    bioAvailable
+      ? null
+      : h("p", { class: "muted", text: t("biometrics_unavailable") }),
+  );
+  const f = form([pin], t("next"), async () => {
+    if (pin.input.value !== firstPin) {
+      screenCreatePin(t("pins_differ"));
+      return;
+    }
+    const key = await makeDeviceKey();
+    const body = {
+      name: `Portti web app on ${platformName().split(" ")[0]}`,
+      platform: platformName(),
+      key_alg: key.alg,
+      public_key: key.publicKey,
+      pin: firstPin,
+    };
+    let credential = null;
+    if (bio.checked) {
+      credential = await webauthn.register(state.activation?.person?.given_name || "Portti");
+      body.biometric_key_alg = "webauthn";
+      body.biometric_public_key = credential.publicKey;
+    }
+    const answer = await activationCall("POST", "/activations/current/device", body);
+    state.device = {
+      deviceId: answer.device_id,
+      alg: key.alg,
+      privateKey: key.privateKey,
+      person: answer.person,
+      webauthnCredential: credential ? credential.id : null,
+    };
+    await store.set("device", state.device);
+    await forgetActivation();
+    screenDone();
+  }, [bioField]);
+  show(t("confirm_pin_title"), f.el);
+}
+
+function screenDone() {
+  show(t("done_title"), h("p", { text: t("done_intro") }), button(t("continue"), screenUnlock, "primary"));
+}
+
+// -- Finnish bank ID (APP-9) -------------------------------------------------------------------
+
+function screenBankId() {
+  const f = form([], t("bank_id_start"), async () => {
+    const verifier = randomToken(48);
+    sessionStorage.setItem("portti-bank-id-verifier", verifier);
+    const answer = await call("POST", "/activations/bank-id", {
+      body: { provider: "fi_bank", code_challenge: b64url(await sha256(verifier)), return_to: "web_app" },
+    });
+    window.location.assign(answer.authorization_url);
+  });
+  show(t("bank_id_title"), h("p", { text: t("bank_id_intro") }), f.el, button(t("back"), screenWelcome, "link"));
+}
+
+async function finishBankId(handoff) {
+  const verifier = sessionStorage.getItem("portti-bank-id-verifier");
+  sessionStorage.removeItem("portti-bank-id-verifier");
+  history.replaceState(null, "", "/app/");
+  const box = alertBox();
+  try {
+    const answer = await call("POST", "/activations/bank-id/handoff", { body: { handoff, code_verifier: verifier || "" } });
+    await saveActivation(answer.activation_token, { person: answer.person });
+    goStep(answer.step);
+  } catch (error) {
+    show(t("bank_id_title"), box, button(t("start_again"), screenWelcome, "primary"));
+    showError(box, error);
+  }
+}
+
+// -- unlocked: unlock, home, lock and log out (APP-5 … APP-8) ---------------------------------
+
+async function proof(purpose, context, { pin, biometric }) {
+  const { nonce } = await appCallOrDevice("POST", `/devices/${state.device.deviceId}/challenges`, { purpose, context });
+  return proofFor(purpose, nonce, context, { pin, biometric });
+}
+
+async function proofFor(purpose, nonce, context, { pin, biometric }) {
+  const body = { nonce, signature: await sign(state.device.privateKey, state.device.alg, purpose, nonce, context) };
+  if (biometric) body.biometric_signature = await webauthn.assert(state.device.webauthnCredential, purpose, nonce, context);
+  else body.pin = pin;
+  return body;
+}
+
+function appCallOrDevice(method, path, body) {
+  return call(method, path, { body, token: state.session });
+}
+
+function screenUnlock(message) {
+  const pin = pinField(t("pin_label"));
+  const f = form([pin], t("log_in_with_pin"), async () => unlock({ pin: pin.input.value }));
+  const bio = state.device?.webauthnCredential
+    ? button(t("log_in_with_biometrics"), async () => {
+        try {
+          await unlock({ biometric: true });
+        } catch (error) {
+          if (!(error instanceof ApiError && handleGlobal(error))) showError(f.box, error);
+        }
+      })
+    : null;
+  show(t("unlock_title"), h("p", { text: t("unlock_intro") }), f.el, bio);
+  if (message) showError(f.box, message);
+}
+
+async function unlock(how) {
+  const body = await proof("unlock", null, how);
+  const answer = await call("POST", `/devices/${state.device.deviceId}/unlock`, { body });
+  state.session = answer.app_session_token;
+  await screenHome();
+}
+
+async function screenHome(message) {
+  let me = null;
+  try {
+    me = await appCall("GET", "/me");
+    state.person = me.person;
+  } catch (error) {
+    if (error instanceof ApiError && handleGlobal(error)) return;
+  }
+  const person = state.person || state.device.person || {};
+  const box = alertBox();
+  const pendingList = h("ul", { class: "pending" });
+  const pendingSection = h(
+    "section",
+    { "aria-labelledby": "pending-title" },
+    h("h2", { id: "pending-title", text: t("pending_title") }),
+    pendingList,
+    button(t("refresh"), () => loadPending(pendingList, box), "link"),
+  );
+  show(
+    t("home_title", { name: person.given_name || "" }),
+    box,
+    h("p", { role: "status", class: "status" }),
+    h(
+      "div",
+      { class: "actions" },
+      button(t("read_qr"), screenScan, "primary"),
+      button(t("type_code"), screenTypeCode),
+    ),
+    pendingSection,
+    h(
+      "section",
+      { class: "account-actions", "aria-label": t("log_out") },
+      h("div", { class: "row" }, button(t("lock"), lock), h("p", { class: "muted", text: t("lock_help") })),
+      h("div", { class: "row" }, button(t("log_out"), logOut), h("p", { class: "muted", text: t("log_out_help") })),
+      h("div", { class: "row" }, button(t("log_out_all"), logOutEverywhere, "danger"), h("p", { class: "muted", text: t("log_out_all_help") })),
+    ),
+  );
+  if (message) root.querySelector(".status").textContent = message;
+  loadPending(pendingList, box);
+}
+
+async function loadPending(list, box) {
+  try {
+    const answer = await appCall("GET", "/login-approvals/pending");
+    list.replaceChildren();
+    if (!answer.approvals.length) list.append(h("li", { class: "muted", text: t("pending_none") }));
+    for (const approval of answer.approvals) {
+      const title = approval.purpose === "step_up" ? t("approve_step_up_title", { service: approval.service }) : t("approve_login_title", { service: approval.service });
+      list.append(h("li", {}, h("span", { text: `${title} ${approval.browser}` }), button(t("review"), () => screenApproval(approval))));
+    }
+  } catch (error) {
+    if (error instanceof ApiError && handleGlobal(error)) return;
+    showError(box, error);
+  }
+}
+
+async function lock() {
+  try {
+    await appCall("POST", "/session/lock", {});
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+  }
+  state.session = null;
+  screenUnlock();
+}
+
+async function logOut() {
+  try {
+    await appCall("POST", "/session/logout", {});
+  } catch (error) {
+    if (!(error instanceof ApiError)) {
+      showError(root.querySelector(".alert"), error);
+      return;
+    }
+    if (error.code === "app_locked") {
+      handleGlobal(error);
+      return;
+    }
+  }
+  await webauthn.forget(state.device?.webauthnCredential);
+  await forgetDevice();
+  screenWelcome(t("logged_out"));
+}
+
+async function logOutEverywhere() {
+  if (!window.confirm(t("log_out_all_confirm"))) return;
+  let answer;
+  try {
+    answer = await appCall("POST", "/session/logout-everywhere", {});
+  } catch (error) {
+    if (!(error instanceof ApiError && handleGlobal(error))) showError(root.querySelector(".alert"), error);
+    return;
+  }
+  await forgetDevice();
+  screenWelcome(t("logged_out_all", { n: answer.devices_ended }));
+}
+
+// -- web login: scan, type the code, approve (WEB-1, WEB-2, ADM-2) ----------------------------
+
+function stopScanner() {
+  if (state.scanner) {
+    state.scanner.stop();
+    state.scanner = null;
+  }
+}
+
+function screenScan() {
+  const video = h("video", { class: "camera", playsinline: true, muted: true, "aria-label": t("camera_label") });
+  const status = h("p", { role: "status", text: t("camera_starting") });
+  const box = alertBox();
+  show(
+    t("scan_title"),
+    h("p", { text: t("scan_intro") }),
+    video,
+    status,
+    box,
+    h("div", { class: "actions" }, button(t("type_code"), screenTypeCode), button(t("cancel"), () => screenHome(), "link")),
+  );
+  let busy = false;
+  const scanner = new QrScanner(video, async (text) => {
+    if (busy || !text.startsWith("portti1.")) return;
+    busy = true;
+    try {
+      const approval = await appCall("POST", "/login-approvals/scan", { qr: text });
+      screenApproval(approval);
+    } catch (error) {
+      if (error instanceof ApiError && handleGlobal(error)) return;
+      showError(box, error);
+      // A stale frame: the next frame is fresh. Anything else: keep looking too.
+      setTimeout(() => {
+        busy = false;
+      }, 800);
+    }
+  });
+  state.scanner = scanner;
+  scanner
+    .start()
+    .then(() => {
+      status.textContent = t("camera_looking");
+    })
+    .catch((error) => {
+      status.textContent = t("camera_failed", { reason: error.name || String(error) });
+    });
+}
+
+function screenTypeCode() {
+  const code = field(t("code_label"), { autocomplete: "off", autocapitalize: "characters", required: true, maxlength: "20" });
+  const f = form([code], t("next"), async () => {
+    const approval = await appCall("POST", "/login-approvals/code", { code: code.input.value });
+    screenApproval(approval);
+  });
+  show(t("code_title"), h("p", { text: t("code_intro") }), f.el, button(t("cancel"), () => screenHome(), "link"));
+}
+
+function screenApproval(approval) {
+  const title = approval.purpose === "step_up"
+    ? t("approve_step_up_title", { service: approval.service })
+    : t("approve_login_title", { service: approval.service });
+  const details = h("dl", { class: "details" });
+  const rows = [
+    [t("detail_browser"), approval.browser],
+    [t("detail_place"), approval.place],
+    [t("detail_origin"), approval.origin],
+    [t("detail_country"), approval.country],
+    [t("detail_time"), approval.requested_at ? new Date(approval.requested_at).toLocaleTimeString() : null],
+  ];
+  for (const [label, value] of rows) {
+    if (value) details.append(h("dt", { text: label }), h("dd", { text: value }));
+  }
+  const numbers = h(
+    "fieldset",
+    { class: "numbers" },
+    h("legend", { text: t("pick_number") }),
+    approval.numbers.map((n, i) =>
+      h("div", { class: "number" }, h("input", { type: "radio", name: "number", id: `number-${i}`, value: String(n) }), h("label", { for: `number-${i}`, text: String(n) })),
+    ),
+  );
+  const pin = pinField(t("pin_label"));
+  let challenge = approval.challenge;
+  const picked = () => {
+    const chosen = numbers.querySelector("input:checked");
+    if (!chosen) throw new Error(t("pick_a_number"));
+    return Number(chosen.value);
+  };
+  const approve = async (how) => {
+    const number = picked();
+    const context = approval.approval_id;
+    const nonce = challenge?.nonce;
+    challenge = null; // every attempt uses its nonce up
+    const body = nonce ? await proofFor("approve_login", nonce, context, how) : await proof("approve_login", context, how);
+    await appCall("POST", `/login-approvals/${approval.approval_id}/approve`, { ...body, number });
+    screenHome(t("approved"));
+  };
+  const f = form([pin], t("approve_with_pin"), () => approve({ pin: pin.input.value }), []);
+  f.el.prepend(numbers);
+  f.el.prepend(f.box);
+  const extra = h("div", { class: "actions" });
+  if (state.device?.webauthnCredential) {
+    extra.append(button(t("approve_with_biometrics"), async () => {
+      try {
+        showError(f.box, null);
+        await approve({ biometric: true });
+      } catch (error) {
+        if (!(error instanceof ApiError && handleGlobal(error))) showError(f.box, error);
+      }
+    }));
+  }
+  extra.append(button(t("not_me"), async () => {
+    try {
+      await appCall("POST", `/login-approvals/${approval.approval_id}/reject`, {});
+      screenHome(t("rejected"));
+    } catch (error) {
+      if (!(error instanceof ApiError && handleGlobal(error))) showError(f.box, error);
+    }
+  }, "danger"));
+  show(title, h("p", { text: t("approve_intro") }), details, f.el, extra);
+}
+
+// -- start ---------------------------------------------------------------------------------------
+
+async function start() {
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
+  }
+  const handoff = new URLSearchParams(location.hash.slice(1)).get("handoff");
+  const device = await store.get("device");
+  if (device) {
+    state.device = device;
+    screenUnlock();
+    return;
+  }
+  if (handoff) {
+    await finishBankId(handoff);
+    return;
+  }
+  const activation = await store.get("activation");
+  if (activation) {
+    state.activationToken = activation.token;
+    state.activation = activation.info;
+    try {
+      const answer = await activationCall("GET", "/activations/current");
+      goStep(answer.step);
+      return;
+    } catch {
+      await forgetActivation();
+    }
+  }
+  screenWelcome();
+}
+
+start();

@@ -1,0 +1,43 @@
+"""Serving the Portti web app: its page, manifest, service worker and static files.
+
+The app is static files (no build step): ``static/index.html`` loads ES modules that speak the
+app API (``/app-api/v1``, docs/app-api.md) exactly as the reference client does. The service
+worker must be served from ``/app/`` for its scope to cover the app; the page and the worker are
+revalidated on every load so that a deployment reaches installed apps at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+STATIC_DIR = Path(__file__).parent / "static"
+REVALIDATE = {"Cache-Control": "no-cache"}
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/app")
+def app_root() -> Response:
+    return RedirectResponse("/app/", 308)
+
+
+@router.get("/app/")
+def app_page() -> Response:
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=REVALIDATE)
+
+
+@router.get("/app/manifest.webmanifest")
+def app_manifest() -> Response:
+    return FileResponse(
+        STATIC_DIR / "manifest.webmanifest",
+        media_type="application/manifest+json",
+        headers=REVALIDATE,
+    )
+
+
+@router.get("/app/sw.js")
+def app_service_worker() -> Response:
+    return FileResponse(STATIC_DIR / "sw.js", media_type="text/javascript", headers=REVALIDATE)
