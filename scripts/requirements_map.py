@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "requirements.md"
-ID = re.compile(r"\b(ADM|INV|APP|WEB|OPS)-(\d+)\b")
+ID = re.compile(r"\b(ADM|INV|APP|WEB|OPS|SEC)-(\d+)\b")
 DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test_\w+)\(.*#(.*)$")
 
 REQUIREMENTS: dict[str, tuple[str, str]] = {
@@ -158,6 +158,62 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# The findings of the outside security review (docs/security.md): each has a test that attacks it.
+FINDINGS: dict[str, tuple[str, str]] = {
+    "SEC-1": (
+        "Cross-tenant takeover through person-wide contact details and invitations",
+        "`companies/policy.py` (`AdminPolicy`), `companies/services.py`, `invitations/services.py`",
+    ),
+    "SEC-2": (
+        "A cancelled, superseded or expired invitation ends its activation at every later step",
+        "`invitations/services.py`, `devices/app_api.py`, `devices/activation.py`",
+    ),
+    "SEC-3": (
+        "Changing a person's e-mail or phone cancels their open invitation",
+        "`companies/services.py`, `invitations/services.py`",
+    ),
+    "SEC-4": (
+        "“This wasn't me” also ends the web sessions that device approved",
+        "`devices/services.py`, `weblogin/sessions.py`",
+    ),
+    "SEC-5": (
+        "Sign-up code limits per code and per client network, no global lock-out",
+        "`invitations/app_api.py`, `infra/ratelimit.py`",
+    ),
+    "SEC-6": (
+        "Step-up is fresh: max_age=0, prompt=login, auth_time and acr checked",
+        "`strongauth/oidc.py`, `strongauth/services.py`, `strongauth/test_idp.py`",
+    ),
+    "SEC-7": (
+        "Ending sessions, removing and editing members follow the grant hierarchy and need step-up",
+        "`companies/policy.py`, `companies/services.py`",
+    ),
+    "SEC-8": (
+        "No account enumeration on login lock-out; lock-out per address and client",
+        "`accounts/services.py`",
+    ),
+    "SEC-9": (
+        "Device challenges rate-limited and capped per device",
+        "`devices/app_api.py`, `devices/services.py`",
+    ),
+    "SEC-10": (
+        "Bounded integer parameters; the OpenAPI fuzzed with 0 responses ≥ 500",
+        "`web/deps.py` (`Id`, `IdQuery`), `web/openapi.py`, `tests/contract/`",
+    ),
+    "SEC-11": (
+        "Session token rotated on step-up; `__Host-` cookies under https",
+        "`weblogin/sessions.py` (`record_step_up`), `web/cookies.py`",
+    ),
+    "SEC-12": (
+        "An employee's company menu offers only what they may open",
+        "`web/templates/base.html`, `companies/policy.py`",
+    ),
+    "SEC-13": (
+        "QR relay: the typed code goes stale in 30 s; the app shows the browser's country and origin",
+        "`weblogin/qr.py`, `weblogin/geo.py`, `weblogin/app_api.py`",
+    ),
+}
+
 
 def tests_by_id() -> dict[str, list[str]]:
     found: dict[str, list[str]] = defaultdict(list)
@@ -196,11 +252,24 @@ def render() -> str:
         "",
     ]
     for rid, (summary, code) in REQUIREMENTS.items():
-        tests = found.get(rid, [])
-        out += [f"## {rid}: {summary}", "", f"- Code: {code}", f"- Tests ({len(tests)}):"]
-        out += [f"  - {t}" for t in tests] or ["  - none yet"]
-        out.append("")
+        out += section(rid, summary, code, found.get(rid, []))
+    out += [
+        "# Security findings → code → tests",
+        "",
+        "Each finding of the outside security review ([security.md](security.md)) and the tests that",
+        "perform its attack and show it fails.",
+        "",
+    ]
+    for rid, (summary, code) in FINDINGS.items():
+        out += section(rid, summary, code, found.get(rid, []))
     return "\n".join(out)
+
+
+def section(rid: str, summary: str, code: str, tests: list[str]) -> list[str]:
+    lines = [f"## {rid}: {summary}", "", f"- Code: {code}", f"- Tests ({len(tests)}):"]
+    lines += [f"  - {t}" for t in tests] or ["  - none yet"]
+    lines.append("")
+    return lines
 
 
 def main() -> int:
@@ -208,7 +277,7 @@ def main() -> int:
     if "--check" in sys.argv:
         missing = [
             rid
-            for rid in REQUIREMENTS
+            for rid in [*REQUIREMENTS, *FINDINGS]
             if f"## {rid}:" in text
             and "- none yet" in text.split(f"## {rid}:", 1)[1].split("## ", 1)[0]
         ]

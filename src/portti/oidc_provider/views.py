@@ -30,9 +30,9 @@ from portti.oidc_provider.service import (
     Redirect,
     ValidatedRequest,
 )
+from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
-    SESSION_COOKIE,
     Audit,
     ClockDep,
     DbSession,
@@ -439,7 +439,7 @@ def _logout(
         )
     else:
         response = render(request, "oidc/logged_out.html", {})
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    clear_session_cookie(request, response)
     return response
 
 
