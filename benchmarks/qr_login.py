@@ -103,6 +103,9 @@ try:
     from uvloop import run as run_loop
 except ImportError:  # pragma: no cover
     from asyncio import run as run_loop
+# Idle pooled connections are dropped before uvicorn's keep-alive timeout (5 s) can close one
+# under a request (httpx.ReadError on a loaded machine).
+KEEPALIVE_S = 2.0
 TARGET_P99_MS = 100.0
 TARGET_PER_SECOND = 200.0
 TARGET_PIN_P99_MS = 150.0
@@ -329,11 +332,20 @@ def shown_since(settings: Settings, public_id: str) -> datetime:
 async def open_browser(http: httpx.AsyncClient, settings: Settings) -> Browser:
     browser_id = secrets.token_urlsafe(24)
     csrf = make_token(settings.secret, "b:" + browser_id)
-    r = await http.post(
-        "/login/qr",
-        data={"next": "/"},
-        headers={"X-CSRF-Token": csrf, "Cookie": f"portti_browser={browser_id}"},
-    )
+    for attempt in range(3):
+        try:
+            r = await http.post(
+                "/login/qr",
+                data={"next": "/"},
+                headers={"X-CSRF-Token": csrf, "Cookie": f"portti_browser={browser_id}"},
+            )
+            break
+        except httpx.TransportError:
+            # On a loaded machine a pooled keep-alive connection may be closed under us: a
+            # browser would simply load the page again.
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.2)
     r.raise_for_status()
     binding = r.cookies["portti_qr"]
     public_id = r.text.split('data-status="/login/qr/', 1)[1].split("/", 1)[0]
@@ -560,7 +572,7 @@ async def latency(
     server: Server, apps: list[App], logins: int, *, pin: bool
 ) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"tap_to_notified": [], "answer_to_notified": [], "approve": []}
-    limits = httpx.Limits(max_connections=50)
+    limits = httpx.Limits(max_connections=50, keepalive_expiry=KEEPALIVE_S)
     apps_http = rawhttp.Pool(server.url)
     async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as http:
         for i in range(logins):
@@ -584,7 +596,7 @@ async def throughput(
 ) -> tuple[float, list[float], int, float]:
     """Returns approvals/s, tap → notified times, browsers waiting, and the server's CPU
     seconds per approval during the approvals (the load generator shares the machine)."""
-    limits = httpx.Limits(max_connections=waiting + concurrency + 20)
+    limits = httpx.Limits(max_connections=waiting + concurrency + 20, keepalive_expiry=KEEPALIVE_S)
     async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as http:
         browsers = await asyncio.gather(
             *(open_browser(http, server.settings) for _ in range(waiting))
@@ -620,7 +632,7 @@ async def throughput(
 async def idle_streams_cost(server: Server, waiting: int, seconds: float = 10.0) -> float:
     """The server's CPU share (of one core) while ``waiting`` browsers only wait: each stream
     re-reads its transaction every few seconds and sends a keep-alive comment."""
-    limits = httpx.Limits(max_connections=waiting + 20)
+    limits = httpx.Limits(max_connections=waiting + 20, keepalive_expiry=KEEPALIVE_S)
     async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as http:
         browsers = await asyncio.gather(
             *(open_browser(http, server.settings) for _ in range(waiting))
