@@ -473,6 +473,7 @@ def invitation_writer(database_url: str, members: int, per_second: float, pipe: 
     limiter = LimitsRateLimiter(settings.rate_limit_storage_url)
     box = outbox_box(settings.secret)
     pipe.send("ready")
+    pipe.recv()  # "go": once the apps are seeded (their PIN hashing would hold the lock)
     records: list[tuple[float, float]] = []
     next_at = time.perf_counter()
     i = 0
@@ -773,6 +774,7 @@ def main() -> None:
             print("seeding persons with bound, unlocked apps …", flush=True)
             bio_apps = seed_apps(s, args.waiting, label="app")
             if writer is not None:
+                writer.pipe.send("go")
                 time.sleep(1)
                 quiet = time.perf_counter()
                 time.sleep(8)
