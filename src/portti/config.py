@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
+    # The device PIN verifier's argon2id cost: far lower, by decision (docs/architecture.md,
+    # "The PIN and the device keys"): the pepper, not the hash cost, keeps a copied database
+    # from being a PIN oracle, and no affordable cost protects a 6-digit PIN once both the
+    # database and the secret key are out.
+    pin_argon2_time_cost: int = Field(default=1, ge=1)
+    pin_argon2_memory_kib: int = Field(default=4096, ge=1024)
+    pin_argon2_parallelism: int = Field(default=1, ge=1)
     breached_password_api_url: str | None = None
 
     # Portti's own keys (portti.keys): a new key is published this long before it is used; the

@@ -18,7 +18,14 @@ from support.device_keys import SimulatedApp
 PIN = "258036"
 
 
-def make_service(db: Session, app, settings, **kwargs) -> DeviceService:  # type: ignore[no-untyped-def]
+def cheap_pin_hasher() -> PasswordHasher:
+    """argon2id, cheap for tests (production uses the settings' ``pin_argon2_*`` cost)."""
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def make_service(  # type: ignore[no-untyped-def]
+    db: Session, app, settings, *, pin_hasher: PasswordHasher | None = None, **kwargs
+) -> DeviceService:
     clock = app.state.clock
     return DeviceService(
         db,
@@ -26,8 +33,7 @@ def make_service(db: Session, app, settings, **kwargs) -> DeviceService:  # type
         AuditLog(db, clock),
         Outbox(db, clock, outbox_box(settings.secret)),
         secret=settings.secret,
-        # argon2id, cheap for tests (production uses the settings' cost)
-        pin_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+        pin_hasher=pin_hasher or cheap_pin_hasher(),
         jinja=app.state.templates.env,
         base_url=settings.base_url,
         **kwargs,

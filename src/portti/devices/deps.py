@@ -43,7 +43,7 @@ def build_devices(request: Request, db: Session, audit: AuditLog) -> DeviceServi
         audit,
         Outbox(db, state.clock, outbox_box(settings.secret)),
         secret=settings.secret,
-        pin_hasher=state.password_hasher,
+        pin_hasher=state.pin_hasher,
         jinja=state.templates.env,
         base_url=settings.base_url.rstrip("/"),
         session_idle=timedelta(minutes=15),

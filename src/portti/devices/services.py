@@ -10,12 +10,20 @@ The device lifecycle, one state machine::
 Every state but ``active`` is final: the app must be activated again (a new device row).
 
 What the server keeps of a device is public: its id and public key(s). The PIN verifier is
-``argon2id(HMAC-SHA256(pepper, public_id | PIN))``; the pepper is derived from the server's
-secret and never stored, so a copy of the database alone allows no offline guessing, and the
-device holds nothing that checks a PIN. Every PIN try therefore reaches ``verify`` and is
-counted against ``PIN_SCHEDULE`` (see docs/architecture.md, "The PIN and the device keys").
+``argon2id(HMAC-SHA256(pepper, public_id | PIN))`` at a low cost of its own
+(``make_pin_hasher``); the pepper is derived from the server's secret and never stored, so a
+copy of the database alone allows no offline guessing, and the device holds nothing that checks
+a PIN. Every PIN try therefore reaches ``verify`` and is counted against ``PIN_SCHEDULE`` (see
+docs/architecture.md, "The PIN and the device keys").
 
-Transactions: methods flush, never commit. Several refusals write something that must stay —
+A PIN try is counted *before* it is checked: ``verify`` reserves it with a compare-and-set on
+the device's counter and commits that, checks the PIN with no transaction open (so no other
+write waits for argon2id), then resets the count (right) or keeps it (wrong) in the next
+transaction. A check that never finishes leaves its try counted as wrong.
+
+Transactions: methods flush, never commit — except ``verify`` with a PIN, which commits the
+counted try (and whatever the caller had written before) before checking the PIN.
+Several refusals write something that must stay —
 a counted wrong PIN, a lock, a burnt nonce, an audit row — *and* raise a ``DomainError``. The
 caller (the route) must therefore commit on ``DomainError`` before re-raising::
 
@@ -45,7 +53,7 @@ from typing import Any, cast
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from jinja2 import Environment
-from sqlalchemy import CursorResult, Row, bindparam, delete, select, update
+from sqlalchemy import CursorResult, Row, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -53,6 +61,7 @@ from sqlalchemy.orm.util import identity_key
 from portti.accounts.models import Account
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
+from portti.config import Settings
 from portti.db.base import table_of
 from portti.devices import keys, webauthn_keys
 from portti.devices.errors import (
@@ -161,13 +170,51 @@ _SESSION_WITH_DEVICE = (
     .where(AppSession.token_hash == bindparam("token_hash"))
 )
 _DEVICE = select(Device).where(Device.public_id == bindparam("public_id"))
-_DEVICE_LOCKED = _DEVICE.with_for_update().execution_options(populate_existing=True)
+_DEVICE_FRESH = _DEVICE.execution_options(populate_existing=True)
+_DEVICE_LOCKED = _DEVICE_FRESH.with_for_update()
 _devices = table_of(Device).c
 _USED = (
     update(table_of(Device))
     .where(_devices.id == bindparam("b_id"), _devices.status == bindparam("active"))
     .values(last_used_at=bindparam("now"))
 )
+# Counting a PIN try before checking it: a compare-and-set on the count the try was decided on
+# (and on no pause running), so of two tries that read the same count only one moves it; the
+# other reads the device again and is decided afresh.
+_RESERVE_PIN_TRY = (
+    update(table_of(Device))
+    .where(
+        _devices.id == bindparam("b_id"),
+        _devices.status == bindparam("active"),
+        _devices.pin_failures == bindparam("b_seen"),
+        or_(_devices.pin_blocked_until.is_(None), _devices.pin_blocked_until <= bindparam("now")),
+    )
+    .values(pin_failures=bindparam("b_counted"), pin_blocked_until=bindparam("b_blocked"))
+)
+# The right PIN: the count starts again, the device is used (only while it is still active).
+_PIN_RIGHT = (
+    update(table_of(Device))
+    .where(_devices.id == bindparam("b_id"), _devices.status == bindparam("active"))
+    .values(pin_failures=0, pin_blocked_until=None, last_used_at=bindparam("now"))
+)
+_PIN_RIGHT_REHASHED = _PIN_RIGHT.values(pin_hash=bindparam("b_hash"))
+# Compare-and-set rounds before a try is refused unchecked (each lost round means another try
+# on the same device was counted meanwhile).
+RESERVE_ROUNDS = 10
+
+
+def make_pin_hasher(settings: Settings) -> PasswordHasher:
+    """argon2id at the PIN verifier's own cost (``PORTTI_PIN_ARGON2_*``, default t=1, 4 MiB,
+    p=1: why so low is in docs/architecture.md, "The PIN and the device keys"). Verifiers made
+    at another cost keep working and are re-hashed at this one on the next right PIN."""
+    return PasswordHasher(
+        time_cost=settings.pin_argon2_time_cost,
+        memory_cost=settings.pin_argon2_memory_kib,
+        parallelism=settings.pin_argon2_parallelism,
+        hash_len=32,
+        salt_len=16,
+        type=Type.ID,
+    )
 
 
 def is_pin_too_simple(pin: str) -> bool:
@@ -369,12 +416,12 @@ class DeviceService:
 
     # -- approvals ------------------------------------------------------------------------------
 
-    def _device(self, public_id: str, *, lock: bool = False) -> Device | None:
+    def _device(self, public_id: str, *, lock: bool = False, fresh: bool = False) -> Device | None:
+        """``lock``: read afresh under ``FOR UPDATE`` (PostgreSQL; SQLite's first write of the
+        transaction has locked the database already). ``fresh``: read afresh, no lock."""
         if not isinstance(public_id, str) or not 0 < len(public_id) <= 40:
             return None
-        # Locking serialises PIN tries on one device, so parallel guesses are counted one by
-        # one, and reads the row afresh under the lock.
-        q = _DEVICE_LOCKED if lock else _DEVICE
+        q = _DEVICE_LOCKED if lock else _DEVICE_FRESH if fresh else _DEVICE
         return self.db.scalars(q, {"public_id": public_id}).one_or_none()
 
     @staticmethod
@@ -489,17 +536,23 @@ class DeviceService:
         ``known``: the device as the caller read it in this transaction (the app session's).
         An approval by biometrics then needs no second read: its keys do not change, and the
         write at the end only lands while the device is still active. A PIN is always checked
-        against the row read afresh under its lock.
+        against the row read afresh, and counted by a compare-and-set on it.
+
+        With a PIN this commits (the spent nonce and the counted try, with whatever the caller
+        wrote before) before the PIN is checked, and writes the outcome in a new transaction.
 
         Raises after writing (commit on ``DomainError``!): the nonce is used on any outcome, a
         wrong PIN is counted, the 9th locks the device."""
         now = self.clock.now()
         # The nonce first: it is spent on any outcome, and this first write also takes SQLite's
-        # write lock, so the device row read next is current (PostgreSQL locks the row itself).
+        # write lock, so the device row read next is current (PostgreSQL locks the row itself;
+        # a PIN try needs no row lock: its count moves by compare-and-set).
         # Lock order everywhere: a challenge row, then the device row.
         ch = self._burn(nonce, now)
         if known is not None and pin is None and known.public_id == device_public_id:
             device: Device | None = known
+        elif pin is not None:
+            device = self._device(device_public_id, fresh=True)
         else:
             device = self._device(device_public_id, lock=True)
         if device is not None and device.status != DeviceStatus.ACTIVE:
@@ -521,7 +574,8 @@ class DeviceService:
 
         if pin is not None:
             self._check_pin(device, pin, purpose, now)
-        elif biometric_signature is not None:
+            return device
+        if biometric_signature is not None:
             if device.biometric_public_key is None or device.biometric_key_alg is None:
                 self._approval_failed(device, purpose, "biometrics_not_enrolled")
                 raise BiometricsNotEnrolled()
@@ -545,10 +599,6 @@ class DeviceService:
         else:
             self._approval_failed(device, purpose, "pin_required")
             raise PinRequired()
-        if pin is not None:
-            device.last_used_at = now
-            self.db.flush()
-            return device
         # A conditional UPDATE, no unit of work: a device locked or removed since it was read
         # is not used.
         used = self.db.execute(_USED, {"b_id": device.id, "now": now, "active": ACTIVE})
@@ -563,14 +613,10 @@ class DeviceService:
         return device
 
     def _check_pin(self, device: Device, pin: str, purpose: str, now: datetime) -> None:
-        schedule = PIN_SCHEDULE
-        if device.pin_blocked_until is not None and now < device.pin_blocked_until:
-            # No PIN check at all while paused: a try now tells nothing and costs nothing.
-            retry_after = max(1, math.ceil((device.pin_blocked_until - now).total_seconds()))
-            self._approval_failed(device, purpose, "pin_blocked", retry_after=retry_after)
-            raise PinBlocked(
-                retry_after=retry_after, tries_left=schedule.lock_at - device.pin_failures
-            )
+        """Counts the try (committed), checks the PIN outside any transaction, then resets the
+        count or keeps it. Raises ``PinBlocked`` (paused: nothing checked, nothing counted),
+        ``PinInvalid`` (cannot be a PIN: not counted), ``PinWrong`` or ``DeviceLocked``."""
+        self._refuse_if_paused(device, purpose, now)
         if not (
             isinstance(pin, str)
             and pin.isascii()
@@ -579,20 +625,91 @@ class DeviceService:
         ):
             # It cannot be the PIN, so refusing it without counting tells nothing.
             raise PinInvalid(f"The PIN is {PIN_MIN_LENGTH}–{PIN_MAX_LENGTH} digits.")
+        failures = self._count_pin_try(device, purpose, now)
+        # The try is counted for good before the PIN is looked at; argon2id then runs with no
+        # transaction open, so it holds no lock any other write waits for.
+        self.db.commit()
+        verifier = device.pin_hash
+        pin_input = self._pin_input(device.public_id, pin)
         try:
-            self.pin_hasher.verify(device.pin_hash, self._pin_input(device.public_id, pin))
+            self.pin_hasher.verify(verifier, pin_input)
         except (VerificationError, InvalidHashError):
-            self._pin_wrong(device, purpose, now)
-        else:
-            device.pin_failures = 0
-            device.pin_blocked_until = None
-            if self.pin_hasher.check_needs_rehash(device.pin_hash):
-                device.pin_hash = self.pin_hasher.hash(self._pin_input(device.public_id, pin))
+            self._pin_wrong(device, purpose, now, failures)
+        self._pin_right(device, verifier, pin_input, purpose, now)
 
-    def _pin_wrong(self, device: Device, purpose: str, now: datetime) -> None:
+    def _refuse_if_paused(self, device: Device, purpose: str, now: datetime) -> None:
+        if device.pin_blocked_until is not None and now < device.pin_blocked_until:
+            # No PIN check at all while paused: a try now tells nothing and costs nothing.
+            retry_after = max(1, math.ceil((device.pin_blocked_until - now).total_seconds()))
+            self._approval_failed(device, purpose, "pin_blocked", retry_after=retry_after)
+            raise PinBlocked(
+                retry_after=retry_after, tries_left=PIN_SCHEDULE.lock_at - device.pin_failures
+            )
+
+    def _count_pin_try(self, device: Device, purpose: str, now: datetime) -> int:
+        """Reserves the try: the count goes up by one, and the pause it reaches starts now (so
+        parallel tries past the third are refused unchecked, as one after another would be).
+        Returns the count including this try."""
         schedule = PIN_SCHEDULE
-        device.pin_failures += 1
-        failures = device.pin_failures
+        for _ in range(RESERVE_ROUNDS):
+            if device.pin_failures >= schedule.lock_at:
+                # A try counted by a check that never finished (the process ended): it was the
+                # last one.
+                self._lock(device, device.pin_failures, purpose, now)
+            counted = device.pin_failures + 1
+            pause = schedule.pause_after(counted)
+            blocked = now + pause if pause else None
+            moved = self.db.execute(
+                _RESERVE_PIN_TRY,
+                {
+                    "b_id": device.id,
+                    "active": ACTIVE,
+                    "b_seen": device.pin_failures,
+                    "now": now,
+                    "b_counted": counted,
+                    "b_blocked": blocked,
+                },
+            )
+            if cast("CursorResult[Any]", moved).rowcount == 1:
+                set_committed_value(device, "pin_failures", counted)
+                set_committed_value(device, "pin_blocked_until", blocked)
+                return counted
+            # Another try on this device was counted (or it ended) since it was read.
+            current = self._device(device.public_id, fresh=True)
+            if current is not None and current.status != DeviceStatus.ACTIVE:
+                self._approval_failed(current, purpose, "device_" + current.status)
+            device = self._require_active(current)
+            self._refuse_if_paused(device, purpose, now)
+        # Tries on one device racing beyond reason: refuse this one unchecked and uncounted.
+        self._approval_failed(device, purpose, "pin_blocked", retry_after=1)
+        raise PinBlocked(retry_after=1, tries_left=schedule.lock_at - device.pin_failures)
+
+    def _pin_right(
+        self, device: Device, verifier: str, pin_input: bytes, purpose: str, now: datetime
+    ) -> None:
+        params: dict[str, Any] = {"b_id": device.id, "active": ACTIVE, "now": now}
+        statement = _PIN_RIGHT
+        if self.pin_hasher.check_needs_rehash(verifier):
+            # A verifier made at another cost: re-hashed at this one (before the write).
+            params["b_hash"] = self.pin_hasher.hash(pin_input)
+            statement = _PIN_RIGHT_REHASHED
+        done = self.db.execute(statement, params)
+        if cast("CursorResult[Any]", done).rowcount != 1:
+            # Locked, logged out or revoked while the PIN was checked.
+            current = self._device(device.public_id, lock=True)
+            if current is not None and current.status != DeviceStatus.ACTIVE:
+                self._approval_failed(current, purpose, "device_" + current.status)
+            self._require_active(current)
+            raise DeviceUnknown()
+        set_committed_value(device, "pin_failures", 0)
+        set_committed_value(device, "pin_blocked_until", None)
+        set_committed_value(device, "last_used_at", now)
+        if "b_hash" in params:
+            set_committed_value(device, "pin_hash", params["b_hash"])
+
+    def _pin_wrong(self, device: Device, purpose: str, now: datetime, failures: int) -> None:
+        """The try is already counted (``failures`` includes it) and its pause set."""
+        schedule = PIN_SCHEDULE
         self.audit.record(
             AuditAction.PIN_FAILED,
             subject_person_id=device.person_id,
@@ -601,23 +718,31 @@ class DeviceService:
             failures=failures,
         )
         if failures >= schedule.lock_at:
-            device.pin_blocked_until = None
-            self._end(device, DeviceStatus.LOCKED, END_PIN_LOCKED, now)
-            self.audit.record(
-                AuditAction.DEVICE_LOCKED,
-                subject_person_id=device.person_id,
-                device=device.public_id,
-                failures=failures,
-            )
-            self.db.flush()
-            raise DeviceLocked()
+            self._lock(device, failures, purpose, now)
         pause = schedule.pause_after(failures)
-        device.pin_blocked_until = now + pause if pause else None
-        self.db.flush()
         raise PinWrong(
             tries_left=schedule.lock_at - failures,
             retry_after=int(pause.total_seconds()) if pause else None,
         )
+
+    def _lock(self, device: Device, failures: int, purpose: str, now: datetime) -> None:
+        """The last wrong PIN: the device is locked for good (if nothing ended it meanwhile)."""
+        current = self._device(device.public_id, lock=True)
+        if current is not None and current.status == DeviceStatus.ACTIVE:
+            current.pin_blocked_until = None
+            self._end(current, DeviceStatus.LOCKED, END_PIN_LOCKED, now)
+            self.audit.record(
+                AuditAction.DEVICE_LOCKED,
+                subject_person_id=current.person_id,
+                device=current.public_id,
+                failures=failures,
+            )
+            self.db.flush()
+            raise DeviceLocked()
+        if current is not None and current.status != DeviceStatus.ACTIVE:
+            self._approval_failed(current, purpose, "device_" + current.status)
+        self._require_active(current)
+        raise DeviceLocked()  # not reached: the device is not active
 
     # -- the app session (APP-5, APP-6) ---------------------------------------------------------
 

@@ -137,9 +137,9 @@ def test_a_pin_without_the_device_key_is_never_checked(
 def test_parallel_guesses_are_counted_one_by_one(
     app, db, settings, clock, service, person
 ):  # APP-4
-    """Guesses sent at the same instant do not slip past the count: the device row is locked
-    (PostgreSQL) or the write lock taken first (SQLite), so exactly 3 are checked and counted
-    and the rest meet the pause."""
+    """Guesses sent at the same instant do not slip past the count: each is counted by a
+    compare-and-set before its PIN is checked, and the third starts the pause, so exactly 3 are
+    checked and counted and the rest meet the pause (more in test_parallel_pin_tries.py)."""
     device, original, _ = bind(service, db, person, clock)
     clone = SimulatedApp.from_stored_state(original.stored_state())
     assert clone.public_id
