@@ -370,8 +370,8 @@ def test_the_whole_story_in_the_portti_app(
         try:
             stranger = other.new_page()
             stranger.goto("/login")
-            stranger.get_by_text("Can't use the camera?").click()
-            code = stranger.locator("[data-qr-code-text] strong.code").inner_text()
+            stranger.get_by_role("button", name="Type a code instead").click()
+            code = stranger.get_by_label("Code to type in the app").inner_text()
             app.get_by_role("button", name="Type a code instead").click()
             axe_check(app, "type the code", screens)
             app.get_by_label("Login code").fill(code)
@@ -494,8 +494,8 @@ def test_biometrics_through_the_phones_platform_authenticator(
         try:
             login_page = computer.new_page()
             login_page.goto("/login")
-            login_page.get_by_text("Can't use the camera?").click()
-            code = login_page.locator("[data-qr-code-text] strong.code").inner_text()
+            login_page.get_by_role("button", name="Type a code instead").click()
+            code = login_page.get_by_label("Code to type in the app").inner_text()
             app.get_by_role("button", name="Type a code instead").click()
             app.get_by_label("Login code").fill(code)
             app.get_by_role("button", name="Next").click()
