@@ -64,3 +64,14 @@ def end_client_logins(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def move_client_logins(db: Session, old_web_session_id: str, new_web_session_id: str) -> None:
+    """A session replaced by a new token (a step-up rotates it) keeps its clients' logins: they
+    follow it, so ending the new session ends them too."""
+    db.execute(
+        update(OidcLogin)
+        .where(OidcLogin.web_session_id == old_web_session_id, OidcLogin.ended_at.is_(None))
+        .values(web_session_id=new_web_session_id)
+        .execution_options(synchronize_session=False)
+    )

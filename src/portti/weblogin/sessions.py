@@ -14,7 +14,7 @@ from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, RequestContext
 from portti.errors import NotFound
 from portti.infra.clock import Clock
-from portti.oidc_provider.logins import end_client_logins
+from portti.oidc_provider.logins import end_client_logins, move_client_logins
 from portti.weblogin.models import (
     LoginPurpose,
     LoginTransaction,
@@ -213,6 +213,7 @@ class SessionService:
         )
         self.db.add(rotated)
         self.db.flush()
+        move_client_logins(self.db, ws.id, rotated.id)
         return token, rotated
 
     def fresh_strong_auth(self, ws: WebSession, window: timedelta) -> bool:

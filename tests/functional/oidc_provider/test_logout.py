@@ -32,7 +32,15 @@ from support.oidc import (
     verify_logout_token,
 )
 from support.qr import Phone, complete, open_qr_login, status
-from support.web import HTML, another_browser, csrf_from, force_login, local, page_csrf
+from support.web import (
+    HTML,
+    another_browser,
+    csrf_from,
+    force_login,
+    local,
+    page_csrf,
+    step_up,
+)
 
 
 @pytest.fixture
@@ -88,6 +96,18 @@ def test_logging_out_of_portti_logs_out_of_the_client(
     assert r.status_code == 303
     assert_logged_out(app, rp, receiver, token)
     assert deliver(app) == 0  # told once
+
+
+def test_a_step_up_after_the_client_login_keeps_it_tied_to_the_session(
+    client, app, rp, receiver, cast
+) -> None:  # WEB-5 SEC-11
+    # The step-up replaces the session's token (SEC-11); the client's login follows it, so
+    # logging out of the new session still logs out of the client.
+    token = logged_in(client, rp, cast.kaisa)
+    assert step_up(client, cast.kaisa).status_code == 303
+    r = client.post("/logout", data={"csrf_token": page_csrf(client)})
+    assert r.status_code == 303
+    assert_logged_out(app, rp, receiver, token)
 
 
 def test_rp_initiated_logout_with_id_token_hint(client, app, rp, receiver, cast) -> None:  # WEB-5
