@@ -99,7 +99,8 @@ def test_a_relayed_code_older_than_30_seconds_is_refused(
 def test_a_code_typed_within_30_seconds_works(browser, phone, clock):  # SEC-13 WEB-2
     panel = open_qr_login(browser)
     code = typed_code(browser, panel)
-    clock.advance(timedelta(seconds=29))
+    # The test clock runs on real time too: leave a margin for a slow machine.
+    clock.advance(timedelta(seconds=25))
     r = phone.type_code(code)
     assert r.status_code == 200, r.text
     assert r.json()["approval_id"] == panel.public_id
