@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -64,7 +63,7 @@ from portti.errors import RateLimited, ValidationFailed
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher, SecretBox
 from portti.infra.outbox import Outbox
-from portti.infra.ratelimit import RateLimiter
+from portti.infra.ratelimit import RateLimiter, client_network
 from portti.people.models import Person
 from portti.people.phones import InvalidEmail, normalise_email
 
@@ -86,7 +85,6 @@ MAX_FAILED_LOGINS = 10
 LOCKOUT = timedelta(minutes=15)
 LOGIN_FAILURES = f"{MAX_FAILED_LOGINS}/{int(LOCKOUT.total_seconds() // 60)} minutes"
 IPV4_NETWORK_BITS = 24
-IPV6_NETWORK_BITS = 64  # one subscriber's usual allocation: its addresses are all one client
 
 TERMS_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.md$")
 
@@ -95,19 +93,6 @@ def account_email(text: str) -> str:
     """The address as accounts store and look it up: normalised, then wholly lower case, so
     that "Anna@Example.com" and "anna@example.com" are one account (and one index lookup)."""
     return normalise_email(text).lower()
-
-
-def client_network(client: str) -> str:
-    """The network a login comes from: an IPv4 /24 or an IPv6 /64, so that a client cannot
-    dodge its lockout by stepping to a neighbouring address. Anything else is taken as is."""
-    try:
-        ip = ipaddress.ip_address(client)
-    except ValueError:
-        return client[:64]
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    bits = IPV4_NETWORK_BITS if ip.version == 4 else IPV6_NETWORK_BITS
-    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
 def new_email_code() -> str:
@@ -569,7 +554,11 @@ class AccountService:
         # The address is hashed: limiter keys may sit in Redis, where an e-mail address should
         # not be readable.
         digest = hashlib.sha256(address.encode()).hexdigest()[:32]
-        return ("account-login-failures", digest, client_network(client))
+        return (
+            "account-login-failures",
+            digest,
+            client_network(client, ipv4_prefix=IPV4_NETWORK_BITS),
+        )
 
     def _verify_password(self, password_hash: str, password: str) -> bool:
         try:

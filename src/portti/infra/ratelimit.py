@@ -24,9 +24,10 @@ from portti.errors import RateLimited
 IPV6_CLIENT_PREFIX = 64
 
 
-def client_network(ip: str | None) -> str:
-    """The key a client's limits are counted under: the address for IPv4, its /64 for IPv6
-    (an IPv4 address mapped into IPv6 counts as the IPv4 address); anything else as given."""
+def client_network(ip: str | None, *, ipv4_prefix: int = 32) -> str:
+    """The key a client's limits are counted under: the address for IPv4 (or its network of
+    ``ipv4_prefix`` bits), its /64 for IPv6 (an IPv4 address mapped into IPv6 counts as the IPv4
+    address); anything else as given."""
     text = (ip or "").strip()
     try:
         address = ipaddress.ip_address(text)
@@ -34,9 +35,11 @@ def client_network(ip: str | None) -> str:
         return text[:45] or "unknown"
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
+            return client_network(str(address.ipv4_mapped), ipv4_prefix=ipv4_prefix)
         network = ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False)
         return str(network)
+    if ipv4_prefix < 32:
+        return str(ipaddress.IPv4Network((address, ipv4_prefix), strict=False))
     return str(address)
 
 
