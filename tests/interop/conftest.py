@@ -124,6 +124,16 @@ def clients(portti: str) -> list[dict[str, Any]]:
             "userinfo_encrypted_response_enc": "A256GCM",
         },
         {**base, "client_id": "public", "token_endpoint_auth_method": "none"},
+        # Refusals: a client whose ID tokens the tests make the provider get wrong on demand
+        # (POST /__test__/id-token, /__test__/nonce), and one whose ID tokens are HS256, signed
+        # with its client secret.
+        {**base, "client_id": "tampered", "client_secret": SECRET},
+        {
+            **base,
+            "client_id": "hs256",
+            "client_secret": SECRET,
+            "id_token_signed_response_alg": "HS256",
+        },
         # Used only by the key-rotation test: the provider reads Portti's key set for it first
         # after the rotation was published.
         {
@@ -154,6 +164,15 @@ def portti_providers(op: str) -> list[OidcProviderSettings]:
             "es256",
             token_endpoint_auth_method="private_key_jwt",
             client_assertion_alg="ES256",
+            algorithms=["ES256"],
+        ),
+        # The same client, its assertion's audience the token endpoint URL.
+        entry(
+            "fi_es256_token_aud",
+            "es256",
+            token_endpoint_auth_method="private_key_jwt",
+            client_assertion_alg="ES256",
+            client_assertion_audience="token_endpoint",
             algorithms=["ES256"],
         ),
         entry(
@@ -198,8 +217,12 @@ def portti_providers(op: str) -> list[OidcProviderSettings]:
             step_up_acr_values=LOA3,
             claims={"id_token": {"amr": None}},
         ),
-        # Refusals: tokens signed with RS256 where only ES256 is allowed; a provider whose
-        # answers carry another issuer than the one configured.
+        # Refusals: loa3 asked for at login; tokens made wrong on demand; HS256 (the provider
+        # allows it for that client, Portti does not); tokens signed with RS256 where only ES256
+        # is allowed; a provider whose answers carry another issuer than the one configured.
+        entry("fi_loa3", "basic", client_secret=SECRET, acr_values=LOA3),
+        entry("fi_tampered", "tampered", client_secret=SECRET, algorithms=["RS256"]),
+        entry("fi_hs256", "hs256", client_secret=SECRET),
         entry("fi_wrong_alg", "basic", client_secret=SECRET, algorithms=["ES256"]),
         entry(
             "fi_wrong_iss",
@@ -227,6 +250,17 @@ class Interop:
 
     def op_browser(self) -> httpx.Client:
         return httpx.Client(follow_redirects=False, timeout=10)
+
+    def op_switch(self, name: str, body: dict[str, Any]) -> None:
+        """One of the provider's test-only switches (see provider.mjs)."""
+        r = httpx.post(f"{self.op}/__test__/{name}", json=body, timeout=10)
+        assert r.status_code == 200, r.text
+
+    def op_seen(self) -> dict[str, Any]:
+        """What the provider saw since the last call: key set fetches, client assertions."""
+        r = httpx.get(f"{self.op}/__test__/seen", timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
 
 
 def account(identity: dict[str, str]) -> str:

@@ -270,14 +270,20 @@ def client_authentication(
             raise ValueError("private_key_jwt needs the key store")
         key, header = _signing_key(keys, provider.client_assertion_alg)
         now = int(time.time())
-        # The audience is the provider's issuer identifier: since the 2025 private_key_jwt
-        # audience advisory, providers accept that value and no endpoint URL is needed.
+        # The audience is the provider's issuer identifier unless the provider is configured to
+        # want its token endpoint URL; never a list (the 2025 private_key_jwt audience
+        # advisory: a list could let one provider replay the assertion at another).
+        audience = (
+            endpoints.token_endpoint
+            if provider.client_assertion_audience == "token_endpoint"
+            else endpoints.issuer
+        )
         assertion = jwt.encode(
             header,
             {
                 "iss": provider.client_id,
                 "sub": provider.client_id,
-                "aud": endpoints.issuer,
+                "aud": audience,
                 "iat": now,
                 "exp": now + 60,
                 "jti": secrets.token_urlsafe(16),
