@@ -123,6 +123,15 @@ def clients(portti: str) -> list[dict[str, Any]]:
             "userinfo_encrypted_response_alg": "ECDH-ES",
             "userinfo_encrypted_response_enc": "A256GCM",
         },
+        # ID tokens encrypted, UserInfo plain JSON.
+        {
+            **base,
+            **pkjwt,
+            "client_id": "jwe_id_token_only",
+            "token_endpoint_auth_signing_alg": "RS256",
+            "id_token_encrypted_response_alg": "RSA-OAEP-256",
+            "id_token_encrypted_response_enc": "A256GCM",
+        },
         {**base, "client_id": "public", "token_endpoint_auth_method": "none"},
         # Refusals: a client whose ID tokens the tests make the provider get wrong on demand
         # (POST /__test__/id-token, /__test__/nonce), and one whose ID tokens are HS256, signed
@@ -223,6 +232,13 @@ def portti_providers(op: str) -> list[OidcProviderSettings]:
         entry("fi_loa3", "basic", client_secret=SECRET, acr_values=LOA3),
         entry("fi_tampered", "tampered", client_secret=SECRET, algorithms=["RS256"]),
         entry("fi_hs256", "hs256", client_secret=SECRET),
+        entry(
+            "fi_plain_userinfo",
+            "jwe_id_token_only",
+            token_endpoint_auth_method="private_key_jwt",
+            require_encryption=True,
+            userinfo="always",
+        ),
         entry("fi_wrong_alg", "basic", client_secret=SECRET, algorithms=["ES256"]),
         entry(
             "fi_wrong_iss",

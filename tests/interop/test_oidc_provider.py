@@ -509,6 +509,21 @@ def test_an_id_token_with_another_nonce_is_refused(interop, people) -> None:  # 
     assert "could not be matched to this browser" in r.text
 
 
+def test_an_id_token_from_another_issuer_is_refused(interop, people) -> None:  # WEB-4
+    interop.op_switch("id-token", {"client_id": "tampered", "claims": {"iss": interop.portti}})
+    r = login(interop, interop.browser(), "fi_tampered", people["Aino"])
+    refused(r, "oidc_invalid_id_token", interop)
+    assert "claim &#39;iss&#39; not accepted" in r.text
+
+
+def test_plain_userinfo_is_refused_when_encryption_is_required(interop, people) -> None:  # WEB-4
+    """The ID token comes encrypted, UserInfo as plain JSON: with ``require_encryption`` (the
+    FTN profile) both must be JWE."""
+    r = login(interop, interop.browser(), "fi_plain_userinfo", people["Aino"])
+    refused(r, "oidc_invalid_id_token", interop)
+    assert "UserInfo not encrypted" in r.text
+
+
 def test_an_unsigned_id_token_is_refused(interop, people) -> None:  # WEB-4
     interop.op_switch("id-token", {"client_id": "tampered", "alg": "none"})
     r = login(interop, interop.browser(), "fi_tampered", people["Aino"])

@@ -685,6 +685,9 @@ def fetch_userinfo(
             "aud", provider.client_id
         ) not in (provider.client_id, [provider.client_id]):
             raise _invalid("UserInfo issuer or audience mismatch")
+    elif provider.require_encryption:
+        # Plain JSON is no more encrypted than a plain JWT (the FTN profile wants both as JWE).
+        raise _invalid("UserInfo not encrypted")
     else:
         try:
             claims = response.json()
