@@ -5,8 +5,13 @@ for real on 127.0.0.1, one of each per test module.
 The provider registers one client per way of talking to it (client secret, private_key_jwt with
 ES256, PAR + JAR with PS256, encrypted ID tokens and UserInfo, claims in the ID token through the
 ``claims`` parameter); Portti has one identity-provider entry per client, most configured by
-``issuer`` alone (discovery). Without Node or the installed package the tests are skipped loudly;
-under CI=true they fail instead, as the browser tests do.
+``issuer`` alone (discovery). Test-only switches on the provider process (``op_switch``; see
+provider.mjs) make it misbehave on demand: an ID token for another audience or issuer, unsigned,
+or carrying a nonce Portti did not send; a rotation of its own signing keys. ``op_seen`` tells
+what it saw: how often its key set was read, the audience of each client assertion.
+
+Without Node or the installed package the tests are skipped loudly; under CI=true they fail
+instead, as the browser tests do.
 """
 
 from __future__ import annotations
