@@ -8,7 +8,8 @@ ES256, PAR + JAR with PS256, encrypted ID tokens and UserInfo, claims in the ID 
 ``issuer`` alone (discovery). Test-only switches on the provider process (``op_switch``; see
 provider.mjs) make it misbehave on demand: an ID token for another audience or issuer, unsigned,
 or carrying a nonce Portti did not send; a rotation of its own signing keys. ``op_seen`` tells
-what it saw: how often its key set was read, the audience of each client assertion.
+what it saw: how often its key set was read, token requests, the audience of each client
+assertion.
 
 Without Node or the installed package the tests are skipped loudly; under CI=true they fail
 instead, as the browser tests do.
@@ -194,6 +195,16 @@ def portti_providers(op: str) -> list[OidcProviderSettings]:
             "ps256",
             token_endpoint_auth_method="private_key_jwt",
             client_assertion_alg="PS256",
+            request_object_signing_alg="PS256",
+            par=True,
+            algorithms=["PS256"],
+        ),
+        entry(
+            "fi_ps256_token_aud",
+            "ps256",
+            token_endpoint_auth_method="private_key_jwt",
+            client_assertion_alg="PS256",
+            client_assertion_audience="token_endpoint",
             request_object_signing_alg="PS256",
             par=True,
             algorithms=["PS256"],

@@ -23,8 +23,8 @@
 //                           provider's own key (or left unsigned with "none")
 //   POST /__test__/nonce    {"client_id": "...", "nonce": "..."}  the next authorization request
 //                           of that client reaches the provider with this nonce instead
-//   GET  /__test__/seen     what the provider saw since the last call: its key set's fetches and
-//                           the audiences of client assertions, then forgets them
+//   GET  /__test__/seen     what the provider saw since the last call: its key set's fetches,
+//                           token requests and the audiences of client assertions, then forgets
 import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -40,7 +40,7 @@ function identityOf(accountId) {
 // What the test switches asked for, and what the provider saw.
 const pendingIdTokens = new Map();
 const pendingNonces = new Map();
-let seen = { jwksFetches: 0, assertions: [] };
+let seen = { jwksFetches: 0, tokenRequests: 0, assertions: [] };
 
 function b64json(part) {
   return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
@@ -73,6 +73,7 @@ async function testSwitches(ctx, next, signing) {
     ctx.query = { ...ctx.query, nonce };
   }
   if (ctx.method === 'GET' && ctx.path === '/jwks') seen.jwksFetches += 1;
+  if (ctx.method === 'POST' && ctx.path === '/token') seen.tokenRequests += 1;
   await next();
   // The PAR endpoint's params hold only authorization parameters; the form has the rest.
   const assertion = ctx.oidc && ((ctx.oidc.body && ctx.oidc.body.client_assertion)
@@ -243,7 +244,7 @@ async function testSwitch(req, res, name) {
   res.setHeader('content-type', 'application/json');
   if (name === 'seen') {
     res.end(JSON.stringify(seen));
-    seen = { jwksFetches: 0, assertions: [] };
+    seen = { jwksFetches: 0, tokenRequests: 0, assertions: [] };
     return;
   }
   const body = JSON.parse(await readBody(req));
