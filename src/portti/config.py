@@ -61,6 +61,11 @@ class OidcProviderSettings(BaseModel):
         Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] | None
     ) = None
     client_assertion_alg: Literal["RS256", "PS256", "ES256"] = "RS256"
+    # The ``aud`` of that assertion: the provider's issuer identifier (FAPI 2, RFC 7523bis, and
+    # what the OpenID Foundation's 2025 audience advisory asks providers to accept) or, for a
+    # provider that still wants the older form of RFC 7523 / OIDC Core 9, its token endpoint URL
+    # (sent at the PAR endpoint too, as RFC 9126 allows).
+    client_assertion_audience: Literal["issuer", "token_endpoint"] = "issuer"
     # The authorization request as a signed request object (JAR, RFC 9101) with this algorithm,
     # and/or pushed to the provider first (PAR, RFC 9126).
     request_object_signing_alg: Literal["RS256", "PS256", "ES256"] | None = None

@@ -5,8 +5,14 @@ for real on 127.0.0.1, one of each per test module.
 The provider registers one client per way of talking to it (client secret, private_key_jwt with
 ES256, PAR + JAR with PS256, encrypted ID tokens and UserInfo, claims in the ID token through the
 ``claims`` parameter); Portti has one identity-provider entry per client, most configured by
-``issuer`` alone (discovery). Without Node or the installed package the tests are skipped loudly;
-under CI=true they fail instead, as the browser tests do.
+``issuer`` alone (discovery). Test-only switches on the provider process (``op_switch``; see
+provider.mjs) make it misbehave on demand: an ID token for another audience or issuer, unsigned,
+or carrying a nonce Portti did not send; a rotation of its own signing keys. ``op_seen`` tells
+what it saw: how often its key set was read, token requests, the audience of each client
+assertion.
+
+Without Node or the installed package the tests are skipped loudly; under CI=true they fail
+instead, as the browser tests do.
 """
 
 from __future__ import annotations
@@ -123,7 +129,26 @@ def clients(portti: str) -> list[dict[str, Any]]:
             "userinfo_encrypted_response_alg": "ECDH-ES",
             "userinfo_encrypted_response_enc": "A256GCM",
         },
+        # ID tokens encrypted, UserInfo plain JSON.
+        {
+            **base,
+            **pkjwt,
+            "client_id": "jwe_id_token_only",
+            "token_endpoint_auth_signing_alg": "RS256",
+            "id_token_encrypted_response_alg": "RSA-OAEP-256",
+            "id_token_encrypted_response_enc": "A256GCM",
+        },
         {**base, "client_id": "public", "token_endpoint_auth_method": "none"},
+        # Refusals: a client whose ID tokens the tests make the provider get wrong on demand
+        # (POST /__test__/id-token, /__test__/nonce), and one whose ID tokens are HS256, signed
+        # with its client secret.
+        {**base, "client_id": "tampered", "client_secret": SECRET},
+        {
+            **base,
+            "client_id": "hs256",
+            "client_secret": SECRET,
+            "id_token_signed_response_alg": "HS256",
+        },
         # Used only by the key-rotation test: the provider reads Portti's key set for it first
         # after the rotation was published.
         {
@@ -156,11 +181,30 @@ def portti_providers(op: str) -> list[OidcProviderSettings]:
             client_assertion_alg="ES256",
             algorithms=["ES256"],
         ),
+        # The same client, its assertion's audience the token endpoint URL.
+        entry(
+            "fi_es256_token_aud",
+            "es256",
+            token_endpoint_auth_method="private_key_jwt",
+            client_assertion_alg="ES256",
+            client_assertion_audience="token_endpoint",
+            algorithms=["ES256"],
+        ),
         entry(
             "fi_ps256",
             "ps256",
             token_endpoint_auth_method="private_key_jwt",
             client_assertion_alg="PS256",
+            request_object_signing_alg="PS256",
+            par=True,
+            algorithms=["PS256"],
+        ),
+        entry(
+            "fi_ps256_token_aud",
+            "ps256",
+            token_endpoint_auth_method="private_key_jwt",
+            client_assertion_alg="PS256",
+            client_assertion_audience="token_endpoint",
             request_object_signing_alg="PS256",
             par=True,
             algorithms=["PS256"],
@@ -198,8 +242,19 @@ def portti_providers(op: str) -> list[OidcProviderSettings]:
             step_up_acr_values=LOA3,
             claims={"id_token": {"amr": None}},
         ),
-        # Refusals: tokens signed with RS256 where only ES256 is allowed; a provider whose
-        # answers carry another issuer than the one configured.
+        # Refusals: loa3 asked for at login; tokens made wrong on demand; HS256 (the provider
+        # allows it for that client, Portti does not); tokens signed with RS256 where only ES256
+        # is allowed; a provider whose answers carry another issuer than the one configured.
+        entry("fi_loa3", "basic", client_secret=SECRET, acr_values=LOA3),
+        entry("fi_tampered", "tampered", client_secret=SECRET, algorithms=["RS256"]),
+        entry("fi_hs256", "hs256", client_secret=SECRET),
+        entry(
+            "fi_plain_userinfo",
+            "jwe_id_token_only",
+            token_endpoint_auth_method="private_key_jwt",
+            require_encryption=True,
+            userinfo="always",
+        ),
         entry("fi_wrong_alg", "basic", client_secret=SECRET, algorithms=["ES256"]),
         entry(
             "fi_wrong_iss",
@@ -227,6 +282,17 @@ class Interop:
 
     def op_browser(self) -> httpx.Client:
         return httpx.Client(follow_redirects=False, timeout=10)
+
+    def op_switch(self, name: str, body: dict[str, Any]) -> None:
+        """One of the provider's test-only switches (see provider.mjs)."""
+        r = httpx.post(f"{self.op}/__test__/{name}", json=body, timeout=10)
+        assert r.status_code == 200, r.text
+
+    def op_seen(self) -> dict[str, Any]:
+        """What the provider saw since the last call: key set fetches, client assertions."""
+        r = httpx.get(f"{self.op}/__test__/seen", timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
 
 
 def account(identity: dict[str, str]) -> str:

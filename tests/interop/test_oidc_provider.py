@@ -1,6 +1,9 @@
 """Portti's relying party against a certified OpenID Provider (oidc-provider), over real HTTP:
-login, step-up and app activation with RS256, ES256 and PS256, private_key_jwt, PAR and JAR,
-encrypted ID tokens and UserInfo, claims only in UserInfo, key rotation, and the refusals."""
+login, step-up and app activation with RS256, ES256 and PS256, private_key_jwt (and the
+audience of its assertion), PAR and JAR, encrypted ID tokens and UserInfo, claims only in
+UserInfo, key rotation on both sides, and the refusals: wrong issuer, audience, algorithm
+(including ``none`` and HS256), nonce, state and acr, expired tokens, codes replayed or
+redeemed by another login or client."""
 
 from __future__ import annotations
 
@@ -14,12 +17,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
-from interop.conftest import LOA2, LOA3, Interop, account
+from interop.conftest import LOA2, LOA3, Interop, account, provider_jwks
 from portti.audit.models import AuditEvent
 from portti.keys.services import KeyPolicy
 from portti.people.models import Person
+from portti.strongauth.oidc import FORCE_INTERVAL
 from support import factories as f
 from support.web import CSRF_RE
 
@@ -319,6 +324,65 @@ def test_portti_key_rotation_is_picked_up_by_the_provider(interop, people) -> No
         keys.policy = policy
 
 
+def test_provider_key_rotation_is_followed_with_one_refetch(interop, people) -> None:  # WEB-4
+    """The provider rotates its signing keys (new kids), then puts a new key under a kid in use,
+    then signs with a key it no longer publishes. Each time Portti reads the provider's key set
+    exactly once: the first two logins go on, the last is refused."""
+    browser = interop.browser()
+    assert login(interop, browser, "fi_basic", people["Aino"]).status_code == 303
+    interop.op_seen()
+    rotated = provider_jwks()
+    interop.op_switch("keys", {"jwks": rotated})
+    try:
+        for _ in range(2):
+            r = login(interop, interop.browser(), "fi_basic", people["Aino"])
+            assert r.status_code == 303, r.text
+        assert interop.op_seen()["jwksFetches"] == 1
+
+        rsa = rotated["keys"][0]
+        same_kid = RSAKey.generate_key(2048, parameters={"use": "sig", "kid": rsa["kid"]})
+        reused = {"keys": [same_kid.as_dict(private=True), rotated["keys"][1]]}
+        interop.op_switch("keys", {"jwks": reused})
+        # A known kid whose signature fails is read again at most every FORCE_INTERVAL seconds.
+        time.sleep(FORCE_INTERVAL)
+        r = login(interop, interop.browser(), "fi_basic", people["Aino"])
+        assert r.status_code == 303, r.text
+        assert interop.op_seen()["jwksFetches"] == 1
+
+        retired = provider_jwks()
+        published = {
+            "keys": [RSAKey.import_key(k).as_dict(private=False) for k in reused["keys"][:1]]
+        }
+        interop.op_switch("keys", {"jwks": retired, "published": published})
+        r = login(interop, interop.browser(), "fi_basic", people["Aino"])
+        refused(r, "oidc_invalid_id_token", interop)
+        assert "unknown signing key" in r.text
+        assert interop.op_seen()["jwksFetches"] == 1
+    finally:
+        interop.op_switch("keys", {"jwks": provider_jwks()})
+
+
+@pytest.mark.parametrize(
+    ("provider", "audience"),
+    [
+        ("fi_es256", ""),
+        ("fi_es256_token_aud", "/token"),
+        ("fi_ps256", ""),
+        ("fi_ps256_token_aud", "/token"),
+    ],
+)
+def test_the_client_assertion_audience(interop, people, provider, audience) -> None:  # WEB-4
+    """private_key_jwt: the assertion's ``aud`` is the provider's issuer identifier, at the PAR
+    endpoint too, unless the provider entry asks for the token endpoint URL."""
+    interop.op_seen()
+    r = login(interop, interop.browser(), provider, people["Eero"])
+    assert r.status_code == 303, r.text
+    sent = interop.op_seen()["assertions"]
+    endpoints = ["/request", "/token"] if provider.startswith("fi_ps256") else ["/token"]
+    assert [a["endpoint"] for a in sent] == endpoints
+    assert {a["aud"] for a in sent} == {interop.op + audience}
+
+
 # -- refusals ---------------------------------------------------------------------------------
 
 
@@ -389,8 +453,11 @@ def test_a_replayed_callback_is_refused(interop, people) -> None:  # WEB-4
     browser = interop.browser()
     r = start(browser, "fi_basic")
     callback = at_provider(interop, r.headers["location"], people["Aino"])
+    interop.op_seen()
     assert browser.get(callback).status_code == 303
     refused(browser.get(callback), "oidc_state_mismatch", interop)
+    # The code was redeemed once: the replay never reached the provider.
+    assert interop.op_seen()["tokenRequests"] == 1
 
 
 def test_a_callback_in_another_browser_leaves_the_login_intact(interop, people) -> None:  # WEB-4
@@ -418,3 +485,70 @@ def test_a_provider_error_is_told_and_audited(interop, people) -> None:  # WEB-4
     assert event.details["error"] == "login_required"
     assert event.details["error_description"] == "The bank session ended"
     assert event.details["method"] == "oidc:fi_basic"
+
+
+@pytest.mark.parametrize(
+    ("claims", "detail"),
+    [
+        ({"aud": "es256"}, "claim &#39;aud&#39; not accepted"),
+        ({"aud": ["tampered", "es256"]}, "authorized party mismatch"),
+        ({"aud": ["tampered", "es256"], "azp": "es256"}, "authorized party mismatch"),
+    ],
+)
+def test_an_id_token_for_another_client_is_refused(
+    interop, people, claims, detail
+) -> None:  # WEB-4
+    """The provider signs (with its own key) an ID token meant for another of its clients."""
+    interop.op_switch("id-token", {"client_id": "tampered", "claims": claims})
+    r = login(interop, interop.browser(), "fi_tampered", people["Aino"])
+    refused(r, "oidc_invalid_id_token", interop)
+    assert "The identity provider&#39;s answer was refused" in r.text and detail in r.text
+    assert events(interop, "login_failed")[-1].details["method"] == "oidc:fi_tampered"
+
+
+def test_an_id_token_with_another_nonce_is_refused(interop, people) -> None:  # WEB-4
+    """The authorization request reaches the provider with a nonce Portti did not send (as
+    when someone else's request is answered); the provider's ID token carries it."""
+    forged = secrets.token_urlsafe(32)
+    interop.op_switch("nonce", {"client_id": "tampered", "nonce": forged})
+    r = login(interop, interop.browser(), "fi_tampered", people["Aino"])
+    assert interop.seen["params"]["nonce"] == forged
+    refused(r, "oidc_nonce_mismatch", interop)
+    assert "could not be matched to this browser" in r.text
+
+
+def test_an_id_token_from_another_issuer_is_refused(interop, people) -> None:  # WEB-4
+    interop.op_switch("id-token", {"client_id": "tampered", "claims": {"iss": interop.portti}})
+    r = login(interop, interop.browser(), "fi_tampered", people["Aino"])
+    refused(r, "oidc_invalid_id_token", interop)
+    assert "claim &#39;iss&#39; not accepted" in r.text
+
+
+def test_plain_userinfo_is_refused_when_encryption_is_required(interop, people) -> None:  # WEB-4
+    """The ID token comes encrypted, UserInfo as plain JSON: with ``require_encryption`` (the
+    FTN profile) both must be JWE."""
+    r = login(interop, interop.browser(), "fi_plain_userinfo", people["Aino"])
+    refused(r, "oidc_invalid_id_token", interop)
+    assert "UserInfo not encrypted" in r.text
+
+
+def test_an_unsigned_id_token_is_refused(interop, people) -> None:  # WEB-4
+    interop.op_switch("id-token", {"client_id": "tampered", "alg": "none"})
+    r = login(interop, interop.browser(), "fi_tampered", people["Aino"])
+    refused(r, "oidc_invalid_id_token", interop)
+    assert "signature algorithm not allowed" in r.text
+
+
+def test_an_hs256_id_token_is_refused(interop, people) -> None:  # WEB-4
+    """The provider signs this client's ID tokens with HS256 and the client secret, which it
+    allows; Portti's entry lists only asymmetric algorithms."""
+    r = login(interop, interop.browser(), "fi_hs256", people["Aino"])
+    refused(r, "oidc_invalid_id_token", interop)
+    assert "signature algorithm not allowed" in r.text
+
+
+def test_a_login_below_the_asked_acr_is_refused(interop, people) -> None:  # WEB-4
+    r = login(interop, interop.browser(), "fi_loa3", people["Aino"], acr=LOA2)
+    assert interop.seen["params"]["acr_values"] == LOA3
+    refused(r, "oidc_acr_too_weak", interop)
+    assert "not strong enough" in r.text

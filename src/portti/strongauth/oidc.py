@@ -270,14 +270,20 @@ def client_authentication(
             raise ValueError("private_key_jwt needs the key store")
         key, header = _signing_key(keys, provider.client_assertion_alg)
         now = int(time.time())
-        # The audience is the provider's issuer identifier: since the 2025 private_key_jwt
-        # audience advisory, providers accept that value and no endpoint URL is needed.
+        # The audience is the provider's issuer identifier unless the provider is configured to
+        # want its token endpoint URL; never a list (the 2025 private_key_jwt audience
+        # advisory: a list could let one provider replay the assertion at another).
+        audience = (
+            endpoints.token_endpoint
+            if provider.client_assertion_audience == "token_endpoint"
+            else endpoints.issuer
+        )
         assertion = jwt.encode(
             header,
             {
                 "iss": provider.client_id,
                 "sub": provider.client_id,
-                "aud": endpoints.issuer,
+                "aud": audience,
                 "iat": now,
                 "exp": now + 60,
                 "jti": secrets.token_urlsafe(16),
@@ -679,6 +685,9 @@ def fetch_userinfo(
             "aud", provider.client_id
         ) not in (provider.client_id, [provider.client_id]):
             raise _invalid("UserInfo issuer or audience mismatch")
+    elif provider.require_encryption:
+        # Plain JSON is no more encrypted than a plain JWT (the FTN profile wants both as JWE).
+        raise _invalid("UserInfo not encrypted")
     else:
         try:
             claims = response.json()
