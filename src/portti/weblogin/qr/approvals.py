@@ -88,13 +88,7 @@ class AppApprovals(LoginMachine):
         verify()
         if number != tx.number:
             self._end(tx, Status.REJECTED, "number_mismatch")
-            self._record_failure(
-                tx,
-                "number_mismatch",
-                actor_person_id=device.person_id,
-                subject_person_id=device.person_id,
-                device=device.public_id,
-            )
+            self._record_refusal(tx, device, "number_mismatch")
             raise NumberMismatch()
         now = self.clock.now()
         moved = self._move(

@@ -146,13 +146,7 @@ class BrowserLogins(LoginMachine):
         if tx.purpose == LoginPurpose.STEP_UP:
             assert current is not None
             token, _ = sessions.record_step_up(current, STEP_UP_METHOD, device_id=tx.device_id)
-            self.audit.record(
-                AuditAction.STEP_UP_SUCCEEDED,
-                actor_person_id=tx.person_id,
-                subject_person_id=tx.person_id,
-                method=STEP_UP_METHOD,
-                approval=tx.public_id,
-            )
+            action, method = AuditAction.STEP_UP_SUCCEEDED, STEP_UP_METHOD
         else:
             # A login by app approval is not a step-up: ADM-2 stays an explicit act.
             token, new_session = sessions.start(
@@ -166,12 +160,13 @@ class BrowserLogins(LoginMachine):
             # Which device made this session: revoking the device ends the logins at business
             # applications made with it (OpenID back-channel logout).
             tx.web_session_id = new_session.id
-            self.audit.record(
-                AuditAction.LOGIN_SUCCEEDED,
-                actor_person_id=tx.person_id,
-                subject_person_id=tx.person_id,
-                method=METHOD,
-                approval=tx.public_id,
-            )
+            action, method = AuditAction.LOGIN_SUCCEEDED, METHOD
+        self.audit.record(
+            action,
+            actor_person_id=tx.person_id,
+            subject_person_id=tx.person_id,
+            method=method,
+            approval=tx.public_id,
+        )
         self.changed.append(tx)
         return Completion(transaction=tx, session_token=token)

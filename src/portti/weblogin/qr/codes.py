@@ -86,12 +86,6 @@ class ShortCodes(LoginMachine):
             raise CodeUnknown()
         if tx.short_code_expires_at is None or self.clock.now() >= tx.short_code_expires_at:
             # Older than the page shows codes for: typed late, or relayed (SEC-13).
-            self._record_failure(
-                tx,
-                "code_expired",
-                actor_person_id=device.person_id,
-                subject_person_id=device.person_id,
-                device=device.public_id,
-            )
+            self._record_refusal(tx, device, "code_expired")
             raise CodeExpired()
         return self._claim(tx, device, via="code")

@@ -119,6 +119,16 @@ class LoginMachine:
             **extra,
         )
 
+    def _record_refusal(self, tx: LoginTransaction, device: Device, reason: str) -> None:
+        """``_record_failure`` for what the person's app sent."""
+        self._record_failure(
+            tx,
+            reason,
+            actor_person_id=device.person_id,
+            subject_person_id=device.person_id,
+            device=device.public_id,
+        )
+
     def _require_open(self, tx: LoginTransaction) -> None:
         status = Status(tx.status)
         if status in OPEN_STATUSES and self.clock.now() >= tx.expires_at:
