@@ -77,7 +77,7 @@ from portti.devices.models import Activation, ActivationKind  # noqa: E402
 from portti.devices.services import DeviceService  # noqa: E402
 
 try:
-    from portti.devices.services import make_pin_hasher
+    from portti.devices.pins import make_pin_hasher
 except ImportError:  # code from before the PIN verifier had a cost of its own
 
     def make_pin_hasher(settings: Settings) -> PasswordHasher:
@@ -94,7 +94,7 @@ from portti.people.models import Person  # noqa: E402
 from portti.people.portti_id import new_portti_id  # noqa: E402
 from portti.web.csrf import make_token  # noqa: E402
 from portti.weblogin.models import LoginTransaction  # noqa: E402
-from portti.weblogin.qr import QrFrames, elapsed_seconds, render_qr_svg  # noqa: E402
+from portti.weblogin.qr.frames import QrFrames, elapsed_seconds, render_qr_svg  # noqa: E402
 from support.device_keys import SimulatedApp  # noqa: E402
 
 PIN = "258036"

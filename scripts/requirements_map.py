@@ -100,20 +100,23 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "APP-4": (
         "Device key pair made on the device; signature on every approval; PIN tries limited",
-        "`devices/keys.py`, `devices/services.py` (`verify`), `docs/architecture.md`",
+        "`devices/keys.py`, `devices/approval.py` (`verify`), `devices/pins.py`, `docs/architecture.md`",
     ),
     "APP-5": (
         "Unlock with PIN or biometrics",
-        "`devices/services.py` (`unlock`, biometric key), `portti_app/client.py`",
+        "`devices/app_sessions.py` (`unlock`), `devices/approval.py` (biometric key), `portti_app/client.py`",
     ),
-    "APP-6": ("Lock ends the app session", "`devices/services.py` (`lock`), `devices/app_api.py`"),
+    "APP-6": (
+        "Lock ends the app session",
+        "`devices/app_sessions.py` (`lock`), `devices/app_api.py`",
+    ),
     "APP-7": (
         "Log out; re-activate with the account",
-        "`devices/services.py` (`logout`), `devices/app_api.py` (`start_account_activation`)",
+        "`devices/revocation.py` (`logout`), `devices/app_api.py` (`start_account_activation`)",
     ),
     "APP-8": (
         "Log out from all devices; re-activation needs a new invitation",
-        "`devices/services.py` (`logout_everywhere`), `accounts/models.py` (`requires_invitation`)",
+        "`devices/revocation.py` (`logout_everywhere`), `accounts/models.py` (`requires_invitation`)",
     ),
     "APP-9": (
         "Finnish users activate with bank ID",
@@ -122,11 +125,11 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "APP-10": ("A reference app client walks every step", "`src/portti_app/` (`portti-app`)"),
     "WEB-1": (
         "QR that changes every second (time-based MAC); outcome by server push",
-        "`weblogin/qr.py`, `weblogin/qr_views.py`, `infra/events.py`",
+        "`weblogin/qr/` (`frames.py`, `state.py`), `weblogin/qr_views.py`, `infra/events.py`",
     ),
     "WEB-2": (
         "The app shows what asks, confirms with PIN/biometrics; only that browser logs in",
-        "`weblogin/app_api.py`, `weblogin/qr.py`",
+        "`weblogin/app_api.py`, `weblogin/qr/approvals.py`",
     ),
     "WEB-3": (
         "Company choice; memberships out of validity not offered",
@@ -174,7 +177,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-4": (
         "“This wasn't me” also ends the web sessions that device approved",
-        "`devices/services.py`, `weblogin/sessions.py`",
+        "`devices/revocation.py` (`not_me`), `weblogin/sessions.py`",
     ),
     "SEC-5": (
         "Sign-up code limits per code and per client network, no global lock-out",
@@ -194,7 +197,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-9": (
         "Device challenges rate-limited and capped per device",
-        "`devices/app_api.py`, `devices/services.py`",
+        "`devices/app_api.py`, `devices/challenges.py`",
     ),
     "SEC-10": (
         "Bounded integer parameters; the OpenAPI fuzzed with 0 responses ≥ 500",
@@ -210,7 +213,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-13": (
         "QR relay: the typed code goes stale in 30 s; the app shows the browser's country and origin",
-        "`weblogin/qr.py`, `weblogin/geo.py`, `weblogin/app_api.py`",
+        "`weblogin/qr/codes.py`, `weblogin/qr/requester.py`, `weblogin/geo.py`, `weblogin/app_api.py`",
     ),
 }
 

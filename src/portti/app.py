@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.providers = {p.key: p for p in providers}
     app.state.limiter = LimitsRateLimiter(settings.rate_limit_storage_url)
     app.state.password_hasher = make_password_hasher(settings)
-    from portti.devices.services import make_pin_hasher
+    from portti.devices.pins import make_pin_hasher
 
     app.state.pin_hasher = make_pin_hasher(settings)
     app.state.http = httpx.Client(timeout=10.0, follow_redirects=False)

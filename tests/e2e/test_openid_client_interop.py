@@ -26,7 +26,7 @@ from sqlalchemy import select
 from portti.oidc_provider.claims import ACR_APP, ACR_BANK_ID
 from portti.people.models import Person
 from portti.weblogin.models import LoginTransaction
-from portti.weblogin.qr import QrFrames, elapsed_seconds
+from portti.weblogin.qr.frames import QrFrames, elapsed_seconds
 from support.devices import PIN
 from support.live_phone import bind_demo_device, unlocked_phone
 from support.oidc import logout_receiver, query_of, return_url, verify_logout_token

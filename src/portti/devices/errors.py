@@ -2,7 +2,7 @@
 
 Several of them (``pin_wrong``, ``device_locked``, ``nonce_invalid``…) are raised *after* the
 service has written something that must stay: a counted wrong PIN, a burnt nonce, an audit row.
-Routes therefore commit on ``DomainError`` before re-raising (see ``devices/services.py``).
+Routes therefore commit on ``DomainError`` before re-raising (see ``devices/lifecycle.py``).
 """
 
 from __future__ import annotations

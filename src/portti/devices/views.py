@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portti.devices.deps import Devices
-from portti.devices.services import REVOKED_BY_OWNER
+from portti.devices.lifecycle import REVOKED_BY_OWNER
 from portti.web.csrf import verify_csrf
 from portti.web.deps import CurrentSession, DbSession, OptionalWebSession
 

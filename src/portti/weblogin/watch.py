@@ -18,23 +18,18 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 import structlog
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from portti.infra.events import Subscription
-from portti.weblogin.models import LoginTransaction
-from portti.weblogin.qr import browser_state_of
+from portti.weblogin.qr.state import browser_state_of
+from portti.weblogin.queries import WATCHED_STATES
 
 log = structlog.get_logger(__name__)
 
 RECHECK_SECONDS = 3.0
 # SQLite allows 32,766 parameters; PostgreSQL 65,535. Larger watch lists are read in chunks.
 CHUNK = 500
-
-_t = LoginTransaction
-_STATES = select(
-    _t.public_id, _t.status, _t.purpose, _t.number, _t.end_reason, _t.expires_at
-).where(_t.public_id.in_(bindparam("ids", expanding=True)))
 
 
 class StreamWatch:
@@ -98,6 +93,6 @@ class StreamWatch:
         out: list[tuple[str, str]] = []
         with self.engine.connect() as conn:
             for start in range(0, len(ids), CHUNK):
-                rows = conn.execute(_STATES, {"ids": list(ids[start : start + CHUNK])})
+                rows = conn.execute(WATCHED_STATES, {"ids": list(ids[start : start + CHUNK])})
                 out += [(row.public_id, browser_state_of(row, now).to_json()) for row in rows]
         return out

@@ -13,13 +13,13 @@ import pytest
 from limits import parse
 from sqlalchemy import func, select
 
-from portti.devices.models import Device, DeviceChallenge
-from portti.devices.services import (
+from portti.devices.challenges import (
     CHALLENGE_LIMIT_PER_DEVICE,
     CHALLENGE_LIMIT_PER_NETWORK,
     CHALLENGE_VALIDITY,
     MAX_OPEN_CHALLENGES,
 )
+from portti.devices.models import Device, DeviceChallenge
 from support import factories as f
 from support.db import fresh
 from support.device_keys import SimulatedApp

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from portti.weblogin.models import LoginTransaction, WebSession
-from portti.weblogin.qr import QrFrames, render_qr_svg
+from portti.weblogin.qr.frames import QrFrames, render_qr_svg
 from portti.weblogin.sessions import hash_token
 from support import factories as f
 from support.db import audit_actions, audit_events, fresh

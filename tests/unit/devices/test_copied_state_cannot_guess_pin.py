@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from portti.devices.errors import DeviceLocked, PinBlocked, PinWrong
 from portti.devices.models import Device, DeviceStatus
-from portti.devices.services import PIN_SCHEDULE
+from portti.devices.pins import PIN_SCHEDULE
 from portti.errors import DomainError
 from support.device_keys import SimulatedApp
 from support.devices import PIN, bind, make_service

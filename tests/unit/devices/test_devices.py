@@ -28,7 +28,7 @@ from portti.devices.errors import (
     SignatureInvalid,
 )
 from portti.devices.models import ActivationKind, AppSession, Device, DeviceChallenge, DeviceStatus
-from portti.devices.services import PIN_SCHEDULE, is_pin_too_simple
+from portti.devices.pins import PIN_SCHEDULE, is_pin_too_simple
 from portti.errors import DomainError, NotFound, ValidationFailed
 from portti.infra.crypto import CodeHasher
 from portti.invitations.errors import ActivationUnknown

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, text, update
 from portti.db.session import make_engine
 from portti.devices.errors import DeviceLocked
 from portti.devices.models import Device, DeviceStatus
-from portti.devices.services import PIN_SCHEDULE, make_pin_hasher
+from portti.devices.pins import PIN_SCHEDULE, make_pin_hasher
 from portti.errors import DomainError
 from support import factories as f
 from support.db import audit_actions, fresh

@@ -6,16 +6,14 @@ from __future__ import annotations
 import pytest
 
 from portti.weblogin.errors import QrInvalid
-from portti.weblogin.qr import (
+from portti.weblogin.qr.codes import (
     CROCKFORD,
-    QrFrames,
-    describe_browser,
     format_short_code,
     new_short_code,
     normalise_short_code,
-    origin_of,
-    render_qr_svg,
 )
+from portti.weblogin.qr.frames import QrFrames, render_qr_svg
+from portti.weblogin.qr.requester import describe_browser, origin_of
 
 ID = "AbCdEfGhIjKlMnOpQrStUv"
 

@@ -1,0 +1,127 @@
+"""Binding an app installation (end of APP-1 / APP-4 / APP-7 activation): its keys, its name,
+its PIN verifier, and the e-mail that tells the person a new device can log in as them."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+
+from sqlalchemy import select
+
+from portti.accounts.models import Account
+from portti.audit.models import AuditAction
+from portti.devices import keys, webauthn_keys
+from portti.devices.errors import InvitationRequired
+from portti.devices.models import Activation, ActivationKind, Device, DeviceStatus
+from portti.devices.pins import PinTries
+from portti.errors import ValidationFailed
+from portti.invitations.errors import ActivationUnknown
+from portti.people.models import Person
+
+PLATFORM_RE = re.compile(r"[A-Za-z0-9 ._()+-]{1,40}")
+
+
+def _clean_name(name: str) -> str:
+    """A device name for lists and e-mail: no control or format characters, one line."""
+    kept = "".join(
+        " " if unicodedata.category(ch) in {"Zl", "Zp"} or ch in "\t\r\n" else ch
+        for ch in name
+        if unicodedata.category(ch) not in {"Cc", "Cf", "Co", "Cs", "Cn"} or ch in "\t\r\n"
+    )
+    return " ".join(kept.split())
+
+
+class DeviceBinding(PinTries):
+    def bind(
+        self,
+        activation: Activation,
+        *,
+        name: str,
+        platform: str,
+        key_alg: str,
+        public_key: str,
+        pin: str,
+        biometric_key_alg: str | None = None,
+        biometric_public_key: str | None = None,
+    ) -> tuple[Device, str]:
+        """Binds the app that finished ``activation``; returns the device and the "this wasn't
+        me" token (already in the e-mail; returned for tests and the reference client only).
+        The caller marks the invitation activated and sets ``activation.completed_at``."""
+        if activation.completed_at is not None or activation.ended_at is not None:
+            raise ActivationUnknown()
+        if self.db.scalar(select(Device.id).where(Device.activation_id == activation.id)):
+            raise ActivationUnknown()
+        account = self.db.get(Account, activation.account_id) if activation.account_id else None
+        if (
+            activation.kind == ActivationKind.ACCOUNT
+            and account is not None
+            and account.requires_invitation
+        ):
+            raise InvitationRequired()
+        errors: dict[str, str] = {}
+        clean_name = _clean_name(name or "")
+        if not clean_name or len(clean_name) > 100:
+            errors["name"] = "Give the device a name of 1–100 characters."
+        if not isinstance(platform, str) or not PLATFORM_RE.fullmatch(platform):
+            errors["platform"] = "The platform must be 1–40 letters, digits or . _ - ( ) +."
+        if (biometric_key_alg is None) != (biometric_public_key is None):
+            errors["biometric_public_key"] = "Give both the biometric key and its algorithm."
+        if errors:
+            raise ValidationFailed(errors)
+        self.check_pin_policy(pin)
+        stored_key = keys.encode_public_key(keys.load_public_key(key_alg, public_key))
+        stored_bio_key = None
+        if biometric_key_alg is not None and biometric_public_key is not None:
+            bio_key = (
+                webauthn_keys.load_credential_key(biometric_public_key)
+                if biometric_key_alg == webauthn_keys.WEBAUTHN
+                else keys.load_public_key(biometric_key_alg, biometric_public_key)
+            )
+            stored_bio_key = keys.encode_public_key(bio_key)
+            if stored_bio_key == stored_key:
+                raise ValidationFailed(
+                    {"biometric_public_key": "The biometric key must be a key of its own."}
+                )
+
+        now = self.clock.now()
+        public_id = "dev_" + secrets.token_urlsafe(16)
+        not_me_token = secrets.token_urlsafe(32)
+        device = Device(
+            public_id=public_id,
+            person_id=activation.person_id,
+            account_id=activation.account_id,
+            activation_id=activation.id,
+            name=clean_name,
+            platform=platform,
+            key_alg=key_alg,
+            public_key=stored_key,
+            biometric_key_alg=biometric_key_alg if stored_bio_key else None,
+            biometric_public_key=stored_bio_key,
+            pin_hash=self.pin_hasher.hash(self._pin_input(public_id, pin)),
+            pin_failures=0,
+            status=DeviceStatus.ACTIVE.value,
+            not_me_token_hash=self.not_me_hasher.hash(not_me_token),
+            created_at=now,
+        )
+        self.db.add(device)
+        if activation.kind != ActivationKind.ACCOUNT and account is not None:
+            # A new invitation (or, for Finnish users, bank ID) is what "Log out from all
+            # devices" asked for (APP-8, APP-9).
+            account.requires_invitation = False
+        self.db.flush()
+        person = self.db.get(Person, device.person_id)
+        recipients = self.notices.device_bound(device, person, account, not_me_token)
+        self.audit.record(
+            AuditAction.DEVICE_BOUND,
+            actor_person_id=device.person_id,
+            subject_person_id=device.person_id,
+            device=public_id,
+            name=clean_name,
+            platform=platform,
+            key_alg=key_alg,
+            biometrics=stored_bio_key is not None,
+            activation=activation.kind,
+            notified=recipients,
+        )
+        return device, not_me_token
