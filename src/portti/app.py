@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         issuer=settings.base_url.rstrip("/"),
         secret=settings.secret,
         http=app.state.backchannel_http,
+        sweep_every=timedelta(seconds=settings.oidc_membership_sweep_seconds),
     )
 
     install_error_handlers(app)
