@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         issuer=settings.base_url.rstrip("/"),
         secret=settings.secret,
         http=app.state.backchannel_http,
+        sweep_every=timedelta(seconds=settings.oidc_membership_sweep_seconds),
     )
 
     install_error_handlers(app)
@@ -217,6 +219,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.weblogin import qr_views as weblogin_qr_views
     from portti.weblogin import views as weblogin_views
 
+    # Routes are matched in order, one by one: the provider's (fixed paths, shared with no
+    # other router) first, as clients' servers call its token endpoint most.
+    app.include_router(oidc_views.router)
     app.include_router(weblogin_views.router)
     app.include_router(weblogin_qr_views.router)
     app.include_router(weblogin_app_api.router)
@@ -229,7 +234,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(invitations_messages.router)
     app.include_router(devices_app_api.router)
     app.include_router(devices_views.router)
-    app.include_router(oidc_views.router)
     app.include_router(oidc_views.browser)
     app.include_router(oidc_admin.api)
     app.include_router(oidc_admin.views)

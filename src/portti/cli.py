@@ -238,35 +238,57 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Deliver queued e-mail and SMS (the outbox) until stopped with Ctrl-C or SIGTERM.
+    """Deliver queued e-mail and SMS (the outbox) and OpenID back-channel logout tokens until
+    stopped with Ctrl-C or SIGTERM.
 
     Run it beside `portti serve` with PORTTI_OUTBOX_IN_PROCESS=false, or as extra capacity: any
     number of workers and app instances share the queue without sending a message twice.
     """
     import asyncio
     import signal
+    from datetime import timedelta
+
+    import httpx
 
     from portti.db.session import make_engine, make_session_factory
     from portti.infra.clock import SystemClock
     from portti.infra.logging import configure_logging
     from portti.infra.outbox import build_worker
+    from portti.keys.services import key_store_for
+    from portti.oidc_provider.backchannel import BackChannelLogout
+    from portti.oidc_provider.keys import KeyStoreSigningKeys
 
     settings = Settings()
     configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)
-    outbox_worker = build_worker(settings, make_session_factory(engine), SystemClock())
+    factory = make_session_factory(engine)
+    clock = SystemClock()
+    outbox_worker = build_worker(settings, factory, clock)
+    # OpenID back-channel logout tokens (and the ended-membership sweep) go with the outbox:
+    # with PORTTI_OUTBOX_IN_PROCESS=false the app runs neither.
+    logout_http = httpx.Client(timeout=5.0, follow_redirects=False)
+    logouts = BackChannelLogout(
+        factory,
+        clock,
+        KeyStoreSigningKeys(key_store_for(settings, factory, clock)),
+        issuer=settings.base_url.rstrip("/"),
+        secret=settings.secret,
+        http=logout_http,
+        sweep_every=timedelta(seconds=settings.oidc_membership_sweep_seconds),
+    )
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await outbox_worker.run_forever(stop)
+        await asyncio.gather(outbox_worker.run_forever(stop), logouts.run_forever(stop))
 
     console.print("Delivering the outbox; stop with Ctrl-C.")
     try:
         asyncio.run(run())
     finally:
+        logout_http.close()
         engine.dispose()
 
 

@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     keys_rotate_days: int = Field(default=90, ge=0)
     keys_rsa_bits: int = Field(default=2048, ge=2048)
 
+    # The OpenID Provider: an authorization code lives this long (RFC 6749 §4.1.2: at most ten
+    # minutes, short recommended); clients' logins are checked against ended memberships this
+    # often (the back-channel logout worker runs the sweep).
+    oidc_code_lifetime_seconds: int = Field(default=60, ge=1, le=600)
+    oidc_membership_sweep_seconds: float = Field(default=60, gt=0)
+
     test_idp_enabled: bool = False
     oidc_providers: list[OidcProviderSettings] = Field(default_factory=list)
 

@@ -161,8 +161,10 @@ def logout_receiver() -> Iterator[LogoutReceiver]:
         server.server_close()
 
 
-def verify_logout_token(token: str, jwks: Any, issuer: str, client_id: str) -> dict[str, Any]:
-    """OIDC Back-Channel Logout §2.6, with Authlib's JWT."""
+def verify_logout_token(
+    token: str, jwks: Any, issuer: str, client_id: str, *, now: int | None = None
+) -> dict[str, Any]:
+    """OIDC Back-Channel Logout §2.6, with Authlib's JWT (at ``now``: the test clock's)."""
     claims = jwt.decode(
         token,
         jwks,
@@ -174,7 +176,7 @@ def verify_logout_token(token: str, jwks: Any, issuer: str, client_id: str) -> d
             "events": {"essential": True},
         },
     )
-    claims.validate(leeway=5)
+    claims.validate(now=now, leeway=5)
     assert "http://schemas.openid.net/event/backchannel-logout" in claims["events"]
     assert "nonce" not in claims
     assert claims.header.get("typ") == "logout+jwt"

@@ -3,7 +3,8 @@
 ``end_client_logins`` marks logins ``pending`` in the transaction that ended them; this worker
 claims due ones with a short lease (a compare-and-set ``UPDATE`` on ``logout_next_at``, so two
 processes never send one twice while the lease holds), signs a logout token and POSTs it to the
-client's ``backchannel_logout_uri``. A 2xx answer is ``sent``; a network error or 5xx is retried
+client's ``backchannel_logout_uri``. Every ``sweep_every`` it also ends the logins that rested
+on a membership whose end date has passed (``membership_sweep.py``). A 2xx answer is ``sent``; a network error or 5xx is retried
 with back-off (2 s × 2ⁿ, capped at 10 minutes) up to ``MAX_ATTEMPTS``; a 4xx is ``failed`` (the
 client refused the token, and sending it again would not change that)."""
 
@@ -71,7 +72,10 @@ class BackChannelLogout:
         issuer: str,
         secret: bytes,
         http: httpx.Client,
+        sweep_every: timedelta = timedelta(seconds=60),
     ) -> None:
+        self.sweep_every = sweep_every
+        self._swept_at: datetime | None = None
         self.session_factory = session_factory
         self.clock = clock
         self.keys = keys
@@ -174,10 +178,28 @@ class BackChannelLogout:
         with self.session_factory() as db, db.begin():
             db.execute(update(OidcLogin).where(OidcLogin.id == login_id).values(**values))
 
+    def sweep_ended_memberships(self) -> int:
+        """Ends the logins of memberships ended with time (their tokens are then due)."""
+        from portti.oidc_provider.membership_sweep import end_logins_of_ended_memberships
+
+        with self.session_factory() as db, db.begin():
+            ended = end_logins_of_ended_memberships(db, self.clock)
+        self._swept_at = self.clock.now()
+        if ended:
+            log.info("membership_sweep", logins_ended=ended)
+        return ended
+
+    def run_once(self) -> int:
+        """The sweep when it is due, then every due logout token; returns how many were sent."""
+        now = self.clock.now()
+        if self._swept_at is None or now - self._swept_at >= self.sweep_every:
+            self.sweep_ended_memberships()
+        return self.deliver_due()
+
     async def run_forever(self, stop: asyncio.Event, poll_seconds: float = 0.5) -> None:
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self.deliver_due)
+                await asyncio.to_thread(self.run_once)
             except Exception as exc:  # keep the worker alive; the rows stay pending
                 log.error("backchannel_logout_error", error_type=type(exc).__name__)
             with contextlib.suppress(TimeoutError):

@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from portti.audit.models import AuditAction
@@ -34,7 +34,12 @@ from portti.oidc_provider.claims import (
     subject_for,
 )
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
-from portti.oidc_provider.keys import ACCESS_TOKEN_ALGORITHM, SigningKeys, registry_for
+from portti.oidc_provider.keys import (
+    ACCESS_TOKEN_ALGORITHM,
+    SigningKeys,
+    registry_for,
+    sign_compact,
+)
 from portti.oidc_provider.models import (
     AuthorizationCode,
     AuthorizationRequest,
@@ -44,7 +49,7 @@ from portti.oidc_provider.models import (
 )
 from portti.weblogin.models import LoginPurpose, LoginTransaction, WebSession
 
-CODE_LIFETIME = timedelta(seconds=60)
+CODE_LIFETIME = timedelta(seconds=60)  # the default of settings.oidc_code_lifetime_seconds
 REQUEST_LIFETIME = timedelta(minutes=10)
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=10)
 ID_TOKEN_LIFETIME = timedelta(minutes=10)
@@ -52,7 +57,58 @@ REFRESH_TOKEN_LIFETIME = timedelta(days=30)
 SCOPES = ("openid", "profile", "email", "companies", "offline_access")
 PROMPTS = {"none", "login", "consent", "select_account"}
 MAX_PARAM = 2000
+# The token endpoint's statements, built once: every exchange runs them, and building and
+# caching an ORM statement per request cost more than running it (benchmarks/oidc_token_cpu.py).
 _INSERT_REFRESH = insert(table_of(RefreshToken))
+_CLIENT = select(OidcClient).where(OidcClient.client_id == bindparam("client_id"))
+_codes = table_of(AuthorizationCode)
+_CLAIM_CODE = (
+    update(_codes)
+    .where(
+        and_(
+            _codes.c.code_hash == bindparam("h"),
+            _codes.c.client_id == bindparam("cid"),
+            _codes.c.used_at.is_(None),
+        )
+    )
+    .values(used_at=bindparam("now"))
+    .returning(
+        _codes.c.login_id,
+        _codes.c.redirect_uri,
+        _codes.c.scope,
+        _codes.c.nonce,
+        _codes.c.code_challenge,
+        _codes.c.expires_at,
+    )
+)
+_CODE_STATE = select(_codes.c.client_id, _codes.c.login_id).where(
+    _codes.c.code_hash == bindparam("h")
+)
+_logins = table_of(OidcLogin)
+_LOGIN = select(
+    _logins.c.id,
+    _logins.c.sid,
+    _logins.c.person_id,
+    _logins.c.company_id,
+    _logins.c.auth_time,
+    _logins.c.acr,
+    _logins.c.amr,
+    _logins.c.ended_at,
+).where(_logins.c.id == bindparam("id"))
+
+
+@dataclass(frozen=True)
+class LoginRef:
+    """What tokens are made of: a client login read with one plain statement."""
+
+    id: int
+    sid: str
+    person_id: int
+    company_id: int | None
+    auth_time: datetime
+    acr: str
+    amr: list[str]
+    ended_at: datetime | None
 
 
 def sha256_hex(value: str) -> str:
@@ -123,7 +179,9 @@ class ProviderService:
         issuer: str,
         keys: SigningKeys,
         secret: bytes,
+        code_lifetime: timedelta = CODE_LIFETIME,
     ) -> None:
+        self.code_lifetime = code_lifetime
         self.db = db
         self.clock = clock
         self.audit = audit
@@ -140,9 +198,7 @@ class ProviderService:
     def client(self, client_id: str | None) -> OidcClient | None:
         if not client_id or len(client_id) > 64:
             return None
-        client = self.db.scalars(
-            select(OidcClient).where(OidcClient.client_id == client_id)
-        ).one_or_none()
+        client = self.db.scalars(_CLIENT, {"client_id": client_id}).one_or_none()
         if client is None or client.disabled_at is not None:
             return None
         return client
@@ -380,7 +436,7 @@ class ProviderService:
                 code_challenge=p.get("code_challenge"),
                 code_challenge_method="S256" if p.get("code_challenge") else None,
                 created_at=now,
-                expires_at=now + CODE_LIFETIME,
+                expires_at=now + self.code_lifetime,
             )
         )
         self.audit.record(
@@ -412,38 +468,38 @@ class ProviderService:
     ) -> dict[str, Any]:
         now = self.clock.now()
         code_hash = sha256_hex(code) if 0 < len(code) < 200 else ""
+        # Claimed only by the client it was issued to: another client presenting it (a code
+        # leaked to it) neither uses it up nor revokes anything.
         claimed = self.db.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.code_hash == code_hash, AuthorizationCode.used_at.is_(None))
-            .values(used_at=now)
-            .returning(
-                AuthorizationCode.client_id,
-                AuthorizationCode.login_id,
-                AuthorizationCode.redirect_uri,
-                AuthorizationCode.scope,
-                AuthorizationCode.nonce,
-                AuthorizationCode.code_challenge,
-                AuthorizationCode.expires_at,
-            )
+            _CLAIM_CODE, {"h": code_hash, "cid": client.client_id, "now": now}
         ).first()
         if claimed is None:
-            used = self.db.get(AuthorizationCode, code_hash) if code_hash else None
-            if used is not None:
-                # RFC 6749 §4.1.2: a code used twice was stolen or replayed; what was issued
-                # for it is revoked.
-                self.db.execute(
-                    update(RefreshToken)
-                    .where(RefreshToken.family == code_hash, RefreshToken.revoked_at.is_(None))
-                    .values(revoked_at=now)
-                )
-                self._refused(client, "code_replayed")
-                raise TokenError("invalid_grant", "The code has already been used.")
-            self._refused(client, "unknown_code")
-            raise TokenError("invalid_grant", "The code is not valid.")
-        c_client, login_id, c_redirect, scope, nonce, challenge, expires_at = claimed
-        if c_client != client.client_id:
-            self._refused(client, "foreign_code")
-            raise TokenError("invalid_grant", "The code was issued to another client.")
+            known = self.db.execute(_CODE_STATE, {"h": code_hash}).first() if code_hash else None
+            if known is None:
+                self._refused(client, "unknown_code")
+                raise TokenError("invalid_grant", "The code is not valid.")
+            if known.client_id != client.client_id:
+                self._refused(client, "foreign_code")
+                raise TokenError("invalid_grant", "The code was issued to another client.")
+            # RFC 6749 §4.1.2: a code used twice was stolen or replayed; what was issued for
+            # it is revoked: its refresh tokens (and their rotations: one family), and the
+            # login its access tokens name, which ends them at UserInfo and tells the client
+            # by back-channel logout.
+            self.db.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family == code_hash, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            issued = self.db.scalars(
+                select(RefreshToken.login_id).where(RefreshToken.family == code_hash).limit(1)
+            ).first()
+            if issued is not None:
+                from portti.oidc_provider.logins import end_client_logins
+
+                end_client_logins(self.db, now, reason="code_replayed", login_ids=[issued])
+            self._refused(client, "code_replayed")
+            raise TokenError("invalid_grant", "The code has already been used.")
+        login_id, c_redirect, scope, nonce, challenge, expires_at = claimed
         if now >= expires_at:
             self._refused(client, "code_expired")
             raise TokenError("invalid_grant", "The code has expired.")
@@ -459,13 +515,17 @@ class ProviderService:
         elif code_verifier:
             self._refused(client, "pkce_unexpected")
             raise TokenError("invalid_grant", "No code_challenge was sent for this code.")
-        login = self.db.get(OidcLogin, login_id)
+        login = self._login_ref(login_id)
         if login is None or login.ended_at is not None:
             self._refused(client, "login_ended")
             raise TokenError("invalid_grant", "The login has ended.")
         return self._tokens(
             client, login, scope, nonce=nonce, family=code_hash, grant="authorization_code"
         )
+
+    def _login_ref(self, login_id: int) -> LoginRef | None:
+        row = self.db.execute(_LOGIN, {"id": login_id}).first()
+        return LoginRef(*row) if row is not None else None
 
     def refresh(
         self, client: OidcClient, *, refresh_token: str, scope: str | None
@@ -501,7 +561,7 @@ class ProviderService:
         granted = row.scope.split()
         if scope is not None and not set(scope.split()) <= set(granted):
             raise TokenError("invalid_scope", "A refresh cannot widen the scope.")
-        login = self.db.get(OidcLogin, row.login_id)
+        login = self._login_ref(row.login_id)
         if login is None or login.ended_at is not None:
             self._refused(client, "login_ended")
             raise TokenError("invalid_grant", "The login has ended.")
@@ -523,16 +583,12 @@ class ProviderService:
         alg: str | None = None,
     ) -> str:
         alg = alg or client.id_token_signed_response_alg
-        key = self.keys.active_signing_key(alg)
-        header: dict[str, Any] = {"alg": alg, "kid": key.kid}
-        if typ:
-            header["typ"] = typ
-        return jwt.encode(header, claims, key, algorithms=[alg])
+        return sign_compact(self.keys.active_signing_key(alg), alg, claims, typ=typ)
 
     def _tokens(
         self,
         client: OidcClient,
-        login: OidcLogin,
+        login: LoginRef,
         scope: str,
         *,
         nonce: str | None,

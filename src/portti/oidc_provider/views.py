@@ -8,6 +8,7 @@ token endpoint, ``WWW-Authenticate`` at UserInfo."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -30,6 +31,7 @@ from portti.oidc_provider.service import (
     Redirect,
     ValidatedRequest,
 )
+from portti.oidc_provider.token_form import TokenFormDep
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -63,6 +65,7 @@ async def get_provider(
         issuer=issuer_of(request),
         keys=request.app.state.oidc_keys,
         secret=request.app.state.settings.secret,
+        code_lifetime=timedelta(seconds=request.app.state.settings.oidc_code_lifetime_seconds),
     )
 
 
@@ -287,20 +290,12 @@ def _token_error(exc: TokenError, basic_used: bool) -> JSONResponse:
 
 @router.post("/oidc/token")
 def token(
-    request: Request,
-    provider: Provider,
-    settings: SettingsDep,
-    grant_type: Annotated[str, Form()] = "",
-    code: Annotated[str, Form()] = "",
-    redirect_uri: Annotated[str, Form()] = "",
-    code_verifier: Annotated[str | None, Form()] = None,
-    refresh_token: Annotated[str, Form()] = "",
-    scope: Annotated[str | None, Form()] = None,
-    client_id: Annotated[str | None, Form()] = None,
-    client_secret: Annotated[str | None, Form()] = None,
-    client_assertion_type: Annotated[str | None, Form()] = None,
-    client_assertion: Annotated[str | None, Form()] = None,
+    request: Request, provider: Provider, settings: SettingsDep, form: TokenFormDep
 ) -> Response:
+    grant_type, code, redirect_uri = form.grant_type, form.code, form.redirect_uri
+    code_verifier, refresh_token, scope = form.code_verifier, form.refresh_token, form.scope
+    client_id, client_secret = form.client_id, form.client_secret
+    client_assertion_type, client_assertion = form.client_assertion_type, form.client_assertion
     basic: tuple[str, str] | None = None
     try:
         basic = parse_basic(request.headers.get("authorization"))

@@ -11,8 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from portti.audit.models import AuditAction, AuditEvent
 from portti.audit.services import AuditLog
 from portti.companies.models import Membership
+from portti.companies.policy import local_today
+from portti.companies.schemas import ChangeMembershipInput, Validity
 from portti.companies.services import Actor, MembershipService
 from portti.devices.models import Device
 from portti.oidc_provider.claims import ACR_APP
@@ -38,6 +41,7 @@ from support.web import (
     csrf_from,
     force_login,
     local,
+    login,
     page_csrf,
     step_up,
 )
@@ -71,10 +75,12 @@ def deliver(app) -> int:  # type: ignore[no-untyped-def]
     return int(app.state.backchannel_logout.deliver_due())
 
 
-def assert_logged_out(app, rp: RelyingParty, receiver, token: dict) -> None:  # type: ignore[no-untyped-def]
+def assert_logged_out(app, rp: RelyingParty, receiver, token: dict, now: int | None = None) -> None:  # type: ignore[no-untyped-def]
     assert deliver(app) == 1
     assert len(receiver.tokens) == 1
-    claims = verify_logout_token(receiver.tokens[0], rp.jwks(), rp.issuer, rp.reg.client_id)
+    claims = verify_logout_token(
+        receiver.tokens[0], rp.jwks(), rp.issuer, rp.reg.client_id, now=now
+    )
     assert claims["sid"] == token["claims"]["sid"] and claims["sub"] == token["claims"]["sub"]
     # Its tokens stop working at once.
     r = rp.http.get("http://testserver/oidc/userinfo")
@@ -280,3 +286,114 @@ def test_this_wasnt_me_logs_out_of_clients(
     )  # type: ignore[attr-defined]
     assert r.status_code in (200, 303), r.text
     assert_logged_out(app, rp, receiver, token)
+
+
+# -- memberships that end: by an administrator, and with time ------------------------------
+
+
+def _aalto_membership(db, cast) -> Membership:  # type: ignore[no-untyped-def]
+    return db.scalars(
+        select(Membership).where(
+            Membership.person_id == cast.kaisa.id, Membership.company_id == cast.aalto.id
+        )
+    ).one()
+
+
+def test_membership_ended_by_an_administrator_logs_out_of_clients(
+    client, app, db, clock, settings, rp, receiver, cast
+) -> None:  # ADM-9 WEB-5
+    token = logged_in(client, rp, cast.kaisa)
+    kh = f.person(db, "Kalle", "Admin")
+    f.member(db, kh, cast.aalto, ["user_admin"])
+    m = _aalto_membership(db, cast)
+    yesterday = local_today(cast.aalto, clock.now()) - timedelta(days=1)
+    MembershipService(
+        db, clock, AuditLog(db, clock), step_up_window=settings.step_up_window
+    ).change_membership(
+        Actor(person_id=kh.id, strong_auth_at=clock.now()),
+        cast.aalto.id,
+        m.id,
+        ChangeMembershipInput(
+            roles=["bookkeeper"], validity=Validity.TIME_LIMITED, valid_until=yesterday
+        ),
+    )
+    db.commit()
+    assert_logged_out(app, rp, receiver, token)
+
+
+def test_a_membership_that_ends_with_time_logs_out_of_clients(
+    client, app, db, clock, rp, receiver, cast
+) -> None:  # ADM-9 WEB-5
+    # Aalto's membership is valid through today, in the company's time zone; nobody acts.
+    m = _aalto_membership(db, cast)
+    m.valid_until = local_today(cast.aalto, clock.now())
+    db.commit()
+    token = logged_in(client, rp, cast.kaisa)
+    assert [c["name"] for c in token["claims"]["companies"]] == [
+        "Kahvila Aalto Oy",
+        "Mäkinen Design Oy",
+    ]
+    worker = app.state.backchannel_logout
+    assert worker.run_once() == 0  # still valid today: nothing ends
+    assert receiver.tokens == []
+
+    clock.advance(timedelta(days=1))  # past midnight in Helsinki: the end date has passed
+    assert worker.sweep_ended_memberships() == 1
+    assert_logged_out(app, rp, receiver, token, now=int(clock.now().timestamp()))
+    assert worker.sweep_ended_memberships() == 0  # told once
+    fresh(db)
+    login = db.scalars(select(OidcLogin)).one()
+    assert login.end_reason == "membership_ended" and login.logout_status == "sent"
+    event = db.scalars(
+        select(AuditEvent).where(AuditEvent.action == AuditAction.OIDC_LOGOUT.value)
+    ).one()
+    assert event.company_id == cast.aalto.id and event.subject_person_id == cast.kaisa.id
+    assert event.details == {"client": rp.reg.client_id, "reason": "membership_ended"}
+
+    # Logging in again is allowed (Mäkinen remains) and gives the claims of now; that login
+    # began after the end and is not swept. (A day on, the Portti session has expired too.)
+    force_login(client, cast.kaisa)
+    fresh_rp = relying_party(client._transport, rp.issuer, rp.reg)
+    again = fresh_rp.fetch_token(return_url(client.get(local(fresh_rp.authorization_url()))))
+    claims = fresh_rp.id_claims(again["id_token"], now=int(clock.now().timestamp()))
+    assert [c["name"] for c in claims["companies"]] == ["Mäkinen Design Oy"]
+    clock.advance(timedelta(minutes=5))
+    assert worker.run_once() == 0
+    assert len(receiver.tokens) == 1
+
+
+def test_an_ended_membership_leaves_a_login_for_another_company_alone(
+    client, app, db, clock, settings, receiver, cast
+) -> None:  # ADM-9
+    # A client with company selection: the login is for Mäkinen, so Aalto's end leaves it.
+    reg = register(
+        db, clock, settings.secret, company_selection=True, backchannel_logout_uri=receiver.url
+    )
+    m = _aalto_membership(db, cast)
+    m.valid_until = local_today(cast.aalto, clock.now())
+    db.commit()
+    picker = relying_party(client._transport, "http://testserver", reg)
+    first = client.get(local(picker.authorization_url()))
+    callback = login(client, cast.kaisa, next_=query_of(first.headers["location"])["next"])
+    page = client.get(local(callback.headers["location"]))
+    chosen = client.post(
+        "/oidc/company",
+        data={
+            "r": query_of(callback.headers["location"])["r"],
+            "company_id": cast.makinen.id,
+            "csrf_token": csrf_from(page),
+        },
+    )
+    token = picker.fetch_token(return_url(chosen))
+    assert picker.id_claims(token["id_token"])["company"]["name"] == "Mäkinen Design Oy"
+    clock.advance(timedelta(days=1))
+    assert app.state.backchannel_logout.sweep_ended_memberships() == 0
+    fresh(db)
+    assert db.scalars(select(OidcLogin)).one().ended_at is None
+    refreshed = picker.http.post(
+        "http://testserver/oidc/token",
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        auth=(reg.client_id, reg.client_secret),
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert deliver(app) == 0 and receiver.tokens == []

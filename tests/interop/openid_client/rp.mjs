@@ -3,7 +3,11 @@
 //
 //   node rp.mjs authorize            -> {"url", "state", "nonce", "verifier"}
 //   node rp.mjs callback <url>       -> tokens, ID token claims, UserInfo, a refresh, and the
-//                                       answers to replaying the code and the old refresh token
+//                                       answer to presenting the old refresh token again
+//   node rp.mjs exchange <url>       -> the ID token claims, or the error for the code
+//   node rp.mjs replay <url>         -> the code redeemed, then again: the second answer, and
+//                                       what UserInfo and the refresh grant then say to the
+//                                       tokens of the first
 //   node rp.mjs wrong-verifier <url> -> the error for a code redeemed with another verifier
 //
 // Settings from the environment: ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, and for the
@@ -26,7 +30,22 @@ async function configuration() {
 }
 
 function failure(err) {
-  return { error: err.error ?? err.code ?? err.name, description: err.error_description ?? err.message };
+  // A refusal at UserInfo comes as a WWW-Authenticate challenge (RFC 6750 §3).
+  const challenge = Array.isArray(err.cause) ? err.cause[0]?.parameters : undefined;
+  return {
+    error: err.error ?? challenge?.error ?? err.code ?? err.name,
+    description: err.error_description ?? challenge?.error_description ?? err.message,
+    status: err.status ?? null,
+  };
+}
+
+async function attempt(promise) {
+  try {
+    await promise;
+    return null;
+  } catch (err) {
+    return failure(err);
+  }
 }
 
 async function main() {
@@ -58,17 +77,30 @@ async function main() {
       return failure(err);
     }
   }
+  if (step === "exchange") {
+    try {
+      const tokens = await client.authorizationCodeGrant(config, new URL(arg), checks);
+      return { claims: tokens.claims() };
+    } catch (err) {
+      return failure(err);
+    }
+  }
+  if (step === "replay") {
+    const tokens = await client.authorizationCodeGrant(config, new URL(arg), checks);
+    const sub = tokens.claims().sub;
+    const userinfoBefore = await client.fetchUserInfo(config, tokens.access_token, sub);
+    return {
+      sub: userinfoBefore.sub,
+      replay: await attempt(client.authorizationCodeGrant(config, new URL(arg), checks)),
+      userinfo_after: await attempt(client.fetchUserInfo(config, tokens.access_token, sub)),
+      refresh_after: await attempt(client.refreshTokenGrant(config, tokens.refresh_token)),
+    };
+  }
   if (step === "callback") {
     const tokens = await client.authorizationCodeGrant(config, new URL(arg), checks);
     const claims = tokens.claims();
     const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
-    let replay = null;
-    try {
-      await client.authorizationCodeGrant(config, new URL(arg), checks);
-    } catch (err) {
-      replay = failure(err);
-    }
     let reuse = null;
     try {
       await client.refreshTokenGrant(config, tokens.refresh_token);
@@ -81,7 +113,6 @@ async function main() {
       refreshed_sub: refreshed.claims()?.sub ?? null,
       refresh_rotated: refreshed.refresh_token !== tokens.refresh_token,
       id_token: tokens.id_token,
-      replay,
       reuse,
       end_session: client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token }).href,
     };
