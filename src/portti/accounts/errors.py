@@ -17,6 +17,7 @@ class WrongStep(DomainError):
 
 
 class AccountExists(DomainError):
+    keeps_writes = True
     status = 409
     code = "account_exists"
     title = "You already have an account"
@@ -29,6 +30,7 @@ class AccountExists(DomainError):
 
 
 class EmailCodeResendLimit(DomainError):
+    keeps_writes = True
     status = 429
     code = "email_code_resend_limit"
     title = "No more new codes"
@@ -41,6 +43,7 @@ class EmailCodeResendLimit(DomainError):
 
 
 class EmailCodeWrong(DomainError):
+    keeps_writes = True
     status = 400
     code = "email_code_wrong"
     title = "The e-mail code is wrong"
@@ -54,6 +57,7 @@ class EmailCodeWrong(DomainError):
 
 
 class EmailCodeExpired(DomainError):
+    keeps_writes = True
     status = 400
     code = "email_code_expired"
     title = "The e-mail code has expired"
@@ -66,6 +70,7 @@ class EmailCodeExpired(DomainError):
 
 
 class EmailCodeLocked(DomainError):
+    keeps_writes = True
     status = 400
     code = "email_code_locked"
     title = "Too many wrong codes"
@@ -86,6 +91,7 @@ class PasswordRejected(DomainError):
 
 
 class TotpAlreadyEnrolled(DomainError):
+    keeps_writes = True
     status = 409
     code = "totp_already_enrolled"
     title = "The authenticator app is set up already"
@@ -98,6 +104,7 @@ class TotpAlreadyEnrolled(DomainError):
 
 
 class TotpWrong(DomainError):
+    keeps_writes = True
     status = 400
     code = "totp_wrong"
     title = "The authenticator code is wrong"
@@ -110,6 +117,7 @@ class TotpWrong(DomainError):
 
 
 class TotpReused(DomainError):
+    keeps_writes = True
     status = 400
     code = "totp_reused"
     title = "This code was used already"
@@ -123,6 +131,8 @@ class TotpReused(DomainError):
 
 class AccountLoginFailed(DomainError):
     """One answer for an unknown e-mail, a wrong password and a wrong code: no oracle."""
+
+    keeps_writes = True
 
     status = 401
     code = "account_login_failed"
@@ -138,6 +148,8 @@ class AccountLoginFailed(DomainError):
 class AccountLocked(RateLimited):
     """Too many failed logins in a row; ``retry_after`` (seconds) becomes a Retry-After header."""
 
+    keeps_writes = True
+
     code = "account_locked"
     title = "The account is locked for a while"
 
@@ -152,6 +164,7 @@ class AccountLocked(RateLimited):
 
 
 class AccountNotYours(DomainError):
+    keeps_writes = True
     status = 403
     code = "account_not_yours"
     title = "This account belongs to another person"
@@ -166,6 +179,8 @@ class AccountNotYours(DomainError):
 class AccountSetupIncomplete(DomainError):
     """The password is right but the account never got an authenticator app."""
 
+    keeps_writes = True
+
     status = 409
     code = "account_setup_incomplete"
     title = "The account set-up was not finished"
@@ -178,6 +193,7 @@ class AccountSetupIncomplete(DomainError):
 
 
 class ReactivationNeedsInvitation(DomainError):
+    keeps_writes = True
     status = 403
     code = "reactivation_needs_invitation"
     title = "A new invitation is needed"
@@ -191,6 +207,7 @@ class ReactivationNeedsInvitation(DomainError):
 
 
 class TermsOutdated(DomainError):
+    keeps_writes = True
     status = 409
     code = "terms_outdated"
     title = "The terms have changed"

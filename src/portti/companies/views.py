@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -27,13 +28,12 @@ from portti.web.deps import (
     Audit,
     CurrentActor,
     CurrentSession,
-    DbSession,
     Id,
     IdQuery,
     Members,
     Sessions,
     SettingsDep,
-    kept_on_refusal,
+    Uow,
 )
 from portti.weblogin.models import WebSession
 
@@ -163,7 +163,7 @@ async def add_user(
     actor: CurrentActor,
     members: Members,
     settings: SettingsDep,
-    db: DbSession,
+    uow: Uow,
 ) -> Response:
     form = await request.form()
     company, grant = members.company_for_admin(ws.person_id, company_id)
@@ -175,14 +175,13 @@ async def add_user(
         data = parse_form(AddUserInput, form, WIZARD_FIELDS)
         membership = members.add_user(actor, company_id, data)
     except ValidationFailed as exc:
-        db.rollback()
+        uow.refused(exc)
         return render(
             request,
             "users/new.html",
             wizard_context(request, ws, company, grant, settings, members, values, exc.errors),
             status=422,
         )
-    db.commit()
     return RedirectResponse(f"/c/{company_id}/users/{membership.id}?added=1", 303)
 
 
@@ -254,15 +253,15 @@ async def change_membership(
     members: Members,
     settings: SettingsDep,
     audit: Audit,
-    db: DbSession,
+    uow: Uow,
 ) -> Response:
     form = await request.form()
     try:
         data = parse_form(ChangeMembershipInput, form, set(ChangeMembershipInput.model_fields))
-        with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-            members.change_membership(actor, company_id, membership_id, data)
+        # A refusal of the hierarchy is audited, and kept.
+        members.change_membership(actor, company_id, membership_id, data)
     except ValidationFailed as exc:
-        db.rollback()
+        uow.refused(exc)
         m = members.get_member(ws.person_id, company_id, membership_id)
         values = {
             "validity": form.get("validity"),
@@ -277,7 +276,6 @@ async def change_membership(
             ),
             status=422,
         )
-    db.commit()
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}", 303)
 
 
@@ -291,15 +289,15 @@ async def change_person(
     members: Members,
     settings: SettingsDep,
     audit: Audit,
-    db: DbSession,
+    uow: Uow,
 ) -> Response:
     form = await request.form()
     try:
         data = parse_form(ChangePersonInput, form, set(ChangePersonInput.model_fields))
-        with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-            change = members.change_person(actor, company_id, membership_id, data)
+        # A refusal of the hierarchy is audited, and kept.
+        change = members.change_person(actor, company_id, membership_id, data)
     except ValidationFailed as exc:
-        db.rollback()
+        uow.refused(exc)
         m = members.get_member(ws.person_id, company_id, membership_id)
         return render(
             request,
@@ -309,10 +307,9 @@ async def change_person(
             ),
             status=422,
         )
-    db.commit()
     notice = ""
     if {"email", "phone"} & set(change.changed):
-        wake_outbox(request)  # the notice to the old address
+        uow.after_commit(partial(wake_outbox, request))  # the notice to the old address
         notice = "?contact_changed=1" + (
             "&invitations_cancelled=1" if change.cancelled_invitations else ""
         )
@@ -321,11 +318,10 @@ async def change_person(
 
 @router.post("/users/{membership_id}/remove")
 def remove_user(
-    company_id: Id, membership_id: Id, actor: CurrentActor, members: Members, db: DbSession
+    company_id: Id, membership_id: Id, actor: CurrentActor, members: Members
 ) -> Response:
-    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-        members.remove_membership(actor, company_id, membership_id)
-    db.commit()
+    # A refusal of the hierarchy is audited, and kept.
+    members.remove_membership(actor, company_id, membership_id)
     return RedirectResponse(f"/c/{company_id}/users?removed=1", 303)
 
 
@@ -336,11 +332,9 @@ def end_sessions(
     actor: CurrentActor,
     members: Members,
     sessions: Sessions,
-    db: DbSession,
 ) -> Response:
-    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-        members.end_sessions(actor, company_id, membership_id, sessions)
-    db.commit()
+    # A refusal of the hierarchy is audited, and kept.
+    members.end_sessions(actor, company_id, membership_id, sessions)
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?sessions_ended=1", 303)
 
 

@@ -28,9 +28,8 @@ def _render(request: Request, name: str, ctx: dict[str, object]) -> Response:
 
 
 @router.post("/settings/devices/{public_id}/revoke")
-def revoke_device(public_id: str, ws: CurrentSession, devices: Devices, db: DbSession) -> Response:
+def revoke_device(public_id: str, ws: CurrentSession, devices: Devices) -> Response:
     devices.revoke(ws.person_id, public_id, actor_person_id=ws.person_id, reason=REVOKED_BY_OWNER)
-    db.commit()
     return RedirectResponse("/settings", 303)
 
 
@@ -47,7 +46,6 @@ def report_not_me(
     request: Request, token: str, devices: Devices, db: DbSession, ws: OptionalWebSession
 ) -> Response:
     device = devices.not_me(token)
-    db.commit()
     if ws is not None:
         db.refresh(ws)
         if ws.revoked_at is not None:  # this browser was let in by that device: it is out now

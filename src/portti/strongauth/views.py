@@ -82,7 +82,6 @@ def demo_identities(factory: sessionmaker[Session]) -> list[TestIdentity]:
 def start_login(
     request: Request,
     strong: StrongAuth,
-    db: DbSession,
     provider: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
@@ -93,7 +92,6 @@ def start_login(
         session_id=None,
         return_to=_path_only(next),
     )
-    db.commit()
     return RedirectResponse(url, 303)
 
 
@@ -118,7 +116,6 @@ def start_step_up(
     request: Request,
     ws: CurrentSession,
     strong: StrongAuth,
-    db: DbSession,
     provider: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
@@ -129,7 +126,6 @@ def start_step_up(
         session_id=ws.id,
         return_to=_path_only(next),
     )
-    db.commit()
     return RedirectResponse(url, 303)
 
 
@@ -174,7 +170,6 @@ def login_callback(
             if exc.purpose == "app_activation":
                 extra["purpose"] = "app_activation"
             audit.record(AuditAction.LOGIN_FAILED, reason=exc.code, **extra)
-        db.commit()
         return templates.TemplateResponse(  # type: ignore[no-any-return]
             request, "login_failed.html", {"message": exc.message}, status_code=400
         )
@@ -203,7 +198,6 @@ def login_callback(
                 method=method,
                 reason="identity_mismatch",
             )
-            db.commit()
             return templates.TemplateResponse(  # type: ignore[no-any-return]
                 request,
                 "login_failed.html",
@@ -221,7 +215,6 @@ def login_callback(
             method=method,
             **assurance,
         )
-        db.commit()
         stepped_up = RedirectResponse(flow.return_to or "/", 303)
         set_session_cookie(request, stepped_up, token)
         return stepped_up
@@ -233,7 +226,6 @@ def login_callback(
             reason="unknown_person",
             country=finished.identity.country,
         )
-        db.commit()
         return templates.TemplateResponse(  # type: ignore[no-any-return]
             request,
             "login_failed.html",
@@ -253,7 +245,6 @@ def login_callback(
         method=method,
         **assurance,
     )
-    db.commit()
     target = flow.return_to if flow.return_to not in ("", "/") else "/companies"
     response = RedirectResponse(target, 303)
     set_session_cookie(request, response, token)
@@ -280,7 +271,6 @@ def _hand_off_to_app(
             reason="unknown_person",
             purpose="app_activation",
         )
-        db.commit()
         return templates.TemplateResponse(  # type: ignore[no-any-return]
             request,
             "login_failed.html",
@@ -316,7 +306,6 @@ def _hand_off_to_app(
         purpose="app_activation",
         **(assurance or {}),
     )
-    db.commit()
     if web_app:
         return RedirectResponse(f"/app/#handoff={handoff}", 303)
     return RedirectResponse(f"portti-app://activation?handoff={handoff}", 303)

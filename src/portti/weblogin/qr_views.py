@@ -38,10 +38,9 @@ from portti.web.deps import (
     OptionalWebSession,
     RequestCtx,
     Sessions,
-    kept_on_refusal,
 )
 from portti.web.errors import _path_only
-from portti.weblogin.deps import Events, LoginTransactions
+from portti.weblogin.deps import LoginTransactions
 from portti.weblogin.models import LoginPurpose
 from portti.weblogin.qr import (
     BrowserState,
@@ -119,7 +118,6 @@ def _panel(request: Request, qr: LoginTransactionService, public_id: str, cookie
 def start_qr_login(
     request: Request,
     qr: LoginTransactions,
-    db: DbSession,
     ctx: RequestCtx,
     next: Annotated[str, Form()] = "/",
 ) -> Response:
@@ -132,7 +130,6 @@ def start_qr_login(
         return_to=_path_only(next),
         origin=browser_origin(request),
     )
-    db.commit()
     return _panel(request, qr, tx.public_id, cookie)
 
 
@@ -143,7 +140,6 @@ def start_app_step_up(
     qr: LoginTransactions,
     db: DbSession,
     ctx: RequestCtx,
-    events: Events,
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     """ "Authenticate with the Portti app": a request the person's app lists as pending, and a
@@ -164,8 +160,7 @@ def start_app_step_up(
         step_up_of=ws,
         origin=browser_origin(request),
     )
-    db.commit()
-    qr.publish_changes(events)  # a request it replaced ends in its browser
+    # A request it replaced ends in its browser: published after the commit (weblogin/deps.py).
     return _panel(request, qr, tx.public_id, cookie)
 
 
@@ -180,9 +175,7 @@ def qr_frame(request: Request, public_id: str, qr: LoginTransactions) -> Respons
 
 
 @router.post("/login/qr/{public_id}/code", response_class=HTMLResponse)
-def issue_typed_code(
-    request: Request, public_id: str, qr: LoginTransactions, db: DbSession
-) -> Response:
+def issue_typed_code(request: Request, public_id: str, qr: LoginTransactions) -> Response:
     """ "Type a code instead" and "Show a new code": a code valid for 30 seconds, for the
     browser that shows the QR code only."""
     tx = qr.for_browser(public_id, request.cookies.get(QR_COOKIE))
@@ -190,7 +183,6 @@ def issue_typed_code(
     if state.status != "pending":
         return _render(request, "weblogin/_qr_done.html", {"state": state})
     code = qr.issue_short_code(tx)
-    db.commit()
     return _render(
         request,
         "weblogin/_qr_typed_code.html",
@@ -264,22 +256,18 @@ def complete_qr_login(
     public_id: str,
     qr: LoginTransactions,
     sessions: Sessions,
-    db: DbSession,
     ctx: RequestCtx,
     current: OptionalWebSession,
-    events: Events,
 ) -> Response:
-    """The approved browser, and only it, gets its session (or its step-up)."""
-    with kept_on_refusal(db):  # the refusal is audited
-        done = qr.complete(
-            public_id,
-            request.cookies.get(QR_COOKIE),
-            current=current,
-            sessions=sessions,
-            ctx=ctx,
-        )
-    db.commit()
-    qr.publish_changes(events)
+    """The approved browser, and only it, gets its session (or its step-up). A refusal is
+    audited (and kept: ``keeps_writes``)."""
+    done = qr.complete(
+        public_id,
+        request.cookies.get(QR_COOKIE),
+        current=current,
+        sessions=sessions,
+        ctx=ctx,
+    )
     tx = done.transaction
     if tx.purpose == LoginPurpose.STEP_UP:
         target = tx.return_to or "/"

@@ -117,6 +117,15 @@ class SessionService:
             session=session_id[:12],
         )
 
+    def log_out(self, ws: WebSession, audit: AuditLog) -> None:
+        """The person logs out of this browser: the session ends, and with it the business
+        applications' logins it made (their back-channel logout)."""
+        ws.revoked_at = self.clock.now()
+        end_client_logins(self.db, ws.revoked_at, reason="logout", web_session_ids=[ws.id])
+        audit.record(
+            AuditAction.LOGOUT, actor_person_id=ws.person_id, subject_person_id=ws.person_id
+        )
+
     def revoke_all(
         self,
         person_id: int,
