@@ -84,6 +84,14 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class WrongStep(Conflict):
+    """A request for a step its process (an app activation, an account's set-up) is not at:
+    the answer names the step to continue with. One class, so clients switch on one code."""
+
+    code = "wrong_step"
+    title = "Not the next step"
+
+
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"

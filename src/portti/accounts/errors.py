@@ -6,14 +6,9 @@ No message here ever carries a password, a code or a TOTP secret (OPS-4).
 from __future__ import annotations
 
 from portti.errors import DomainError, RateLimited
+from portti.errors import WrongStep as WrongStep  # one class for every process's steps
 
 ASK_ADMIN = "Ask your company's user administrator for a new invitation."
-
-
-class WrongStep(DomainError):
-    status = 409
-    code = "wrong_step"
-    title = "Not possible at this step"
 
 
 class AccountExists(DomainError):

@@ -23,6 +23,7 @@ from portti.errors import ValidationFailed
 from portti.invitations.deps import wake_outbox
 from portti.people.countries import COUNTRY_NAMES
 from portti.people.models import Person
+from portti.strongauth.step_up import is_stepped_up, step_up_expires_at
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
     Audit,
@@ -35,6 +36,7 @@ from portti.web.deps import (
     SettingsDep,
     Uow,
 )
+from portti.web.render import render
 from portti.weblogin.models import WebSession
 
 router = APIRouter(
@@ -42,16 +44,10 @@ router = APIRouter(
 )
 
 
-def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, ctx, status_code=status
-    )
-
-
 def step_up_state(ws: WebSession, settings: SettingsDep, members: Members) -> dict[str, Any]:
     now = members.clock.now()
-    expires = ws.strong_auth_at + settings.step_up_window if ws.strong_auth_at else None
-    fresh = expires is not None and now < expires
+    expires = step_up_expires_at(ws.strong_auth_at, settings.step_up_window)
+    fresh = is_stepped_up(ws.strong_auth_at, now, settings.step_up_window)
     return {
         "stepped_up": fresh,
         "step_up_expires_at": expires if fresh else None,

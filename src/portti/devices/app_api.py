@@ -4,20 +4,20 @@ with Finnish bank ID. Every error is a problem document with a stable ``code``."
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
-from datetime import timedelta
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 
 from portti.companies.services import PersonDirectory
-from portti.devices.activation import next_step, require_step
+from portti.devices.activation import (
+    WEB_APP_HANDOFF,
+    ActivationService,
+    StartedActivation,
+    next_step,
+    require_step,
+)
 from portti.devices.deps import Accounts, Devices
 from portti.devices.errors import AppLocked
 from portti.devices.models import Activation, ActivationKind
@@ -47,10 +47,8 @@ from portti.devices.schemas import (
     UnlockIn,
 )
 from portti.errors import DomainError, ValidationFailed
-from portti.infra.crypto import CodeHasher
 from portti.invitations.app_api import ActivationToken
 from portti.invitations.deps import Invitations, wake_outbox
-from portti.invitations.errors import ActivationUnknown
 from portti.invitations.models import InvitationStatus
 from portti.people.models import Person
 from portti.web.deps import ClockDep, DbSession, SettingsDep, Uow, client_ip
@@ -66,8 +64,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/app-api/v1", tags=["app"], responses=PROBLEMS)
 app_bearer = HTTPBearer(auto_error=False, description="The app session token from unlock.")
 
-ACCOUNT_ACTIVATION_LIFETIME = timedelta(minutes=30)
-
 
 async def app_session_token(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(app_bearer)],
@@ -80,6 +76,15 @@ async def app_session_token(
 AppSessionToken = Annotated[str, Depends(app_session_token)]
 
 
+async def get_activations(
+    db: DbSession, clock: ClockDep, settings: SettingsDep
+) -> ActivationService:
+    return ActivationService(db, clock, settings.secret)
+
+
+Activations = Annotated[ActivationService, Depends(get_activations)]
+
+
 def person_out(p: Person) -> PersonOut:
     return PersonOut(portti_id=p.portti_id, given_name=p.given_name, family_name=p.family_name)
 
@@ -90,6 +95,14 @@ def _ip(request: Request) -> str:
 
 def _step(db: DbSession, act: Activation, accounts: Accounts) -> NextStep:
     return NextStep(step=next_step(db, act, accounts.current_terms()[0]))
+
+
+def _activation_out(db: DbSession, started: StartedActivation, accounts: Accounts) -> ActivationOut:
+    act = started.activation
+    person = db.get(Person, act.person_id)
+    assert person is not None
+    step = next_step(db, act, accounts.current_terms()[0])
+    return ActivationOut(activation_token=started.token, step=step, person=person_out(person))
 
 
 def _at_step(
@@ -299,38 +312,16 @@ def start_account_activation(
     body: AccountLoginIn,
     request: Request,
     accounts: Accounts,
-    invitations: Invitations,
+    activations: Activations,
     db: DbSession,
-    clock: ClockDep,
 ) -> ActivationOut:
     """“Two-factor authentication already done”: e-mail, password, TOTP; then terms and PIN."""
+    # Failures count towards the lockout, and are kept when the login is refused.
     account = accounts.login(body.email, body.password, body.totp_code, client=_ip(request))
-    token = secrets.token_urlsafe(32)
-    now = clock.now()
-    act = Activation(
-        token_hash=invitations.token_hasher.hash(token),
-        kind=ActivationKind.ACCOUNT,
-        person_id=account.person_id,
-        account_id=account.id,
-        email_verified_at=now,
-        totp_confirmed_at=now,
-        created_at=now,
-        expires_at=now + ACCOUNT_ACTIVATION_LIFETIME,
-    )
-    db.add(act)
-    db.flush()
-    person = db.get(Person, account.person_id)
-    assert person is not None
-    step = next_step(db, act, accounts.current_terms()[0])
-    return ActivationOut(activation_token=token, step=step, person=person_out(person))
+    return _activation_out(db, activations.start_with_account(account), accounts)
 
 
 # -- Finnish users: bank ID instead of an invitation (APP-9) --------------------------------
-
-
-# Marks a bank-ID activation started by the web app: the browser goes back to /app/, not to
-# the portti-app:// scheme (strongauth/views.py reads it).
-WEB_APP_HANDOFF = "web_app:"
 
 
 @router.post(
@@ -366,34 +357,10 @@ def start_bank_id_activation(
     response_model=ActivationOut,
 )
 def finish_bank_id_activation(
-    body: BankIdHandoffIn,
-    settings: SettingsDep,
-    db: DbSession,
-    invitations: Invitations,
-    accounts: Accounts,
-    clock: ClockDep,
+    body: BankIdHandoffIn, db: DbSession, accounts: Accounts, activations: Activations
 ) -> ActivationOut:
-    hasher = CodeHasher(settings.secret, "bank-id-handoff")
-    act = db.scalars(
-        select(Activation).where(Activation.handoff_hash == hasher.hash(body.handoff))
-    ).one_or_none()
-    now = clock.now()
-    if act is None or act.handoff_challenge is None or now >= act.expires_at:
-        raise ActivationUnknown()
-    digest = hashlib.sha256(body.code_verifier.encode()).digest()
-    challenge = base64.urlsafe_b64encode(digest).decode().rstrip("=")
-    if not hmac.compare_digest(challenge, act.handoff_challenge):
-        raise ActivationUnknown()
-    token = secrets.token_urlsafe(32)
-    act.token_hash = invitations.token_hasher.hash(token)
-    act.handoff_hash = None
-    act.handoff_challenge = None
-    # The browser part had 10 minutes; terms and PIN get as long as an account activation.
-    act.expires_at = now + ACCOUNT_ACTIVATION_LIFETIME
-    person = db.get(Person, act.person_id)
-    assert person is not None
-    step = next_step(db, act, accounts.current_terms()[0])
-    return ActivationOut(activation_token=token, step=step, person=person_out(person))
+    started = activations.finish_bank_id_handoff(body.handoff, body.code_verifier)
+    return _activation_out(db, started, accounts)
 
 
 # -- the bound device (APP-4 … APP-8) --------------------------------------------------------

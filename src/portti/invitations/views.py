@@ -16,18 +16,13 @@ from portti.invitations.errors import InviteeNotValid, ReinviteNeedsSupport
 from portti.invitations.models import LIVE_STATUSES, Invitation, InvitationStatus
 from portti.web.csrf import verify_csrf
 from portti.web.deps import CurrentActor, CurrentSession, Id, Uow
+from portti.web.render import render
 
 router = APIRouter(
     prefix="/c/{company_id}/users/{membership_id}",
     dependencies=[Depends(verify_csrf)],
     include_in_schema=False,
 )
-
-
-def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, ctx, status_code=status
-    )
 
 
 def panel_context(invitations: Invitations, inv: Invitation | None) -> dict[str, Any]:

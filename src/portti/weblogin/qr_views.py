@@ -40,6 +40,7 @@ from portti.web.deps import (
     Sessions,
 )
 from portti.web.errors import _path_only
+from portti.web.render import NO_STORE, render
 from portti.weblogin.deps import LoginTransactions
 from portti.weblogin.models import LoginPurpose
 from portti.weblogin.qr import (
@@ -56,7 +57,6 @@ from portti.weblogin.watch import StreamWatch
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
 QR_COOKIE = "portti_qr"
-NO_STORE = {"Cache-Control": "no-store"}
 # htmx stops polling on this status (https://htmx.org/attributes/hx-trigger/, "every").
 STOP_POLLING = 286
 # A comment line this often while nothing happens: finds a browser that has gone away, and keeps
@@ -73,13 +73,6 @@ def cookie_path(public_id: str) -> str:
     return f"/login/qr/{public_id}"
 
 
-def _render(request: Request, name: str, ctx: dict[str, object], status: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, name, ctx, status_code=status, headers=NO_STORE
-    )
-    return response
-
-
 def browser_origin(request: Request) -> str | None:
     """The site the browser is on: its ``Origin`` header (sent with every ``fetch``/htmx
     POST; the CSRF check has already refused one that is neither this service's address nor
@@ -91,7 +84,7 @@ def _panel(request: Request, qr: LoginTransactionService, public_id: str, cookie
     tx = qr.get(public_id)
     assert tx is not None
     state = qr.browser_state(tx)
-    response = _render(
+    response = render(
         request,
         "weblogin/_qr_panel.html",
         {
@@ -100,6 +93,7 @@ def _panel(request: Request, qr: LoginTransactionService, public_id: str, cookie
             "svg": render_qr_svg(qr.current_frame(tx)),
             "seconds_left": state.expires_in,
         },
+        headers=NO_STORE,
     )
     settings = request.app.state.settings
     response.set_cookie(
@@ -150,7 +144,7 @@ def start_app_step_up(
         .limit(1)
     )
     if has_app is None:
-        return _render(request, "weblogin/_no_app.html", {})
+        return render(request, "weblogin/_no_app.html", {}, headers=NO_STORE)
     cookie = secrets.token_urlsafe(32)
     tx = qr.start(
         binding_cookie=cookie,
@@ -170,7 +164,7 @@ def qr_frame(request: Request, public_id: str, qr: LoginTransactions) -> Respons
     tx = qr.for_browser(public_id, request.cookies.get(QR_COOKIE))
     state = qr.browser_state(tx)
     if state.status != "pending":
-        return _render(request, "weblogin/_qr_done.html", {"state": state}, STOP_POLLING)
+        return render(request, "weblogin/_qr_done.html", {"state": state}, STOP_POLLING, NO_STORE)
     return HTMLResponse(render_qr_svg(qr.current_frame(tx)), headers=NO_STORE)
 
 
@@ -181,9 +175,9 @@ def issue_typed_code(request: Request, public_id: str, qr: LoginTransactions) ->
     tx = qr.for_browser(public_id, request.cookies.get(QR_COOKIE))
     state = qr.browser_state(tx)
     if state.status != "pending":
-        return _render(request, "weblogin/_qr_done.html", {"state": state})
+        return render(request, "weblogin/_qr_done.html", {"state": state}, headers=NO_STORE)
     code = qr.issue_short_code(tx)
-    return _render(
+    return render(
         request,
         "weblogin/_qr_typed_code.html",
         {
@@ -191,6 +185,7 @@ def issue_typed_code(request: Request, public_id: str, qr: LoginTransactions) ->
             "code": format_short_code(code),
             "seconds_left": qr.short_code_seconds_left(tx),
         },
+        headers=NO_STORE,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -224,10 +224,3 @@ class SessionService:
         self.db.flush()
         move_client_logins(self.db, ws.id, rotated.id)
         return token, rotated
-
-    def fresh_strong_auth(self, ws: WebSession, window: timedelta) -> bool:
-        return ws.strong_auth_at is not None and self.clock.now() - ws.strong_auth_at <= window
-
-    @staticmethod
-    def step_up_expires_at(ws: WebSession, window: timedelta) -> datetime | None:
-        return ws.strong_auth_at + window if ws.strong_auth_at else None

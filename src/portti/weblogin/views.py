@@ -24,15 +24,10 @@ from portti.web.deps import (
     Sessions,
 )
 from portti.web.errors import _path_only
+from portti.web.render import render
 from portti.weblogin.models import WebSession
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
-
-
-def render(request: Request, name: str, ctx: dict[str, object], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, ctx, status_code=status
-    )
 
 
 @router.get("/", response_class=HTMLResponse)
