@@ -95,9 +95,9 @@ class BankIdHandoff:
 
 
 class ActivationService:
-    """The app activations that do not come from an invitation (those are the invitation
-    service's): one from the account's login ("two-factor already done", APP-7), and one from
-    Finnish bank ID (APP-9), handed from the browser to the app with a PKCE-like challenge."""
+    """Where app activations are made: from a redeemed invitation (the invitation service asks),
+    from the account's login ("two-factor already done", APP-7), and from Finnish bank ID
+    (APP-9), handed from the browser to the app with a PKCE-like challenge."""
 
     def __init__(self, db: Session, clock: Clock, secret: bytes) -> None:
         self.db = db
@@ -106,6 +106,20 @@ class ActivationService:
         self.token_hasher = CodeHasher(secret, "activation-token")
         self.handoff_hasher = CodeHasher(secret, "bank-id-handoff")
         self._unused = CodeHasher(secret, "unused-activation")
+
+    def start_for_invitation(self, invitation: Invitation) -> StartedActivation:
+        """A redeemed sign-up code: the phone is confirmed next; it lasts as the invitation."""
+        token = secrets.token_urlsafe(32)
+        act = Activation(
+            token_hash=self.token_hasher.hash(token),
+            kind=ActivationKind.INVITATION,
+            person_id=invitation.person_id,
+            invitation_id=invitation.id,
+            created_at=self.clock.now(),
+            expires_at=invitation.expires_at,
+        )
+        self.db.add(act)
+        return StartedActivation(act, token)
 
     def start_with_account(self, account: Account) -> StartedActivation:
         """The account's password and TOTP were just checked: terms and PIN are left."""

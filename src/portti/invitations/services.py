@@ -10,7 +10,6 @@ every message goes through the outbox in that transaction too (INV-7).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,7 +27,8 @@ from portti.companies.errors import PersonNeedsSupport
 from portti.companies.models import Membership
 from portti.companies.policy import AdminGrant, AdminPolicy, local_today
 from portti.companies.services import Actor, require_person_rights
-from portti.devices.models import Activation, ActivationKind
+from portti.devices.activation import ActivationService
+from portti.devices.models import Activation
 from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
 from portti.infra.clock import Clock
 from portti.infra.codes import clean_digits, random_digits
@@ -182,6 +182,7 @@ class InvitationService:
         self.policy = AdminPolicy(db, clock)
         self.signup_hasher = CodeHasher(secret, "signup-code")
         self.token_hasher = CodeHasher(secret, "activation-token")
+        self.activations = ActivationService(db, clock, secret)
         self.confirm_hasher = CodeHasher(secret, "confirmation-code")
         # A purpose of its own: the limiter's keys never equal a stored code hash.
         self.limit_hasher = CodeHasher(secret, "signup-code-limit")
@@ -524,17 +525,7 @@ class InvitationService:
             self._count_signup_failure()
             raise InvitationInvalid()
         self.db.refresh(inv)
-        token = secrets.token_urlsafe(32)
-        self.db.add(
-            Activation(
-                token_hash=self.token_hasher.hash(token),
-                kind=ActivationKind.INVITATION,
-                person_id=inv.person_id,
-                invitation_id=inv.id,
-                created_at=now,
-                expires_at=inv.expires_at,
-            )
-        )
+        token = self.activations.start_for_invitation(inv).token
         self.audit.record(
             AuditAction.SIGNUP_CODE_ENTERED,
             company_id=inv.company_id,
