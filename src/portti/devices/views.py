@@ -18,7 +18,6 @@ from portti.web.render import NO_STORE, render
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
 
-# The token is in the address: keep the page out of caches (Referrer-Policy is same-origin).
 @router.post("/settings/devices/{public_id}/revoke")
 def revoke_device(public_id: str, ws: CurrentSession, devices: Devices) -> Response:
     devices.revoke(ws.person_id, public_id, actor_person_id=ws.person_id, reason=REVOKED_BY_OWNER)
@@ -28,6 +27,7 @@ def revoke_device(public_id: str, ws: CurrentSession, devices: Devices) -> Respo
 @router.get("/devices/not-me/{token}", response_class=HTMLResponse)
 def not_me_page(request: Request, token: str, devices: Devices, ws: OptionalWebSession) -> Response:
     device = devices.by_not_me_token(token)
+    # The token is in the address: keep the page out of caches (Referrer-Policy is same-origin).
     return render(
         request,
         "devices/not_me.html",
