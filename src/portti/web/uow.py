@@ -61,18 +61,26 @@ class UnitOfWork:
         return isinstance(exc, DomainError) and exc.keeps_writes
 
     async def finish(self, exc: BaseException | None) -> None:
-        """Commit (on success or a refusal that keeps its writes) or roll back, off the event
-        loop: either may wait on the database. Not in the handlers' thread pool: when every
-        worker thread waits for a connection, the commit that gives one back must still run
-        (``get_db`` closes sessions on a limiter of their own for the same reason)."""
+        """Commit (on success or a refusal that keeps its writes) and run the effects, or roll
+        back: off the event loop, in one hop, as the handlers' own work was. The commit may wait
+        on the database, and the effects were written for a handler's thread (the event bus's
+        ``publish_threadsafe`` returns once the message is out). Not in the handlers' thread
+        pool: when every worker thread waits for a connection, the commit that gives one back
+        must still run (``get_db`` closes sessions on a limiter of its own for the same
+        reason)."""
         commit = exc is None or self.keeps_writes(exc)
-        if self.db.in_transaction():
-            end = self.db.commit if commit else self.db.rollback
-            await anyio.to_thread.run_sync(end, limiter=anyio.CapacityLimiter(1))
-        if commit:
-            self.run_effects()
-        else:
+        if not commit:
             self._effects.clear()
+        if self.db.in_transaction() or self._effects:
+            await anyio.to_thread.run_sync(self._end, commit, limiter=anyio.CapacityLimiter(1))
+
+    def _end(self, commit: bool) -> None:
+        if not commit:
+            self.db.rollback()
+            return
+        if self.db.in_transaction():
+            self.db.commit()
+        self.run_effects()
 
     def run_effects(self) -> None:
         effects, self._effects = self._effects, []
