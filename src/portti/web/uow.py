@@ -15,9 +15,10 @@ and must not be seen before the commit: waking the outbox worker, telling waitin
 that a login moved on. They run in order; one that fails is logged and does not undo the
 commit or stop the others.
 
-A route that must make a write durable before slower work (the PIN try counted before the
-argon2 check) calls ``commit_now()``; services that must do so (``devices/services.py``)
-commit their own session and say why.
+A write that must stay whatever the route then does calls ``commit_now()`` (the session's
+sliding idle time, ``get_optional_session``). Services that must commit mid-request say why
+where they do: the PIN try counted before the argon2 check (``devices/services.py``), the OIDC
+flow spent before the provider is called (``strongauth/services.py``).
 """
 
 from __future__ import annotations
