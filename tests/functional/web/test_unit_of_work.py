@@ -172,11 +172,14 @@ def probe(app: FastAPI, client: TestClient, session_factory) -> TestClient:  # t
     effects: list[int] = []
     app.state.probe_effects = effects
 
+    def committed_rows() -> None:
+        # A session of its own, closed at once: it must not hold a lock past the test.
+        with session_factory() as own:
+            effects.append(len(audit_events(own, "login_failed")))
+
     def record(audit: Audit, uow: Uow) -> None:
         audit.record(AuditAction.LOGIN_FAILED, reason="uow_probe")
-        uow.after_commit(
-            lambda: effects.append(len(audit_events(session_factory(), "login_failed")))
-        )
+        uow.after_commit(committed_rows)
 
     @app.post("/_probe/ok")
     def ok(audit: Audit, uow: Uow) -> dict[str, str]:
