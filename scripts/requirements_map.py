@@ -112,7 +112,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "APP-7": (
         "Log out; re-activate with the account",
-        "`devices/revocation.py` (`logout`), `devices/app_api.py` (`start_account_activation`)",
+        "`devices/revocation.py` (`logout`), `devices/activation.py` (`start_with_account`)",
     ),
     "APP-8": (
         "Log out from all devices; re-activation needs a new invitation",
@@ -120,7 +120,8 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "APP-9": (
         "Finnish users activate with bank ID",
-        "`devices/app_api.py` (bank-ID activation), `strongauth/views.py` (`_hand_off_to_app`)",
+        "`devices/activation.py` (`ActivationService`: bank-ID hand-off), "
+        "`strongauth/services.py` (`finish_login`)",
     ),
     "APP-10": ("A reference app client walks every step", "`src/portti_app/` (`portti-app`)"),
     "WEB-1": (

@@ -27,6 +27,7 @@ from portti.infra.clock import Clock, SystemClock
 from portti.infra.logging import configure_logging
 from portti.infra.ratelimit import LimitsRateLimiter
 from portti.web.csrf import csrf_token
+from portti.web.deps import UnitOfWorkDep
 from portti.web.errors import install_error_handlers
 from portti.web.middleware import BrowserMiddleware, content_security_policy
 
@@ -125,6 +126,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        # One transaction per request, ended before the response is sent (web/uow.py).
+        dependencies=[UnitOfWorkDep],
     )
     engine = make_engine(settings.database_url)
     app.state.settings = settings

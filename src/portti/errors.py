@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class DomainError(Exception):
-    """An error a person can act on. ``code`` is stable: clients switch on it."""
+    """An error a person can act on. ``code`` is stable: clients switch on it.
+
+    ``keeps_writes``: the request's unit of work commits what was written before this error was
+    raised (a counted wrong PIN or code, an audited refusal) instead of rolling it back. Set it
+    on the classes a service raises *after* recording the refusal; the route has no say."""
+
+    keeps_writes: ClassVar[bool] = False
 
     status = 400
     code = "bad_request"
@@ -74,6 +82,14 @@ class Conflict(DomainError):
     status = 409
     code = "conflict"
     title = "Conflict"
+
+
+class WrongStep(Conflict):
+    """A request for a step its process (an app activation, an account's set-up) is not at:
+    the answer names the step to continue with. One class, so clients switch on one code."""
+
+    code = "wrong_step"
+    title = "Not the next step"
 
 
 class RateLimited(DomainError):

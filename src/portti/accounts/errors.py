@@ -6,17 +6,13 @@ No message here ever carries a password, a code or a TOTP secret (OPS-4).
 from __future__ import annotations
 
 from portti.errors import DomainError, RateLimited
+from portti.errors import WrongStep as WrongStep  # one class for every process's steps
 
 ASK_ADMIN = "Ask your company's user administrator for a new invitation."
 
 
-class WrongStep(DomainError):
-    status = 409
-    code = "wrong_step"
-    title = "Not possible at this step"
-
-
 class AccountExists(DomainError):
+    keeps_writes = True
     status = 409
     code = "account_exists"
     title = "You already have an account"
@@ -29,6 +25,7 @@ class AccountExists(DomainError):
 
 
 class EmailCodeResendLimit(DomainError):
+    keeps_writes = True
     status = 429
     code = "email_code_resend_limit"
     title = "No more new codes"
@@ -41,6 +38,7 @@ class EmailCodeResendLimit(DomainError):
 
 
 class EmailCodeWrong(DomainError):
+    keeps_writes = True
     status = 400
     code = "email_code_wrong"
     title = "The e-mail code is wrong"
@@ -54,6 +52,7 @@ class EmailCodeWrong(DomainError):
 
 
 class EmailCodeExpired(DomainError):
+    keeps_writes = True
     status = 400
     code = "email_code_expired"
     title = "The e-mail code has expired"
@@ -66,6 +65,7 @@ class EmailCodeExpired(DomainError):
 
 
 class EmailCodeLocked(DomainError):
+    keeps_writes = True
     status = 400
     code = "email_code_locked"
     title = "Too many wrong codes"
@@ -86,6 +86,7 @@ class PasswordRejected(DomainError):
 
 
 class TotpAlreadyEnrolled(DomainError):
+    keeps_writes = True
     status = 409
     code = "totp_already_enrolled"
     title = "The authenticator app is set up already"
@@ -98,6 +99,7 @@ class TotpAlreadyEnrolled(DomainError):
 
 
 class TotpWrong(DomainError):
+    keeps_writes = True
     status = 400
     code = "totp_wrong"
     title = "The authenticator code is wrong"
@@ -110,6 +112,7 @@ class TotpWrong(DomainError):
 
 
 class TotpReused(DomainError):
+    keeps_writes = True
     status = 400
     code = "totp_reused"
     title = "This code was used already"
@@ -123,6 +126,8 @@ class TotpReused(DomainError):
 
 class AccountLoginFailed(DomainError):
     """One answer for an unknown e-mail, a wrong password and a wrong code: no oracle."""
+
+    keeps_writes = True
 
     status = 401
     code = "account_login_failed"
@@ -138,6 +143,8 @@ class AccountLoginFailed(DomainError):
 class AccountLocked(RateLimited):
     """Too many failed logins in a row; ``retry_after`` (seconds) becomes a Retry-After header."""
 
+    keeps_writes = True
+
     code = "account_locked"
     title = "The account is locked for a while"
 
@@ -152,6 +159,7 @@ class AccountLocked(RateLimited):
 
 
 class AccountNotYours(DomainError):
+    keeps_writes = True
     status = 403
     code = "account_not_yours"
     title = "This account belongs to another person"
@@ -166,6 +174,8 @@ class AccountNotYours(DomainError):
 class AccountSetupIncomplete(DomainError):
     """The password is right but the account never got an authenticator app."""
 
+    keeps_writes = True
+
     status = 409
     code = "account_setup_incomplete"
     title = "The account set-up was not finished"
@@ -178,6 +188,7 @@ class AccountSetupIncomplete(DomainError):
 
 
 class ReactivationNeedsInvitation(DomainError):
+    keeps_writes = True
     status = 403
     code = "reactivation_needs_invitation"
     title = "A new invitation is needed"
@@ -191,6 +202,7 @@ class ReactivationNeedsInvitation(DomainError):
 
 
 class TermsOutdated(DomainError):
+    keeps_writes = True
     status = 409
     code = "terms_outdated"
     title = "The terms have changed"

@@ -61,6 +61,7 @@ from portti.audit.services import AuditLog
 from portti.devices.models import Activation
 from portti.errors import RateLimited, ValidationFailed
 from portti.infra.clock import Clock
+from portti.infra.codes import clean_digits, random_digits
 from portti.infra.crypto import CodeHasher, SecretBox
 from portti.infra.outbox import Outbox
 from portti.infra.ratelimit import RateLimiter, client_network
@@ -96,12 +97,11 @@ def account_email(text: str) -> str:
 
 
 def new_email_code() -> str:
-    return f"{secrets.randbelow(10**6):06d}"
+    return random_digits(6)
 
 
 def clean_code(text: str, length: int = 6) -> str | None:
-    digits = re.sub(r"[\s\-]", "", text or "")
-    return digits if len(digits) == length and digits.isascii() and digits.isdigit() else None
+    return clean_digits(text, length)
 
 
 @functools.lru_cache(maxsize=8)

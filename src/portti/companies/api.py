@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -33,7 +34,7 @@ from portti.web.deps import (
     IdQuery,
     Members,
     Sessions,
-    kept_on_refusal,
+    Uow,
 )
 
 PROBLEM = {"model": dict[str, Any], "content": {"application/problem+json": {}}}
@@ -152,10 +153,9 @@ def list_my_sessions(ws: CurrentSession, sessions: Sessions) -> list[SessionOut]
     status_code=status.HTTP_204_NO_CONTENT,
 )
 def revoke_my_session(
-    session_id: str, ws: CurrentSession, sessions: Sessions, audit: Audit, db: DbSession
+    session_id: str, ws: CurrentSession, sessions: Sessions, audit: Audit
 ) -> Response:
     sessions.revoke(ws.person_id, session_id, audit, actor_id=ws.person_id)
-    db.commit()
     return Response(status_code=204)
 
 
@@ -195,10 +195,9 @@ def list_members(
     status_code=status.HTTP_201_CREATED,
 )
 def add_member(
-    company_id: Id, data: AddUserInput, actor: CurrentActor, members: Members, db: DbSession
+    company_id: Id, data: AddUserInput, actor: CurrentActor, members: Members
 ) -> MemberOut:
     m = members.add_user(actor, company_id, data)
-    db.commit()
     return member_out(m, members, detail=True)
 
 
@@ -224,11 +223,9 @@ def change_member(
     data: ChangeMembershipInput,
     actor: CurrentActor,
     members: Members,
-    db: DbSession,
 ) -> MemberOut:
-    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-        m = members.change_membership(actor, company_id, membership_id, data)
-    db.commit()
+    # A refusal of the hierarchy is audited, and kept.
+    m = members.change_membership(actor, company_id, membership_id, data)
     return member_out(m, members, detail=True)
 
 
@@ -244,16 +241,15 @@ def change_member_person(
     request: Request,
     actor: CurrentActor,
     members: Members,
-    db: DbSession,
+    uow: Uow,
 ) -> MemberOut:
     """Personal details are the person's in every company: only an admin of every company the
     person's rights reach (or Support) may change them. A new e-mail address or phone number
     cancels the person's open invitations and is told to the old address."""
-    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-        change = members.change_person(actor, company_id, membership_id, data)
-    db.commit()
+    # A refusal of the hierarchy is audited, and kept.
+    change = members.change_person(actor, company_id, membership_id, data)
     if {"email", "phone"} & set(change.changed):
-        wake_outbox(request)
+        uow.after_commit(partial(wake_outbox, request))
     return member_out(members.get_member(actor.person_id, company_id, membership_id), members, True)
 
 
@@ -263,11 +259,10 @@ def change_member_person(
     status_code=status.HTTP_204_NO_CONTENT,
 )
 def remove_member(
-    company_id: Id, membership_id: Id, actor: CurrentActor, members: Members, db: DbSession
+    company_id: Id, membership_id: Id, actor: CurrentActor, members: Members
 ) -> Response:
-    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-        members.remove_membership(actor, company_id, membership_id)
-    db.commit()
+    # A refusal of the hierarchy is audited, and kept.
+    members.remove_membership(actor, company_id, membership_id)
     return Response(status_code=204)
 
 

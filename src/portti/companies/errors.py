@@ -10,6 +10,8 @@ class PersonNeedsSupport(Forbidden):
     who does not administer every company the person's rights reach, or of a person whose
     rights have ended everywhere the admin looks (SEC-1, SEC-7)."""
 
+    keeps_writes = True
+
     code = "person_needs_support"
     title = "Only customer service can do this for this person"
 
@@ -25,6 +27,8 @@ class PersonNeedsSupport(Forbidden):
 class MemberOutranksAdmin(Forbidden):
     """The member holds a role the admin could not give (a main user at the accounting office,
     customer service): only someone who could give it may change or remove them (SEC-7)."""
+
+    keeps_writes = True
 
     code = "member_outranks_admin"
     title = "This user holds rights you cannot give"

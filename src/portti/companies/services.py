@@ -48,6 +48,7 @@ from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, no
 from portti.people.models import Person, PersonIdentifier
 from portti.people.phones import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from portti.people.portti_id import InvalidPorttiId, new_portti_id, normalise_portti_id
+from portti.strongauth.step_up import is_stepped_up
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -292,7 +293,7 @@ class MembershipService:
     def _require_change_rights(self, actor: Actor, company_id: int) -> tuple[Company, AdminGrant]:
         company, grant = self.policy.require_admin(actor.person_id, company_id)
         now = self.clock.now()
-        if actor.strong_auth_at is None or now - actor.strong_auth_at > self.step_up_window:
+        if not is_stepped_up(actor.strong_auth_at, now, self.step_up_window):
             raise StepUpRequired()
         return company, grant
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -22,19 +23,20 @@ from portti.errors import ValidationFailed
 from portti.invitations.deps import wake_outbox
 from portti.people.countries import COUNTRY_NAMES
 from portti.people.models import Person
+from portti.strongauth.step_up import is_stepped_up, step_up_expires_at
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
     Audit,
     CurrentActor,
     CurrentSession,
-    DbSession,
     Id,
     IdQuery,
     Members,
     Sessions,
     SettingsDep,
-    kept_on_refusal,
+    Uow,
 )
+from portti.web.render import render
 from portti.weblogin.models import WebSession
 
 router = APIRouter(
@@ -42,16 +44,10 @@ router = APIRouter(
 )
 
 
-def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, ctx, status_code=status
-    )
-
-
 def step_up_state(ws: WebSession, settings: SettingsDep, members: Members) -> dict[str, Any]:
     now = members.clock.now()
-    expires = ws.strong_auth_at + settings.step_up_window if ws.strong_auth_at else None
-    fresh = expires is not None and now < expires
+    expires = step_up_expires_at(ws.strong_auth_at, settings.step_up_window)
+    fresh = is_stepped_up(ws.strong_auth_at, now, settings.step_up_window)
     return {
         "stepped_up": fresh,
         "step_up_expires_at": expires if fresh else None,
@@ -163,7 +159,7 @@ async def add_user(
     actor: CurrentActor,
     members: Members,
     settings: SettingsDep,
-    db: DbSession,
+    uow: Uow,
 ) -> Response:
     form = await request.form()
     company, grant = members.company_for_admin(ws.person_id, company_id)
@@ -175,14 +171,13 @@ async def add_user(
         data = parse_form(AddUserInput, form, WIZARD_FIELDS)
         membership = members.add_user(actor, company_id, data)
     except ValidationFailed as exc:
-        db.rollback()
+        uow.refused(exc)
         return render(
             request,
             "users/new.html",
             wizard_context(request, ws, company, grant, settings, members, values, exc.errors),
             status=422,
         )
-    db.commit()
     return RedirectResponse(f"/c/{company_id}/users/{membership.id}?added=1", 303)
 
 
@@ -254,15 +249,15 @@ async def change_membership(
     members: Members,
     settings: SettingsDep,
     audit: Audit,
-    db: DbSession,
+    uow: Uow,
 ) -> Response:
     form = await request.form()
     try:
         data = parse_form(ChangeMembershipInput, form, set(ChangeMembershipInput.model_fields))
-        with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-            members.change_membership(actor, company_id, membership_id, data)
+        # A refusal of the hierarchy is audited, and kept.
+        members.change_membership(actor, company_id, membership_id, data)
     except ValidationFailed as exc:
-        db.rollback()
+        uow.refused(exc)
         m = members.get_member(ws.person_id, company_id, membership_id)
         values = {
             "validity": form.get("validity"),
@@ -277,7 +272,6 @@ async def change_membership(
             ),
             status=422,
         )
-    db.commit()
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}", 303)
 
 
@@ -291,15 +285,15 @@ async def change_person(
     members: Members,
     settings: SettingsDep,
     audit: Audit,
-    db: DbSession,
+    uow: Uow,
 ) -> Response:
     form = await request.form()
     try:
         data = parse_form(ChangePersonInput, form, set(ChangePersonInput.model_fields))
-        with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-            change = members.change_person(actor, company_id, membership_id, data)
+        # A refusal of the hierarchy is audited, and kept.
+        change = members.change_person(actor, company_id, membership_id, data)
     except ValidationFailed as exc:
-        db.rollback()
+        uow.refused(exc)
         m = members.get_member(ws.person_id, company_id, membership_id)
         return render(
             request,
@@ -309,10 +303,9 @@ async def change_person(
             ),
             status=422,
         )
-    db.commit()
     notice = ""
     if {"email", "phone"} & set(change.changed):
-        wake_outbox(request)  # the notice to the old address
+        uow.after_commit(partial(wake_outbox, request))  # the notice to the old address
         notice = "?contact_changed=1" + (
             "&invitations_cancelled=1" if change.cancelled_invitations else ""
         )
@@ -321,11 +314,10 @@ async def change_person(
 
 @router.post("/users/{membership_id}/remove")
 def remove_user(
-    company_id: Id, membership_id: Id, actor: CurrentActor, members: Members, db: DbSession
+    company_id: Id, membership_id: Id, actor: CurrentActor, members: Members
 ) -> Response:
-    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-        members.remove_membership(actor, company_id, membership_id)
-    db.commit()
+    # A refusal of the hierarchy is audited, and kept.
+    members.remove_membership(actor, company_id, membership_id)
     return RedirectResponse(f"/c/{company_id}/users?removed=1", 303)
 
 
@@ -336,11 +328,9 @@ def end_sessions(
     actor: CurrentActor,
     members: Members,
     sessions: Sessions,
-    db: DbSession,
 ) -> Response:
-    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-        members.end_sessions(actor, company_id, membership_id, sessions)
-    db.commit()
+    # A refusal of the hierarchy is audited, and kept.
+    members.end_sessions(actor, company_id, membership_id, sessions)
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?sessions_ended=1", 303)
 
 

@@ -4,19 +4,20 @@ with Finnish bank ID. Every error is a problem document with a stable ``code``."
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
-from datetime import timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 
 from portti.companies.services import PersonDirectory
-from portti.devices.activation import next_step, require_step
+from portti.devices.activation import (
+    WEB_APP_HANDOFF,
+    ActivationService,
+    StartedActivation,
+    next_step,
+    require_step,
+)
 from portti.devices.deps import Accounts, Devices
 from portti.devices.errors import AppLocked
 from portti.devices.models import Activation, ActivationKind
@@ -46,13 +47,11 @@ from portti.devices.schemas import (
     UnlockIn,
 )
 from portti.errors import DomainError, ValidationFailed
-from portti.infra.crypto import CodeHasher
 from portti.invitations.app_api import ActivationToken
 from portti.invitations.deps import Invitations, wake_outbox
-from portti.invitations.errors import ActivationUnknown
 from portti.invitations.models import InvitationStatus
 from portti.people.models import Person
-from portti.web.deps import ClockDep, DbSession, SettingsDep, client_ip, kept_on_refusal
+from portti.web.deps import ClockDep, DbSession, SettingsDep, Uow, client_ip
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A problem with a stable `code` and a human `next_step`"},
@@ -64,8 +63,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 router = APIRouter(prefix="/app-api/v1", tags=["app"], responses=PROBLEMS)
 app_bearer = HTTPBearer(auto_error=False, description="The app session token from unlock.")
-
-ACCOUNT_ACTIVATION_LIFETIME = timedelta(minutes=30)
 
 
 async def app_session_token(
@@ -79,6 +76,15 @@ async def app_session_token(
 AppSessionToken = Annotated[str, Depends(app_session_token)]
 
 
+async def get_activations(
+    db: DbSession, clock: ClockDep, settings: SettingsDep
+) -> ActivationService:
+    return ActivationService(db, clock, settings.secret)
+
+
+Activations = Annotated[ActivationService, Depends(get_activations)]
+
+
 def person_out(p: Person) -> PersonOut:
     return PersonOut(portti_id=p.portti_id, given_name=p.given_name, family_name=p.family_name)
 
@@ -89,6 +95,14 @@ def _ip(request: Request) -> str:
 
 def _step(db: DbSession, act: Activation, accounts: Accounts) -> NextStep:
     return NextStep(step=next_step(db, act, accounts.current_terms()[0]))
+
+
+def _activation_out(db: DbSession, started: StartedActivation, accounts: Accounts) -> ActivationOut:
+    act = started.activation
+    person = db.get(Person, act.person_id)
+    assert person is not None
+    step = next_step(db, act, accounts.current_terms()[0])
+    return ActivationOut(activation_token=started.token, step=step, person=person_out(person))
 
 
 def _at_step(
@@ -113,13 +127,12 @@ def start_new_account(
     invitations: Invitations,
     accounts: Accounts,
     db: DbSession,
+    uow: Uow,
 ) -> NextStep:
     """“Create an account”: sends a 6-digit code to the e-mail address to confirm it."""
     act = _at_step(token, invitations, accounts, db, "account", "verify_email")
-    with kept_on_refusal(db):
-        accounts.start_new_account(act, body.email)
-    db.commit()
-    wake_outbox(request)
+    accounts.start_new_account(act, body.email)
+    uow.after_commit(partial(wake_outbox, request))
     return _step(db, act, accounts)
 
 
@@ -136,9 +149,8 @@ def verify_account_email(
     db: DbSession,
 ) -> NextStep:
     act = _at_step(token, invitations, accounts, db, "verify_email")
-    with kept_on_refusal(db):  # wrong tries count
-        accounts.verify_email(act, body.code)
-    db.commit()
+    # A wrong code is counted and kept (EmailCodeWrong.keeps_writes).
+    accounts.verify_email(act, body.code)
     return _step(db, act, accounts)
 
 
@@ -155,9 +167,7 @@ def set_account_password(
     db: DbSession,
 ) -> NextStep:
     act = _at_step(token, invitations, accounts, db, "password")
-    with kept_on_refusal(db):
-        accounts.set_password(act, body.password)
-    db.commit()
+    accounts.set_password(act, body.password)
     return _step(db, act, accounts)
 
 
@@ -176,7 +186,6 @@ def start_totp_enrolment(
     """The authenticator app's seed: shown once, as a QR code and as text."""
     act = _at_step(token, invitations, accounts, db, "totp")
     enrolment = accounts.start_totp(act)
-    db.commit()
     response.headers["Cache-Control"] = "no-store"
     return TotpEnrolmentOut(
         secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, qr_svg=enrolment.qr_svg
@@ -196,9 +205,7 @@ def confirm_totp(
     db: DbSession,
 ) -> NextStep:
     act = _at_step(token, invitations, accounts, db, "totp")
-    with kept_on_refusal(db):
-        accounts.confirm_totp(act, body.code)
-    db.commit()
+    accounts.confirm_totp(act, body.code)
     return _step(db, act, accounts)
 
 
@@ -217,12 +224,11 @@ def log_in_to_existing_account(
 ) -> NextStep:
     """“Log in with your account”: e-mail, password and a code from the authenticator app."""
     act = _at_step(token, invitations, accounts, db, "account")
-    with kept_on_refusal(db):  # failures count towards the lockout
-        account = accounts.login(
-            body.email, body.password, body.totp_code, client=_ip(request), person_id=act.person_id
-        )
+    # Failures count towards the lockout, and are kept when the login is refused.
+    account = accounts.login(
+        body.email, body.password, body.totp_code, client=_ip(request), person_id=act.person_id
+    )
     accounts.link_existing_account(act, account)
-    db.commit()
     return _step(db, act, accounts)
 
 
@@ -245,9 +251,7 @@ def accept_terms(
     db: DbSession,
 ) -> NextStep:
     act = _at_step(token, invitations, accounts, db, "terms")
-    with kept_on_refusal(db):
-        accounts.accept_terms(act, body.version, ip=client_ip(request))
-    db.commit()
+    accounts.accept_terms(act, body.version, ip=client_ip(request))
     return _step(db, act, accounts)
 
 
@@ -269,6 +273,7 @@ def bind_device(
     devices: Devices,
     db: DbSession,
     clock: ClockDep,
+    uow: Uow,
 ) -> DeviceBound:
     """The last step: the device's public key(s) and the PIN. The private key never leaves."""
     act = _at_step(token, invitations, accounts, db, "device")
@@ -288,8 +293,7 @@ def bind_device(
         )
         invitations.mark_activated(inv)
     act.completed_at = clock.now()
-    db.commit()
-    wake_outbox(request)
+    uow.after_commit(partial(wake_outbox, request))
     person = db.get(Person, act.person_id)
     assert person is not None
     return DeviceBound(device_id=device.public_id, person=person_out(person))
@@ -308,40 +312,16 @@ def start_account_activation(
     body: AccountLoginIn,
     request: Request,
     accounts: Accounts,
-    invitations: Invitations,
+    activations: Activations,
     db: DbSession,
-    clock: ClockDep,
 ) -> ActivationOut:
     """“Two-factor authentication already done”: e-mail, password, TOTP; then terms and PIN."""
-    with kept_on_refusal(db):
-        account = accounts.login(body.email, body.password, body.totp_code, client=_ip(request))
-    token = secrets.token_urlsafe(32)
-    now = clock.now()
-    act = Activation(
-        token_hash=invitations.token_hasher.hash(token),
-        kind=ActivationKind.ACCOUNT,
-        person_id=account.person_id,
-        account_id=account.id,
-        email_verified_at=now,
-        totp_confirmed_at=now,
-        created_at=now,
-        expires_at=now + ACCOUNT_ACTIVATION_LIFETIME,
-    )
-    db.add(act)
-    db.flush()
-    person = db.get(Person, account.person_id)
-    assert person is not None
-    step = next_step(db, act, accounts.current_terms()[0])
-    db.commit()
-    return ActivationOut(activation_token=token, step=step, person=person_out(person))
+    # Failures count towards the lockout, and are kept when the login is refused.
+    account = accounts.login(body.email, body.password, body.totp_code, client=_ip(request))
+    return _activation_out(db, activations.start_with_account(account), accounts)
 
 
 # -- Finnish users: bank ID instead of an invitation (APP-9) --------------------------------
-
-
-# Marks a bank-ID activation started by the web app: the browser goes back to /app/, not to
-# the portti-app:// scheme (strongauth/views.py reads it).
-WEB_APP_HANDOFF = "web_app:"
 
 
 @router.post(
@@ -368,7 +348,6 @@ def start_bank_id_activation(
         session_id=None,
         return_to=(WEB_APP_HANDOFF if body.return_to == "web_app" else "") + body.code_challenge,
     )
-    db.commit()
     return BankIdStartOut(authorization_url=url)
 
 
@@ -378,35 +357,10 @@ def start_bank_id_activation(
     response_model=ActivationOut,
 )
 def finish_bank_id_activation(
-    body: BankIdHandoffIn,
-    settings: SettingsDep,
-    db: DbSession,
-    invitations: Invitations,
-    accounts: Accounts,
-    clock: ClockDep,
+    body: BankIdHandoffIn, db: DbSession, accounts: Accounts, activations: Activations
 ) -> ActivationOut:
-    hasher = CodeHasher(settings.secret, "bank-id-handoff")
-    act = db.scalars(
-        select(Activation).where(Activation.handoff_hash == hasher.hash(body.handoff))
-    ).one_or_none()
-    now = clock.now()
-    if act is None or act.handoff_challenge is None or now >= act.expires_at:
-        raise ActivationUnknown()
-    digest = hashlib.sha256(body.code_verifier.encode()).digest()
-    challenge = base64.urlsafe_b64encode(digest).decode().rstrip("=")
-    if not hmac.compare_digest(challenge, act.handoff_challenge):
-        raise ActivationUnknown()
-    token = secrets.token_urlsafe(32)
-    act.token_hash = invitations.token_hasher.hash(token)
-    act.handoff_hash = None
-    act.handoff_challenge = None
-    # The browser part had 10 minutes; terms and PIN get as long as an account activation.
-    act.expires_at = now + ACCOUNT_ACTIVATION_LIFETIME
-    person = db.get(Person, act.person_id)
-    assert person is not None
-    step = next_step(db, act, accounts.current_terms()[0])
-    db.commit()
-    return ActivationOut(activation_token=token, step=step, person=person_out(person))
+    started = activations.finish_bank_id_handoff(body.handoff, body.code_verifier)
+    return _activation_out(db, started, accounts)
 
 
 # -- the bound device (APP-4 … APP-8) --------------------------------------------------------
@@ -419,7 +373,7 @@ def finish_bank_id_activation(
     status_code=status.HTTP_201_CREATED,
 )
 def new_device_challenge(
-    device_id: str, body: ChallengeIn, request: Request, devices: Devices, db: DbSession
+    device_id: str, body: ChallengeIn, request: Request, devices: Devices
 ) -> ChallengeOut:
     """A fresh nonce to sign. Single use, valid 2 minutes. Limited per device and per client
     network, and a device holds at most 10 unused, unexpired nonces (`too_many_challenges`)."""
@@ -429,56 +383,50 @@ def new_device_challenge(
         raise ValidationFailed(
             {"purpose": "Lower-case letters and underscores, at most 40."}, str(exc)
         ) from exc
-    db.commit()
     return ChallengeOut(nonce=ch.nonce, expires_at=ch.expires_at)
 
 
 @router.post("/devices/{device_id}/unlock", operation_id="unlock_app", response_model=AppSessionOut)
-def unlock_app(device_id: str, body: UnlockIn, devices: Devices, db: DbSession) -> AppSessionOut:
+def unlock_app(device_id: str, body: UnlockIn, devices: Devices) -> AppSessionOut:
     """PIN or biometrics (APP-5): a signature over the nonce, and the PIN checked here."""
-    with kept_on_refusal(db):  # wrong PINs and used nonces are recorded even though this fails
-        session, token = devices.unlock(
-            device_id,
-            nonce=body.nonce,
-            signature=body.signature,
-            pin=body.pin,
-            biometric_signature=body.biometric_signature,
-        )
-    db.commit()
+    # Wrong PINs and used nonces are recorded and kept even though this fails.
+    session, token = devices.unlock(
+        device_id,
+        nonce=body.nonce,
+        signature=body.signature,
+        pin=body.pin,
+        biometric_signature=body.biometric_signature,
+    )
     return AppSessionOut(app_session_token=token, expires_at=session.expires_at)
 
 
 @router.post("/session/lock", operation_id="lock_app", status_code=status.HTTP_204_NO_CONTENT)
-def lock_app(token: AppSessionToken, devices: Devices, db: DbSession) -> Response:
+def lock_app(token: AppSessionToken, devices: Devices) -> Response:
     """Lock (APP-6): ends the app session; unlock again with PIN or biometrics."""
     devices.lock(token)
-    db.commit()
     return Response(status_code=204)
 
 
 @router.post("/session/logout", operation_id="log_out_app", status_code=status.HTTP_204_NO_CONTENT)
-def log_out_app(token: AppSessionToken, devices: Devices, db: DbSession) -> Response:
+def log_out_app(token: AppSessionToken, devices: Devices) -> Response:
     """Log out (APP-7): this device's activation ends; activate again with the account."""
     devices.logout(token)
-    db.commit()
     return Response(status_code=204)
 
 
 @router.post(
     "/session/logout-everywhere", operation_id="log_out_everywhere", response_model=LoggedOut
 )
-def log_out_everywhere(token: AppSessionToken, devices: Devices, db: DbSession) -> LoggedOut:
+def log_out_everywhere(token: AppSessionToken, devices: Devices) -> LoggedOut:
     """Log out from all devices (APP-8): every device and web session ends; activating again
     needs a new invitation."""
     count = devices.logout_everywhere(token)
-    db.commit()
     return LoggedOut(devices_ended=count)
 
 
 @router.get("/me", operation_id="get_app_me", response_model=MeOut)
 def get_app_me(token: AppSessionToken, devices: Devices, db: DbSession, clock: ClockDep) -> MeOut:
     _, device = devices.app_session(token)
-    db.commit()
     person = db.get(Person, device.person_id)
     assert person is not None
     directory = PersonDirectory(db, clock)

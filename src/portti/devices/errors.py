@@ -53,6 +53,8 @@ class PinTooSimple(ValidationFailed):
 class DeviceUnknown(DomainError):
     """One answer for an unknown, logged-out or revoked device: the app starts over."""
 
+    keeps_writes = True
+
     status = 401
     code = "device_unknown"
     title = "This app is no longer activated"
@@ -65,6 +67,7 @@ class DeviceUnknown(DomainError):
 
 
 class DeviceLocked(DomainError):
+    keeps_writes = True
     status = 403
     code = "pin_locked"
     title = "The app is locked"
@@ -77,6 +80,7 @@ class DeviceLocked(DomainError):
 
 
 class NonceInvalid(DomainError):
+    keeps_writes = True
     status = 400
     code = "nonce_invalid"
     title = "The request has expired"
@@ -89,6 +93,7 @@ class NonceInvalid(DomainError):
 
 
 class SignatureInvalid(DomainError):
+    keeps_writes = True
     status = 401
     code = "signature_invalid"
     title = "The app's signature is not valid"
@@ -103,6 +108,7 @@ class SignatureInvalid(DomainError):
 
 
 class PinRequired(DomainError):
+    keeps_writes = True
     status = 400
     code = "pin_required"
     title = "Enter your PIN"
@@ -112,6 +118,7 @@ class PinRequired(DomainError):
 
 
 class PinWrong(DomainError):
+    keeps_writes = True
     status = 400
     code = "pin_wrong"
     title = "The PIN is wrong"
@@ -133,6 +140,8 @@ class PinWrong(DomainError):
 class PinBlocked(RateLimited):
     """A pause after wrong PINs; the PIN is not even looked at until it has passed."""
 
+    keeps_writes = True
+
     code = "pin_blocked"
     title = "Wait before the next PIN"
 
@@ -148,6 +157,7 @@ class PinBlocked(RateLimited):
 
 
 class BiometricsNotEnrolled(DomainError):
+    keeps_writes = True
     status = 400
     code = "biometrics_not_enrolled"
     title = "Biometrics are not turned on"

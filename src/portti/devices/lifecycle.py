@@ -12,16 +12,9 @@ reading a device, refusing one that is not active, and the one way out of ``acti
 Transactions: methods flush, never commit — except ``verify`` with a PIN, which commits the
 counted try (and whatever the caller had written before) before checking the PIN.
 Several refusals write something that must stay —
-a counted wrong PIN, a lock, a burnt nonce, an audit row — *and* raise a ``DomainError``. The
-caller (the route) must therefore commit on ``DomainError`` before re-raising::
-
-    try:
-        device = devices.verify(...)
-    except DomainError:
-        db.commit()  # the wrong PIN stays counted, the nonce stays used
-        raise
-    db.commit()
-
+a counted wrong PIN, a lock, a burnt nonce, an audit row — *and* raise a ``DomainError``. Their
+error classes say so (``keeps_writes = True``), and the request's unit of work
+(``web/uow.py``) commits on them before the error answers; no route commits by itself.
 Rolling back on such an error would hand an attacker unlimited PIN guesses.
 """
 

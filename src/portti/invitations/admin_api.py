@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from portti.errors import NotFound
@@ -10,7 +12,7 @@ from portti.invitations.models import Invitation, InvitationStatus
 from portti.invitations.schemas import AdminCodeOut, InvitationOut, InviteIn, StepOut
 from portti.invitations.services import InvitationService
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, DbSession, Id, kept_on_refusal
+from portti.web.deps import CurrentActor, Id, Uow
 
 router = APIRouter(
     prefix="/api/v1/companies/{company_id}/members/{membership_id}/invitation",
@@ -59,19 +61,18 @@ def send_invitation(
     request: Request,
     actor: CurrentActor,
     invitations: Invitations,
-    db: DbSession,
+    uow: Uow,
 ) -> InvitationOut:
     """Sends (or replaces) the invitation. The sign-up code goes only to the invitee's e-mail.
 
     Only an admin of every company the person's rights reach (or Support) may invite, only a
     membership valid today is invited, and after a change of e-mail or phone since the
     person's last invitation in any company only Support may invite again."""
-    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-        inv = invitations.invite(
-            actor, company_id, membership_id, identity_verified=body.identity_verified
-        )
-    db.commit()
-    wake_outbox(request)
+    # A refusal of the hierarchy is audited, and kept.
+    inv = invitations.invite(
+        actor, company_id, membership_id, identity_verified=body.identity_verified
+    )
+    uow.after_commit(partial(wake_outbox, request))
     return invitation_out(invitations, inv)
 
 
@@ -81,10 +82,8 @@ def cancel_invitation(
     membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
-    db: DbSession,
 ) -> Response:
     invitations.cancel(actor, company_id, membership_id)
-    db.commit()
     return Response(status_code=204)
 
 
@@ -99,12 +98,10 @@ def issue_confirmation_code(
     membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
-    db: DbSession,
     response: Response,
 ) -> AdminCodeOut:
     """“Didn't the invitee get the confirmation code?” The code is in this answer only."""
-    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-        inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
-    db.commit()
+    # A refusal of the hierarchy is audited, and kept.
+    inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
     response.headers["Cache-Control"] = "no-store"
     return AdminCodeOut(code=code, expires_at=cc.expires_at, invitation_expires_at=inv.expires_at)

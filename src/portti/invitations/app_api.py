@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
@@ -18,7 +19,7 @@ from portti.invitations.schemas import (
     SignupCodeIn,
 )
 from portti.invitations.services import MAX_SMS_RESENDS
-from portti.web.deps import DbSession, client_ip, kept_on_refusal
+from portti.web.deps import Uow, client_ip
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A problem with a stable `code` and a human `next_step`"},
@@ -54,13 +55,12 @@ def _ip(request: Request) -> str:
     response_model=ActivationStarted,
 )
 def redeem_signup_code(
-    body: SignupCodeIn, request: Request, invitations: Invitations, db: DbSession
+    body: SignupCodeIn, request: Request, invitations: Invitations, uow: Uow
 ) -> ActivationStarted:
     """“I have a sign-up code”: the 16 digits from the e-mail. Answers with who invited."""
-    with kept_on_refusal(db):  # the refusal is audited
-        r = invitations.redeem_signup_code(body.signup_code, client=_ip(request))
-    db.commit()
-    wake_outbox(request)
+    # The refusal is audited, and kept.
+    r = invitations.redeem_signup_code(body.signup_code, client=_ip(request))
+    uow.after_commit(partial(wake_outbox, request))
     inv = r.invitation
     return ActivationStarted(
         activation_token=r.activation_token,
@@ -96,12 +96,10 @@ def confirm_phone(
     request: Request,
     token: ActivationToken,
     invitations: Invitations,
-    db: DbSession,
 ) -> ActivationState:
     """The 6-digit code from the SMS, or one the user administrator generated."""
-    with kept_on_refusal(db):  # wrong tries count even though the answer is an error
-        inv = invitations.confirm_phone(token, body.code, client=_ip(request))
-    db.commit()
+    # Wrong tries count (and are kept) even though the answer is an error.
+    inv = invitations.confirm_phone(token, body.code, client=_ip(request))
     return ActivationState(
         step="account",
         inviter_name=inv.inviter.full_name,
@@ -116,10 +114,9 @@ def confirm_phone(
     response_model=ResendOut,
 )
 def resend_confirmation_code(
-    request: Request, token: ActivationToken, invitations: Invitations, db: DbSession
+    request: Request, token: ActivationToken, invitations: Invitations, uow: Uow
 ) -> ResendOut:
     """“Resend code?”: at most two new codes; each replaces the last."""
     left = invitations.resend_sms_code(token)
-    db.commit()
-    wake_outbox(request)
+    uow.after_commit(partial(wake_outbox, request))
     return ResendOut(resends_left=left)

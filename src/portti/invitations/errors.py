@@ -10,6 +10,8 @@ ASK_ADMIN = "Ask your company's user administrator for a new invitation."
 class InvitationInvalid(DomainError):
     """One answer for a wrong, expired, cancelled or used sign-up code: no oracle."""
 
+    keeps_writes = True
+
     status = 400
     code = "invitation_invalid"
     title = "The sign-up code is not valid"
@@ -64,12 +66,14 @@ class ActivationUnknown(DomainError):
 
 
 class SmsCodeWrong(DomainError):
+    keeps_writes = True
     status = 400
     code = "sms_code_wrong"
     title = "The confirmation code is wrong"
 
 
 class SmsCodeExpired(DomainError):
+    keeps_writes = True
     status = 400
     code = "sms_code_expired"
     title = "The confirmation code has expired"
@@ -82,6 +86,7 @@ class SmsCodeExpired(DomainError):
 
 
 class SmsCodeLocked(DomainError):
+    keeps_writes = True
     status = 400
     code = "sms_code_locked"
     title = "Too many wrong codes"
@@ -95,6 +100,7 @@ class SmsCodeLocked(DomainError):
 
 
 class SmsResendLimit(DomainError):
+    keeps_writes = True
     status = 429
     code = "sms_resend_limit"
     title = "No more new codes"

@@ -10,8 +10,6 @@ every message goes through the outbox in that transaction too (INV-7).
 
 from __future__ import annotations
 
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,9 +27,11 @@ from portti.companies.errors import PersonNeedsSupport
 from portti.companies.models import Membership
 from portti.companies.policy import AdminGrant, AdminPolicy, local_today
 from portti.companies.services import Actor, require_person_rights
-from portti.devices.models import Activation, ActivationKind
+from portti.devices.activation import ActivationService
+from portti.devices.models import Activation
 from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
 from portti.infra.clock import Clock
+from portti.infra.codes import clean_digits, random_digits
 from portti.infra.crypto import CodeHasher
 from portti.infra.outbox import Outbox
 from portti.infra.ratelimit import RateLimiter, client_network
@@ -56,6 +56,7 @@ from portti.invitations.models import (
     InvitationStatus,
 )
 from portti.people.phones import format_phone
+from portti.strongauth.step_up import is_stepped_up
 
 log = structlog.get_logger(__name__)
 
@@ -80,20 +81,15 @@ CONFIRM_LIMIT_PER_CLIENT = "30/minute"
 
 
 def new_signup_code() -> str:
-    return f"{secrets.randbelow(10**16):016d}"
+    return random_digits(16)
 
 
 def new_confirmation_code() -> str:
-    return f"{secrets.randbelow(10**6):06d}"
+    return random_digits(6)
 
 
 def group_code(code: str) -> str:
     return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
-
-
-def clean_digits(text: str, length: int) -> str | None:
-    digits = re.sub(r"[\s\-]", "", text or "")
-    return digits if len(digits) == length and digits.isascii() and digits.isdigit() else None
 
 
 def mask_phone(e164: str) -> str:
@@ -186,6 +182,7 @@ class InvitationService:
         self.policy = AdminPolicy(db, clock)
         self.signup_hasher = CodeHasher(secret, "signup-code")
         self.token_hasher = CodeHasher(secret, "activation-token")
+        self.activations = ActivationService(db, clock, secret)
         self.confirm_hasher = CodeHasher(secret, "confirmation-code")
         # A purpose of its own: the limiter's keys never equal a stored code hash.
         self.limit_hasher = CodeHasher(secret, "signup-code-limit")
@@ -198,7 +195,7 @@ class InvitationService:
         company, grant = self.policy.require_admin(actor.person_id, company_id)
         if change:
             now = self.clock.now()
-            if actor.strong_auth_at is None or now - actor.strong_auth_at > self.step_up_window:
+            if not is_stepped_up(actor.strong_auth_at, now, self.step_up_window):
                 raise StepUpRequired()
         m = self.db.scalars(
             select(Membership).where(
@@ -528,17 +525,7 @@ class InvitationService:
             self._count_signup_failure()
             raise InvitationInvalid()
         self.db.refresh(inv)
-        token = secrets.token_urlsafe(32)
-        self.db.add(
-            Activation(
-                token_hash=self.token_hasher.hash(token),
-                kind=ActivationKind.INVITATION,
-                person_id=inv.person_id,
-                invitation_id=inv.id,
-                created_at=now,
-                expires_at=inv.expires_at,
-            )
-        )
+        token = self.activations.start_for_invitation(inv).token
         self.audit.record(
             AuditAction.SIGNUP_CODE_ENTERED,
             company_id=inv.company_id,

@@ -3,6 +3,7 @@ confirmation code when the SMS does not arrive (INV-1 … INV-6)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -14,19 +15,14 @@ from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.errors import InviteeNotValid, ReinviteNeedsSupport
 from portti.invitations.models import LIVE_STATUSES, Invitation, InvitationStatus
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, CurrentSession, DbSession, Id, kept_on_refusal
+from portti.web.deps import CurrentActor, CurrentSession, Id, Uow
+from portti.web.render import render
 
 router = APIRouter(
     prefix="/c/{company_id}/users/{membership_id}",
     dependencies=[Depends(verify_csrf)],
     include_in_schema=False,
 )
-
-
-def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, ctx, status_code=status
-    )
 
 
 def panel_context(invitations: Invitations, inv: Invitation | None) -> dict[str, Any]:
@@ -115,22 +111,21 @@ def send_invitation(
     actor: CurrentActor,
     invitations: Invitations,
     ws: CurrentSession,
-    db: DbSession,
+    uow: Uow,
     identity_verified: Annotated[str | None, Form()] = None,
 ) -> Response:
     refusals = (ValidationFailed, ReinviteNeedsSupport, PersonNeedsSupport, InviteeNotValid)
     try:
-        with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-            invitations.invite(
-                actor, company_id, membership_id, identity_verified=identity_verified == "yes"
-            )
+        # A refusal of the hierarchy is audited, and kept.
+        invitations.invite(
+            actor, company_id, membership_id, identity_verified=identity_verified == "yes"
+        )
     except refusals as exc:
-        db.rollback()
+        uow.refused(exc)
         errors = getattr(exc, "errors", None) or {"form": exc.message}
         ctx = invite_context(invitations, actor, ws, company_id, membership_id, errors)
         return render(request, "invitations/invite.html", ctx, status=exc.status)
-    db.commit()
-    wake_outbox(request)
+    uow.after_commit(partial(wake_outbox, request))
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?invited=1", 303)
 
 
@@ -140,10 +135,8 @@ def cancel_invitation(
     membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
-    db: DbSession,
 ) -> Response:
     invitations.cancel(actor, company_id, membership_id)
-    db.commit()
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?cancelled=1", 303)
 
 
@@ -181,11 +174,9 @@ def generate_confirmation_code(
     actor: CurrentActor,
     invitations: Invitations,
     ws: CurrentSession,
-    db: DbSession,
 ) -> Response:
-    with kept_on_refusal(db):  # a refusal of the hierarchy is audited
-        inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
-    db.commit()
+    # A refusal of the hierarchy is audited, and kept.
+    inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
     company, grant = invitations.policy.require_admin(actor.person_id, company_id)
     m, _ = invitations.for_admin(actor, company_id, membership_id)
     response = render(
@@ -214,11 +205,9 @@ def confirmation_code_saved(
     membership_id: Id,
     actor: CurrentActor,
     invitations: Invitations,
-    db: DbSession,
     saved: Annotated[str | None, Form()] = None,
 ) -> Response:
     if saved != "yes":
         raise ValidationFailed({"saved": "Tick the box once you have saved the code."})
     invitations.confirm_admin_code_saved(actor, company_id, membership_id)
-    db.commit()
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?code_issued=1", 303)

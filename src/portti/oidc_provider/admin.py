@@ -53,12 +53,9 @@ def list_clients(ws: CurrentSession, clients: Clients) -> list[ClientView]:
     response_model=RegisteredClient,
     status_code=status.HTTP_201_CREATED,
 )
-def register_client(
-    data: ClientInput, ws: CurrentSession, clients: Clients, db: DbSession
-) -> RegisteredClient:
+def register_client(data: ClientInput, ws: CurrentSession, clients: Clients) -> RegisteredClient:
     """Registers an application; `client_secret` is in this answer only."""
     out = clients.register(data, actor_person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
-    db.commit()
     return out
 
 
@@ -69,35 +66,30 @@ def get_client(client_id: str, ws: CurrentSession, clients: Clients) -> ClientVi
 
 @api.put("/{client_id}", operation_id="updateOidcClient", response_model=ClientView)
 def update_client(
-    client_id: str, data: ClientInput, ws: CurrentSession, clients: Clients, db: DbSession
+    client_id: str, data: ClientInput, ws: CurrentSession, clients: Clients
 ) -> ClientView:
     c = clients.update(
         client_id, data, actor_person_id=ws.person_id, strong_auth_at=ws.strong_auth_at
     )
-    db.commit()
     return ClientView.of(c)
 
 
 @api.post(
     "/{client_id}/secret", operation_id="rotateOidcClientSecret", response_model=RegisteredClient
 )
-def rotate_secret(
-    client_id: str, ws: CurrentSession, clients: Clients, db: DbSession
-) -> RegisteredClient:
+def rotate_secret(client_id: str, ws: CurrentSession, clients: Clients) -> RegisteredClient:
     out = clients.rotate_secret(
         client_id, actor_person_id=ws.person_id, strong_auth_at=ws.strong_auth_at
     )
-    db.commit()
     return out
 
 
 @api.delete(
     "/{client_id}", operation_id="disableOidcClient", status_code=status.HTTP_204_NO_CONTENT
 )
-def disable_client(client_id: str, ws: CurrentSession, clients: Clients, db: DbSession) -> Response:
+def disable_client(client_id: str, ws: CurrentSession, clients: Clients) -> Response:
     """Disables the application: its logins end (back-channel logout) and no new ones start."""
     clients.disable(client_id, actor_person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
-    db.commit()
     return Response(status_code=204)
 
 
@@ -162,7 +154,6 @@ def register_application(
     request: Request,
     ws: CurrentSession,
     clients: Clients,
-    db: DbSession,
     name: Annotated[str, Form()],
     redirect_uris: Annotated[str, Form()],
     auth_method: Annotated[str, Form()] = "client_secret_basic",
@@ -187,7 +178,6 @@ def register_application(
         jwks,
     )
     created = clients.register(data, actor_person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
-    db.commit()
     # The secret is on this page only; it is not stored in clear anywhere.
     return _render(
         request,
@@ -198,9 +188,6 @@ def register_application(
 
 
 @views.post("/{client_id}/disable")
-def disable_application(
-    client_id: str, ws: CurrentSession, clients: Clients, db: DbSession
-) -> Response:
+def disable_application(client_id: str, ws: CurrentSession, clients: Clients) -> Response:
     clients.disable(client_id, actor_person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
-    db.commit()
     return RedirectResponse("/admin/applications", 303)

@@ -36,6 +36,7 @@ from portti.oidc_provider.models import (
     UsedClientAssertion,
 )
 from portti.oidc_provider.service import SCOPES
+from portti.strongauth.step_up import is_stepped_up
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("ES256", "ES384", "PS256", "RS256", "EdDSA")
@@ -173,8 +174,8 @@ class ClientService:
             return  # the command line (an operator on the server)
         if not AdminPolicy(self.db, self.clock).is_support(person_id):
             raise Forbidden("Only Support registers applications.")
-        if self.step_up_window is not None and (
-            strong_auth_at is None or self.clock.now() - strong_auth_at > self.step_up_window
+        if self.step_up_window is not None and not is_stepped_up(
+            strong_auth_at, self.clock.now(), self.step_up_window
         ):
             raise StepUpRequired(
                 "Registering and changing applications needs a fresh strong authentication."

@@ -126,6 +126,8 @@ def s256(verifier: str) -> str:
 class RefusedForClient(DomainError):
     """The person has no valid user rights in any company that uses this client."""
 
+    keeps_writes = True
+
     status = 403
     code = "no_membership_for_client"
     title = "No user rights for this service"

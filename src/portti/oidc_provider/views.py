@@ -41,7 +41,6 @@ from portti.web.deps import (
     OptionalWebSession,
     Sessions,
     SettingsDep,
-    kept_on_refusal,
 )
 
 # Browser-facing routes check CSRF on POST; the token endpoint is called by clients' servers.
@@ -162,7 +161,6 @@ def _answer(
     if isinstance(outcome, Redirect):
         if handle is not None:
             provider.finish_parked(handle)
-        provider.db.commit()
         if interactive:
             # After a form on Portti's pages the last hop is a page, not a redirect: the
             # pages' CSP (form-action 'self') would stop a redirect chain that leaves the site.
@@ -173,12 +171,10 @@ def _answer(
     if isinstance(outcome, NeedsLogin):
         if handle is None:
             handle = provider.park(req, browser_id, outcome.login_after)
-        provider.db.commit()
         return RedirectResponse(_login_url(handle), 303, headers=NO_STORE)
     assert isinstance(outcome, NeedsCompany)
     if handle is None:
         handle = provider.park(req, browser_id, None)
-    provider.db.commit()
     return render(
         request,
         "oidc/choose_company.html",
@@ -201,7 +197,6 @@ def _authorize(
             reason="untrusted_request",
             client=str(raw.get("client_id", ""))[:64],
         )
-        provider.db.commit()
         return _untrusted(request, exc)
     except AuthorizeError as exc:
         # validate() raises AuthorizeError only after the client and redirect URI are known.
@@ -209,14 +204,11 @@ def _authorize(
         provider.audit.record(
             AuditAction.OIDC_AUTHORIZATION_REFUSED, reason=exc.error, client=raw["client_id"]
         )
-        provider.db.commit()
         return RedirectResponse(url, 303)
     try:
-        with kept_on_refusal(provider.db):
-            outcome = provider.decide(req, ws)
+        outcome = provider.decide(req, ws)
     except AuthorizeError as exc:
         url = provider.error_redirect(req, exc)
-        provider.db.commit()
         return RedirectResponse(url, 303)
     return _answer(request, provider, req, outcome, handle=None, interactive=False)
 
@@ -248,12 +240,10 @@ def continue_authorization(
     if ws is None:
         return RedirectResponse(_login_url(r), 303)
     try:
-        with kept_on_refusal(provider.db):
-            outcome = provider.decide(req, ws, login_after=login_after)
+        outcome = provider.decide(req, ws, login_after=login_after)
     except AuthorizeError as exc:
         provider.finish_parked(r)
         url = provider.error_redirect(req, exc)
-        provider.db.commit()
         return render(request, "oidc/return.html", {"url": url, "client_name": req.client.name})
     return _answer(request, provider, req, outcome, handle=r, interactive=True)
 
@@ -272,8 +262,7 @@ def choose_company(
         return render(request, "oidc/error.html", {"message": exc.description}, status=400)
     if ws is None:
         return RedirectResponse(_login_url(r), 303)
-    with kept_on_refusal(provider.db):
-        outcome = provider.decide(req, ws, login_after=login_after, company_id=company_id)
+    outcome = provider.decide(req, ws, login_after=login_after, company_id=company_id)
     return _answer(request, provider, req, outcome, handle=r, interactive=True)
 
 
@@ -330,9 +319,7 @@ def token(
             raise TokenError("unsupported_grant_type", "Use authorization_code or refresh_token.")
     except TokenError as exc:
         # The refusal's audit row and any revocation it caused stay.
-        provider.db.commit()
         return _token_error(exc, basic is not None)
-    provider.db.commit()
     return JSONResponse(body, headers=NO_STORE)
 
 
@@ -421,7 +408,6 @@ def _logout(
             subject_person_id=ws.person_id,
             client=client.client_id if client else None,
         )
-        provider.db.commit()
     if back is not None:
         response = (
             render(

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import delete, select
@@ -30,7 +31,18 @@ from portti.strongauth.oidc import (
     start_authorization,
 )
 
+if TYPE_CHECKING:
+    from portti.audit.services import AuditLog, RequestContext
+    from portti.devices.activation import ActivationService
+    from portti.weblogin.models import WebSession
+    from portti.weblogin.sessions import SessionService
+
 FLOW_LIFETIME = timedelta(minutes=10)
+
+NOT_A_USER = (
+    "You are not a user of any company in Portti. Ask your company's user administrator to add "
+    "you as a user."
+)
 
 
 class LoginFailed(DomainError):
@@ -55,6 +67,21 @@ class FinishedFlow:
     flow: OidcFlow
     identity: VerifiedIdentity
     person: Person | None
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """Where the identity provider's callback sends the browser: to ``redirect_to`` (with a new
+    session cookie when ``session_token`` is set), or to the "login failed" page."""
+
+    redirect_to: str | None = None
+    session_token: str | None = None
+    failure: str | None = None
+    status: int = 303
+
+    @classmethod
+    def failed(cls, message: str, status: int) -> LoginOutcome:
+        return cls(failure=message, status=status)
 
 
 class StrongAuthService:
@@ -239,3 +266,128 @@ class StrongAuthService:
                 PersonIdentifier.value == value,
             )
         ).one_or_none()
+
+    def finish_login(
+        self,
+        *,
+        state: str,
+        code: str | None,
+        error: str | None,
+        error_description: str | None,
+        iss: str | None,
+        browser_id: str,
+        current: WebSession | None,
+        sessions: SessionService,
+        audit: AuditLog,
+        ctx: RequestContext,
+        activations: ActivationService,
+    ) -> LoginOutcome:
+        """The provider's callback, for each purpose: a login (a new web session), a step-up (the
+        session rotated with its strong authentication, SEC-11) or an app activation (APP-9: the
+        browser hands off to the app). Every outcome is audited; a failure is an answer, not an
+        error, so its audit row is committed with the request."""
+        from portti.audit.models import AuditAction
+
+        try:
+            finished = self.finish(
+                state=state,
+                code=code,
+                error=error,
+                error_description=error_description,
+                iss=iss,
+                browser_id=browser_id,
+            )
+        except LoginFailed as exc:
+            extra: dict[str, Any] = dict(exc.details or {})
+            if exc.provider:
+                extra["method"] = f"oidc:{exc.provider}"
+            if exc.purpose == "step_up":
+                audit.record(
+                    AuditAction.STEP_UP_FAILED,
+                    actor_person_id=current.person_id if current else None,
+                    reason=exc.code,
+                    **extra,
+                )
+            else:
+                if exc.purpose == "app_activation":
+                    extra["purpose"] = "app_activation"
+                audit.record(AuditAction.LOGIN_FAILED, reason=exc.code, **extra)
+            return LoginOutcome.failed(exc.message, 400)
+        flow, person = finished.flow, finished.person
+        method = f"oidc:{flow.provider}"
+        assurance: dict[str, Any] = {"acr": finished.identity.acr}
+        if finished.identity.amr:
+            assurance["amr"] = list(finished.identity.amr)
+
+        if flow.purpose == "app_activation":
+            if person is None:
+                audit.record(
+                    AuditAction.LOGIN_FAILED,
+                    method=method,
+                    reason="unknown_person",
+                    purpose="app_activation",
+                )
+                return LoginOutcome.failed(NOT_A_USER, 403)
+            handoff = activations.start_bank_id_handoff(person.id, flow.return_to)
+            audit.record(
+                AuditAction.LOGIN_SUCCEEDED,
+                actor_person_id=person.id,
+                subject_person_id=person.id,
+                method=method,
+                purpose="app_activation",
+                **assurance,
+            )
+            return LoginOutcome(redirect_to=handoff.url)
+
+        if flow.purpose == "step_up":
+            if (
+                current is None
+                or current.id != flow.session_id
+                or person is None
+                or person.id != current.person_id
+            ):
+                audit.record(
+                    AuditAction.STEP_UP_FAILED,
+                    actor_person_id=current.person_id if current else None,
+                    method=method,
+                    reason="identity_mismatch",
+                )
+                return LoginOutcome.failed(
+                    "The identity you authenticated with is not the one logged in here. "
+                    "Authenticate as yourself.",
+                    403,
+                )
+            token, _ = sessions.record_step_up(current, method)
+            audit.record(
+                AuditAction.STEP_UP_SUCCEEDED,
+                actor_person_id=person.id,
+                subject_person_id=person.id,
+                method=method,
+                **assurance,
+            )
+            return LoginOutcome(redirect_to=flow.return_to or "/", session_token=token)
+
+        if person is None:
+            audit.record(
+                AuditAction.LOGIN_FAILED,
+                method=method,
+                reason="unknown_person",
+                country=finished.identity.country,
+            )
+            return LoginOutcome.failed(NOT_A_USER, 403)
+        token, _ = sessions.start(
+            person.id,
+            method=method,
+            strong=False,
+            ctx=ctx,
+            replaces=current.id if current else None,
+        )
+        audit.record(
+            AuditAction.LOGIN_SUCCEEDED,
+            actor_person_id=person.id,
+            subject_person_id=person.id,
+            method=method,
+            **assurance,
+        )
+        target = flow.return_to if flow.return_to not in ("", "/") else "/companies"
+        return LoginOutcome(redirect_to=target, session_token=token)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from portti.audit.models import AuditAction
-from portti.audit.services import AuditLog
-from portti.devices.models import Activation, ActivationKind
-from portti.infra.clock import Clock
-from portti.infra.crypto import CodeHasher
+from portti.devices.activation import ActivationService
 from portti.people.models import Person, PersonIdentifier
-from portti.strongauth.services import LoginFailed, StrongAuthService
+from portti.strongauth.services import StrongAuthService
 from portti.strongauth.test_idp import TestIdentity
 from portti.web.cookies import set_session_cookie
 from portti.web.csrf import verify_csrf
@@ -32,6 +26,7 @@ from portti.web.deps import (
     SettingsDep,
 )
 from portti.web.errors import _path_only
+from portti.web.render import render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
@@ -82,7 +77,6 @@ def demo_identities(factory: sessionmaker[Session]) -> list[TestIdentity]:
 def start_login(
     request: Request,
     strong: StrongAuth,
-    db: DbSession,
     provider: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
@@ -93,7 +87,6 @@ def start_login(
         session_id=None,
         return_to=_path_only(next),
     )
-    db.commit()
     return RedirectResponse(url, 303)
 
 
@@ -101,7 +94,7 @@ def start_login(
 def step_up_page(
     request: Request, ws: CurrentSession, settings: SettingsDep, next: str = "/"
 ) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return render(
         request,
         "step_up.html",
         {
@@ -118,7 +111,6 @@ def start_step_up(
     request: Request,
     ws: CurrentSession,
     strong: StrongAuth,
-    db: DbSession,
     provider: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
@@ -129,7 +121,6 @@ def start_step_up(
         session_id=ws.id,
         return_to=_path_only(next),
     )
-    db.commit()
     return RedirectResponse(url, 303)
 
 
@@ -138,185 +129,35 @@ def login_callback(
     request: Request,
     strong: StrongAuth,
     sessions: Sessions,
-    db: DbSession,
     audit: Audit,
     ctx: RequestCtx,
     current: OptionalWebSession,
+    db: DbSession,
     clock: ClockDep,
+    settings: SettingsDep,
     state: str = "",
     code: str | None = None,
     error: str | None = None,
     error_description: str | None = None,
     iss: str | None = None,
 ) -> Response:
-    templates = request.app.state.templates
-    try:
-        finished = strong.finish(
-            state=state,
-            code=code,
-            error=error,
-            error_description=error_description,
-            iss=iss,
-            browser_id=request.state.browser_id,
-        )
-    except LoginFailed as exc:
-        extra: dict[str, Any] = dict(exc.details or {})
-        if exc.provider:
-            extra["method"] = f"oidc:{exc.provider}"
-        if exc.purpose == "step_up":
-            audit.record(
-                AuditAction.STEP_UP_FAILED,
-                actor_person_id=current.person_id if current else None,
-                reason=exc.code,
-                **extra,
-            )
-        else:
-            if exc.purpose == "app_activation":
-                extra["purpose"] = "app_activation"
-            audit.record(AuditAction.LOGIN_FAILED, reason=exc.code, **extra)
-        db.commit()
-        return templates.TemplateResponse(  # type: ignore[no-any-return]
-            request, "login_failed.html", {"message": exc.message}, status_code=400
-        )
-    flow, person = finished.flow, finished.person
-    method = f"oidc:{flow.provider}"
-    # The level of assurance and the methods the provider reported, for the audit rows.
-    assurance: dict[str, Any] = {"acr": finished.identity.acr}
-    if finished.identity.amr:
-        assurance["amr"] = list(finished.identity.amr)
-
-    if flow.purpose == "app_activation":
-        return _hand_off_to_app(
-            request, db, audit, clock, flow.return_to, person, method, assurance
-        )
-
-    if flow.purpose == "step_up":
-        if (
-            current is None
-            or current.id != flow.session_id
-            or person is None
-            or person.id != current.person_id
-        ):
-            audit.record(
-                AuditAction.STEP_UP_FAILED,
-                actor_person_id=current.person_id if current else None,
-                method=method,
-                reason="identity_mismatch",
-            )
-            db.commit()
-            return templates.TemplateResponse(  # type: ignore[no-any-return]
-                request,
-                "login_failed.html",
-                {
-                    "message": "The identity you authenticated with is not the one logged in here. "
-                    "Authenticate as yourself."
-                },
-                status_code=403,
-            )
-        token, _ = sessions.record_step_up(current, method)
-        audit.record(
-            AuditAction.STEP_UP_SUCCEEDED,
-            actor_person_id=person.id,
-            subject_person_id=person.id,
-            method=method,
-            **assurance,
-        )
-        db.commit()
-        stepped_up = RedirectResponse(flow.return_to or "/", 303)
-        set_session_cookie(request, stepped_up, token)
-        return stepped_up
-
-    if person is None:
-        audit.record(
-            AuditAction.LOGIN_FAILED,
-            method=method,
-            reason="unknown_person",
-            country=finished.identity.country,
-        )
-        db.commit()
-        return templates.TemplateResponse(  # type: ignore[no-any-return]
-            request,
-            "login_failed.html",
-            {
-                "message": "You are not a user of any company in Portti. Ask your company's user "
-                "administrator to add you as a user."
-            },
-            status_code=403,
-        )
-    token, _ = sessions.start(
-        person.id, method=method, strong=False, ctx=ctx, replaces=current.id if current else None
+    outcome = strong.finish_login(
+        state=state,
+        code=code,
+        error=error,
+        error_description=error_description,
+        iss=iss,
+        browser_id=request.state.browser_id,
+        current=current,
+        sessions=sessions,
+        audit=audit,
+        ctx=ctx,
+        activations=ActivationService(db, clock, settings.secret),
     )
-    audit.record(
-        AuditAction.LOGIN_SUCCEEDED,
-        actor_person_id=person.id,
-        subject_person_id=person.id,
-        method=method,
-        **assurance,
-    )
-    db.commit()
-    target = flow.return_to if flow.return_to not in ("", "/") else "/companies"
-    response = RedirectResponse(target, 303)
-    set_session_cookie(request, response, token)
+    if outcome.failure is not None:
+        return render(request, "login_failed.html", {"message": outcome.failure}, outcome.status)
+    assert outcome.redirect_to is not None
+    response = RedirectResponse(outcome.redirect_to, outcome.status)
+    if outcome.session_token is not None:
+        set_session_cookie(request, response, outcome.session_token)
     return response
-
-
-def _hand_off_to_app(
-    request: Request,
-    db: Session,
-    audit: AuditLog,
-    clock: Clock,
-    code_challenge: str,
-    person: Person | None,
-    method: str,
-    assurance: dict[str, Any] | None = None,
-) -> Response:
-    """APP-9: a Finnish user activates the app with bank ID. The browser is sent back to the
-    app with a one-time handoff code; the app exchanges it with its verifier."""
-    templates = request.app.state.templates
-    if person is None:
-        audit.record(
-            AuditAction.LOGIN_FAILED,
-            method=method,
-            reason="unknown_person",
-            purpose="app_activation",
-        )
-        db.commit()
-        return templates.TemplateResponse(  # type: ignore[no-any-return]
-            request,
-            "login_failed.html",
-            {
-                "message": "You are not a user of any company in Portti. Ask your company's user "
-                "administrator to add you as a user."
-            },
-            status_code=403,
-        )
-    from portti.devices.app_api import WEB_APP_HANDOFF
-
-    web_app = code_challenge.startswith(WEB_APP_HANDOFF)
-    code_challenge = code_challenge.removeprefix(WEB_APP_HANDOFF)
-    settings = request.app.state.settings
-    handoff = secrets.token_urlsafe(32)
-    now = clock.now()
-    db.add(
-        Activation(
-            token_hash=CodeHasher(settings.secret, "unused-activation").hash(secrets.token_hex(16)),
-            kind=ActivationKind.BANK_ID,
-            person_id=person.id,
-            handoff_hash=CodeHasher(settings.secret, "bank-id-handoff").hash(handoff),
-            handoff_challenge=code_challenge,
-            created_at=now,
-            expires_at=now + timedelta(minutes=10),
-        )
-    )
-    audit.record(
-        AuditAction.LOGIN_SUCCEEDED,
-        actor_person_id=person.id,
-        subject_person_id=person.id,
-        method=method,
-        purpose="app_activation",
-        **(assurance or {}),
-    )
-    db.commit()
-    if web_app:
-        return RedirectResponse(f"/app/#handoff={handoff}", 303)
-    return RedirectResponse(f"portti-app://activation?handoff={handoff}", 303)

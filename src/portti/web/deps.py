@@ -5,8 +5,7 @@ runs a plain ``def`` dependency in the thread pool, a hop of its own for each on
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
@@ -17,25 +16,13 @@ from sqlalchemy.orm import Session
 from portti.audit.services import AuditLog, RequestContext
 from portti.companies.services import Actor, MembershipService
 from portti.config import Settings
-from portti.errors import DomainError, NotAuthenticated
+from portti.errors import NotAuthenticated
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox, outbox_box
 from portti.web.cookies import session_cookie_name
+from portti.web.uow import UnitOfWork
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
-
-
-@contextmanager
-def kept_on_refusal(db: Session, after: Callable[[], None] | None = None) -> Iterator[None]:
-    """Services record a refusal (an audit row, a counted wrong PIN or code) and then raise a
-    domain error: commit anyway so that the record stays, then let the error answer."""
-    try:
-        yield
-    except DomainError:
-        db.commit()
-        if after is not None:
-            after()
-        raise
 
 
 async def get_settings(request: Request) -> Settings:
@@ -49,7 +36,8 @@ async def get_clock(request: Request) -> Clock:
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
-    """One session per request; handlers that change data commit explicitly.
+    """One session per request. Its transaction is ended by the unit of work
+    (``get_unit_of_work``); this closes it once the response is sent.
 
     Opening a session does no I/O (it connects on first use), and neither does closing one
     whose work was committed: both stay on the event loop. Only a session still holding a
@@ -98,6 +86,24 @@ DbSession = Annotated[Session, Depends(get_db)]
 RequestCtx = Annotated[RequestContext, Depends(get_request_context)]
 
 
+async def get_unit_of_work(db: DbSession) -> AsyncIterator[UnitOfWork]:
+    """Every route runs in one (``create_app`` adds it to all of them): commits when the
+    handler returns or raises a refusal that keeps its writes, rolls back otherwise, then runs
+    the after-commit effects. ``scope="function"``: this ends before the response is sent, and
+    sees the handler's exception (see ``web/uow.py``)."""
+    uow = UnitOfWork(db)
+    try:
+        yield uow
+    except BaseException as exc:
+        await uow.finish(exc)
+        raise
+    await uow.finish(None)
+
+
+UnitOfWorkDep = Depends(get_unit_of_work, scope="function")
+Uow = Annotated[UnitOfWork, UnitOfWorkDep]
+
+
 async def get_audit(db: DbSession, clock: ClockDep, ctx: RequestCtx) -> AuditLog:
     return AuditLog(db, clock, ctx)
 
@@ -121,12 +127,13 @@ async def get_session_service(
 Sessions = Annotated[SessionService, Depends(get_session_service)]
 
 
-def get_optional_session(request: Request, sessions: Sessions, db: DbSession) -> WebSession | None:
+def get_optional_session(request: Request, sessions: Sessions, uow: Uow) -> WebSession | None:
     ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
     if ws is not None:
         request.state.session_id = ws.id
-        if db.dirty:
-            db.commit()
+        if uow.db.dirty:
+            # The idle time slides even when the route then refuses (and rolls back).
+            uow.commit_now()
     return ws
 
 

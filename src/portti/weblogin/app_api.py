@@ -20,7 +20,6 @@ from fastapi import APIRouter, status
 from portti.config import Settings
 from portti.devices.models import Device, DeviceChallenge
 from portti.devices.schemas import ChallengeOut
-from portti.web.deps import kept_on_refusal
 from portti.weblogin.deps import AppSide, AppSideDep
 from portti.weblogin.geo import GeoLookup
 from portti.weblogin.models import LoginTransaction
@@ -82,7 +81,8 @@ def approval_out(
 
 
 def _device(side: AppSide) -> Device:
-    """The unlocked app's device. Its session's idle time may slide: every route commits."""
+    """The unlocked app's device. Its session's idle time may slide (committed with the
+    route's work)."""
     _, device = side.devices.app_session(side.token)
     return device
 
@@ -91,13 +91,9 @@ def _answer_scan(
     side: AppSide, device: Device, scan: Callable[[], LoginTransaction]
 ) -> LoginApprovalOut:
     """A scanned QR code or a typed code: the request, with a fresh challenge to approve it."""
-    qr, db = side.qr, side.db
-    with kept_on_refusal(db, after=lambda: qr.publish_changes(side.events)):
-        tx = scan()
+    tx = scan()  # a refused scan is audited (a relayed code looks like one)
     challenge = side.devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
-    db.commit()
-    qr.publish_changes(side.events)
-    return approval_out(tx, qr, side.settings, side.geo, challenge)
+    return approval_out(tx, side.qr, side.settings, side.geo, challenge)
 
 
 @router.post("/scan", operation_id="scan_login_qr", response_model=LoginApprovalOut)
@@ -124,7 +120,6 @@ def list_pending_approvals(side: AppSideDep) -> PendingApprovalsOut:
     approvals = [
         approval_out(tx, side.qr, side.settings, side.geo) for tx in side.qr.pending_for(device)
     ]
-    side.db.commit()
     return PendingApprovalsOut(approvals=approvals)
 
 
@@ -132,9 +127,7 @@ def list_pending_approvals(side: AppSideDep) -> PendingApprovalsOut:
 def get_login_approval(approval_id: str, side: AppSideDep) -> LoginApprovalOut:
     device = _device(side)
     tx = side.qr.for_device(device, approval_id)
-    out = approval_out(tx, side.qr, side.settings, side.geo)
-    side.db.commit()
-    return out
+    return approval_out(tx, side.qr, side.settings, side.geo)
 
 
 @router.post(
@@ -149,7 +142,6 @@ def approve_login(approval_id: str, body: ApproveIn, side: AppSideDep) -> Approv
     ``context``. A wrong number refuses the login (``number_mismatch``); a second approval gets
     ``approval_used``."""
     device = _device(side)
-    qr, db = side.qr, side.db
 
     def verify() -> object:
         return side.devices.verify(
@@ -163,12 +155,8 @@ def approve_login(approval_id: str, body: ApproveIn, side: AppSideDep) -> Approv
             known=device,
         )
 
-    with kept_on_refusal(
-        db, after=lambda: qr.publish_changes(side.events)
-    ):  # wrong PINs stay counted, nonces used, a wrong number ends the login
-        tx = qr.approve(device, approval_id, number=body.number, verify=verify)
-    db.commit()
-    qr.publish_changes(side.events)
+    # Refused, wrong PINs stay counted, nonces used, and a wrong number ends the login.
+    tx = side.qr.approve(device, approval_id, number=body.number, verify=verify)
     return ApprovalResult(approval_id=tx.public_id, status=tx.status)
 
 
@@ -176,9 +164,5 @@ def approve_login(approval_id: str, body: ApproveIn, side: AppSideDep) -> Approv
 def reject_login(approval_id: str, side: AppSideDep) -> ApprovalResult:
     """“This wasn't me”: the login ends, the browser says it was refused, and it is audited."""
     device = _device(side)
-    qr, db = side.qr, side.db
-    with kept_on_refusal(db, after=lambda: qr.publish_changes(side.events)):
-        tx = qr.reject(device, approval_id)
-    db.commit()
-    qr.publish_changes(side.events)
+    tx = side.qr.reject(device, approval_id)
     return ApprovalResult(approval_id=tx.public_id, status=tx.status)

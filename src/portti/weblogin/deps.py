@@ -14,7 +14,7 @@ from portti.devices.app_api import AppSessionToken
 from portti.devices.deps import build_devices
 from portti.devices.services import DeviceService
 from portti.infra.events import EventBus
-from portti.web.deps import Audit, DbSession, request_context
+from portti.web.deps import Audit, DbSession, Uow, request_context
 from portti.weblogin.geo import GeoLookup
 from portti.weblogin.qr import LoginTransactionService
 
@@ -29,9 +29,14 @@ def build_login_transactions(
 
 
 async def get_login_transactions(
-    request: Request, db: DbSession, audit: Audit
+    request: Request, db: DbSession, audit: Audit, uow: Uow
 ) -> LoginTransactionService:
-    return build_login_transactions(request, db, audit)
+    qr = build_login_transactions(request, db, audit)
+    # The waiting browsers hear of a change once it is committed (never before: a browser that
+    # hears "approved" must find it in the database), whatever route made it.
+    bus: EventBus = request.app.state.events
+    uow.after_commit(lambda: qr.publish_changes(bus))
+    return qr
 
 
 async def get_events(request: Request) -> EventBus:
@@ -63,10 +68,12 @@ class AppSide:
     settings: Settings
 
 
-async def get_app_side(request: Request, token: AppSessionToken, db: DbSession) -> AppSide:
+async def get_app_side(
+    request: Request, token: AppSessionToken, db: DbSession, uow: Uow
+) -> AppSide:
     state = request.app.state
     audit = AuditLog(db, state.clock, request_context(request))
-    return AppSide(
+    side = AppSide(
         token=token,
         db=db,
         devices=build_devices(request, db, audit),
@@ -75,6 +82,8 @@ async def get_app_side(request: Request, token: AppSessionToken, db: DbSession) 
         geo=state.geo,
         settings=state.settings,
     )
+    uow.after_commit(lambda: side.qr.publish_changes(side.events))
+    return side
 
 
 AppSideDep = Annotated[AppSide, Depends(get_app_side)]

@@ -11,6 +11,8 @@ class QrInvalid(DomainError):
     """One answer for a malformed frame, an unknown transaction and a bad MAC: a copied or
     made-up code tells nothing."""
 
+    keeps_writes = True
+
     status = 400
     code = "qr_invalid"
     title = "This is not a Portti login code"
@@ -23,6 +25,7 @@ class QrInvalid(DomainError):
 
 
 class QrStale(DomainError):
+    keeps_writes = True
     status = 400
     code = "qr_stale"
     title = "The code has changed"
@@ -36,6 +39,7 @@ class QrStale(DomainError):
 
 
 class CodeUnknown(DomainError):
+    keeps_writes = True
     status = 400
     code = "login_code_unknown"
     title = "The code is not valid"
@@ -51,6 +55,8 @@ class CodeExpired(DomainError):
     """A typed code older than 30 seconds (SEC-13): a code relayed by a phishing page is
     usually late, and a person who was too slow asks the page for a new one."""
 
+    keeps_writes = True
+
     status = 410
     code = "login_code_expired"
     title = "The code has expired"
@@ -63,6 +69,7 @@ class CodeExpired(DomainError):
 
 
 class LoginExpired(DomainError):
+    keeps_writes = True
     status = 410
     code = "login_expired"
     title = "The login has expired"
@@ -75,6 +82,7 @@ class LoginExpired(DomainError):
 
 
 class LoginEnded(DomainError):
+    keeps_writes = True
     status = 410
     code = "login_ended"
     title = "The login has ended"
@@ -87,6 +95,7 @@ class LoginEnded(DomainError):
 
 
 class ApprovalUsed(DomainError):
+    keeps_writes = True
     status = 409
     code = "approval_used"
     title = "Already approved"
@@ -96,6 +105,7 @@ class ApprovalUsed(DomainError):
 
 
 class AlreadyScanned(DomainError):
+    keeps_writes = True
     status = 409
     code = "login_already_scanned"
     title = "Another app has read this code"
@@ -111,6 +121,8 @@ class ApprovalNotYours(DomainError):
     """A step-up for another person, or a login another device scanned. Also the answer for an
     unknown approval id, so that ids cannot be probed."""
 
+    keeps_writes = True
+
     status = 404
     code = "approval_unknown"
     title = "No such approval"
@@ -120,6 +132,7 @@ class ApprovalNotYours(DomainError):
 
 
 class NumberMismatch(DomainError):
+    keeps_writes = True
     status = 403
     code = "number_mismatch"
     title = "The number was wrong"
@@ -133,6 +146,7 @@ class NumberMismatch(DomainError):
 
 
 class ApprovalPending(DomainError):
+    keeps_writes = True
     status = 409
     code = "approval_pending"
     title = "Another approval is waiting"
@@ -145,6 +159,7 @@ class ApprovalPending(DomainError):
 
 
 class BrowserMismatch(DomainError):
+    keeps_writes = True
     status = 403
     code = "login_other_browser"
     title = "Log in in the browser that showed the code"
@@ -157,6 +172,7 @@ class BrowserMismatch(DomainError):
 
 
 class NoAppInUse(DomainError):
+    keeps_writes = True
     status = 409
     code = "no_app_in_use"
     title = "You have no Portti app in use"
@@ -169,6 +185,7 @@ class NoAppInUse(DomainError):
 
 
 class StepUpMismatch(DomainError):
+    keeps_writes = True
     status = 403
     code = "step_up_mismatch"
     title = "Authenticate as yourself"

@@ -38,10 +38,10 @@ from portti.web.deps import (
     OptionalWebSession,
     RequestCtx,
     Sessions,
-    kept_on_refusal,
 )
 from portti.web.errors import _path_only
-from portti.weblogin.deps import Events, LoginTransactions
+from portti.web.render import NO_STORE, render
+from portti.weblogin.deps import LoginTransactions
 from portti.weblogin.models import LoginPurpose
 from portti.weblogin.qr import (
     BrowserState,
@@ -57,7 +57,6 @@ from portti.weblogin.watch import StreamWatch
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
 QR_COOKIE = "portti_qr"
-NO_STORE = {"Cache-Control": "no-store"}
 # htmx stops polling on this status (https://htmx.org/attributes/hx-trigger/, "every").
 STOP_POLLING = 286
 # A comment line this often while nothing happens: finds a browser that has gone away, and keeps
@@ -74,13 +73,6 @@ def cookie_path(public_id: str) -> str:
     return f"/login/qr/{public_id}"
 
 
-def _render(request: Request, name: str, ctx: dict[str, object], status: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, name, ctx, status_code=status, headers=NO_STORE
-    )
-    return response
-
-
 def browser_origin(request: Request) -> str | None:
     """The site the browser is on: its ``Origin`` header (sent with every ``fetch``/htmx
     POST; the CSRF check has already refused one that is neither this service's address nor
@@ -92,7 +84,7 @@ def _panel(request: Request, qr: LoginTransactionService, public_id: str, cookie
     tx = qr.get(public_id)
     assert tx is not None
     state = qr.browser_state(tx)
-    response = _render(
+    response = render(
         request,
         "weblogin/_qr_panel.html",
         {
@@ -101,6 +93,7 @@ def _panel(request: Request, qr: LoginTransactionService, public_id: str, cookie
             "svg": render_qr_svg(qr.current_frame(tx)),
             "seconds_left": state.expires_in,
         },
+        headers=NO_STORE,
     )
     settings = request.app.state.settings
     response.set_cookie(
@@ -119,7 +112,6 @@ def _panel(request: Request, qr: LoginTransactionService, public_id: str, cookie
 def start_qr_login(
     request: Request,
     qr: LoginTransactions,
-    db: DbSession,
     ctx: RequestCtx,
     next: Annotated[str, Form()] = "/",
 ) -> Response:
@@ -132,7 +124,6 @@ def start_qr_login(
         return_to=_path_only(next),
         origin=browser_origin(request),
     )
-    db.commit()
     return _panel(request, qr, tx.public_id, cookie)
 
 
@@ -143,7 +134,6 @@ def start_app_step_up(
     qr: LoginTransactions,
     db: DbSession,
     ctx: RequestCtx,
-    events: Events,
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     """ "Authenticate with the Portti app": a request the person's app lists as pending, and a
@@ -154,7 +144,7 @@ def start_app_step_up(
         .limit(1)
     )
     if has_app is None:
-        return _render(request, "weblogin/_no_app.html", {})
+        return render(request, "weblogin/_no_app.html", {}, headers=NO_STORE)
     cookie = secrets.token_urlsafe(32)
     tx = qr.start(
         binding_cookie=cookie,
@@ -164,8 +154,7 @@ def start_app_step_up(
         step_up_of=ws,
         origin=browser_origin(request),
     )
-    db.commit()
-    qr.publish_changes(events)  # a request it replaced ends in its browser
+    # A request it replaced ends in its browser: published after the commit (weblogin/deps.py).
     return _panel(request, qr, tx.public_id, cookie)
 
 
@@ -175,23 +164,20 @@ def qr_frame(request: Request, public_id: str, qr: LoginTransactions) -> Respons
     tx = qr.for_browser(public_id, request.cookies.get(QR_COOKIE))
     state = qr.browser_state(tx)
     if state.status != "pending":
-        return _render(request, "weblogin/_qr_done.html", {"state": state}, STOP_POLLING)
+        return render(request, "weblogin/_qr_done.html", {"state": state}, STOP_POLLING, NO_STORE)
     return HTMLResponse(render_qr_svg(qr.current_frame(tx)), headers=NO_STORE)
 
 
 @router.post("/login/qr/{public_id}/code", response_class=HTMLResponse)
-def issue_typed_code(
-    request: Request, public_id: str, qr: LoginTransactions, db: DbSession
-) -> Response:
+def issue_typed_code(request: Request, public_id: str, qr: LoginTransactions) -> Response:
     """ "Type a code instead" and "Show a new code": a code valid for 30 seconds, for the
     browser that shows the QR code only."""
     tx = qr.for_browser(public_id, request.cookies.get(QR_COOKIE))
     state = qr.browser_state(tx)
     if state.status != "pending":
-        return _render(request, "weblogin/_qr_done.html", {"state": state})
+        return render(request, "weblogin/_qr_done.html", {"state": state}, headers=NO_STORE)
     code = qr.issue_short_code(tx)
-    db.commit()
-    return _render(
+    return render(
         request,
         "weblogin/_qr_typed_code.html",
         {
@@ -199,6 +185,7 @@ def issue_typed_code(
             "code": format_short_code(code),
             "seconds_left": qr.short_code_seconds_left(tx),
         },
+        headers=NO_STORE,
     )
 
 
@@ -264,22 +251,18 @@ def complete_qr_login(
     public_id: str,
     qr: LoginTransactions,
     sessions: Sessions,
-    db: DbSession,
     ctx: RequestCtx,
     current: OptionalWebSession,
-    events: Events,
 ) -> Response:
-    """The approved browser, and only it, gets its session (or its step-up)."""
-    with kept_on_refusal(db):  # the refusal is audited
-        done = qr.complete(
-            public_id,
-            request.cookies.get(QR_COOKIE),
-            current=current,
-            sessions=sessions,
-            ctx=ctx,
-        )
-    db.commit()
-    qr.publish_changes(events)
+    """The approved browser, and only it, gets its session (or its step-up). A refusal is
+    audited (and kept: ``keeps_writes``)."""
+    done = qr.complete(
+        public_id,
+        request.cookies.get(QR_COOKIE),
+        current=current,
+        sessions=sessions,
+        ctx=ctx,
+    )
     tx = done.transaction
     if tx.purpose == LoginPurpose.STEP_UP:
         target = tx.return_to or "/"

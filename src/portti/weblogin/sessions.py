@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -117,6 +117,15 @@ class SessionService:
             session=session_id[:12],
         )
 
+    def log_out(self, ws: WebSession, audit: AuditLog) -> None:
+        """The person logs out of this browser: the session ends, and with it the business
+        applications' logins it made (their back-channel logout)."""
+        ws.revoked_at = self.clock.now()
+        end_client_logins(self.db, ws.revoked_at, reason="logout", web_session_ids=[ws.id])
+        audit.record(
+            AuditAction.LOGOUT, actor_person_id=ws.person_id, subject_person_id=ws.person_id
+        )
+
     def revoke_all(
         self,
         person_id: int,
@@ -215,10 +224,3 @@ class SessionService:
         self.db.flush()
         move_client_logins(self.db, ws.id, rotated.id)
         return token, rotated
-
-    def fresh_strong_auth(self, ws: WebSession, window: timedelta) -> bool:
-        return ws.strong_auth_at is not None and self.clock.now() - ws.strong_auth_at <= window
-
-    @staticmethod
-    def step_up_expires_at(ws: WebSession, window: timedelta) -> datetime | None:
-        return ws.strong_auth_at + window if ws.strong_auth_at else None

@@ -13,7 +13,6 @@ from portti.companies.policy import AdminPolicy, local_today
 from portti.companies.services import PersonDirectory, member_status
 from portti.devices.deps import Devices
 from portti.errors import Forbidden
-from portti.oidc_provider.logins import end_client_logins
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -25,15 +24,10 @@ from portti.web.deps import (
     Sessions,
 )
 from portti.web.errors import _path_only
+from portti.web.render import render
 from portti.weblogin.models import WebSession
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
-
-
-def render(request: Request, name: str, ctx: dict[str, object], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, ctx, status_code=status
-    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -57,13 +51,8 @@ def login_page(request: Request, ws: OptionalWebSession, next: str = "/") -> Res
 
 
 @router.post("/logout")
-def logout(
-    request: Request, ws: CurrentSession, db: DbSession, audit: Audit, clock: ClockDep
-) -> Response:
-    ws.revoked_at = clock.now()
-    end_client_logins(db, ws.revoked_at, reason="logout", web_session_ids=[ws.id])
-    audit.record(AuditAction.LOGOUT, actor_person_id=ws.person_id, subject_person_id=ws.person_id)
-    db.commit()
+def logout(request: Request, ws: CurrentSession, sessions: Sessions, audit: Audit) -> Response:
+    sessions.log_out(ws, audit)
     response = RedirectResponse("/login", 303)
     clear_session_cookie(request, response)
     return response
@@ -97,7 +86,6 @@ def choose_company_page(
         audit.record(
             AuditAction.COMPANY_SELECTED, company_id=ws.company_id, actor_person_id=ws.person_id
         )
-        db.commit()
         return RedirectResponse("/home", 303)
     return render(
         request, "companies/choose.html", {"session": ws, "choices": choices, "ended": ended}
@@ -116,7 +104,6 @@ def choose_company(
         raise Forbidden("You have no valid user rights in this company.")
     ws.company_id = company_id
     audit.record(AuditAction.COMPANY_SELECTED, company_id=company_id, actor_person_id=ws.person_id)
-    db.commit()
     return RedirectResponse("/home", 303)
 
 
@@ -127,7 +114,6 @@ def home(request: Request, ws: CurrentSession, db: DbSession, clock: ClockDep) -
     if current is None:
         # The membership ended (or was removed) while logged in: choose again.
         ws.company_id = None
-        db.commit()
         return RedirectResponse("/companies", 303)
     company, is_admin = current
     return render(
@@ -171,17 +157,13 @@ def basic_settings(
 
 @router.post("/settings/sessions/{session_id}/revoke")
 def revoke_session(
-    session_id: str, ws: CurrentSession, sessions: Sessions, db: DbSession, audit: Audit
+    session_id: str, ws: CurrentSession, sessions: Sessions, audit: Audit
 ) -> Response:
     sessions.revoke(ws.person_id, session_id, audit, actor_id=ws.person_id)
-    db.commit()
     return RedirectResponse("/login" if session_id == ws.id else "/settings", 303)
 
 
 @router.post("/settings/sessions/revoke-others")
-def revoke_other_sessions(
-    ws: CurrentSession, sessions: Sessions, db: DbSession, audit: Audit
-) -> Response:
+def revoke_other_sessions(ws: CurrentSession, sessions: Sessions, audit: Audit) -> Response:
     sessions.revoke_all(ws.person_id, audit, actor_id=ws.person_id, except_id=ws.id)
-    db.commit()
     return RedirectResponse("/settings", 303)
