@@ -41,6 +41,7 @@ from portti.companies.schemas import (
     Validity,
 )
 from portti.errors import NotFound, StepUpRequired, ValidationFailed
+from portti.i18n import _l, gettext, use_locale
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
 from portti.oidc_provider.logins import end_client_logins
@@ -627,7 +628,7 @@ class MembershipService:
         if self.outbox is None or self.jinja is None:
             raise RuntimeError("MembershipService needs an outbox to change contact details")
         admin = self.db.get(Person, actor.person_id)
-        labels = {"email": "E-mail address", "phone": "Mobile phone number"}
+        labels = {"email": _l("E-mail address"), "phone": _l("Mobile phone number")}
         ctx = {
             "person": person,
             "actor": admin,
@@ -636,25 +637,31 @@ class MembershipService:
             "changed_utc": now.strftime("%Y-%m-%d %H:%M UTC"),
             "cancelled": bool(ended),
         }
-        if old_email:
-            self.outbox.email(
-                to=old_email,
-                subject="Your contact details in Portti were changed",
-                text=self.jinja.get_template("email/contact_changed.txt").render(ctx),
-                html=self.jinja.get_template("email/contact_changed.html").render(ctx),
-                kind="contact_changed",
-                company_id=company.id,
-                person_id=person.id,
-            )
-        elif old_phone:
-            self.outbox.sms(
-                to=old_phone,
-                text=f"Your contact details in Portti were changed by {company.name}. If you "
-                "did not expect this, contact its user administrator or Portti customer service.",
-                kind="contact_changed",
-                company_id=company.id,
-                person_id=person.id,
-            )
+        # In the person's own language, else their company's default.
+        with use_locale(person.language or company.default_language):
+            if old_email:
+                self.outbox.email(
+                    to=old_email,
+                    subject=gettext("Your contact details in Portti were changed"),
+                    text=self.jinja.get_template("email/contact_changed.txt").render(ctx),
+                    html=self.jinja.get_template("email/contact_changed.html").render(ctx),
+                    kind="contact_changed",
+                    company_id=company.id,
+                    person_id=person.id,
+                )
+            elif old_phone:
+                self.outbox.sms(
+                    to=old_phone,
+                    text=gettext(
+                        "Your contact details in Portti were changed by %(company)s. If you did "
+                        "not expect this, contact its user administrator or Portti customer "
+                        "service.",
+                        company=company.name,
+                    ),
+                    kind="contact_changed",
+                    company_id=company.id,
+                    person_id=person.id,
+                )
         return len(ended)
 
     def remove_membership(self, actor: Actor, company_id: int, membership_id: int) -> None:

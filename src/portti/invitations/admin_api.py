@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from portti.errors import NotFound
+from portti.i18n import localize
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.models import Invitation, InvitationStatus
 from portti.invitations.schemas import AdminCodeOut, InvitationOut, InviteIn, StepOut
@@ -30,7 +31,8 @@ def invitation_out(svc: InvitationService, inv: Invitation) -> InvitationOut:
         email=inv.email,
         phone=inv.phone,
         steps=[
-            StepOut(name=s.name, label=s.label, at=s.at, done=s.done) for s in svc.progress(inv)
+            StepOut(name=s.name, label=localize(s.label), at=s.at, done=s.done)
+            for s in svc.progress(inv)
         ],
         can_issue_confirmation_code=st is InvitationStatus.CODE_ENTERED,
     )
@@ -68,7 +70,11 @@ def send_invitation(
     person's last invitation in any company only Support may invite again."""
     with kept_on_refusal(db):  # a refusal of the hierarchy is audited
         inv = invitations.invite(
-            actor, company_id, membership_id, identity_verified=body.identity_verified
+            actor,
+            company_id,
+            membership_id,
+            identity_verified=body.identity_verified,
+            language=body.language,
         )
     db.commit()
     wake_outbox(request)

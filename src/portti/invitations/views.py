@@ -117,17 +117,23 @@ def send_invitation(
     ws: CurrentSession,
     db: DbSession,
     identity_verified: Annotated[str | None, Form()] = None,
+    language: Annotated[str, Form(max_length=16)] = "en",
 ) -> Response:
     refusals = (ValidationFailed, ReinviteNeedsSupport, PersonNeedsSupport, InviteeNotValid)
     try:
         with kept_on_refusal(db):  # a refusal of the hierarchy is audited
             invitations.invite(
-                actor, company_id, membership_id, identity_verified=identity_verified == "yes"
+                actor,
+                company_id,
+                membership_id,
+                identity_verified=identity_verified == "yes",
+                language=language,
             )
     except refusals as exc:
         db.rollback()
         errors = getattr(exc, "errors", None) or {"form": exc.message}
         ctx = invite_context(invitations, actor, ws, company_id, membership_id, errors)
+        ctx["values"] = {"language": language}
         return render(request, "invitations/invite.html", ctx, status=exc.status)
     db.commit()
     wake_outbox(request)
