@@ -52,7 +52,7 @@ def _problems(used, locale_dir: Path) -> list[str]:  # type: ignore[no-untyped-d
     return problems
 
 
-def test_the_catalogues_hold_every_message_of_the_code_translated(used) -> None:  # type: ignore[no-untyped-def]
+def test_the_catalogues_hold_every_message_of_the_code_translated(used) -> None:  # type: ignore[no-untyped-def]  # I18N-1
     assert check.check(ROOT) == []
     # Templates, Python and the app's texts are all extracted.
     ids = {m.id for m in used if m.id}
@@ -61,17 +61,17 @@ def test_the_catalogues_hold_every_message_of_the_code_translated(used) -> None:
     assert "I have a sign-up code" in ids  # the app's texts.js
 
 
-def test_a_message_missing_from_a_catalogue_fails_the_check(used, locale_copy) -> None:  # type: ignore[no-untyped-def]
+def test_a_message_missing_from_a_catalogue_fails_the_check(used, locale_copy) -> None:  # type: ignore[no-untyped-def]  # I18N-1
     _edit(locale_copy, "fi", lambda c: c.delete("Users and roles"))
     assert _problems(used, locale_copy) == ["fi: missing message 'Users and roles'"]
 
 
-def test_an_unused_message_fails_the_check(used, locale_copy) -> None:  # type: ignore[no-untyped-def]
+def test_an_unused_message_fails_the_check(used, locale_copy) -> None:  # type: ignore[no-untyped-def]  # I18N-1
     _edit(locale_copy, "sv", lambda c: c.add("A message nobody uses", "Ett meddelande"))
     assert _problems(used, locale_copy) == ["sv: unused message 'A message nobody uses'"]
 
 
-def test_an_untranslated_finnish_or_swedish_message_fails_the_check(used, locale_copy) -> None:  # type: ignore[no-untyped-def]
+def test_an_untranslated_finnish_or_swedish_message_fails_the_check(used, locale_copy) -> None:  # type: ignore[no-untyped-def]  # I18N-1
     def blank(catalog) -> None:  # type: ignore[no-untyped-def]
         catalog["Send invitation"].string = ""
 
@@ -79,7 +79,7 @@ def test_an_untranslated_finnish_or_swedish_message_fails_the_check(used, locale
     assert _problems(used, locale_copy) == ["sv: untranslated message 'Send invitation'"]
 
 
-def test_a_translation_that_drops_a_placeholder_fails_the_check(used, locale_copy) -> None:  # type: ignore[no-untyped-def]
+def test_a_translation_that_drops_a_placeholder_fails_the_check(used, locale_copy) -> None:  # type: ignore[no-untyped-def]  # I18N-1
     def drop(catalog) -> None:  # type: ignore[no-untyped-def]
         catalog["Users of %(company)s"].string = "Yrityksen käyttäjät"
 
@@ -89,13 +89,13 @@ def test_a_translation_that_drops_a_placeholder_fails_the_check(used, locale_cop
     ]
 
 
-def test_the_script_exits_non_zero_on_a_broken_catalogue(locale_copy, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_script_exits_non_zero_on_a_broken_catalogue(locale_copy, capsys) -> None:  # type: ignore[no-untyped-def]  # I18N-1
     _edit(locale_copy, "fi", lambda c: c.delete("Add user"))
     assert check.main([], locale_dir=locale_copy) == 1
     assert "fi: missing message 'Add user'" in capsys.readouterr().err
 
 
-def test_english_needs_no_translation_but_is_checked_for_unused_messages(used, locale_copy) -> None:  # type: ignore[no-untyped-def]
+def test_english_needs_no_translation_but_is_checked_for_unused_messages(used, locale_copy) -> None:  # type: ignore[no-untyped-def]  # I18N-1
     english = check.read_catalogue(check.catalogue_path("en", locale_copy), "en")
     assert all(not m.string for m in english if m.id and isinstance(m.id, str))
     _edit(locale_copy, "en", lambda c: c.add("Gone", ""))
