@@ -188,6 +188,25 @@ def lazy_gettext(message: str, /, **variables: Any) -> LazyText:
     return LazyText(message, **variables)
 
 
+class CountryText(LazyText):
+    """A country in a message: in English the phrase given ("Swedish personal identity
+    number"), in Finnish and Swedish the country's own name in that language (CLDR), which the
+    catalogues' sentences put in brackets so that no adjective needs inflecting."""
+
+    country: str
+
+    def __new__(cls, english: str, /, country: str) -> CountryText:
+        obj = super().__new__(cls, english)
+        obj.country = country
+        return obj
+
+    def translated(self, language: str | None = None) -> str:
+        lang = language or current_language()
+        if lang == "en":
+            return str.__str__(self)
+        return str(Locale.parse(lang).territories.get(self.country, self.country))
+
+
 def lazy_ngettext(singular: str, plural: str, n: int, /, **variables: Any) -> LazyText:
     """A message with singular and plural forms (``%(num)d`` is ``n``), translated when read."""
     variables.setdefault("num", n)

@@ -102,7 +102,7 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
             raise ValueError
     except (ValueError, TypeError) as exc:  # TypeError: JSON that is not a pair at all
         raise ValidationFailed(
-            {"cursor": "The page link is broken; start from the first page."}
+            {"cursor": _l("The page link is broken; start from the first page.")}
         ) from exc
     return sort_name, membership_id
 
@@ -323,10 +323,12 @@ class MembershipService:
         allowed = self.policy.grantable_roles(grant, company)
         unknown = sorted(set(roles) - allowed)
         if unknown:
-            errors["roles"] = "These roles cannot be given here: " + ", ".join(unknown) + "."
+            errors["roles"] = _l(
+                "These roles cannot be given here: %(roles)s.", roles=", ".join(unknown)
+            )
         offered = {p.id for p in self.available_profiles(company)}
         if set(profiles) - offered:
-            errors["profiles"] = "Choose profiles from the list."
+            errors["profiles"] = _l("Choose profiles from the list.")
 
     @staticmethod
     def _check_validity(
@@ -338,11 +340,11 @@ class MembershipService:
         if validity is Validity.UNTIL_FURTHER_NOTICE:
             return None, None
         if valid_from is None and valid_until is None:
-            errors["valid_until"] = (
+            errors["valid_until"] = _l(
                 "Give the validity period, or choose “Valid until further notice”."
             )
         elif valid_from and valid_until and valid_until < valid_from:
-            errors["valid_until"] = "The end date is before the start date."
+            errors["valid_until"] = _l("The end date is before the start date.")
         return valid_from, valid_until
 
     def add_user(self, actor: Actor, company_id: int, data: AddUserInput) -> Membership:
@@ -352,7 +354,7 @@ class MembershipService:
         kind = IdentifierKind.FI_HETU
         if data.method is IdentificationMethod.FOREIGN:
             if data.id_kind is None:
-                errors["id_kind"] = "Choose the kind of identifier."
+                errors["id_kind"] = _l("Choose the kind of identifier.")
             kind = IdentifierKind(data.id_kind.value if data.id_kind else "personal_number")
             # A Finnish personal number is a HETU however it was entered: one kind, so that the
             # unique index, "already a user?" and the login by Finnish bank ID find one person.
@@ -366,14 +368,14 @@ class MembershipService:
                 kind, data.id_value, (data.id_country or "").upper() or None
             )
         except InvalidIdentifier as exc:
-            errors["id_country" if exc.field == "country" else "id_value"] = str(exc)
+            errors["id_country" if exc.field == "country" else "id_value"] = exc.message
 
         valid_from, valid_until = self._check_validity(
             data.validity, data.valid_from, data.valid_until, errors
         )
         self._check_roles(grant, company, data.roles, data.profiles, errors)
         if not data.roles and not data.profiles:
-            errors.setdefault("roles", "Choose at least one profile or role.")
+            errors.setdefault("roles", _l("Choose at least one profile or role."))
 
         person: Person | None = None
         existing_identifier = None
@@ -391,7 +393,7 @@ class MembershipService:
             try:
                 pid = normalise_portti_id(data.portti_id or "")
             except InvalidPorttiId as exc:
-                errors["portti_id"] = str(exc)
+                errors["portti_id"] = exc.message
             else:
                 person = self.db.scalars(
                     select(Person).where(Person.portti_id == pid)
@@ -402,28 +404,28 @@ class MembershipService:
                     (existing_identifier is None or existing_identifier.person_id != person.id)
                     and "id_value" not in errors
                 ):
-                    errors["portti_id"] = (
+                    errors["portti_id"] = _l(
                         "No Portti user has this Portti ID together with the identifier given "
                         "above. Check both."
                     )
                     person = None
         else:
             if existing_identifier is not None:
-                errors["id_value"] = (
+                errors["id_value"] = _l(
                     "A Portti user with this identifier exists already. Choose “Already a "
                     "Portti user?” and give their Portti ID."
                 )
             for field in ("given_name", "family_name"):
                 if not (getattr(data, field) or "").strip():
-                    errors[field] = "Required."
+                    errors[field] = _l("Required.")
             try:
                 email = normalise_email(data.email or "")
             except InvalidEmail as exc:
-                errors["email"] = str(exc)
+                errors["email"] = exc.message
             try:
                 phone = normalise_phone(data.phone or "", default_region=country or "FI")
             except InvalidPhone as exc:
-                errors["phone"] = str(exc)
+                errors["phone"] = exc.message
 
         if person is not None:
             already = self.db.scalars(
@@ -432,7 +434,7 @@ class MembershipService:
                 )
             ).one_or_none()
             if already is not None:
-                errors["portti_id"] = "This person is already a user of this company."
+                errors["portti_id"] = _l("This person is already a user of this company.")
 
         if errors:
             raise ValidationFailed(errors)
@@ -470,7 +472,7 @@ class MembershipService:
         except IntegrityError as exc:
             # Two admins adding the same identifier at once: the unique index decides.
             raise ValidationFailed(
-                {"id_value": "A Portti user with this identifier was added just now."}
+                {"id_value": _l("A Portti user with this identifier was added just now.")}
             ) from exc
         if created:
             self.audit.record(
@@ -507,7 +509,7 @@ class MembershipService:
         )
         self._check_roles(grant, company, data.roles, data.profiles, errors)
         if not data.roles and not data.profiles:
-            errors["roles"] = "Choose at least one profile or role, or remove the user instead."
+            errors["roles"] = _l("Choose at least one profile or role, or remove the user instead.")
         if errors:
             raise ValidationFailed(errors)
         before = {
@@ -559,17 +561,17 @@ class MembershipService:
         errors: dict[str, str] = {}
         for field in ("given_name", "family_name"):
             if not getattr(data, field).strip():
-                errors[field] = "Required."
+                errors[field] = _l("Required.")
         email = phone = ""
         try:
             email = normalise_email(data.email)
         except InvalidEmail as exc:
-            errors["email"] = str(exc)
+            errors["email"] = exc.message
         region = person.identifiers[0].country if person.identifiers else "FI"
         try:
             phone = normalise_phone(data.phone, default_region=region)
         except InvalidPhone as exc:
-            errors["phone"] = str(exc)
+            errors["phone"] = exc.message
         if errors:
             raise ValidationFailed(errors)
         changed = []

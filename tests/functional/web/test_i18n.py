@@ -221,6 +221,35 @@ def test_the_leak_check_sees_a_page_in_the_wrong_language(client, scene) -> None
     assert leaks(mixed, "sv") != []
 
 
+def test_the_add_user_wizards_refusals_are_in_the_pages_language(
+    client, scene
+) -> None:  # I18N-1 ADM-4
+    path = f"/c/{scene['company']}/users/new"
+    form = get(client, path, "sv")
+    r = client.post(
+        path,
+        data={
+            "method": "foreign",
+            "id_kind": "personal_number",
+            "id_country": "SE",
+            "id_value": "850709-9806",  # a wrong check digit
+            "already_user": "no",
+            "given_name": "Ingrid",
+            "family_name": "",
+            "email": "ingrid@example.se",
+            "phone": "123",
+            "validity": "until_further_notice",
+            "csrf_token": csrf_from(form),
+        },
+        headers={"accept": "text/html", "accept-language": ACCEPT["sv"]},
+    )
+    assert r.status_code == 422
+    assert "Personnumret (Sverige) har fel kontrolltecken." in r.text
+    assert "Obligatoriskt." in r.text and "Välj minst en profil eller roll." in r.text
+    assert "Ange ett mobiltelefonnummer i internationellt format" in r.text
+    assert leaks(r.text, "sv") == []
+
+
 def test_english_is_the_default_when_nothing_names_a_language(client, scene) -> None:  # I18N-1
     r = client.get(f"/c/{scene['company']}/users", headers={"accept": "text/html"})
     assert visible(r.text).lang == "en" and "Users and roles" in r.text
