@@ -29,7 +29,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from babel import Locale, negotiate_locale
 from babel.messages.mofile import write_mo
@@ -164,7 +164,7 @@ class LazyText(str):
     msgid: str
     variables: dict[str, Any]
 
-    def __new__(cls, msgid: str, /, **variables: Any) -> LazyText:
+    def __new__(cls, msgid: str, /, **variables: Any) -> Self:
         obj = super().__new__(cls, msgid % variables if variables else msgid)
         obj.msgid = msgid
         obj.variables = variables
@@ -195,7 +195,7 @@ class CountryText(LazyText):
 
     country: str
 
-    def __new__(cls, english: str, /, country: str) -> CountryText:
+    def __new__(cls, english: str, /, country: str) -> Self:
         obj = super().__new__(cls, english)
         obj.country = country
         return obj
