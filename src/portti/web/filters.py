@@ -11,7 +11,7 @@ from babel.dates import format_date, format_datetime, get_timezone
 from babel.numbers import format_decimal
 from jinja2 import Environment
 
-from portti.i18n import current_language
+from portti.i18n import _l, current_language, localize
 
 TIMEZONE = get_timezone("Europe/Helsinki")
 # CLDR's Finnish variants of each language: day.month.year where the language allows it.
@@ -64,6 +64,16 @@ def by_country_name(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(named, key=lambda kv: kv[1].casefold())
 
 
+# The accessible name weblogin/qr.py gives the login QR code, and its translation.
+_QR_LABEL = "QR code for logging in with the Portti app"
+_QR_LABEL_TEXT = _l("QR code for logging in with the Portti app")
+
+
+def qr_label(svg: str) -> str:
+    """The login QR code (SVG) with its accessible name in the reader's language."""
+    return svg.replace(_QR_LABEL, str(localize(_QR_LABEL_TEXT)))
+
+
 def install(env: Environment) -> None:
     from portti.companies.policy import company_menu
     from portti.people.countries import COUNTRY_NAMES
@@ -75,6 +85,7 @@ def install(env: Environment) -> None:
     env.filters["phone"] = lambda v: format_phone(v) if v else ""
     env.filters["country"] = country_name
     env.filters["by_country_name"] = by_country_name
+    env.filters["qr_label"] = qr_label
     env.globals["COUNTRY_NAMES"] = COUNTRY_NAMES
     # The company menu offers only what the viewer may open (SEC-12): AdminPolicy decides.
     env.globals["company_menu"] = company_menu

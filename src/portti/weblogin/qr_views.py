@@ -41,6 +41,7 @@ from portti.web.deps import (
     kept_on_refusal,
 )
 from portti.web.errors import _path_only
+from portti.web.filters import qr_label
 from portti.weblogin.deps import Events, LoginTransactions
 from portti.weblogin.models import LoginPurpose
 from portti.weblogin.qr import (
@@ -176,7 +177,7 @@ def qr_frame(request: Request, public_id: str, qr: LoginTransactions) -> Respons
     state = qr.browser_state(tx)
     if state.status != "pending":
         return _render(request, "weblogin/_qr_done.html", {"state": state}, STOP_POLLING)
-    return HTMLResponse(render_qr_svg(qr.current_frame(tx)), headers=NO_STORE)
+    return HTMLResponse(qr_label(render_qr_svg(qr.current_frame(tx))), headers=NO_STORE)
 
 
 @router.post("/login/qr/{public_id}/code", response_class=HTMLResponse)

@@ -189,6 +189,20 @@ def test_every_page_renders_in_the_language_with_nothing_left_in_another(
     anonymous = another_browser(app)
     login = get(anonymous, "/login", language)
     assert visible(login.text).lang == language and leaks(login.text, language) == []
+    # The QR panel htmx fetches into the login page, with the texts its script shows.
+    qr = anonymous.post(
+        "/login/qr",
+        data={"next": "/"},
+        headers={
+            "accept-language": ACCEPT[language],
+            "hx-request": "true",
+            "x-csrf-token": csrf_from(login),
+        },
+    )
+    assert qr.status_code == 200, qr.text
+    assert leaks(qr.text, language) == []
+    scanned = {"fi": "Sovellus on lukenut koodin", "sv": "Appen har läst koden", "en": "The app"}
+    assert f'data-text-scanned="{scanned[language]}' in qr.text
     # Customer service's page of applications.
     support = another_browser(app)
     force_login(support, world.support)
