@@ -59,6 +59,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/python scripts/requirements_map.py --check
+	$(BIN)/python scripts/i18n_check.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/portti src/portti_app

@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "requirements.md"
-ID = re.compile(r"\b(ADM|INV|APP|WEB|OPS|SEC)-(\d+)\b")
+ID = re.compile(r"\b(ADM|INV|APP|WEB|OPS|SEC|I18N)-(\d+)\b")
 DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test_\w+)\(.*#(.*)$")
 
 REQUIREMENTS: dict[str, tuple[str, str]] = {
@@ -159,6 +159,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "OPS-4": (
         "Clear errors that change nothing; secrets never in logs, responses or the DB in clear",
         "`web/errors.py`, `errors.py`, `infra/crypto.py`, every service's validation",
+    ),
+    "I18N-1": (
+        "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
+        "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
     ),
 }
 

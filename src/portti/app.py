@@ -23,13 +23,14 @@ from portti.accounts.passwords import (
 )
 from portti.config import OidcProviderSettings, Settings
 from portti.db.session import make_engine, make_session_factory
+from portti.i18n import _l
 from portti.infra.clock import Clock, SystemClock
 from portti.infra.logging import configure_logging
 from portti.infra.ratelimit import LimitsRateLimiter
 from portti.web.csrf import csrf_token
 from portti.web.deps import UnitOfWorkDep
 from portti.web.errors import install_error_handlers
-from portti.web.middleware import BrowserMiddleware, content_security_policy
+from portti.web.middleware import BrowserMiddleware, LocaleMiddleware, content_security_policy
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -40,10 +41,10 @@ def built_in_providers(settings: Settings) -> list[OidcProviderSettings]:
 
     base = settings.base_url.rstrip("/")
     return [
-        test_provider_settings(base, "fi_bank", "Finnish bank ID or mobile certificate", "FI"),
-        test_provider_settings(base, "ee_id", "Estonian ID card", "EE"),
-        test_provider_settings(base, "no_id", "Norwegian ID card", "NO"),
-        test_provider_settings(base, "se_id", "Swedish ID card", "SE"),
+        test_provider_settings(base, "fi_bank", _l("Finnish bank ID or mobile certificate"), "FI"),
+        test_provider_settings(base, "ee_id", _l("Estonian ID card"), "EE"),
+        test_provider_settings(base, "no_id", _l("Norwegian ID card"), "NO"),
+        test_provider_settings(base, "se_id", _l("Swedish ID card"), "SE"),
     ]
 
 
@@ -54,6 +55,9 @@ def make_templates() -> Jinja2Templates:
     from portti.web import filters
 
     filters.install(templates.env)
+    from portti.i18n import install_jinja
+
+    install_jinja(templates.env)
     return templates
 
 
@@ -196,6 +200,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             for u in (urlsplit(x) for x in (p.issuer, p.authorization_endpoint) if x)
         }
     )
+    app.add_middleware(LocaleMiddleware)
     app.add_middleware(
         BrowserMiddleware,
         secure=settings.secure_cookies,
@@ -242,6 +247,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(oidc_admin.views)
     app.include_router(keys_views.router)
     app.include_router(mobile_views.router)
+    from portti.web import language as language_views
+
+    app.include_router(language_views.router)
     if settings.demo:
         from portti.infra import devmailbox_views
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from portti.i18n import _l
+
 
 class DomainError(Exception):
     """An error a person can act on. ``code`` is stable: clients switch on it.
@@ -16,7 +18,8 @@ class DomainError(Exception):
 
     status = 400
     code = "bad_request"
-    title = "The request cannot be carried out"
+    # Titles and messages are marked for the catalogues; web/errors.py translates them.
+    title: str = _l("The request cannot be carried out")
 
     next_step: str | None = None
 
@@ -40,7 +43,7 @@ class ValidationFailed(DomainError):
 
     status = 422
     code = "validation_failed"
-    title = "Some information is missing or wrong"
+    title = _l("Some information is missing or wrong")
 
     def __init__(self, errors: dict[str, str], message: str | None = None) -> None:
         self.errors = errors
@@ -50,38 +53,40 @@ class ValidationFailed(DomainError):
 class NotFound(DomainError):
     status = 404
     code = "not_found"
-    title = "Not found"
+    title = _l("Not found")
 
 
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"
-    title = "You do not have permission to do this"
+    title = _l("You do not have permission to do this")
 
 
 class StepUpRequired(DomainError):
     status = 403
     code = "step_up_required"
-    title = "Authenticate to add users"
+    title = _l("Authenticate to add users")
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(
             message
-            or "Adding, changing and removing users needs a fresh strong authentication. "
-            "Choose “Authenticate to add users” and try again."
+            or _l(
+                "Adding, changing and removing users needs a fresh strong authentication. "
+                "Choose “Authenticate to add users” and try again."
+            )
         )
 
 
 class NotAuthenticated(DomainError):
     status = 401
     code = "not_authenticated"
-    title = "Log in first"
+    title = _l("Log in first")
 
 
 class Conflict(DomainError):
     status = 409
     code = "conflict"
-    title = "Conflict"
+    title = _l("Conflict")
 
 
 class WrongStep(Conflict):
@@ -89,14 +94,17 @@ class WrongStep(Conflict):
     the answer names the step to continue with. One class, so clients switch on one code."""
 
     code = "wrong_step"
-    title = "Not the next step"
+    title = _l("Not possible at this step")
 
 
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
-    title = "Too many attempts"
+    title = _l("Too many attempts")
 
     def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
         self.retry_after = retry_after
-        super().__init__(message or f"Too many attempts. Try again in {retry_after} seconds.")
+        super().__init__(
+            message
+            or _l("Too many attempts. Try again in %(seconds)s seconds.", seconds=retry_after)
+        )

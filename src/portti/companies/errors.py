@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portti.errors import Forbidden
+from portti.i18n import _l
 
 
 class PersonNeedsSupport(Forbidden):
@@ -13,14 +14,16 @@ class PersonNeedsSupport(Forbidden):
     keeps_writes = True
 
     code = "person_needs_support"
-    title = "Only customer service can do this for this person"
+    title = _l("Only customer service can do this for this person")
 
     def __init__(self) -> None:
         super().__init__(
-            "This person's details and app login are shared with companies you do not "
-            "administer, or their user rights are not valid. Only customer service can change "
-            "their personal details, invite them or end their sessions.",
-            next_step="Contact customer service.",
+            _l(
+                "This person's details and app login are shared with companies you do not "
+                "administer, or their user rights are not valid. Only customer service can change "
+                "their personal details, invite them or end their sessions."
+            ),
+            next_step=_l("Contact customer service."),
         )
 
 
@@ -31,12 +34,14 @@ class MemberOutranksAdmin(Forbidden):
     keeps_writes = True
 
     code = "member_outranks_admin"
-    title = "This user holds rights you cannot give"
+    title = _l("This user holds rights you cannot give")
 
     def __init__(self, roles: list[str]) -> None:
         super().__init__(
-            "This user holds roles you cannot give ("
-            + ", ".join(roles)
-            + "), so you cannot change their roles or remove them.",
-            next_step="Ask customer service, or a main user of the accounting office.",
+            _l(
+                "This user holds roles you cannot give (%(roles)s), so you cannot change their "
+                "roles or remove them.",
+                roles=", ".join(roles),
+            ),
+            next_step=_l("Ask customer service, or a main user of the accounting office."),
         )

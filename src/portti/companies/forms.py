@@ -9,19 +9,20 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.datastructures import FormData
 
 from portti.errors import ValidationFailed
+from portti.i18n import _l
 
 M = TypeVar("M", bound=BaseModel)
 
 LIST_FIELDS = {"roles", "profiles"}
 BOOL_FIELDS = {"already_user", "receives_email"}
 MESSAGES = {
-    "date_from_datetime_parsing": "Give a date like 2026-12-31.",
-    "date_parsing": "Give a date like 2026-12-31.",
-    "date_from_datetime_inexact": "Give a date like 2026-12-31.",
-    "enum": "Choose one of the options.",
-    "int_parsing": "Choose from the list.",
-    "string_too_long": "This is too long.",
-    "missing": "Required.",
+    "date_from_datetime_parsing": _l("Give a date like 2026-12-31."),
+    "date_parsing": _l("Give a date like 2026-12-31."),
+    "date_from_datetime_inexact": _l("Give a date like 2026-12-31."),
+    "enum": _l("Choose one of the options."),
+    "int_parsing": _l("Choose from the list."),
+    "string_too_long": _l("This is too long."),
+    "missing": _l("Required."),
 }
 
 

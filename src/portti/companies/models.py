@@ -30,6 +30,8 @@ class Company(Model):
         ForeignKey("companies.id", ondelete="SET NULL"), index=True
     )
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Helsinki")
+    # The language of its pages when neither the person nor their browser names one.
+    default_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     accounting_office: Mapped[Company | None] = relationship(remote_side=[id])

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from portti.companies.catalogue import OFFICE_MAIN_USER, SUPPORT, USER_ADMIN
 from portti.companies.models import Company, CompanyKind, Membership, MembershipRole
 from portti.errors import Forbidden, NotFound
+from portti.i18n import _l
 from portti.infra.clock import Clock
 
 
@@ -48,11 +49,11 @@ def company_menu(company: Company, grant: AdminGrant | None) -> list[MenuLink]:
     links = []
     if grant is not None and grant.company_id == company.id:
         links += [
-            MenuLink(f"/c/{company.id}/users", "Users and roles"),
-            MenuLink(f"/c/{company.id}/audit", "Audit log"),
-            MenuLink(f"/c/{company.id}/messages", "Undeliverable messages"),
+            MenuLink(f"/c/{company.id}/users", _l("Users and roles")),
+            MenuLink(f"/c/{company.id}/audit", _l("Audit log")),
+            MenuLink(f"/c/{company.id}/messages", _l("Undeliverable messages")),
         ]
-    links.append(MenuLink("/companies", "Change company"))
+    links.append(MenuLink("/companies", _l("Change company")))
     return links
 
 

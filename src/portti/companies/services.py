@@ -41,6 +41,7 @@ from portti.companies.schemas import (
     Validity,
 )
 from portti.errors import NotFound, StepUpRequired, ValidationFailed
+from portti.i18n import _l, gettext, use_locale
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
 from portti.oidc_provider.logins import end_client_logins
@@ -102,7 +103,7 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
             raise ValueError
     except (ValueError, TypeError) as exc:  # TypeError: JSON that is not a pair at all
         raise ValidationFailed(
-            {"cursor": "The page link is broken; start from the first page."}
+            {"cursor": _l("The page link is broken; start from the first page.")}
         ) from exc
     return sort_name, membership_id
 
@@ -323,10 +324,12 @@ class MembershipService:
         allowed = self.policy.grantable_roles(grant, company)
         unknown = sorted(set(roles) - allowed)
         if unknown:
-            errors["roles"] = "These roles cannot be given here: " + ", ".join(unknown) + "."
+            errors["roles"] = _l(
+                "These roles cannot be given here: %(roles)s.", roles=", ".join(unknown)
+            )
         offered = {p.id for p in self.available_profiles(company)}
         if set(profiles) - offered:
-            errors["profiles"] = "Choose profiles from the list."
+            errors["profiles"] = _l("Choose profiles from the list.")
 
     @staticmethod
     def _check_validity(
@@ -338,11 +341,11 @@ class MembershipService:
         if validity is Validity.UNTIL_FURTHER_NOTICE:
             return None, None
         if valid_from is None and valid_until is None:
-            errors["valid_until"] = (
+            errors["valid_until"] = _l(
                 "Give the validity period, or choose “Valid until further notice”."
             )
         elif valid_from and valid_until and valid_until < valid_from:
-            errors["valid_until"] = "The end date is before the start date."
+            errors["valid_until"] = _l("The end date is before the start date.")
         return valid_from, valid_until
 
     def add_user(self, actor: Actor, company_id: int, data: AddUserInput) -> Membership:
@@ -352,7 +355,7 @@ class MembershipService:
         kind = IdentifierKind.FI_HETU
         if data.method is IdentificationMethod.FOREIGN:
             if data.id_kind is None:
-                errors["id_kind"] = "Choose the kind of identifier."
+                errors["id_kind"] = _l("Choose the kind of identifier.")
             kind = IdentifierKind(data.id_kind.value if data.id_kind else "personal_number")
             # A Finnish personal number is a HETU however it was entered: one kind, so that the
             # unique index, "already a user?" and the login by Finnish bank ID find one person.
@@ -366,14 +369,14 @@ class MembershipService:
                 kind, data.id_value, (data.id_country or "").upper() or None
             )
         except InvalidIdentifier as exc:
-            errors["id_country" if exc.field == "country" else "id_value"] = str(exc)
+            errors["id_country" if exc.field == "country" else "id_value"] = exc.message
 
         valid_from, valid_until = self._check_validity(
             data.validity, data.valid_from, data.valid_until, errors
         )
         self._check_roles(grant, company, data.roles, data.profiles, errors)
         if not data.roles and not data.profiles:
-            errors.setdefault("roles", "Choose at least one profile or role.")
+            errors.setdefault("roles", _l("Choose at least one profile or role."))
 
         person: Person | None = None
         existing_identifier = None
@@ -391,7 +394,7 @@ class MembershipService:
             try:
                 pid = normalise_portti_id(data.portti_id or "")
             except InvalidPorttiId as exc:
-                errors["portti_id"] = str(exc)
+                errors["portti_id"] = exc.message
             else:
                 person = self.db.scalars(
                     select(Person).where(Person.portti_id == pid)
@@ -402,28 +405,28 @@ class MembershipService:
                     (existing_identifier is None or existing_identifier.person_id != person.id)
                     and "id_value" not in errors
                 ):
-                    errors["portti_id"] = (
+                    errors["portti_id"] = _l(
                         "No Portti user has this Portti ID together with the identifier given "
                         "above. Check both."
                     )
                     person = None
         else:
             if existing_identifier is not None:
-                errors["id_value"] = (
+                errors["id_value"] = _l(
                     "A Portti user with this identifier exists already. Choose “Already a "
                     "Portti user?” and give their Portti ID."
                 )
             for field in ("given_name", "family_name"):
                 if not (getattr(data, field) or "").strip():
-                    errors[field] = "Required."
+                    errors[field] = _l("Required.")
             try:
                 email = normalise_email(data.email or "")
             except InvalidEmail as exc:
-                errors["email"] = str(exc)
+                errors["email"] = exc.message
             try:
                 phone = normalise_phone(data.phone or "", default_region=country or "FI")
             except InvalidPhone as exc:
-                errors["phone"] = str(exc)
+                errors["phone"] = exc.message
 
         if person is not None:
             already = self.db.scalars(
@@ -432,7 +435,7 @@ class MembershipService:
                 )
             ).one_or_none()
             if already is not None:
-                errors["portti_id"] = "This person is already a user of this company."
+                errors["portti_id"] = _l("This person is already a user of this company.")
 
         if errors:
             raise ValidationFailed(errors)
@@ -470,7 +473,7 @@ class MembershipService:
         except IntegrityError as exc:
             # Two admins adding the same identifier at once: the unique index decides.
             raise ValidationFailed(
-                {"id_value": "A Portti user with this identifier was added just now."}
+                {"id_value": _l("A Portti user with this identifier was added just now.")}
             ) from exc
         if created:
             self.audit.record(
@@ -507,7 +510,7 @@ class MembershipService:
         )
         self._check_roles(grant, company, data.roles, data.profiles, errors)
         if not data.roles and not data.profiles:
-            errors["roles"] = "Choose at least one profile or role, or remove the user instead."
+            errors["roles"] = _l("Choose at least one profile or role, or remove the user instead.")
         if errors:
             raise ValidationFailed(errors)
         before = {
@@ -559,17 +562,17 @@ class MembershipService:
         errors: dict[str, str] = {}
         for field in ("given_name", "family_name"):
             if not getattr(data, field).strip():
-                errors[field] = "Required."
+                errors[field] = _l("Required.")
         email = phone = ""
         try:
             email = normalise_email(data.email)
         except InvalidEmail as exc:
-            errors["email"] = str(exc)
+            errors["email"] = exc.message
         region = person.identifiers[0].country if person.identifiers else "FI"
         try:
             phone = normalise_phone(data.phone, default_region=region)
         except InvalidPhone as exc:
-            errors["phone"] = str(exc)
+            errors["phone"] = exc.message
         if errors:
             raise ValidationFailed(errors)
         changed = []
@@ -628,7 +631,7 @@ class MembershipService:
         if self.outbox is None or self.jinja is None:
             raise RuntimeError("MembershipService needs an outbox to change contact details")
         admin = self.db.get(Person, actor.person_id)
-        labels = {"email": "E-mail address", "phone": "Mobile phone number"}
+        labels = {"email": _l("E-mail address"), "phone": _l("Mobile phone number")}
         ctx = {
             "person": person,
             "actor": admin,
@@ -637,25 +640,31 @@ class MembershipService:
             "changed_utc": now.strftime("%Y-%m-%d %H:%M UTC"),
             "cancelled": bool(ended),
         }
-        if old_email:
-            self.outbox.email(
-                to=old_email,
-                subject="Your contact details in Portti were changed",
-                text=self.jinja.get_template("email/contact_changed.txt").render(ctx),
-                html=self.jinja.get_template("email/contact_changed.html").render(ctx),
-                kind="contact_changed",
-                company_id=company.id,
-                person_id=person.id,
-            )
-        elif old_phone:
-            self.outbox.sms(
-                to=old_phone,
-                text=f"Your contact details in Portti were changed by {company.name}. If you "
-                "did not expect this, contact its user administrator or Portti customer service.",
-                kind="contact_changed",
-                company_id=company.id,
-                person_id=person.id,
-            )
+        # In the person's own language, else their company's default.
+        with use_locale(person.language or company.default_language):
+            if old_email:
+                self.outbox.email(
+                    to=old_email,
+                    subject=gettext("Your contact details in Portti were changed"),
+                    text=self.jinja.get_template("email/contact_changed.txt").render(ctx),
+                    html=self.jinja.get_template("email/contact_changed.html").render(ctx),
+                    kind="contact_changed",
+                    company_id=company.id,
+                    person_id=person.id,
+                )
+            elif old_phone:
+                self.outbox.sms(
+                    to=old_phone,
+                    text=gettext(
+                        "Your contact details in Portti were changed by %(company)s. If you did "
+                        "not expect this, contact its user administrator or Portti customer "
+                        "service.",
+                        company=company.name,
+                    ),
+                    kind="contact_changed",
+                    company_id=company.id,
+                    person_id=person.id,
+                )
         return len(ended)
 
     def remove_membership(self, actor: Actor, company_id: int, membership_id: int) -> None:

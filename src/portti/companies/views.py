@@ -20,6 +20,7 @@ from portti.companies.schemas import (
 )
 from portti.companies.services import member_status
 from portti.errors import ValidationFailed
+from portti.i18n import _l
 from portti.invitations.deps import wake_outbox
 from portti.people.countries import COUNTRY_NAMES
 from portti.people.models import Person
@@ -93,10 +94,10 @@ def users_and_roles(
         "today": members.today(company),
         "member_status": member_status,
         "statuses": [
-            (MemberStatus.ACTIVE, "Active"),
-            (MemberStatus.UPCOMING, "Starting later"),
-            (MemberStatus.ENDED, "Ended"),
-            (MemberStatus.ALL, "All"),
+            (MemberStatus.ACTIVE, _l("Active")),
+            (MemberStatus.UPCOMING, _l("Starting later")),
+            (MemberStatus.ENDED, _l("Ended")),
+            (MemberStatus.ALL, _l("All")),
         ],
         "role_names": {r.code: r.name for r in members.available_roles(grant, company)},
     }

@@ -8,8 +8,9 @@ Routes therefore commit on ``DomainError`` before re-raising (see ``devices/life
 from __future__ import annotations
 
 from portti.errors import DomainError, RateLimited, ValidationFailed
+from portti.i18n import _l, lazy_ngettext
 
-ACTIVATE_AGAIN = (
+ACTIVATE_AGAIN = _l(
     "Activate the app again: log in with your account, or ask your company's user "
     "administrator for a new invitation."
 )
@@ -18,36 +19,38 @@ ACTIVATE_AGAIN = (
 class InvalidDeviceKey(DomainError):
     status = 422
     code = "device_key_invalid"
-    title = "The device key is not valid"
+    title = _l("The device key is not valid")
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            message or "The device key could not be read.",
-            next_step="Update the app and activate it again.",
+            message or _l("The device key could not be read."),
+            next_step=_l("Update the app and activate it again."),
         )
 
 
 class PinInvalid(ValidationFailed):
     code = "pin_invalid"
-    title = "The PIN is not valid"
+    title = _l("The PIN is not valid")
 
     def __init__(self, message: str) -> None:
         super().__init__({"pin": message})
-        self.next_step = "Choose a PIN of digits only."
+        self.next_step = _l("Choose a PIN of digits only.")
 
 
 class PinTooSimple(ValidationFailed):
     code = "pin_too_simple"
-    title = "The PIN is too easy to guess"
+    title = _l("The PIN is too easy to guess")
 
     def __init__(self) -> None:
         super().__init__(
             {
-                "pin": "Choose a PIN that is not all the same digit, a run such as 123456 or "
-                "654321, or a short repeated pattern such as 121212."
+                "pin": _l(
+                    "Choose a PIN that is not all the same digit, a run such as 123456 or "
+                    "654321, or a short repeated pattern such as 121212."
+                )
             }
         )
-        self.next_step = "Choose another PIN."
+        self.next_step = _l("Choose another PIN.")
 
 
 class DeviceUnknown(DomainError):
@@ -57,11 +60,11 @@ class DeviceUnknown(DomainError):
 
     status = 401
     code = "device_unknown"
-    title = "This app is no longer activated"
+    title = _l("This app is no longer activated")
 
     def __init__(self) -> None:
         super().__init__(
-            "This app is not activated for anyone: it was logged out or removed.",
+            _l("This app is not activated for anyone: it was logged out or removed."),
             next_step=ACTIVATE_AGAIN,
         )
 
@@ -70,11 +73,11 @@ class DeviceLocked(DomainError):
     keeps_writes = True
     status = 403
     code = "pin_locked"
-    title = "The app is locked"
+    title = _l("The app is locked")
 
     def __init__(self) -> None:
         super().__init__(
-            "Too many wrong PINs were entered: this app is locked for good.",
+            _l("Too many wrong PINs were entered: this app is locked for good."),
             next_step=ACTIVATE_AGAIN,
         )
 
@@ -83,12 +86,12 @@ class NonceInvalid(DomainError):
     keeps_writes = True
     status = 400
     code = "nonce_invalid"
-    title = "The request has expired"
+    title = _l("The request has expired")
 
     def __init__(self) -> None:
         super().__init__(
-            "The approval request is unknown, already used or expired.",
-            next_step="Try again: the app fetches a new request.",
+            _l("The approval request is unknown, already used or expired."),
+            next_step=_l("Try again: the app fetches a new request."),
         )
 
 
@@ -96,14 +99,15 @@ class SignatureInvalid(DomainError):
     keeps_writes = True
     status = 401
     code = "signature_invalid"
-    title = "The app's signature is not valid"
+    title = _l("The app's signature is not valid")
 
     def __init__(self) -> None:
         super().__init__(
-            "The app's signature could not be verified.",
-            next_step="Try again. If this keeps happening, "
-            + ACTIVATE_AGAIN[0].lower()
-            + ACTIVATE_AGAIN[1:],
+            _l("The app's signature could not be verified."),
+            next_step=_l(
+                "Try again. If this keeps happening, activate the app again: log in with your "
+                "account, or ask your company's user administrator for a new invitation."
+            ),
         )
 
 
@@ -111,29 +115,44 @@ class PinRequired(DomainError):
     keeps_writes = True
     status = 400
     code = "pin_required"
-    title = "Enter your PIN"
+    title = _l("Enter your PIN")
 
     def __init__(self) -> None:
-        super().__init__("Confirm with your PIN or with biometrics.", next_step="Enter your PIN.")
+        super().__init__(
+            _l("Confirm with your PIN or with biometrics."), next_step=_l("Enter your PIN.")
+        )
 
 
 class PinWrong(DomainError):
     keeps_writes = True
     status = 400
     code = "pin_wrong"
-    title = "The PIN is wrong"
+    title = _l("The PIN is wrong")
 
     def __init__(self, *, tries_left: int, retry_after: int | None) -> None:
         self.tries_left = tries_left
         self.retry_after = retry_after
         # Members for the problem details, beside ``code`` and ``next_step``.
         self.extra = {"tries_left": tries_left, "retry_after": retry_after}
-        wait = f" Wait {_duration(retry_after)} before the next try." if retry_after else ""
+        if retry_after:
+            message = _l(
+                "The PIN is wrong. %(tries)s tries left before the app is locked. Wait "
+                "%(wait)s before the next try.",
+                tries=tries_left,
+                wait=_duration(retry_after),
+            )
+        else:
+            message = _l(
+                "The PIN is wrong. %(tries)s tries left before the app is locked.",
+                tries=tries_left,
+            )
         super().__init__(
-            f"The PIN is wrong. {tries_left} tries left before the app is locked.{wait}",
-            next_step="Check your PIN and try again. If you have forgotten it, "
-            + ACTIVATE_AGAIN[0].lower()
-            + ACTIVATE_AGAIN[1:],
+            message,
+            next_step=_l(
+                "Check your PIN and try again. If you have forgotten it, activate the app again: "
+                "log in with your account, or ask your company's user administrator for a new "
+                "invitation."
+            ),
         )
 
 
@@ -143,43 +162,50 @@ class PinBlocked(RateLimited):
     keeps_writes = True
 
     code = "pin_blocked"
-    title = "Wait before the next PIN"
+    title = _l("Wait before the next PIN")
 
     def __init__(self, *, retry_after: int, tries_left: int) -> None:
         self.tries_left = tries_left
         self.extra = {"tries_left": tries_left, "retry_after": retry_after}
         super().__init__(
-            f"Too many wrong PINs. Wait {_duration(retry_after)} before the next try; "
-            f"{tries_left} tries left before the app is locked.",
+            _l(
+                "Too many wrong PINs. Wait %(wait)s before the next try; %(tries)s tries left "
+                "before the app is locked.",
+                wait=_duration(retry_after),
+                tries=tries_left,
+            ),
             retry_after=retry_after,
         )
-        self.next_step = "Wait, or use biometrics if you have turned them on."
+        self.next_step = _l("Wait, or use biometrics if you have turned them on.")
 
 
 class BiometricsNotEnrolled(DomainError):
     keeps_writes = True
     status = 400
     code = "biometrics_not_enrolled"
-    title = "Biometrics are not turned on"
+    title = _l("Biometrics are not turned on")
 
     def __init__(self) -> None:
-        super().__init__("Biometrics were not turned on for this app.", next_step="Enter your PIN.")
+        super().__init__(
+            _l("Biometrics were not turned on for this app."), next_step=_l("Enter your PIN.")
+        )
 
 
 class AppLocked(DomainError):
     status = 401
     code = "app_locked"
-    title = "The app is locked"
+    title = _l("The app is locked")
 
     def __init__(self) -> None:
-        super().__init__("The app is locked.", next_step="Unlock it with your PIN or biometrics.")
+        super().__init__(
+            _l("The app is locked."), next_step=_l("Unlock it with your PIN or biometrics.")
+        )
 
 
 def _duration(seconds: int) -> str:
     if seconds < 120:
-        return f"{seconds} seconds"
-    minutes = -(-seconds // 60)
-    return f"{minutes} minutes"
+        return lazy_ngettext("%(num)d second", "%(num)d seconds", seconds)
+    return lazy_ngettext("%(num)d minute", "%(num)d minutes", -(-seconds // 60))
 
 
 class InvitationRequired(DomainError):
@@ -187,13 +213,15 @@ class InvitationRequired(DomainError):
 
     status = 403
     code = "invitation_required"
-    title = "A new invitation is needed"
+    title = _l("A new invitation is needed")
 
     def __init__(self) -> None:
         super().__init__(
-            "This account cannot activate the app on its own: you logged out from all "
-            "devices, or the invitation it was set up with ended before the app was activated.",
-            next_step="Ask your company's user administrator for a new invitation.",
+            _l(
+                "This account cannot activate the app on its own: you logged out from all "
+                "devices, or the invitation it was set up with ended before the app was activated."
+            ),
+            next_step=_l("Ask your company's user administrator for a new invitation."),
         )
 
 
@@ -201,18 +229,22 @@ class TooManyChallenges(RateLimited):
     """SEC-9: the device already holds ``MAX_OPEN_CHALLENGES`` unused, unexpired nonces."""
 
     code = "too_many_challenges"
-    title = "Too many open requests"
+    title = _l("Too many open requests")
 
     def __init__(self, *, retry_after: int, open_challenges: int) -> None:
         self.extra = {"retry_after": retry_after, "open_challenges": open_challenges}
         super().__init__(
-            f"This app already has {open_challenges} approval requests that are neither used "
-            "nor expired.",
+            _l(
+                "This app already has %(count)s approval requests that are neither used nor "
+                "expired.",
+                count=open_challenges,
+            ),
             retry_after=retry_after,
         )
-        self.next_step = (
-            f"Use a request already fetched, or wait {_duration(retry_after)} until the oldest "
-            "expires, then try again."
+        self.next_step = _l(
+            "Use a request already fetched, or wait %(wait)s until the oldest expires, then try "
+            "again.",
+            wait=_duration(retry_after),
         )
 
 
@@ -222,9 +254,15 @@ class ChallengesThrottled(RateLimited):
     def __init__(self, *, retry_after: int, per: str) -> None:
         self.extra = {"retry_after": retry_after, "limited_by": per}
         super().__init__(
-            "Too many approval requests were asked for "
-            + ("this app" if per == "device" else "from your network")
-            + f". Wait {_duration(retry_after)}.",
+            _l(
+                "Too many approval requests were asked for this app. Wait %(wait)s.",
+                wait=_duration(retry_after),
+            )
+            if per == "device"
+            else _l(
+                "Too many approval requests were asked for from your network. Wait %(wait)s.",
+                wait=_duration(retry_after),
+            ),
             retry_after=retry_after,
         )
-        self.next_step = f"Wait {_duration(retry_after)}, then try again."
+        self.next_step = _l("Wait %(wait)s, then try again.", wait=_duration(retry_after))

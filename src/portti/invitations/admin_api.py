@@ -7,6 +7,7 @@ from functools import partial
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from portti.errors import NotFound
+from portti.i18n import localize
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.models import Invitation, InvitationStatus
 from portti.invitations.schemas import AdminCodeOut, InvitationOut, InviteIn, StepOut
@@ -32,7 +33,8 @@ def invitation_out(svc: InvitationService, inv: Invitation) -> InvitationOut:
         email=inv.email,
         phone=inv.phone,
         steps=[
-            StepOut(name=s.name, label=s.label, at=s.at, done=s.done) for s in svc.progress(inv)
+            StepOut(name=s.name, label=localize(s.label), at=s.at, done=s.done)
+            for s in svc.progress(inv)
         ],
         can_issue_confirmation_code=st is InvitationStatus.CODE_ENTERED,
     )
@@ -70,7 +72,11 @@ def send_invitation(
     person's last invitation in any company only Support may invite again."""
     # A refusal of the hierarchy is audited, and kept.
     inv = invitations.invite(
-        actor, company_id, membership_id, identity_verified=body.identity_verified
+        actor,
+        company_id,
+        membership_id,
+        identity_verified=body.identity_verified,
+        language=body.language,
     )
     uow.after_commit(partial(wake_outbox, request))
     return invitation_out(invitations, inv)

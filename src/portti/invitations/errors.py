@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from portti.errors import DomainError, RateLimited
+from portti.i18n import _l, lazy_ngettext
 
-ASK_ADMIN = "Ask your company's user administrator for a new invitation."
+ASK_ADMIN = _l("Ask your company's user administrator for a new invitation.")
 
 
 class InvitationInvalid(DomainError):
@@ -14,12 +15,15 @@ class InvitationInvalid(DomainError):
 
     status = 400
     code = "invitation_invalid"
-    title = "The sign-up code is not valid"
+    title = _l("The sign-up code is not valid")
 
     def __init__(self) -> None:
         super().__init__(
-            "The sign-up code is not valid. Check the 16 digits in the invitation e-mail.",
-            next_step=ASK_ADMIN + " Invitations are valid for 24 hours.",
+            _l("The sign-up code is not valid. Check the 16 digits in the invitation e-mail."),
+            next_step=_l(
+                "Ask your company's user administrator for a new invitation. Invitations are "
+                "valid for 24 hours."
+            ),
         )
 
 
@@ -29,23 +33,23 @@ class InvitationExpired(DomainError):
 
     status = 410
     code = "invitation_expired"
-    title = "The invitation has expired"
+    title = _l("The invitation has expired")
 
     def __init__(self, reason: str | None = None) -> None:
         message, next_step = {
             "cancelled": (
-                "Your company's user administrator cancelled this invitation.",
+                _l("Your company's user administrator cancelled this invitation."),
                 ASK_ADMIN,
             ),
             "superseded": (
-                "A newer invitation replaced this one.",
-                "Start again with the sign-up code in the newest invitation e-mail.",
+                _l("A newer invitation replaced this one."),
+                _l("Start again with the sign-up code in the newest invitation e-mail."),
             ),
             "expired": (
-                "The invitation has expired: invitations are valid for 24 hours.",
+                _l("The invitation has expired: invitations are valid for 24 hours."),
                 ASK_ADMIN,
             ),
-        }.get(reason or "", ("The invitation has expired or was cancelled.", ASK_ADMIN))
+        }.get(reason or "", (_l("The invitation has expired or was cancelled."), ASK_ADMIN))
         if reason:
             self.extra = {"reason": reason}
         super().__init__(message, next_step=next_step)
@@ -54,14 +58,15 @@ class InvitationExpired(DomainError):
 class ActivationUnknown(DomainError):
     status = 401
     code = "activation_unknown"
-    title = "Start the activation again"
+    title = _l("Start the activation again")
 
     def __init__(self) -> None:
         super().__init__(
-            "This activation is not known or has ended.",
-            next_step="Start again with the sign-up code, or "
-            + ASK_ADMIN[0].lower()
-            + ASK_ADMIN[1:],
+            _l("This activation is not known or has ended."),
+            next_step=_l(
+                "Start again with the sign-up code, or ask your company's user administrator for "
+                "a new invitation."
+            ),
         )
 
 
@@ -69,19 +74,19 @@ class SmsCodeWrong(DomainError):
     keeps_writes = True
     status = 400
     code = "sms_code_wrong"
-    title = "The confirmation code is wrong"
+    title = _l("The confirmation code is wrong")
 
 
 class SmsCodeExpired(DomainError):
     keeps_writes = True
     status = 400
     code = "sms_code_expired"
-    title = "The confirmation code has expired"
+    title = _l("The confirmation code has expired")
 
     def __init__(self) -> None:
         super().__init__(
-            "The confirmation code has expired.",
-            next_step="Ask for a new code with “Resend code?”.",
+            _l("The confirmation code has expired."),
+            next_step=_l("Ask for a new code with “Resend code?”."),
         )
 
 
@@ -89,13 +94,15 @@ class SmsCodeLocked(DomainError):
     keeps_writes = True
     status = 400
     code = "sms_code_locked"
-    title = "Too many wrong codes"
+    title = _l("Too many wrong codes")
 
     def __init__(self) -> None:
         super().__init__(
-            "Too many wrong confirmation codes were entered; this code no longer works.",
-            next_step="Ask for a new code with “Resend code?”, or ask your company's user "
-            "administrator for a confirmation code.",
+            _l("Too many wrong confirmation codes were entered; this code no longer works."),
+            next_step=_l(
+                "Ask for a new code with “Resend code?”, or ask your company's user "
+                "administrator for a confirmation code."
+            ),
         )
 
 
@@ -103,32 +110,36 @@ class SmsResendLimit(DomainError):
     keeps_writes = True
     status = 429
     code = "sms_resend_limit"
-    title = "No more new codes"
+    title = _l("No more new codes")
 
     def __init__(self) -> None:
         super().__init__(
-            "You have already asked for two new confirmation codes.",
-            next_step="Ask your company's user administrator for a confirmation code: they can "
-            "generate one for you.",
+            _l("You have already asked for two new confirmation codes."),
+            next_step=_l(
+                "Ask your company's user administrator for a confirmation code: they can "
+                "generate one for you."
+            ),
         )
 
 
 class WrongInvitationState(DomainError):
     status = 409
     code = "invitation_wrong_state"
-    title = "Not possible at this stage of the invitation"
+    title = _l("Not possible at this stage of the invitation")
 
 
 class ReinviteNeedsSupport(DomainError):
     status = 403
     code = "reinvite_needs_support"
-    title = "Only customer service can re-invite"
+    title = _l("Only customer service can re-invite")
 
     def __init__(self) -> None:
         super().__init__(
-            "The person's e-mail address or phone number has changed since the last invitation. "
-            "For security, only customer service can send a new invitation now.",
-            next_step="Contact customer service to re-invite this person.",
+            _l(
+                "The person's e-mail address or phone number has changed since the last invitation. "
+                "For security, only customer service can send a new invitation now."
+            ),
+            next_step=_l("Contact customer service to re-invite this person."),
         )
 
 
@@ -138,20 +149,22 @@ class InviteeNotValid(DomainError):
 
     status = 409
     code = "invitee_not_valid"
-    title = "The user's rights in this company are not valid now"
+    title = _l("The user's rights in this company are not valid now")
 
     def __init__(self) -> None:
         super().__init__(
-            "The user's rights in this company have ended or start later. An invitation can "
-            "be sent only while they are valid.",
-            next_step="Change the validity first if the person should be able to log in now.",
+            _l(
+                "The user's rights in this company have ended or start later. An invitation can "
+                "be sent only while they are valid."
+            ),
+            next_step=_l("Change the validity first if the person should be able to log in now."),
         )
 
 
 def _wait(seconds: int) -> str:
     if seconds < 120:
-        return f"{seconds} seconds"
-    return f"{-(-seconds // 60)} minutes"
+        return lazy_ngettext("%(num)d second", "%(num)d seconds", seconds)
+    return lazy_ngettext("%(num)d minute", "%(num)d minutes", -(-seconds // 60))
 
 
 class SignupThrottled(RateLimited):
@@ -162,23 +175,28 @@ class SignupThrottled(RateLimited):
     def __init__(self, *, retry_after: int, per: str) -> None:
         self.extra = {"retry_after": retry_after, "limited_by": per}
         if per == "network":
-            message = (
+            message = _l(
                 "Too many sign-up codes have been tried from your network (your Wi-Fi, office or "
-                f"operator). For security, codes from it are not checked for {_wait(retry_after)}."
+                "operator). For security, codes from it are not checked for %(wait)s.",
+                wait=_wait(retry_after),
             )
-            next_step = (
-                f"Wait {_wait(retry_after)} and enter the code again, or switch to another "
-                "network (for example mobile data instead of Wi-Fi). Your invitation stays valid "
-                "for 24 hours from when it was sent."
+            next_step = _l(
+                "Wait %(wait)s and enter the code again, or switch to another network (for "
+                "example mobile data instead of Wi-Fi). Your invitation stays valid for 24 hours "
+                "from when it was sent.",
+                wait=_wait(retry_after),
             )
         else:
-            message = (
+            message = _l(
                 "This sign-up code has been tried too many times. For security, it is not "
-                f"checked again for {_wait(retry_after)}."
+                "checked again for %(wait)s.",
+                wait=_wait(retry_after),
             )
-            next_step = (
-                f"Wait {_wait(retry_after)}, check the 16 digits in the invitation e-mail and "
-                "enter them again. If it still fails, " + ASK_ADMIN[0].lower() + ASK_ADMIN[1:]
+            next_step = _l(
+                "Wait %(wait)s, check the 16 digits in the invitation e-mail and enter them "
+                "again. If it still fails, ask your company's user administrator for a new "
+                "invitation.",
+                wait=_wait(retry_after),
             )
         super().__init__(message, retry_after=retry_after)
         self.next_step = next_step

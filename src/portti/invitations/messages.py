@@ -1,21 +1,77 @@
-"""Undeliverable e-mail and SMS (INV-7): shown to a company's admins and to Support."""
+"""What an invitee reads, in the invitation's language: the invitation e-mail and the SMS with
+the confirmation code. And undeliverable e-mail and SMS (INV-7), shown to a company's admins
+and to Support."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment
 from pydantic import BaseModel
 
 from portti.companies.policy import AdminPolicy
 from portti.errors import Forbidden
+from portti.i18n import gettext, use_locale
 from portti.infra.outbox import OutboxMessage, failed_messages
 from portti.web.csrf import verify_csrf
 from portti.web.deps import ClockDep, CurrentSession, DbSession, Id
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+
+
+def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
+    """The invitation e-mail in the language the admin chose for it (English by default)."""
+    from babel.dates import format_datetime
+
+    from portti.web.filters import _locale
+
+    inv = invitation
+    tz = ZoneInfo(inv.company.timezone)
+    with use_locale(inv.language) as lang:
+        ctx = {
+            "invitation": inv,
+            "inviter": inv.inviter,
+            "company": inv.company,
+            "person": inv.person,
+            "code": code,
+            "expires_utc": inv.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "expires_local": format_datetime(
+                inv.expires_at, "d.M.yyyy HH:mm", tzinfo=tz, locale=_locale(lang)
+            ),
+            "timezone": inv.company.timezone,
+        }
+        subject = gettext(
+            "%(inviter)s invites you to log in to %(company)s with the Portti app",
+            inviter=inv.inviter.full_name,
+            company=inv.company.name,
+        )
+        return Email(
+            subject=subject,
+            text=jinja.get_template("email/invitation.txt").render(ctx),
+            html=jinja.get_template("email/invitation.html").render(ctx),
+        )
+
+
+def confirmation_code_sms(invitation: Any, code: str) -> str:
+    """The SMS with the 6-digit confirmation code, in the invitation's language."""
+    with use_locale(invitation.language):
+        return gettext(
+            "Your Portti confirmation code is %(code)s. It is valid for 10 minutes. "
+            "Do not give it to anyone.",
+            code=code,
+        )
 
 
 class UndeliverableOut(BaseModel):

@@ -40,6 +40,9 @@ class Invitation(Model):
     code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(20))
+    # The language of the invitation e-mail and its SMS codes, chosen by the admin (English
+    # unless they choose otherwise, as invitations have always gone out).
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     contact_version: Mapped[int]
     identity_verified_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime)

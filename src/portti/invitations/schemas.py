@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +45,9 @@ class ResendOut(BaseModel):
 class InviteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     identity_verified: bool = Field(description="The admin confirms having verified the identity.")
+    language: Literal["fi", "sv", "en"] = Field(
+        "en", description="The language of the invitation e-mail and its SMS codes."
+    )
 
 
 class StepOut(BaseModel):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import structlog
 from jinja2 import Environment
@@ -30,6 +29,7 @@ from portti.companies.services import Actor, require_person_rights
 from portti.devices.activation import ActivationService
 from portti.devices.models import Activation
 from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
+from portti.i18n import _l, supported
 from portti.infra.clock import Clock
 from portti.infra.codes import clean_digits, random_digits
 from portti.infra.crypto import CodeHasher
@@ -250,8 +250,15 @@ class InvitationService:
         return None
 
     def invite(
-        self, actor: Actor, company_id: int, membership_id: int, *, identity_verified: bool
+        self,
+        actor: Actor,
+        company_id: int,
+        membership_id: int,
+        *,
+        identity_verified: bool,
+        language: str | None = None,
     ) -> Invitation:
+        """``language``: of the e-mail and SMS to the invitee (fi, sv, en); English if None."""
         m, grant = self._membership(actor, company_id, membership_id)
         via = grant.via
         person = m.person
@@ -261,15 +268,15 @@ class InvitationService:
         # ... and only while the rights it is for are valid (not ended, not starting later).
         if not m.is_valid_on(local_today(m.company, self.clock.now())):
             raise InviteeNotValid()
-        errors = {}
+        errors: dict[str, str] = {}
         if not identity_verified:
-            errors["identity_verified"] = (
+            errors["identity_verified"] = _l(
                 "Tick the box to confirm that you have verified the person's identity."
             )
         if not person.email:
-            errors["email"] = "The person has no e-mail address: add it to their details first."
+            errors["email"] = _l("The person has no e-mail address: add it to their details first.")
         if not person.phone:
-            errors["phone"] = (
+            errors["phone"] = _l(
                 "The person has no mobile phone number: add it to their details first."
             )
         if errors:
@@ -292,6 +299,7 @@ class InvitationService:
             identity_verified_at=now,
             sent_at=now,
             expires_at=now + INVITATION_VALIDITY,
+            language=supported(language) or "en",
         )
         self.db.add(inv)
         self.db.flush()
@@ -337,23 +345,14 @@ class InvitationService:
             )
 
     def _send_invitation_email(self, inv: Invitation, code: str) -> None:
-        tz = ZoneInfo(inv.company.timezone)
-        ctx = {
-            "invitation": inv,
-            "inviter": inv.inviter,
-            "company": inv.company,
-            "person": inv.person,
-            "code": group_code(code),
-            "expires_utc": inv.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
-            "expires_local": inv.expires_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-            "timezone": inv.company.timezone,
-        }
-        subject = f"{inv.inviter.full_name} invites you to log in to {inv.company.name} with the Portti app"
+        from portti.invitations.messages import invitation_email
+
+        mail = invitation_email(self.jinja, inv, group_code(code))
         self.outbox.email(
             to=inv.email,
-            subject=subject,
-            text=self.jinja.get_template("email/invitation.txt").render(ctx),
-            html=self.jinja.get_template("email/invitation.html").render(ctx),
+            subject=mail.subject,
+            text=mail.text,
+            html=mail.html,
             kind="invitation",
             company_id=inv.company_id,
             person_id=inv.person_id,
@@ -433,27 +432,29 @@ class InvitationService:
         now = self.clock.now()
         status = inv.effective_status(now)
         steps = [
-            Step("sent", "Invitation sent", inv.sent_at, True),
+            Step("sent", _l("Invitation sent"), inv.sent_at, True),
             Step(
                 "code_entered",
-                "Sign-up code entered in the app",
+                _l("Sign-up code entered in the app"),
                 inv.code_entered_at,
                 inv.code_entered_at is not None,
             ),
             Step(
                 "phone_confirmed",
-                "Phone confirmed",
+                _l("Phone confirmed"),
                 inv.phone_confirmed_at,
                 inv.phone_confirmed_at is not None,
             ),
-            Step("activated", "App activated", inv.activated_at, inv.activated_at is not None),
+            Step("activated", _l("App activated"), inv.activated_at, inv.activated_at is not None),
         ]
         if status is InvitationStatus.CANCELLED:
-            steps.append(Step("cancelled", "Cancelled", inv.ended_at, True))
+            steps.append(Step("cancelled", _l("Cancelled"), inv.ended_at, True))
         elif status is InvitationStatus.SUPERSEDED:
-            steps.append(Step("superseded", "Replaced by a newer invitation", inv.ended_at, True))
+            steps.append(
+                Step("superseded", _l("Replaced by a newer invitation"), inv.ended_at, True)
+            )
         elif status is InvitationStatus.EXPIRED:
-            steps.append(Step("expired", "Expired", inv.expires_at, True))
+            steps.append(Step("expired", _l("Expired"), inv.expires_at, True))
         return steps
 
     # -- invitee side (the app) -----------------------------------------------------------
@@ -586,6 +587,8 @@ class InvitationService:
         return inv
 
     def _send_sms_code(self, inv: Invitation, now: datetime) -> None:
+        from portti.invitations.messages import confirmation_code_sms
+
         for c in inv.codes:
             if c.source == CodeSource.SMS and c.revoked_at is None:
                 c.revoked_at = now
@@ -601,8 +604,7 @@ class InvitationService:
         )
         self.outbox.sms(
             to=inv.phone,
-            text=f"Your Portti confirmation code is {code}. It is valid for 10 minutes. "
-            "Do not give it to anyone.",
+            text=confirmation_code_sms(inv, code),
             kind="confirmation_code",
             company_id=inv.company_id,
             person_id=inv.person_id,

@@ -113,17 +113,23 @@ def send_invitation(
     ws: CurrentSession,
     uow: Uow,
     identity_verified: Annotated[str | None, Form()] = None,
+    language: Annotated[str, Form(max_length=16)] = "en",
 ) -> Response:
     refusals = (ValidationFailed, ReinviteNeedsSupport, PersonNeedsSupport, InviteeNotValid)
     try:
         # A refusal of the hierarchy is audited, and kept.
         invitations.invite(
-            actor, company_id, membership_id, identity_verified=identity_verified == "yes"
+            actor,
+            company_id,
+            membership_id,
+            identity_verified=identity_verified == "yes",
+            language=language,
         )
     except refusals as exc:
         uow.refused(exc)
         errors = getattr(exc, "errors", None) or {"form": exc.message}
         ctx = invite_context(invitations, actor, ws, company_id, membership_id, errors)
+        ctx["values"] = {"language": language}
         return render(request, "invitations/invite.html", ctx, status=exc.status)
     uow.after_commit(partial(wake_outbox, request))
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?invited=1", 303)

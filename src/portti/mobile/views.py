@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+
+from portti.i18n import app_texts, current_language
 
 STATIC_DIR = Path(__file__).parent / "static"
 REVALIDATE = {"Cache-Control": "no-cache"}
@@ -41,3 +43,22 @@ def app_manifest() -> Response:
 @router.get("/app/sw.js")
 def app_service_worker() -> Response:
     return FileResponse(STATIC_DIR / "sw.js", media_type="text/javascript", headers=REVALIDATE)
+
+
+@router.get("/app/texts")
+def app_texts_for_request() -> Response:
+    """The app's texts in the request's language (``Accept-Language``: fi, sv, else English)."""
+    language = current_language()
+    return JSONResponse(
+        {"language": language, "texts": app_texts(language)},
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+@router.get("/app/texts/{language}.json")
+def app_texts_in(language: str) -> Response:
+    from portti.i18n import SUPPORTED
+
+    if language not in SUPPORTED:
+        return JSONResponse({"detail": "Unknown language"}, status_code=404)
+    return JSONResponse({"language": language, "texts": app_texts(language)})

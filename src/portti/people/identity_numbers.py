@@ -69,6 +69,7 @@ from stdnum.ua import rntrc as ua_rntrc
 from stdnum.us import ssn as us_ssn
 from stdnum.za import idnr as za_idnr
 
+from portti.i18n import CountryText, _l
 from portti.people.countries import COUNTRY_CODES
 
 MAX_IDENTIFIER_LENGTH = 64  # person_identifiers.value is String(64)
@@ -290,7 +291,7 @@ def _validate_national_number(country: str, value: str) -> str:
     # National numbers never contain meaningful spaces; people paste them grouped ("123 45 6789").
     text = "".join(unicodedata.normalize("NFKC", value).split()).upper()
     if not text:
-        raise InvalidIdentifier("value", f"Enter the {number_name(country)}.")
+        raise InvalidIdentifier("value", _l("Enter the %(name)s.", name=_number_text(country)))
     failures: list[stdnum_errors.ValidationError] = []
     for module in _modules_for(country):
         try:
@@ -306,7 +307,7 @@ def _validate_national_number(country: str, value: str) -> str:
         is_organisation = _IS_ORGANISATION_NUMBER.get(country)
         if is_organisation is not None and is_organisation(compact):
             raise InvalidIdentifier(
-                "value", "This number belongs to an organisation, not a person."
+                "value", _l("This number belongs to an organisation, not a person.")
             )
         return _canonical_form(country, module, compact)
     raise InvalidIdentifier("value", _message_for(country, failures))
@@ -322,6 +323,10 @@ def _canonical_form(country: str, module: ModuleType, compact: str) -> str:
     return compact
 
 
+def _number_text(country: str) -> CountryText:
+    return CountryText(number_name(country), country=country)
+
+
 def _message_for(country: str, failures: list[stdnum_errors.ValidationError]) -> str:
     # With several modules (ES DNI/NIE), the one that got furthest explains best what is wrong:
     # a wrong check character means the format was right for that kind of number.
@@ -333,24 +338,26 @@ def _message_for(country: str, failures: list[stdnum_errors.ValidationError]) ->
         return 0
 
     error = max(failures, key=depth)  # max keeps the first of equals: the table's order
-    name = number_name(country)
+    name = _number_text(country)
     if isinstance(error, stdnum_errors.InvalidChecksum):
-        return f"The {name} has a wrong check character."
+        return _l("The %(name)s has a wrong check character.", name=name)
     if isinstance(error, stdnum_errors.InvalidComponent):
-        return f"The {name} has an impossible date of birth or another impossible part."
+        return _l(
+            "The %(name)s has an impossible date of birth or another impossible part.", name=name
+        )
     if isinstance(error, stdnum_errors.InvalidLength):
-        return f"The {name} has the wrong number of characters."
+        return _l("The %(name)s has the wrong number of characters.", name=name)
     if isinstance(error, stdnum_errors.InvalidFormat):
-        return f"The {name} is not in the right format."
-    return f"This is not a valid {name}."
+        return _l("The %(name)s is not in the right format.", name=name)
+    return _l("This is not a valid %(name)s.", name=name)
 
 
 def _normalise_country(country: str | None) -> str:
     code = (country or "").strip().upper()
     if not code:
-        raise InvalidIdentifier("country", "Choose the country that issued the identifier.")
+        raise InvalidIdentifier("country", _l("Choose the country that issued the identifier."))
     if code not in COUNTRY_CODES:
-        raise InvalidIdentifier("country", f"Unknown country code {code!r}.")
+        raise InvalidIdentifier("country", _l("Unknown country code %(code)s.", code=repr(code)))
     return code
 
 
@@ -358,11 +365,17 @@ def _free_form(value: str) -> str:
     # NFKC so that full-width digits and the like cannot make a second, look-alike value.
     text = " ".join(unicodedata.normalize("NFKC", value).split())
     if not text:
-        raise InvalidIdentifier("value", "Enter the identifier.")
+        raise InvalidIdentifier("value", _l("Enter the identifier."))
     if len(text) > MAX_IDENTIFIER_LENGTH:
         raise InvalidIdentifier(
-            "value", f"The identifier can be at most {MAX_IDENTIFIER_LENGTH} characters long."
+            "value",
+            _l(
+                "The identifier can be at most %(max)s characters long.",
+                max=MAX_IDENTIFIER_LENGTH,
+            ),
         )
     if not text.isprintable():
-        raise InvalidIdentifier("value", "The identifier contains characters that cannot be shown.")
+        raise InvalidIdentifier(
+            "value", _l("The identifier contains characters that cannot be shown.")
+        )
     return text

@@ -21,6 +21,8 @@ class Person(Model):
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164
     # Bumped whenever e-mail or phone changes: the re-invite rule compares against it.
     contact_version: Mapped[int] = mapped_column(default=1)
+    # The language the person chose for pages, e-mail and SMS (fi, sv, en); None: the browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     identifiers: Mapped[list[PersonIdentifier]] = relationship(

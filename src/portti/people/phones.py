@@ -10,7 +10,9 @@ from __future__ import annotations
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-_PHONE_MESSAGE = "Enter a mobile phone number in international form, e.g. +358 40 123 4567."
+from portti.i18n import _l
+
+_PHONE_MESSAGE = _l("Enter a mobile phone number in international form, e.g. +358 40 123 4567.")
 # Confirmation codes go by SMS (INV-5); a number that may be a mobile one gets the benefit of
 # the doubt (North American numbers cannot be told apart).
 _MOBILE_TYPES = frozenset(
@@ -47,7 +49,12 @@ def normalise_phone(text: str, default_region: str | None = "FI") -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone()
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:
-        raise InvalidPhone(f"Text messages cannot reach this number. {_PHONE_MESSAGE}")
+        raise InvalidPhone(
+            _l(
+                "Text messages cannot reach this number. Enter a mobile phone number in "
+                "international form, e.g. +358 40 123 4567."
+            )
+        )
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -66,5 +73,5 @@ def normalise_email(text: str) -> str:
     try:
         result = validate_email(text.strip(), check_deliverability=False)
     except EmailNotValidError as error:
-        raise InvalidEmail(str(error) or "Enter a valid e-mail address.") from error
+        raise InvalidEmail(str(error) or _l("Enter a valid e-mail address.")) from error
     return result.normalized

@@ -12,6 +12,8 @@ import secrets
 
 from stdnum import luhn
 
+from portti.i18n import _l
+
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIX = "PT"
 _RANDOM_LENGTH = 7
@@ -22,8 +24,8 @@ _CONFUSABLES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 # Hyphens as typed, or as word processors and phones turn them into dashes.
 _SEPARATORS = str.maketrans(dict.fromkeys("-‐‑‒–—_", ""))
 
-_FORMAT_MESSAGE = "A Portti ID looks like PT-7K4M-9Q2P."
-_CHECK_MESSAGE = "The Portti ID has a wrong check character — check it for typos."
+_FORMAT_MESSAGE = _l("A Portti ID looks like PT-7K4M-9Q2P.")
+_CHECK_MESSAGE = _l("The Portti ID has a wrong check character — check it for typos.")
 
 
 class InvalidPorttiId(ValueError):

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from portti.errors import DomainError
+from portti.i18n import _l
 from portti.web.cookies import session_cookie_name
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -24,11 +25,14 @@ FIELD = "csrf_token"
 class CsrfFailed(DomainError):
     status = 403
     code = "csrf_failed"
-    title = "The form has expired"
+    title = _l("The form has expired")
 
     def __init__(self) -> None:
         super().__init__(
-            "This form was opened in another session or has expired. Reload the page and try again."
+            _l(
+                "This form was opened in another session or has expired. Reload the page and "
+                "try again."
+            )
         )
 
 

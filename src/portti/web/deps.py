@@ -131,10 +131,29 @@ def get_optional_session(request: Request, sessions: Sessions, uow: Uow) -> WebS
     ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
     if ws is not None:
         request.state.session_id = ws.id
+        choose_language(uow.db, ws)
         if uow.db.dirty:
             # The idle time slides even when the route then refuses (and rolls back).
             uow.commit_now()
     return ws
+
+
+def choose_language(db: Session, ws: WebSession) -> None:
+    """The person's own language, else (when the browser named none) the company's default."""
+    from portti.i18n import current_choice
+
+    choice = current_choice()
+    if choice is None:
+        return
+    choice.person_setting(ws.person.language)
+    if not choice.explicit and ws.company_id is not None:
+        from sqlalchemy import select
+
+        from portti.companies.models import Company
+
+        choice.company_default(
+            db.scalar(select(Company.default_language).where(Company.id == ws.company_id))
+        )
 
 
 OptionalWebSession = Annotated[WebSession | None, Depends(get_optional_session)]

@@ -18,6 +18,7 @@ from portti.errors import (
     StepUpRequired,
     ValidationFailed,
 )
+from portti.i18n import _l, localize
 
 log = structlog.get_logger(__name__)
 
@@ -34,11 +35,15 @@ def wants_html(request: Request) -> bool:
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """``title``, ``detail`` and ``next_step`` in the request's language (``Content-Language``);
+    ``code`` and ``type`` stay the same in every language: clients switch on them."""
+    if "next_step" in extra:
+        extra["next_step"] = localize(extra["next_step"])
     body = {
         "type": f"/problems/{code}",
-        "title": title,
+        "title": localize(title),
         "status": status,
-        "detail": detail,
+        "detail": localize(detail),
         "code": code,
         **extra,
     }
@@ -86,7 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
             extra["next_step"] = exc.next_step
         extra.update(getattr(exc, "extra", None) or {})
         if isinstance(exc, ValidationFailed):
-            extra["errors"] = [{"field": k, "message": v} for k, v in exc.errors.items()]
+            extra["errors"] = [{"field": k, "message": localize(v)} for k, v in exc.errors.items()]
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
         resp = problem(exc.status, exc.code, exc.title, exc.message, **extra)
@@ -109,8 +114,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 "error.html",
                 {
                     "status": 422,
-                    "title": "Some information is missing or wrong",
-                    "message": "Check the form and try again.",
+                    "title": _l("Some information is missing or wrong"),
+                    "message": _l("Check the form and try again."),
                     "errors": {e["field"]: e["message"] for e in errors},
                 },
                 status_code=422,
@@ -118,14 +123,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(
             422,
             "validation_failed",
-            "Some information is missing or wrong",
-            "The request does not match the API's schema.",
+            _l("Some information is missing or wrong"),
+            _l("The request does not match the API's schema."),
             errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        title = {404: _l("Not found"), 405: _l("Method not allowed")}.get(
+            exc.status_code, _l("Error")
+        )
         if wants_html(request):
             templates = request.app.state.templates
             return templates.TemplateResponse(  # type: ignore[no-any-return]

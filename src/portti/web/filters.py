@@ -1,18 +1,77 @@
-"""Jinja filters for dates, phone numbers and identifiers."""
+"""Jinja filters for dates, times, numbers, phone numbers and identifiers, in the request's
+language (``portti.i18n``). Times are shown in Finnish time (Europe/Helsinki), where the
+companies are; English keeps the day.month.year order its readers in Finland know."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
+from babel.dates import format_date, format_datetime, get_timezone
+from babel.numbers import format_decimal
 from jinja2 import Environment
 
+from portti.i18n import _l, current_language, localize
 
-def fmt_date(value: date | None) -> str:
-    return value.strftime("%-d.%-m.%Y") if value else ""
+TIMEZONE = get_timezone("Europe/Helsinki")
+# CLDR's Finnish variants of each language: day.month.year where the language allows it.
+_LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_FI"}
+_DATE = {"fi": "short", "sv": "short", "en": "d.M.yyyy"}
+_DATETIME = {"fi": "short", "sv": "short", "en": "d.M.yyyy HH:mm"}
 
 
-def fmt_datetime(value: datetime | None) -> str:
-    return value.strftime("%-d.%-m.%Y %H:%M UTC") if value else ""
+def _locale(language: str | None = None) -> str:
+    return _LOCALES.get(language or current_language(), "en_FI")
+
+
+def fmt_date(value: date | None, language: str | None = None) -> str:
+    if not value:
+        return ""
+    lang = language or current_language()
+    return format_date(value, _DATE.get(lang, "d.M.yyyy"), locale=_locale(lang))
+
+
+def fmt_datetime(value: datetime | None, language: str | None = None) -> str:
+    if not value:
+        return ""
+    lang = language or current_language()
+    return format_datetime(
+        value, _DATETIME.get(lang, "d.M.yyyy HH:mm"), tzinfo=TIMEZONE, locale=_locale(lang)
+    )
+
+
+def fmt_number(value: Any) -> str:
+    return format_decimal(value, locale=_locale()) if value is not None else ""
+
+
+def country_name(code: str, language: str | None = None) -> str:
+    """The country in the reader's language (CLDR), else its English name."""
+    from babel import Locale
+
+    from portti.people.countries import COUNTRY_NAMES
+
+    lang = language or current_language()
+    if lang != "en":
+        name = Locale.parse(lang).territories.get(code)
+        if name:
+            return str(name)
+    return COUNTRY_NAMES.get(code, code)
+
+
+def by_country_name(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(code, name) pairs with the name in the reader's language, in its alphabetical order."""
+    named = [(code, country_name(code)) for code, _ in pairs]
+    return sorted(named, key=lambda kv: kv[1].casefold())
+
+
+# The accessible name weblogin/qr.py gives the login QR code, and its translation.
+_QR_LABEL = "QR code for logging in with the Portti app"
+_QR_LABEL_TEXT = _l("QR code for logging in with the Portti app")
+
+
+def qr_label(svg: str) -> str:
+    """The login QR code (SVG) with its accessible name in the reader's language."""
+    return svg.replace(_QR_LABEL, str(localize(_QR_LABEL_TEXT)))
 
 
 def install(env: Environment) -> None:
@@ -22,8 +81,11 @@ def install(env: Environment) -> None:
 
     env.filters["date"] = fmt_date
     env.filters["datetime"] = fmt_datetime
+    env.filters["number"] = fmt_number
     env.filters["phone"] = lambda v: format_phone(v) if v else ""
-    env.filters["country"] = lambda c: COUNTRY_NAMES.get(c, c)
+    env.filters["country"] = country_name
+    env.filters["by_country_name"] = by_country_name
+    env.filters["qr_label"] = qr_label
     env.globals["COUNTRY_NAMES"] = COUNTRY_NAMES
     # The company menu offers only what the viewer may open (SEC-12): AdminPolicy decides.
     env.globals["company_menu"] = company_menu

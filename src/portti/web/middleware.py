@@ -64,3 +64,42 @@ class BrowserMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+class LocaleMiddleware:
+    """Starts the request's language (``portti.i18n``) from the switcher's cookie or the
+    browser's ``Accept-Language``; dependencies refine it with the person's own setting and the
+    company's default. Answers say which language they are in."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from portti.i18n import LANGUAGE_COOKIE, begin_request
+
+        cookie_value = accept = None
+        for name, value in scope.get("headers", []):
+            if name == b"accept-language":
+                accept = value.decode("latin-1")[:500]
+            elif name == b"cookie":
+                cookies: SimpleCookie = SimpleCookie()
+                try:
+                    cookies.load(value.decode("latin-1"))
+                except Exception:  # noqa: S112 - a malformed cookie header is ignored
+                    continue
+                if LANGUAGE_COOKIE in cookies:
+                    cookie_value = cookies[LANGUAGE_COOKIE].value
+        choice = begin_request(cookie_value, accept)
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"content-language", choice.language.encode()))
+                headers.append((b"vary", b"Accept-Language, Cookie"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

@@ -17,7 +17,7 @@ commit or stop the others.
 
 A write that must stay whatever the route then does calls ``commit_now()`` (the session's
 sliding idle time, ``get_optional_session``). Services that must commit mid-request say why
-where they do: the PIN try counted before the argon2 check (``devices/services.py``), the OIDC
+where they do: the PIN try counted before the argon2 check (``devices/pins.py``), the OIDC
 flow spent before the provider is called (``strongauth/services.py``).
 """
 

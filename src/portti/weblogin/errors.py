@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from portti.errors import DomainError
+from portti.i18n import _l
 
-SCAN_AGAIN = "Scan the code on the login page again."
+SCAN_AGAIN = _l("Scan the code on the login page again.")
 
 
 class QrInvalid(DomainError):
@@ -15,11 +16,11 @@ class QrInvalid(DomainError):
 
     status = 400
     code = "qr_invalid"
-    title = "This is not a Portti login code"
+    title = _l("This is not a Portti login code")
 
     def __init__(self) -> None:
         super().__init__(
-            "The code is not a Portti login code, or it was not read correctly.",
+            _l("The code is not a Portti login code, or it was not read correctly."),
             next_step=SCAN_AGAIN,
         )
 
@@ -28,12 +29,14 @@ class QrStale(DomainError):
     keeps_writes = True
     status = 400
     code = "qr_stale"
-    title = "The code has changed"
+    title = _l("The code has changed")
 
     def __init__(self) -> None:
         super().__init__(
-            "The login code changes every second and this one is too old: it may have been "
-            "copied from the screen.",
+            _l(
+                "The login code changes every second and this one is too old: it may have been "
+                "copied from the screen."
+            ),
             next_step=SCAN_AGAIN,
         )
 
@@ -42,12 +45,12 @@ class CodeUnknown(DomainError):
     keeps_writes = True
     status = 400
     code = "login_code_unknown"
-    title = "The code is not valid"
+    title = _l("The code is not valid")
 
     def __init__(self) -> None:
         super().__init__(
-            "No login is waiting for this code. It has 8 characters, such as K7QM-3XZP.",
-            next_step="Check the code on the login page and type it again.",
+            _l("No login is waiting for this code. It has 8 characters, such as K7QM-3XZP."),
+            next_step=_l("Check the code on the login page and type it again."),
         )
 
 
@@ -59,12 +62,12 @@ class CodeExpired(DomainError):
 
     status = 410
     code = "login_code_expired"
-    title = "The code has expired"
+    title = _l("The code has expired")
 
     def __init__(self) -> None:
         super().__init__(
-            "A code to type is valid for 30 seconds, and this one is older.",
-            next_step="Choose “Show a new code” on the login page and type the new code.",
+            _l("A code to type is valid for 30 seconds, and this one is older."),
+            next_step=_l("Choose “Show a new code” on the login page and type the new code."),
         )
 
 
@@ -72,12 +75,12 @@ class LoginExpired(DomainError):
     keeps_writes = True
     status = 410
     code = "login_expired"
-    title = "The login has expired"
+    title = _l("The login has expired")
 
     def __init__(self) -> None:
         super().__init__(
-            "This login request has expired.",
-            next_step="Choose “Get a new code” on the login page and scan again.",
+            _l("This login request has expired."),
+            next_step=_l("Choose “Get a new code” on the login page and scan again."),
         )
 
 
@@ -85,12 +88,12 @@ class LoginEnded(DomainError):
     keeps_writes = True
     status = 410
     code = "login_ended"
-    title = "The login has ended"
+    title = _l("The login has ended")
 
     def __init__(self) -> None:
         super().__init__(
-            "This login request was refused or replaced by a newer one.",
-            next_step="Start again on the login page.",
+            _l("This login request was refused or replaced by a newer one."),
+            next_step=_l("Start again on the login page."),
         )
 
 
@@ -98,22 +101,22 @@ class ApprovalUsed(DomainError):
     keeps_writes = True
     status = 409
     code = "approval_used"
-    title = "Already approved"
+    title = _l("Already approved")
 
     def __init__(self) -> None:
-        super().__init__("This login request has already been approved and used.")
+        super().__init__(_l("This login request has already been approved and used."))
 
 
 class AlreadyScanned(DomainError):
     keeps_writes = True
     status = 409
     code = "login_already_scanned"
-    title = "Another app has read this code"
+    title = _l("Another app has read this code")
 
     def __init__(self) -> None:
         super().__init__(
-            "Another app has already read this login code.",
-            next_step="Choose “Get a new code” on the login page and scan again.",
+            _l("Another app has already read this login code."),
+            next_step=_l("Choose “Get a new code” on the login page and scan again."),
         )
 
 
@@ -125,23 +128,27 @@ class ApprovalNotYours(DomainError):
 
     status = 404
     code = "approval_unknown"
-    title = "No such approval"
+    title = _l("No such approval")
 
     def __init__(self) -> None:
-        super().__init__("There is no such request waiting for this app.")
+        super().__init__(_l("There is no such request waiting for this app."))
 
 
 class NumberMismatch(DomainError):
     keeps_writes = True
     status = 403
     code = "number_mismatch"
-    title = "The number was wrong"
+    title = _l("The number was wrong")
 
     def __init__(self) -> None:
         super().__init__(
-            "The number you picked is not the one on the login page, so the login was refused. "
-            "If you did not start this login, someone may be trying to log in as you.",
-            next_step="If it was you, start again on the login page and pick the number it shows.",
+            _l(
+                "The number you picked is not the one on the login page, so the login was refused. "
+                "If you did not start this login, someone may be trying to log in as you."
+            ),
+            next_step=_l(
+                "If it was you, start again on the login page and pick the number it shows."
+            ),
         )
 
 
@@ -149,12 +156,12 @@ class ApprovalPending(DomainError):
     keeps_writes = True
     status = 409
     code = "approval_pending"
-    title = "Another approval is waiting"
+    title = _l("Another approval is waiting")
 
     def __init__(self) -> None:
         super().__init__(
-            "Another login request for you is being handled at this moment.",
-            next_step="Try again in a moment.",
+            _l("Another login request for you is being handled at this moment."),
+            next_step=_l("Try again in a moment."),
         )
 
 
@@ -162,12 +169,14 @@ class BrowserMismatch(DomainError):
     keeps_writes = True
     status = 403
     code = "login_other_browser"
-    title = "Log in in the browser that showed the code"
+    title = _l("Log in in the browser that showed the code")
 
     def __init__(self) -> None:
         super().__init__(
-            "This login was approved for the browser that showed the QR code, not for this one.",
-            next_step="Open the login page in this browser and scan its code.",
+            _l(
+                "This login was approved for the browser that showed the QR code, not for this one."
+            ),
+            next_step=_l("Open the login page in this browser and scan its code."),
         )
 
 
@@ -175,12 +184,12 @@ class NoAppInUse(DomainError):
     keeps_writes = True
     status = 409
     code = "no_app_in_use"
-    title = "You have no Portti app in use"
+    title = _l("You have no Portti app in use")
 
     def __init__(self) -> None:
         super().__init__(
-            "You have no activated Portti app, so you cannot authenticate with it.",
-            next_step="Authenticate with a bank ID or mobile certificate instead.",
+            _l("You have no activated Portti app, so you cannot authenticate with it."),
+            next_step=_l("Authenticate with a bank ID or mobile certificate instead."),
         )
 
 
@@ -188,9 +197,9 @@ class StepUpMismatch(DomainError):
     keeps_writes = True
     status = 403
     code = "step_up_mismatch"
-    title = "Authenticate as yourself"
+    title = _l("Authenticate as yourself")
 
     def __init__(self) -> None:
         super().__init__(
-            "This approval belongs to another session. Authenticate again on this page.",
+            _l("This approval belongs to another session. Authenticate again on this page."),
         )

@@ -40,6 +40,7 @@ from portti.web.deps import (
     Sessions,
 )
 from portti.web.errors import _path_only
+from portti.web.filters import qr_label
 from portti.web.render import NO_STORE, render
 from portti.weblogin.deps import LoginTransactions
 from portti.weblogin.models import LoginPurpose
@@ -165,7 +166,7 @@ def qr_frame(request: Request, public_id: str, qr: LoginTransactions) -> Respons
     state = qr.browser_state(tx)
     if state.status != "pending":
         return render(request, "weblogin/_qr_done.html", {"state": state}, STOP_POLLING, NO_STORE)
-    return HTMLResponse(render_qr_svg(qr.current_frame(tx)), headers=NO_STORE)
+    return HTMLResponse(qr_label(render_qr_svg(qr.current_frame(tx))), headers=NO_STORE)
 
 
 @router.post("/login/qr/{public_id}/code", response_class=HTMLResponse)

@@ -5,7 +5,7 @@
 import { ApiError, NetworkError, call } from "./api.js";
 import { b64url, makeDeviceKey, randomToken, sha256, sign } from "./crypto.js";
 import { store } from "./store.js";
-import { t } from "./texts.js";
+import { loadLanguage, t } from "./texts.js";
 import * as webauthn from "./webauthn.js";
 import { QrScanner } from "./scanner.js";
 
@@ -799,6 +799,7 @@ async function start() {
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
   }
+  await loadLanguage();
   const handoff = new URLSearchParams(location.hash.slice(1)).get("handoff");
   const device = await store.get("device");
   if (device) {

@@ -1,5 +1,7 @@
-// Every text the app shows, in one catalogue per language, so that Finnish and Swedish can follow.
-// Wording follows the seed (docs/app-api.md names the steps). `{name}` placeholders are filled by t().
+// Every text the app shows. The English texts below are the message ids of Portti's catalogues
+// (src/portti/locale, extracted by portti.i18n:extract_app_texts); the server translates them to
+// the phone's language at /app/texts (Finnish, Swedish or English, from Accept-Language), and
+// loadLanguage() takes them in before the first screen. `{name}` placeholders are filled by t().
 
 export const CATALOGUES = {
   en: {
@@ -122,7 +124,28 @@ export const CATALOGUES = {
 let language = "en";
 
 export function setLanguage(lang) {
-  if (CATALOGUES[lang]) language = lang;
+  if (CATALOGUES[lang]) {
+    language = lang;
+    document.documentElement.lang = lang;
+  }
+}
+
+// The texts in the phone's language, from the server; the last ones fetched when offline.
+export async function loadLanguage() {
+  let body = null;
+  try {
+    const response = await fetch("/app/texts", { headers: { Accept: "application/json" } });
+    if (response.ok) {
+      body = await response.json();
+      localStorage.setItem("portti.texts", JSON.stringify(body));
+    }
+  } catch {
+    body = JSON.parse(localStorage.getItem("portti.texts") || "null");
+  }
+  if (body && body.language && body.texts) {
+    CATALOGUES[body.language] = { ...CATALOGUES.en, ...body.texts };
+    setLanguage(body.language);
+  }
 }
 
 export function t(key, values = {}) {

@@ -14,6 +14,12 @@
     replaced: "A newer login request replaced this one."
   };
 
+  // The texts come translated in the panel's data-text-* attributes (the page's language); the
+  // English ones here are for a panel without them.
+  function text(panel, name, fallback) {
+    return panel.dataset[name] || fallback;
+  }
+
   function start(panel) {
     if (panel.dataset.qrStarted) return;
     panel.dataset.qrStarted = "1";
@@ -64,23 +70,29 @@
       if (state.status === "scanned") {
         if (frame) frame.hidden = true;
         hideTypedCode();
-        say("The app has read the code. Pick the number " + state.number +
-            " in the app and confirm with your PIN or biometrics.");
+        say(text(panel, "textScanned", "The app has read the code. Pick the number {number} " +
+            "in the app and confirm with your PIN or biometrics.").replace("{number}", String(state.number)));
       } else if (state.status === "approved") {
         stopListening();
-        say(stepUp ? "Approved in the app." : "Approved in the app. Logging you in…");
+        say(stepUp ? text(panel, "textApproved", "Approved in the app.")
+                   : text(panel, "textLoggingIn", "Approved in the app. Logging you in…"));
         panel.querySelector("[data-qr-complete]").submit();
       } else if (state.status === "rejected") {
         stopListening();
-        say(REFUSED[state.reason] || REFUSED.not_me, true);
+        var refused = {
+          not_me: text(panel, "textRefused", REFUSED.not_me),
+          number_mismatch: text(panel, "textWrongNumber", REFUSED.number_mismatch),
+          replaced: text(panel, "textReplaced", REFUSED.replaced)
+        };
+        say(refused[state.reason] || refused.not_me, true);
         offerRestart();
       } else if (state.status === "expired") {
         stopListening();
-        say("The code has expired.", true);
+        say(text(panel, "textExpired", "The code has expired."), true);
         offerRestart();
       } else if (state.status === "completed") {
         stopListening();
-        say("This login has already been used.", true);
+        say(text(panel, "textUsed", "This login has already been used."), true);
         offerRestart();
       }
     }
@@ -119,7 +131,8 @@
         if (line) line.remove();
         var note = area.querySelector("[data-qr-code-countdown]");
         if (note) {
-          note.textContent = "The code has expired. Show a new code if you still need one.";
+          note.textContent = text(panel, "textTypedExpired",
+            "The code has expired. Show a new code if you still need one.");
           note.setAttribute("role", "alert");
         }
         return;

@@ -1,0 +1,42 @@
+"""The language switcher: a browser's choice (a cookie), and a logged-in person's own setting."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from portti.i18n import LANGUAGE_COOKIE, supported
+from portti.web.csrf import verify_csrf
+from portti.web.deps import OptionalWebSession
+from portti.web.errors import _path_only
+
+router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+
+
+@router.post("/language")
+def choose_language(
+    request: Request,
+    ws: OptionalWebSession,
+    language: Annotated[str, Form(max_length=16)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """An empty or unknown language goes back to the browser's own (``Accept-Language``)."""
+    lang = supported(language)
+    if ws is not None:
+        ws.person.language = lang  # committed by the request's unit of work
+    response = RedirectResponse(_path_only(next), 303)
+    secure = request.app.state.settings.secure_cookies
+    if lang:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            lang,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+        )
+    else:
+        response.delete_cookie(LANGUAGE_COOKIE, httponly=True, samesite="lax", secure=secure)
+    return response
