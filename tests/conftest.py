@@ -33,6 +33,27 @@ def pytest_report_header() -> str:
     return f"portti test database: {BACKEND}"
 
 
+# The end-to-end and interoperability modules start servers in module (or session) fixtures:
+# under pytest-xdist (`make test` runs `pytest -n N --dist loadgroup`) each of those modules runs
+# whole on one worker, and every other test is handed out one by one to whichever is free.
+WHOLE_MODULES = ("tests/e2e/", "tests/interop/")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ServerModulesTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(WHOLE_MODULES):
+                return nodeid.split("::", 1)[0]
+            return nodeid
+
+    return ServerModulesTogether(config, log)
+
+
 @pytest.fixture(scope="session")
 def _template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if BACKEND == "postgresql":
