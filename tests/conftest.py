@@ -128,6 +128,11 @@ def settings(database_url: str) -> Settings:
         argon2_memory_kib=1024,
         argon2_parallelism=1,
         outbox_in_process=False,
+        # Real-time intervals, short: the tests wait for them.
+        qr_keepalive_seconds=0.2,
+        qr_recheck_seconds=0.2,
+        outbox_poll_seconds=0.05,
+        backchannel_poll_seconds=0.05,
     )
 
 

@@ -96,7 +96,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if settings.outbox_in_process:
             # OpenID back-channel logout tokens, on the same terms as the outbox.
             logout_task = asyncio.create_task(
-                app.state.backchannel_logout.run_forever(stop), name="backchannel-logout"
+                app.state.backchannel_logout.run_forever(
+                    stop, poll_seconds=settings.backchannel_poll_seconds
+                ),
+                name="backchannel-logout",
             )
         yield
         if logout_task is not None:
@@ -163,7 +166,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.geo = CountryLookup.from_file(settings.geoip_database)
     from portti.weblogin.watch import StreamWatch
 
-    app.state.qr_watch = StreamWatch(engine, app.state.clock.now)
+    app.state.qr_watch = StreamWatch(engine, app.state.clock.now, settings.qr_recheck_seconds)
 
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys

@@ -488,5 +488,6 @@ def build_worker(
         mailer=make_mailer(settings, session_factory, clock),
         sms=make_sms_sender(settings, session_factory, clock),
         max_attempts=settings.outbox_max_attempts,
+        poll_seconds=settings.outbox_poll_seconds,
         wakeup=wakeup,
     )

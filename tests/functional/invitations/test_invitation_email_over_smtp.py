@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import aiosmtplib
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -140,6 +141,7 @@ def test_invitation_email_arrives_over_smtp_with_code_inviter_and_company(
     assert code not in everything and group_code(code) not in everything
 
 
+@pytest.mark.slow
 def test_fifty_invitations_survive_an_smtp_outage(
     app, settings, session_factory, clock
 ) -> None:  # INV-7

@@ -454,7 +454,8 @@ def test_the_event_stream_rereads_the_database_when_an_event_is_lost(
         number = number_shown(browser, panel)
     finally:
         app.state.events = real
-    _, event = listener.wait_for("scanned", timeout=5)  # the re-check, every 3 seconds
+    # The re-check, every settings.qr_recheck_seconds (0.2 s here).
+    _, event = listener.wait_for("scanned", timeout=2)
     assert event["number"] == number
 
 
