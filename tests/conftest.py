@@ -19,6 +19,7 @@ from portti.db.migrate import upgrade
 from portti.db.models import Model
 from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import OffsetClock
+from portti.runtime import Runtime
 from portti.strongauth.discovery import DiscoveryCache
 from portti.strongauth.oidc import JwksCache
 from support.pg import scratch_database
@@ -141,29 +142,35 @@ def app(settings: Settings, clock: OffsetClock):  # type: ignore[no-untyped-def]
     app = create_app(settings, clock=clock)
     yield app
     # Without a lifespan (tests that use no client) the engine would keep its connections.
-    app.state.engine.dispose()
+    app.state.runtime.engine.dispose()
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def runtime(app) -> Runtime:  # type: ignore[no-untyped-def]
+    """The app's services, as ``create_app`` wired them: tests take them from here."""
+    rt: Runtime = app.state.runtime
+    return rt
+
+
+@pytest.fixture
+def client(app, runtime: Runtime) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as c:
         # The relying party reaches the built-in provider through this same client.
-        app.state.http = c
-        app.state.jwks = JwksCache(c)
-        app.state.discovery = DiscoveryCache(c)
+        runtime.http = c
+        runtime.jwks = JwksCache(c)
+        runtime.discovery = DiscoveryCache(c)
         yield c
 
 
 @pytest.fixture
-def db(app) -> Iterator[Session]:  # type: ignore[no-untyped-def]
-    factory: sessionmaker[Session] = app.state.session_factory
-    with factory() as session:
+def db(runtime: Runtime) -> Iterator[Session]:
+    with runtime.session_factory() as session:
         yield session
 
 
 @pytest.fixture
-def session_factory(app) -> sessionmaker[Session]:  # type: ignore[no-untyped-def]
-    return app.state.session_factory  # type: ignore[no-any-return]
+def session_factory(runtime: Runtime) -> sessionmaker[Session]:
+    return runtime.session_factory
 
 
 __all__ = ["make_session_factory"]

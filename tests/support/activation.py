@@ -102,7 +102,7 @@ def account_in_db(
     requires_invitation: bool = False,
 ) -> Credentials:
     """A finished account (password and authenticator app) for ``person``."""
-    settings, clock = app.state.settings, app.state.clock
+    settings, clock = app.state.runtime.settings, app.state.runtime.clock
     secret = pyotp.random_base32()
     email = f"account.{person.id}@example.org"
     now = clock.now()
@@ -111,7 +111,7 @@ def account_in_db(
             person_id=person.id,
             email=email,
             email_verified_at=now,
-            password_hash=app.state.password_hasher.hash(normalise_password(PASSWORD)),
+            password_hash=app.state.runtime.password_hasher.hash(normalise_password(PASSWORD)),
             password_changed_at=now,
             totp_secret_sealed=SecretBox(settings.secret, "totp").seal(secret),
             totp_confirmed_at=now,

@@ -102,7 +102,7 @@ def test_demo_mode_never_replaces_a_configured_provider(tmp_path) -> None:  # OP
     )
     app = create_app(s)
     try:
-        assert app.state.providers["fi_bank"].issuer == "https://broker.example"
-        assert app.state.providers["ee_id"].issuer.endswith("/test-idp")
+        assert app.state.runtime.providers["fi_bank"].issuer == "https://broker.example"
+        assert app.state.runtime.providers["ee_id"].issuer.endswith("/test-idp")
     finally:
-        app.state.engine.dispose()
+        app.state.runtime.engine.dispose()

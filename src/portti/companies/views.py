@@ -22,6 +22,7 @@ from portti.errors import ValidationFailed
 from portti.invitations.deps import wake_outbox
 from portti.people.countries import COUNTRY_NAMES
 from portti.people.models import Person
+from portti.runtime import runtime
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
     Audit,
@@ -43,9 +44,7 @@ router = APIRouter(
 
 
 def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, ctx, status_code=status
-    )
+    return runtime(request).templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
 def step_up_state(ws: WebSession, settings: SettingsDep, members: Members) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portti.devices.deps import Devices
 from portti.devices.services import REVOKED_BY_OWNER
+from portti.runtime import runtime
 from portti.web.csrf import verify_csrf
 from portti.web.deps import CurrentSession, DbSession, OptionalWebSession
 
@@ -21,7 +22,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _render(request: Request, name: str, ctx: dict[str, object]) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
+    response: Response = runtime(request).templates.TemplateResponse(
         request, name, ctx, headers=NO_STORE
     )
     return response

@@ -3,7 +3,7 @@ the change that caused them, and a worker delivers them afterwards, with retries
 
 A service calls ``Outbox.email``/``Outbox.sms`` inside its own transaction; if that rolls back,
 the message never existed. After the commit, a handler calls
-``request.app.state.outbox_wakeup.notify()`` so that the worker delivers at once instead of at
+``runtime(request).outbox_wakeup.notify()`` so that the worker delivers at once instead of at
 its next poll (every second).
 
 The worker claims due messages by setting ``status = "sending"`` and a lease in one short

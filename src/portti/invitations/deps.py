@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from portti.infra.outbox import Outbox, outbox_box
 from portti.invitations.services import InvitationService
+from portti.runtime import runtime
 from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
 
 
@@ -20,8 +21,8 @@ async def get_invitations(
         audit,
         Outbox(db, clock, outbox_box(settings.secret)),
         secret=settings.secret,
-        limiter=request.app.state.limiter,
-        jinja=request.app.state.templates.env,
+        limiter=runtime(request).limiter,
+        jinja=runtime(request).templates.env,
         step_up_window=settings.step_up_window,
     )
 
@@ -31,6 +32,6 @@ Invitations = Annotated[InvitationService, Depends(get_invitations)]
 
 def wake_outbox(request: Request) -> None:
     """After a commit that queued messages: deliver them now rather than at the next poll."""
-    wakeup = getattr(request.app.state, "outbox_wakeup", None)
+    wakeup = runtime(request).outbox_wakeup
     if wakeup is not None:
         wakeup.notify()

@@ -13,6 +13,7 @@ from portti.errors import ValidationFailed
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.errors import InviteeNotValid, ReinviteNeedsSupport
 from portti.invitations.models import LIVE_STATUSES, Invitation, InvitationStatus
+from portti.runtime import runtime
 from portti.web.csrf import verify_csrf
 from portti.web.deps import CurrentActor, CurrentSession, DbSession, Id, kept_on_refusal
 
@@ -24,9 +25,7 @@ router = APIRouter(
 
 
 def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, ctx, status_code=status
-    )
+    return runtime(request).templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
 def panel_context(invitations: Invitations, inv: Invitation | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from portti.devices.models import Activation, ActivationKind
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher
 from portti.people.models import Person, PersonIdentifier
+from portti.runtime import runtime
 from portti.strongauth.services import LoginFailed, StrongAuthService
 from portti.strongauth.test_idp import TestIdentity
 from portti.web.cookies import set_session_cookie
@@ -37,16 +38,16 @@ router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
 
 def get_strong_auth(request: Request, db: DbSession, clock: ClockDep) -> StrongAuthService:
-    base = request.app.state.settings.base_url.rstrip("/")
+    base = runtime(request).settings.base_url.rstrip("/")
     return StrongAuthService(
         db,
         clock,
-        request.app.state.providers,
-        http=request.app.state.http,
-        jwks=request.app.state.jwks,
+        runtime(request).providers,
+        http=runtime(request).http,
+        jwks=runtime(request).jwks,
         redirect_uri=f"{base}/login/callback",
-        keys=request.app.state.keys,
-        discovery=request.app.state.discovery,
+        keys=runtime(request).keys,
+        discovery=runtime(request).discovery,
     )
 
 
@@ -101,13 +102,13 @@ def start_login(
 def step_up_page(
     request: Request, ws: CurrentSession, settings: SettingsDep, next: str = "/"
 ) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return runtime(request).templates.TemplateResponse(
         request,
         "step_up.html",
         {
             "session": ws,
             "next": _path_only(next),
-            "providers": list(request.app.state.providers.values()),
+            "providers": list(runtime(request).providers.values()),
             "window": settings.step_up_minutes,
         },
     )
@@ -149,7 +150,7 @@ def login_callback(
     error_description: str | None = None,
     iss: str | None = None,
 ) -> Response:
-    templates = request.app.state.templates
+    templates = runtime(request).templates
     try:
         finished = strong.finish(
             state=state,
@@ -175,7 +176,7 @@ def login_callback(
                 extra["purpose"] = "app_activation"
             audit.record(AuditAction.LOGIN_FAILED, reason=exc.code, **extra)
         db.commit()
-        return templates.TemplateResponse(  # type: ignore[no-any-return]
+        return templates.TemplateResponse(
             request, "login_failed.html", {"message": exc.message}, status_code=400
         )
     flow, person = finished.flow, finished.person
@@ -204,7 +205,7 @@ def login_callback(
                 reason="identity_mismatch",
             )
             db.commit()
-            return templates.TemplateResponse(  # type: ignore[no-any-return]
+            return templates.TemplateResponse(
                 request,
                 "login_failed.html",
                 {
@@ -234,7 +235,7 @@ def login_callback(
             country=finished.identity.country,
         )
         db.commit()
-        return templates.TemplateResponse(  # type: ignore[no-any-return]
+        return templates.TemplateResponse(
             request,
             "login_failed.html",
             {
@@ -272,7 +273,7 @@ def _hand_off_to_app(
 ) -> Response:
     """APP-9: a Finnish user activates the app with bank ID. The browser is sent back to the
     app with a one-time handoff code; the app exchanges it with its verifier."""
-    templates = request.app.state.templates
+    templates = runtime(request).templates
     if person is None:
         audit.record(
             AuditAction.LOGIN_FAILED,
@@ -281,7 +282,7 @@ def _hand_off_to_app(
             purpose="app_activation",
         )
         db.commit()
-        return templates.TemplateResponse(  # type: ignore[no-any-return]
+        return templates.TemplateResponse(
             request,
             "login_failed.html",
             {
@@ -294,7 +295,7 @@ def _hand_off_to_app(
 
     web_app = code_challenge.startswith(WEB_APP_HANDOFF)
     code_challenge = code_challenge.removeprefix(WEB_APP_HANDOFF)
-    settings = request.app.state.settings
+    settings = runtime(request).settings
     handoff = secrets.token_urlsafe(32)
     now = clock.now()
     db.add(

@@ -18,6 +18,7 @@ from portti.errors import (
     StepUpRequired,
     ValidationFailed,
 )
+from portti.runtime import runtime
 
 log = structlog.get_logger(__name__)
 
@@ -68,8 +69,8 @@ def install_error_handlers(app: FastAPI) -> None:
                         status_code=204, headers={"HX-Redirect": f"/step-up?next={return_to}"}
                     )
                 return RedirectResponse(f"/step-up?next={return_to}", 303)
-            templates = request.app.state.templates
-            return templates.TemplateResponse(  # type: ignore[no-any-return]
+            templates = runtime(request).templates
+            return templates.TemplateResponse(
                 request,
                 "error.html",
                 {
@@ -103,8 +104,8 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         if wants_html(request):
-            templates = request.app.state.templates
-            return templates.TemplateResponse(  # type: ignore[no-any-return]
+            templates = runtime(request).templates
+            return templates.TemplateResponse(
                 request,
                 "error.html",
                 {
@@ -127,8 +128,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         if wants_html(request):
-            templates = request.app.state.templates
-            return templates.TemplateResponse(  # type: ignore[no-any-return]
+            templates = runtime(request).templates
+            return templates.TemplateResponse(
                 request,
                 "error.html",
                 {

@@ -14,6 +14,7 @@ from portti.devices.app_api import AppSessionToken
 from portti.devices.deps import build_devices
 from portti.devices.services import DeviceService
 from portti.infra.events import EventBus
+from portti.runtime import runtime
 from portti.web.deps import Audit, DbSession, request_context
 from portti.weblogin.geo import GeoLookup
 from portti.weblogin.qr import LoginTransactionService
@@ -22,7 +23,7 @@ from portti.weblogin.qr import LoginTransactionService
 def build_login_transactions(
     request: Request, db: Session, audit: AuditLog
 ) -> LoginTransactionService:
-    state = request.app.state
+    state = runtime(request)
     return LoginTransactionService(
         db, state.clock, audit, secret=state.settings.secret, limiter=state.limiter
     )
@@ -35,12 +36,12 @@ async def get_login_transactions(
 
 
 async def get_events(request: Request) -> EventBus:
-    bus: EventBus = request.app.state.events
+    bus: EventBus = runtime(request).events
     return bus
 
 
 async def get_geo(request: Request) -> GeoLookup:
-    geo: GeoLookup = request.app.state.geo
+    geo: GeoLookup = runtime(request).geo
     return geo
 
 
@@ -64,7 +65,7 @@ class AppSide:
 
 
 async def get_app_side(request: Request, token: AppSessionToken, db: DbSession) -> AppSide:
-    state = request.app.state
+    state = runtime(request)
     audit = AuditLog(db, state.clock, request_context(request))
     return AppSide(
         token=token,

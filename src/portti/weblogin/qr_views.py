@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from portti.devices.models import Device, DeviceStatus
+from portti.runtime import runtime
 from portti.web.cookies import set_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -71,7 +72,7 @@ def cookie_path(public_id: str) -> str:
 
 
 def _render(request: Request, name: str, ctx: dict[str, object], status: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
+    response: Response = runtime(request).templates.TemplateResponse(
         request, name, ctx, status_code=status, headers=NO_STORE
     )
     return response
@@ -98,7 +99,7 @@ def _panel(request: Request, qr: LoginTransactionService, public_id: str, cookie
             "seconds_left": state.expires_in,
         },
     )
-    settings = request.app.state.settings
+    settings = runtime(request).settings
     response.set_cookie(
         QR_COOKIE,
         cookie,
@@ -207,7 +208,7 @@ def qr_status(request: Request, public_id: str, qr: LoginTransactions) -> Respon
 
 def _load_state(request: Request, public_id: str, cookie: str | None) -> BrowserState | None:
     """On a connection of its own, held only for this read."""
-    state = request.app.state
+    state = runtime(request)
     with state.engine.connect() as conn:
         return read_browser_state(conn, public_id, cookie, state.clock.now())
 
@@ -224,9 +225,9 @@ async def qr_events(request: Request, public_id: str) -> Response:
     first = await run_in_threadpool(_load_state, request, public_id, cookie)
     if first is None:
         return JSONResponse({"detail": "No such login."}, status_code=404)
-    bus = request.app.state.events
-    watch: StreamWatch = request.app.state.qr_watch
-    settings = request.app.state.settings
+    bus = runtime(request).events
+    watch: StreamWatch = runtime(request).qr_watch
+    settings = runtime(request).settings
 
     async def stream() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ from portti.companies.services import PersonDirectory, member_status
 from portti.devices.deps import Devices
 from portti.errors import Forbidden
 from portti.oidc_provider.logins import end_client_logins
+from portti.runtime import runtime
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -31,9 +32,7 @@ router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
 
 def render(request: Request, name: str, ctx: dict[str, object], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, ctx, status_code=status
-    )
+    return runtime(request).templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -49,7 +48,7 @@ def login_page(request: Request, ws: OptionalWebSession, next: str = "/") -> Res
         request,
         "login.html",
         {
-            "providers": list(request.app.state.providers.values()),
+            "providers": list(runtime(request).providers.values()),
             "next": _path_only(next),
             "session": ws,
         },

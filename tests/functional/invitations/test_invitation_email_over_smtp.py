@@ -49,8 +49,8 @@ def invitation_service(db: Session, app, settings: Settings, clock: OffsetClock)
         AuditLog(db, clock),
         Outbox(db, clock, outbox_box(settings.secret)),
         secret=settings.secret,
-        limiter=app.state.limiter,
-        jinja=app.state.templates.env,
+        limiter=app.state.runtime.limiter,
+        jinja=app.state.runtime.templates.env,
         step_up_window=settings.step_up_window,
     )
 

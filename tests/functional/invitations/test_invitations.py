@@ -361,15 +361,15 @@ def test_brute_force_of_signup_codes_is_throttled(client, app, db, settings, wor
     invite_via_api(client, world)
     real = signup_code(db, settings, world.employee_a)
     outcomes = {"throttled": 0, "invalid": 0, "succeeded": 0}
-    with app.state.session_factory() as s:
+    with app.state.runtime.session_factory() as s:
         svc = InvitationService(
             s,
-            app.state.clock,
-            AuditLog(s, app.state.clock),
-            Outbox(s, app.state.clock, outbox_box(settings.secret)),
+            app.state.runtime.clock,
+            AuditLog(s, app.state.runtime.clock),
+            Outbox(s, app.state.runtime.clock, outbox_box(settings.secret)),
             secret=settings.secret,
-            limiter=app.state.limiter,
-            jinja=app.state.templates.env,
+            limiter=app.state.runtime.limiter,
+            jinja=app.state.runtime.templates.env,
         )
         for i in range(10_000):
             guess = f"{i:016d}"

@@ -68,7 +68,7 @@ def logged_in(client, rp: RelyingParty, person) -> dict:  # type: ignore[no-unty
 
 
 def deliver(app) -> int:  # type: ignore[no-untyped-def]
-    return int(app.state.backchannel_logout.deliver_due())
+    return int(app.state.runtime.backchannel_logout.deliver_due())
 
 
 def assert_logged_out(app, rp: RelyingParty, receiver, token: dict) -> None:  # type: ignore[no-untyped-def]
