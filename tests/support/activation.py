@@ -33,13 +33,20 @@ def invitation_url(company_id: int, membership_id: int) -> str:
     return f"/api/v1/companies/{company_id}/members/{membership_id}/invitation"
 
 
-def invite(admin: TestClient, company_id: int, membership_id: int) -> httpx.Response:
-    """The admin (logged in and stepped up) sends an invitation."""
-    r = admin.post(
+def request_invitation(
+    admin: TestClient, company_id: int, membership_id: int, *, verified: bool = True
+) -> httpx.Response:
+    """The admin asks for an invitation to be sent; the answer, whatever it is."""
+    return admin.post(
         invitation_url(company_id, membership_id),
-        json={"identity_verified": True},
+        json={"identity_verified": verified},
         headers={"X-CSRF-Token": page_csrf(admin)},
     )
+
+
+def invite(admin: TestClient, company_id: int, membership_id: int) -> httpx.Response:
+    """The admin (logged in and stepped up) sends an invitation."""
+    r = request_invitation(admin, company_id, membership_id)
     assert r.status_code == 201, r.text
     return r
 
