@@ -9,6 +9,7 @@ import time_machine
 from sqlalchemy import func, select, text
 
 from portti.audit.models import AuditEvent
+from portti.invitations.deps import build_invitations
 from portti.invitations.models import ConfirmationCode, Invitation
 from support import factories as f
 from support.activation import latest_signup_code, latest_sms_code, request_invitation
@@ -347,24 +348,14 @@ def test_brute_force_of_signup_codes_is_throttled(client, app, db, settings, wor
     directly so the test stays fast; the HTTP mapping is covered by the next test)."""
     from portti.audit.services import AuditLog
     from portti.errors import RateLimited
-    from portti.infra.outbox import Outbox, outbox_box
     from portti.invitations.errors import InvitationInvalid
-    from portti.invitations.services import InvitationService
 
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
     real = latest_signup_code(db, settings.secret, world.employee_a)
     outcomes = {"throttled": 0, "invalid": 0, "succeeded": 0}
     with app.state.runtime.session_factory() as s:
-        svc = InvitationService(
-            s,
-            app.state.runtime.clock,
-            AuditLog(s, app.state.runtime.clock),
-            Outbox(s, app.state.runtime.clock, outbox_box(settings.secret)),
-            secret=settings.secret,
-            limiter=app.state.runtime.limiter,
-            jinja=app.state.runtime.templates.env,
-        )
+        svc = build_invitations(app.state.runtime, s, AuditLog(s, app.state.runtime.clock))
         for i in range(10_000):
             guess = f"{i:016d}"
             if guess == real:
