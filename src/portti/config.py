@@ -237,8 +237,3 @@ class Settings(BaseSettings):
         if self.handler_threads is not None:
             return self.handler_threads
         return 4 if self.database_url.startswith("sqlite") else 16
-
-    def sqlite_path(self) -> Path | None:
-        if self.database_url.startswith("sqlite:///"):
-            return Path(self.database_url.removeprefix("sqlite:///"))
-        return None
