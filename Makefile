@@ -64,11 +64,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src/portti src/portti_app
 
+# The suite runs on one pytest-xdist worker per core (PYTEST_WORKERS=0 runs it in this process).
+# Tests sharing a server or a module fixture stay on one worker (--dist loadgroup). pytest's exit
+# status 5 (no test ran) fails the target as any other failure does.
+PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup
+
 test-sqlite: $(STAMP) $(INTEROP_STAMP) $(NODE_STAMP)
-	PORTTI_TEST_DATABASE=sqlite $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	PORTTI_TEST_DATABASE=sqlite $(PYTEST) $(PYTEST_ARGS)
 
 test-postgresql: $(STAMP) $(INTEROP_STAMP) $(NODE_STAMP)
-	PORTTI_TEST_DATABASE=postgresql $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	PORTTI_TEST_DATABASE=postgresql $(PYTEST) $(PYTEST_ARGS)
 
 test: lint typecheck test-sqlite test-postgresql
 

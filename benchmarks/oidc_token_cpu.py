@@ -131,9 +131,9 @@ def main() -> None:
             outbox_in_process=False,
         )
         app = create_app(settings)
-        factory = app.state.session_factory
+        factory = app.state.runtime.session_factory
         clock = SystemClock()
-        app.state.keys.ensure()
+        app.state.runtime.keys.ensure()
         with factory() as db:
             company = f.company(db, "Mäkinen Design Oy")
             person = f.person(db, "Kaisa", "Mäkinen")
@@ -188,7 +188,7 @@ def main() -> None:
         try:
             done, cpu, latencies = asyncio.run(run())
         finally:
-            app.state.engine.dispose()
+            app.state.runtime.engine.dispose()
     print(
         f"{done} exchanges in process, concurrency {args.concurrency}, ID tokens {args.alg}, SQLite"
     )

@@ -442,7 +442,7 @@ def main() -> None:
             # A plain ``def``, like the list handlers: the same threadpool hop.
             return {"ok": "yes"}
 
-        engine: Engine = app.state.engine
+        engine: Engine = app.state.runtime.engine
         sql = SqlCounter()
         sql.attach(engine)
         timer = Timer(sql, gcw, args.requests)
@@ -469,8 +469,8 @@ def main() -> None:
         c = s.company_id
         html = {"accept": "text/html"}
         with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
-            app.state.http = client
-            app.state.jwks = JwksCache(client)
+            app.state.runtime.http = client
+            app.state.runtime.jwks = JwksCache(client)
             r = login(client, s.kh_identity)
             assert r.status_code == 303, r.text
 
@@ -547,7 +547,7 @@ def main() -> None:
             base = http[0].p50
 
             # The service alone: a fresh session per call, as a request has.
-            factory = app.state.session_factory
+            factory = app.state.runtime.session_factory
             clock = SystemClock()
             plans: dict[str, list[str]] = {}
 

@@ -19,6 +19,7 @@ from portti.db.migrate import upgrade
 from portti.db.models import Model
 from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import OffsetClock
+from portti.runtime import Runtime
 from portti.strongauth.discovery import DiscoveryCache
 from portti.strongauth.oidc import JwksCache
 from support.pg import scratch_database
@@ -31,6 +32,27 @@ CATALOGUE = {"roles", "alembic_version"}
 
 def pytest_report_header() -> str:
     return f"portti test database: {BACKEND}"
+
+
+# The end-to-end and interoperability modules start servers in module (or session) fixtures:
+# under pytest-xdist (`make test` runs `pytest -n N --dist loadgroup`) each of those modules runs
+# whole on one worker, and every other test is handed out one by one to whichever is free.
+WHOLE_MODULES = ("tests/e2e/", "tests/interop/")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ServerModulesTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(WHOLE_MODULES):
+                return nodeid.split("::", 1)[0]
+            return nodeid
+
+    return ServerModulesTogether(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +129,11 @@ def settings(database_url: str) -> Settings:
         argon2_memory_kib=1024,
         argon2_parallelism=1,
         outbox_in_process=False,
+        # Real-time intervals, short: the tests wait for them.
+        qr_keepalive_seconds=0.2,
+        qr_recheck_seconds=0.2,
+        outbox_poll_seconds=0.05,
+        backchannel_poll_seconds=0.05,
     )
 
 
@@ -115,29 +142,35 @@ def app(settings: Settings, clock: OffsetClock):  # type: ignore[no-untyped-def]
     app = create_app(settings, clock=clock)
     yield app
     # Without a lifespan (tests that use no client) the engine would keep its connections.
-    app.state.engine.dispose()
+    app.state.runtime.engine.dispose()
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def runtime(app) -> Runtime:  # type: ignore[no-untyped-def]
+    """The app's services, as ``create_app`` wired them: tests take them from here."""
+    rt: Runtime = app.state.runtime
+    return rt
+
+
+@pytest.fixture
+def client(app, runtime: Runtime) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as c:
         # The relying party reaches the built-in provider through this same client.
-        app.state.http = c
-        app.state.jwks = JwksCache(c)
-        app.state.discovery = DiscoveryCache(c)
+        runtime.http = c
+        runtime.jwks = JwksCache(c)
+        runtime.discovery = DiscoveryCache(c)
         yield c
 
 
 @pytest.fixture
-def db(app) -> Iterator[Session]:  # type: ignore[no-untyped-def]
-    factory: sessionmaker[Session] = app.state.session_factory
-    with factory() as session:
+def db(runtime: Runtime) -> Iterator[Session]:
+    with runtime.session_factory() as session:
         yield session
 
 
 @pytest.fixture
-def session_factory(app) -> sessionmaker[Session]:  # type: ignore[no-untyped-def]
-    return app.state.session_factory  # type: ignore[no-any-return]
+def session_factory(runtime: Runtime) -> sessionmaker[Session]:
+    return runtime.session_factory
 
 
 __all__ = ["make_session_factory"]

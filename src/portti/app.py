@@ -27,6 +27,7 @@ from portti.i18n import _l
 from portti.infra.clock import Clock, SystemClock
 from portti.infra.logging import configure_logging
 from portti.infra.ratelimit import LimitsRateLimiter
+from portti.runtime import Runtime
 from portti.web.csrf import csrf_token
 from portti.web.deps import UnitOfWorkDep
 from portti.web.errors import install_error_handlers
@@ -61,6 +62,66 @@ def make_templates() -> Jinja2Templates:
     return templates
 
 
+def build_runtime(
+    settings: Settings, clock: Clock, providers: list[OidcProviderSettings]
+) -> Runtime:
+    """Every long-lived object of one app, wired once (the composition root)."""
+    from portti.devices.pins import make_pin_hasher
+    from portti.infra.events import make_event_bus
+    from portti.infra.outbox import OutboxWakeup
+    from portti.keys.services import key_store_for
+    from portti.oidc_provider.backchannel import BackChannelLogout
+    from portti.oidc_provider.keys import KeyStoreSigningKeys
+    from portti.strongauth.discovery import DiscoveryCache
+    from portti.strongauth.oidc import JwksCache
+    from portti.weblogin.geo import CountryLookup
+    from portti.weblogin.watch import StreamWatch
+
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    http = httpx.Client(timeout=10.0, follow_redirects=False)
+    keys = key_store_for(settings, session_factory, clock)
+    # The provider signs with the key store's keys (published at /.well-known/jwks.json).
+    oidc_keys = KeyStoreSigningKeys(keys)
+    # Its own client: the strong-auth client may be replaced (tests route it in-process).
+    backchannel_http = httpx.Client(timeout=5.0, follow_redirects=False)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        session_factory=session_factory,
+        templates=make_templates(),
+        providers={p.key: p for p in providers},
+        limiter=LimitsRateLimiter(settings.rate_limit_storage_url),
+        password_hasher=make_password_hasher(settings),
+        password_policy=PasswordPolicy(
+            breached=BreachedPasswordChecker(settings.breached_password_api_url, http)
+            if settings.breached_password_api_url
+            else None
+        ),
+        pin_hasher=make_pin_hasher(settings),
+        http=http,
+        jwks=JwksCache(http),
+        discovery=DiscoveryCache(http),
+        keys=keys,
+        oidc_keys=oidc_keys,
+        events=make_event_bus(settings.event_bus_url, settings.database_url),
+        qr_watch=StreamWatch(engine, clock.now, settings.qr_recheck_seconds),
+        geo=CountryLookup.from_file(settings.geoip_database),
+        outbox_wakeup=OutboxWakeup(),
+        backchannel_http=backchannel_http,
+        backchannel_logout=BackChannelLogout(
+            session_factory,
+            clock,
+            oidc_keys,
+            issuer=settings.base_url.rstrip("/"),
+            secret=settings.secret,
+            http=backchannel_http,
+            sweep_every=timedelta(seconds=settings.oidc_membership_sweep_seconds),
+        ),
+    )
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
@@ -87,22 +148,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # Handlers (``def``) run on this event loop's thread limiter (docs/operations.md).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         # Server push (QR login): connects to PostgreSQL or Redis when those carry events.
-        events = app.state.events
+        events = rt.events
         await events.start()
         stop = asyncio.Event()
         worker_task: asyncio.Task[None] | None = None
         if settings.outbox_in_process:
             # The outbox worker shares this process's event loop; several instances may run it
             # side by side, and a separate `portti worker` too (claims are exclusive).
-            worker = build_worker(
-                settings, app.state.session_factory, app.state.clock, wakeup=app.state.outbox_wakeup
-            )
+            worker = build_worker(settings, rt.session_factory, rt.clock, wakeup=rt.outbox_wakeup)
             worker_task = asyncio.create_task(worker.run_forever(stop), name="outbox-worker")
         logout_task: asyncio.Task[None] | None = None
         if settings.outbox_in_process:
             # OpenID back-channel logout tokens, on the same terms as the outbox.
             logout_task = asyncio.create_task(
-                app.state.backchannel_logout.run_forever(stop), name="backchannel-logout"
+                rt.backchannel_logout.run_forever(
+                    stop, poll_seconds=settings.backchannel_poll_seconds
+                ),
+                name="backchannel-logout",
             )
         yield
         if logout_task is not None:
@@ -115,12 +177,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if not done:
                 worker_task.cancel()
             await asyncio.gather(worker_task, return_exceptions=True)
-        await app.state.qr_watch.close()
+        await rt.qr_watch.close()
         await events.close()
-        app.state.http.close()
-        app.state.geo.close()
-        app.state.backchannel_http.close()
-        app.state.engine.dispose()
+        rt.http.close()
+        rt.geo.close()
+        rt.backchannel_http.close()
+        rt.engine.dispose()
 
     app = FastAPI(
         title="Portti",
@@ -133,62 +195,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # One transaction per request, ended before the response is sent (web/uow.py).
         dependencies=[UnitOfWorkDep],
     )
-    engine = make_engine(settings.database_url)
-    app.state.settings = settings
-    app.state.clock = clock or SystemClock()
-    app.state.engine = engine
-    app.state.session_factory = make_session_factory(engine)
-    from portti.infra.outbox import OutboxWakeup
-
-    # Handlers call `request.app.state.outbox_wakeup.notify()` after committing queued messages.
-    app.state.outbox_wakeup = OutboxWakeup()
-    app.state.templates = make_templates()
-    app.state.providers = {p.key: p for p in providers}
-    app.state.limiter = LimitsRateLimiter(settings.rate_limit_storage_url)
-    app.state.password_hasher = make_password_hasher(settings)
-    from portti.devices.pins import make_pin_hasher
-
-    app.state.pin_hasher = make_pin_hasher(settings)
-    app.state.http = httpx.Client(timeout=10.0, follow_redirects=False)
-    from portti.strongauth.oidc import JwksCache
-
-    app.state.jwks = JwksCache(app.state.http)
-    from portti.strongauth.discovery import DiscoveryCache
-
-    app.state.discovery = DiscoveryCache(app.state.http)
-    from portti.keys.services import key_store_for
-
-    app.state.keys = key_store_for(settings, app.state.session_factory, app.state.clock)
-    app.state.password_policy = PasswordPolicy(
-        breached=BreachedPasswordChecker(settings.breached_password_api_url, app.state.http)
-        if settings.breached_password_api_url
-        else None
-    )
-    from portti.infra.events import make_event_bus
-    from portti.weblogin.geo import CountryLookup
-
-    app.state.events = make_event_bus(settings.event_bus_url, settings.database_url)
-    app.state.geo = CountryLookup.from_file(settings.geoip_database)
-    from portti.weblogin.watch import StreamWatch
-
-    app.state.qr_watch = StreamWatch(engine, app.state.clock.now)
-
-    from portti.oidc_provider.backchannel import BackChannelLogout
-    from portti.oidc_provider.keys import KeyStoreSigningKeys
-
-    # The provider signs with the key store's keys (published at /.well-known/jwks.json).
-    app.state.oidc_keys = KeyStoreSigningKeys(app.state.keys)
-    # Its own client: the strong-auth client may be replaced (tests route it in-process).
-    app.state.backchannel_http = httpx.Client(timeout=5.0, follow_redirects=False)
-    app.state.backchannel_logout = BackChannelLogout(
-        app.state.session_factory,
-        app.state.clock,
-        app.state.oidc_keys,
-        issuer=settings.base_url.rstrip("/"),
-        secret=settings.secret,
-        http=app.state.backchannel_http,
-        sweep_every=timedelta(seconds=settings.oidc_membership_sweep_seconds),
-    )
+    rt = build_runtime(settings, clock or SystemClock(), providers)
+    app.state.runtime = rt
 
     install_error_handlers(app)
     # The login forms redirect to the providers (CSP form-action follows redirects): their
@@ -262,9 +270,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             build_test_idp_router(
                 issuer=f"{settings.base_url.rstrip('/')}/test-idp",
                 signing_seed=settings.secret,
-                identities=lambda: demo_identities(app.state.session_factory),
-                templates=app.state.templates,
-                clock=app.state.clock,
+                identities=lambda: demo_identities(rt.session_factory),
+                templates=rt.templates,
+                clock=rt.clock,
             ),
             include_in_schema=False,
         )

@@ -115,6 +115,15 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = "memory://"
     secret_key: SecretStr | None = None
 
+    # A QR login's event stream (WEB-1): a comment line this often while nothing happens (finds
+    # a browser that has gone away, keeps proxies from closing a quiet connection); one response
+    # streams at most qr_stream_seconds (EventSource reconnects and reads the database first);
+    # every open stream's login is re-read from the database each qr_recheck_seconds, which
+    # brings expiry and whatever another instance's lost message said.
+    qr_keepalive_seconds: float = Field(default=3.0, gt=0)
+    qr_stream_seconds: float = Field(default=30.0, gt=0)
+    qr_recheck_seconds: float = Field(default=3.0, gt=0)
+
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     step_up_minutes: int = 15
@@ -155,6 +164,10 @@ class Settings(BaseSettings):
     sms_auth_header: SecretStr | None = None
     sms_body_template: str = '{"to": "{to}", "text": "{text}"}'
     outbox_in_process: bool = True
+    # The outbox worker looks for due messages this often when nothing wakes it sooner.
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Back-channel logout tokens due for delivery are looked for this often.
+    backchannel_poll_seconds: float = Field(default=0.5, gt=0)
     # With back-off capped at 10 minutes, 20 tries ride out about two and a half hours of outage.
     outbox_max_attempts: int = 20
 
@@ -235,8 +248,3 @@ class Settings(BaseSettings):
         if self.handler_threads is not None:
             return self.handler_threads
         return 4 if self.database_url.startswith("sqlite") else 16
-
-    def sqlite_path(self) -> Path | None:
-        if self.database_url.startswith("sqlite:///"):
-            return Path(self.database_url.removeprefix("sqlite:///"))
-        return None

@@ -67,6 +67,7 @@ def _send(client: TestClient, case: Any, csrf: str) -> Any:
     )
 
 
+@pytest.mark.slow
 def test_openapi_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     app, kh
 ) -> None:  # SEC-10

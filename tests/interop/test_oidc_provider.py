@@ -34,7 +34,7 @@ pytestmark = pytest.mark.interop
 @pytest.fixture(scope="module")
 def people(interop: Interop) -> dict[str, dict[str, str]]:
     """Two people with Finnish identity codes, members of a company."""
-    with interop.app.state.session_factory() as db:
+    with interop.app.state.runtime.session_factory() as db:
         company = f.company(db, "Interop Oy")
         found: dict[str, dict[str, str]] = {}
         for name in ("Aino", "Eero"):
@@ -120,7 +120,7 @@ def login(
 
 
 def events(interop: Interop, action: str) -> list[AuditEvent]:
-    with interop.app.state.session_factory() as db:
+    with interop.app.state.runtime.session_factory() as db:
         return list(
             db.scalars(
                 select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
@@ -135,7 +135,7 @@ def me(browser: httpx.Client) -> dict[str, Any]:
 
 
 def portti_id(interop: Interop, who: dict[str, str]) -> str:
-    with interop.app.state.session_factory() as db:
+    with interop.app.state.runtime.session_factory() as db:
         return db.get(Person, int(who["person_id"])).portti_id  # type: ignore[union-attr]
 
 
@@ -298,7 +298,7 @@ def test_portti_key_rotation_is_picked_up_by_the_provider(interop, people) -> No
     """The provider caches Portti's key set (oidc-provider: at least a minute, here the five
     minutes of its Cache-Control). A key published before it is used is in that cache when it
     starts signing; that is what the pre-publication period is for."""
-    keys = interop.app.state.keys
+    keys = interop.app.state.runtime.keys
     policy = keys.policy
     # A pre-publication period of a second, so the test need not move any clock.
     keys.policy = KeyPolicy(

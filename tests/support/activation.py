@@ -33,13 +33,20 @@ def invitation_url(company_id: int, membership_id: int) -> str:
     return f"/api/v1/companies/{company_id}/members/{membership_id}/invitation"
 
 
-def invite(admin: TestClient, company_id: int, membership_id: int) -> httpx.Response:
-    """The admin (logged in and stepped up) sends an invitation."""
-    r = admin.post(
+def request_invitation(
+    admin: TestClient, company_id: int, membership_id: int, *, verified: bool = True
+) -> httpx.Response:
+    """The admin asks for an invitation to be sent; the answer, whatever it is."""
+    return admin.post(
         invitation_url(company_id, membership_id),
-        json={"identity_verified": True},
+        json={"identity_verified": verified},
         headers={"X-CSRF-Token": page_csrf(admin)},
     )
+
+
+def invite(admin: TestClient, company_id: int, membership_id: int) -> httpx.Response:
+    """The admin (logged in and stepped up) sends an invitation."""
+    r = request_invitation(admin, company_id, membership_id)
     assert r.status_code == 201, r.text
     return r
 
@@ -102,7 +109,7 @@ def account_in_db(
     requires_invitation: bool = False,
 ) -> Credentials:
     """A finished account (password and authenticator app) for ``person``."""
-    settings, clock = app.state.settings, app.state.clock
+    settings, clock = app.state.runtime.settings, app.state.runtime.clock
     secret = pyotp.random_base32()
     email = f"account.{person.id}@example.org"
     now = clock.now()
@@ -111,7 +118,7 @@ def account_in_db(
             person_id=person.id,
             email=email,
             email_verified_at=now,
-            password_hash=app.state.password_hasher.hash(normalise_password(PASSWORD)),
+            password_hash=app.state.runtime.password_hasher.hash(normalise_password(PASSWORD)),
             password_changed_at=now,
             totp_secret_sealed=SecretBox(settings.secret, "totp").seal(secret),
             totp_confirmed_at=now,

@@ -26,7 +26,7 @@ def cheap_pin_hasher() -> PasswordHasher:
 def make_service(  # type: ignore[no-untyped-def]
     db: Session, app, settings, *, pin_hasher: PasswordHasher | None = None, **kwargs
 ) -> DeviceService:
-    clock = app.state.clock
+    clock = app.state.runtime.clock
     return DeviceService(
         db,
         clock,
@@ -34,7 +34,7 @@ def make_service(  # type: ignore[no-untyped-def]
         Outbox(db, clock, outbox_box(settings.secret)),
         secret=settings.secret,
         pin_hasher=pin_hasher or cheap_pin_hasher(),
-        jinja=app.state.templates.env,
+        jinja=app.state.runtime.templates.env,
         base_url=settings.base_url,
         **kwargs,
     )

@@ -96,7 +96,7 @@ def recode_test_idp_callback(client: TestClient, callback: str, **claims: object
     from portti.strongauth.oidc import AllowListRegistry
     from portti.strongauth.test_idp import ALGORITHM, derive_signing_key
 
-    key = derive_signing_key(client.app.state.settings.secret)  # type: ignore[attr-defined]
+    key = derive_signing_key(client.app.state.runtime.settings.secret)  # type: ignore[attr-defined]
     registry = AllowListRegistry([ALGORITHM])
     path, _, query = callback.partition("?")
     params = dict(parse_qsl(query))
@@ -146,11 +146,11 @@ def force_login(client: TestClient, who: Person, *, stepped_up: bool = False) ->
     from portti.weblogin.sessions import SessionService
 
     app = client.app
-    settings = app.state.settings  # type: ignore[attr-defined]
-    with app.state.session_factory() as db:  # type: ignore[attr-defined]
+    settings = app.state.runtime.settings  # type: ignore[attr-defined]
+    with app.state.runtime.session_factory() as db:  # type: ignore[attr-defined]
         sessions = SessionService(
             db,
-            app.state.clock,  # type: ignore[attr-defined]
+            app.state.runtime.clock,  # type: ignore[attr-defined]
             idle=timedelta(minutes=settings.session_idle_minutes),
             absolute=timedelta(hours=settings.session_absolute_hours),
         )

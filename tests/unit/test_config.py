@@ -90,19 +90,3 @@ def test_configuration_errors_never_echo_secrets() -> None:  # OPS-4 WEB-4
             Settings(**GOOD, oidc_providers=[provider])
         assert "very-secret-client-secret-123" not in str(caught.value)
         assert "s" * 48 not in str(caught.value)
-
-
-def test_demo_mode_never_replaces_a_configured_provider(tmp_path) -> None:  # OPS-1 WEB-4
-    from portti.app import create_app
-
-    s = Settings(
-        mode=Mode.DEMO,
-        database_url=f"sqlite:///{tmp_path / 'p.db'}",
-        oidc_providers=[_provider()],
-    )
-    app = create_app(s)
-    try:
-        assert app.state.providers["fi_bank"].issuer == "https://broker.example"
-        assert app.state.providers["ee_id"].issuer.endswith("/test-idp")
-    finally:
-        app.state.engine.dispose()

@@ -17,7 +17,7 @@ def test_device_bound_tells_an_address_once_whatever_its_case(db, app, settings,
     db.flush()
     notices = NoticeService(
         Outbox(db, clock, outbox_box(settings.secret)),
-        app.state.templates.env,
+        app.state.runtime.templates.env,
         base_url="https://portti.example/",
     )
     device = Device(

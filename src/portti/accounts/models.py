@@ -28,7 +28,6 @@ class Account(Model):
     # The last accepted TOTP time step: a code is never accepted twice.
     totp_last_step: Mapped[int | None]
     failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Set by "Log out from all devices": the account alone cannot activate the app again.
     requires_invitation: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

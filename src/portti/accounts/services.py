@@ -364,7 +364,6 @@ class AccountService:
             account.password_hash = password_hash
             account.password_changed_at = now
             account.failed_logins = 0
-            account.locked_until = None
             account.requires_invitation = True
             action = AuditAction.ACCOUNT_PASSWORD_CHANGED
         activation.account_id = account.id

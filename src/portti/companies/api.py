@@ -37,7 +37,6 @@ from portti.web.deps import (
     Uow,
 )
 
-PROBLEM = {"model": dict[str, Any], "content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
     403: {"description": "Not an administrator of this company, or step-up needed"},

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, NoReturn
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -700,16 +700,6 @@ class MembershipService:
         self.require_person_rights(actor, company, m.person_id, "end_sessions")
         return sessions.revoke_all(
             m.person_id, self.audit, actor_id=actor.person_id, company_id=company.id
-        )
-
-    def count_members(self, company_id: int) -> int:
-        return int(
-            self.db.scalar(
-                select(func.count())
-                .select_from(Membership)
-                .where(Membership.company_id == company_id)
-            )
-            or 0
         )
 
 

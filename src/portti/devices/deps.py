@@ -1,5 +1,5 @@
 """Wiring the account and device services into requests. The password hasher and policy are
-long-lived: ``create_app`` puts them on ``app.state``."""
+long-lived: ``create_app`` puts them on the ``Runtime``."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from portti.audit.services import AuditLog
 from portti.config import Settings
 from portti.devices.services import DeviceService
 from portti.infra.outbox import Outbox, outbox_box
+from portti.runtime import runtime
 from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
 
 
 async def get_accounts(
     request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
 ) -> AccountService:
-    state = request.app.state
+    state = runtime(request)
     return AccountService(
         db,
         clock,
@@ -35,7 +36,7 @@ async def get_accounts(
 
 
 def build_devices(request: Request, db: Session, audit: AuditLog) -> DeviceService:
-    state = request.app.state
+    state = runtime(request)
     settings: Settings = state.settings
     return DeviceService(
         db,

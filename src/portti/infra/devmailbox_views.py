@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from markupsafe import Markup, escape
 
 from portti.infra.devmailbox import DevMailbox, OpenedDevMessage, make_dev_mailbox
+from portti.runtime import runtime
 from portti.web.deps import ClockDep, Id, SettingsDep
 
 
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/dev", dependencies=[Depends(demo_only)], include_in_
 
 
 def get_dev_mailbox(request: Request, settings: SettingsDep, clock: ClockDep) -> DevMailbox:
-    return make_dev_mailbox(settings, request.app.state.session_factory, clock)
+    return make_dev_mailbox(settings, runtime(request).session_factory, clock)
 
 
 Mailbox = Annotated[DevMailbox, Depends(get_dev_mailbox)]
@@ -64,7 +65,7 @@ def as_json(m: OpenedDevMessage) -> dict[str, Any]:
 
 @router.get("/mailbox")
 def mailbox_page(request: Request, mailbox: Mailbox, settings: SettingsDep) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return runtime(request).templates.TemplateResponse(
         request,
         "dev/mailbox.html",
         {"messages": mailbox.latest(limit=200), "mode": settings.mode.value},
@@ -88,6 +89,6 @@ def message_page(request: Request, mailbox: Mailbox, message_id: Id) -> Response
     message = mailbox.get(message_id)
     if message is None:
         raise HTTPException(status_code=404, detail="There is no such message.")
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return runtime(request).templates.TemplateResponse(
         request, "dev/message.html", {"message": message, "text_body": linkify(message.text)}
     )

@@ -3,7 +3,7 @@ the change that caused them, and a worker delivers them afterwards, with retries
 
 A service calls ``Outbox.email``/``Outbox.sms`` inside its own transaction; if that rolls back,
 the message never existed. After the commit, a handler calls
-``request.app.state.outbox_wakeup.notify()`` so that the worker delivers at once instead of at
+``runtime(request).outbox_wakeup.notify()`` so that the worker delivers at once instead of at
 its next poll (every second).
 
 The worker claims due messages by setting ``status = "sending"`` and a lease in one short
@@ -488,5 +488,6 @@ def build_worker(
         mailer=make_mailer(settings, session_factory, clock),
         sms=make_sms_sender(settings, session_factory, clock),
         max_attempts=settings.outbox_max_attempts,
+        poll_seconds=settings.outbox_poll_seconds,
         wakeup=wakeup,
     )

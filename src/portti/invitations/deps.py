@@ -5,25 +5,32 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
+from portti.audit.services import AuditLog
 from portti.infra.outbox import Outbox, outbox_box
 from portti.invitations.services import InvitationService
-from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
+from portti.runtime import Runtime, runtime
+from portti.web.deps import Audit, DbSession
 
 
-async def get_invitations(
-    request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
-) -> InvitationService:
+def build_invitations(rt: Runtime, db: Session, audit: AuditLog) -> InvitationService:
+    """The service on ``db``, wired from the app's runtime (requests and tests alike)."""
+    settings = rt.settings
     return InvitationService(
         db,
-        clock,
+        rt.clock,
         audit,
-        Outbox(db, clock, outbox_box(settings.secret)),
+        Outbox(db, rt.clock, outbox_box(settings.secret)),
         secret=settings.secret,
-        limiter=request.app.state.limiter,
-        jinja=request.app.state.templates.env,
+        limiter=rt.limiter,
+        jinja=rt.templates.env,
         step_up_window=settings.step_up_window,
     )
+
+
+async def get_invitations(request: Request, db: DbSession, audit: Audit) -> InvitationService:
+    return build_invitations(runtime(request), db, audit)
 
 
 Invitations = Annotated[InvitationService, Depends(get_invitations)]
@@ -31,6 +38,6 @@ Invitations = Annotated[InvitationService, Depends(get_invitations)]
 
 def wake_outbox(request: Request) -> None:
     """After a commit that queued messages: deliver them now rather than at the next poll."""
-    wakeup = getattr(request.app.state, "outbox_wakeup", None)
+    wakeup = runtime(request).outbox_wakeup
     if wakeup is not None:
         wakeup.notify()

@@ -18,6 +18,7 @@ from portti.companies.policy import AdminPolicy
 from portti.errors import Forbidden
 from portti.i18n import gettext, use_locale
 from portti.infra.outbox import OutboxMessage, failed_messages
+from portti.runtime import runtime
 from portti.web.csrf import verify_csrf
 from portti.web.deps import ClockDep, CurrentSession, DbSession, Id
 
@@ -141,6 +142,6 @@ def undeliverable_page(
         "grant": grant,
         "messages": failed_messages(db, company_id=company_id),
     }
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return runtime(request).templates.TemplateResponse(
         request, "invitations/undeliverable.html", ctx
     )

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from portti.errors import ValidationFailed
 from portti.oidc_provider.clients import ClientInput, ClientService, ClientView, RegisteredClient
+from portti.runtime import runtime
 from portti.web.csrf import verify_csrf
 from portti.web.deps import Audit, ClockDep, CurrentSession, DbSession, SettingsDep
 
@@ -97,7 +98,7 @@ def disable_client(client_id: str, ws: CurrentSession, clients: Clients) -> Resp
 
 
 def _render(request: Request, name: str, ctx: dict[str, Any], status_code: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return runtime(request).templates.TemplateResponse(
         request, name, ctx, status_code=status_code, headers={"cache-control": "no-store"}
     )
 

@@ -32,6 +32,7 @@ from portti.oidc_provider.service import (
     ValidatedRequest,
 )
 from portti.oidc_provider.token_form import TokenFormDep
+from portti.runtime import runtime
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -51,7 +52,7 @@ NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
 def issuer_of(request: Request) -> str:
-    return str(request.app.state.settings.base_url).rstrip("/")
+    return str(runtime(request).settings.base_url).rstrip("/")
 
 
 async def get_provider(
@@ -62,9 +63,9 @@ async def get_provider(
         clock,
         audit,
         issuer=issuer_of(request),
-        keys=request.app.state.oidc_keys,
-        secret=request.app.state.settings.secret,
-        code_lifetime=timedelta(seconds=request.app.state.settings.oidc_code_lifetime_seconds),
+        keys=runtime(request).oidc_keys,
+        secret=runtime(request).settings.secret,
+        code_lifetime=timedelta(seconds=runtime(request).settings.oidc_code_lifetime_seconds),
     )
 
 
@@ -72,7 +73,7 @@ Provider = Annotated[ProviderService, Depends(get_provider)]
 
 
 def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+    return runtime(request).templates.TemplateResponse(
         request, name, ctx, status_code=status, headers=NO_STORE
     )
 
@@ -80,7 +81,7 @@ def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) 
 @router.get("/.well-known/openid-configuration")
 def discovery(request: Request) -> JSONResponse:
     issuer = issuer_of(request)
-    keys: SigningKeys = request.app.state.oidc_keys
+    keys: SigningKeys = runtime(request).oidc_keys
     return JSONResponse(
         {
             "issuer": issuer,

@@ -10,7 +10,6 @@ win over the discovered ones.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 
 from portti.config import OidcProviderSettings
+from portti.infra.ttlcache import TtlCache
 
 __all__ = ["DiscoveryCache", "Endpoints", "static_endpoints"]
 
@@ -89,10 +89,9 @@ class DiscoveryCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
-        self._ttl = ttl.total_seconds()
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._cache: TtlCache[dict[str, Any]] = TtlCache(
+            self._fetch, ttl_seconds=ttl.total_seconds(), clock=clock
+        )
 
     def endpoints(self, provider: OidcProviderSettings) -> Endpoints:
         """The provider's endpoints: the configured ones, completed by discovery if needed."""
@@ -101,25 +100,11 @@ class DiscoveryCache:
         return _merge(provider, self.metadata(provider.issuer))
 
     def metadata(self, issuer: str) -> dict[str, Any]:
-        with self._lock:
-            entry = self._entries.get(issuer)
-            if entry is not None and self._clock() - entry[0] < self._ttl:
-                return entry[1]
-            try:
-                meta = self._fetch(issuer)
-            except DiscoveryError:
-                if entry is not None:
-                    return entry[1]  # the last good copy, until the provider answers again
-                raise
-            self._entries[issuer] = (self._clock(), meta)
-            return meta
+        # While the provider does not answer, the last good copy is used.
+        return self._cache.get(issuer, stale_on=(DiscoveryError,))
 
     def invalidate(self, issuer: str | None = None) -> None:
-        with self._lock:
-            if issuer is None:
-                self._entries.clear()
-            else:
-                self._entries.pop(issuer, None)
+        self._cache.invalidate(issuer)
 
     def _fetch(self, issuer: str) -> dict[str, Any]:
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"

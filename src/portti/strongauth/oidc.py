@@ -15,7 +15,6 @@ import hmac
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from portti.config import OidcProviderSettings
+from portti.infra.ttlcache import TtlCache
 from portti.keys.services import KeyStore
 from portti.strongauth.discovery import Endpoints, static_endpoints
 
@@ -381,10 +381,9 @@ class JwksCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
-        self._ttl = ttl.total_seconds()
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, KeySet]] = {}
+        self._cache: TtlCache[KeySet] = TtlCache(
+            self._fetch, ttl_seconds=ttl.total_seconds(), clock=clock
+        )
 
     def get(self, jwks_uri: str, *, kid: str | None = None, force: bool = False) -> KeySet:
         """The key set at ``jwks_uri``; refetched when stale, or when ``kid`` is not in it.
@@ -392,25 +391,16 @@ class JwksCache:
         ``force`` refetches a set read more than ``FORCE_INTERVAL`` seconds ago: a signature
         that fails with a known ``kid`` may mean the provider reused the ``kid`` for a new key.
         """
-        with self._lock:
-            entry = self._entries.get(jwks_uri)
-            now = self._clock()
-            if force and entry is not None and now - entry[0] < FORCE_INTERVAL:
-                return entry[1]
-            if not force and entry is not None and now - entry[0] < self._ttl:
-                key_set = entry[1]
-                if kid is None or _has_kid(key_set, kid):
-                    return key_set
-            key_set = self._fetch(jwks_uri)
-            self._entries[jwks_uri] = (self._clock(), key_set)
-            return key_set
+
+        def keep(key_set: KeySet, age: float) -> bool:
+            if force:
+                return age < FORCE_INTERVAL
+            return age < self._cache.ttl_seconds and (kid is None or _has_kid(key_set, kid))
+
+        return self._cache.get(jwks_uri, keep=keep)
 
     def invalidate(self, jwks_uri: str | None = None) -> None:
-        with self._lock:
-            if jwks_uri is None:
-                self._entries.clear()
-            else:
-                self._entries.pop(jwks_uri, None)
+        self._cache.invalidate(jwks_uri)
 
     def _fetch(self, jwks_uri: str) -> KeySet:
         unavailable = OidcError(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portti.devices.activation import ActivationService
 from portti.people.models import Person, PersonIdentifier
+from portti.runtime import runtime
 from portti.strongauth.services import StrongAuthService
 from portti.strongauth.test_idp import TestIdentity
 from portti.web.cookies import set_session_cookie
@@ -32,16 +33,16 @@ router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
 
 def get_strong_auth(request: Request, db: DbSession, clock: ClockDep) -> StrongAuthService:
-    base = request.app.state.settings.base_url.rstrip("/")
+    base = runtime(request).settings.base_url.rstrip("/")
     return StrongAuthService(
         db,
         clock,
-        request.app.state.providers,
-        http=request.app.state.http,
-        jwks=request.app.state.jwks,
+        runtime(request).providers,
+        http=runtime(request).http,
+        jwks=runtime(request).jwks,
         redirect_uri=f"{base}/login/callback",
-        keys=request.app.state.keys,
-        discovery=request.app.state.discovery,
+        keys=runtime(request).keys,
+        discovery=runtime(request).discovery,
     )
 
 
@@ -100,7 +101,7 @@ def step_up_page(
         {
             "session": ws,
             "next": _path_only(next),
-            "providers": list(request.app.state.providers.values()),
+            "providers": list(runtime(request).providers.values()),
             "window": settings.step_up_minutes,
         },
     )

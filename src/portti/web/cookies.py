@@ -12,6 +12,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from portti.runtime import runtime
+
 SESSION = "portti_session"
 BROWSER = "portti_browser"
 HOST_PREFIX = "__Host-"
@@ -22,11 +24,11 @@ def cookie_name(base: str, *, secure: bool) -> str:
 
 
 def session_cookie_name(request: Request) -> str:
-    return cookie_name(SESSION, secure=request.app.state.settings.secure_cookies)
+    return cookie_name(SESSION, secure=runtime(request).settings.secure_cookies)
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
-    settings = request.app.state.settings
+    settings = runtime(request).settings
     response.set_cookie(
         session_cookie_name(request),
         token,
@@ -39,7 +41,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:
-    settings = request.app.state.settings
+    settings = runtime(request).settings
     response.delete_cookie(
         session_cookie_name(request),
         path="/",

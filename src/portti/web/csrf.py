@@ -15,6 +15,7 @@ from fastapi import Request
 
 from portti.errors import DomainError
 from portti.i18n import _l
+from portti.runtime import runtime
 from portti.web.cookies import session_cookie_name
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -50,7 +51,7 @@ def make_token(secret: bytes, binding: str) -> str:
 
 
 def csrf_token(request: Request) -> str:
-    return make_token(request.app.state.settings.secret, csrf_binding(request))
+    return make_token(runtime(request).settings.secret, csrf_binding(request))
 
 
 async def verify_csrf(request: Request) -> None:
@@ -59,7 +60,7 @@ async def verify_csrf(request: Request) -> None:
         return
     origin = request.headers.get("origin")
     if origin and origin != "null":
-        base = urlsplit(request.app.state.settings.base_url)
+        base = urlsplit(runtime(request).settings.base_url)
         if urlsplit(origin).netloc not in {base.netloc, request.headers.get("host", "")}:
             raise CsrfFailed()
     sent = request.headers.get(HEADER)

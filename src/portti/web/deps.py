@@ -1,6 +1,7 @@
-"""Request dependencies as ``Annotated`` aliases. Long-lived objects live on ``app.state``.
+"""Request dependencies as ``Annotated`` aliases. Long-lived objects live on the app's
+``Runtime`` (``portti.runtime``).
 
-Dependencies that only read ``app.state`` or build objects (no I/O) are ``async def``: FastAPI
+Dependencies that only read the runtime or build objects (no I/O) are ``async def``: FastAPI
 runs a plain ``def`` dependency in the thread pool, a hop of its own for each one per request."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from portti.config import Settings
 from portti.errors import NotAuthenticated
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox, outbox_box
+from portti.runtime import runtime
 from portti.web.cookies import session_cookie_name
 from portti.web.uow import UnitOfWork
 from portti.weblogin.models import WebSession
@@ -26,12 +28,12 @@ from portti.weblogin.sessions import SessionService
 
 
 async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+    settings: Settings = runtime(request).settings
     return settings
 
 
 async def get_clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
+    clock: Clock = runtime(request).clock
     return clock
 
 
@@ -43,7 +45,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     whose work was committed: both stay on the event loop. Only a session still holding a
     connection (a read-only handler, or an error mid-transaction) is closed in the thread pool,
     where its rollback may wait on the database."""
-    session: Session = request.app.state.session_factory()
+    session: Session = runtime(request).session_factory()
     try:
         yield session
     finally:
@@ -57,7 +59,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 
 
 def client_ip(request: Request) -> str | None:
-    settings: Settings = request.app.state.settings
+    settings: Settings = runtime(request).settings
     peer = request.client.host if request.client else None
     forwarded = request.headers.get("x-forwarded-for")
     # Only a proxy we trust may tell us who its client was.
@@ -184,7 +186,7 @@ async def get_membership_service(
         audit,
         step_up_window=settings.step_up_window,
         outbox=Outbox(db, clock, outbox_box(settings.secret)),
-        jinja=request.app.state.templates.env,
+        jinja=runtime(request).templates.env,
     )
 
 

@@ -19,6 +19,7 @@ from portti.errors import (
     ValidationFailed,
 )
 from portti.i18n import _l, localize
+from portti.runtime import runtime
 
 log = structlog.get_logger(__name__)
 
@@ -73,8 +74,8 @@ def install_error_handlers(app: FastAPI) -> None:
                         status_code=204, headers={"HX-Redirect": f"/step-up?next={return_to}"}
                     )
                 return RedirectResponse(f"/step-up?next={return_to}", 303)
-            templates = request.app.state.templates
-            return templates.TemplateResponse(  # type: ignore[no-any-return]
+            templates = runtime(request).templates
+            return templates.TemplateResponse(
                 request,
                 "error.html",
                 {
@@ -108,8 +109,8 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         if wants_html(request):
-            templates = request.app.state.templates
-            return templates.TemplateResponse(  # type: ignore[no-any-return]
+            templates = runtime(request).templates
+            return templates.TemplateResponse(
                 request,
                 "error.html",
                 {
@@ -134,8 +135,8 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, _l("Error")
         )
         if wants_html(request):
-            templates = request.app.state.templates
-            return templates.TemplateResponse(  # type: ignore[no-any-return]
+            templates = runtime(request).templates
+            return templates.TemplateResponse(
                 request,
                 "error.html",
                 {

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from portti.i18n import LANGUAGE_COOKIE, supported
+from portti.runtime import runtime
 from portti.web.csrf import verify_csrf
 from portti.web.deps import OptionalWebSession
 from portti.web.errors import _path_only
@@ -27,7 +28,7 @@ def choose_language(
     if ws is not None:
         ws.person.language = lang  # committed by the request's unit of work
     response = RedirectResponse(_path_only(next), 303)
-    secure = request.app.state.settings.secure_cookies
+    secure = runtime(request).settings.secure_cookies
     if lang:
         response.set_cookie(
             LANGUAGE_COOKIE,

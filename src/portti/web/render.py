@@ -1,4 +1,4 @@
-"""The one way a route answers with a page: the app's templates (``app.state.templates``),
+"""The one way a route answers with a page: the app's templates (the runtime's ``templates``),
 the request in the context (CSRF token, nonce), a status and headers."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+
+from portti.runtime import runtime
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -19,7 +21,7 @@ def render(
     status: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
+    response: Response = runtime(request).templates.TemplateResponse(
         request, name, dict(ctx), status_code=status, headers=headers
     )
     return response

@@ -14,6 +14,7 @@ from portti.devices.app_api import AppSessionToken
 from portti.devices.deps import build_devices
 from portti.devices.services import DeviceService
 from portti.infra.events import EventBus
+from portti.runtime import runtime
 from portti.web.deps import Audit, DbSession, Uow, request_context
 from portti.weblogin.geo import GeoLookup
 from portti.weblogin.qr import LoginTransactionService
@@ -22,7 +23,7 @@ from portti.weblogin.qr import LoginTransactionService
 def build_login_transactions(
     request: Request, db: Session, audit: AuditLog
 ) -> LoginTransactionService:
-    state = request.app.state
+    state = runtime(request)
     return LoginTransactionService(
         db, state.clock, audit, secret=state.settings.secret, limiter=state.limiter
     )
@@ -34,18 +35,18 @@ async def get_login_transactions(
     qr = build_login_transactions(request, db, audit)
     # The waiting browsers hear of a change once it is committed (never before: a browser that
     # hears "approved" must find it in the database), whatever route made it.
-    bus: EventBus = request.app.state.events
+    bus: EventBus = runtime(request).events
     uow.after_commit(lambda: qr.publish_changes(bus))
     return qr
 
 
 async def get_events(request: Request) -> EventBus:
-    bus: EventBus = request.app.state.events
+    bus: EventBus = runtime(request).events
     return bus
 
 
 async def get_geo(request: Request) -> GeoLookup:
-    geo: GeoLookup = request.app.state.geo
+    geo: GeoLookup = runtime(request).geo
     return geo
 
 
@@ -71,7 +72,7 @@ class AppSide:
 async def get_app_side(
     request: Request, token: AppSessionToken, db: DbSession, uow: Uow
 ) -> AppSide:
-    state = request.app.state
+    state = runtime(request)
     audit = AuditLog(db, state.clock, request_context(request))
     side = AppSide(
         token=token,

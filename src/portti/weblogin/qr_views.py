@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from portti.devices.models import Device, DeviceStatus
+from portti.runtime import runtime
 from portti.web.cookies import set_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -60,13 +61,9 @@ router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 QR_COOKIE = "portti_qr"
 # htmx stops polling on this status (https://htmx.org/attributes/hx-trigger/, "every").
 STOP_POLLING = 286
-# A comment line this often while nothing happens: finds a browser that has gone away, and keeps
-# proxies from closing a quiet connection. (The database is re-read for every stream at once by
-# ``StreamWatch``, which also brings expiry.)
-KEEPALIVE_SECONDS = 3.0
-# One response streams at most this long; EventSource reconnects by itself (``retry``), and
-# the new stream reads the database first. Keeps shutdowns and proxies from waiting long.
-STREAM_SECONDS = 30.0
+# How often a stream sends a comment line, and how long one response streams at most, are
+# settings (qr_keepalive_seconds, qr_stream_seconds); the database is re-read for every stream
+# at once by ``StreamWatch`` (qr_recheck_seconds), which also brings expiry.
 RETRY_MS = 1000
 
 
@@ -96,7 +93,7 @@ def _panel(request: Request, qr: LoginTransactionService, public_id: str, cookie
         },
         headers=NO_STORE,
     )
-    settings = request.app.state.settings
+    settings = runtime(request).settings
     response.set_cookie(
         QR_COOKIE,
         cookie,
@@ -199,7 +196,7 @@ def qr_status(request: Request, public_id: str, qr: LoginTransactions) -> Respon
 
 def _load_state(request: Request, public_id: str, cookie: str | None) -> BrowserState | None:
     """On a connection of its own, held only for this read."""
-    state = request.app.state
+    state = runtime(request)
     with state.engine.connect() as conn:
         return read_browser_state(conn, public_id, cookie, state.clock.now())
 
@@ -211,17 +208,18 @@ def _sse(state: BrowserState) -> str:
 @router.get("/login/qr/{public_id}/events")
 async def qr_events(request: Request, public_id: str) -> Response:
     """Server-Sent Events: ``state`` events as the transaction moves on. Ends after a final
-    state, or after ``STREAM_SECONDS`` (the browser reconnects)."""
+    state, or after ``settings.qr_stream_seconds`` (the browser reconnects)."""
     cookie = request.cookies.get(QR_COOKIE)
     first = await run_in_threadpool(_load_state, request, public_id, cookie)
     if first is None:
         return JSONResponse({"detail": "No such login."}, status_code=404)
-    bus = request.app.state.events
-    watch: StreamWatch = request.app.state.qr_watch
+    bus = runtime(request).events
+    watch: StreamWatch = runtime(request).qr_watch
+    settings = runtime(request).settings
 
     async def stream() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + STREAM_SECONDS
+        deadline = loop.time() + settings.qr_stream_seconds
         yield f"retry: {RETRY_MS}\n\n"
         async with bus.subscribe(channel_of(public_id)) as sub, watch.watch(public_id, sub):
             # Read again now that we listen: nothing that happened in between is missed.
@@ -231,7 +229,7 @@ async def qr_events(request: Request, public_id: str) -> Response:
                 left = deadline - loop.time()
                 if left <= 0:
                     return
-                message = await sub.get(min(KEEPALIVE_SECONDS, left))
+                message = await sub.get(min(settings.qr_keepalive_seconds, left))
                 fresh = BrowserState.from_json(message) if message is not None else None
                 if fresh is not None and fresh.rank > state.rank:
                     state = fresh

@@ -13,6 +13,7 @@ from portti.companies.policy import AdminPolicy, local_today
 from portti.companies.services import PersonDirectory, member_status
 from portti.devices.deps import Devices
 from portti.errors import Forbidden
+from portti.runtime import runtime
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -43,7 +44,7 @@ def login_page(request: Request, ws: OptionalWebSession, next: str = "/") -> Res
         request,
         "login.html",
         {
-            "providers": list(request.app.state.providers.values()),
+            "providers": list(runtime(request).providers.values()),
             "next": _path_only(next),
             "session": ws,
         },

@@ -6,8 +6,8 @@ shared bus. So every few seconds the database is asked again, and the answer als
 expiry, which nothing publishes. Each stream used to do that for itself: 200 waiting browsers
 made 67 reads a second, each a thread hop, a pooled connection and a statement (about a tenth
 of a core). Here one task per process reads the states of every watched transaction in one
-statement per ``RECHECK_SECONDS`` and hands each stream its state as if it had been published;
-a stream ignores a state that does not move it on.
+statement per ``interval`` seconds (``settings.qr_recheck_seconds``) and hands each stream its
+state as if it had been published; a stream ignores a state that does not move it on.
 """
 
 from __future__ import annotations
@@ -27,15 +27,12 @@ from portti.weblogin.queries import WATCHED_STATES
 
 log = structlog.get_logger(__name__)
 
-RECHECK_SECONDS = 3.0
 # SQLite allows 32,766 parameters; PostgreSQL 65,535. Larger watch lists are read in chunks.
 CHUNK = 500
 
 
 class StreamWatch:
-    def __init__(
-        self, engine: Engine, now: Callable[[], datetime], interval: float = RECHECK_SECONDS
-    ) -> None:
+    def __init__(self, engine: Engine, now: Callable[[], datetime], interval: float) -> None:
         self.engine = engine
         self.now = now
         self.interval = interval

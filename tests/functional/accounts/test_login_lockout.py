@@ -34,8 +34,8 @@ def victim(app, db, clock):  # type: ignore[no-untyped-def]
     acc, seed = f.account(
         db,
         f.person(db, "Vera"),
-        hasher=app.state.password_hasher,
-        secret=app.state.settings.secret,
+        hasher=app.state.runtime.password_hasher,
+        secret=app.state.runtime.settings.secret,
         email="vera@example.org",
         password=PASSWORD,
     )
@@ -83,8 +83,8 @@ class CountingHasher(argon2.PasswordHasher):
 
 def test_unknown_address_costs_the_same_time_as_a_wrong_password(client, app, victim):  # SEC-8
     """The password hash runs for unknown addresses too: no timing oracle."""
-    real = app.state.password_hasher
-    app.state.password_hasher = CountingHasher(
+    real = app.state.runtime.password_hasher
+    app.state.runtime.password_hasher = CountingHasher(
         time_cost=real.time_cost,
         memory_cost=real.memory_cost,
         parallelism=real.parallelism,

@@ -31,10 +31,10 @@ def test_in_process_worker_delivers_right_after_commit(settings, clock) -> None:
     settings = settings.model_copy(update={"outbox_in_process": True})
     app = create_app(settings, clock=clock)
     with TestClient(app, base_url="http://testserver") as client:
-        factory = app.state.session_factory
+        factory = app.state.runtime.session_factory
         mailbox = make_dev_mailbox(settings, factory)
         queue_email(settings, factory, clock)
-        app.state.outbox_wakeup.notify()  # as a handler does after its commit
+        app.state.runtime.outbox_wakeup.notify()  # as a handler does after its commit
         assert wait_until(lambda: len(mailbox.latest()) == 1, timeout=5)
         (mail,) = client.get("/dev/mailbox.json").json()
         assert (mail["to"], mail["subject"], mail["text"]) == (

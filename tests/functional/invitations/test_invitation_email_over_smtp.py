@@ -12,24 +12,23 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import aiosmtplib
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from portti.audit.services import AuditLog
 from portti.companies.catalogue import USER_ADMIN
 from portti.companies.services import Actor
-from portti.config import Settings
 from portti.infra.clock import OffsetClock
 from portti.infra.crypto import CodeHasher
 from portti.infra.outbox import (
-    Outbox,
     OutboxMessage,
     OutboxWakeup,
     OutboxWorker,
     build_worker,
     failed_messages,
-    outbox_box,
 )
+from portti.invitations.deps import build_invitations
 from portti.invitations.models import Invitation
 from portti.invitations.services import InvitationService, group_code
 from support import factories as f
@@ -40,18 +39,9 @@ N = 50
 TABLES_THAT_MUST_NOT_HOLD_A_CODE = ("invitations", "outbox_messages", "audit_events")
 
 
-def invitation_service(db: Session, app, settings: Settings, clock: OffsetClock):  # type: ignore[no-untyped-def]
-    """Built as ``portti.invitations.deps.get_invitations`` builds it for a request."""
-    return InvitationService(
-        db,
-        clock,
-        AuditLog(db, clock),
-        Outbox(db, clock, outbox_box(settings.secret)),
-        secret=settings.secret,
-        limiter=app.state.limiter,
-        jinja=app.state.templates.env,
-        step_up_window=settings.step_up_window,
-    )
+def invitation_service(db: Session, app, clock: OffsetClock) -> InvitationService:  # type: ignore[no-untyped-def]
+    """As ``portti.invitations.deps`` builds it for a request, from the app's runtime."""
+    return build_invitations(app.state.runtime, db, AuditLog(db, clock))
 
 
 def rows(session_factory: sessionmaker[Session]) -> list[OutboxMessage]:
@@ -105,7 +95,7 @@ def test_invitation_email_arrives_over_smtp_with_code_inviter_and_company(
         smtp_settings = settings.model_copy(update={"mail_url": sink.url})
         with session_factory() as db:
             actor = Actor(person_id=kh_id, strong_auth_at=clock.now())
-            inv = invitation_service(db, app, smtp_settings, clock).invite(
+            inv = invitation_service(db, app, clock).invite(
                 actor, company_id, membership_id, identity_verified=True
             )
             db.commit()
@@ -140,6 +130,7 @@ def test_invitation_email_arrives_over_smtp_with_code_inviter_and_company(
     assert code not in everything and group_code(code) not in everything
 
 
+@pytest.mark.slow
 def test_fifty_invitations_survive_an_smtp_outage(
     app, settings, session_factory, clock
 ) -> None:  # INV-7
@@ -159,7 +150,7 @@ def test_fifty_invitations_survive_an_smtp_outage(
     for membership_id in memberships:  # each its own transaction, as N requests would be
         with session_factory() as db:
             actor = Actor(person_id=kh_id, strong_auth_at=clock.now())
-            invitation_service(db, app, smtp_settings, clock).invite(
+            invitation_service(db, app, clock).invite(
                 actor, company_id, membership_id, identity_verified=True
             )
             db.commit()
@@ -234,7 +225,7 @@ def test_worker_reuses_smtp_connections_through_a_backlog_and_a_server_restart(
         for membership_id in ids:
             with session_factory() as db:
                 actor = Actor(person_id=kh_id, strong_auth_at=clock.now())
-                invitation_service(db, app, smtp_settings, clock).invite(
+                invitation_service(db, app, clock).invite(
                     actor, company_id, membership_id, identity_verified=True
                 )
                 db.commit()

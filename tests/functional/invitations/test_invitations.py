@@ -9,9 +9,11 @@ import time_machine
 from sqlalchemy import func, select, text
 
 from portti.audit.models import AuditEvent
+from portti.invitations.deps import build_invitations
 from portti.invitations.models import ConfirmationCode, Invitation
 from support import factories as f
-from support.messages import queued, signup_code_in, sms_code_in
+from support.activation import latest_signup_code, latest_sms_code, request_invitation
+from support.messages import queued, signup_code_in
 from support.web import login_and_step_up, page_csrf
 
 HTML = {"accept": "text/html"}
@@ -39,24 +41,7 @@ def travel():
 
 def invite_via_api(client, world, membership=None, verified=True):
     m = membership or world.employee_a_membership
-    return client.post(
-        f"/api/v1/companies/{world.client_a.id}/members/{m.id}/invitation",
-        json={"identity_verified": verified},
-        headers={"X-CSRF-Token": page_csrf(client)},
-    )
-
-
-def signup_code(db, settings, person):
-    mails = [
-        m
-        for m in queued(db, settings.secret, channel="email", to=person.email)
-        if m["kind"] == "invitation"
-    ]
-    return signup_code_in(mails[-1]["text"])
-
-
-def latest_sms_code(db, settings, person):
-    return sms_code_in(queued(db, settings.secret, channel="sms", to=person.phone)[-1]["text"])
+    return request_invitation(client, world.client_a.id, m.id, verified=verified)
 
 
 def redeem(client, code):
@@ -102,7 +87,7 @@ def test_only_allowed_admins_invite(client, db, world):  # INV-1 ADM-9
 def test_signup_code_then_sms_code_confirms_the_phone(client, db, settings, world):  # INV-5 APP-1
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    r = redeem(client, signup_code(db, settings, world.employee_a))
+    r = redeem(client, latest_signup_code(db, settings.secret, world.employee_a))
     assert r.status_code == 201, r.text
     started = r.json()
     assert started["inviter_name"] == world.kh_a.full_name
@@ -112,7 +97,7 @@ def test_signup_code_then_sms_code_confirms_the_phone(client, db, settings, worl
     auth = {"Authorization": f"Bearer {token}"}
     r = client.post(
         "/app-api/v1/activations/current/confirmation-code",
-        json={"code": latest_sms_code(db, settings, world.employee_a)},
+        json={"code": latest_sms_code(db, settings.secret, world.employee_a)},
         headers=auth,
     )
     assert r.status_code == 200, r.text
@@ -122,7 +107,7 @@ def test_signup_code_then_sms_code_confirms_the_phone(client, db, settings, worl
 def test_signup_code_is_single_use(client, db, settings, world):  # INV-2
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    code = signup_code(db, settings, world.employee_a)
+    code = latest_signup_code(db, settings.secret, world.employee_a)
     assert redeem(client, code).status_code == 201
     r = redeem(client, code)
     assert r.status_code == 400 and r.json()["code"] == "invitation_invalid"
@@ -131,7 +116,7 @@ def test_signup_code_is_single_use(client, db, settings, world):  # INV-2
 def test_invitation_expires_after_24_hours(client, db, settings, world, travel):  # INV-3
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    code = signup_code(db, settings, world.employee_a)
+    code = latest_signup_code(db, settings.secret, world.employee_a)
     travel(timedelta(hours=24, seconds=1))
     r = redeem(client, code)
     assert r.status_code == 400 and r.json()["code"] == "invitation_invalid"
@@ -141,7 +126,7 @@ def test_invitation_expires_after_24_hours(client, db, settings, world, travel):
 def test_invitation_just_inside_24_hours_works(client, db, settings, world, travel):  # INV-3
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    code = signup_code(db, settings, world.employee_a)
+    code = latest_signup_code(db, settings.secret, world.employee_a)
     travel(timedelta(hours=23, minutes=59))
     assert redeem(client, code).status_code == 201
 
@@ -149,7 +134,7 @@ def test_invitation_just_inside_24_hours_works(client, db, settings, world, trav
 def test_cancelled_invitation_code_no_longer_works(client, db, settings, world):  # INV-3
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    code = signup_code(db, settings, world.employee_a)
+    code = latest_signup_code(db, settings.secret, world.employee_a)
     m = world.employee_a_membership
     r = client.delete(
         f"/api/v1/companies/{world.client_a.id}/members/{m.id}/invitation",
@@ -164,9 +149,9 @@ def test_cancelled_invitation_code_no_longer_works(client, db, settings, world):
 def test_new_invitation_supersedes_the_old(client, db, settings, world):  # INV-3
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    first = signup_code(db, settings, world.employee_a)
+    first = latest_signup_code(db, settings.secret, world.employee_a)
     invite_via_api(client, world)
-    second = signup_code(db, settings, world.employee_a)
+    second = latest_signup_code(db, settings.secret, world.employee_a)
     assert first != second
     assert redeem(client, first).json()["code"] == "invitation_invalid"
     assert redeem(client, second).status_code == 201
@@ -208,8 +193,10 @@ def test_reinvite_with_unchanged_contact_details_is_allowed(client, db, world): 
 def test_sms_code_expires_after_10_minutes(client, db, settings, world, travel):  # INV-5
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    token = redeem(client, signup_code(db, settings, world.employee_a)).json()["activation_token"]
-    code = latest_sms_code(db, settings, world.employee_a)
+    token = redeem(client, latest_signup_code(db, settings.secret, world.employee_a)).json()[
+        "activation_token"
+    ]
+    code = latest_sms_code(db, settings.secret, world.employee_a)
     travel(timedelta(minutes=10, seconds=1))
     r = client.post(
         "/app-api/v1/activations/current/confirmation-code",
@@ -222,9 +209,11 @@ def test_sms_code_expires_after_10_minutes(client, db, settings, world, travel):
 def test_at_most_two_new_sms_codes(client, db, settings, world):  # INV-5
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    token = redeem(client, signup_code(db, settings, world.employee_a)).json()["activation_token"]
+    token = redeem(client, latest_signup_code(db, settings.secret, world.employee_a)).json()[
+        "activation_token"
+    ]
     auth = {"Authorization": f"Bearer {token}"}
-    first = latest_sms_code(db, settings, world.employee_a)
+    first = latest_sms_code(db, settings.secret, world.employee_a)
     assert (
         client.post(
             "/app-api/v1/activations/current/confirmation-code/resend", headers=auth
@@ -241,7 +230,7 @@ def test_at_most_two_new_sms_codes(client, db, settings, world):  # INV-5
     assert r.status_code == 429 and r.json()["code"] == "sms_resend_limit"
     assert len(queued(db, settings.secret, channel="sms", to=world.employee_a.phone)) == 3
     # Each new code replaces the last.
-    newest = latest_sms_code(db, settings, world.employee_a)
+    newest = latest_sms_code(db, settings.secret, world.employee_a)
     if first != newest:
         r = client.post(
             "/app-api/v1/activations/current/confirmation-code", json={"code": first}, headers=auth
@@ -256,9 +245,11 @@ def test_at_most_two_new_sms_codes(client, db, settings, world):  # INV-5
 def test_five_wrong_sms_codes_lock_the_code(client, db, settings, world):  # INV-5
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    token = redeem(client, signup_code(db, settings, world.employee_a)).json()["activation_token"]
+    token = redeem(client, latest_signup_code(db, settings.secret, world.employee_a)).json()[
+        "activation_token"
+    ]
     auth = {"Authorization": f"Bearer {token}"}
-    right = latest_sms_code(db, settings, world.employee_a)
+    right = latest_sms_code(db, settings.secret, world.employee_a)
     wrong = f"{(int(right) + 1) % 1000000:06d}"
     codes = []
     for _ in range(5):
@@ -286,7 +277,9 @@ def test_admin_code_only_after_signup_code_and_extends_invitation(
     page = client.get(f"/c/{world.client_a.id}/users/{m.id}/invitation-panel", headers=HTML)
     assert "Didn't the invitee get the confirmation code?" not in page.text
     travel(timedelta(hours=20))
-    token = redeem(client, signup_code(db, settings, world.employee_a)).json()["activation_token"]
+    token = redeem(client, latest_signup_code(db, settings.secret, world.employee_a)).json()[
+        "activation_token"
+    ]
     login_and_step_up(client, world.kh_a)  # the admin's session idled out meanwhile
     page = client.get(f"/c/{world.client_a.id}/users/{m.id}/invitation-panel", headers=HTML)
     assert "Didn't the invitee get the confirmation code?" in page.text
@@ -316,7 +309,9 @@ def test_admin_code_only_after_signup_code_and_extends_invitation(
 def test_admin_code_expires_after_12_hours(client, db, settings, world, travel):  # INV-6
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    token = redeem(client, signup_code(db, settings, world.employee_a)).json()["activation_token"]
+    token = redeem(client, latest_signup_code(db, settings.secret, world.employee_a)).json()[
+        "activation_token"
+    ]
     m = world.employee_a_membership
     r = client.post(
         f"/api/v1/companies/{world.client_a.id}/members/{m.id}/invitation/confirmation-code",
@@ -336,9 +331,9 @@ def test_admin_code_expires_after_12_hours(client, db, settings, world, travel):
 def test_codes_are_not_in_the_database_in_clear(client, db, settings, world):  # INV-2 OPS-4
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    code = signup_code(db, settings, world.employee_a)
+    code = latest_signup_code(db, settings.secret, world.employee_a)
     redeem(client, code)
-    sms = latest_sms_code(db, settings, world.employee_a)
+    sms = latest_sms_code(db, settings.secret, world.employee_a)
     dump = []
     for table in ("invitations", "confirmation_codes", "outbox_messages", "audit_events"):
         for row in db.execute(text(f"SELECT * FROM {table}")):
@@ -353,24 +348,14 @@ def test_brute_force_of_signup_codes_is_throttled(client, app, db, settings, wor
     directly so the test stays fast; the HTTP mapping is covered by the next test)."""
     from portti.audit.services import AuditLog
     from portti.errors import RateLimited
-    from portti.infra.outbox import Outbox, outbox_box
     from portti.invitations.errors import InvitationInvalid
-    from portti.invitations.services import InvitationService
 
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
-    real = signup_code(db, settings, world.employee_a)
+    real = latest_signup_code(db, settings.secret, world.employee_a)
     outcomes = {"throttled": 0, "invalid": 0, "succeeded": 0}
-    with app.state.session_factory() as s:
-        svc = InvitationService(
-            s,
-            app.state.clock,
-            AuditLog(s, app.state.clock),
-            Outbox(s, app.state.clock, outbox_box(settings.secret)),
-            secret=settings.secret,
-            limiter=app.state.limiter,
-            jinja=app.state.templates.env,
-        )
+    with app.state.runtime.session_factory() as s:
+        svc = build_invitations(app.state.runtime, s, AuditLog(s, app.state.runtime.clock))
         for i in range(10_000):
             guess = f"{i:016d}"
             if guess == real:

@@ -57,6 +57,7 @@ def status_of_invitation(db) -> str:  # type: ignore[no-untyped-def]
     return str(db.scalar(select(Invitation.status)))
 
 
+@pytest.mark.slow
 def test_guessing_from_many_networks_does_not_lock_the_invitee_out(
     app, db, code
 ) -> None:  # SEC-5 INV-2
@@ -95,6 +96,7 @@ def test_an_invitee_on_the_guessers_network_is_told_why_and_how_long_to_wait(
     assert status_of_invitation(db) == "code_entered"
 
 
+@pytest.mark.slow
 def test_ipv6_addresses_in_one_64_share_a_limit(app, db, code) -> None:  # SEC-5
     exhaust(client_at(app, "2001:db8:aa:1::1"))
     neighbour = client_at(app, "2001:db8:aa:1:ffff:ffff:ffff:fffe")

@@ -19,9 +19,9 @@ HOUR = timedelta(hours=1)
 
 def store_of(app, clock, **policy) -> KeyStore:  # type: ignore[no-untyped-def]
     return KeyStore(
-        app.state.session_factory,
+        app.state.runtime.session_factory,
         clock,
-        app.state.settings.secret,
+        app.state.runtime.settings.secret,
         KeyPolicy(prepublish=2 * HOUR, retain=3 * HOUR, **policy),
         monotonic=lambda: 0.0,  # the rows are re-read only when a test says so
     )
@@ -62,7 +62,7 @@ def test_private_parts_are_sealed_in_the_database(client, app, db):  # OPS-4
     for row in rows:
         assert '"d"' not in row.private_sealed and "d" not in row.public_jwk
     # A signature made with the active key verifies with the published one.
-    store = app.state.keys
+    store = app.state.runtime.keys
     key = store.active_signing_key("ES256")
     token = jwt.encode({"alg": "ES256", "kid": key.kid}, {"sub": "x"}, key)
     published = KeySet.import_key_set(client.get("/.well-known/jwks.json").json())
@@ -71,7 +71,7 @@ def test_private_parts_are_sealed_in_the_database(client, app, db):  # OPS-4
 
 def test_a_store_with_another_secret_cannot_open_the_keys(app, clock):  # OPS-4
     store_of(app, clock).ensure(["ES256"])
-    other = KeyStore(app.state.session_factory, clock, b"another secret " * 3)
+    other = KeyStore(app.state.runtime.session_factory, clock, b"another secret " * 3)
     kid = other.active("ES256").kid
     with pytest.raises(Exception):
         other.private_key(kid)
@@ -101,7 +101,7 @@ def test_rotation_publishes_the_next_key_before_it_is_used(client, app, clock): 
 
 def test_the_jwks_endpoint_follows_rotation(client, app, clock):  # OPS-4
     before = kids(client.get("/.well-known/jwks.json").json())
-    store = app.state.keys
+    store = app.state.runtime.keys
     nxt = store.rotate("ES256")
     store.refresh()
     after = kids(client.get("/.well-known/jwks.json").json())
@@ -138,7 +138,9 @@ def test_an_old_key_gets_a_successor_on_its_own(app, clock):  # OPS-4
 def test_two_processes_agree_on_the_first_key(app, clock, database_url):  # OPS-4
     """Each store has its own engine, as two processes would; the loser of the race re-reads."""
     engines = [make_engine(database_url) for _ in range(2)]
-    stores = [KeyStore(make_session_factory(e), clock, app.state.settings.secret) for e in engines]
+    stores = [
+        KeyStore(make_session_factory(e), clock, app.state.runtime.settings.secret) for e in engines
+    ]
     # Both read "no keys yet" before either writes.
     for s in stores:
         assert s.generations("ES256") == []
@@ -156,11 +158,11 @@ def test_two_processes_agree_on_the_first_key(app, clock, database_url):  # OPS-
         t.join()
     assert len(results) == 2 and results[0] == results[1]
     # The loser, holding a stale "none yet", still ends on the winner's key.
-    late = KeyStore(make_session_factory(engines[0]), clock, app.state.settings.secret)
+    late = KeyStore(make_session_factory(engines[0]), clock, app.state.runtime.settings.secret)
     late._rows = []
     late._read_at = float("inf")
     assert late.active("ES256").kid == results[0]
-    with app.state.session_factory() as db:
+    with app.state.runtime.session_factory() as db:
         assert len(db.scalars(select(ServiceKey).where(ServiceKey.alg == "ES256")).all()) == 1
     for e in engines:
         e.dispose()
@@ -173,15 +175,15 @@ def test_portti_keys_rotate_command(app, database_url, monkeypatch):  # OPS-4
 
     monkeypatch.setenv("PORTTI_MODE", "test")
     monkeypatch.setenv("PORTTI_DATABASE_URL", database_url)
-    monkeypatch.setenv("PORTTI_SECRET_KEY", app.state.settings.secret.decode())
+    monkeypatch.setenv("PORTTI_SECRET_KEY", app.state.runtime.settings.secret.decode())
     runner = CliRunner()
     r = runner.invoke(cli, ["keys", "rotate", "--alg", "ES256"])
     assert r.exit_code == 0, r.output
     assert "ES256: key" in r.output and "(generation 2)" in r.output
     r = runner.invoke(cli, ["keys", "list"])
     assert r.exit_code == 0, r.output
-    with app.state.session_factory() as db:
+    with app.state.runtime.session_factory() as db:
         gens = db.scalars(select(ServiceKey.generation).where(ServiceKey.alg == "ES256")).all()
     assert sorted(gens) == [1, 2]
-    app.state.keys.refresh()
-    assert len([k for k in app.state.keys.published() if k.alg == "ES256"]) == 2
+    app.state.runtime.keys.refresh()
+    assert len([k for k in app.state.runtime.keys.published() if k.alg == "ES256"]) == 2

@@ -72,7 +72,7 @@ def logged_in(client, rp: RelyingParty, person) -> dict:  # type: ignore[no-unty
 
 
 def deliver(app) -> int:  # type: ignore[no-untyped-def]
-    return int(app.state.backchannel_logout.deliver_due())
+    return int(app.state.runtime.backchannel_logout.deliver_due())
 
 
 def assert_logged_out(app, rp: RelyingParty, receiver, token: dict, now: int | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -333,7 +333,7 @@ def test_a_membership_that_ends_with_time_logs_out_of_clients(
         "Kahvila Aalto Oy",
         "Mäkinen Design Oy",
     ]
-    worker = app.state.backchannel_logout
+    worker = app.state.runtime.backchannel_logout
     assert worker.run_once() == 0  # still valid today: nothing ends
     assert receiver.tokens == []
 
@@ -387,7 +387,7 @@ def test_an_ended_membership_leaves_a_login_for_another_company_alone(
     token = picker.fetch_token(return_url(chosen))
     assert picker.id_claims(token["id_token"])["company"]["name"] == "Mäkinen Design Oy"
     clock.advance(timedelta(days=1))
-    assert app.state.backchannel_logout.sweep_ended_memberships() == 0
+    assert app.state.runtime.backchannel_logout.sweep_ended_memberships() == 0
     fresh(db)
     assert db.scalars(select(OidcLogin)).one().ended_at is None
     refreshed = picker.http.post(

@@ -428,8 +428,8 @@ def test_a_step_up_without_auth_time_is_refused(client, world, db):  # SEC-6 ADM
 def test_a_step_up_with_a_weaker_acr_than_configured_is_refused(
     client, app, world, db
 ):  # SEC-6 ADM-2
-    fi = app.state.providers["fi_bank"]
-    app.state.providers["fi_bank"] = fi.model_copy(update={"step_up_acr_values": LOA3})
+    fi = app.state.runtime.providers["fi_bank"]
+    app.state.runtime.providers["fi_bank"] = fi.model_copy(update={"step_up_acr_values": LOA3})
     login(client, world.kh_a)
     callback, asked = _step_up_callback(client, world.kh_a)
     assert asked["acr_values"] == LOA3
@@ -482,7 +482,7 @@ def test_an_authorization_response_from_another_issuer_is_refused(client, world,
 def test_a_provider_given_by_issuer_alone_is_discovered(client, app, world, db):  # WEB-4
     from portti.config import OidcProviderSettings
 
-    app.state.providers["fi_discovered"] = OidcProviderSettings(
+    app.state.runtime.providers["fi_discovered"] = OidcProviderSettings(
         key="fi_discovered",
         label="Discovered",
         issuer="http://testserver/test-idp",
@@ -540,10 +540,10 @@ def https_client(https_settings, clock):
 
     app = create_app(https_settings, clock=clock)
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as c:
-        app.state.http = c
-        app.state.jwks = JwksCache(c)
+        app.state.runtime.http = c
+        app.state.runtime.jwks = JwksCache(c)
         yield c
-    app.state.engine.dispose()
+    app.state.runtime.engine.dispose()
 
 
 def test_cookies_carry_the_host_prefix_over_https(https_client, world):  # SEC-11

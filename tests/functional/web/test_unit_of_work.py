@@ -211,7 +211,7 @@ def probe(app: FastAPI, client: TestClient, session_factory) -> TestClient:  # t
                     portti_id="PT-UOW-0001",
                     given_name=given,
                     family_name="Probe",
-                    created_at=app.state.clock.now(),
+                    created_at=app.state.runtime.clock.now(),
                 )
             )
         return {"ok": "yes"}

@@ -47,7 +47,7 @@ def test_login_page_asks_for_a_qr_code_once_it_has_loaded(client):  # WEB-1
 
 
 def fresh_count(client) -> int:  # type: ignore[no-untyped-def]
-    factory = client.app.state.session_factory
+    factory = client.app.state.runtime.session_factory
     with factory() as db:
         return int(db.scalar(select(func.count()).select_from(LoginTransaction)) or 0)
 
@@ -447,14 +447,15 @@ def test_the_event_stream_rereads_the_database_when_an_event_is_lost(
     panel = open_qr_login(browser)
     listener = EventListener(browser, panel.public_id).start()
     listener.wait_for("pending")
-    real = app.state.events
-    app.state.events = Deaf()
+    real = app.state.runtime.events
+    app.state.runtime.events = Deaf()
     try:
         scanned(phone, db, settings, clock, panel)
         number = number_shown(browser, panel)
     finally:
-        app.state.events = real
-    _, event = listener.wait_for("scanned", timeout=5)  # the re-check, every 3 seconds
+        app.state.runtime.events = real
+    # The re-check, every settings.qr_recheck_seconds (0.2 s here).
+    _, event = listener.wait_for("scanned", timeout=2)
     assert event["number"] == number
 
 

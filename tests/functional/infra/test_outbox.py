@@ -294,6 +294,7 @@ def test_concurrent_claims_never_overlap(
             e.dispose()
 
 
+@pytest.mark.slow
 def test_two_workers_deliver_each_message_exactly_once(
     settings, clock, database_url, session_factory, smtp_sink
 ) -> None:  # INV-7

@@ -42,8 +42,8 @@ def statements_on(engine: Any) -> list[str]:
 
 def test_one_statement_reads_every_waiting_browser(app, db, clock, settings) -> None:  # WEB-1
     ids = start_logins(app, db, clock, settings, 60)
-    seen = statements_on(app.state.engine)
-    watch = StreamWatch(app.state.engine, clock.now, interval=0.05)
+    seen = statements_on(app.state.runtime.engine)
+    watch = StreamWatch(app.state.runtime.engine, clock.now, interval=0.05)
 
     async def scenario() -> dict[str, dict[str, Any]]:
         subs = {public_id: Subscription("login:" + public_id) for public_id in ids}
@@ -68,7 +68,7 @@ def test_a_change_nobody_published_and_expiry_reach_the_stream(  # WEB-1, OPS-2
     app, db, clock, settings
 ) -> None:
     first, second = start_logins(app, db, clock, settings, 2)
-    watch = StreamWatch(app.state.engine, clock.now, interval=0.05)
+    watch = StreamWatch(app.state.runtime.engine, clock.now, interval=0.05)
 
     async def next_status(sub: Subscription, wanted: str) -> dict[str, Any]:
         while True:
@@ -96,7 +96,7 @@ def test_a_change_nobody_published_and_expiry_reach_the_stream(  # WEB-1, OPS-2
 
 def test_the_watch_stops_when_nobody_waits(app, db, clock, settings) -> None:  # WEB-1
     (only,) = start_logins(app, db, clock, settings, 1)
-    watch = StreamWatch(app.state.engine, clock.now, interval=0.02)
+    watch = StreamWatch(app.state.runtime.engine, clock.now, interval=0.02)
 
     async def scenario() -> bool:
         sub = Subscription("x")
@@ -114,7 +114,7 @@ def test_the_watch_stops_when_nobody_waits(app, db, clock, settings) -> None:  #
 
 def test_closing_stops_the_rereads(app, db, clock, settings) -> None:  # WEB-1
     (only,) = start_logins(app, db, clock, settings, 1)
-    watch = StreamWatch(app.state.engine, clock.now, interval=0.02)
+    watch = StreamWatch(app.state.runtime.engine, clock.now, interval=0.02)
 
     async def scenario() -> bool:
         sub = Subscription("x")

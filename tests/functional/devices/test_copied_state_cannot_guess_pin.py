@@ -27,7 +27,7 @@ from support.devices import PIN, bind, make_service
 def one_guess(app, settings, clone: SimulatedApp, pin: str) -> None:  # type: ignore[no-untyped-def]
     """One request from the clone, handled as a route handles it: its own transaction,
     committed whatever the outcome."""
-    with app.state.session_factory() as db:
+    with app.state.runtime.session_factory() as db:
         service = make_service(db, app, settings)
         try:
             assert clone.public_id
@@ -45,7 +45,7 @@ def one_guess(app, settings, clone: SimulatedApp, pin: str) -> None:  # type: ig
 
 
 def failures(app, public_id: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    with app.state.session_factory() as db:
+    with app.state.runtime.session_factory() as db:
         d = db.scalars(select(Device).where(Device.public_id == public_id)).one()
         return d.pin_failures, d.status
 
@@ -150,7 +150,7 @@ def test_parallel_guesses_are_counted_one_by_one(
     outcomes: list[str] = []
 
     def guess(i: int) -> None:
-        with app.state.session_factory() as s:
+        with app.state.runtime.session_factory() as s:
             svc = make_service(s, app, settings)
             barrier.wait()
             try:

@@ -69,7 +69,7 @@ def burst(app, settings, sim: SimulatedApp, hasher: PasswordHasher, pins: list[s
     """``len(pins)`` unlock requests released at the same instant, each handled as a route
     handles it (its own session, committed whatever the outcome). Returns their answers."""
     assert sim.public_id
-    with app.state.session_factory() as s:
+    with app.state.runtime.session_factory() as s:
         svc = make_service(s, app, settings)
         nonces = [svc.challenge(sim.public_id, "unlock").nonce for _ in pins]
         s.commit()
@@ -77,7 +77,7 @@ def burst(app, settings, sim: SimulatedApp, hasher: PasswordHasher, pins: list[s
     answers: list[str] = []
 
     def one(nonce: str, pin: str) -> None:
-        with app.state.session_factory() as s:
+        with app.state.runtime.session_factory() as s:
             svc = make_service(s, app, settings, pin_hasher=hasher)
             barrier.wait()
             try:
@@ -103,7 +103,7 @@ def burst(app, settings, sim: SimulatedApp, hasher: PasswordHasher, pins: list[s
 
 
 def state(app, device_id: int) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    with app.state.session_factory() as s:
+    with app.state.runtime.session_factory() as s:
         d = s.get(Device, device_id)
         assert d is not None
         return d.pin_failures, d.status
@@ -240,7 +240,7 @@ def test_a_ninth_try_that_never_finished_locks_the_device_at_the_next_try(  # AP
 
 
 def session_factory_of(app):  # type: ignore[no-untyped-def]
-    return app.state.session_factory
+    return app.state.runtime.session_factory
 
 
 def test_existing_verifiers_keep_working_and_are_rehashed(  # APP-4 OPS-4

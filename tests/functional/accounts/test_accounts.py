@@ -88,8 +88,8 @@ def service(
         secret=settings.secret,
         hasher=hasher,
         policy=PasswordPolicy(),
-        limiter=app.state.limiter,
-        jinja=app.state.templates.env,
+        limiter=app.state.runtime.limiter,
+        jinja=app.state.runtime.templates.env,
     )
 
 

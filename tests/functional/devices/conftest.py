@@ -26,4 +26,4 @@ def _close_connections(app):  # type: ignore[no-untyped-def]
     """These tests use the app's engine without a client (whose lifespan would dispose it):
     give the pooled connections back at once, or a PostgreSQL run piles them up."""
     yield
-    app.state.engine.dispose()
+    app.state.runtime.engine.dispose()
