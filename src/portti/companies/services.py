@@ -269,7 +269,7 @@ class MembershipService:
             .options(selectinload(Membership.person).selectinload(Person.identifiers))
         ).one_or_none()
         if m is None:
-            raise NotFound("No such user in this company.")
+            raise NotFound(_l("No such user in this company."))
         return m
 
     def available_roles(self, grant: AdminGrant, company: Company) -> list[Role]:

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from portti.companies.policy import AdminPolicy
 from portti.errors import Forbidden
-from portti.i18n import gettext, use_locale
+from portti.i18n import _l, gettext, use_locale
 from portti.infra.outbox import OutboxMessage, failed_messages
 from portti.web.csrf import verify_csrf
 from portti.web.deps import ClockDep, CurrentSession, DbSession, Id
@@ -126,7 +126,7 @@ def list_all_undeliverable_messages(
 ) -> list[UndeliverableOut]:
     """Support only: every company's undeliverable messages."""
     if not AdminPolicy(db, clock).is_support(ws.person_id):
-        raise Forbidden("Only customer service sees every company's messages.")
+        raise Forbidden(_l("Only customer service sees every company's messages."))
     return [_out(m) for m in failed_messages(db, company_id=None)]
 
 

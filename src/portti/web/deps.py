@@ -17,6 +17,7 @@ from portti.audit.services import AuditLog, RequestContext
 from portti.companies.services import Actor, MembershipService
 from portti.config import Settings
 from portti.errors import NotAuthenticated
+from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox, outbox_box
 from portti.web.cookies import session_cookie_name
@@ -161,7 +162,7 @@ OptionalWebSession = Annotated[WebSession | None, Depends(get_optional_session)]
 
 async def get_current_session(ws: OptionalWebSession) -> WebSession:
     if ws is None:
-        raise NotAuthenticated("Log in to continue.")
+        raise NotAuthenticated(_l("Log in to continue."))
     return ws
 
 
