@@ -462,3 +462,69 @@ def test_the_confirmation_code_sms_is_in_the_invitations_language(
     assert confirmation_code_sms(inv, "123456").startswith(
         "Your Portti confirmation code is 123456."
     )
+
+
+# -- errors raised in services ----------------------------------------------------------------
+
+
+def test_a_refused_authorization_request_is_a_page_in_the_browsers_language(
+    client,
+) -> None:  # I18N-1
+    for language, text in {
+        "fi": "Sovellusta ei ole rekisteröity Porttiin.",
+        "sv": "Applikationen är inte registrerad i Portti.",
+        "en": "This application is not registered with Portti.",
+    }.items():
+        r = get(client, "/oidc/authorize?client_id=no-such-client&redirect_uri=x", language)
+        assert r.status_code == 400
+        assert visible(r.text).lang == language and text in r.text
+
+
+def test_a_services_refusal_reaches_the_api_in_the_callers_language(
+    client, scene
+) -> None:  # I18N-1
+    r = client.get("/api/v1/companies/999999/members", headers={"accept-language": "fi"})
+    assert r.status_code == 404 and r.json()["detail"] == "Yritystä ei ole."
+    r = client.get("/api/v1/companies/999999/members", headers={"accept-language": "sv"})
+    assert r.json()["detail"] == "Företaget finns inte."
+
+
+@pytest.mark.parametrize(
+    ("language", "pin", "message", "too_short"),
+    [
+        (
+            "sv",
+            "12a456",
+            "PIN-koden får bara innehålla siffror.",
+            "Lösenordet är för kort: använd minst 12 tecken.",
+        ),
+        (
+            "fi",
+            "12",
+            "PIN-koodissa on oltava 6–10 numeroa.",
+            "Salasana on liian lyhyt: käytä vähintään 12 merkkiä.",
+        ),
+        (
+            "en",
+            "12",
+            "The PIN must be 6–10 digits.",
+            "The password is too short: use at least 12 characters.",
+        ),
+    ],
+)
+def test_pin_and_password_messages_are_translated_with_their_numbers(
+    app, db, settings, language, pin, message, too_short
+) -> None:  # I18N-1
+    from portti.accounts.passwords import PasswordPolicy, PasswordRejected
+    from portti.devices.errors import PinInvalid
+    from portti.i18n import localize
+
+    service = make_service(db, app, settings)
+    service.pin_lengths = (6, 10)
+    with pytest.raises(PinInvalid) as caught:
+        service.check_pin_policy(pin)
+    with pytest.raises(PasswordRejected) as rejected:
+        PasswordPolicy(min_length=12).check("short")
+    with use_locale(language):
+        assert localize(caught.value.errors["pin"]) == message
+        assert localize(rejected.value.message) == too_short
