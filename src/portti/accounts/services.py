@@ -60,7 +60,7 @@ from portti.audit.models import AuditAction, AuditEvent
 from portti.audit.services import AuditLog
 from portti.devices.models import Activation
 from portti.errors import RateLimited, ValidationFailed
-from portti.i18n import _l
+from portti.i18n import _l, gettext, use_locale
 from portti.infra.clock import Clock
 from portti.infra.codes import clean_digits, random_digits
 from portti.infra.crypto import CodeHasher, SecretBox
@@ -268,20 +268,24 @@ class AccountService:
         )
 
     def _send_email_code(self, activation: Activation, address: str, code: str) -> None:
+        from portti.notices import recipient_language
+
         person = self.db.get(Person, activation.person_id)
         ctx = {
             "person": person,
             "code": code,
             "valid_minutes": int(EMAIL_CODE_VALIDITY.total_seconds() // 60),
         }
-        self.outbox.email(
-            to=address,
-            subject="Your Portti e-mail confirmation code",
-            text=self.jinja.get_template("email/verify_email.txt").render(ctx),
-            html=self.jinja.get_template("email/verify_email.html").render(ctx),
-            kind="email_verification",
-            person_id=activation.person_id,
-        )
+        # The person's own setting, else the language of the browser setting up the account.
+        with use_locale(recipient_language(self.db, person, own_request=True)):
+            self.outbox.email(
+                to=address,
+                subject=gettext("Your Portti e-mail confirmation code"),
+                text=self.jinja.get_template("email/verify_email.txt").render(ctx),
+                html=self.jinja.get_template("email/verify_email.html").render(ctx),
+                kind="email_verification",
+                person_id=activation.person_id,
+            )
 
     def verify_email(self, activation: Activation, code: str) -> None:
         if activation.email_to_verify is None:

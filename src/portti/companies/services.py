@@ -623,6 +623,7 @@ class MembershipService:
         """SEC-3: open invitations went to the old address and number, so they end; SEC-1: the
         old address (or, without one, the old number) hears of the change."""
         from portti.invitations.services import cancel_after_contact_change
+        from portti.notices import recipient_language
 
         now = self.clock.now()
         ended = cancel_after_contact_change(
@@ -637,11 +638,11 @@ class MembershipService:
             "actor": admin,
             "company": company,
             "changed": [labels[f] for f in fields],
-            "changed_utc": now.strftime("%Y-%m-%d %H:%M UTC"),
+            "changed_at": now,
             "cancelled": bool(ended),
         }
-        # In the person's own language, else their company's default.
-        with use_locale(person.language or company.default_language):
+        # In the person's own language, else their company's default (never the admin's).
+        with use_locale(recipient_language(self.db, person, company=company)):
             if old_email:
                 self.outbox.email(
                     to=old_email,

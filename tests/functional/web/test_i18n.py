@@ -528,3 +528,79 @@ def test_pin_and_password_messages_are_translated_with_their_numbers(
     with use_locale(language):
         assert localize(caught.value.errors["pin"]) == message
         assert localize(rejected.value.message) == too_short
+
+
+# -- notices in the recipient's language, over SMTP -------------------------------------------
+
+
+def _deliver(settings, session_factory, clock):  # type: ignore[no-untyped-def]
+    from portti.infra.outbox import build_worker
+
+    sink = SmtpSink()
+    sink.start()
+    try:
+        smtp = settings.model_copy(update={"mail_url": sink.url})
+        asyncio.run(build_worker(smtp, session_factory, clock).run_once())
+        return sink.received()
+    finally:
+        sink.stop()
+
+
+@pytest.mark.parametrize(
+    ("own", "company_default", "expected", "subject", "line"),
+    [
+        ("sv", "fi", "sv", "En ny enhet kan nu logga in i ditt namn i Portti", "Om det var du"),
+        (None, "fi", "fi", "Uusi laite voi nyt kirjautua nimissäsi Porttiin", "Jos se olit sinä"),
+        (None, "en", "en", "A new device can now log in as you with Portti", "If this was you"),
+    ],
+)
+def test_the_new_device_notice_follows_the_recipient_not_the_request(
+    app, db, world, settings, session_factory, clock, own, company_default, expected, subject, line
+) -> None:  # I18N-1 APP-4
+    person = world.employee_a
+    person.email = "eero@example.fi"
+    person.language = own
+    db.get(Company, world.client_a.id).default_language = company_default
+    db.commit()
+    service = make_service(db, app, settings)
+    # The request that binds the device is in English (a person's setting or browser elsewhere).
+    with use_locale("en"):
+        bind(service, db, person, clock, name="Eeron puhelin")
+    received = _deliver(settings, session_factory, clock)
+    assert [m.to for m in received] == ["eero@example.fi"]
+    mail = received[0]
+    assert mail.subject == subject
+    assert mail.html is not None and f'lang="{expected}"' in mail.html
+    for part in (mail.text, mail.html):
+        assert line in part and "Eeron puhelin" in part
+        assert leaks(part, expected) == []
+
+
+def test_the_old_address_hears_of_a_change_in_its_owners_language(
+    client, db, world, settings, session_factory, clock
+) -> None:  # I18N-1 SEC-1
+    world.employee_a.email = "eero@example.fi"
+    world.employee_a.language = "sv"
+    db.commit()
+    force_login(client, world.kh_a, stepped_up=True)
+    base = f"/c/{world.client_a.id}/users/{world.employee_a_membership.id}"
+    page = get(client, base, "fi")
+    r = client.post(
+        base + "/person",
+        data={
+            "given_name": world.employee_a.given_name,
+            "family_name": world.employee_a.family_name,
+            "email": "eero.uusi@example.fi",
+            "phone": world.employee_a.phone or "",
+            "csrf_token": csrf_from(page),
+        },
+        headers={"accept": "text/html", "accept-language": ACCEPT["fi"]},
+    )
+    assert r.status_code in (200, 303), r.text
+    received = _deliver(settings, session_factory, clock)
+    old = [m for m in received if m.to == "eero@example.fi"]
+    assert len(old) == 1
+    assert old[0].subject == translations("sv").gettext(
+        "Your contact details in Portti were changed"
+    )
+    assert leaks(old[0].text, "sv") == []
