@@ -41,7 +41,7 @@ from portti.companies.schemas import (
     Validity,
 )
 from portti.errors import NotFound, StepUpRequired, ValidationFailed
-from portti.i18n import _l, gettext, use_locale
+from portti.i18n import SUPPORTED, _l, gettext, use_locale
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
 from portti.oidc_provider.logins import end_client_logins
@@ -297,6 +297,25 @@ class MembershipService:
         if not is_stepped_up(actor.strong_auth_at, now, self.step_up_window):
             raise StepUpRequired()
         return company, grant
+
+    def set_default_language(self, actor: Actor, company_id: int, language: str) -> bool:
+        """I18N-1: the language of pages and messages for the company's users who chose none
+        and whose browser names none. A change like any other (step-up, audited); returns
+        whether anything changed."""
+        company, _ = self._require_change_rights(actor, company_id)
+        if language not in SUPPORTED:
+            raise ValidationFailed({"default_language": _l("Choose Finnish, Swedish or English.")})
+        old = company.default_language
+        if old == language:
+            return False
+        company.default_language = language
+        self.audit.record(
+            AuditAction.COMPANY_SETTINGS_CHANGED,
+            company_id=company.id,
+            actor_person_id=actor.person_id,
+            default_language={"from": old, "to": language},
+        )
+        return True
 
     def require_person_rights(
         self, actor: Actor, company: Company, person_id: int, op: str

@@ -604,3 +604,69 @@ def test_the_old_address_hears_of_a_change_in_its_owners_language(
         "Your contact details in Portti were changed"
     )
     assert leaks(old[0].text, "sv") == []
+
+
+# -- the company's default language ---------------------------------------------------------
+
+
+def test_an_admin_sets_the_companys_default_language_and_it_reaches_a_member(
+    app, client, scene, db, world, session_factory
+) -> None:  # I18N-1
+    from portti.audit.models import AuditEvent
+
+    users = f"/c/{scene['company']}/users"
+    page = get(client, users, "en")
+    select_ = re.search(r'<label for="default_language">([^<]+)</label>', page.text)
+    assert select_ is not None and select_.group(1) == "Default language"
+    assert '<option value="en" lang="en" selected>' in page.text
+    saved = client.post(
+        f"/c/{scene['company']}/settings/language",
+        data={"default_language": "sv", "csrf_token": csrf_from(page)},
+    )
+    assert saved.status_code == 303 and saved.headers["location"].endswith("settings_saved=1")
+    with session_factory() as s:
+        assert s.get(Company, world.client_a.id).default_language == "sv"
+        (event,) = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "company_settings_changed")
+        ).all()
+        assert event.company_id == world.client_a.id
+        assert event.actor_person_id == world.kh_a.id
+        assert event.details["default_language"] == {"from": "en", "to": "sv"}
+    # A member with no language of their own, whose browser names none, gets Swedish pages.
+    member = world.employee_a
+    assert member.language is None
+    browser = another_browser(app)
+    force_login(browser, member)
+    # Before a company is chosen, the default of the company the person belongs to.
+    before = browser.get("/settings", headers={"accept": "text/html"})
+    assert before.status_code == 200 and visible(before.text).lang == "sv"
+    chosen = browser.get("/companies", headers={"accept": "text/html"})
+    assert chosen.status_code == 303  # one company: chosen, on to the landing page
+    landing = browser.get(chosen.headers["location"], headers={"accept": "text/html"})
+    assert landing.status_code == 200 and visible(landing.text).lang == "sv"
+    assert leaks(landing.text, "sv") == []
+    # Anything but the three languages is refused, and nothing changes.
+    bad = client.post(
+        f"/c/{scene['company']}/settings/language",
+        data={"default_language": "de", "csrf_token": csrf_from(page)},
+        headers={"accept": "text/html", "accept-language": "fi"},
+    )
+    assert bad.status_code == 422 and "Valitse suomi, ruotsi tai englanti." in bad.text
+    with session_factory() as s:
+        assert s.get(Company, world.client_a.id).default_language == "sv"
+
+
+def test_changing_the_default_language_needs_a_fresh_strong_authentication(
+    client, db, world
+) -> None:  # I18N-1
+    force_login(client, world.kh_a, stepped_up=False)
+    users = f"/c/{world.client_a.id}/users"
+    page = get(client, users, "en")
+    r = client.post(
+        f"/c/{world.client_a.id}/settings/language",
+        data={"default_language": "fi", "csrf_token": csrf_from(page)},
+        headers={"accept": "text/html"},
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/step-up")
+    db.expire_all()
+    assert db.get(Company, world.client_a.id).default_language == "en"
