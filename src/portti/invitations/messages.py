@@ -33,9 +33,7 @@ class Email:
 
 def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
     """The invitation e-mail in the language the admin chose for it (English by default)."""
-    from babel.dates import format_datetime
-
-    from portti.web.filters import _locale
+    from portti.web.filters import fmt_datetime
 
     inv = invitation
     tz = ZoneInfo(inv.company.timezone)
@@ -47,9 +45,7 @@ def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
             "person": inv.person,
             "code": code,
             "expires_utc": inv.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
-            "expires_local": format_datetime(
-                inv.expires_at, "d.M.yyyy HH:mm", tzinfo=tz, locale=_locale(lang)
-            ),
+            "expires_local": fmt_datetime(inv.expires_at, lang, tz=tz),
             "timezone": inv.company.timezone,
         }
         subject = gettext(

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, date, datetime
 from functools import cache
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -390,6 +391,9 @@ def test_dates_and_times_are_written_the_readers_way() -> None:  # I18N-1
     with use_locale("en"):
         assert fmt_date(date(2026, 3, 5)) == "5.3.2026"
         assert fmt_datetime(moment) == "1.12.2026 06:30"
+        # A company's own time zone where one is given (the invitation's expiry).
+        assert fmt_datetime(moment, tz=ZoneInfo("Europe/Stockholm")) == "1.12.2026 05:30"
+    assert fmt_datetime(moment, "sv", tz=ZoneInfo("Europe/Stockholm")) == "2026-12-01 05:30"
     assert set(SUPPORTED) == set(LANGUAGES)
     assert translations("sv").gettext("Users and roles") == "Användare och roller"
 
@@ -439,6 +443,10 @@ def test_the_invitation_email_goes_in_the_chosen_language(
         assert world.kh_a.full_name in part and world.client_a.name in part
         assert leaks(part, chosen or "en") == []
     assert len(signup_code_in(mail.text)) == 16
+    with session_factory() as s:
+        inv = s.scalars(select(Invitation)).one()
+        local = fmt_datetime(inv.expires_at, chosen or "en", tz=ZoneInfo(inv.company.timezone))
+    assert local in mail.text  # in the company's time, the reader's way
     subjects = {
         None: "invites you to log in to",
         "fi": "kutsuu sinut kirjautumaan yritykseen",
@@ -574,6 +582,12 @@ def test_the_new_device_notice_follows_the_recipient_not_the_request(
     for part in (mail.text, mail.html):
         assert line in part and "Eeron puhelin" in part
         assert leaks(part, expected) == []
+    # The time of binding in Finnish time, written the reader's way (2026-12-01 in Swedish).
+    with session_factory() as s:
+        from portti.devices.models import Device
+
+        bound = s.scalars(select(Device)).one().created_at
+    assert fmt_datetime(bound, expected) in mail.text and "UTC" not in mail.text
 
 
 def test_the_old_address_hears_of_a_change_in_its_owners_language(
