@@ -5,7 +5,7 @@ and to Support."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,7 @@ def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
             "company": inv.company,
             "person": inv.person,
             "code": code,
-            "expires_utc": inv.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "expires_utc": fmt_datetime(inv.expires_at, lang, tz=UTC) + " UTC",
             "expires_local": fmt_datetime(inv.expires_at, lang, tz=tz),
             "timezone": inv.company.timezone,
         }
