@@ -382,7 +382,7 @@ def new_device_challenge(
         ch = devices.challenge(device_id, body.purpose, body.context, client=_ip(request))
     except ValueError as exc:  # the service's shape checks: a client error, not a crash
         raise ValidationFailed(
-            {"purpose": _l("Lower-case letters and underscores, at most 40.")}, str(exc)
+            {"purpose": _l("Lower-case letters and underscores, at most 40.")}
         ) from exc
     return ChallengeOut(nonce=ch.nonce, expires_at=ch.expires_at)
 

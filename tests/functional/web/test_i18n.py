@@ -684,3 +684,24 @@ def test_changing_the_default_language_needs_a_fresh_strong_authentication(
     assert r.status_code == 303 and r.headers["location"].startswith("/step-up")
     db.expire_all()
     assert db.get(Company, world.client_a.id).default_language == "en"
+
+
+def test_a_validation_problems_detail_joins_its_field_messages_in_the_readers_language() -> (
+    None
+):  # I18N-1
+    from portti.errors import ValidationFailed
+    from portti.i18n import _l
+    from portti.web.errors import detail_of
+
+    exc = ValidationFailed(
+        {
+            "pin": _l("The PIN must be %(low)s digits.", low=6),
+            "name": _l("Give the device a name of 1–100 characters."),
+        }
+    )
+    with use_locale("sv"):
+        assert detail_of(exc) == (
+            "PIN-koden måste ha 6 siffror.; Ge enheten ett namn på 1–100 tecken."
+        )
+    own = ValidationFailed({"pin": _l("The PIN must be digits only.")}, _l("Check the PIN."))
+    assert detail_of(own) == "Check the PIN."
