@@ -47,6 +47,9 @@ class ValidationFailed(DomainError):
 
     def __init__(self, errors: dict[str, str], message: str | None = None) -> None:
         self.errors = errors
+        # Without a message of its own, the field messages are the message: ``detail`` joins
+        # them in the reader's language (``web/errors.py``), not in English.
+        self.joins_errors = message is None
         super().__init__(message or "; ".join(errors.values()))
 
 

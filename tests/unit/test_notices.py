@@ -16,6 +16,7 @@ def test_device_bound_tells_an_address_once_whatever_its_case(db, app, settings,
     person = f.person(db, "Maija", "Meikalainen")
     db.flush()
     notices = NoticeService(
+        db,
         Outbox(db, clock, outbox_box(settings.secret)),
         app.state.runtime.templates.env,
         base_url="https://portti.example/",
@@ -36,5 +37,5 @@ def test_device_bound_tells_an_address_once_whatever_its_case(db, app, settings,
     assert mail["kind"] == "new_device"
     assert "https://portti.example/devices/not-me/tok" in mail["text"]
     assert "https://portti.example/devices/not-me/tok" in mail["html"]
-    assert "2026-12-01 09:30 UTC" in mail["text"]
+    assert "1.12.2026 11:30" in mail["text"]  # Finnish time, the reader's way
     assert '"Pixel 8"' in mail["text"]

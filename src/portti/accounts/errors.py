@@ -197,7 +197,10 @@ class AccountSetupIncomplete(DomainError):
     def __init__(self) -> None:
         super().__init__(
             _l("The set-up of this account was not finished: it has no authenticator app."),
-            next_step=ASK_ADMIN + " Then create your account again with the same e-mail address.",
+            next_step=_l(
+                "%(ask)s Then create your account again with the same e-mail address.",
+                ask=ASK_ADMIN,
+            ),
         )
 
 

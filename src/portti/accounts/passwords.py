@@ -27,6 +27,7 @@ import structlog
 
 from portti.accounts.errors import PasswordRejected
 from portti.config import Settings
+from portti.i18n import _l
 
 __all__ = [
     "BreachedPasswordChecker",
@@ -42,7 +43,7 @@ BREACH_API_TIMEOUT = 3.0
 # A local part shorter than this matches too many good passwords ("ab" in "cabbage …").
 MIN_EMAIL_PART = 3
 
-CHOOSE_ANOTHER = (
+CHOOSE_ANOTHER = _l(
     "Choose a longer passphrase of several unrelated words; a password manager can make one."
 )
 
@@ -110,20 +111,25 @@ class PasswordPolicy:
         if len(password) < self.min_length:
             raise PasswordRejected(
                 code="password_too_short",
-                message=f"The password is too short: use at least {self.min_length} characters.",
+                message=_l(
+                    "The password is too short: use at least %(num)s characters.",
+                    num=self.min_length,
+                ),
                 next_step=CHOOSE_ANOTHER,
             )
         if len(password) > MAX_LENGTH:
             raise PasswordRejected(
                 code="password_too_long",
-                message=f"The password is too long: use at most {MAX_LENGTH} characters.",
-                next_step="Choose a shorter password.",
+                message=_l(
+                    "The password is too long: use at most %(num)s characters.", num=MAX_LENGTH
+                ),
+                next_step=_l("Choose a shorter password."),
             )
         lowered = password.lower()
         if lowered in common_passwords():
             raise PasswordRejected(
                 code="password_common",
-                message="This password is one of the most common passwords and easy to guess.",
+                message=_l("This password is one of the most common passwords and easy to guess."),
                 next_step=CHOOSE_ANOTHER,
             )
         if email is not None:
@@ -131,15 +137,18 @@ class PasswordPolicy:
             if len(local) >= MIN_EMAIL_PART and local in lowered:
                 raise PasswordRejected(
                     code="password_contains_email",
-                    message="The password contains your e-mail address.",
-                    next_step="Choose a password that does not contain your e-mail address.",
+                    message=_l("The password contains your e-mail address."),
+                    next_step=_l("Choose a password that does not contain your e-mail address."),
                 )
         # Last: the only rule that costs a network round trip.
         if self.breached is not None and self.breached.is_breached(password):
             raise PasswordRejected(
                 code="password_breached",
-                message="This password has appeared in a data breach, so attackers try it.",
-                next_step=CHOOSE_ANOTHER + " Do not reuse a password from another service.",
+                message=_l("This password has appeared in a data breach, so attackers try it."),
+                next_step=_l(
+                    "Choose a longer passphrase of several unrelated words; a password manager "
+                    "can make one. Do not reuse a password from another service."
+                ),
             )
 
 

@@ -60,6 +60,7 @@ from portti.audit.models import AuditAction, AuditEvent
 from portti.audit.services import AuditLog
 from portti.devices.models import Activation
 from portti.errors import RateLimited, ValidationFailed
+from portti.i18n import _l, gettext, use_locale
 from portti.infra.clock import Clock
 from portti.infra.codes import clean_digits, random_digits
 from portti.infra.crypto import CodeHasher, SecretBox
@@ -191,7 +192,7 @@ class AccountService:
     def _activation_account(self, activation: Activation) -> Account:
         account = self.db.get(Account, activation.account_id) if activation.account_id else None
         if account is None or account.person_id != activation.person_id:
-            raise WrongStep("Create your account's password first.")
+            raise WrongStep(_l("Create your account's password first."))
         return account
 
     def _record(
@@ -267,24 +268,28 @@ class AccountService:
         )
 
     def _send_email_code(self, activation: Activation, address: str, code: str) -> None:
+        from portti.notices import recipient_language
+
         person = self.db.get(Person, activation.person_id)
         ctx = {
             "person": person,
             "code": code,
             "valid_minutes": int(EMAIL_CODE_VALIDITY.total_seconds() // 60),
         }
-        self.outbox.email(
-            to=address,
-            subject="Your Portti e-mail confirmation code",
-            text=self.jinja.get_template("email/verify_email.txt").render(ctx),
-            html=self.jinja.get_template("email/verify_email.html").render(ctx),
-            kind="email_verification",
-            person_id=activation.person_id,
-        )
+        # The person's own setting, else the language of the browser setting up the account.
+        with use_locale(recipient_language(self.db, person, own_request=True)):
+            self.outbox.email(
+                to=address,
+                subject=gettext("Your Portti e-mail confirmation code"),
+                text=self.jinja.get_template("email/verify_email.txt").render(ctx),
+                html=self.jinja.get_template("email/verify_email.html").render(ctx),
+                kind="email_verification",
+                person_id=activation.person_id,
+            )
 
     def verify_email(self, activation: Activation, code: str) -> None:
         if activation.email_to_verify is None:
-            raise WrongStep("Enter your e-mail address first.")
+            raise WrongStep(_l("Enter your e-mail address first."))
         if activation.email_verified_at is not None and activation.email_code_hash is None:
             return  # confirmed already: a repeated request changes nothing
         if activation.email_code_hash is None or activation.email_code_expires_at is None:
@@ -324,7 +329,7 @@ class AccountService:
         """Creates the person's account with the verified address, or changes the password of the
         account this activation created (the person went back a step)."""
         if activation.email_verified_at is None or activation.email_to_verify is None:
-            raise WrongStep("Confirm your e-mail address first.")
+            raise WrongStep(_l("Confirm your e-mail address first."))
         key = activation.email_to_verify.lower()
         mine = self.by_person(activation.person_id)
         by_email = self.by_email(key)
@@ -393,7 +398,7 @@ class AccountService:
         if account.totp_confirmed_at is not None:
             raise TotpAlreadyEnrolled()
         if account.totp_secret_sealed is None:
-            raise WrongStep("Set up the authenticator app first.")
+            raise WrongStep(_l("Set up the authenticator app first."))
         outcome = self._check_totp(account, code)
         if outcome is not _Totp.OK:
             self._record(

@@ -20,6 +20,7 @@ class AuditAction(StrEnum):
     STEP_UP_SUCCEEDED = "step_up_succeeded"
     STEP_UP_FAILED = "step_up_failed"
     COMPANY_SELECTED = "company_selected"
+    COMPANY_SETTINGS_CHANGED = "company_settings_changed"
     PERSON_CREATED = "person_created"
     PERSON_UPDATED = "person_updated"
     MEMBERSHIP_ADDED = "membership_added"

@@ -129,10 +129,10 @@ class AdminPolicy:
             return self._checked[key]
         company = self.db.get(Company, company_id)
         if company is None:
-            raise NotFound("No such company.")
+            raise NotFound(_l("No such company."))
         grant = self.grant(person_id, company)
         if grant is None:
-            raise Forbidden("You are not a user administrator of this company.")
+            raise Forbidden(_l("You are not a user administrator of this company."))
         self._checked[key] = (company, grant)
         return company, grant
 

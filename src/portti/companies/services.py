@@ -41,7 +41,7 @@ from portti.companies.schemas import (
     Validity,
 )
 from portti.errors import NotFound, StepUpRequired, ValidationFailed
-from portti.i18n import _l, gettext, use_locale
+from portti.i18n import SUPPORTED, _l, gettext, use_locale
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
 from portti.oidc_provider.logins import end_client_logins
@@ -269,7 +269,7 @@ class MembershipService:
             .options(selectinload(Membership.person).selectinload(Person.identifiers))
         ).one_or_none()
         if m is None:
-            raise NotFound("No such user in this company.")
+            raise NotFound(_l("No such user in this company."))
         return m
 
     def available_roles(self, grant: AdminGrant, company: Company) -> list[Role]:
@@ -297,6 +297,25 @@ class MembershipService:
         if not is_stepped_up(actor.strong_auth_at, now, self.step_up_window):
             raise StepUpRequired()
         return company, grant
+
+    def set_default_language(self, actor: Actor, company_id: int, language: str) -> bool:
+        """I18N-1: the language of pages and messages for the company's users who chose none
+        and whose browser names none. A change like any other (step-up, audited); returns
+        whether anything changed."""
+        company, _ = self._require_change_rights(actor, company_id)
+        if language not in SUPPORTED:
+            raise ValidationFailed({"default_language": _l("Choose Finnish, Swedish or English.")})
+        old = company.default_language
+        if old == language:
+            return False
+        company.default_language = language
+        self.audit.record(
+            AuditAction.COMPANY_SETTINGS_CHANGED,
+            company_id=company.id,
+            actor_person_id=actor.person_id,
+            default_language={"from": old, "to": language},
+        )
+        return True
 
     def require_person_rights(
         self, actor: Actor, company: Company, person_id: int, op: str
@@ -623,6 +642,7 @@ class MembershipService:
         """SEC-3: open invitations went to the old address and number, so they end; SEC-1: the
         old address (or, without one, the old number) hears of the change."""
         from portti.invitations.services import cancel_after_contact_change
+        from portti.notices import recipient_language
 
         now = self.clock.now()
         ended = cancel_after_contact_change(
@@ -637,11 +657,11 @@ class MembershipService:
             "actor": admin,
             "company": company,
             "changed": [labels[f] for f in fields],
-            "changed_utc": now.strftime("%Y-%m-%d %H:%M UTC"),
+            "changed_at": now,
             "cancelled": bool(ended),
         }
-        # In the person's own language, else their company's default.
-        with use_locale(person.language or company.default_language):
+        # In the person's own language, else their company's default (never the admin's).
+        with use_locale(recipient_language(self.db, person, company=company)):
             if old_email:
                 self.outbox.email(
                     to=old_email,

@@ -313,6 +313,15 @@ async def change_person(
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}{notice}", 303)
 
 
+@router.post("/settings/language")
+async def change_default_language(
+    request: Request, company_id: Id, actor: CurrentActor, members: Members
+) -> Response:
+    form = await request.form()
+    members.set_default_language(actor, company_id, str(form.get("default_language", "")))
+    return RedirectResponse(f"/c/{company_id}/users?settings_saved=1", 303)
+
+
 @router.post("/users/{membership_id}/remove")
 def remove_user(
     company_id: Id, membership_id: Id, actor: CurrentActor, members: Members

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from portti.accounts.models import Account, TermsAcceptance
 from portti.devices.models import Activation, ActivationKind
 from portti.errors import WrongStep
+from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher
 from portti.invitations.errors import ActivationUnknown
@@ -71,7 +72,8 @@ def require_step(db: Session, act: Activation, current_terms: str, *allowed: str
     step = next_step(db, act, current_terms)
     if step not in allowed:
         raise WrongStep(
-            f"The activation is at the step “{step}”.", next_step=f"Continue with {step}."
+            _l("The activation is at the step “%(step)s”.", step=step),
+            next_step=_l("Continue with %(step)s.", step=step),
         )
     return step
 

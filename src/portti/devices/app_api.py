@@ -47,6 +47,7 @@ from portti.devices.schemas import (
     UnlockIn,
 )
 from portti.errors import DomainError, ValidationFailed
+from portti.i18n import _l
 from portti.invitations.app_api import ActivationToken
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.models import InvitationStatus
@@ -338,7 +339,7 @@ def start_bank_id_activation(
     provider = strong.provider(body.provider)
     if provider.identifier_country != "FI" and not provider.key.startswith("fi"):
         raise DomainError(
-            "Only Finnish bank ID activates the app without an invitation.",
+            _l("Only Finnish bank ID activates the app without an invitation."),
             code="bank_id_not_finnish",
         )
     url = strong.start(
@@ -381,7 +382,7 @@ def new_device_challenge(
         ch = devices.challenge(device_id, body.purpose, body.context, client=_ip(request))
     except ValueError as exc:  # the service's shape checks: a client error, not a crash
         raise ValidationFailed(
-            {"purpose": "Lower-case letters and underscores, at most 40."}, str(exc)
+            {"purpose": _l("Lower-case letters and underscores, at most 40.")}
         ) from exc
     return ChallengeOut(nonce=ch.nonce, expires_at=ch.expires_at)
 

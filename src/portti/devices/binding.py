@@ -16,6 +16,7 @@ from portti.devices.errors import InvitationRequired
 from portti.devices.models import Activation, ActivationKind, Device, DeviceStatus
 from portti.devices.pins import PinTries
 from portti.errors import ValidationFailed
+from portti.i18n import _l
 from portti.invitations.errors import ActivationUnknown
 from portti.people.models import Person
 
@@ -62,11 +63,11 @@ class DeviceBinding(PinTries):
         errors: dict[str, str] = {}
         clean_name = _clean_name(name or "")
         if not clean_name or len(clean_name) > 100:
-            errors["name"] = "Give the device a name of 1–100 characters."
+            errors["name"] = _l("Give the device a name of 1–100 characters.")
         if not isinstance(platform, str) or not PLATFORM_RE.fullmatch(platform):
-            errors["platform"] = "The platform must be 1–40 letters, digits or . _ - ( ) +."
+            errors["platform"] = _l("The platform must be 1–40 letters, digits or . _ - ( ) +.")
         if (biometric_key_alg is None) != (biometric_public_key is None):
-            errors["biometric_public_key"] = "Give both the biometric key and its algorithm."
+            errors["biometric_public_key"] = _l("Give both the biometric key and its algorithm.")
         if errors:
             raise ValidationFailed(errors)
         self.check_pin_policy(pin)
@@ -81,7 +82,7 @@ class DeviceBinding(PinTries):
             stored_bio_key = keys.encode_public_key(bio_key)
             if stored_bio_key == stored_key:
                 raise ValidationFailed(
-                    {"biometric_public_key": "The biometric key must be a key of its own."}
+                    {"biometric_public_key": _l("The biometric key must be a key of its own.")}
                 )
 
         now = self.clock.now()

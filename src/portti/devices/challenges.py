@@ -18,6 +18,7 @@ from portti.devices.lifecycle import DeviceLifecycle
 from portti.devices.models import DeviceChallenge
 from portti.devices.queries import BURN_CHALLENGE
 from portti.errors import RateLimited, ValidationFailed
+from portti.i18n import _l
 from portti.infra.ratelimit import client_network
 
 CHALLENGE_VALIDITY = timedelta(minutes=2)
@@ -50,9 +51,11 @@ class DeviceChallenges(DeviceLifecycle):
         device = self._require_active(self._device(device_public_id))
         self._limit_challenges("device", device.public_id)
         if not isinstance(purpose, str) or not PURPOSE_RE.fullmatch(purpose):
-            raise ValidationFailed({"purpose": "Lower-case letters and underscores, at most 40."})
+            raise ValidationFailed(
+                {"purpose": _l("Lower-case letters and underscores, at most 40.")}
+            )
         if context is not None and len(context) > MAX_CONTEXT:
-            raise ValidationFailed({"context": f"At most {MAX_CONTEXT} characters."})
+            raise ValidationFailed({"context": _l("At most %(num)s characters.", num=MAX_CONTEXT)})
         now = self.clock.now()
         # Spent and stale challenges are worth nothing; keep the table small.
         self.db.execute(

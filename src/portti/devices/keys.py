@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from portti.devices.errors import InvalidDeviceKey
+from portti.i18n import _l
 
 ED25519 = "Ed25519"
 ES256 = "ES256"
@@ -97,7 +98,7 @@ def _ed25519_point_is_acceptable(raw: bytes) -> bool:
 def load_public_key(alg: str, b64: str) -> DevicePublicKey:
     """The public key an app sent; ``InvalidDeviceKey`` for anything we would not trust."""
     if alg not in ALGORITHMS:
-        raise InvalidDeviceKey("The key algorithm must be Ed25519 or ES256.")
+        raise InvalidDeviceKey(_l("The key algorithm must be Ed25519 or ES256."))
     try:
         der = b64url_decode(b64, max_chars=MAX_KEY_CHARS)
         key = serialization.load_der_public_key(der)
@@ -105,12 +106,12 @@ def load_public_key(alg: str, b64: str) -> DevicePublicKey:
         raise InvalidDeviceKey() from exc
     if alg == ED25519:
         if not isinstance(key, Ed25519PublicKey):
-            raise InvalidDeviceKey("The key is not an Ed25519 key.")
+            raise InvalidDeviceKey(_l("The key is not an Ed25519 key."))
         if not _ed25519_point_is_acceptable(key.public_bytes_raw()):
-            raise InvalidDeviceKey("The Ed25519 key is not a valid public key.")
+            raise InvalidDeviceKey(_l("The Ed25519 key is not a valid public key."))
         return key
     if not isinstance(key, EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise InvalidDeviceKey("An ES256 key must be an elliptic-curve key on P-256.")
+        raise InvalidDeviceKey(_l("An ES256 key must be an elliptic-curve key on P-256."))
     return key
 
 

@@ -77,7 +77,7 @@ class DeviceLifecycle:
         self.db = db
         self.clock = clock
         self.audit = audit
-        self.notices = NoticeService(outbox, jinja, base_url=base_url)
+        self.notices = NoticeService(db, outbox, jinja, base_url=base_url)
         self.pin_hasher = pin_hasher
         self.base_url = base_url.rstrip("/")
         self.session_idle = session_idle

@@ -40,6 +40,7 @@ from portti.devices.lifecycle import (
 )
 from portti.devices.models import Device, DeviceStatus
 from portti.devices.queries import PIN_RIGHT, PIN_RIGHT_REHASHED, RESERVE_PIN_TRY
+from portti.i18n import _l
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,12 @@ class PinTries(DeviceLifecycle):
         """Raises ``PinInvalid``/``PinTooSimple``; the app may call this before "confirm PIN"."""
         low, high = self.pin_lengths
         if not (isinstance(pin, str) and pin.isascii() and pin.isdigit()):
-            raise PinInvalid("The PIN must be digits only.")
+            raise PinInvalid(_l("The PIN must be digits only."))
         if not low <= len(pin) <= high:
             raise PinInvalid(
-                f"The PIN must be {low} digits."
+                _l("The PIN must be %(low)s digits.", low=low)
                 if low == high
-                else f"The PIN must be {low}–{high} digits."
+                else _l("The PIN must be %(low)s–%(high)s digits.", low=low, high=high)
             )
         if is_pin_too_simple(pin):
             raise PinTooSimple()
@@ -125,7 +126,9 @@ class PinTries(DeviceLifecycle):
             and PIN_MIN_LENGTH <= len(pin) <= PIN_MAX_LENGTH
         ):
             # It cannot be the PIN, so refusing it without counting tells nothing.
-            raise PinInvalid(f"The PIN is {PIN_MIN_LENGTH}–{PIN_MAX_LENGTH} digits.")
+            raise PinInvalid(
+                _l("The PIN is %(low)s–%(high)s digits.", low=PIN_MIN_LENGTH, high=PIN_MAX_LENGTH)
+            )
         failures = self._count_pin_try(device, purpose, now)
         # The try is counted for good before the PIN is looked at; argon2id then runs with no
         # transaction open, so it holds no lock any other write waits for.

@@ -13,6 +13,7 @@ from portti.devices.app_sessions import AppSessions
 from portti.devices.lifecycle import END_LOGOUT, END_LOGOUT_EVERYWHERE, END_NOT_ME, MAX_TOKEN
 from portti.devices.models import Device, DeviceStatus
 from portti.errors import NotFound
+from portti.i18n import _l
 from portti.oidc_provider.logins import end_client_logins
 from portti.weblogin.models import LoginTransaction, LoginTransactionStatus
 from portti.weblogin.sessions import SessionService
@@ -62,7 +63,7 @@ class DeviceRevocation(AppSessions):
         caller's policy check). Revoking an ended device changes nothing."""
         device = self._device(device_public_id, lock=True)
         if device is None or device.person_id != person_id:
-            raise NotFound("No such device.")
+            raise NotFound(_l("No such device."))
         if device.status == DeviceStatus.ACTIVE:
             self._end(device, DeviceStatus.REVOKED, reason[:40], self.clock.now())
             self.audit.record(
@@ -78,13 +79,13 @@ class DeviceRevocation(AppSessions):
     def by_not_me_token(self, token: str, *, lock: bool = False) -> Device:
         """The device a "This wasn't me" link speaks of (for the page before the button)."""
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN:
-            raise NotFound("This link is not valid or has already been used.")
+            raise NotFound(_l("This link is not valid or has already been used."))
         q = select(Device).where(Device.not_me_token_hash == self.not_me_hasher.hash(token))
         if lock:
             q = q.with_for_update().execution_options(populate_existing=True)
         device = self.db.scalars(q).one_or_none()
         if device is None:
-            raise NotFound("This link is not valid or has already been used.")
+            raise NotFound(_l("This link is not valid or has already been used."))
         return device
 
     def not_me(self, token: str) -> Device:

@@ -39,6 +39,7 @@ from webauthn.helpers.exceptions import WebAuthnException
 
 from portti.devices import keys
 from portti.devices.errors import InvalidDeviceKey
+from portti.i18n import _l
 
 WEBAUTHN = "webauthn"
 MAX_ASSERTION_CHARS = 3000  # credential id (≤ 1023 bytes in theory, ~64 in practice) + the rest
@@ -70,7 +71,7 @@ def load_credential_key(b64: str) -> keys.DevicePublicKey:
     try:
         return keys.load_public_key(keys.ED25519, b64)
     except InvalidDeviceKey as exc:
-        raise InvalidDeviceKey("A WebAuthn key must be a P-256 or Ed25519 key.") from exc
+        raise InvalidDeviceKey(_l("A WebAuthn key must be a P-256 or Ed25519 key.")) from exc
 
 
 def _cose_key(key: keys.DevicePublicKey) -> bytes:

@@ -7,7 +7,7 @@ from functools import partial
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from portti.errors import NotFound
-from portti.i18n import localize
+from portti.i18n import _l, localize
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.models import Invitation, InvitationStatus
 from portti.invitations.schemas import AdminCodeOut, InvitationOut, InviteIn, StepOut
@@ -46,7 +46,7 @@ def get_invitation(
 ) -> InvitationOut:
     _, inv = invitations.for_admin(actor, company_id, membership_id)
     if inv is None:
-        raise NotFound("This user has not been invited.")
+        raise NotFound(_l("This user has not been invited."))
     return invitation_out(invitations, inv)
 
 

@@ -5,7 +5,7 @@ and to Support."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from portti.companies.policy import AdminPolicy
 from portti.errors import Forbidden
-from portti.i18n import gettext, use_locale
+from portti.i18n import _l, gettext, use_locale
 from portti.infra.outbox import OutboxMessage, failed_messages
 from portti.runtime import runtime
 from portti.web.csrf import verify_csrf
@@ -34,9 +34,7 @@ class Email:
 
 def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
     """The invitation e-mail in the language the admin chose for it (English by default)."""
-    from babel.dates import format_datetime
-
-    from portti.web.filters import _locale
+    from portti.web.filters import fmt_datetime
 
     inv = invitation
     tz = ZoneInfo(inv.company.timezone)
@@ -47,10 +45,8 @@ def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
             "company": inv.company,
             "person": inv.person,
             "code": code,
-            "expires_utc": inv.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
-            "expires_local": format_datetime(
-                inv.expires_at, "d.M.yyyy HH:mm", tzinfo=tz, locale=_locale(lang)
-            ),
+            "expires_utc": fmt_datetime(inv.expires_at, lang, tz=UTC) + " UTC",
+            "expires_local": fmt_datetime(inv.expires_at, lang, tz=tz),
             "timezone": inv.company.timezone,
         }
         subject = gettext(
@@ -127,7 +123,7 @@ def list_all_undeliverable_messages(
 ) -> list[UndeliverableOut]:
     """Support only: every company's undeliverable messages."""
     if not AdminPolicy(db, clock).is_support(ws.person_id):
-        raise Forbidden("Only customer service sees every company's messages.")
+        raise Forbidden(_l("Only customer service sees every company's messages."))
     return [_out(m) for m in failed_messages(db, company_id=None)]
 
 

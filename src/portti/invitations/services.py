@@ -29,7 +29,7 @@ from portti.companies.services import Actor, require_person_rights
 from portti.devices.activation import ActivationService
 from portti.devices.models import Activation
 from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
-from portti.i18n import _l, supported
+from portti.i18n import _l, lazy_ngettext, supported
 from portti.infra.clock import Clock
 from portti.infra.codes import clean_digits, random_digits
 from portti.infra.crypto import CodeHasher
@@ -203,7 +203,7 @@ class InvitationService:
             )
         ).one_or_none()
         if m is None:
-            raise NotFound("No such user in this company.")
+            raise NotFound(_l("No such user in this company."))
         return m, grant
 
     def latest(self, company_id: int, person_id: int) -> Invitation | None:
@@ -363,7 +363,7 @@ class InvitationService:
         inv = self.latest(company_id, m.person_id)
         now = self.clock.now()
         if inv is None or inv.effective_status(now) not in LIVE_STATUSES:
-            raise WrongInvitationState("There is no open invitation to cancel.")
+            raise WrongInvitationState(_l("There is no open invitation to cancel."))
         inv.status = InvitationStatus.CANCELLED
         inv.ended_at = now
         inv.ended_by_person_id = actor.person_id
@@ -392,8 +392,10 @@ class InvitationService:
         now = self.clock.now()
         if inv is None or inv.effective_status(now) is not InvitationStatus.CODE_ENTERED:
             raise WrongInvitationState(
-                "A confirmation code can be generated only after the invitee has entered the "
-                "sign-up code in the app, and before the phone is confirmed."
+                _l(
+                    "A confirmation code can be generated only after the invitee has entered the "
+                    "sign-up code in the app, and before the phone is confirmed."
+                )
             )
         code = new_confirmation_code()
         cc = ConfirmationCode(
@@ -579,11 +581,13 @@ class InvitationService:
     ) -> Invitation:
         act = self.activation(token)
         if act.invitation_id is None:
-            raise WrongInvitationState("This activation did not start from an invitation.")
+            raise WrongInvitationState(_l("This activation did not start from an invitation."))
         inv = self._live_invitation(act)
         status = inv.effective_status(self.clock.now())
         if status not in statuses:
-            raise WrongInvitationState(f"The activation is at another step ({status.value}).")
+            raise WrongInvitationState(
+                _l("The activation is at another step (%(step)s).", step=status.value)
+            )
         return inv
 
     def _send_sms_code(self, inv: Invitation, now: datetime) -> None:
@@ -673,8 +677,12 @@ class InvitationService:
             MAX_WRONG_CONFIRMATION_CODES - c.failed_attempts for c in usable if c.usable(now)
         )
         raise SmsCodeWrong(
-            f"The confirmation code is wrong. {left} tries left.",
-            next_step="Check the 6 digits in the text message, or ask for a new code.",
+            lazy_ngettext(
+                "The confirmation code is wrong. %(num)d try left.",
+                "The confirmation code is wrong. %(num)d tries left.",
+                left,
+            ),
+            next_step=_l("Check the 6 digits in the text message, or ask for a new code."),
         )
 
     def mark_activated(self, inv: Invitation) -> None:
@@ -683,7 +691,7 @@ class InvitationService:
         if status in ENDED_STATUSES:
             raise InvitationExpired(status.value)
         if status is not InvitationStatus.PHONE_CONFIRMED:
-            raise WrongInvitationState("The phone must be confirmed first.")
+            raise WrongInvitationState(_l("The phone must be confirmed first."))
         # Compare and set: an invitation cancelled or replaced since it was read (SQLite has no
         # row locks) is not activated, and the device bound with it goes with the rollback.
         result = self.db.execute(

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portti.companies.errors import PersonNeedsSupport
 from portti.errors import ValidationFailed
+from portti.i18n import _l
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.errors import InviteeNotValid, ReinviteNeedsSupport
 from portti.invitations.models import LIVE_STATUSES, Invitation, InvitationStatus
@@ -214,6 +215,6 @@ def confirmation_code_saved(
     saved: Annotated[str | None, Form()] = None,
 ) -> Response:
     if saved != "yes":
-        raise ValidationFailed({"saved": "Tick the box once you have saved the code."})
+        raise ValidationFailed({"saved": _l("Tick the box once you have saved the code.")})
     invitations.confirm_admin_code_saved(actor, company_id, membership_id)
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?code_issued=1", 303)

@@ -25,6 +25,7 @@ from portti.audit.services import AuditLog
 from portti.companies.models import Company
 from portti.companies.policy import AdminPolicy
 from portti.errors import Forbidden, NotFound, StepUpRequired, ValidationFailed
+from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher
 from portti.oidc_provider.errors import TokenError
@@ -173,12 +174,12 @@ class ClientService:
         if person_id is None:
             return  # the command line (an operator on the server)
         if not AdminPolicy(self.db, self.clock).is_support(person_id):
-            raise Forbidden("Only Support registers applications.")
+            raise Forbidden(_l("Only Support registers applications."))
         if self.step_up_window is not None and not is_stepped_up(
             strong_auth_at, self.clock.now(), self.step_up_window
         ):
             raise StepUpRequired(
-                "Registering and changing applications needs a fresh strong authentication."
+                _l("Registering and changing applications needs a fresh strong authentication.")
             )
 
     def list(self, person_id: int) -> Sequence[OidcClient]:
@@ -191,17 +192,19 @@ class ClientService:
             select(OidcClient).where(OidcClient.client_id == client_id)
         ).one_or_none()
         if client is None:
-            raise NotFound("No such application.")
+            raise NotFound(_l("No such application."))
         return client
 
     def _check(self, data: ClientInput) -> None:
         if data.auth_method == ClientAuthMethod.PRIVATE_KEY_JWT and not data.jwks:
-            raise ValidationFailed({"jwks": "Give the application's public keys (a JWK set)."})
+            raise ValidationFailed({"jwks": _l("Give the application's public keys (a JWK set).")})
         if data.company_ids:
             found = set(self.db.scalars(select(Company.id).where(Company.id.in_(data.company_ids))))
             missing = sorted(set(data.company_ids) - found)
             if missing:
-                raise ValidationFailed({"company_ids": f"No such companies: {missing}"})
+                raise ValidationFailed(
+                    {"company_ids": _l("No such companies: %(ids)s", ids=str(missing))}
+                )
 
     def register(
         self, data: ClientInput, *, actor_person_id: int | None, strong_auth_at: Any = None
@@ -241,7 +244,7 @@ class ClientService:
         self._check(data)
         if data.auth_method != client.auth_method:
             raise ValidationFailed(
-                {"auth_method": "Fixed at registration; register a new application instead."}
+                {"auth_method": _l("Fixed at registration; register a new application instead.")}
             )
         for key, value in data.model_dump().items():
             setattr(client, key, value)
@@ -257,7 +260,7 @@ class ClientService:
         client = self.get(actor_person_id, client_id)
         self._require_support(actor_person_id, strong_auth_at)
         if client.auth_method != ClientAuthMethod.CLIENT_SECRET_BASIC:
-            raise ValidationFailed({"auth_method": "This application has no secret."})
+            raise ValidationFailed({"auth_method": _l("This application has no secret.")})
         secret = secrets.token_urlsafe(32)
         client.secret_hash = self.hasher.hash(secret)
         client.updated_at = self.clock.now()

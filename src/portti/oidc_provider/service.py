@@ -24,6 +24,7 @@ from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.db.base import table_of
 from portti.errors import DomainError
+from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.oidc_provider.claims import (
     CompanyGrant,
@@ -130,7 +131,7 @@ class RefusedForClient(DomainError):
 
     status = 403
     code = "no_membership_for_client"
-    title = "No user rights for this service"
+    title = _l("No user rights for this service")
 
 
 @dataclass(frozen=True)
@@ -211,14 +212,14 @@ class ProviderService:
         """OIDC Core §3.1.2.2. The client and redirect URI first: until both are known good,
         errors are shown as a page, never sent anywhere."""
         if any(len(v) > MAX_PARAM for v in raw.values()):
-            raise UntrustedRedirect("The request is too long.")
+            raise UntrustedRedirect(_l("The request is too long."))
         client = self.client(raw.get("client_id"))
         if client is None:
-            raise UntrustedRedirect("This application is not registered with Portti.")
+            raise UntrustedRedirect(_l("This application is not registered with Portti."))
         redirect_uri = raw.get("redirect_uri", "")
         if redirect_uri not in client.redirect_uris:
             raise UntrustedRedirect(
-                "This application asked to return to an address it has not registered."
+                _l("This application asked to return to an address it has not registered.")
             )
         params = {k: v for k, v in raw.items() if v != ""}
         state = params.get("state")
@@ -308,8 +309,10 @@ class ProviderService:
             or not hmac.compare_digest(row.browser_binding_hash, sha256_hex(browser_id))
         ):
             raise UntrustedRedirect(
-                "This login took too long or was started in another browser. Go back to the "
-                "application and start again."
+                _l(
+                    "This login took too long or was started in another browser. Go back to the "
+                    "application and start again."
+                )
             )
         # The client may have been changed or disabled meanwhile: validate again.
         req = self.validate(dict(row.params))
@@ -369,14 +372,17 @@ class ProviderService:
             if "none" in prompts:
                 raise AuthorizeError("access_denied", "No user rights for this application.")
             raise RefusedForClient(
-                f"You have no valid user rights in a company that uses {req.client.name}. "
-                "Ask your company's user administrator."
+                _l(
+                    "You have no valid user rights in a company that uses %(client)s. "
+                    "Ask your company's user administrator.",
+                    client=req.client.name,
+                )
             )
         chosen: int | None = None
         if req.client.company_selection:
             if company_id is not None:
                 if company_id not in {g.company.id for g in grants}:
-                    raise RefusedForClient("You have no valid user rights in this company.")
+                    raise RefusedForClient(_l("You have no valid user rights in this company."))
                 chosen = company_id
             elif len(grants) == 1:
                 chosen = grants[0].company.id
@@ -742,6 +748,6 @@ class ProviderService:
             return None
         if client is None or post_logout_redirect_uri not in client.post_logout_redirect_uris:
             raise UntrustedRedirect(
-                "This application asked to return to an address it has not registered."
+                _l("This application asked to return to an address it has not registered.")
             )
         return redirect_with(post_logout_redirect_uri, {"state": state} if state else {})

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from portti.audit.models import AuditAction
+from portti.i18n import _l
 from portti.oidc_provider.claims import ACR_VALUES
 from portti.oidc_provider.clients import JWT_BEARER, ClientService, assertion_subject, parse_basic
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
@@ -370,12 +371,12 @@ def _logout(
     hint = provider.id_token_hint(params["id_token_hint"]) if params.get("id_token_hint") else None
     if params.get("id_token_hint") and hint is None:
         return render(
-            request, "oidc/error.html", {"message": "The logout request is not valid."}, 400
+            request, "oidc/error.html", {"message": _l("The logout request is not valid.")}, 400
         )
     client_id = params.get("client_id") or (hint or {}).get("aud")
     if hint is not None and params.get("client_id") and hint.get("aud") != params["client_id"]:
         return render(
-            request, "oidc/error.html", {"message": "The logout request is not valid."}, 400
+            request, "oidc/error.html", {"message": _l("The logout request is not valid.")}, 400
         )
     client = provider.client(client_id if isinstance(client_id, str) else None)
     try:

@@ -30,6 +30,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from portti.config import OidcProviderSettings
+from portti.i18n import _l
 from portti.infra.ttlcache import TtlCache
 from portti.keys.services import KeyStore
 from portti.strongauth.discovery import Endpoints, static_endpoints
@@ -305,7 +306,7 @@ def _push(
 ) -> str:
     """RFC 9126: push the authorization request; the browser gets only its ``request_uri``."""
     failed = OidcError(
-        OidcError.PROVIDER_ERROR, "The login could not be started at the identity provider."
+        OidcError.PROVIDER_ERROR, _l("The login could not be started at the identity provider.")
     )
     if not endpoints.pushed_authorization_request_endpoint:
         raise failed
@@ -324,23 +325,32 @@ def _push(
     if response.status_code not in (200, 201) or not isinstance(request_uri, str):
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, str) and _OAUTH_ERROR_CODE.match(error):
-            raise OidcError(OidcError.PROVIDER_ERROR, f"{failed.message[:-1]} ({error}).")
+            raise OidcError(
+                OidcError.PROVIDER_ERROR,
+                _l(
+                    "The login could not be started at the identity provider (%(error)s).",
+                    error=error,
+                ),
+            )
         raise failed
     return request_uri
 
 
 # What a provider's ``error`` (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6) means for the person.
 _ERROR_MESSAGES = {
-    "access_denied": "The login was cancelled at the identity provider.",
-    "login_required": "The identity provider needs you to log in again. Start again.",
-    "interaction_required": "The identity provider needs more from you. Start again.",
-    "consent_required": "The identity provider needs your consent to share your identity.",
-    "account_selection_required": "Choose an account at the identity provider. Start again.",
-    "temporarily_unavailable": "The identity provider is temporarily unavailable. Try again "
-    "in a moment.",
-    "server_error": "The identity provider had an error. Try again in a moment.",
-    "unmet_authentication_requirements": "The identification could not reach the level of "
-    "assurance this needs. Use a stronger identification method.",
+    "access_denied": _l("The login was cancelled at the identity provider."),
+    "login_required": _l("The identity provider needs you to log in again. Start again."),
+    "interaction_required": _l("The identity provider needs more from you. Start again."),
+    "consent_required": _l("The identity provider needs your consent to share your identity."),
+    "account_selection_required": _l("Choose an account at the identity provider. Start again."),
+    "temporarily_unavailable": _l(
+        "The identity provider is temporarily unavailable. Try again in a moment."
+    ),
+    "server_error": _l("The identity provider had an error. Try again in a moment."),
+    "unmet_authentication_requirements": _l(
+        "The identification could not reach the level of "
+        "assurance this needs. Use a stronger identification method."
+    ),
 }
 
 
@@ -351,7 +361,8 @@ def callback_error(error: str) -> OidcError:
         return OidcError(OidcError.PROVIDER_ERROR, message)
     shown = error if _OAUTH_ERROR_CODE.match(error) else "unknown"
     return OidcError(
-        OidcError.PROVIDER_ERROR, f"The identity provider refused the login ({shown})."
+        OidcError.PROVIDER_ERROR,
+        _l("The identity provider refused the login (%(error)s).", error=shown),
     )
 
 
@@ -404,7 +415,8 @@ class JwksCache:
 
     def _fetch(self, jwks_uri: str) -> KeySet:
         unavailable = OidcError(
-            OidcError.PROVIDER_ERROR, "The identity provider's signing keys could not be loaded."
+            OidcError.PROVIDER_ERROR,
+            _l("The identity provider's signing keys could not be loaded."),
         )
         try:
             response = self._http.get(jwks_uri, headers={"Accept": "application/json"})
@@ -462,7 +474,7 @@ def _exchange_code(
         **auth_form,
     }
     headers["Accept"] = "application/json"
-    failed = "The login could not be completed with the identity provider."
+    failed: str = _l("The login could not be completed with the identity provider.")
     try:
         response = http.post(endpoints.token_endpoint, data=form, headers=headers)
     except httpx.HTTPError as exc:
@@ -476,11 +488,17 @@ def _exchange_code(
         # The OAuth error code is a short token from a fixed list; the description is free text
         # from the provider and stays out of the message.
         if isinstance(error, str) and _OAUTH_ERROR_CODE.match(error):
-            failed = f"{failed} ({error})"
+            failed = _l(
+                "The login could not be completed with the identity provider (%(error)s).",
+                error=error,
+            )
         raise OidcError(OidcError.TOKEN_EXCHANGE_FAILED, failed)
     id_token = body.get("id_token") if isinstance(body, dict) else None
     if not isinstance(id_token, str) or not id_token:
-        raise OidcError(OidcError.TOKEN_EXCHANGE_FAILED, f"{failed} (no ID token)")
+        raise OidcError(
+            OidcError.TOKEN_EXCHANGE_FAILED,
+            _l("The login could not be completed with the identity provider (no ID token)."),
+        )
     access_token = body.get("access_token")
     return TokenResponse(id_token, access_token if isinstance(access_token, str) else None)
 
@@ -528,7 +546,8 @@ def _is_jwe(token: str) -> bool:
 
 def _invalid(detail: str) -> OidcError:
     return OidcError(
-        OidcError.INVALID_ID_TOKEN, f"The identity provider's answer was refused: {detail}."
+        OidcError.INVALID_ID_TOKEN,
+        _l("The identity provider's answer was refused: %(detail)s.", detail=detail),
     )
 
 
@@ -596,7 +615,8 @@ def verify_id_token(
         nonce.encode("utf-8"), expected_nonce.encode("utf-8")
     ):
         raise OidcError(
-            OidcError.NONCE_MISMATCH, "The login could not be matched to this browser. Try again."
+            OidcError.NONCE_MISMATCH,
+            _l("The login could not be matched to this browser. Try again."),
         )
     return claims
 
@@ -635,7 +655,7 @@ def fetch_userinfo(
     JWT; ``sub`` must be the ID token's."""
     failed = OidcError(
         OidcError.MISSING_IDENTIFIER,
-        "The identity provider did not tell us your national identity number.",
+        _l("The identity provider did not tell us your national identity number."),
     )
     if not endpoints.userinfo_endpoint or not access_token:
         raise failed
@@ -702,7 +722,7 @@ def identity_from_claims(
     """Read the national identifier and the person's names from verified claims."""
     missing = OidcError(
         OidcError.MISSING_IDENTIFIER,
-        "The identity provider did not tell us your national identity number.",
+        _l("The identity provider did not tell us your national identity number."),
     )
     national_id = claims.get(provider.identifier_claim)
     if not isinstance(national_id, str) or not national_id.strip():
@@ -779,16 +799,20 @@ def check_assurance(
     if not acr_satisfies(identity.acr, requested_acr(provider, fresh=fresh_since is not None)):
         raise OidcError(
             OidcError.ACR_TOO_WEAK,
-            "The identification method you used is not strong enough for this. "
-            "Use one with a higher level of assurance.",
+            _l(
+                "The identification method you used is not strong enough for this. "
+                "Use one with a higher level of assurance."
+            ),
         )
     if fresh_since is not None:
         started = int(fresh_since.replace(tzinfo=fresh_since.tzinfo or UTC).timestamp())
         if identity.auth_time is None or identity.auth_time.timestamp() < started:
             raise OidcError(
                 OidcError.NOT_FRESH,
-                "The identity provider did not authenticate you again. Start again and "
-                "identify yourself at the provider.",
+                _l(
+                    "The identity provider did not authenticate you again. Start again and "
+                    "identify yourself at the provider."
+                ),
             )
 
 

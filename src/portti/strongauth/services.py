@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from portti.config import OidcProviderSettings
 from portti.errors import DomainError, NotFound
+from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.keys.services import KeyStore
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 FLOW_LIFETIME = timedelta(minutes=10)
 
-NOT_A_USER = (
+NOT_A_USER = _l(
     "You are not a user of any company in Portti. Ask your company's user administrator to add "
     "you as a user."
 )
@@ -48,7 +49,7 @@ NOT_A_USER = (
 class LoginFailed(DomainError):
     status = 400
     code = "login_failed"
-    title = "Login did not succeed"
+    title = _l("Login did not succeed")
 
     # What the failed flow was for ("login", "step_up", "app_activation"), when known: a failed
     # step-up is audited as one.
@@ -111,14 +112,14 @@ class StrongAuthService:
             return self.discovery.endpoints(provider)
         except DiscoveryError as exc:
             raise LoginFailed(
-                "The identity provider cannot be reached right now. Try again in a moment.",
+                _l("The identity provider cannot be reached right now. Try again in a moment."),
                 code="oidc_discovery_failed",
             ) from exc
 
     def provider(self, key: str) -> OidcProviderSettings:
         p = self.providers.get(key)
         if p is None:
-            raise NotFound("No such identification method.")
+            raise NotFound(_l("No such identification method."))
         return p
 
     def start(
@@ -144,7 +145,7 @@ class StrongAuthService:
         except OidcError as exc:
             # A pushed request that failed may mean the metadata moved: read it again next time.
             self.discovery.invalidate(provider.issuer)
-            failed = LoginFailed(str(exc), code=exc.code)
+            failed = LoginFailed(exc.message, code=exc.code)
             failed.purpose, failed.provider = purpose, provider.key
             raise failed from exc
         # (The request above may sign with, and so first create, Portti's keys, and push to the
@@ -180,7 +181,7 @@ class StrongAuthService:
         flow = self.db.get(OidcFlow, _sha(state)) if state else None
         if flow is None or self.clock.now() - flow.created_at > FLOW_LIFETIME:
             raise LoginFailed(
-                "The login took too long or was started elsewhere. Start again.",
+                _l("The login took too long or was started elsewhere. Start again."),
                 code="oidc_state_mismatch",
             )
         # An app activation (APP-9) ends in the app's browser, not the one that started it;
@@ -191,7 +192,7 @@ class StrongAuthService:
             flow.browser_binding_hash, _sha(browser_id)
         ):
             raise LoginFailed(
-                "The login was started in another browser. Start again.",
+                _l("The login was started in another browser. Start again."),
                 code="oidc_browser_mismatch",
             )
         # Single use, whatever the outcome, from here on. Committed before the provider is
@@ -207,8 +208,10 @@ class StrongAuthService:
         ):
             raise self._failed(
                 LoginFailed(
-                    "The answer did not come from the identity provider the login was started "
-                    "with. Start again.",
+                    _l(
+                        "The answer did not come from the identity provider the login was started "
+                        "with. Start again."
+                    ),
                     code="oidc_issuer_mismatch",
                 ),
                 flow,
@@ -240,7 +243,7 @@ class StrongAuthService:
         except OidcError as exc:
             if exc.code == OidcError.TOKEN_EXCHANGE_FAILED:
                 self.discovery.invalidate(provider.issuer)
-            raise self._failed(LoginFailed(str(exc), code=exc.code), flow) from exc
+            raise self._failed(LoginFailed(exc.message, code=exc.code), flow) from exc
         return FinishedFlow(flow, identity, self.person_for(identity))
 
     @staticmethod

@@ -18,6 +18,7 @@ from portti.audit.services import AuditLog, RequestContext
 from portti.companies.services import Actor, MembershipService
 from portti.config import Settings
 from portti.errors import NotAuthenticated
+from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox, outbox_box
 from portti.runtime import runtime
@@ -141,21 +142,30 @@ def get_optional_session(request: Request, sessions: Sessions, uow: Uow) -> WebS
 
 
 def choose_language(db: Session, ws: WebSession) -> None:
-    """The person's own language, else (when the browser named none) the company's default."""
+    """The person's own language, else (when the browser named none) the company's default:
+    the chosen company's, or before a choice the company the person joined first."""
     from portti.i18n import current_choice
 
     choice = current_choice()
     if choice is None:
         return
     choice.person_setting(ws.person.language)
-    if not choice.explicit and ws.company_id is not None:
+    if not choice.explicit:
         from sqlalchemy import select
 
-        from portti.companies.models import Company
+        from portti.companies.models import Company, Membership
 
-        choice.company_default(
-            db.scalar(select(Company.default_language).where(Company.id == ws.company_id))
-        )
+        query = select(Company.default_language)
+        if ws.company_id is not None:
+            query = query.where(Company.id == ws.company_id)
+        else:
+            query = (
+                query.join(Membership, Membership.company_id == Company.id)
+                .where(Membership.person_id == ws.person_id)
+                .order_by(Membership.id)
+                .limit(1)
+            )
+        choice.company_default(db.scalar(query))
 
 
 OptionalWebSession = Annotated[WebSession | None, Depends(get_optional_session)]
@@ -163,7 +173,7 @@ OptionalWebSession = Annotated[WebSession | None, Depends(get_optional_session)]
 
 async def get_current_session(ws: OptionalWebSession) -> WebSession:
     if ws is None:
-        raise NotAuthenticated("Log in to continue.")
+        raise NotAuthenticated(_l("Log in to continue."))
     return ws
 
 

@@ -51,6 +51,13 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def detail_of(exc: DomainError) -> Any:
+    """The ``detail`` of a domain error: its message, or its field messages each translated."""
+    if isinstance(exc, ValidationFailed) and exc.joins_errors:
+        return "; ".join(str(localize(v)) for v in exc.errors.values())
+    return exc.message
+
+
 def _local_path(request: Request) -> str:
     path = request.url.path
     if request.method == "GET" and request.url.query:
@@ -81,7 +88,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 {
                     "status": exc.status,
                     "title": exc.title,
-                    "message": exc.message,
+                    "message": detail_of(exc),
                     "errors": getattr(exc, "errors", {}),
                 },
                 status_code=exc.status,
@@ -95,7 +102,7 @@ def install_error_handlers(app: FastAPI) -> None:
             extra["errors"] = [{"field": k, "message": localize(v)} for k, v in exc.errors.items()]
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
-        resp = problem(exc.status, exc.code, exc.title, exc.message, **extra)
+        resp = problem(exc.status, exc.code, exc.title, detail_of(exc), **extra)
         resp.headers.update(headers)
         return resp
 

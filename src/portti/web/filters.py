@@ -31,12 +31,13 @@ def fmt_date(value: date | None, language: str | None = None) -> str:
     return format_date(value, _DATE.get(lang, "d.M.yyyy"), locale=_locale(lang))
 
 
-def fmt_datetime(value: datetime | None, language: str | None = None) -> str:
+def fmt_datetime(value: datetime | None, language: str | None = None, tz: Any = None) -> str:
+    """A moment in Finnish time (or ``tz``, e.g. a company's own), the reader's way."""
     if not value:
         return ""
     lang = language or current_language()
     return format_datetime(
-        value, _DATETIME.get(lang, "d.M.yyyy HH:mm"), tzinfo=TIMEZONE, locale=_locale(lang)
+        value, _DATETIME.get(lang, "d.M.yyyy HH:mm"), tzinfo=tz or TIMEZONE, locale=_locale(lang)
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, RequestContext
 from portti.errors import NotFound
+from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.oidc_provider.logins import end_client_logins, move_client_logins
 from portti.weblogin.models import (
@@ -107,7 +108,7 @@ class SessionService:
     def revoke(self, person_id: int, session_id: str, audit: AuditLog, *, actor_id: int) -> None:
         ws = self.db.get(WebSession, session_id)
         if ws is None or ws.person_id != person_id or ws.revoked_at is not None:
-            raise NotFound("No such session.")
+            raise NotFound(_l("No such session."))
         ws.revoked_at = self.clock.now()
         end_client_logins(self.db, ws.revoked_at, reason="session_revoked", web_session_ids=[ws.id])
         audit.record(

@@ -13,6 +13,7 @@ from portti.companies.policy import AdminPolicy, local_today
 from portti.companies.services import PersonDirectory, member_status
 from portti.devices.deps import Devices
 from portti.errors import Forbidden
+from portti.i18n import _l
 from portti.runtime import runtime
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
@@ -102,7 +103,7 @@ def choose_company(
     company_id: Annotated[int, Form()],
 ) -> Response:
     if company_id not in {c.id for c, _ in company_choices(db, clock, ws)}:
-        raise Forbidden("You have no valid user rights in this company.")
+        raise Forbidden(_l("You have no valid user rights in this company."))
     ws.company_id = company_id
     audit.record(AuditAction.COMPANY_SELECTED, company_id=company_id, actor_person_id=ws.person_id)
     return RedirectResponse("/home", 303)

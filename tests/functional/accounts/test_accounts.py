@@ -3,6 +3,7 @@ already done" login with its lockout, and versioned terms — on SQLite and Post
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 import secrets
@@ -709,3 +710,37 @@ def test_acceptance_is_recorded_with_version_and_time(
     # Accepting again in the same activation records nothing new.
     assert service.accept_terms(activation, version, ip=None).id == acceptance.id
     assert audit_actions(db).count("terms_accepted") == 1
+
+
+@pytest.mark.parametrize(
+    ("own", "browser", "subject"),
+    [
+        ("sv", "fi", "Din bekräftelsekod för e-post i Portti"),
+        (None, "fi", None),
+        (None, None, "Your Portti e-mail confirmation code"),
+    ],
+)
+def test_the_email_code_is_in_the_persons_language_else_the_browsers(
+    service: AccountService,
+    db: Session,
+    settings: Settings,
+    clock: OffsetClock,
+    own: str | None,
+    browser: str | None,
+    subject: str | None,
+) -> None:  # I18N-1
+    from portti.i18n import begin_request, translations
+
+    person = factories.person(db, "Anna")
+    person.language = own
+    activation = new_activation(db, person, clock)
+
+    def set_up_in_the_browser() -> None:
+        begin_request(None, browser)  # the set-up browser's Accept-Language
+        service.start_new_account(activation, "anna.k@example.com")
+
+    contextvars.copy_context().run(set_up_in_the_browser)  # the request's language stays there
+    [mail] = emails(db, settings, "anna.k@example.com")
+    expected = subject or translations("fi").gettext("Your Portti e-mail confirmation code")
+    assert mail["subject"] == expected
+    assert expected != "Your Portti e-mail confirmation code" or (own, browser) == (None, None)

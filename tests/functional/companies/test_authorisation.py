@@ -59,6 +59,7 @@ ADMIN_CALLS = [
     Call("POST", "/c/{cid}/users/{mid}/remove", html=True),
     Call("POST", "/c/{cid}/users/{mid}/end-sessions", html=True),
     Call("GET", "/c/{cid}/audit", html=True),
+    Call("POST", "/c/{cid}/settings/language", html=True, form={"default_language": "sv"}),
     Call("GET", "/api/v1/companies/{cid}/members", html=False),
     Call("POST", "/api/v1/companies/{cid}/members", html=False, json=wizard.body()),
     Call("GET", "/api/v1/companies/{cid}/members/{mid}", html=False),

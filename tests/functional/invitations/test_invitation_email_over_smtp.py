@@ -9,7 +9,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import aiosmtplib
 import pytest
@@ -31,6 +31,7 @@ from portti.infra.outbox import (
 from portti.invitations.deps import build_invitations
 from portti.invitations.models import Invitation
 from portti.invitations.services import InvitationService, group_code
+from portti.web.filters import fmt_datetime
 from support import factories as f
 from support.messages import signup_code_in
 from support.sinks import SmtpSink
@@ -99,7 +100,7 @@ def test_invitation_email_arrives_over_smtp_with_code_inviter_and_company(
                 actor, company_id, membership_id, identity_verified=True
             )
             db.commit()
-            expires_utc = inv.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+            expires_utc = fmt_datetime(inv.expires_at, "en", tz=UTC) + " UTC"  # 1.12.2026 04:30
         worker = build_worker(smtp_settings, session_factory, clock)
         drain(worker, lambda: all(m.status == "sent" for m in rows(session_factory)))
         received = sink.received()

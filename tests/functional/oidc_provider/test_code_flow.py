@@ -196,3 +196,23 @@ def test_key_rotation_keeps_issued_tokens_valid_and_signs_with_the_new_key(
     kids = {k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]}
     assert {old_kid, new_kid} <= kids
     assert rp.id_claims(new["id_token"])["sub"] == cast.kaisa.portti_id
+
+
+def test_the_refusal_page_is_in_the_persons_language(
+    client, db, clock, settings, cast
+) -> None:  # I18N-1
+    cast.outsider.language = "sv"
+    db.commit()
+    reg = register(db, clock, settings.secret, company_ids=[cast.makinen.id])
+    rp = relying_party(client._transport, "http://testserver", reg)
+    first = client.get(local(rp.authorization_url()))
+    callback = login(client, cast.outsider, next_=query_of(first.headers["location"])["next"])
+    page = client.get(
+        local(callback.headers["location"]),
+        headers={"accept": "text/html", "accept-language": "en"},
+    )
+    assert page.status_code == 403
+    assert "Inga användarrättigheter till den här tjänsten" in page.text
+    assert "inga giltiga användarrättigheter i ett företag som använder Numerot accounting" in (
+        page.text
+    )

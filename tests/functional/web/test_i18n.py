@@ -10,6 +10,7 @@ import re
 from datetime import UTC, date, datetime
 from functools import cache
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -390,6 +391,9 @@ def test_dates_and_times_are_written_the_readers_way() -> None:  # I18N-1
     with use_locale("en"):
         assert fmt_date(date(2026, 3, 5)) == "5.3.2026"
         assert fmt_datetime(moment) == "1.12.2026 06:30"
+        # A company's own time zone where one is given (the invitation's expiry).
+        assert fmt_datetime(moment, tz=ZoneInfo("Europe/Stockholm")) == "1.12.2026 05:30"
+    assert fmt_datetime(moment, "sv", tz=ZoneInfo("Europe/Stockholm")) == "2026-12-01 05:30"
     assert set(SUPPORTED) == set(LANGUAGES)
     assert translations("sv").gettext("Users and roles") == "Användare och roller"
 
@@ -439,6 +443,10 @@ def test_the_invitation_email_goes_in_the_chosen_language(
         assert world.kh_a.full_name in part and world.client_a.name in part
         assert leaks(part, chosen or "en") == []
     assert len(signup_code_in(mail.text)) == 16
+    with session_factory() as s:
+        inv = s.scalars(select(Invitation)).one()
+        local = fmt_datetime(inv.expires_at, chosen or "en", tz=ZoneInfo(inv.company.timezone))
+    assert local in mail.text  # in the company's time, the reader's way
     subjects = {
         None: "invites you to log in to",
         "fi": "kutsuu sinut kirjautumaan yritykseen",
@@ -462,3 +470,238 @@ def test_the_confirmation_code_sms_is_in_the_invitations_language(
     assert confirmation_code_sms(inv, "123456").startswith(
         "Your Portti confirmation code is 123456."
     )
+
+
+# -- errors raised in services ----------------------------------------------------------------
+
+
+def test_a_refused_authorization_request_is_a_page_in_the_browsers_language(
+    client,
+) -> None:  # I18N-1
+    for language, text in {
+        "fi": "Sovellusta ei ole rekisteröity Porttiin.",
+        "sv": "Applikationen är inte registrerad i Portti.",
+        "en": "This application is not registered with Portti.",
+    }.items():
+        r = get(client, "/oidc/authorize?client_id=no-such-client&redirect_uri=x", language)
+        assert r.status_code == 400
+        assert visible(r.text).lang == language and text in r.text
+
+
+def test_a_services_refusal_reaches_the_api_in_the_callers_language(
+    client, scene
+) -> None:  # I18N-1
+    r = client.get("/api/v1/companies/999999/members", headers={"accept-language": "fi"})
+    assert r.status_code == 404 and r.json()["detail"] == "Yritystä ei ole."
+    r = client.get("/api/v1/companies/999999/members", headers={"accept-language": "sv"})
+    assert r.json()["detail"] == "Företaget finns inte."
+
+
+@pytest.mark.parametrize(
+    ("language", "pin", "message", "too_short"),
+    [
+        (
+            "sv",
+            "12a456",
+            "PIN-koden får bara innehålla siffror.",
+            "Lösenordet är för kort: använd minst 12 tecken.",
+        ),
+        (
+            "fi",
+            "12",
+            "PIN-koodissa on oltava 6–10 numeroa.",
+            "Salasana on liian lyhyt: käytä vähintään 12 merkkiä.",
+        ),
+        (
+            "en",
+            "12",
+            "The PIN must be 6–10 digits.",
+            "The password is too short: use at least 12 characters.",
+        ),
+    ],
+)
+def test_pin_and_password_messages_are_translated_with_their_numbers(
+    app, db, settings, language, pin, message, too_short
+) -> None:  # I18N-1
+    from portti.accounts.passwords import PasswordPolicy, PasswordRejected
+    from portti.devices.errors import PinInvalid
+    from portti.i18n import localize
+
+    service = make_service(db, app, settings)
+    service.pin_lengths = (6, 10)
+    with pytest.raises(PinInvalid) as caught:
+        service.check_pin_policy(pin)
+    with pytest.raises(PasswordRejected) as rejected:
+        PasswordPolicy(min_length=12).check("short")
+    with use_locale(language):
+        assert localize(caught.value.errors["pin"]) == message
+        assert localize(rejected.value.message) == too_short
+
+
+# -- notices in the recipient's language, over SMTP -------------------------------------------
+
+
+def _deliver(settings, session_factory, clock):  # type: ignore[no-untyped-def]
+    from portti.infra.outbox import build_worker
+
+    sink = SmtpSink()
+    sink.start()
+    try:
+        smtp = settings.model_copy(update={"mail_url": sink.url})
+        asyncio.run(build_worker(smtp, session_factory, clock).run_once())
+        return sink.received()
+    finally:
+        sink.stop()
+
+
+@pytest.mark.parametrize(
+    ("own", "company_default", "expected", "subject", "line"),
+    [
+        ("sv", "fi", "sv", "En ny enhet kan nu logga in i ditt namn i Portti", "Om det var du"),
+        (None, "fi", "fi", "Uusi laite voi nyt kirjautua nimissäsi Porttiin", "Jos se olit sinä"),
+        (None, "en", "en", "A new device can now log in as you with Portti", "If this was you"),
+    ],
+)
+def test_the_new_device_notice_follows_the_recipient_not_the_request(
+    app, db, world, settings, session_factory, clock, own, company_default, expected, subject, line
+) -> None:  # I18N-1 APP-4
+    person = world.employee_a
+    person.email = "eero@example.fi"
+    person.language = own
+    db.get(Company, world.client_a.id).default_language = company_default
+    db.commit()
+    service = make_service(db, app, settings)
+    # The request that binds the device is in English (a person's setting or browser elsewhere).
+    with use_locale("en"):
+        bind(service, db, person, clock, name="Eeron puhelin")
+    received = _deliver(settings, session_factory, clock)
+    assert [m.to for m in received] == ["eero@example.fi"]
+    mail = received[0]
+    assert mail.subject == subject
+    assert mail.html is not None and f'lang="{expected}"' in mail.html
+    for part in (mail.text, mail.html):
+        assert line in part and "Eeron puhelin" in part
+        assert leaks(part, expected) == []
+    # The time of binding in Finnish time, written the reader's way (2026-12-01 in Swedish).
+    with session_factory() as s:
+        from portti.devices.models import Device
+
+        bound = s.scalars(select(Device)).one().created_at
+    assert fmt_datetime(bound, expected) in mail.text and "UTC" not in mail.text
+
+
+def test_the_old_address_hears_of_a_change_in_its_owners_language(
+    client, db, world, settings, session_factory, clock
+) -> None:  # I18N-1 SEC-1
+    world.employee_a.email = "eero@example.fi"
+    world.employee_a.language = "sv"
+    db.commit()
+    force_login(client, world.kh_a, stepped_up=True)
+    base = f"/c/{world.client_a.id}/users/{world.employee_a_membership.id}"
+    page = get(client, base, "fi")
+    r = client.post(
+        base + "/person",
+        data={
+            "given_name": world.employee_a.given_name,
+            "family_name": world.employee_a.family_name,
+            "email": "eero.uusi@example.fi",
+            "phone": world.employee_a.phone or "",
+            "csrf_token": csrf_from(page),
+        },
+        headers={"accept": "text/html", "accept-language": ACCEPT["fi"]},
+    )
+    assert r.status_code in (200, 303), r.text
+    received = _deliver(settings, session_factory, clock)
+    old = [m for m in received if m.to == "eero@example.fi"]
+    assert len(old) == 1
+    assert old[0].subject == translations("sv").gettext(
+        "Your contact details in Portti were changed"
+    )
+    assert leaks(old[0].text, "sv") == []
+
+
+# -- the company's default language ---------------------------------------------------------
+
+
+def test_an_admin_sets_the_companys_default_language_and_it_reaches_a_member(
+    app, client, scene, db, world, session_factory
+) -> None:  # I18N-1
+    from portti.audit.models import AuditEvent
+
+    users = f"/c/{scene['company']}/users"
+    page = get(client, users, "en")
+    select_ = re.search(r'<label for="default_language">([^<]+)</label>', page.text)
+    assert select_ is not None and select_.group(1) == "Default language"
+    assert '<option value="en" lang="en" selected>' in page.text
+    saved = client.post(
+        f"/c/{scene['company']}/settings/language",
+        data={"default_language": "sv", "csrf_token": csrf_from(page)},
+    )
+    assert saved.status_code == 303 and saved.headers["location"].endswith("settings_saved=1")
+    with session_factory() as s:
+        assert s.get(Company, world.client_a.id).default_language == "sv"
+        (event,) = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "company_settings_changed")
+        ).all()
+        assert event.company_id == world.client_a.id
+        assert event.actor_person_id == world.kh_a.id
+        assert event.details["default_language"] == {"from": "en", "to": "sv"}
+    # A member with no language of their own, whose browser names none, gets Swedish pages.
+    member = world.employee_a
+    assert member.language is None
+    browser = another_browser(app)
+    force_login(browser, member)
+    # Before a company is chosen, the default of the company the person belongs to.
+    before = browser.get("/settings", headers={"accept": "text/html"})
+    assert before.status_code == 200 and visible(before.text).lang == "sv"
+    chosen = browser.get("/companies", headers={"accept": "text/html"})
+    assert chosen.status_code == 303  # one company: chosen, on to the landing page
+    landing = browser.get(chosen.headers["location"], headers={"accept": "text/html"})
+    assert landing.status_code == 200 and visible(landing.text).lang == "sv"
+    assert leaks(landing.text, "sv") == []
+    # Anything but the three languages is refused, and nothing changes.
+    bad = client.post(
+        f"/c/{scene['company']}/settings/language",
+        data={"default_language": "de", "csrf_token": csrf_from(page)},
+        headers={"accept": "text/html", "accept-language": "fi"},
+    )
+    assert bad.status_code == 422 and "Valitse suomi, ruotsi tai englanti." in bad.text
+    with session_factory() as s:
+        assert s.get(Company, world.client_a.id).default_language == "sv"
+
+
+def test_changing_the_default_language_needs_a_fresh_strong_authentication(
+    client, db, world
+) -> None:  # I18N-1
+    force_login(client, world.kh_a, stepped_up=False)
+    users = f"/c/{world.client_a.id}/users"
+    page = get(client, users, "en")
+    r = client.post(
+        f"/c/{world.client_a.id}/settings/language",
+        data={"default_language": "fi", "csrf_token": csrf_from(page)},
+        headers={"accept": "text/html"},
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/step-up")
+    db.expire_all()
+    assert db.get(Company, world.client_a.id).default_language == "en"
+
+
+def test_a_validation_problems_detail_joins_its_field_messages_in_the_readers_language() -> (
+    None
+):  # I18N-1
+    from portti.errors import ValidationFailed
+    from portti.i18n import _l
+    from portti.web.errors import detail_of
+
+    exc = ValidationFailed(
+        {
+            "pin": _l("The PIN must be %(low)s digits.", low=6),
+            "name": _l("Give the device a name of 1–100 characters."),
+        }
+    )
+    with use_locale("sv"):
+        assert detail_of(exc) == (
+            "PIN-koden måste ha 6 siffror.; Ge enheten ett namn på 1–100 tecken."
+        )
+    own = ValidationFailed({"pin": _l("The PIN must be digits only.")}, _l("Check the PIN."))
+    assert detail_of(own) == "Check the PIN."

@@ -5,7 +5,7 @@
 import { ApiError, NetworkError, call } from "./api.js";
 import { b64url, makeDeviceKey, randomToken, sha256, sign } from "./crypto.js";
 import { store } from "./store.js";
-import { loadLanguage, t } from "./texts.js";
+import { currentLanguage, loadLanguage, t } from "./texts.js";
 import * as webauthn from "./webauthn.js";
 import { QrScanner } from "./scanner.js";
 
@@ -739,7 +739,7 @@ function screenApproval(approval) {
     [t("detail_place"), approval.place],
     [t("detail_origin"), approval.origin],
     [t("detail_country"), approval.country],
-    [t("detail_time"), approval.requested_at ? new Date(approval.requested_at).toLocaleTimeString() : null],
+    [t("detail_time"), approval.requested_at ? new Date(approval.requested_at).toLocaleTimeString(`${currentLanguage()}-FI`, { hour: "2-digit", minute: "2-digit" }) : null],
   ];
   for (const [label, value] of rows) {
     if (value) details.append(h("dt", { text: label }), h("dd", { text: value }));

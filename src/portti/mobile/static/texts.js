@@ -123,6 +123,11 @@ export const CATALOGUES = {
 
 let language = "en";
 
+// The language the texts are in (fi, sv, en): dates and times are written its way too.
+export function currentLanguage() {
+  return language;
+}
+
 export function setLanguage(lang) {
   if (CATALOGUES[lang]) {
     language = lang;

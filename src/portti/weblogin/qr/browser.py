@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from portti.audit.models import AuditAction
 from portti.audit.services import RequestContext
 from portti.errors import NotFound
+from portti.i18n import _l
 from portti.weblogin.errors import (
     ApprovalNotYours,
     ApprovalUsed,
@@ -91,7 +92,7 @@ class BrowserLogins(LoginMachine):
         """The transaction, for the browser that showed it only."""
         tx = self.get(public_id)
         if tx is None or not self.binding_matches(tx, cookie):
-            raise NotFound("No such login.")
+            raise NotFound(_l("No such login."))
         return tx
 
     def current_frame(self, tx: LoginTransaction) -> str:
@@ -110,7 +111,7 @@ class BrowserLogins(LoginMachine):
         step-up of its session. Single use."""
         tx = self.get(public_id)
         if tx is None:
-            raise NotFound("No such login.")
+            raise NotFound(_l("No such login."))
         if not self.binding_matches(tx, cookie):
             self._record_failure(
                 tx,
