@@ -15,24 +15,27 @@ from portti.config import Settings
 from portti.devices.services import DeviceService
 from portti.infra.outbox import Outbox, outbox_box
 from portti.runtime import Runtime, runtime
-from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
+from portti.web.deps import Audit, DbSession
 
 
-async def get_accounts(
-    request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
-) -> AccountService:
-    state = runtime(request)
+def accounts_from(rt: Runtime, db: Session, audit: AuditLog) -> AccountService:
+    """The account service wired from the runtime's hasher, password policy and limiter."""
+    secret = rt.settings.secret
     return AccountService(
         db,
-        clock,
+        rt.clock,
         audit,
-        Outbox(db, clock, outbox_box(settings.secret)),
-        secret=settings.secret,
-        hasher=state.password_hasher,
-        policy=state.password_policy,
-        limiter=state.limiter,
-        jinja=state.templates.env,
+        Outbox(db, rt.clock, outbox_box(secret)),
+        secret=secret,
+        hasher=rt.password_hasher,
+        policy=rt.password_policy,
+        limiter=rt.limiter,
+        jinja=rt.templates.env,
     )
+
+
+async def get_accounts(request: Request, db: DbSession, audit: Audit) -> AccountService:
+    return accounts_from(runtime(request), db, audit)
 
 
 def devices_from(rt: Runtime, db: Session, audit: AuditLog, **options: Any) -> DeviceService:
