@@ -13,24 +13,16 @@ tests are skipped loudly on a laptop and fail in CI.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session
 
 from portti.db.session import make_engine, make_session_factory
+from support.live_server import LiveServer, running_server
 from support.pg import scratch_database
 
 if TYPE_CHECKING:
@@ -38,8 +30,6 @@ if TYPE_CHECKING:
 
 BACKEND = os.environ.get("PORTTI_TEST_DATABASE", "sqlite")
 PG_ADMIN = os.environ.get("PORTTI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-STARTUP_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 5.0
 BROWSER_TIMEOUT_MS = 10_000
 CHROMIUM_ARGS = [
     "--headless",
@@ -57,27 +47,6 @@ NO_BROWSER = (
 _browser_skipped = pytest.StashKey[str]()
 
 
-@dataclass(frozen=True)
-class LiveServer:
-    url: str
-    database_url: str
-    secret_key: str
-    log_path: Path
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError as exc:
-            return f"(no server log: {exc})"
-        return "\n".join(text.splitlines()[-lines:]) or "(the server wrote nothing)"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def _live_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An empty database of its own for the server: nothing else writes to it."""
@@ -88,90 +57,14 @@ def _live_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'portti.db'}"
 
 
-def _portti(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
-    """Runs one `portti` command to completion, its output appended to the server log."""
-    with log.open("ab") as out:
-        out.write(f"$ portti {' '.join(command)}\n".encode())
-        out.flush()
-        done = subprocess.run(
-            [sys.executable, "-m", "portti.cli", *command],
-            env=env,
-            cwd=cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=120,
-            check=False,
-        )
-    if done.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-        pytest.fail(f"`portti {' '.join(command)}` exited with {done.returncode}:\n{tail}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture(scope="session")
 def live_server(
     _live_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """The service in a subprocess, migrated and seeded with the demo data, on a free port."""
     workdir = tmp_path_factory.mktemp("e2e-server")
-    log = workdir / "server.log"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    secret_key = secrets.token_urlsafe(48)
-    # Settings from the developer's shell must not leak into the server under test.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTTI_")}
-    env |= {
-        "PORTTI_MODE": "demo",
-        "PORTTI_DATABASE_URL": _live_database,
-        "PORTTI_BASE_URL": url,
-        "PORTTI_SECRET_KEY": secret_key,
-        "PYTHONUNBUFFERED": "1",
-    }
-    _portti(["migrate"], env, workdir, log)
-    _portti(["demo"], env, workdir, log)
-
-    with log.open("ab") as out:
-        out.write(f"$ portti serve --port {port}\n".encode())
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "portti.cli", "serve", "--port", str(port)],
-            env=env,
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(url=url, database_url=_live_database, secret_key=secret_key, log_path=log)
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"The server exited with {proc.returncode} before it answered /healthz:\n"
-                    + server.log_tail()
-                )
-            try:
-                if httpx.get(url + "/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"The server did not answer /healthz within {STARTUP_TIMEOUT_S:.0f} s:\n"
-                    + server.log_tail()
-                )
-            time.sleep(0.1)
+    with running_server(_live_database, workdir, prepare=(["migrate"], ["demo"])) as server:
         yield server
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -46,8 +45,9 @@ from portti.demo import PEOPLE, seed_demo
 from portti.infra.clock import SystemClock
 from portti_app import AppClient, AppError, signed_message
 from portti_app.client import b64url
+from support.live_server import LiveServer, running_server
 from support.messages import signup_code_in, sms_code_in
-from support.sinks import SmtpSink, free_port, wait_until
+from support.sinks import SmtpSink, wait_until
 from support.web import HIDDEN_RE, login, page_csrf, step_up
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,6 @@ pytestmark = pytest.mark.e2e
 BACKEND = os.environ.get("PORTTI_TEST_DATABASE", "sqlite")
 PG_ADMIN = os.environ.get("PORTTI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-STARTUP_TIMEOUT_S = 30.0
 WAIT_S = 10.0
 PIN = "482913"
 OTHER_PIN = "739146"
@@ -66,16 +65,6 @@ _serial = itertools.count(1)
 
 
 # -- the server, its mail, and the conftest's failure report ------------------------------------
-
-
-def _conftest_live_server_class(config: pytest.Config) -> Any:
-    """``tests/e2e/conftest.py``'s ``LiveServer``: a failing test's report gets the server
-    log's tail when its ``live_server`` is one. (Conftests are not importable modules.)"""
-    for plugin in config.pluginmanager.get_plugins():
-        path = str(getattr(plugin, "__file__", "") or "")
-        if path.endswith(os.path.join("e2e", "conftest.py")) and hasattr(plugin, "LiveServer"):
-            return plugin.LiveServer
-    raise LookupError("tests/e2e/conftest.py is not loaded")
 
 
 @dataclass
@@ -122,66 +111,24 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def live_server(
-    request: pytest.FixtureRequest,
-    smtp: SmtpSink,
-    database_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Any]:
+    smtp: SmtpSink, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """This module's own server: e-mail over SMTP to ``smtp``, SMS to the dev mailbox."""
     workdir = tmp_path_factory.mktemp("app-client-server")
-    log = workdir / "server.log"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    secret_key = secrets.token_urlsafe(48)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTTI_")}
-    env |= {
-        "PORTTI_MODE": "demo",
-        "PORTTI_DATABASE_URL": database_url,
-        "PORTTI_BASE_URL": url,
-        "PORTTI_SECRET_KEY": secret_key,
-        "PORTTI_MAIL_URL": smtp.url,
-        "PORTTI_SMS_URL": "dev://",
-        "PORTTI_ARGON2_TIME_COST": "1",
-        "PORTTI_ARGON2_MEMORY_KIB": "1024",
-        "PORTTI_ARGON2_PARALLELISM": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "portti.cli", "serve", "--port", str(port)],
-            env=env,
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = _conftest_live_server_class(request.config)(
-        url=url, database_url=database_url, secret_key=secret_key, log_path=log
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited with {proc.returncode}:\n{server.log_tail()}")
-            try:
-                if httpx.get(url + "/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not start:\n{server.log_tail()}")
-            time.sleep(0.05)
+    with running_server(
+        database_url,
+        workdir,
+        PORTTI_MAIL_URL=smtp.url,
+        PORTTI_SMS_URL="dev://",
+        PORTTI_ARGON2_TIME_COST="1",
+        PORTTI_ARGON2_MEMORY_KIB="1024",
+        PORTTI_ARGON2_PARALLELISM="1",
+    ) as server:
         yield server
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
-def env(live_server: Any, smtp: SmtpSink) -> Env:
+def env(live_server: LiveServer, smtp: SmtpSink) -> Env:
     return Env(live_server.url, smtp)
 
 

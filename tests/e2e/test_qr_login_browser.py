@@ -29,6 +29,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from support.live_phone import bind_demo_device, unlocked_phone
 from support.qr import Phone, reference_app_state
+from support.sinks import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -175,14 +176,6 @@ class Instance:
     log: Path
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _run(args: list[str], env: dict[str, str], log: Path) -> None:
     with log.open("ab") as out:
         done = subprocess.run(
@@ -211,7 +204,7 @@ def two_instances(
     database_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     workdir = tmp_path_factory.mktemp("two-instances")
     secret_key = secrets.token_urlsafe(48)
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     base = {k: v for k, v in os.environ.items() if not k.startswith("PORTTI_")}
     base |= {
         "PORTTI_MODE": "demo",

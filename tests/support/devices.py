@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -10,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from portti.accounts.models import Account
 from portti.audit.services import AuditLog
+from portti.devices.deps import devices_from
 from portti.devices.models import Activation, ActivationKind, AppSession, Device
 from portti.devices.services import DeviceService
-from portti.infra.outbox import Outbox, outbox_box
 from support.device_keys import SimulatedApp
 
 PIN = "258036"
@@ -24,20 +25,13 @@ def cheap_pin_hasher() -> PasswordHasher:
 
 
 def make_service(  # type: ignore[no-untyped-def]
-    db: Session, app, settings, *, pin_hasher: PasswordHasher | None = None, **kwargs
+    db: Session, app, *, pin_hasher: PasswordHasher | None = None, **options
 ) -> DeviceService:
-    clock = app.state.runtime.clock
-    return DeviceService(
-        db,
-        clock,
-        AuditLog(db, clock),
-        Outbox(db, clock, outbox_box(settings.secret)),
-        secret=settings.secret,
-        pin_hasher=pin_hasher or cheap_pin_hasher(),
-        jinja=app.state.runtime.templates.env,
-        base_url=settings.base_url,
-        **kwargs,
-    )
+    """The device service as the app wires it from its ``Runtime``, with the PIN hasher swapped
+    on a copy of the runtime: cheap argon2id, or ``pin_hasher``. Challenges asked for here are
+    not rate-limited (tests unlock many times a minute); the limits are tested over HTTP."""
+    rt = replace(app.state.runtime, pin_hasher=pin_hasher or cheap_pin_hasher())
+    return devices_from(rt, db, AuditLog(db, rt.clock), **{"limiter": None, **options})
 
 
 def account_for(db: Session, person, clock) -> Account:  # type: ignore[no-untyped-def]

@@ -3,44 +3,41 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from portti.app import make_templates
+from portti.app import build_runtime
 from portti.audit.services import AuditLog
-from portti.db.session import make_engine, make_session_factory
-from portti.devices.services import DeviceService
+from portti.config import Mode, Settings
+from portti.devices.deps import devices_from
 from portti.infra.clock import SystemClock
-from portti.infra.outbox import Outbox, outbox_box
 from portti.people.models import Person
 from support.device_keys import SimulatedApp
-from support.devices import PIN, activation_for
+from support.devices import PIN, activation_for, cheap_pin_hasher
 from support.qr import Phone
 
 
 def bind_demo_device(database_url: str, secret_key: str, given: str, family: str) -> SimulatedApp:
-    """A device for a demo person, made the way the server makes one."""
-    clock = SystemClock()
-    engine = make_engine(database_url)
+    """A device for a demo person, made the way the server makes one: the device service wired
+    from a ``Runtime`` for the server's database and secret (PINs hashed cheaply)."""
+    settings = Settings(
+        mode=Mode.TEST,
+        database_url=database_url,
+        secret_key=secret_key,
+        base_url="http://127.0.0.1",
+    )
+    rt = replace(build_runtime(settings, SystemClock(), []), pin_hasher=cheap_pin_hasher())
     try:
-        with make_session_factory(engine)() as db:
+        with rt.session_factory() as db:
             person = db.scalars(
                 select(Person).where(Person.given_name == given, Person.family_name == family)
             ).one()
-            service = DeviceService(
-                db,
-                clock,
-                AuditLog(db, clock),
-                Outbox(db, clock, outbox_box(secret_key.encode())),
-                secret=secret_key.encode(),
-                pin_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
-                jinja=make_templates().env,
-                base_url="http://127.0.0.1",
-            )
+            service = devices_from(rt, db, AuditLog(db, rt.clock))
             sim = SimulatedApp()
             device, _ = service.bind(
-                activation_for(db, person, clock),
+                activation_for(db, person, rt.clock),
                 name="Kadri's phone",
                 platform="android",
                 pin=PIN,
@@ -50,7 +47,9 @@ def bind_demo_device(database_url: str, secret_key: str, given: str, family: str
             sim.public_id = device.public_id
             return sim
     finally:
-        engine.dispose()
+        rt.http.close()
+        rt.backchannel_http.close()
+        rt.engine.dispose()
 
 
 def unlocked_phone(base_url: str, sim: SimulatedApp) -> Phone:

@@ -287,7 +287,7 @@ def phone_of(app, db, settings, clock, person, *, biometrics: bool = False) -> P
     from support.devices import bind, make_service, unlock
     from support.web import another_browser
 
-    service = make_service(db, app, settings)
+    service = make_service(db, app)
     _, sim, _ = bind(service, db, person, clock, app=SimulatedApp(biometrics=biometrics))
     _, token = unlock(service, sim)
     db.commit()

@@ -140,21 +140,12 @@ def force_login(client: TestClient, who: Person, *, stepped_up: bool = False) ->
     """A session made straight through ``SessionService``, as the login callback makes it, for
     tests whose subject is not the login itself: the OIDC round trip costs ten requests. With
     ``stepped_up`` the session has just authenticated strongly (as after ``step_up``)."""
-    from datetime import timedelta
-
     from portti.audit.services import RequestContext
-    from portti.weblogin.sessions import SessionService
+    from portti.web.deps import sessions_from
 
-    app = client.app
-    settings = app.state.runtime.settings  # type: ignore[attr-defined]
-    with app.state.runtime.session_factory() as db:  # type: ignore[attr-defined]
-        sessions = SessionService(
-            db,
-            app.state.runtime.clock,  # type: ignore[attr-defined]
-            idle=timedelta(minutes=settings.session_idle_minutes),
-            absolute=timedelta(hours=settings.session_absolute_hours),
-        )
-        token, _ = sessions.start(
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    with rt.session_factory() as db:
+        token, _ = sessions_from(rt, db).start(
             who.id, method="oidc:fi_bank", strong=stepped_up, ctx=RequestContext(ip="testclient")
         )
         db.commit()

@@ -4,12 +4,15 @@ with Finnish bank ID. Every error is a problem document with a stable ``code``."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
+from portti.accounts.services import AccountService
 from portti.companies.services import PersonDirectory
 from portti.devices.activation import (
     WEB_APP_HANDOFF,
@@ -51,6 +54,7 @@ from portti.i18n import _l
 from portti.invitations.app_api import ActivationToken
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.models import InvitationStatus
+from portti.invitations.services import InvitationService
 from portti.people.models import Person
 from portti.web.deps import ClockDep, DbSession, SettingsDep, Uow, client_ip
 
@@ -106,13 +110,32 @@ def _activation_out(db: DbSession, started: StartedActivation, accounts: Account
     return ActivationOut(activation_token=started.token, step=step, person=person_out(person))
 
 
-def _at_step(
-    token: str, invitations: Invitations, accounts: Accounts, db: DbSession, *steps: str
-) -> Activation:
-    """The app's activation, refused unless it is at one of ``steps``."""
-    act = invitations.activation(token)
-    require_step(db, act, accounts.current_terms()[0], *steps)
-    return act
+@dataclass(frozen=True)
+class ActivationSteps:
+    """The app's current activation (its bearer token) and the step it is at."""
+
+    token: str
+    invitations: InvitationService
+    accounts: AccountService
+    db: Session
+
+    def at(self, *steps: str) -> Activation:
+        """The activation, refused unless it is at one of ``steps``."""
+        act = self.invitations.activation(self.token)
+        require_step(self.db, act, self.accounts.current_terms()[0], *steps)
+        return act
+
+    def next(self, act: Activation) -> NextStep:
+        return _step(self.db, act, self.accounts)
+
+
+async def get_activation_steps(
+    token: ActivationToken, invitations: Invitations, accounts: Accounts, db: DbSession
+) -> ActivationSteps:
+    return ActivationSteps(token, invitations, accounts, db)
+
+
+CurrentActivation = Annotated[ActivationSteps, Depends(get_activation_steps)]
 
 
 # -- account (APP-2) -----------------------------------------------------------------------
@@ -124,17 +147,15 @@ def _at_step(
 def start_new_account(
     body: EmailIn,
     request: Request,
-    token: ActivationToken,
-    invitations: Invitations,
+    activation: CurrentActivation,
     accounts: Accounts,
-    db: DbSession,
     uow: Uow,
 ) -> NextStep:
     """“Create an account”: sends a 6-digit code to the e-mail address to confirm it."""
-    act = _at_step(token, invitations, accounts, db, "account", "verify_email")
+    act = activation.at("account", "verify_email")
     accounts.start_new_account(act, body.email)
     uow.after_commit(partial(wake_outbox, request))
-    return _step(db, act, accounts)
+    return activation.next(act)
 
 
 @router.post(
@@ -144,15 +165,13 @@ def start_new_account(
 )
 def verify_account_email(
     body: CodeIn,
-    token: ActivationToken,
-    invitations: Invitations,
+    activation: CurrentActivation,
     accounts: Accounts,
-    db: DbSession,
 ) -> NextStep:
-    act = _at_step(token, invitations, accounts, db, "verify_email")
+    act = activation.at("verify_email")
     # A wrong code is counted and kept (EmailCodeWrong.keeps_writes).
     accounts.verify_email(act, body.code)
-    return _step(db, act, accounts)
+    return activation.next(act)
 
 
 @router.post(
@@ -162,14 +181,12 @@ def verify_account_email(
 )
 def set_account_password(
     body: PasswordIn,
-    token: ActivationToken,
-    invitations: Invitations,
+    activation: CurrentActivation,
     accounts: Accounts,
-    db: DbSession,
 ) -> NextStep:
-    act = _at_step(token, invitations, accounts, db, "password")
+    act = activation.at("password")
     accounts.set_password(act, body.password)
-    return _step(db, act, accounts)
+    return activation.next(act)
 
 
 @router.post(
@@ -178,14 +195,12 @@ def set_account_password(
     response_model=TotpEnrolmentOut,
 )
 def start_totp_enrolment(
-    token: ActivationToken,
-    invitations: Invitations,
+    activation: CurrentActivation,
     accounts: Accounts,
-    db: DbSession,
     response: Response,
 ) -> TotpEnrolmentOut:
     """The authenticator app's seed: shown once, as a QR code and as text."""
-    act = _at_step(token, invitations, accounts, db, "totp")
+    act = activation.at("totp")
     enrolment = accounts.start_totp(act)
     response.headers["Cache-Control"] = "no-store"
     return TotpEnrolmentOut(
@@ -200,14 +215,12 @@ def start_totp_enrolment(
 )
 def confirm_totp(
     body: CodeIn,
-    token: ActivationToken,
-    invitations: Invitations,
+    activation: CurrentActivation,
     accounts: Accounts,
-    db: DbSession,
 ) -> NextStep:
-    act = _at_step(token, invitations, accounts, db, "totp")
+    act = activation.at("totp")
     accounts.confirm_totp(act, body.code)
-    return _step(db, act, accounts)
+    return activation.next(act)
 
 
 @router.post(
@@ -218,19 +231,17 @@ def confirm_totp(
 def log_in_to_existing_account(
     body: AccountLoginIn,
     request: Request,
-    token: ActivationToken,
-    invitations: Invitations,
+    activation: CurrentActivation,
     accounts: Accounts,
-    db: DbSession,
 ) -> NextStep:
     """“Log in with your account”: e-mail, password and a code from the authenticator app."""
-    act = _at_step(token, invitations, accounts, db, "account")
+    act = activation.at("account")
     # Failures count towards the lockout, and are kept when the login is refused.
     account = accounts.login(
         body.email, body.password, body.totp_code, client=_ip(request), person_id=act.person_id
     )
     accounts.link_existing_account(act, account)
-    return _step(db, act, accounts)
+    return activation.next(act)
 
 
 # -- terms (APP-3) -------------------------------------------------------------------------
@@ -246,14 +257,12 @@ def get_terms(accounts: Accounts) -> TermsOut:
 def accept_terms(
     body: TermsIn,
     request: Request,
-    token: ActivationToken,
-    invitations: Invitations,
+    activation: CurrentActivation,
     accounts: Accounts,
-    db: DbSession,
 ) -> NextStep:
-    act = _at_step(token, invitations, accounts, db, "terms")
+    act = activation.at("terms")
     accounts.accept_terms(act, body.version, ip=client_ip(request))
-    return _step(db, act, accounts)
+    return activation.next(act)
 
 
 # -- device binding (APP-4) ----------------------------------------------------------------
@@ -268,16 +277,15 @@ def accept_terms(
 def bind_device(
     body: DeviceIn,
     request: Request,
-    token: ActivationToken,
+    activation: CurrentActivation,
     invitations: Invitations,
-    accounts: Accounts,
     devices: Devices,
     db: DbSession,
     clock: ClockDep,
     uow: Uow,
 ) -> DeviceBound:
     """The last step: the device's public key(s) and the PIN. The private key never leaves."""
-    act = _at_step(token, invitations, accounts, db, "device")
+    act = activation.at("device")
     device, _ = devices.bind(
         act,
         name=body.name,
@@ -290,7 +298,7 @@ def bind_device(
     )
     if act.kind == ActivationKind.INVITATION:
         inv = invitations.by_activation_token(
-            token, statuses=frozenset({InvitationStatus.PHONE_CONFIRMED})
+            activation.token, statuses=frozenset({InvitationStatus.PHONE_CONFIRMED})
         )
         invitations.mark_activated(inv)
     act.completed_at = clock.now()

@@ -4,7 +4,7 @@ long-lived: ``create_app`` puts them on the ``Runtime``."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -14,42 +14,48 @@ from portti.audit.services import AuditLog
 from portti.config import Settings
 from portti.devices.services import DeviceService
 from portti.infra.outbox import Outbox, outbox_box
-from portti.runtime import runtime
-from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
+from portti.runtime import Runtime, runtime
+from portti.web.deps import Audit, DbSession
 
 
-async def get_accounts(
-    request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
-) -> AccountService:
-    state = runtime(request)
+def accounts_from(rt: Runtime, db: Session, audit: AuditLog) -> AccountService:
+    """The account service wired from the runtime's hasher, password policy and limiter."""
+    secret = rt.settings.secret
     return AccountService(
         db,
-        clock,
+        rt.clock,
         audit,
-        Outbox(db, clock, outbox_box(settings.secret)),
-        secret=settings.secret,
-        hasher=state.password_hasher,
-        policy=state.password_policy,
-        limiter=state.limiter,
-        jinja=state.templates.env,
+        Outbox(db, rt.clock, outbox_box(secret)),
+        secret=secret,
+        hasher=rt.password_hasher,
+        policy=rt.password_policy,
+        limiter=rt.limiter,
+        jinja=rt.templates.env,
     )
+
+
+async def get_accounts(request: Request, db: DbSession, audit: Audit) -> AccountService:
+    return accounts_from(runtime(request), db, audit)
+
+
+def devices_from(rt: Runtime, db: Session, audit: AuditLog, **options: Any) -> DeviceService:
+    """The device service wired from the runtime's collaborators; ``options`` are further
+    ``DeviceService`` keywords (the PIN lengths, say) over the app's."""
+    settings: Settings = rt.settings
+    wiring: dict[str, Any] = {
+        "secret": settings.secret,
+        "pin_hasher": rt.pin_hasher,
+        "jinja": rt.templates.env,
+        "base_url": settings.base_url.rstrip("/"),
+        "session_idle": timedelta(minutes=15),
+        "limiter": rt.limiter,
+    }
+    outbox = Outbox(db, rt.clock, outbox_box(settings.secret))
+    return DeviceService(db, rt.clock, audit, outbox, **(wiring | options))
 
 
 def build_devices(request: Request, db: Session, audit: AuditLog) -> DeviceService:
-    state = runtime(request)
-    settings: Settings = state.settings
-    return DeviceService(
-        db,
-        state.clock,
-        audit,
-        Outbox(db, state.clock, outbox_box(settings.secret)),
-        secret=settings.secret,
-        pin_hasher=state.pin_hasher,
-        jinja=state.templates.env,
-        base_url=settings.base_url.rstrip("/"),
-        session_idle=timedelta(minutes=15),
-        limiter=state.limiter,
-    )
+    return devices_from(runtime(request), db, audit)
 
 
 async def get_devices(request: Request, db: DbSession, audit: Audit) -> DeviceService:

@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from portti.infra.devmailbox import DevMailbox, OpenedDevMessage, make_dev_mailbox
 from portti.runtime import runtime
 from portti.web.deps import ClockDep, Id, SettingsDep
+from portti.web.render import render
 
 
 def demo_only(settings: SettingsDep) -> None:
@@ -65,7 +66,7 @@ def as_json(m: OpenedDevMessage) -> dict[str, Any]:
 
 @router.get("/mailbox")
 def mailbox_page(request: Request, mailbox: Mailbox, settings: SettingsDep) -> Response:
-    return runtime(request).templates.TemplateResponse(
+    return render(
         request,
         "dev/mailbox.html",
         {"messages": mailbox.latest(limit=200), "mode": settings.mode.value},
@@ -89,6 +90,6 @@ def message_page(request: Request, mailbox: Mailbox, message_id: Id) -> Response
     message = mailbox.get(message_id)
     if message is None:
         raise HTTPException(status_code=404, detail="There is no such message.")
-    return runtime(request).templates.TemplateResponse(
+    return render(
         request, "dev/message.html", {"message": message, "text_body": linkify(message.text)}
     )

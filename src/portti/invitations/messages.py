@@ -18,9 +18,9 @@ from portti.companies.policy import AdminPolicy
 from portti.errors import Forbidden
 from portti.i18n import _l, gettext, use_locale
 from portti.infra.outbox import OutboxMessage, failed_messages
-from portti.runtime import runtime
 from portti.web.csrf import verify_csrf
 from portti.web.deps import ClockDep, CurrentSession, DbSession, Id
+from portti.web.render import render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
@@ -138,6 +138,4 @@ def undeliverable_page(
         "grant": grant,
         "messages": failed_messages(db, company_id=company_id),
     }
-    return runtime(request).templates.TemplateResponse(
-        request, "invitations/undeliverable.html", ctx
-    )
+    return render(request, "invitations/undeliverable.html", ctx)

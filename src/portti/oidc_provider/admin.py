@@ -12,9 +12,9 @@ from pydantic import ValidationError
 
 from portti.errors import ValidationFailed
 from portti.oidc_provider.clients import ClientInput, ClientService, ClientView, RegisteredClient
-from portti.runtime import runtime
 from portti.web.csrf import verify_csrf
 from portti.web.deps import Audit, ClockDep, CurrentSession, DbSession, SettingsDep
+from portti.web.render import render
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
@@ -98,9 +98,7 @@ def disable_client(client_id: str, ws: CurrentSession, clients: Clients) -> Resp
 
 
 def _render(request: Request, name: str, ctx: dict[str, Any], status_code: int = 200) -> Response:
-    return runtime(request).templates.TemplateResponse(
-        request, name, ctx, status_code=status_code, headers={"cache-control": "no-store"}
-    )
+    return render(request, name, ctx, status=status_code, headers={"cache-control": "no-store"})
 
 
 def _lines(text: str) -> list[str]:

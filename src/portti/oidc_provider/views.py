@@ -44,6 +44,7 @@ from portti.web.deps import (
     Sessions,
     SettingsDep,
 )
+from portti.web.render import render as render_page
 
 # Browser-facing routes check CSRF on POST; the token endpoint is called by clients' servers.
 router = APIRouter(include_in_schema=False)
@@ -74,9 +75,8 @@ Provider = Annotated[ProviderService, Depends(get_provider)]
 
 
 def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
-    return runtime(request).templates.TemplateResponse(
-        request, name, ctx, status_code=status, headers=NO_STORE
-    )
+    """A provider page: never stored (``Cache-Control`` and ``Pragma``)."""
+    return render_page(request, name, ctx, status=status, headers=NO_STORE)
 
 
 @router.get("/.well-known/openid-configuration")

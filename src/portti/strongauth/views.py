@@ -74,6 +74,25 @@ def demo_identities(factory: sessionmaker[Session]) -> list[TestIdentity]:
     ]
 
 
+def _to_provider(
+    request: Request,
+    strong: StrongAuthService,
+    provider: str,
+    purpose: str,
+    session_id: str | None,
+    next: str,
+) -> Response:
+    """Off to the identity provider; back (to a local path only) when it answers."""
+    url = strong.start(
+        provider,
+        purpose=purpose,
+        browser_id=request.state.browser_id,
+        session_id=session_id,
+        return_to=_path_only(next),
+    )
+    return RedirectResponse(url, 303)
+
+
 @router.post("/login/start")
 def start_login(
     request: Request,
@@ -81,14 +100,7 @@ def start_login(
     provider: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    url = strong.start(
-        provider,
-        purpose="login",
-        browser_id=request.state.browser_id,
-        session_id=None,
-        return_to=_path_only(next),
-    )
-    return RedirectResponse(url, 303)
+    return _to_provider(request, strong, provider, "login", None, next)
 
 
 @router.get("/step-up", response_class=HTMLResponse)
@@ -115,14 +127,7 @@ def start_step_up(
     provider: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    url = strong.start(
-        provider,
-        purpose="step_up",
-        browser_id=request.state.browser_id,
-        session_id=ws.id,
-        return_to=_path_only(next),
-    )
-    return RedirectResponse(url, 303)
+    return _to_provider(request, strong, provider, "step_up", ws.id, next)
 
 
 @router.get("/login/callback")

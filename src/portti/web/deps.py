@@ -21,7 +21,7 @@ from portti.errors import NotAuthenticated
 from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox, outbox_box
-from portti.runtime import runtime
+from portti.runtime import Runtime, runtime
 from portti.web.cookies import session_cookie_name
 from portti.web.uow import UnitOfWork
 from portti.weblogin.models import WebSession
@@ -114,17 +114,20 @@ async def get_audit(db: DbSession, clock: ClockDep, ctx: RequestCtx) -> AuditLog
 Audit = Annotated[AuditLog, Depends(get_audit)]
 
 
-async def get_session_service(
-    db: DbSession, clock: ClockDep, settings: SettingsDep
-) -> SessionService:
+def sessions_from(rt: Runtime, db: Session) -> SessionService:
+    """The web session service with the settings' idle and absolute lifetimes."""
     from datetime import timedelta
 
     return SessionService(
         db,
-        clock,
-        idle=timedelta(minutes=settings.session_idle_minutes),
-        absolute=timedelta(hours=settings.session_absolute_hours),
+        rt.clock,
+        idle=timedelta(minutes=rt.settings.session_idle_minutes),
+        absolute=timedelta(hours=rt.settings.session_absolute_hours),
     )
+
+
+async def get_session_service(request: Request, db: DbSession) -> SessionService:
+    return sessions_from(runtime(request), db)
 
 
 Sessions = Annotated[SessionService, Depends(get_session_service)]

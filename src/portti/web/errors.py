@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +20,7 @@ from portti.errors import (
     ValidationFailed,
 )
 from portti.i18n import _l, localize
-from portti.runtime import runtime
+from portti.web.render import render
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,19 @@ def _local_path(request: Request) -> str:
     return path
 
 
+def error_page(
+    request: Request,
+    status: int,
+    title: str,
+    message: str,
+    errors: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The readable page for an error: ``error.html`` with the error's status as the response's."""
+    ctx = {"status": status, "title": title, "message": message, "errors": errors}
+    return render(request, "error.html", ctx, status=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -81,17 +95,8 @@ def install_error_handlers(app: FastAPI) -> None:
                         status_code=204, headers={"HX-Redirect": f"/step-up?next={return_to}"}
                     )
                 return RedirectResponse(f"/step-up?next={return_to}", 303)
-            templates = runtime(request).templates
-            return templates.TemplateResponse(
-                request,
-                "error.html",
-                {
-                    "status": exc.status,
-                    "title": exc.title,
-                    "message": detail_of(exc),
-                    "errors": getattr(exc, "errors", {}),
-                },
-                status_code=exc.status,
+            return error_page(
+                request, exc.status, exc.title, detail_of(exc), getattr(exc, "errors", {})
             )
         extra: dict[str, Any] = {}
         headers = {}
@@ -116,17 +121,12 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         if wants_html(request):
-            templates = runtime(request).templates
-            return templates.TemplateResponse(
+            return error_page(
                 request,
-                "error.html",
-                {
-                    "status": 422,
-                    "title": _l("Some information is missing or wrong"),
-                    "message": _l("Check the form and try again."),
-                    "errors": {e["field"]: e["message"] for e in errors},
-                },
-                status_code=422,
+                422,
+                _l("Some information is missing or wrong"),
+                _l("Check the form and try again."),
+                {e["field"]: e["message"] for e in errors},
             )
         return problem(
             422,
@@ -142,18 +142,8 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, _l("Error")
         )
         if wants_html(request):
-            templates = runtime(request).templates
-            return templates.TemplateResponse(
-                request,
-                "error.html",
-                {
-                    "status": exc.status_code,
-                    "title": title,
-                    "message": str(exc.detail),
-                    "errors": {},
-                },
-                status_code=exc.status_code,
-                headers=exc.headers,
+            return error_page(
+                request, exc.status_code, title, str(exc.detail), {}, headers=exc.headers
             )
         resp = problem(exc.status_code, "http_" + str(exc.status_code), title, str(exc.detail))
         # Starlette's 405 names the allowed methods (RFC 9110 requires ``Allow``).

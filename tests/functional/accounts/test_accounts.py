@@ -7,14 +7,13 @@ import contextvars
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import argon2
 import pyotp
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -42,12 +41,14 @@ from portti.accounts.services import AccountService, TotpEnrolment
 from portti.audit.models import AuditEvent
 from portti.audit.services import AuditLog
 from portti.config import Settings
+from portti.devices.deps import accounts_from
 from portti.devices.models import Activation, ActivationKind
 from portti.errors import DomainError, RateLimited, ValidationFailed
 from portti.infra.clock import OffsetClock
 from portti.infra.crypto import SecretBox
-from portti.infra.outbox import Outbox, OutboxMessage, outbox_box
+from portti.infra.outbox import OutboxMessage, outbox_box
 from portti.people.models import Person
+from portti.runtime import Runtime
 from support import factories
 
 PASSWORD = "violet tractor under 7 lanterns"
@@ -78,20 +79,10 @@ def hasher(settings: Settings) -> CountingHasher:
 
 
 @pytest.fixture
-def service(
-    db: Session, settings: Settings, clock: OffsetClock, app: FastAPI, hasher: CountingHasher
-) -> AccountService:
-    return AccountService(
-        db,
-        clock,
-        AuditLog(db, clock),
-        Outbox(db, clock, outbox_box(settings.secret)),
-        secret=settings.secret,
-        hasher=hasher,
-        policy=PasswordPolicy(),
-        limiter=app.state.runtime.limiter,
-        jinja=app.state.runtime.templates.env,
-    )
+def service(db: Session, runtime: Runtime, hasher: CountingHasher) -> AccountService:
+    """The app's wiring, with a hasher that counts its verifications."""
+    rt = replace(runtime, password_hasher=hasher, password_policy=PasswordPolicy())
+    return accounts_from(rt, db, AuditLog(db, rt.clock))
 
 
 def new_activation(

@@ -11,7 +11,7 @@ from support.devices import make_service
 
 @pytest.fixture
 def service(db, app, settings) -> DeviceService:  # type: ignore[no-untyped-def]
-    return make_service(db, app, settings)
+    return make_service(db, app)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ API = "/app-api/v1"
 def phone(app, db, settings, clock) -> SimulatedApp:  # type: ignore[no-untyped-def]
     person = f.person(db, "Ville")
     db.commit()
-    _, sim, _ = bind(make_service(db, app, settings), db, person, clock)
+    _, sim, _ = bind(make_service(db, app), db, person, clock)
     return sim
 
 
@@ -123,7 +123,7 @@ def test_challenges_are_rate_limited_per_device(
     # ... and another device is not affected.
     other = f.person(db, "Other")
     db.commit()
-    _, other_sim, _ = bind(make_service(db, app, settings), db, other, clock)
+    _, other_sim, _ = bind(make_service(db, app), db, other, clock)
     assert ask(client, other_sim.public_id).status_code == 201
 
 

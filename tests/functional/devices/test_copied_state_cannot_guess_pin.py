@@ -28,7 +28,7 @@ def one_guess(app, settings, clone: SimulatedApp, pin: str) -> None:  # type: ig
     """One request from the clone, handled as a route handles it: its own transaction,
     committed whatever the outcome."""
     with app.state.runtime.session_factory() as db:
-        service = make_service(db, app, settings)
+        service = make_service(db, app)
         try:
             assert clone.public_id
             ch = service.challenge(clone.public_id, "unlock")
@@ -151,7 +151,7 @@ def test_parallel_guesses_are_counted_one_by_one(
 
     def guess(i: int) -> None:
         with app.state.runtime.session_factory() as s:
-            svc = make_service(s, app, settings)
+            svc = make_service(s, app)
             barrier.wait()
             try:
                 svc.unlock(

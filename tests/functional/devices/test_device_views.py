@@ -23,7 +23,7 @@ def web(app):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def service(db, app, settings):  # type: ignore[no-untyped-def]
-    return make_service(db, app, settings)
+    return make_service(db, app)
 
 
 def device_row(db, device_id: int) -> Device:  # type: ignore[no-untyped-def]

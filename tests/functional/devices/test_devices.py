@@ -141,11 +141,11 @@ def test_pins_of_the_wrong_shape_are_refused(service, db, person, clock, pin):  
 
 
 def test_longer_pins_when_the_deployment_allows_them(db, app, settings, person, clock):  # APP-4
-    service = make_service(db, app, settings, pin_lengths=(6, 12))
+    service = make_service(db, app, pin_lengths=(6, 12))
     bind(service, db, person, clock, pin="25803617")
     assert is_pin_too_simple("123456789012") and is_pin_too_simple("1111111")
     with pytest.raises(ValueError):
-        make_service(db, app, settings, pin_lengths=(4, 6))
+        make_service(db, app, pin_lengths=(4, 6))
 
 
 def test_bind_refuses_bad_keys_and_names(service, db, person, clock):  # APP-4 OPS-4

@@ -29,7 +29,7 @@ from support.web import HTML, another_browser, csrf_from, force_login, session_c
 
 def phone_and_not_me_link(app, db, settings, clock, person: Person) -> tuple[Phone, str]:  # type: ignore[no-untyped-def]
     """A bound, unlocked app, and the "This wasn't me" link its binding e-mailed."""
-    service = make_service(db, app, settings)
+    service = make_service(db, app)
     _, sim, not_me_token = bind(service, db, person, clock)
     _, token = unlock(service, sim)
     db.commit()

@@ -70,7 +70,7 @@ def burst(app, settings, sim: SimulatedApp, hasher: PasswordHasher, pins: list[s
     handles it (its own session, committed whatever the outcome). Returns their answers."""
     assert sim.public_id
     with app.state.runtime.session_factory() as s:
-        svc = make_service(s, app, settings)
+        svc = make_service(s, app)
         nonces = [svc.challenge(sim.public_id, "unlock").nonce for _ in pins]
         s.commit()
     barrier = threading.Barrier(len(pins))
@@ -78,7 +78,7 @@ def burst(app, settings, sim: SimulatedApp, hasher: PasswordHasher, pins: list[s
 
     def one(nonce: str, pin: str) -> None:
         with app.state.runtime.session_factory() as s:
-            svc = make_service(s, app, settings, pin_hasher=hasher)
+            svc = make_service(s, app, pin_hasher=hasher)
             barrier.wait()
             try:
                 svc.unlock(
@@ -160,7 +160,7 @@ def test_parallel_bursts_through_the_whole_schedule_give_nine_checks(  # APP-4 O
     assert all(committed >= ordinal for ordinal, committed in hasher.seen), hasher.seen
     clock.advance(timedelta(days=1))
     with pytest.raises(DeviceLocked):
-        unlock(make_service(fresh(db), app, settings), original)
+        unlock(make_service(fresh(db), app), original)
     assert hasher.started == PIN_SCHEDULE.lock_at
 
 
@@ -185,7 +185,7 @@ def test_no_write_waits_for_a_pin_check(  # APP-4 OPS-4
 
     def approve() -> None:
         with session_factory() as s:
-            svc = make_service(s, app, settings, pin_hasher=hasher)
+            svc = make_service(s, app, pin_hasher=hasher)
             unlock(svc, sim)
             s.commit()
             result.append("unlocked")
@@ -220,7 +220,7 @@ def test_a_check_that_never_finishes_leaves_its_try_counted(  # APP-4 OPS-4
             raise SystemExit("the process ends")
 
     with session_factory_of(app)() as s:
-        svc = make_service(s, app, settings, pin_hasher=DyingHasher())
+        svc = make_service(s, app, pin_hasher=DyingHasher())
         with pytest.raises(SystemExit):
             unlock(svc, sim, pin="123987")
         s.rollback()
@@ -234,7 +234,7 @@ def test_a_ninth_try_that_never_finished_locks_the_device_at_the_next_try(  # AP
     db.execute(update(Device).where(Device.id == device.id).values(pin_failures=9))
     db.commit()
     with pytest.raises(DeviceLocked):
-        unlock(make_service(db, app, settings), sim)
+        unlock(make_service(db, app), sim)
     db.commit()
     assert state(app, device.id) == (9, DeviceStatus.LOCKED)
 
@@ -250,13 +250,13 @@ def test_existing_verifiers_keep_working_and_are_rehashed(  # APP-4 OPS-4
     with other parameters) still verifies; the right PIN re-hashes it at the current cost, and a
     wrong one leaves it as it is."""
     old = make_service(
-        db, app, settings, pin_hasher=PasswordHasher(time_cost=2, memory_cost=2048, parallelism=2)
+        db, app, pin_hasher=PasswordHasher(time_cost=2, memory_cost=2048, parallelism=2)
     )
     device, sim, _ = bind(old, db, person, clock)
     before = device.pin_hash
     assert before.startswith("$argon2id$v=19$m=2048,t=2,p=2$")
     current = make_pin_hasher(settings)
-    service = make_service(db, app, settings, pin_hasher=current)
+    service = make_service(db, app, pin_hasher=current)
     with pytest.raises(DomainError):
         unlock(service, sim, pin="123987")
     db.commit()

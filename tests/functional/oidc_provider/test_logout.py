@@ -218,7 +218,7 @@ def test_unreachable_client_is_retried_with_back_off(
 
 
 def phone_for(app, db, settings, clock, person) -> tuple[Phone, Device]:  # type: ignore[no-untyped-def]
-    service = make_service(db, app, settings)
+    service = make_service(db, app)
     device, sim, not_me = bind(service, db, person, clock)
     _, token = unlock(service, sim)
     db.commit()

@@ -28,6 +28,26 @@ def code_for(client, rp: RelyingParty, person, **extra: str) -> str:  # type: ig
     return return_url(client.get(local(rp.authorization_url(**extra))))
 
 
+def redeem(
+    rp: RelyingParty,
+    callback: str,
+    *,
+    redirect_uri: str | None = None,
+    pkce: bool = True,
+    auth: tuple[str, str | None] | None = None,
+) -> httpx.Response:
+    """The code in ``callback`` at the token endpoint, as ``rp`` redeems it unless told otherwise
+    (``pkce=False`` sends no code verifier)."""
+    data = {
+        "grant_type": "authorization_code",
+        "code": query_of(callback)["code"],
+        "redirect_uri": redirect_uri or rp.redirect_uri,
+    }
+    if pkce:
+        data["code_verifier"] = rp.verifier
+    return rp.http.post(TOKEN, data=data, auth=auth or (rp.reg.client_id, rp.reg.client_secret))
+
+
 def reasons(db) -> list[str]:  # type: ignore[no-untyped-def]
     return [e.details.get("reason") for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
 
@@ -74,16 +94,7 @@ def test_code_replay_is_refused_and_revokes_what_the_code_gave(
 ) -> None:  # OPS-4
     callback = code_for(client, rp, cast.kaisa)
     token = rp.fetch_token(callback)
-    again = rp.http.post(
-        TOKEN,
-        data={
-            "grant_type": "authorization_code",
-            "code": query_of(callback)["code"],
-            "redirect_uri": rp.redirect_uri,
-            "code_verifier": rp.verifier,
-        },
-        auth=(rp.reg.client_id, rp.reg.client_secret),
-    )
+    again = redeem(rp, callback)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     assert again.headers["cache-control"] == "no-store"
     db.expire_all()
@@ -95,63 +106,28 @@ def test_code_replay_is_refused_and_revokes_what_the_code_gave(
 def test_pkce_mismatch_is_refused(client, rp, cast, db) -> None:  # OPS-4
     callback = code_for(client, rp, cast.kaisa)
     rp.verifier = secrets.token_urlsafe(48)
-    r = rp.http.post(
-        TOKEN,
-        data={
-            "grant_type": "authorization_code",
-            "code": query_of(callback)["code"],
-            "redirect_uri": rp.redirect_uri,
-            "code_verifier": rp.verifier,
-        },
-        auth=(rp.reg.client_id, rp.reg.client_secret),
-    )
+    r = redeem(rp, callback)
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
     assert "pkce_mismatch" in reasons(db)
 
 
 def test_missing_verifier_is_refused(client, rp, cast) -> None:  # OPS-4
     callback = code_for(client, rp, cast.kaisa)
-    r = rp.http.post(
-        TOKEN,
-        data={
-            "grant_type": "authorization_code",
-            "code": query_of(callback)["code"],
-            "redirect_uri": rp.redirect_uri,
-        },
-        auth=(rp.reg.client_id, rp.reg.client_secret),
-    )
+    r = redeem(rp, callback, pkce=False)
     assert r.json()["error"] == "invalid_grant"
 
 
 def test_expired_code_is_refused(client, rp, cast, clock, db) -> None:  # OPS-4
     callback = code_for(client, rp, cast.kaisa)
     clock.advance(timedelta(seconds=61))
-    r = rp.http.post(
-        TOKEN,
-        data={
-            "grant_type": "authorization_code",
-            "code": query_of(callback)["code"],
-            "redirect_uri": rp.redirect_uri,
-            "code_verifier": rp.verifier,
-        },
-        auth=(rp.reg.client_id, rp.reg.client_secret),
-    )
+    r = redeem(rp, callback)
     assert r.json()["error"] == "invalid_grant" and "code_expired" in reasons(db)
 
 
 def test_code_of_another_client_is_refused(client, rp, cast, db, clock, settings) -> None:  # OPS-4
     callback = code_for(client, rp, cast.kaisa)
     foreign = register(db, clock, settings.secret, name="Someone else")
-    r = rp.http.post(
-        TOKEN,
-        data={
-            "grant_type": "authorization_code",
-            "code": query_of(callback)["code"],
-            "redirect_uri": rp.redirect_uri,
-            "code_verifier": rp.verifier,
-        },
-        auth=(foreign.client_id, foreign.client_secret),
-    )
+    r = redeem(rp, callback, auth=(foreign.client_id, foreign.client_secret))
     assert r.json()["error"] == "invalid_grant" and "foreign_code" in reasons(db)
 
 
@@ -166,31 +142,13 @@ def test_redirect_uri_must_be_the_one_of_the_request(
     )
     rp = relying_party(client._transport, "http://testserver", reg)
     callback = code_for(client, rp, cast.kaisa)
-    r = rp.http.post(
-        TOKEN,
-        data={
-            "grant_type": "authorization_code",
-            "code": query_of(callback)["code"],
-            "redirect_uri": "https://accounting.example/other",
-            "code_verifier": rp.verifier,
-        },
-        auth=(reg.client_id, reg.client_secret),
-    )
+    r = redeem(rp, callback, redirect_uri="https://accounting.example/other")
     assert r.json()["error"] == "invalid_grant"
 
 
 def test_wrong_client_secret_is_401_with_a_basic_challenge(client, rp, cast) -> None:  # OPS-4
     callback = code_for(client, rp, cast.kaisa)
-    r = rp.http.post(
-        TOKEN,
-        data={
-            "grant_type": "authorization_code",
-            "code": query_of(callback)["code"],
-            "redirect_uri": rp.redirect_uri,
-            "code_verifier": rp.verifier,
-        },
-        auth=(rp.reg.client_id, "wrong"),
-    )
+    r = redeem(rp, callback, auth=(rp.reg.client_id, "wrong"))
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
     assert r.headers["www-authenticate"].startswith("Basic")
     # The code was not spent by an unauthenticated caller: the real client still gets tokens.

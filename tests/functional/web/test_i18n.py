@@ -131,7 +131,7 @@ def scene(app, client, db, world, clock, settings):  # type: ignore[no-untyped-d
     world.employee_a.email = "eero@example.fi"
     world.employee_a.phone = "+358401234567"
     db.commit()
-    service = make_service(db, app, settings)
+    service = make_service(db, app)
     _, _, not_me = bind(service, db, world.kh_a, clock, name="Kaisa's phone")
     force_login(client, world.kh_a, stepped_up=True)
     # With one company, the company page chooses it and goes on to the landing page.

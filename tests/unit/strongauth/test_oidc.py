@@ -9,7 +9,6 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +16,6 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI
-from fastapi.templating import Jinja2Templates
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import OKPKey
@@ -37,9 +35,9 @@ from portti.strongauth.oidc import (
     start_authorization,
     states_match,
 )
-from portti.strongauth.test_idp import TestIdentity, build_test_idp_router, derive_signing_key
+from portti.strongauth.test_idp import TestIdentity, derive_signing_key
+from support.idp import FakeClock, idp_app
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "src" / "portti" / "web" / "templates"
 BASE_URL = "http://testserver"
 SEED = b"seed for the unit tests of the relying party"
 NOW = datetime(2026, 5, 4, 8, 15, tzinfo=UTC)
@@ -50,26 +48,8 @@ IDENTITIES = [
 ]
 
 
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current
-
-
 def make_app(clock: FakeClock, seed: bytes = SEED) -> FastAPI:
-    app = FastAPI()
-    app.include_router(
-        build_test_idp_router(
-            issuer=f"{BASE_URL}/test-idp",
-            signing_seed=seed,
-            identities=lambda: list(IDENTITIES),
-            templates=Jinja2Templates(directory=str(TEMPLATES)),
-            clock=clock,
-        )
-    )
-    return app
+    return idp_app(clock, issuer=f"{BASE_URL}/test-idp", seed=seed, identities=IDENTITIES)
 
 
 class LoginForm(HTMLParser):

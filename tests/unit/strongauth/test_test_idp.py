@@ -7,22 +7,20 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from fastapi import FastAPI
-from fastapi.templating import Jinja2Templates
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from portti.strongauth import test_idp
 from portti.strongauth.oidc import AllowListRegistry, pkce_challenge
-from portti.strongauth.test_idp import TestIdentity, build_test_idp_router, derive_signing_key
+from portti.strongauth.test_idp import TestIdentity, derive_signing_key
+from support.idp import FakeClock, idp_app
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "src" / "portti" / "web" / "templates"
 SEED = b"seed for the unit tests of the test idp"
 ISSUER = "http://testserver/test-idp"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -35,26 +33,8 @@ IDENTITIES = [
 ]
 
 
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current
-
-
 def make_app(clock: FakeClock, seed: bytes = SEED) -> FastAPI:
-    app = FastAPI()
-    app.include_router(
-        build_test_idp_router(
-            issuer=ISSUER,
-            signing_seed=seed,
-            identities=lambda: list(IDENTITIES),
-            templates=Jinja2Templates(directory=str(TEMPLATES)),
-            clock=clock,
-        )
-    )
-    return app
+    return idp_app(clock, issuer=ISSUER, seed=seed, identities=IDENTITIES)
 
 
 @pytest.fixture
