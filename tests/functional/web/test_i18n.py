@@ -527,7 +527,7 @@ def test_pin_and_password_messages_are_translated_with_their_numbers(
     from portti.devices.errors import PinInvalid
     from portti.i18n import localize
 
-    service = make_service(db, app, settings)
+    service = make_service(db, app)
     service.pin_lengths = (6, 10)
     with pytest.raises(PinInvalid) as caught:
         service.check_pin_policy(pin)
@@ -570,7 +570,7 @@ def test_the_new_device_notice_follows_the_recipient_not_the_request(
     person.language = own
     db.get(Company, world.client_a.id).default_language = company_default
     db.commit()
-    service = make_service(db, app, settings)
+    service = make_service(db, app)
     # The request that binds the device is in English (a person's setting or browser elsewhere).
     with use_locale("en"):
         bind(service, db, person, clock, name="Eeron puhelin")
