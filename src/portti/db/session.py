@@ -56,27 +56,18 @@ def _queue_writers(engine: Engine) -> None:
     after a dozen misses). Under concurrent writes that polling, not the work, made the slowest
     requests (the token endpoint's p99 was ~340 ms at concurrency 4). Waiting on this lock wakes
     the next writer as soon as the previous one commits. Other processes still meet the busy
-    handler. A second connection that writes in the thread already holding the lock (it could
-    never be given the lock) goes on at once without it and leaves it to SQLite, as before; so
-    does a wait longer than ``WRITER_WAIT_SECONDS``."""
+    handler; a wait longer than ``WRITER_WAIT_SECONDS`` (a second connection writing in the
+    same thread) goes on without the lock and leaves it to SQLite, as before."""
     lock = threading.Lock()
-    holder: list[int | None] = [None]  # the thread holding ``lock``
 
     @event.listens_for(engine, "before_cursor_execute")
     def _take(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         info = conn.info
-        if info.get("portti_writer") or not statement.lstrip()[:7].upper().startswith(_WRITES):
-            return
-        me = threading.get_ident()
-        if holder[0] == me:
-            return
-        if lock.acquire(timeout=WRITER_WAIT_SECONDS):
-            holder[0] = me
-            info["portti_writer"] = True
+        if not info.get("portti_writer") and statement.lstrip()[:7].upper().startswith(_WRITES):
+            info["portti_writer"] = lock.acquire(timeout=WRITER_WAIT_SECONDS)
 
     def _give(info: dict[str, Any]) -> None:
         if info.pop("portti_writer", False):
-            holder[0] = None
             lock.release()
 
     @event.listens_for(engine, "commit")
