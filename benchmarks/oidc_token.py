@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -48,6 +49,28 @@ from support import factories as f  # noqa: E402
 
 TARGET_PER_CORE = 150.0
 REDIRECT = "https://accounting.example/callback"
+
+
+def seed_client(factory, settings, clock, alg: str) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
+    """A member of a company, a client registered for ``alg`` ID tokens and a web session of
+    the member's: (client_id, client_secret, web session id)."""
+    with factory() as db:
+        company = f.company(db, "Mäkinen Design Oy")
+        person = f.person(db, "Kaisa", "Mäkinen")
+        f.member(db, person, company, ["user_admin", "bookkeeper"])
+        reg = ClientService(db, clock, AuditLog(db, clock), settings.secret).register(
+            ClientInput(name="bench", redirect_uris=[REDIRECT], id_token_signed_response_alg=alg),
+            actor_person_id=None,
+        )
+        sessions = SessionService(db, clock, idle=timedelta(hours=1), absolute=timedelta(hours=12))
+        _, ws = sessions.start(person.id, method="oidc:fi_bank", strong=False, ctx=RequestContext())
+        db.commit()
+        assert reg.client_secret is not None
+        return reg.client_id, reg.client_secret, ws.id
+
+
+def basic_auth(client_id: str, client_secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
 
 
 def mint_codes(factory, settings, client_id: str, ws_id: str, count: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -129,28 +152,11 @@ def main() -> None:
             factory = make_session_factory(engine)
             clock = SystemClock()
             key_store_for(settings, factory, clock).ensure()
-            with factory() as db:
-                company = f.company(db, "Mäkinen Design Oy")
-                person = f.person(db, "Kaisa", "Mäkinen")
-                f.member(db, person, company, ["user_admin", "bookkeeper"])
-                reg = ClientService(db, clock, AuditLog(db, clock), settings.secret).register(
-                    ClientInput(name="bench", redirect_uris=[REDIRECT],
-                                id_token_signed_response_alg=args.alg),
-                    actor_person_id=None,
-                )  # fmt: skip
-                sessions = SessionService(db, clock, idle=__import__("datetime").timedelta(hours=1),
-                                          absolute=__import__("datetime").timedelta(hours=12))  # fmt: skip
-                _, ws = sessions.start(person.id, method="oidc:fi_bank", strong=False,
-                                       ctx=RequestContext())  # fmt: skip
-                db.commit()
-                ws_id = ws.id
-            auth = (
-                "Basic "
-                + base64.b64encode(f"{reg.client_id}:{reg.client_secret}".encode()).decode()
-            )
+            client_id, client_secret, ws_id = seed_client(factory, settings, clock, args.alg)
+            auth = basic_auth(client_id, client_secret)
             # Warm up: first requests import, read the keys, open connections.
             asyncio.run(
-                redeem(server.url, auth, mint_codes(factory, settings, reg.client_id, ws_id, 50), 4)
+                redeem(server.url, auth, mint_codes(factory, settings, client_id, ws_id, 50), 4)
             )
             # How fast this (shared) machine is right now: the server's CPU for a trivial request.
             from qr_login import baseline
@@ -163,7 +169,7 @@ def main() -> None:
             done = 0
             while done < args.codes:
                 n = min(args.batch, args.codes - done)
-                codes = mint_codes(factory, settings, reg.client_id, ws_id, n)
+                codes = mint_codes(factory, settings, client_id, ws_id, n)
                 cpu0, t0 = server_cpu(server.proc.pid), time.perf_counter()
                 latencies += asyncio.run(redeem(server.url, auth, codes, args.concurrency))
                 wall += time.perf_counter() - t0

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import gc
 import platform
 import statistics
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -31,16 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from oidc_token import REDIRECT, TARGET_PER_CORE, mint_codes  # noqa: E402
+from oidc_token import REDIRECT, TARGET_PER_CORE, basic_auth, mint_codes, seed_client  # noqa: E402
 
 from portti.app import create_app  # noqa: E402
-from portti.audit.services import AuditLog, RequestContext  # noqa: E402
 from portti.config import Mode, Settings  # noqa: E402
 from portti.db.migrate import upgrade  # noqa: E402
 from portti.infra.clock import SystemClock  # noqa: E402
-from portti.oidc_provider.clients import ClientInput, ClientService  # noqa: E402
-from portti.weblogin.sessions import SessionService  # noqa: E402
-from support import factories as f  # noqa: E402
 
 
 async def call(app: Any, body: bytes, auth: str) -> tuple[int, bytes]:
@@ -134,27 +128,11 @@ def main() -> None:
         factory = app.state.runtime.session_factory
         clock = SystemClock()
         app.state.runtime.keys.ensure()
-        with factory() as db:
-            company = f.company(db, "Mäkinen Design Oy")
-            person = f.person(db, "Kaisa", "Mäkinen")
-            f.member(db, person, company, ["user_admin", "bookkeeper"])
-            reg = ClientService(db, clock, AuditLog(db, clock), settings.secret).register(
-                ClientInput(name="bench", redirect_uris=[REDIRECT],
-                            id_token_signed_response_alg=args.alg),
-                actor_person_id=None,
-            )  # fmt: skip
-            sessions = SessionService(
-                db, clock, idle=timedelta(hours=1), absolute=timedelta(hours=12)
-            )
-            _, ws = sessions.start(
-                person.id, method="oidc:fi_bank", strong=False, ctx=RequestContext()
-            )
-            db.commit()
-            ws_id = ws.id
-        auth = "Basic " + base64.b64encode(f"{reg.client_id}:{reg.client_secret}".encode()).decode()
+        client_id, client_secret, ws_id = seed_client(factory, settings, clock, args.alg)
+        auth = basic_auth(client_id, client_secret)
 
         async def run() -> tuple[int, float, list[float]]:
-            await redeem(app, auth, mint_codes(factory, settings, reg.client_id, ws_id, 50), 4)
+            await redeem(app, auth, mint_codes(factory, settings, client_id, ws_id, 50), 4)
             done, cpu, latencies = 0, 0.0, []
             profiler = None
             if args.profile:
@@ -170,7 +148,7 @@ def main() -> None:
                 profiler = Profiler(async_mode="disabled")
             while done < args.codes:
                 n = min(args.batch, args.codes - done)
-                codes = mint_codes(factory, settings, reg.client_id, ws_id, n)
+                codes = mint_codes(factory, settings, client_id, ws_id, n)
                 gc.collect()
                 if profiler:
                     profiler.start()
