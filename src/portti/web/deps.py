@@ -12,13 +12,15 @@ from typing import Annotated
 import anyio
 import anyio.to_thread
 from fastapi import Depends, Path, Query, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog, RequestContext
+from portti.companies.models import Company, Membership
 from portti.companies.services import Actor, MembershipService
 from portti.config import Settings
 from portti.errors import NotAuthenticated
-from portti.i18n import _l
+from portti.i18n import _l, current_choice
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox, outbox_box
 from portti.runtime import Runtime, runtime
@@ -147,17 +149,11 @@ def get_optional_session(request: Request, sessions: Sessions, uow: Uow) -> WebS
 def choose_language(db: Session, ws: WebSession) -> None:
     """The person's own language, else (when the browser named none) the company's default:
     the chosen company's, or before a choice the company the person joined first."""
-    from portti.i18n import current_choice
-
     choice = current_choice()
     if choice is None:
         return
     choice.person_setting(ws.person.language)
     if not choice.explicit:
-        from sqlalchemy import select
-
-        from portti.companies.models import Company, Membership
-
         query = select(Company.default_language)
         if ws.company_id is not None:
             query = query.where(Company.id == ws.company_id)
