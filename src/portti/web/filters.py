@@ -76,6 +76,7 @@ def qr_label(svg: str) -> str:
 
 
 def install(env: Environment) -> None:
+    from portti.audit.labels import event_name
     from portti.companies.policy import company_menu
     from portti.people.countries import COUNTRY_NAMES
     from portti.people.phones import format_phone
@@ -87,6 +88,7 @@ def install(env: Environment) -> None:
     env.filters["country"] = country_name
     env.filters["by_country_name"] = by_country_name
     env.filters["qr_label"] = qr_label
+    env.filters["event"] = event_name
     env.globals["COUNTRY_NAMES"] = COUNTRY_NAMES
     # The company menu offers only what the viewer may open (SEC-12): AdminPolicy decides.
     env.globals["company_menu"] = company_menu

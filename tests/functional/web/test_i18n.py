@@ -225,6 +225,20 @@ def test_the_seeds_swedish_terms_label_the_admin_pages(client, scene) -> None:  
     assert "Käyttäjät ja roolit" in finnish and "Lisää käyttäjä" in finnish
 
 
+@pytest.mark.parametrize(
+    ("language", "sent"),
+    [("en", "Invitation sent"), ("fi", "Kutsu lähetetty"), ("sv", "Kallelsen skickad")],
+)
+def test_the_event_history_names_each_event_in_the_readers_language(
+    client, scene, language, sent
+) -> None:  # I18N-1 ADM-8
+    page = get(client, scene["base"], language).text
+    history = page[page.index('<table class="events">') :]
+    history = history[: history.index("</table>")]
+    assert f"<td>{sent}</td>" in history
+    assert "invitation sent" not in history and "invitation_sent" not in history
+
+
 def test_the_leak_check_sees_a_page_in_the_wrong_language(client, scene) -> None:  # I18N-1
     english = get(client, f"/c/{scene['company']}/users", "en").text
     swedish = get(client, f"/c/{scene['company']}/users", "sv").text
