@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "requirements.md"
-ID = re.compile(r"\b(ADM|INV|APP|WEB|OPS|SEC|I18N)-(\d+)\b")
+ID = re.compile(r"\b(ADM|INV|APP|WEB|OPS|SEC|I18N|OIDC|UX|PRV)-(\d+)\b")
 DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test_\w+)\(.*#(.*)$")
 
 REQUIREMENTS: dict[str, tuple[str, str]] = {
