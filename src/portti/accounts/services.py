@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import io
 import re
 import secrets
 from dataclasses import dataclass
@@ -99,6 +100,24 @@ def account_email(text: str) -> str:
 
 def new_email_code() -> str:
     return random_digits(6)
+
+
+def standalone_svg(qr: segno.QRCode) -> str:
+    """The QR code as a complete SVG document (with the SVG namespace): it is shown as an image
+    (``<img src="data:image/svg+xml,…">``), where an SVG without ``xmlns`` does not render (UX-1),
+    as well as inline. Dark on white, with the quiet zone."""
+    out = io.BytesIO()
+    qr.save(
+        out,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        nl=False,
+        scale=4,
+        light="#fff",
+        title="QR code for your authenticator app",
+    )
+    return out.getvalue().decode("utf-8")
 
 
 def clean_code(text: str, length: int = 6) -> str | None:
@@ -387,9 +406,7 @@ class AccountService:
         uri = pyotp.TOTP(secret, interval=TOTP_INTERVAL).provisioning_uri(
             name=account.email, issuer_name=TOTP_ISSUER
         )
-        qr_svg = segno.make(uri, error="m").svg_inline(
-            scale=4, title="QR code for your authenticator app"
-        )
+        qr_svg = standalone_svg(segno.make(uri, error="m"))
         self._record(AuditAction.TOTP_ENROLMENT_STARTED, activation, account)
         return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=qr_svg)
 
