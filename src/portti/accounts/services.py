@@ -159,6 +159,16 @@ def _terms() -> tuple[tuple[str, str], ...]:
     )
 
 
+def terms_text(version: str, language: str) -> str:
+    """The terms of ``version`` in ``language`` (``<version>.<language>.md`` beside the English
+    file, which is the version of record), else in English."""
+    folder = resources.files("portti.accounts").joinpath("terms")
+    translated = folder.joinpath(f"{version}.{language}.md")
+    if language != "en" and TERMS_FILE.match(f"{version}.md") and translated.is_file():
+        return translated.read_text(encoding="utf-8")
+    return dict(_terms())[version]
+
+
 @dataclass(frozen=True)
 class TotpEnrolment:
     secret: str

@@ -143,6 +143,8 @@ function form(fields, submitLabel, action, extra = [], before = []) {
       if (error instanceof ApiError && handleGlobal(error)) return;
       showError(box, error);
       if (error instanceof ApiError && error.retryAfter) countdown(box, error.retryAfter, waitButtons);
+      // A refused PIN is typed again from the start, as on any keypad.
+      for (const f of fields) if (f.input.inputMode === "numeric" && f.input.type === "password") f.input.value = "";
       const first = fields[0]?.input;
       if (first && !(error instanceof NetworkError)) first.focus();
     } finally {
@@ -459,16 +461,23 @@ function screenReactivate() {
   screenExistingAccount(true);
 }
 
-// Terms are Markdown; shown as headings and paragraphs through textContent, never as HTML.
+// Terms are Markdown; shown as headings, paragraphs, lists and bold text through textContent,
+// never as HTML (so no Markdown marker is left on the screen either).
+function inlineMarkdown(text) {
+  return text.split(/\*\*(.+?)\*\*/).map((part, i) => (i % 2 ? h("strong", { text: part }) : part));
+}
+
 function markdownBlocks(text) {
   const out = [];
   for (const block of text.split(/\n\s*\n/)) {
     const trimmed = block.trim();
     if (!trimmed) continue;
     const heading = /^(#{1,3})\s+(.*)$/.exec(trimmed);
-    if (heading) out.push(h(`h${heading[1].length + 1}`, { text: heading[2] }));
-    else if (/^[-*] /.test(trimmed)) out.push(h("ul", {}, trimmed.split(/\n[-*] /).map((li) => h("li", { text: li.replace(/^[-*] /, "") }))));
-    else out.push(h("p", { text: trimmed.replace(/\n/g, " ") }));
+    const items = (re) => trimmed.split(re).filter(Boolean).map((li) => h("li", {}, inlineMarkdown(li.replace(/\s*\n\s*/g, " ").trim())));
+    if (heading) out.push(h(`h${heading[1].length + 1}`, {}, inlineMarkdown(heading[2])));
+    else if (/^[-*] /.test(trimmed)) out.push(h("ul", {}, items(/(?:^|\n)[-*] /)));
+    else if (/^\d+\. /.test(trimmed)) out.push(h("ol", {}, items(/(?:^|\n)\d+\. /)));
+    else out.push(h("p", {}, inlineMarkdown(trimmed.replace(/\s*\n\s*/g, " "))));
   }
   return out;
 }
