@@ -122,7 +122,7 @@ class Guard:
     def screen(self, name: str, *, desktop: bool = True) -> None:
         self.serial += 1
         label = f"{self.serial:02d}-{name}"
-        self.page.wait_for_timeout(150)  # let a focus move and a status settle
+        self.page.wait_for_timeout(60)  # let a focus move and a status settle
         self._check(label, PHONE_WIDTH, axe=True)
         if desktop:
             self.page.set_viewport_size(DESKTOP)
@@ -385,6 +385,7 @@ def walk(
     app.get_by_role("button", name=t["next"], exact=True).click()
     again = app.get_by_role("button", name=t["enter_new_code"])
     expect(again).to_be_visible()
+    expect(app.get_by_role("heading", name=t["activation_ended_title"], exact=True)).to_be_focused()
     guard.screen("invitation-replaced")
     again.click()
     newest = signup_code_in(admin.mailbox("email", email, count=2)[0]["text"])

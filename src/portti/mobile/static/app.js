@@ -189,7 +189,8 @@ function screenProblem(title, error, actions) {
 
 function screenActivationEnded(error) {
   const replaced = error?.problem?.reason === "superseded";
-  screenProblem(error?.title || t("activation_ended_title"), error, [
+  // A replaced invitation has not expired: the screen says the activation ended, the detail why.
+  screenProblem(replaced ? t("activation_ended_title") : error?.title || t("activation_ended_title"), error, [
     replaced
       ? button(t("enter_new_code"), screenSignupCode, "primary")
       : button(t("start_again"), () => screenWelcome(), "primary"),
