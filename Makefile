@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The demo's secret key is made once and kept in var/: keys sealed by `portti migrate`, client
 # secrets hashed by `portti clients register` and sessions must survive a restart of `make run`.
-DEMO_ENV = PORTTI_MODE=demo PORTTI_DATABASE_URL=sqlite:///var/portti.db PORTTI_SECRET_KEY="$$(cat var/secret_key)"
+# localhost, not 127.0.0.1: browsers offer WebAuthn (fingerprint, Face ID) only at a named host.
+DEMO_ENV = PORTTI_MODE=demo PORTTI_BASE_URL=http://localhost:8000 PORTTI_DATABASE_URL=sqlite:///var/portti.db PORTTI_SECRET_KEY="$$(cat var/secret_key)"
 
 run: $(STAMP)
 	mkdir -p var
@@ -31,7 +32,7 @@ run: $(STAMP)
 	  --name "Numerot accounting (example)" --redirect-uri http://127.0.0.1:8001/callback \
 	  --post-logout-redirect-uri http://127.0.0.1:8001/ \
 	  --backchannel-logout-uri http://127.0.0.1:8001/backchannel-logout --json-out var/example-client.json
-	@echo "Portti is at http://127.0.0.1:8000 (dev mailbox: http://127.0.0.1:8000/dev/mailbox)"
+	@echo "Portti is at http://localhost:8000 (dev mailbox: http://localhost:8000/dev/mailbox)"
 	@echo "A business application that logs in through Portti: http://127.0.0.1:8001 (examples/business_app.py)"
 	$(BIN)/uvicorn --app-dir examples business_app:app --host 127.0.0.1 --port 8001 --log-level warning & \
 	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \

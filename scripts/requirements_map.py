@@ -164,6 +164,54 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
     ),
+    "UX-1": (
+        "The authenticator QR on the account step shows (an SVG document); its key never wraps inside a group",
+        "`accounts/services.py` (`standalone_svg`), `mobile/static/app.js` (`screenTotp`), `mobile/static/app.css`",
+    ),
+    "UX-2": (
+        "No event object shown as a message: a button's action gets no click event",
+        "`mobile/static/app.js` (`button`)",
+    ),
+    "UX-4": (
+        "Codes are typed as shown (spaces, dashes, pasted); the server reads the digits too",
+        "`mobile/static/app.js` (`codeField`, `digitsOf`), `infra/codes.py` (`clean_digits`)",
+    ),
+    "UX-9": (
+        "A forgotten PIN leads to re-activation; the wait after wrong PINs counts down with the button disabled",
+        "`mobile/static/app.js` (`countdown`, `screenForgotPin`, `screenActivateAgain`)",
+    ),
+    "UX-10": (
+        "Every error screen of the app has a way forward (a button)",
+        "`mobile/static/app.js` (`screenProblem`, `screenActivationEnded`, `handleGlobal`)",
+    ),
+    "UX-11": (
+        "Biometrics: the app says why they are off (IP address, no HTTPS, no authenticator); the choice above Next",
+        "`mobile/static/webauthn.js` (`unavailableReason`), `mobile/static/app.js` (`screenConfirmPin`), `README.md`",
+    ),
+    "UX-12": (
+        "The app's texts follow how the person activated (bank ID or invitation)",
+        "`mobile/static/app.js` (`state.device.method`), `mobile/static/texts.js`",
+    ),
+    "UX-14": (
+        "The app's approval names the business application that asked (`client_name`)",
+        "`oidc_provider/parked.py`, `weblogin/app_api.py` (`approval_out`), `weblogin/schemas.py`, `mobile/static/app.js` (`approvalTitle`)",
+    ),
+    "UX-15": (
+        "One word for one thing in the app: the SMS code is the confirmation code; the account login screen is not named after its button",
+        "`mobile/static/texts.js`",
+    ),
+    "UX-17": (
+        "The approval's browser and place in the phone's language",
+        "`weblogin/app_api.py` (`browser_for_reader`, `place_for_reader`), `weblogin/qr/requester.py`",
+    ),
+    "UX-19": (
+        "“This wasn't me” says what happened; answers do not linger; the invited address pre-filled; a cancelled code's possible reasons",
+        "`mobile/static/app.js` (`screenRefused`, `screenAccount`), `invitations/app_api.py`, `invitations/errors.py` (`InvitationInvalid`)",
+    ),
+    "UX-22": (
+        "Every app screen in fi, sv and en at phone and desktop width: no stray text, foreign text, broken image, overflow, console error or axe violation",
+        "`tests/e2e/test_app_screens_guard.py`",
+    ),
 }
 
 # The findings of the outside security review (docs/security.md): each has a test that attacks it.
@@ -219,6 +267,10 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "SEC-13": (
         "QR relay: the typed code goes stale in 30 s; the app shows the browser's country and origin",
         "`weblogin/qr/codes.py`, `weblogin/qr/requester.py`, `weblogin/geo.py`, `weblogin/app_api.py`",
+    ),
+    "SEC-16": (
+        "A login asked for on a look-alike site cannot be approved; one from a page without an address needs a deliberate yes",
+        "`weblogin/qr/approvals.py` (`approve`), `weblogin/errors.py` (`OriginMismatch`), `mobile/static/app.js` (`screenApproval`), `portti_app/cli.py` (`answer_request`)",
     ),
 }
 

@@ -536,6 +536,24 @@ BiometricOpt = Annotated[
     bool,
     typer.Option("--biometric", help="Use biometrics: stands for the fingerprint / Face ID check."),
 ]
+UnknownSiteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--i-opened-the-site",
+        help="For a login whose page did not say its address: you opened the service's own "
+        "login page yourself (else asked; without a terminal, the login is not approved).",
+    ),
+]
+
+
+def foreign_site(asking: dict[str, Any]) -> bool:
+    """SEC-16: asked for on another site than the service's own: it cannot be approved."""
+    return not asking.get("origin_matches", True) and bool(asking.get("origin"))
+
+
+def unknown_site(asking: dict[str, Any]) -> bool:
+    """SEC-16: the page that asked did not say its address: approving needs a deliberate yes."""
+    return not asking.get("origin_matches", True) and not asking.get("origin")
 
 
 def relay_warning(asking: dict[str, Any]) -> str | None:
@@ -554,8 +572,11 @@ def relay_warning(asking: dict[str, Any]) -> str | None:
 def show_request(asking: dict[str, Any]) -> None:
     what = "Authenticate to add users" if asking.get("purpose") == "step_up" else "Log in"
     table = Table(show_header=False, box=None, title=f"{what} — is this you?")
+    service = asking.get("service", "")
+    if asking.get("client_name"):
+        service = f"{asking['client_name']} ({service})"  # UX-14: the application that asked
     for label, value in (
-        ("Service", asking.get("service", "")),
+        ("Service", service),
         ("Site", asking.get("origin") or "unknown"),
         ("Browser", asking.get("browser", "")),
         ("Country", asking.get("place", "")),
@@ -574,8 +595,30 @@ def answer_request(
     number: int | None,
     pin: str | None,
     biometric: bool,
+    opened_the_site: bool = False,
 ) -> None:
-    """Pick the number the login page shows and confirm, or say "This wasn't me"."""
+    """Pick the number the login page shows and confirm, or say "This wasn't me". A login asked
+    for on another site is never approved, and one from a page that gave no address only after
+    the person says they opened the service's page themselves (SEC-16)."""
+    if foreign_site(asking):
+        c.reject_login(asking["approval_id"])
+        err.print(
+            "[bold red]✗ Not approved:[/] a login asked for on another site cannot be approved. "
+            "It was refused (“This wasn't me”); tell your company's user administrator."
+        )
+        raise typer.Exit(1)
+    if unknown_site(asking) and not opened_the_site:
+        site = asking.get("service_origin") or "the service's own address"
+        if number is not None or not sys.stdin.isatty():
+            err.print(
+                f"[bold red]✗ Not approved:[/] the page that asked did not say its address. Only "
+                f"if you opened {escape(site)} yourself, answer again with --i-opened-the-site."
+            )
+            raise typer.Exit(1)
+        if not typer.confirm(f"Did you open {site} yourself and start this login?"):
+            c.reject_login(asking["approval_id"])
+            say("[yellow]✓ Refused.[/] The login page says the login was refused in the app.")
+            return
     numbers = [int(n) for n in asking["numbers"]]
     choice: str
     if number is not None:
@@ -608,6 +651,7 @@ def scan_qr(
     pin: PinOpt = None,
     biometric: BiometricOpt = False,
     reject: Annotated[bool, typer.Option("--reject", help="“This wasn't me”.")] = False,
+    opened_the_site: UnknownSiteOpt = False,
 ) -> None:
     with client(ctx) as c:
         asking = c.scan_qr(payload)
@@ -616,7 +660,7 @@ def scan_qr(
             c.reject_login(asking["approval_id"])
             say("[yellow]✓ Refused.[/]")
             return
-        answer_request(c, asking, number, pin, biometric)
+        answer_request(c, asking, number, pin, biometric, opened_the_site)
 
 
 @command(
@@ -629,11 +673,12 @@ def type_code(
     number: NumberOpt = None,
     pin: PinOpt = None,
     biometric: BiometricOpt = False,
+    opened_the_site: UnknownSiteOpt = False,
 ) -> None:
     with client(ctx) as c:
         asking = c.enter_login_code(code)
         show_request(asking)
-        answer_request(c, asking, number, pin, biometric)
+        answer_request(c, asking, number, pin, biometric, opened_the_site)
 
 
 @command(WEB, "Requests waiting for you, e.g. “Authenticate to add users” from a browser.")
@@ -657,6 +702,7 @@ def approve(
     number: NumberOpt = None,
     pin: PinOpt = None,
     biometric: BiometricOpt = False,
+    opened_the_site: UnknownSiteOpt = False,
 ) -> None:
     with client(ctx) as c:
         asking = next((a for a in c.pending_approvals() if a["approval_id"] == approval_id), None)
@@ -664,7 +710,7 @@ def approve(
             err.print("[bold red]✗[/] No such request is waiting for you.")
             raise typer.Exit(1)
         show_request(asking)
-        answer_request(c, asking, number, pin, biometric)
+        answer_request(c, asking, number, pin, biometric, opened_the_site)
 
 
 def main() -> None:

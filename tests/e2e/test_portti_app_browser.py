@@ -257,7 +257,7 @@ def test_the_whole_story_in_the_portti_app(
     expect(app.get_by_role("status")).to_contain_text("You can ask for 1 more new codes.")
     axe_check(app, "SMS code", screens)
     sms = mailbox(app, "sms", who.phone, count=2)[0]  # the newest code replaced the first
-    app.get_by_label("Verification code").fill(sms_code_in(sms["text"]))
+    app.get_by_label("Confirmation code").fill(sms_code_in(sms["text"]))
     app.get_by_role("button", name="Next").click()
 
     expect(app.get_by_role("heading", name="Create your account")).to_be_visible()
@@ -377,10 +377,14 @@ def test_the_whole_story_in_the_portti_app(
             app.get_by_label("Login code").fill(code)
             app.get_by_role("button", name="Next").click()
             app.get_by_role("button", name="This wasn't me").click()
+            expect(app.get_by_role("heading", name="Login refused")).to_be_visible()
             expect(app.get_by_role("status")).to_have_text(
-                "Refused. The browser was told that it wasn't you."
+                "You refused the login: nobody was logged in, and the browser that asked was "
+                "told so."
             )
+            expect(app.get_by_text("tell your company's user administrator")).to_be_visible()
             expect(stranger.get_by_role("alert")).to_have_text("The login was refused in the app.")
+            app.get_by_role("button", name="Back to the start page").click()
         finally:
             other.close()
     finally:
@@ -425,8 +429,8 @@ def activate_in_app(app: Page, admin: Page, who: Invitee) -> Authenticator:
     app.get_by_role("button", name="I have a sign-up code").click()
     app.get_by_label("Sign-up code").fill(signup_code)
     app.get_by_role("button", name="Next").click()
-    expect(app.get_by_role("heading", name="Enter the verification code")).to_be_visible()
-    app.get_by_label("Verification code").fill(
+    expect(app.get_by_role("heading", name="Enter the confirmation code")).to_be_visible()
+    app.get_by_label("Confirmation code").fill(
         sms_code_in(mailbox(admin, "sms", who.phone)[0]["text"])
     )
     app.get_by_role("button", name="Next").click()

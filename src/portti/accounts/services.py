@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import io
 import re
 import secrets
 from dataclasses import dataclass
@@ -101,6 +102,24 @@ def new_email_code() -> str:
     return random_digits(6)
 
 
+def standalone_svg(qr: segno.QRCode) -> str:
+    """The QR code as a complete SVG document (with the SVG namespace): it is shown as an image
+    (``<img src="data:image/svg+xml,…">``), where an SVG without ``xmlns`` does not render (UX-1),
+    as well as inline. Dark on white, with the quiet zone."""
+    out = io.BytesIO()
+    qr.save(
+        out,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        nl=False,
+        scale=4,
+        light="#fff",
+        title="QR code for your authenticator app",
+    )
+    return out.getvalue().decode("utf-8")
+
+
 def clean_code(text: str, length: int = 6) -> str | None:
     return clean_digits(text, length)
 
@@ -138,6 +157,16 @@ def _terms() -> tuple[tuple[str, str], ...]:
         (name.removesuffix(".md"), folder.joinpath(name).read_text(encoding="utf-8"))
         for name in files
     )
+
+
+def terms_text(version: str, language: str) -> str:
+    """The terms of ``version`` in ``language`` (``<version>.<language>.md`` beside the English
+    file, which is the version of record), else in English."""
+    folder = resources.files("portti.accounts").joinpath("terms")
+    translated = folder.joinpath(f"{version}.{language}.md")
+    if language != "en" and TERMS_FILE.match(f"{version}.md") and translated.is_file():
+        return translated.read_text(encoding="utf-8")
+    return dict(_terms())[version]
 
 
 @dataclass(frozen=True)
@@ -387,9 +416,7 @@ class AccountService:
         uri = pyotp.TOTP(secret, interval=TOTP_INTERVAL).provisioning_uri(
             name=account.email, issuer_name=TOTP_ISSUER
         )
-        qr_svg = segno.make(uri, error="m").svg_inline(
-            scale=4, title="QR code for your authenticator app"
-        )
+        qr_svg = standalone_svg(segno.make(uri, error="m"))
         self._record(AuditAction.TOTP_ENROLMENT_STARTED, activation, account)
         return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=qr_svg)
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from portti.accounts.services import AccountService
+from portti.accounts.services import AccountService, terms_text
 from portti.companies.services import PersonDirectory
 from portti.devices.activation import (
     WEB_APP_HANDOFF,
@@ -50,7 +50,7 @@ from portti.devices.schemas import (
     UnlockIn,
 )
 from portti.errors import DomainError, ValidationFailed
-from portti.i18n import _l
+from portti.i18n import _l, current_language
 from portti.invitations.app_api import ActivationToken
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.models import InvitationStatus
@@ -249,8 +249,10 @@ def log_in_to_existing_account(
 
 @router.get("/terms", operation_id="get_terms", response_model=TermsOut)
 def get_terms(accounts: Accounts) -> TermsOut:
-    version, text = accounts.current_terms()
-    return TermsOut(version=version, text=text)
+    """The current terms, in the reader's language (Finnish, Swedish or English)."""
+    version, _ = accounts.current_terms()
+    language = current_language()
+    return TermsOut(version=version, text=terms_text(version, language), language=language)
 
 
 @router.post("/activations/current/terms", operation_id="accept_terms", response_model=NextStep)

@@ -45,7 +45,10 @@ class TotpEnrolmentOut(BaseModel):
 
 class TermsOut(BaseModel):
     version: str
-    text: str
+    text: str = Field(description="Markdown, in `language`.")
+    language: str = Field(
+        default="en", description="The text's language: the reader's (fi, sv), else English."
+    )
 
 
 class TermsIn(Strict):

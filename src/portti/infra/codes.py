@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 
-_SEPARATORS = re.compile(r"[\s\-]")
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212.]")
 
 
 def random_digits(length: int) -> str:

@@ -69,6 +69,7 @@ def redeem_signup_code(
         phone_hint=r.phone_hint,
         expires_at=inv.expires_at,
         resends_left=MAX_SMS_RESENDS - inv.sms_resends,
+        email=inv.email,
     )
 
 
@@ -83,6 +84,7 @@ def get_activation(token: ActivationToken, invitations: Invitations) -> Activati
         inviter_name=inv.inviter.full_name,
         company_name=inv.company.name,
         expires_at=inv.expires_at,
+        email=inv.email,
     )
 
 
@@ -105,6 +107,7 @@ def confirm_phone(
         inviter_name=inv.inviter.full_name,
         company_name=inv.company.name,
         expires_at=inv.expires_at,
+        email=inv.email,
     )
 
 

@@ -19,7 +19,13 @@ class InvitationInvalid(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            _l("The sign-up code is not valid. Check the 16 digits in the invitation e-mail."),
+            # Says that a cancelled, replaced, used or expired invitation's code stops working,
+            # without telling which applies (or whether the code exists at all): UX-19.
+            _l(
+                "The sign-up code is not valid. Check the 16 digits in the newest invitation "
+                "e-mail: a code stops working when its invitation is cancelled, replaced by a "
+                "newer one, used or expired."
+            ),
             next_step=_l(
                 "Ask your company's user administrator for a new invitation. Invitations are "
                 "valid for 24 hours."

@@ -29,6 +29,11 @@ class ActivationStarted(BaseModel):
     phone_hint: str
     expires_at: datetime
     resends_left: int
+    email: str | None = Field(
+        default=None,
+        description="The address the invitation was sent to: the app offers it as the account's "
+        "e-mail address (the person may change it).",
+    )
 
 
 class ActivationState(BaseModel):
@@ -36,6 +41,11 @@ class ActivationState(BaseModel):
     inviter_name: str
     company_name: str
     expires_at: datetime
+    email: str | None = Field(
+        default=None,
+        description="The address the invitation was sent to: the app offers it as the account's "
+        "e-mail address (the person may change it).",
+    )
 
 
 class ResendOut(BaseModel):

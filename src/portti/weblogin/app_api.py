@@ -16,17 +16,21 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
 
 from portti.config import Settings
 from portti.devices.models import Device, DeviceChallenge
 from portti.devices.schemas import ChallengeOut
+from portti.i18n import _l
+from portti.oidc_provider.parked import client_name_for_return_to
+from portti.web.filters import country_name
 from portti.weblogin.deps import AppSide, AppSideDep
-from portti.weblogin.geo import GeoLookup
+from portti.weblogin.geo import THIS_NETWORK, GeoLookup, Place
 from portti.weblogin.models import LoginTransaction
 from portti.weblogin.qr import (
     APPROVE_PURPOSE,
     LoginTransactionService,
-    describe_browser,
+    browser_and_system,
     origin_of,
 )
 from portti.weblogin.schemas import (
@@ -41,7 +45,7 @@ from portti.weblogin.schemas import (
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "`qr_invalid`, `qr_stale`, `login_code_unknown`, `pin_wrong`, …"},
     401: {"description": "`app_locked`"},
-    403: {"description": "`number_mismatch`, `pin_locked`"},
+    403: {"description": "`number_mismatch`, `origin_mismatch`, `pin_locked`"},
     404: {"description": "`approval_unknown`"},
     409: {"description": "`approval_used`, `login_already_scanned`, `approval_pending`"},
     410: {"description": "`login_expired`, `login_ended`, `login_code_expired`"},
@@ -51,12 +55,36 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/app-api/v1/login-approvals", tags=["web-login"], responses=PROBLEMS)
 
 
+def browser_for_reader(user_agent: str | None) -> str:
+    """E.g. "Chrome on Linux" in the reader's language (UX-17); the audit log keeps the English
+    of ``describe_browser``. Browser and system names are proper names."""
+    browser, system = browser_and_system(user_agent)
+    if browser and system:
+        return _l("%(browser)s on %(system)s", browser=browser, system=system).translated()
+    if browser:
+        return browser
+    if system:
+        return _l("A browser on %(system)s", system=system).translated()
+    return _l("Unknown browser").translated()
+
+
+def place_for_reader(place: Place) -> str:
+    """The country's name in the reader's language, "This network", or "Unknown"."""
+    if place.country_code:
+        return country_name(place.country_code)
+    if place.label == THIS_NETWORK:
+        return _l("This network").translated()
+    return _l("Unknown").translated()
+
+
 def approval_out(
     tx: LoginTransaction,
     qr: LoginTransactionService,
     settings: Settings,
     geo: GeoLookup,
     challenge: DeviceChallenge | None = None,
+    *,
+    db: Session | None = None,
 ) -> LoginApprovalOut:
     place = geo.locate(tx.ip)
     service_origin = origin_of(settings.base_url)
@@ -65,8 +93,9 @@ def approval_out(
         purpose="step_up" if tx.purpose == "step_up" else "login",
         status=qr.effective_status(tx).value,
         service=settings.service_name,
-        browser=describe_browser(tx.user_agent),
-        place=place.label,
+        client_name=client_name_for_return_to(db, tx.return_to) if db is not None else None,
+        browser=browser_for_reader(tx.user_agent),
+        place=place_for_reader(place),
         country=place.country_code,
         origin=tx.origin,
         service_origin=service_origin,
@@ -93,7 +122,7 @@ def _answer_scan(
     """A scanned QR code or a typed code: the request, with a fresh challenge to approve it."""
     tx = scan()  # a refused scan is audited (a relayed code looks like one)
     challenge = side.devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
-    return approval_out(tx, side.qr, side.settings, side.geo, challenge)
+    return approval_out(tx, side.qr, side.settings, side.geo, challenge, db=side.db)
 
 
 @router.post("/scan", operation_id="scan_login_qr", response_model=LoginApprovalOut)
@@ -118,7 +147,8 @@ def list_pending_approvals(side: AppSideDep) -> PendingApprovalsOut:
     browser where they are logged in), and logins this app has read but not answered."""
     device = _device(side)
     approvals = [
-        approval_out(tx, side.qr, side.settings, side.geo) for tx in side.qr.pending_for(device)
+        approval_out(tx, side.qr, side.settings, side.geo, db=side.db)
+        for tx in side.qr.pending_for(device)
     ]
     return PendingApprovalsOut(approvals=approvals)
 
@@ -127,7 +157,7 @@ def list_pending_approvals(side: AppSideDep) -> PendingApprovalsOut:
 def get_login_approval(approval_id: str, side: AppSideDep) -> LoginApprovalOut:
     device = _device(side)
     tx = side.qr.for_device(device, approval_id)
-    return approval_out(tx, side.qr, side.settings, side.geo)
+    return approval_out(tx, side.qr, side.settings, side.geo, db=side.db)
 
 
 @router.post(
@@ -156,7 +186,13 @@ def approve_login(approval_id: str, body: ApproveIn, side: AppSideDep) -> Approv
         )
 
     # Refused, wrong PINs stay counted, nonces used, and a wrong number ends the login.
-    tx = side.qr.approve(device, approval_id, number=body.number, verify=verify)
+    tx = side.qr.approve(
+        device,
+        approval_id,
+        number=body.number,
+        verify=verify,
+        service_origin=origin_of(side.settings.base_url),
+    )
     return ApprovalResult(approval_id=tx.public_id, status=tx.status)
 
 

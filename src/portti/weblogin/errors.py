@@ -134,6 +134,31 @@ class ApprovalNotYours(DomainError):
         super().__init__(_l("There is no such request waiting for this app."))
 
 
+class OriginMismatch(DomainError):
+    """SEC-16: the login was asked for on another site than this service's own address."""
+
+    keeps_writes = True
+    status = 403
+    code = "origin_mismatch"
+    title = _l("This login was asked for on another site")
+
+    def __init__(self, origin: str, service_origin: str) -> None:
+        self.extra = {"origin": origin, "service_origin": service_origin}
+        super().__init__(
+            _l(
+                "This login was asked for on %(origin)s, not on %(service_origin)s, so it cannot "
+                "be approved and has been refused. Someone may be trying to log in as you.",
+                origin=origin,
+                service_origin=service_origin,
+            ),
+            next_step=_l(
+                "If you wanted to log in, open %(service_origin)s yourself and start again. Tell "
+                "your company's user administrator about this.",
+                service_origin=service_origin,
+            ),
+        )
+
+
 class NumberMismatch(DomainError):
     keeps_writes = True
     status = 403

@@ -43,6 +43,12 @@ class LoginApprovalOut(BaseModel):
     )
     status: str = Field(description="`pending` or `scanned` while it can be answered.")
     service: str = Field(description="The service asking, e.g. “Portti”.")
+    client_name: str | None = Field(
+        default=None,
+        description="When the login was asked for by a business application (an OpenID Connect "
+        "authorization request waiting for this login), the application's registered name, "
+        "e.g. “Numerot accounting”: the app names it in the question. Null otherwise.",
+    )
     browser: str = Field(description="E.g. “Firefox on Windows” (from the User-Agent).")
     place: str = Field(
         description="The country of the browser's IP address (e.g. “Finland”, from the "
@@ -64,7 +70,9 @@ class LoginApprovalOut(BaseModel):
     origin_matches: bool = Field(
         default=False,
         description="Whether `origin` is `service_origin`. When false, show a warning: the "
-        "login was asked for from another site (a phishing site relaying it) or from no page.",
+        "login was asked for from another site (a phishing site relaying it) or from no page. "
+        "A login whose `origin` is another site cannot be approved (`origin_mismatch`, the login "
+        "ends); one without an `origin` needs the person's deliberate confirmation (SEC-16).",
     )
     requested_at: datetime
     expires_at: datetime

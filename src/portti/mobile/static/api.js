@@ -10,8 +10,10 @@ export class ApiError extends Error {
     this.code = problem.code || "error";
     this.detail = problem.detail || problem.title || "";
     this.nextStep = problem.next_step || "";
+    this.title = problem.title || "";
     this.errors = problem.errors || [];
-    this.retryAfter = retryAfter;
+    this.problem = problem; // the other members: reason, retry_after, tries_left, origin…
+    this.retryAfter = retryAfter || Number(problem.retry_after) || null;
   }
 }
 

@@ -44,6 +44,23 @@ function field(label, attrs = {}) {
   return { input, node: h("div", { class: "field" }, h("label", { for: id, text: label }), input) };
 }
 
+// A field for a code the person was shown or sent: "449 192", "449-192" and pasted text are
+// all fine (the server reads the digits too, UX-4).
+function codeField(label, digits) {
+  return field(label, {
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    autocapitalize: "off",
+    spellcheck: "false",
+    required: true,
+    maxlength: String(digits * 2 + 8),
+  });
+}
+
+function digitsOf(input) {
+  return input.value.replace(/[\s\-\u2010-\u2015\u2212.]/g, "");
+}
+
 function alertBox() {
   return h("div", { class: "alert", role: "alert", "aria-live": "assertive" });
 }
@@ -57,12 +74,46 @@ function showError(box, error) {
       if (e.message && e.message !== error.detail) box.append(h("p", { text: e.message }));
     }
     if (error.nextStep) box.append(h("p", { class: "next-step", text: error.nextStep }));
-    if (error.retryAfter) box.append(h("p", { text: t("wait_seconds", { n: error.retryAfter }) }));
   } else if (error instanceof NetworkError) {
     box.append(h("p", { text: navigator.onLine ? t("error_network") : t("offline") }));
   } else {
     box.append(h("p", { text: typeof error === "string" ? error : String(error.message || error) }));
   }
+}
+
+// "Try again in 58 seconds": counts down each second with `buttons` disabled until it ends
+// (UX-9). The seconds are a timer, announced only when the wait is over.
+let countdownTimer = null;
+
+function countdown(box, seconds, buttons) {
+  if (countdownTimer) clearInterval(countdownTimer);
+  const end = Date.now() + seconds * 1000;
+  const timer = h("p", { role: "timer", "aria-live": "off", class: "countdown" });
+  const done = h("p", { role: "status" });
+  box.append(timer, done);
+  const hold = (on) => {
+    for (const b of buttons) {
+      if (!b) continue;
+      b.disabled = on;
+      if (on) b.dataset.waiting = "true";
+      else delete b.dataset.waiting;
+    }
+  };
+  const tick = () => {
+    const left = Math.ceil((end - Date.now()) / 1000);
+    if (left > 0 && timer.isConnected) {
+      timer.textContent = t("wait_seconds", { n: left });
+      return;
+    }
+    clearInterval(countdownTimer);
+    countdownTimer = null;
+    hold(false);
+    timer.remove();
+    if (left <= 0) done.textContent = t("wait_over");
+  };
+  hold(true);
+  tick();
+  countdownTimer = setInterval(tick, 250);
 }
 
 function show(titleText, ...children) {
@@ -74,11 +125,13 @@ function show(titleText, ...children) {
   return heading;
 }
 
-// A form whose submit runs `action`; its errors land in its own alert box.
-function form(fields, submitLabel, action, extra = []) {
+// A form whose submit runs `action`; its errors land in its own alert box. `before` goes between
+// the fields and the button (a choice the button acts on), `extra` after it.
+function form(fields, submitLabel, action, extra = [], before = []) {
   const box = alertBox();
   const button = h("button", { type: "submit", class: "primary", text: submitLabel });
-  const el = h("form", { novalidate: true }, box, ...fields.map((f) => f.node), button, ...extra);
+  const el = h("form", { novalidate: true }, box, ...fields.map((f) => f.node), ...before, button, ...extra);
+  const waitButtons = [button];
   el.addEventListener("submit", async (event) => {
     event.preventDefault();
     button.disabled = true;
@@ -89,18 +142,23 @@ function form(fields, submitLabel, action, extra = []) {
     } catch (error) {
       if (error instanceof ApiError && handleGlobal(error)) return;
       showError(box, error);
+      if (error instanceof ApiError && error.retryAfter) countdown(box, error.retryAfter, waitButtons);
+      // A refused PIN is typed again from the start, as on any keypad.
+      for (const f of fields) if (f.input.inputMode === "numeric" && f.input.type === "password") f.input.value = "";
       const first = fields[0]?.input;
       if (first && !(error instanceof NetworkError)) first.focus();
     } finally {
-      button.disabled = false;
+      if (!button.dataset.waiting) button.disabled = false;
       el.removeAttribute("aria-busy");
     }
   });
-  return { el, box };
+  return { el, box, button, waitButtons };
 }
 
+// The action is called without the click event: screens take optional messages, and an event
+// object shown as a message was "[object PointerEvent]" (UX-2).
 function button(label, onclick, cls = "secondary") {
-  return h("button", { type: "button", class: cls, text: label, onclick });
+  return h("button", { type: "button", class: cls, text: label, onclick: () => onclick() });
 }
 
 // Errors that change where the person is, whatever the screen.
@@ -111,20 +169,42 @@ function handleGlobal(error) {
     return true;
   }
   if (error.code === "device_unknown" || error.code === "pin_locked") {
-    forgetDevice().then(() => {
-      screenWelcome();
-      showError(root.querySelector(".alert") || root.appendChild(alertBox()), error);
-    });
+    const method = state.device?.method;
+    forgetDevice().then(() => screenActivateAgain(error, method));
     return true;
   }
-  if (error.code === "activation_unknown") {
-    forgetActivation().then(() => {
-      screenWelcome();
-      showError(root.querySelector(".alert"), error);
-    });
+  if (error.code === "activation_unknown" || error.code === "invitation_expired") {
+    forgetActivation().then(() => screenActivationEnded(error));
     return true;
   }
   return false;
+}
+
+// An ending shown as its own screen: what happened, and buttons that lead on (UX-10).
+function screenProblem(title, error, actions) {
+  const box = alertBox();
+  show(title, box, h("div", { class: "actions" }, ...actions));
+  showError(box, error);
+}
+
+function screenActivationEnded(error) {
+  const replaced = error?.problem?.reason === "superseded";
+  // A replaced invitation has not expired: the screen says the activation ended, the detail why.
+  screenProblem(replaced ? t("activation_ended_title") : error?.title || t("activation_ended_title"), error, [
+    replaced
+      ? button(t("enter_new_code"), screenSignupCode, "primary")
+      : button(t("start_again"), () => screenWelcome(), "primary"),
+  ]);
+}
+
+// The app can no longer be used as it was (logged out elsewhere, locked for good): activate it
+// again the way the person did before (UX-9, UX-12).
+function screenActivateAgain(error, method) {
+  const actions = method === "bank_id"
+    ? [button(t("bank_id_title"), screenBankId, "primary")]
+    : [button(t("log_in_with_account"), screenReactivate, "primary"), button(t("finnish_bank_id"), screenBankId)];
+  actions.push(button(t("back_to_start"), () => screenWelcome(), "link"));
+  screenProblem(error?.title || t("activate_again_title"), error, actions);
 }
 
 // -- storage -----------------------------------------------------------------------------------
@@ -205,15 +285,17 @@ function screenSignupCode() {
     inputmode: "numeric",
     autocomplete: "off",
     required: true,
-    maxlength: "24",
+    maxlength: "40",
   });
   const f = form([code], t("next"), async () => {
-    const answer = await call("POST", "/activations", { body: { signup_code: code.input.value } });
+    const answer = await call("POST", "/activations", { body: { signup_code: digitsOf(code.input) } });
     await saveActivation(answer.activation_token, {
       inviter: answer.inviter_name,
       company: answer.company_name,
       phone: answer.phone_hint,
       resendsLeft: answer.resends_left,
+      email: answer.email || null,
+      method: "invitation",
     });
     screenPhoneCode();
   });
@@ -222,12 +304,7 @@ function screenSignupCode() {
 
 function screenPhoneCode() {
   const info = state.activation || {};
-  const code = field(t("sms_code_label"), {
-    inputmode: "numeric",
-    autocomplete: "one-time-code",
-    required: true,
-    maxlength: "6",
-  });
+  const code = codeField(t("sms_code_label"), 6);
   const resendArea = h("div", { class: "resend", hidden: true });
   const resendStatus = h("p", { role: "status" });
   const resendButton = button(t("resend_code"), async () => {
@@ -260,7 +337,7 @@ function screenPhoneCode() {
   });
   const f = form([code], t("next"), async () => {
     const answer = await activationCall("POST", "/activations/current/confirmation-code", {
-      code: code.input.value.trim(),
+      code: digitsOf(code.input),
     });
     goStep(answer.step);
   });
@@ -276,12 +353,12 @@ function screenPhoneCode() {
 
 function screenAccount() {
   const email = field(t("email_label"), { type: "email", autocomplete: "email", required: true });
+  if (state.activation?.email) email.input.value = state.activation.email;
   const f = form([email], t("next"), async () => {
     const answer = await activationCall("POST", "/activations/current/account", { email: email.input.value.trim() });
     state.email = email.input.value.trim();
     goStep(answer.step);
   });
-  f.box.addEventListener("click", () => {});
   show(
     t("account_title"),
     h("p", { text: t("account_intro") }),
@@ -291,9 +368,9 @@ function screenAccount() {
 }
 
 function screenVerifyEmail() {
-  const code = field(t("email_code_label"), { inputmode: "numeric", autocomplete: "one-time-code", required: true, maxlength: "6" });
+  const code = codeField(t("email_code_label"), 6);
   const f = form([code], t("next"), async () => {
-    const answer = await activationCall("POST", "/activations/current/account/email-code", { code: code.input.value.trim() });
+    const answer = await activationCall("POST", "/activations/current/account/email-code", { code: digitsOf(code.input) });
     goStep(answer.step);
   });
   const again = button(t("send_new_email_code"), async () => {
@@ -330,15 +407,13 @@ async function screenTotp() {
     } else if (error instanceof ApiError && handleGlobal(error)) {
       return;
     } else {
-      const box = alertBox();
-      show(t("totp_title"), box);
-      showError(box, error);
+      screenProblem(t("totp_title"), error, [button(t("try_again"), screenTotp, "primary")]);
       return;
     }
   }
-  const code = field(t("totp_code_label"), { inputmode: "numeric", autocomplete: "one-time-code", required: true, maxlength: "6" });
+  const code = codeField(t("totp_code_label"), 6);
   const f = form([code], t("next"), async () => {
-    const answer = await activationCall("POST", "/activations/current/account/totp/confirm", { code: code.input.value.trim() });
+    const answer = await activationCall("POST", "/activations/current/account/totp/confirm", { code: digitsOf(code.input) });
     goStep(answer.step);
   });
   const parts = [h("p", { text: t("totp_intro") })];
@@ -348,7 +423,12 @@ async function screenTotp() {
       h("img", { class: "qr", src: svg, alt: t("totp_qr_alt"), width: "220", height: "220" }),
       h("p", {}, h("a", { href: enrolment.otpauth_uri, text: t("totp_open_link") })),
       h("p", { id: "totp-secret-label", text: t("totp_secret_label") }),
-      h("p", { class: "secret", "aria-labelledby": "totp-secret-label", "data-testid": "totp-secret", text: enrolment.secret.replace(/(.{4})/g, "$1 ").trim() }),
+      h(
+        "p",
+        { class: "secret", "aria-labelledby": "totp-secret-label", "data-testid": "totp-secret" },
+        // Groups of four that never break inside: a line ends only between groups.
+        (enrolment.secret.match(/.{1,4}/g) || []).flatMap((group, i) => [i ? " " : "", h("span", { text: group })]),
+      ),
     );
   }
   show(t("totp_title"), ...parts, f.el);
@@ -357,12 +437,12 @@ async function screenTotp() {
 function screenExistingAccount(reactivation) {
   const email = field(t("email_label"), { type: "email", autocomplete: "username", required: true });
   const pw = field(t("password_label"), { type: "password", autocomplete: "current-password", required: true });
-  const code = field(t("totp_code_label"), { inputmode: "numeric", autocomplete: "one-time-code", required: true, maxlength: "6" });
+  const code = codeField(t("totp_code_label"), 6);
   const f = form([email, pw, code], t("next"), async () => {
-    const body = { email: email.input.value.trim(), password: pw.input.value, totp_code: code.input.value.trim() };
+    const body = { email: email.input.value.trim(), password: pw.input.value, totp_code: digitsOf(code.input) };
     if (reactivation) {
       const answer = await call("POST", "/activations/account", { body });
-      await saveActivation(answer.activation_token, { person: answer.person });
+      await saveActivation(answer.activation_token, { person: answer.person, method: "account" });
       goStep(answer.step);
     } else {
       const answer = await activationCall("POST", "/activations/current/existing-account", body);
@@ -375,22 +455,30 @@ function screenExistingAccount(reactivation) {
     f.el,
     button(t("back"), reactivation ? screenNoBankId : screenAccount, "link"),
   );
+  if (state.activation?.email && !reactivation) email.input.value = state.activation.email;
 }
 
 function screenReactivate() {
   screenExistingAccount(true);
 }
 
-// Terms are Markdown; shown as headings and paragraphs through textContent, never as HTML.
+// Terms are Markdown; shown as headings, paragraphs, lists and bold text through textContent,
+// never as HTML (so no Markdown marker is left on the screen either).
+function inlineMarkdown(text) {
+  return text.split(/\*\*(.+?)\*\*/).map((part, i) => (i % 2 ? h("strong", { text: part }) : part));
+}
+
 function markdownBlocks(text) {
   const out = [];
   for (const block of text.split(/\n\s*\n/)) {
     const trimmed = block.trim();
     if (!trimmed) continue;
     const heading = /^(#{1,3})\s+(.*)$/.exec(trimmed);
-    if (heading) out.push(h(`h${heading[1].length + 1}`, { text: heading[2] }));
-    else if (/^[-*] /.test(trimmed)) out.push(h("ul", {}, trimmed.split(/\n[-*] /).map((li) => h("li", { text: li.replace(/^[-*] /, "") }))));
-    else out.push(h("p", { text: trimmed.replace(/\n/g, " ") }));
+    const items = (re) => trimmed.split(re).filter(Boolean).map((li) => h("li", {}, inlineMarkdown(li.replace(/\s*\n\s*/g, " ").trim())));
+    if (heading) out.push(h(`h${heading[1].length + 1}`, {}, inlineMarkdown(heading[2])));
+    else if (/^[-*] /.test(trimmed)) out.push(h("ul", {}, items(/(?:^|\n)[-*] /)));
+    else if (/^\d+\. /.test(trimmed)) out.push(h("ol", {}, items(/(?:^|\n)\d+\. /)));
+    else out.push(h("p", {}, inlineMarkdown(trimmed.replace(/\s*\n\s*/g, " "))));
   }
   return out;
 }
@@ -456,8 +544,15 @@ async function screenCreatePin(message) {
 
 async function screenConfirmPin(firstPin) {
   const pin = pinField(t("confirm_pin_label"));
-  const bioAvailable = await webauthn.platformAuthenticatorAvailable();
-  const bio = h("input", { type: "checkbox", id: "use-bio", checked: bioAvailable, disabled: !bioAvailable });
+  const why = await webauthn.unavailableReason();
+  const bioAvailable = why === null;
+  const bio = h("input", {
+    type: "checkbox",
+    id: "use-bio",
+    checked: bioAvailable,
+    disabled: !bioAvailable,
+    "aria-describedby": bioAvailable ? null : "use-bio-why",
+  });
   const bioField = h(
     "div",
     { class: "check" },
@@ -465,7 +560,7 @@ async function screenConfirmPin(firstPin) {
     h("label", { for: "use-bio", text: t("use_biometrics") }),
     bioAvailable
       ? null
-      : h("p", { class: "muted", text: t("biometrics_unavailable") }),
+      : h("p", { class: "muted", id: "use-bio-why", text: t(`biometrics_${why}`, { host: location.hostname }) }),
   );
   const f = form([pin], t("next"), async () => {
     if (pin.input.value !== firstPin) {
@@ -493,16 +588,17 @@ async function screenConfirmPin(firstPin) {
       privateKey: key.privateKey,
       person: answer.person,
       webauthnCredential: credential ? credential.id : null,
+      method: state.activation?.method || "invitation",
     };
     await store.set("device", state.device);
     await forgetActivation();
     screenDone();
-  }, [bioField]);
+  }, [], [bioField]);
   show(t("confirm_pin_title"), f.el);
 }
 
 function screenDone() {
-  show(t("done_title"), h("p", { text: t("done_intro") }), button(t("continue"), screenUnlock, "primary"));
+  show(t("done_title"), h("p", { text: t("done_intro") }), button(t("continue"), () => screenUnlock(), "primary"));
 }
 
 // -- Finnish bank ID (APP-9) -------------------------------------------------------------------
@@ -526,7 +622,7 @@ async function finishBankId(handoff) {
   const box = alertBox();
   try {
     const answer = await call("POST", "/activations/bank-id/handoff", { body: { handoff, code_verifier: verifier || "" } });
-    await saveActivation(answer.activation_token, { person: answer.person });
+    await saveActivation(answer.activation_token, { person: answer.person, method: "bank_id" });
     goStep(answer.step);
   } catch (error) {
     show(t("bank_id_title"), box, button(t("start_again"), screenWelcome, "primary"));
@@ -558,14 +654,40 @@ function screenUnlock(message) {
   const bio = state.device?.webauthnCredential
     ? button(t("log_in_with_biometrics"), async () => {
         try {
+          showError(f.box, null);
           await unlock({ biometric: true });
         } catch (error) {
-          if (!(error instanceof ApiError && handleGlobal(error))) showError(f.box, error);
+          if (error instanceof ApiError && handleGlobal(error)) return;
+          showError(f.box, error);
+          if (error instanceof ApiError && error.retryAfter) countdown(f.box, error.retryAfter, f.waitButtons);
         }
       })
     : null;
-  show(t("unlock_title"), h("p", { text: t("unlock_intro") }), f.el, bio);
+  if (bio) f.waitButtons.push(bio);
+  show(
+    t("unlock_title"),
+    h("p", { text: t("unlock_intro") }),
+    f.el,
+    bio,
+    button(t("forgot_pin"), screenForgotPin, "link"),
+  );
   if (message) showError(f.box, message);
+}
+
+// The PIN cannot be recovered: the app is activated again the way it was, and the new
+// activation replaces this one on the phone.
+function screenForgotPin() {
+  const bank = state.device?.method === "bank_id";
+  show(
+    t("forgot_pin_title"),
+    h("p", { text: bank ? t("forgot_pin_intro_bank") : t("forgot_pin_intro") }),
+    h(
+      "div",
+      { class: "actions" },
+      bank ? button(t("bank_id_title"), screenBankId, "primary") : button(t("log_in_with_account"), screenReactivate, "primary"),
+      button(t("back"), () => screenUnlock(), "link"),
+    ),
+  );
 }
 
 async function unlock(how) {
@@ -584,6 +706,7 @@ async function screenHome(message) {
     if (error instanceof ApiError && handleGlobal(error)) return;
   }
   const person = state.person || state.device.person || {};
+  const bank = state.device?.method === "bank_id";
   const box = alertBox();
   const pendingList = h("ul", { class: "pending" });
   const pendingSection = h(
@@ -591,7 +714,13 @@ async function screenHome(message) {
     { "aria-labelledby": "pending-title" },
     h("h2", { id: "pending-title", text: t("pending_title") }),
     pendingList,
-    button(t("refresh"), () => loadPending(pendingList, box), "link"),
+    button(t("refresh"), () => {
+      // What the last answer said is over once the person looks again (UX-19).
+      const status = root.querySelector(".status");
+      if (status) status.textContent = "";
+      showError(box, null);
+      loadPending(pendingList, box);
+    }, "link"),
   );
   show(
     t("home_title", { name: person.given_name || "" }),
@@ -608,8 +737,8 @@ async function screenHome(message) {
       "section",
       { class: "account-actions", "aria-label": t("log_out") },
       h("div", { class: "row" }, button(t("lock"), lock), h("p", { class: "muted", text: t("lock_help") })),
-      h("div", { class: "row" }, button(t("log_out"), logOut), h("p", { class: "muted", text: t("log_out_help") })),
-      h("div", { class: "row" }, button(t("log_out_all"), logOutEverywhere, "danger"), h("p", { class: "muted", text: t("log_out_all_help") })),
+      h("div", { class: "row" }, button(t("log_out"), logOut), h("p", { class: "muted", text: t(bank ? "log_out_help_bank" : "log_out_help") })),
+      h("div", { class: "row" }, button(t("log_out_all"), logOutEverywhere, "danger"), h("p", { class: "muted", text: t(bank ? "log_out_all_help_bank" : "log_out_all_help") })),
     ),
   );
   if (message) root.querySelector(".status").textContent = message;
@@ -622,7 +751,7 @@ async function loadPending(list, box) {
     list.replaceChildren();
     if (!answer.approvals.length) list.append(h("li", { class: "muted", text: t("pending_none") }));
     for (const approval of answer.approvals) {
-      const title = approval.purpose === "step_up" ? t("approve_step_up_title", { service: approval.service }) : t("approve_login_title", { service: approval.service });
+      const title = approvalTitle(approval);
       list.append(h("li", {}, h("span", { text: `${title} ${approval.browser}` }), button(t("review"), () => screenApproval(approval))));
     }
   } catch (error) {
@@ -660,7 +789,8 @@ async function logOut() {
 }
 
 async function logOutEverywhere() {
-  if (!window.confirm(t("log_out_all_confirm"))) return;
+  const bank = state.device?.method === "bank_id";
+  if (!window.confirm(t(bank ? "log_out_all_confirm_bank" : "log_out_all_confirm"))) return;
   let answer;
   try {
     answer = await appCall("POST", "/session/logout-everywhere", {});
@@ -669,7 +799,7 @@ async function logOutEverywhere() {
     return;
   }
   await forgetDevice();
-  screenWelcome(t("logged_out_all", { n: answer.devices_ended }));
+  screenWelcome(t(bank ? "logged_out_all_bank" : "logged_out_all", { n: answer.devices_ended }));
 }
 
 // -- web login: scan, type the code, approve (WEB-1, WEB-2, ADM-2) ----------------------------
@@ -721,7 +851,7 @@ function screenScan() {
 }
 
 function screenTypeCode() {
-  const code = field(t("code_label"), { autocomplete: "off", autocapitalize: "characters", required: true, maxlength: "20" });
+  const code = field(t("code_label"), { autocomplete: "off", autocapitalize: "characters", spellcheck: "false", required: true, maxlength: "20" });
   const f = form([code], t("next"), async () => {
     const approval = await appCall("POST", "/login-approvals/code", { code: code.input.value });
     screenApproval(approval);
@@ -729,15 +859,27 @@ function screenTypeCode() {
   show(t("code_title"), h("p", { text: t("code_intro") }), f.el, button(t("cancel"), () => screenHome(), "link"));
 }
 
+// "Log in to Numerot accounting?" when a business application asked (UX-14).
+function approvalTitle(approval) {
+  const service = approval.client_name || approval.service;
+  return approval.purpose === "step_up"
+    ? t("approve_step_up_title", { service })
+    : t("approve_login_title", { service });
+}
+
 function screenApproval(approval) {
-  const title = approval.purpose === "step_up"
-    ? t("approve_step_up_title", { service: approval.service })
-    : t("approve_login_title", { service: approval.service });
+  const title = approvalTitle(approval);
+  // SEC-16: a login asked for on another site cannot be approved (the server refuses it too);
+  // one from a page that did not say its address needs a deliberate confirmation.
+  const foreign = !approval.origin_matches && Boolean(approval.origin);
+  const unknownSite = !approval.origin_matches && !approval.origin;
+  const site = approval.service_origin || location.origin;
   const details = h("dl", { class: "details" });
   const rows = [
+    [t("detail_service"), approval.client_name ? `${approval.client_name} (${approval.service})` : null],
     [t("detail_browser"), approval.browser],
     [t("detail_place"), approval.place],
-    [t("detail_origin"), approval.origin],
+    [t("detail_origin"), approval.origin || t("origin_not_told")],
     [t("detail_country"), approval.country],
     [t("detail_time"), approval.requested_at ? new Date(approval.requested_at).toLocaleTimeString(`${currentLanguage()}-FI`, { hour: "2-digit", minute: "2-digit" }) : null],
   ];
@@ -754,12 +896,21 @@ function screenApproval(approval) {
   );
   const pin = pinField(t("pin_label"));
   let challenge = approval.challenge;
+  const confirmSite = unknownSite
+    ? h(
+        "div",
+        { class: "check" },
+        h("input", { type: "checkbox", id: "confirm-site" }),
+        h("label", { for: "confirm-site", text: t("origin_confirm", { site }) }),
+      )
+    : null;
   const picked = () => {
     const chosen = numbers.querySelector("input:checked");
     if (!chosen) throw new Error(t("pick_a_number"));
     return Number(chosen.value);
   };
   const approve = async (how) => {
+    if (confirmSite && !confirmSite.querySelector("input").checked) throw new Error(t("origin_confirm_needed"));
     const number = picked();
     const context = approval.approval_id;
     const nonce = challenge?.nonce;
@@ -768,7 +919,7 @@ function screenApproval(approval) {
     await appCall("POST", `/login-approvals/${approval.approval_id}/approve`, { ...body, number });
     screenHome(t("approved"));
   };
-  const f = form([pin], t("approve_with_pin"), () => approve({ pin: pin.input.value }), []);
+  const f = form([pin], t("approve_with_pin"), () => approve({ pin: pin.input.value }), [], confirmSite ? [confirmSite] : []);
   f.el.prepend(numbers);
   f.el.prepend(f.box);
   const extra = h("div", { class: "actions" });
@@ -782,15 +933,43 @@ function screenApproval(approval) {
       }
     }));
   }
-  extra.append(button(t("not_me"), async () => {
+  const notMe = button(t("not_me"), async () => {
     try {
       await appCall("POST", `/login-approvals/${approval.approval_id}/reject`, {});
-      screenHome(t("rejected"));
+      screenRefused();
     } catch (error) {
       if (!(error instanceof ApiError && handleGlobal(error))) showError(f.box, error);
     }
-  }, "danger"));
-  show(title, h("p", { text: t("approve_intro") }), details, f.el, extra);
+  }, "danger");
+  extra.append(notMe);
+  if (foreign) {
+    // Nothing to approve: the warning, what the site was, and the ways out.
+    show(
+      title,
+      h("div", { class: "warning", role: "alert" }, h("p", { text: t("origin_warning_foreign", { origin: approval.origin, site }) })),
+      details,
+      h("div", { class: "actions" }, notMe, button(t("cancel"), () => screenHome(), "link")),
+    );
+    return;
+  }
+  show(
+    title,
+    unknownSite ? h("div", { class: "warning", role: "alert" }, h("p", { text: t("origin_warning_unknown", { site }) })) : null,
+    h("p", { text: t("approve_intro") }),
+    details,
+    f.el,
+    extra,
+  );
+}
+
+// "This wasn't me": what happened and what to do about it (UX-19).
+function screenRefused() {
+  show(
+    t("refused_title"),
+    h("p", { role: "status", text: t("rejected") }),
+    h("p", { text: t("refused_tell_admin") }),
+    button(t("back_to_home"), () => screenHome(), "primary"),
+  );
 }
 
 // -- start ---------------------------------------------------------------------------------------
@@ -817,10 +996,15 @@ async function start() {
     state.activation = activation.info;
     try {
       const answer = await activationCall("GET", "/activations/current");
+      if (answer.email) state.activation = { ...state.activation, email: state.activation?.email || answer.email };
       goStep(answer.step);
       return;
-    } catch {
+    } catch (error) {
       await forgetActivation();
+      if (error instanceof ApiError && error.code === "invitation_expired") {
+        screenActivationEnded(error);
+        return;
+      }
     }
   }
   screenWelcome();

@@ -10,15 +10,20 @@ import { b64url, b64urlDecode, signedMessage } from "./crypto.js";
 // only the PIN (open it at http://localhost in development).
 const IP_HOST = /^(\d+\.){3}\d+$|^\[.*\]$/;
 
-export async function platformAuthenticatorAvailable() {
-  if (IP_HOST.test(location.hostname)) return false;
+// Why the app cannot offer fingerprint or Face ID here, so that it can say so (UX-11): "ip"
+// (opened at an IP address), "insecure" (not HTTPS nor localhost), "unavailable" (the phone or
+// browser offers no platform authenticator); null when it can.
+export async function unavailableReason() {
+  if (IP_HOST.test(location.hostname)) return "ip";
+  if (!window.isSecureContext) return "insecure";
   try {
-    return Boolean(
+    const available = Boolean(
       window.PublicKeyCredential &&
         (await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable()),
     );
+    return available ? null : "unavailable";
   } catch {
-    return false;
+    return "unavailable";
   }
 }
 

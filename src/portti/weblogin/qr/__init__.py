@@ -25,7 +25,7 @@ This module exports what the routes use; tests and tools import the modules them
 from portti.weblogin.qr.approvals import APPROVE_PURPOSE
 from portti.weblogin.qr.codes import format_short_code
 from portti.weblogin.qr.frames import render_qr_svg
-from portti.weblogin.qr.requester import describe_browser, origin_of
+from portti.weblogin.qr.requester import browser_and_system, describe_browser, origin_of
 from portti.weblogin.qr.service import LoginTransactionService
 from portti.weblogin.qr.state import BrowserState, channel_of, read_browser_state
 
@@ -33,6 +33,7 @@ __all__ = [
     "APPROVE_PURPOSE",
     "BrowserState",
     "LoginTransactionService",
+    "browser_and_system",
     "channel_of",
     "describe_browser",
     "format_short_code",

@@ -16,6 +16,7 @@ from portti.weblogin.errors import (
     ApprovalNotYours,
     ApprovalUsed,
     NumberMismatch,
+    OriginMismatch,
     QrInvalid,
     QrStale,
 )
@@ -79,12 +80,21 @@ class AppApprovals(LoginMachine):
         *,
         number: int,
         verify: Callable[[], object],
+        service_origin: str | None = None,
     ) -> LoginTransaction:
         """The person confirmed with PIN or biometrics and picked a number. ``verify`` is the
         device check (``DeviceService.verify`` for purpose ``approve_login``, context the
-        approval id): it raises after writing, so the caller commits on ``DomainError``."""
+        approval id): it raises after writing, so the caller commits on ``DomainError``.
+
+        A login asked for on another site than ``service_origin`` (a look-alike host relaying
+        Portti's login page) cannot be approved at all: it ends, refused, before the PIN is
+        looked at (SEC-16)."""
         tx = self.for_device(device, public_id)
         self._require_open(tx)
+        if service_origin is not None and tx.origin is not None and tx.origin != service_origin:
+            self._end(tx, Status.REJECTED, "origin_mismatch")
+            self._record_refusal(tx, device, "origin_mismatch")
+            raise OriginMismatch(tx.origin, service_origin)
         verify()
         if number != tx.number:
             self._end(tx, Status.REJECTED, "number_mismatch")

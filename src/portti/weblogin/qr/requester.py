@@ -53,12 +53,20 @@ def origin_of(url: str | None) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 
 
-def describe_browser(user_agent: str | None) -> str:
-    """A rough "Firefox on Windows" from the User-Agent: enough for a person to recognise their
-    own computer, not an identification."""
+def browser_and_system(user_agent: str | None) -> tuple[str | None, str | None]:
+    """The browser's and the operating system's names (proper names, the same in every
+    language) from the User-Agent, each None when not recognised."""
     ua = user_agent or ""
     browser = next((name for token, name in _BROWSERS if token in ua), None)
     system = next((name for token, name in _SYSTEMS if token in ua), None)
+    return browser, system
+
+
+def describe_browser(user_agent: str | None) -> str:
+    """A rough "Firefox on Windows" from the User-Agent: enough for a person to recognise their
+    own computer, not an identification. English, for the audit log; the app's words are
+    ``weblogin.app_api.browser_for_reader``'s."""
+    browser, system = browser_and_system(user_agent)
     if browser and system:
         return f"{browser} on {system}"
     return browser or (f"A browser on {system}" if system else "Unknown browser")
