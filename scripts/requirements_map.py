@@ -160,6 +160,14 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Clear errors that change nothing; secrets never in logs, responses or the DB in clear",
         "`web/errors.py`, `errors.py`, `infra/crypto.py`, every service's validation",
     ),
+    "OPS-13": (
+        "The root secret from the environment or a file, refused when weak",
+        "`config.py` (`secret_key_file`, `secret_strength_bits`)",
+    ),
+    "OPS-14": (
+        "Expired and ended rows purged on a schedule; audit retention with export before pruning",
+        "`retention.py`, `cli.py` (`purge`, `worker`), `db/migrations/versions/20261207_0020_audit_retention.py`",
+    ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
@@ -219,6 +227,10 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "SEC-13": (
         "QR relay: the typed code goes stale in 30 s; the app shows the browser's country and origin",
         "`weblogin/qr/codes.py`, `weblogin/qr/requester.py`, `weblogin/geo.py`, `weblogin/app_api.py`",
+    ),
+    "SEC-32": (
+        "Production refuses a secret key with less than 32 bytes of randomness",
+        "`config.py` (`secret_strength_bits`, `MIN_SECRET_BITS`)",
     ),
 }
 

@@ -20,6 +20,12 @@ console = Console()
 @cli.command()
 def migrate(
     check: bool = typer.Option(False, help="Only check that models and migrations agree."),
+    to: str = typer.Option(
+        "head", "--to", metavar="REV", help="Upgrade to this revision only (rolling deploys)."
+    ),
+    sql: bool = typer.Option(
+        False, "--sql", help="Print the SQL instead of running it (PostgreSQL only)."
+    ),
 ) -> None:
     """Bring the database schema up to date (Alembic)."""
     from portti.db import migrate as m
@@ -28,10 +34,19 @@ def migrate(
     if check:
         m.check(settings.database_url)
         console.print("The schema matches the models.")
+    elif sql:
+        try:
+            m.upgrade_sql(settings.database_url, to)
+        except ValueError as e:
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
     else:
-        m.upgrade(settings.database_url)
-        _with_key_store(settings, lambda store: store.ensure())
-        console.print("The database is up to date.")
+        m.upgrade(settings.database_url, to)
+        if to == "head":
+            _with_key_store(settings, lambda store: store.ensure())
+            console.print("The database is up to date.")
+        else:
+            console.print(f"The database is at {m.current_revision(settings.database_url)}.")
 
 
 def _with_key_store(settings: Settings, work: Any) -> Any:
@@ -216,6 +231,34 @@ def restore(
 
 
 @cli.command()
+def purge() -> None:
+    """Remove what expired or ended (login transactions, codes, challenges, OIDC flows and codes,
+    refresh tokens, sessions, sent messages) and audit events past their retention, which are
+    first written to PORTTI_AUDIT_EXPORT_DIR as JSON lines. `portti worker` runs the same purge
+    every PORTTI_PURGE_INTERVAL_MINUTES."""
+    from portti.db.session import make_engine
+    from portti.infra.clock import SystemClock
+    from portti.retention import purge_with
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        report = purge_with(settings, engine, SystemClock().now())
+    finally:
+        engine.dispose()
+    table = Table(title="Purged")
+    table.add_column("Table")
+    table.add_column("Rows removed", justify="right")
+    for name, n in report.removed.items():
+        table.add_row(name, str(n))
+    console.print(table)
+    if report.audit_exported_to:
+        console.print(f"Audit events written to {report.audit_exported_to} before removal.")
+    if report.audit_kept_because:
+        console.print(f"The audit log was kept whole: {report.audit_kept_because}.")
+
+
+@cli.command()
 def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
@@ -257,6 +300,7 @@ def worker() -> None:
     from portti.keys.services import key_store_for
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
+    from portti.retention import run_purges
 
     settings = Settings()
     configure_logging(settings.log_level)
@@ -282,7 +326,11 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await asyncio.gather(outbox_worker.run_forever(stop), logouts.run_forever(stop))
+        await asyncio.gather(
+            outbox_worker.run_forever(stop),
+            logouts.run_forever(stop),
+            run_purges(settings, engine, clock, stop),
+        )
 
     console.print("Delivering the outbox; stop with Ctrl-C.")
     try:
