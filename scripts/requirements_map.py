@@ -161,8 +161,8 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "`web/errors.py`, `errors.py`, `infra/crypto.py`, every service's validation",
     ),
     "OPS-13": (
-        "The root secret from the environment or a file, refused when weak",
-        "`config.py` (`secret_key_file`, `secret_strength_bits`)",
+        "The root secret from the environment or a file, refused when weak, rotated without re-onboarding",
+        "`config.py` (`SecretRing`, `secret_key_file`, `secret_strength_bits`), `infra/crypto.py`, `infra/secret_material.py`, `cli.py` (`secrets rotate`)",
     ),
     "OPS-14": (
         "Expired and ended rows purged on a schedule; audit retention with export before pruning",

@@ -147,6 +147,7 @@ def clients_register(
     from portti.audit.services import AuditLog
     from portti.db.session import make_engine, make_session_factory
     from portti.infra.clock import SystemClock
+    from portti.infra.secret_material import load as load_secret_material
     from portti.oidc_provider.clients import ClientInput, ClientService
 
     settings = Settings()
@@ -166,6 +167,7 @@ def clients_register(
     engine = make_engine(settings.database_url)
     clock = SystemClock()
     try:
+        load_secret_material(make_session_factory(engine), settings.secret, clock)
         with make_session_factory(engine)() as db:
             reg = ClientService(db, clock, AuditLog(db, clock), settings.secret).register(
                 data, actor_person_id=None
@@ -228,6 +230,49 @@ def restore(
         typer.confirm("This replaces the whole database. Continue?", abort=True)
     do_restore(Settings().database_url, source)
     console.print(f"Restored from {source}")
+
+
+secrets_cli = typer.Typer(help="Portti's root secret (PORTTI_SECRET_KEY).", no_args_is_help=True)
+cli.add_typer(secrets_cli, name="secrets")
+
+
+@secrets_cli.command("rotate")
+def secrets_rotate() -> None:
+    """Seal again under PORTTI_SECRET_KEY whatever a previous secret (PORTTI_PREVIOUS_SECRET_KEYS)
+    sealed: Portti's own keys, TOTP seeds, queued messages and the keys that outlive a rotation.
+    Run it after every instance runs with the new secret and the previous one; idempotent."""
+    import portti.db.models  # noqa: F401  (every table, for the sealed columns' metadata)
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.infra.secret_material import SecretMaterialError, load, reseal_all
+
+    settings = Settings()
+    ring = settings.secret
+    engine = make_engine(settings.database_url)
+    try:
+        factory = make_session_factory(engine)
+        try:
+            load(factory, ring, SystemClock())
+            changed = reseal_all(factory, ring)
+        except SecretMaterialError as e:
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    table = Table(title="Sealed again under the current secret")
+    table.add_column("Table")
+    table.add_column("Rows", justify="right")
+    for name, n in changed.items():
+        table.add_row(name, str(n))
+    console.print(table)
+    if ring.previous:
+        console.print(
+            "Everything sealed is now under the current secret. Remove "
+            "PORTTI_PREVIOUS_SECRET_KEYS once the codes made before the rotation have expired "
+            "(an invitation's sign-up code lives 14 days; see docs/operations.md)."
+        )
+    else:
+        console.print("No previous secret is configured: nothing was under another one.")
 
 
 @cli.command()
@@ -297,6 +342,7 @@ def worker() -> None:
     from portti.infra.clock import SystemClock
     from portti.infra.logging import configure_logging
     from portti.infra.outbox import build_worker
+    from portti.infra.secret_material import load as load_secret_material
     from portti.keys.services import key_store_for
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
@@ -307,6 +353,7 @@ def worker() -> None:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     clock = SystemClock()
+    load_secret_material(factory, settings.secret, clock)
     outbox_worker = build_worker(settings, factory, clock)
     # OpenID back-channel logout tokens (and the ended-membership sweep) go with the outbox:
     # with PORTTI_OUTBOX_IN_PROCESS=false the app runs neither.

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -96,6 +96,28 @@ class OidcProviderSettings(BaseModel):
         ]
 
 
+class SecretRing(bytes):
+    """The current root secret (its ``bytes`` value) with the previous ones, newest first, and
+    the stable keys read from the database (empty until ``infra.secret_material`` loads them)."""
+
+    previous: tuple[bytes, ...]
+    stable: dict[str, bytes]
+
+    def __new__(cls, current: bytes, previous: tuple[bytes, ...] = ()) -> SecretRing:
+        ring = super().__new__(cls, current)
+        ring.previous = tuple(previous)
+        ring.stable = {}
+        return ring
+
+    @property
+    def current(self) -> bytes:
+        return bytes(self)
+
+    @property
+    def all(self) -> tuple[bytes, ...]:
+        return (bytes(self), *self.previous)
+
+
 # A production secret key carries at least 32 bytes of randomness (SEC-32).
 MIN_SECRET_BITS = 256
 
@@ -126,6 +148,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PORTTI_", env_nested_delimiter="__", hide_input_in_errors=True
     )
+    _ring: SecretRing | None = PrivateAttr(default=None)
 
     mode: Mode = Mode.PRODUCTION
     base_url: str = "http://127.0.0.1:8000"
@@ -142,6 +165,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     # The secret key read from a file (a mounted secret, systemd's LoadCredential): one of the two.
     secret_key_file: Path | None = None
+    # After a rotation (docs/operations.md, "Rotating the secret key"): the secrets in use before,
+    # newest first; what they sealed or hashed keeps working until `portti secrets rotate`
+    # re-sealed it and the codes they hashed have expired. A file: one secret a line.
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)
+    previous_secret_keys_file: Path | None = None
 
     # A QR login's event stream (WEB-1): a comment line this often while nothing happens (finds
     # a browser that has gone away, keeps proxies from closing a quiet connection); one response
@@ -239,6 +267,15 @@ class Settings(BaseSettings):
             if not value:
                 raise ValueError(f"PORTTI_SECRET_KEY_FILE: {self.secret_key_file} is empty")
             self.secret_key = SecretStr(value)
+        if self.previous_secret_keys_file is not None:
+            try:
+                lines = self.previous_secret_keys_file.read_text(encoding="utf-8").splitlines()
+            except OSError as e:
+                raise ValueError(
+                    f"PORTTI_PREVIOUS_SECRET_KEYS_FILE: cannot read "
+                    f"{self.previous_secret_keys_file} ({e.strerror})"
+                ) from None
+            self.previous_secret_keys += [SecretStr(x.strip()) for x in lines if x.strip()]
         if self.secret_key is not None and self.mode is Mode.PRODUCTION:
             bits = secret_strength_bits(self.secret_key.get_secret_value())
             if bits < MIN_SECRET_BITS:
@@ -284,9 +321,16 @@ class Settings(BaseSettings):
         return self.mode is not Mode.PRODUCTION
 
     @property
-    def secret(self) -> bytes:
-        assert self.secret_key is not None
-        return self.secret_key.get_secret_value().encode()
+    def secret(self) -> SecretRing:
+        """The root secret with the previous ones: one ring per settings object, so the stable
+        keys loaded into it at start (``infra.secret_material``) reach every service."""
+        if self._ring is None:
+            assert self.secret_key is not None
+            self._ring = SecretRing(
+                self.secret_key.get_secret_value().encode(),
+                tuple(p.get_secret_value().encode() for p in self.previous_secret_keys),
+            )
+        return self._ring
 
     @property
     def host(self) -> str:

@@ -106,9 +106,16 @@ def test_production_refuses_a_secret_key_without_32_random_bytes(weak: str) -> N
 
 
 @pytest.mark.parametrize(
-    "strong", [secrets.token_urlsafe(48), secrets.token_hex(32), secrets.token_urlsafe(32)]
+    "make",
+    [
+        lambda: secrets.token_urlsafe(48),
+        lambda: secrets.token_hex(32),
+        lambda: secrets.token_urlsafe(32),
+    ],
+    ids=["token_urlsafe(48)", "token_hex(32)", "token_urlsafe(32)"],
 )
-def test_production_accepts_generated_secret_keys(strong: str) -> None:  # SEC-32
+def test_production_accepts_generated_secret_keys(make) -> None:  # SEC-32
+    strong = make()
     assert Settings(**{**GOOD, "secret_key": strong}).secret == strong.encode()
 
 
