@@ -160,6 +160,14 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Clear errors that change nothing; secrets never in logs, responses or the DB in clear",
         "`web/errors.py`, `errors.py`, `infra/crypto.py`, every service's validation",
     ),
+    "OPS-13": (
+        "The root secret from the environment or a file, refused when weak, rotated without re-onboarding",
+        "`config.py` (`SecretRing`, `secret_key_file`, `secret_strength_bits`), `infra/crypto.py`, `infra/secret_material.py`, `cli.py` (`secrets rotate`)",
+    ),
+    "OPS-14": (
+        "Expired and ended rows purged on a schedule; audit retention with export before pruning",
+        "`retention.py`, `cli.py` (`purge`, `worker`), `db/migrations/versions/20261207_0020_audit_retention.py`",
+    ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
@@ -271,6 +279,10 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "SEC-16": (
         "A login asked for on a look-alike site cannot be approved; one from a page without an address needs a deliberate yes",
         "`weblogin/qr/approvals.py` (`approve`), `weblogin/errors.py` (`OriginMismatch`), `mobile/static/app.js` (`screenApproval`), `portti_app/cli.py` (`answer_request`)",
+    ),
+    "SEC-32": (
+        "Production refuses a secret key with less than 32 bytes of randomness",
+        "`config.py` (`secret_strength_bits`, `MIN_SECRET_BITS`)",
     ),
 }
 

@@ -69,6 +69,7 @@ def build_runtime(
     from portti.devices.pins import make_pin_hasher
     from portti.infra.events import make_event_bus
     from portti.infra.outbox import OutboxWakeup
+    from portti.infra.secret_material import load as load_secret_material
     from portti.keys.services import key_store_for
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
@@ -79,6 +80,9 @@ def build_runtime(
 
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
+    # The keys that outlive a rotation of the root secret, onto the settings' ring before any
+    # service derives one.
+    load_secret_material(session_factory, settings.secret, clock)
     http = httpx.Client(timeout=10.0, follow_redirects=False)
     keys = key_store_for(settings, session_factory, clock)
     # The provider signs with the key store's keys (published at /.well-known/jwks.json).

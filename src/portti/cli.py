@@ -20,6 +20,12 @@ console = Console()
 @cli.command()
 def migrate(
     check: bool = typer.Option(False, help="Only check that models and migrations agree."),
+    to: str = typer.Option(
+        "head", "--to", metavar="REV", help="Upgrade to this revision only (rolling deploys)."
+    ),
+    sql: bool = typer.Option(
+        False, "--sql", help="Print the SQL instead of running it (PostgreSQL only)."
+    ),
 ) -> None:
     """Bring the database schema up to date (Alembic)."""
     from portti.db import migrate as m
@@ -28,10 +34,19 @@ def migrate(
     if check:
         m.check(settings.database_url)
         console.print("The schema matches the models.")
+    elif sql:
+        try:
+            m.upgrade_sql(settings.database_url, to)
+        except ValueError as e:
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
     else:
-        m.upgrade(settings.database_url)
-        _with_key_store(settings, lambda store: store.ensure())
-        console.print("The database is up to date.")
+        m.upgrade(settings.database_url, to)
+        if to == "head":
+            _with_key_store(settings, lambda store: store.ensure())
+            console.print("The database is up to date.")
+        else:
+            console.print(f"The database is at {m.current_revision(settings.database_url)}.")
 
 
 def _with_key_store(settings: Settings, work: Any) -> Any:
@@ -132,6 +147,7 @@ def clients_register(
     from portti.audit.services import AuditLog
     from portti.db.session import make_engine, make_session_factory
     from portti.infra.clock import SystemClock
+    from portti.infra.secret_material import load as load_secret_material
     from portti.oidc_provider.clients import ClientInput, ClientService
 
     settings = Settings()
@@ -151,6 +167,7 @@ def clients_register(
     engine = make_engine(settings.database_url)
     clock = SystemClock()
     try:
+        load_secret_material(make_session_factory(engine), settings.secret, clock)
         with make_session_factory(engine)() as db:
             reg = ClientService(db, clock, AuditLog(db, clock), settings.secret).register(
                 data, actor_person_id=None
@@ -215,6 +232,77 @@ def restore(
     console.print(f"Restored from {source}")
 
 
+secrets_cli = typer.Typer(help="Portti's root secret (PORTTI_SECRET_KEY).", no_args_is_help=True)
+cli.add_typer(secrets_cli, name="secrets")
+
+
+@secrets_cli.command("rotate")
+def secrets_rotate() -> None:
+    """Seal again under PORTTI_SECRET_KEY whatever a previous secret (PORTTI_PREVIOUS_SECRET_KEYS)
+    sealed: Portti's own keys, TOTP seeds, queued messages and the keys that outlive a rotation.
+    Run it after every instance runs with the new secret and the previous one; idempotent."""
+    import portti.db.models  # noqa: F401  (every table, for the sealed columns' metadata)
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.infra.secret_material import SecretMaterialError, load, reseal_all
+
+    settings = Settings()
+    ring = settings.secret
+    engine = make_engine(settings.database_url)
+    try:
+        factory = make_session_factory(engine)
+        try:
+            load(factory, ring, SystemClock())
+            changed = reseal_all(factory, ring)
+        except SecretMaterialError as e:
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    table = Table(title="Sealed again under the current secret")
+    table.add_column("Table")
+    table.add_column("Rows", justify="right")
+    for name, n in changed.items():
+        table.add_row(name, str(n))
+    console.print(table)
+    if ring.previous:
+        console.print(
+            "Everything sealed is now under the current secret. Remove "
+            "PORTTI_PREVIOUS_SECRET_KEYS once the codes made before the rotation have expired "
+            "(an invitation's sign-up code lives 14 days; see docs/operations.md)."
+        )
+    else:
+        console.print("No previous secret is configured: nothing was under another one.")
+
+
+@cli.command()
+def purge() -> None:
+    """Remove what expired or ended (login transactions, codes, challenges, OIDC flows and codes,
+    refresh tokens, sessions, sent messages) and audit events past their retention, which are
+    first written to PORTTI_AUDIT_EXPORT_DIR as JSON lines. `portti worker` runs the same purge
+    every PORTTI_PURGE_INTERVAL_MINUTES."""
+    from portti.db.session import make_engine
+    from portti.infra.clock import SystemClock
+    from portti.retention import purge_with
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        report = purge_with(settings, engine, SystemClock().now())
+    finally:
+        engine.dispose()
+    table = Table(title="Purged")
+    table.add_column("Table")
+    table.add_column("Rows removed", justify="right")
+    for name, n in report.removed.items():
+        table.add_row(name, str(n))
+    console.print(table)
+    if report.audit_exported_to:
+        console.print(f"Audit events written to {report.audit_exported_to} before removal.")
+    if report.audit_kept_because:
+        console.print(f"The audit log was kept whole: {report.audit_kept_because}.")
+
+
 @cli.command()
 def serve(
     host: str = typer.Option("127.0.0.1"),
@@ -254,15 +342,18 @@ def worker() -> None:
     from portti.infra.clock import SystemClock
     from portti.infra.logging import configure_logging
     from portti.infra.outbox import build_worker
+    from portti.infra.secret_material import load as load_secret_material
     from portti.keys.services import key_store_for
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
+    from portti.retention import run_purges
 
     settings = Settings()
     configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     clock = SystemClock()
+    load_secret_material(factory, settings.secret, clock)
     outbox_worker = build_worker(settings, factory, clock)
     # OpenID back-channel logout tokens (and the ended-membership sweep) go with the outbox:
     # with PORTTI_OUTBOX_IN_PROCESS=false the app runs neither.
@@ -282,7 +373,11 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await asyncio.gather(outbox_worker.run_forever(stop), logouts.run_forever(stop))
+        await asyncio.gather(
+            outbox_worker.run_forever(stop),
+            logouts.run_forever(stop),
+            run_purges(settings, engine, clock, stop),
+        )
 
     console.print("Delivering the outbox; stop with Ctrl-C.")
     try:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -96,10 +96,59 @@ class OidcProviderSettings(BaseModel):
         ]
 
 
+class SecretRing(bytes):
+    """The current root secret (its ``bytes`` value) with the previous ones, newest first, and
+    the stable keys read from the database (empty until ``infra.secret_material`` loads them)."""
+
+    previous: tuple[bytes, ...]
+    stable: dict[str, bytes]
+
+    def __new__(cls, current: bytes, previous: tuple[bytes, ...] = ()) -> SecretRing:
+        ring = super().__new__(cls, current)
+        ring.previous = tuple(previous)
+        ring.stable = {}
+        return ring
+
+    @property
+    def current(self) -> bytes:
+        return bytes(self)
+
+    @property
+    def all(self) -> tuple[bytes, ...]:
+        return (bytes(self), *self.previous)
+
+
+# A production secret key carries at least 32 bytes of randomness (SEC-32).
+MIN_SECRET_BITS = 256
+
+
+def secret_strength_bits(value: str) -> int:
+    """A generous estimate of the randomness in ``value``: its length times the bits of the
+    smallest alphabet that writes it (hex, base64url/base64, printable ASCII), and nothing for
+    a value of few distinct characters ("aaaa…", "abab…"). A generated key passes (``token_urlsafe
+    (48)``: 384, ``token_hex(32)``: 256); a word or "x" does not."""
+    if len(set(value)) < 12:
+        return 0
+    hexdigits = set("0123456789abcdefABCDEF")
+    b64 = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=")
+    chars = set(value)
+    if chars <= hexdigits:
+        per = 4.0
+    elif chars <= b64:
+        per = 6.0
+    else:
+        per = 6.5
+    # A repeated block adds nothing: count the distinct 8-character windows, not the length.
+    windows = {value[i : i + 8] for i in range(max(1, len(value) - 7))}
+    effective = min(len(value), len(windows) + 7)
+    return int(effective * per)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PORTTI_", env_nested_delimiter="__", hide_input_in_errors=True
     )
+    _ring: SecretRing | None = PrivateAttr(default=None)
 
     mode: Mode = Mode.PRODUCTION
     base_url: str = "http://127.0.0.1:8000"
@@ -114,6 +163,13 @@ class Settings(BaseSettings):
     geoip_database: Path | None = None
     rate_limit_storage_url: str = "memory://"
     secret_key: SecretStr | None = None
+    # The secret key read from a file (a mounted secret, systemd's LoadCredential): one of the two.
+    secret_key_file: Path | None = None
+    # After a rotation (docs/operations.md, "Rotating the secret key"): the secrets in use before,
+    # newest first; what they sealed or hashed keeps working until `portti secrets rotate`
+    # re-sealed it and the codes they hashed have expired. A file: one secret a line.
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)
+    previous_secret_keys_file: Path | None = None
 
     # A QR login's event stream (WEB-1): a comment line this often while nothing happens (finds
     # a browser that has gone away, keeps proxies from closing a quiet connection); one response
@@ -171,6 +227,15 @@ class Settings(BaseSettings):
     # With back-off capped at 10 minutes, 20 tries ride out about two and a half hours of outage.
     outbox_max_attempts: int = 20
 
+    # Retention (portti.retention, OPS-14): what expired or ended this long ago is purged; the
+    # audit log is kept audit_retention_days (at least 30) and written as JSON lines to
+    # audit_export_dir before its rows go (unset: the audit log is kept whole); `portti worker`
+    # purges every purge_interval_minutes (0: only `portti purge`).
+    purge_grace_hours: float = Field(default=24, ge=0)
+    audit_retention_days: int = Field(default=365, ge=30)
+    audit_export_dir: Path | None = None
+    purge_interval_minutes: float = Field(default=60, ge=0)
+
     log_level: str = "INFO"
     trusted_proxies: list[str] = Field(default_factory=list)
     # Threads that run request handlers (their database work, PIN and password hashing, calls
@@ -190,6 +255,35 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:
+        if self.secret_key_file is not None:
+            if self.secret_key is not None:
+                raise ValueError("Set PORTTI_SECRET_KEY or PORTTI_SECRET_KEY_FILE, not both")
+            try:
+                value = self.secret_key_file.read_text(encoding="utf-8").strip()
+            except OSError as e:
+                raise ValueError(
+                    f"PORTTI_SECRET_KEY_FILE: cannot read {self.secret_key_file} ({e.strerror})"
+                ) from None
+            if not value:
+                raise ValueError(f"PORTTI_SECRET_KEY_FILE: {self.secret_key_file} is empty")
+            self.secret_key = SecretStr(value)
+        if self.previous_secret_keys_file is not None:
+            try:
+                lines = self.previous_secret_keys_file.read_text(encoding="utf-8").splitlines()
+            except OSError as e:
+                raise ValueError(
+                    f"PORTTI_PREVIOUS_SECRET_KEYS_FILE: cannot read "
+                    f"{self.previous_secret_keys_file} ({e.strerror})"
+                ) from None
+            self.previous_secret_keys += [SecretStr(x.strip()) for x in lines if x.strip()]
+        if self.secret_key is not None and self.mode is Mode.PRODUCTION:
+            bits = secret_strength_bits(self.secret_key.get_secret_value())
+            if bits < MIN_SECRET_BITS:
+                raise ValueError(
+                    f"PORTTI_SECRET_KEY holds about {bits} bits of randomness; production needs "
+                    f"at least {MIN_SECRET_BITS} (32 random bytes), e.g. "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+                )
         if self.secret_key is None:
             if self.mode is Mode.PRODUCTION:
                 raise ValueError(
@@ -227,9 +321,16 @@ class Settings(BaseSettings):
         return self.mode is not Mode.PRODUCTION
 
     @property
-    def secret(self) -> bytes:
-        assert self.secret_key is not None
-        return self.secret_key.get_secret_value().encode()
+    def secret(self) -> SecretRing:
+        """The root secret with the previous ones: one ring per settings object, so the stable
+        keys loaded into it at start (``infra.secret_material``) reach every service."""
+        if self._ring is None:
+            assert self.secret_key is not None
+            self._ring = SecretRing(
+                self.secret_key.get_secret_value().encode(),
+                tuple(p.get_secret_value().encode() for p in self.previous_secret_keys),
+            )
+        return self._ring
 
     @property
     def host(self) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -9,7 +12,7 @@ from portti.config import Mode, Settings
 
 GOOD = {
     "mode": Mode.PRODUCTION,
-    "secret_key": "s" * 48,
+    "secret_key": secrets.token_urlsafe(48),
     "base_url": "https://portti.example",
     "mail_url": "smtp://mail.example:587",
     "sms_url": "https://sms.example/send",
@@ -90,3 +93,42 @@ def test_configuration_errors_never_echo_secrets() -> None:  # OPS-4 WEB-4
             Settings(**GOOD, oidc_providers=[provider])
         assert "very-secret-client-secret-123" not in str(caught.value)
         assert "s" * 48 not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "weak",
+    ["x", "s" * 64, "correct-horse", "ab" * 40, "Portti2026!" * 6, "0123456789abcdef0123"],
+)
+def test_production_refuses_a_secret_key_without_32_random_bytes(weak: str) -> None:  # SEC-32
+    with pytest.raises(ValidationError, match="at least 256") as e:
+        Settings(**{**GOOD, "secret_key": weak})
+    assert weak not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: secrets.token_urlsafe(48),
+        lambda: secrets.token_hex(32),
+        lambda: secrets.token_urlsafe(32),
+    ],
+    ids=["token_urlsafe(48)", "token_hex(32)", "token_urlsafe(32)"],
+)
+def test_production_accepts_generated_secret_keys(make) -> None:  # SEC-32
+    strong = make()
+    assert Settings(**{**GOOD, "secret_key": strong}).secret == strong.encode()
+
+
+def test_the_secret_key_can_come_from_a_file(tmp_path: Path) -> None:  # OPS-13
+    key = secrets.token_urlsafe(48)
+    path = tmp_path / "secret_key"
+    path.write_text(key + "\n")
+    s = Settings(**{**GOOD, "secret_key": None, "secret_key_file": path})
+    assert s.secret == key.encode()
+    with pytest.raises(ValidationError, match="not both"):
+        Settings(**{**GOOD, "secret_key_file": path})
+    with pytest.raises(ValidationError, match="cannot read"):
+        Settings(**{**GOOD, "secret_key": None, "secret_key_file": tmp_path / "missing"})
+    path.write_text("x")
+    with pytest.raises(ValidationError, match="at least 256"):
+        Settings(**{**GOOD, "secret_key": None, "secret_key_file": path})

@@ -101,3 +101,4 @@ class AuditEvent(Model):
 Index("ix_audit_events_company", AuditEvent.company_id, AuditEvent.id)
 Index("ix_audit_events_subject", AuditEvent.subject_person_id, AuditEvent.id)
 Index("ix_audit_events_actor", AuditEvent.actor_person_id, AuditEvent.id)
+Index("ix_audit_events_occurred_at", AuditEvent.occurred_at)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -30,8 +31,6 @@ def _pg_args(url: str) -> tuple[list[str], str]:
 
 
 def _pg_env(url: str) -> dict[str, str]:
-    import os
-
     env = dict(os.environ)
     password = make_url(normalise_url(url)).password
     if password:
@@ -40,7 +39,18 @@ def _pg_env(url: str) -> dict[str, str]:
 
 
 def backup(url: str, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Write a backup readable by its owner alone (0600): it holds every person's details."""
+    old_umask = os.umask(0o077)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.chmod(target, 0o600)  # a file that was there keeps its mode through O_CREAT
+        return _backup(url, target)
+    finally:
+        os.umask(old_umask)
+
+
+def _backup(url: str, target: Path) -> Path:
     if url.startswith("sqlite:///"):
         source = sqlite3.connect(url.removeprefix("sqlite:///"))
         dest = sqlite3.connect(target)

@@ -29,6 +29,36 @@ def upgrade(url: str, revision: str = "head") -> None:
     engine.dispose()
 
 
+def upgrade_sql(url: str, revision: str = "head", current: str | None = None) -> None:
+    """Print the SQL that brings a PostgreSQL database from ``current`` (default: what the
+    database says it is at) to ``revision``, without running it (Alembic's offline mode)."""
+    if url.startswith("sqlite"):
+        raise ValueError("--sql is for PostgreSQL; SQLite migrates in place (`portti migrate`)")
+    if current is None:
+        current = current_revision(url)
+    cfg = alembic_config(url)
+    command.upgrade(cfg, f"{current}:{revision}" if current else revision, sql=True)
+
+
+def current_revision(url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
 def check(url: str) -> None:
     """Fails when the models and the migrations disagree (``alembic check``)."""
     engine = make_engine(url)

@@ -15,6 +15,7 @@ from portti.db.base import Model
 from portti.devices.models import Activation, AppSession, Device, DeviceChallenge
 from portti.infra.devmailbox import DevMessage
 from portti.infra.outbox import OutboxMessage
+from portti.infra.secret_material import SecretMaterial
 from portti.invitations.models import ConfirmationCode, Invitation
 from portti.keys.models import ServiceKey
 from portti.oidc_provider.models import (
@@ -57,6 +58,7 @@ __all__ = [
     "ProfileRole",
     "RefreshToken",
     "Role",
+    "SecretMaterial",
     "ServiceKey",
     "TermsAcceptance",
     "UsedClientAssertion",

@@ -165,7 +165,9 @@ class ActivationService:
         """The app proves it is the one that started (S256 of its verifier is the challenge)
         and gets the activation's token. One answer for every refusal: ``ActivationUnknown``."""
         act = self.db.scalars(
-            select(Activation).where(Activation.handoff_hash == self.handoff_hasher.hash(handoff))
+            select(Activation).where(
+                Activation.handoff_hash.in_(self.handoff_hasher.hashes(handoff))
+            )
         ).one_or_none()
         now = self.clock.now()
         if act is None or act.handoff_challenge is None or now >= act.expires_at:

@@ -61,9 +61,14 @@ class AppSessions(DeviceApprovals):
         found = None
         if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN:
             # The session and its device in one statement (was two).
-            found = self.db.execute(
-                SESSION_WITH_DEVICE, {"token_hash": self.session_hasher.hash(token)}
-            ).one_or_none()
+            # The current secret's hash first; a previous secret's only when that misses
+            # (a session made before a rotation of the root secret).
+            for token_hash in self.session_hasher.hashes(token):
+                found = self.db.execute(
+                    SESSION_WITH_DEVICE, {"token_hash": token_hash}
+                ).one_or_none()
+                if found is not None:
+                    break
         now = self.clock.now()
         if found is None:
             raise AppLocked()
@@ -92,5 +97,5 @@ class AppSessions(DeviceApprovals):
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN:
             return None
         return self.db.scalars(
-            select(AppSession).where(AppSession.token_hash == self.session_hasher.hash(token))
+            select(AppSession).where(AppSession.token_hash.in_(self.session_hasher.hashes(token)))
         ).one_or_none()

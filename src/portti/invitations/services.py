@@ -497,10 +497,10 @@ class InvitationService:
         self._limit_signup(digits, client)
         now = self.clock.now()
         inv = None
-        code_hash = self.signup_hasher.hash(digits) if digits is not None else None
-        if code_hash is not None:
+        code_hashes = self.signup_hasher.hashes(digits) if digits is not None else None
+        if code_hashes is not None:
             inv = self.db.scalars(
-                select(Invitation).where(Invitation.code_hash == code_hash)
+                select(Invitation).where(Invitation.code_hash.in_(code_hashes))
             ).one_or_none()
         claimed = False
         if inv is not None and inv.effective_status(now) is InvitationStatus.SENT:
@@ -511,7 +511,7 @@ class InvitationService:
                 .where(
                     Invitation.id == inv.id,
                     Invitation.status == InvitationStatus.SENT.value,
-                    Invitation.code_hash == code_hash,
+                    Invitation.code_hash == inv.code_hash,
                 )
                 .values(
                     status=InvitationStatus.CODE_ENTERED.value, code_entered_at=now, code_hash=None
@@ -544,7 +544,7 @@ class InvitationService:
             raise ActivationUnknown()
         act = self.db.scalars(
             select(Activation)
-            .where(Activation.token_hash == self.token_hasher.hash(token))
+            .where(Activation.token_hash.in_(self.token_hasher.hashes(token)))
             .with_for_update()
         ).one_or_none()
         if act is None or act.ended_at is not None or act.completed_at is not None:

@@ -54,6 +54,16 @@ def csrf_token(request: Request) -> str:
     return make_token(runtime(request).settings.secret, csrf_binding(request))
 
 
+def _csrf_matches(request: Request, sent: str) -> bool:
+    """The token of the current secret, or of a previous one (a page open across a rotation)."""
+    secret = runtime(request).settings.secret
+    binding = csrf_binding(request)
+    ok = False
+    for key in secret.all:
+        ok |= hmac.compare_digest(sent, make_token(key, binding))
+    return ok
+
+
 async def verify_csrf(request: Request) -> None:
     """A router dependency: a no-op for safe methods, a hard check for the rest."""
     if request.method in SAFE_METHODS:
@@ -70,5 +80,5 @@ async def verify_csrf(request: Request) -> None:
             form = await request.form()
             value = form.get(FIELD)
             sent = value if isinstance(value, str) else None
-    if not sent or not hmac.compare_digest(sent, csrf_token(request)):
+    if not sent or not _csrf_matches(request, sent):
         raise CsrfFailed()

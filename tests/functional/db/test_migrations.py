@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import inspect
 
-from portti.db.migrate import alembic_config, check, upgrade
+from portti.db.migrate import alembic_config, check, current_revision, head_revision, upgrade
 from portti.db.models import Model
 from portti.db.session import make_engine
 from support.db import BACKEND_IS_SQLITE
+from support.pg import scratch_database
+
+PG_ADMIN = os.environ.get("PORTTI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def downgrade(url: str, revision: str = "base") -> None:
@@ -49,3 +55,42 @@ def test_an_empty_sqlite_database_upgrades_downgrades_and_upgrades_again(
     upgrade(url)
     check(url)
     assert model_tables <= tables(url)
+
+
+def _portti(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PORTTI_MODE": "demo", "PORTTI_DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "portti.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.skipif(not BACKEND_IS_SQLITE, reason="a fresh file database is a SQLite thing")
+def test_migrate_to_a_revision_stops_there_and_head_goes_on(tmp_path: Path):  # OPS-3
+    url = f"sqlite:///{tmp_path / 'portti.db'}"
+    out = _portti(url, "migrate", "--to", "0005")
+    assert out.returncode == 0, out.stderr
+    assert current_revision(url) == "0005"
+    assert "0005" in out.stdout
+    assert _portti(url, "migrate").returncode == 0
+    assert current_revision(url) == head_revision()
+
+
+@pytest.mark.skipif(BACKEND_IS_SQLITE, reason="the SQL for a DBA is a PostgreSQL thing")
+def test_migrate_sql_prints_the_statements_and_changes_nothing():  # OPS-3
+    with scratch_database(PG_ADMIN, "portti_sql") as url:
+        upgrade(url, "0009")
+        out = _portti(url, "migrate", "--sql")
+        assert out.returncode == 0, out.stderr
+        assert "ALTER TABLE" in out.stdout or "CREATE" in out.stdout
+        assert "UPDATE alembic_version SET version_num='0010'" in out.stdout
+        assert current_revision(url) == "0009"  # nothing ran
+
+
+def test_migrate_sql_on_sqlite_says_it_is_for_postgresql(tmp_path: Path):  # OPS-3
+    out = _portti(f"sqlite:///{tmp_path / 'p.db'}", "migrate", "--sql")
+    assert out.returncode == 2
+    assert "PostgreSQL" in out.stdout

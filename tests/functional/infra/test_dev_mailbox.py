@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 from fastapi.testclient import TestClient
 
@@ -88,7 +89,7 @@ def test_dev_mailbox_json_gives_bodies_to_scripts(
 def test_dev_mailbox_is_not_found_in_production(settings) -> None:  # OPS-1
     production = Settings(
         mode=Mode.PRODUCTION,
-        secret_key="production-secret-" + "y" * 40,
+        secret_key=secrets.token_urlsafe(48),
         base_url="https://portti.example",
         database_url=settings.database_url,
         outbox_in_process=False,

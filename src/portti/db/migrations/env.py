@@ -24,7 +24,18 @@ def run(connection: Connection) -> None:
 
 
 connection = config.attributes.get("connection")
-if connection is not None:
+if context.is_offline_mode():
+    # `portti migrate --sql`: the SQL for a DBA to read or run, PostgreSQL only (SQLite's batch
+    # table rebuilds need the live schema).
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+elif connection is not None:
     run(connection)
 else:
     url = config.get_main_option("sqlalchemy.url")

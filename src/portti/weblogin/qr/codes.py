@@ -79,7 +79,7 @@ class ShortCodes(LoginMachine):
             raise CodeUnknown()
         tx = self.db.scalars(
             select(LoginTransaction).where(
-                LoginTransaction.short_code_hash == self.code_hasher.hash(code)
+                LoginTransaction.short_code_hash.in_(self.code_hasher.hashes(code))
             )
         ).one_or_none()
         if tx is None:

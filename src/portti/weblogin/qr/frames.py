@@ -16,7 +16,7 @@ from datetime import datetime
 
 import segno
 
-from portti.infra.crypto import derive_key
+from portti.infra.crypto import derive_keys
 from portti.weblogin.errors import QrInvalid
 
 FRAME_MAX_AGE_SECONDS = 5
@@ -43,10 +43,11 @@ class QrFrames:
     """Makes and checks the per-second QR payloads."""
 
     def __init__(self, secret: bytes) -> None:
-        self._key = derive_key(secret, "login-qr-frames")
+        # Frames are made under the current secret; one shown before a rotation still scans.
+        self._keys = derive_keys(secret, "login-qr-frames")
 
-    def mac(self, public_id: str, elapsed: int) -> str:
-        tx_key = hmac.new(self._key, public_id.encode(), hashlib.sha256).digest()
+    def mac(self, public_id: str, elapsed: int, key: bytes | None = None) -> str:
+        tx_key = hmac.new(key or self._keys[0], public_id.encode(), hashlib.sha256).digest()
         message = f"{public_id}.{elapsed}".encode()
         return hmac.new(tx_key, message, hashlib.sha256).hexdigest()[:MAC_HEX_CHARS]
 
@@ -61,7 +62,10 @@ class QrFrames:
         return m["id"], int(m["elapsed"]), m["mac"]
 
     def verify(self, public_id: str, elapsed: int, mac: str) -> bool:
-        return hmac.compare_digest(self.mac(public_id, elapsed), mac)
+        ok = False
+        for key in self._keys:
+            ok |= hmac.compare_digest(self.mac(public_id, elapsed, key), mac)
+        return ok
 
 
 def render_qr_svg(payload: str) -> str:
