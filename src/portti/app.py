@@ -118,6 +118,7 @@ def build_runtime(
             secret=settings.secret,
             http=backchannel_http,
             sweep_every=timedelta(seconds=settings.oidc_membership_sweep_seconds),
+            session_idle=timedelta(minutes=settings.session_idle_minutes),
         ),
     )
 

@@ -275,6 +275,7 @@ def worker() -> None:
         secret=settings.secret,
         http=logout_http,
         sweep_every=timedelta(seconds=settings.oidc_membership_sweep_seconds),
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
     )
 
     async def run() -> None:

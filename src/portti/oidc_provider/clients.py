@@ -63,8 +63,9 @@ class ClientInput(BaseModel):
     redirect_uris: list[str] = Field(min_length=1, max_length=10)
     post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=10)
     backchannel_logout_uri: str | None = None
+    # offline_access (refresh tokens that outlive the Portti session) only when chosen (SEC-15).
     allowed_scopes: list[str] = Field(
-        default_factory=lambda: ["openid", "profile", "email", "companies", "offline_access"]
+        default_factory=lambda: ["openid", "profile", "email", "companies"]
     )
     company_ids: list[int] | None = None
     company_selection: bool = False

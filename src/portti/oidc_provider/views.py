@@ -68,6 +68,7 @@ async def get_provider(
         keys=runtime(request).oidc_keys,
         secret=runtime(request).settings.secret,
         code_lifetime=timedelta(seconds=runtime(request).settings.oidc_code_lifetime_seconds),
+        session_idle=timedelta(minutes=runtime(request).settings.session_idle_minutes),
     )
 
 
@@ -97,7 +98,6 @@ def discovery(request: Request) -> JSONResponse:
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": list(keys.algorithms),
-            "userinfo_signing_alg_values_supported": [],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "private_key_jwt",
