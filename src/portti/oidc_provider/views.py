@@ -18,7 +18,9 @@ from sqlalchemy import select
 
 from portti.audit.models import AuditAction
 from portti.i18n import _l
+from portti.infra.ratelimit import client_network
 from portti.oidc_provider.claims import ACR_VALUES
+from portti.oidc_provider.client_auth_limits import ClientAuthLimits, ClientAuthThrottled
 from portti.oidc_provider.clients import JWT_BEARER, ClientService, assertion_subject, parse_basic
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
 from portti.oidc_provider.keys import SigningKeys
@@ -43,6 +45,7 @@ from portti.web.deps import (
     OptionalWebSession,
     Sessions,
     SettingsDep,
+    client_ip,
 )
 from portti.web.render import render as render_page
 
@@ -272,6 +275,8 @@ def _token_error(exc: TokenError, basic_used: bool) -> JSONResponse:
     headers = dict(NO_STORE)
     if exc.status == 401 and basic_used:
         headers["www-authenticate"] = 'Basic realm="portti"'
+    if isinstance(exc, ClientAuthThrottled):
+        headers["retry-after"] = str(exc.retry_after)
     return JSONResponse(
         {"error": exc.error, "error_description": exc.description},
         status_code=exc.status,
@@ -288,6 +293,9 @@ def token(
     client_id, client_secret = form.client_id, form.client_secret
     client_assertion_type, client_assertion = form.client_assertion_type, form.client_assertion
     basic: tuple[str, str] | None = None
+    limits = ClientAuthLimits(
+        runtime(request).limiter, provider.audit, client_network(client_ip(request))
+    )
     try:
         basic = parse_basic(request.headers.get("authorization"))
         if client_secret is not None:
@@ -302,15 +310,20 @@ def token(
         if client_id is not None and claimed_id != client_id:
             raise TokenError("invalid_client", "client_id does not match the credentials.")
         clients = ClientService(provider.db, provider.clock, provider.audit, settings.secret)
+        limits.check(claimed_id)
         claimed = provider.client(claimed_id)
         provider.warm_keys(claimed)
-        client = clients.authenticate(
-            claimed,
-            basic=basic,
-            assertion=client_assertion,
-            token_endpoint=provider.token_endpoint,
-            issuer=provider.issuer,
-        )
+        try:
+            client = clients.authenticate(
+                claimed,
+                basic=basic,
+                assertion=client_assertion,
+                token_endpoint=provider.token_endpoint,
+                issuer=provider.issuer,
+            )
+        except TokenError:
+            limits.failed(claimed_id)
+            raise
         if grant_type == "authorization_code":
             body = provider.exchange_code(
                 client, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
