@@ -699,6 +699,11 @@ class ProviderService:
     # -- UserInfo ------------------------------------------------------------------------------
 
     def userinfo(self, access_token: str) -> dict[str, Any]:
+        return self.userinfo_and_client(access_token)[0]
+
+    def userinfo_and_client(self, access_token: str) -> tuple[dict[str, Any], OidcClient]:
+        """The UserInfo claims, and the client the access token was issued to (its web origins
+        may read them)."""
         try:
             token = jwt.decode(
                 access_token,
@@ -735,7 +740,7 @@ class ProviderService:
         grants = (
             companies_for(self.db, client, login.person_id, now) if "companies" in scopes else []
         )
-        return {
+        claims = {
             "sub": subject_for(client, person, self.secret),
             **person_claims(
                 person,
@@ -745,6 +750,7 @@ class ProviderService:
                 company_selection=client.company_selection,
             ),
         }
+        return claims, client
 
     # -- RP-initiated logout -------------------------------------------------------------------
 

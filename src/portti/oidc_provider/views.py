@@ -22,6 +22,14 @@ from portti.infra.ratelimit import client_network
 from portti.oidc_provider.claims import ACR_VALUES
 from portti.oidc_provider.client_auth_limits import ClientAuthLimits, ClientAuthThrottled
 from portti.oidc_provider.clients import JWT_BEARER, ClientService, assertion_subject, parse_basic
+from portti.oidc_provider.cors import (
+    allowed_for,
+    cors_headers,
+    normal_origin,
+    preflight_headers,
+    registered_by_any,
+    same_origin,
+)
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
 from portti.oidc_provider.keys import SigningKeys
 from portti.oidc_provider.models import OidcLogin
@@ -271,8 +279,10 @@ def choose_company(
     return _answer(request, provider, req, outcome, handle=r, interactive=True)
 
 
-def _token_error(exc: TokenError, basic_used: bool) -> JSONResponse:
-    headers = dict(NO_STORE)
+def _token_error(
+    exc: TokenError, basic_used: bool, cors: dict[str, str] | None = None
+) -> JSONResponse:
+    headers = {**NO_STORE, **(cors or {})}
     if exc.status == 401 and basic_used:
         headers["www-authenticate"] = 'Basic realm="portti"'
     if isinstance(exc, ClientAuthThrottled):
@@ -293,6 +303,8 @@ def token(
     client_id, client_secret = form.client_id, form.client_secret
     client_assertion_type, client_assertion = form.client_assertion_type, form.client_assertion
     basic: tuple[str, str] | None = None
+    origin = _cross_origin(request, provider)
+    cors: dict[str, str] = {}
     limits = ClientAuthLimits(
         runtime(request).limiter, provider.audit, client_network(client_ip(request))
     )
@@ -324,6 +336,19 @@ def token(
         except TokenError:
             limits.failed(claimed_id)
             raise
+        if origin is not None:
+            # A browser's request: only from the client's registered web origins (OIDC-1),
+            # refused before the code or refresh token is spent.
+            if not allowed_for(client, origin):
+                provider.audit.record(
+                    AuditAction.OIDC_TOKEN_REFUSED,
+                    client=client.client_id,
+                    reason="origin_not_allowed",
+                )
+                raise TokenError(
+                    "invalid_request", "Requests from this web origin are not allowed."
+                )
+            cors = cors_headers(origin)
         if grant_type == "authorization_code":
             body = provider.exchange_code(
                 client, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
@@ -333,30 +358,69 @@ def token(
         else:
             raise TokenError("unsupported_grant_type", "Use authorization_code or refresh_token.")
     except TokenError as exc:
-        # The refusal's audit row and any revocation it caused stay.
-        return _token_error(exc, basic is not None)
-    return JSONResponse(body, headers=NO_STORE)
+        # The refusal's audit row and any revocation it caused stay. A single-page app of a
+        # registered origin may read why it was refused.
+        if origin is not None and not cors and registered_by_any(provider.db, origin):
+            cors = cors_headers(origin)
+        return _token_error(exc, basic is not None, cors)
+    return JSONResponse(body, headers={**NO_STORE, **cors})
 
 
-def _bearer_error(exc: BearerError) -> Response:
+def _cross_origin(request: Request, provider: ProviderService) -> str | None:
+    """The Origin of a browser's cross-origin request (None for servers and Portti's pages)."""
+    origin = normal_origin(request.headers.get("origin"))
+    if origin is None or same_origin(origin, provider.issuer):
+        return None
+    return origin
+
+
+def _preflight(request: Request, provider: ProviderService, methods: str) -> Response:
+    origin = _cross_origin(request, provider)
+    if origin is None or not registered_by_any(provider.db, origin):
+        return Response(status_code=403, headers={"vary": "Origin"})
+    return Response(status_code=204, headers=preflight_headers(origin, methods))
+
+
+@router.options("/oidc/token")
+def token_preflight(request: Request, provider: Provider) -> Response:
+    return _preflight(request, provider, "POST")
+
+
+@router.options("/oidc/userinfo")
+def userinfo_preflight(request: Request, provider: Provider) -> Response:
+    return _preflight(request, provider, "GET, POST")
+
+
+def _bearer_error(exc: BearerError, cors: dict[str, str]) -> Response:
     return JSONResponse(
         {"error": exc.error, "error_description": exc.description},
         status_code=401,
-        headers={"www-authenticate": f'Bearer error="{exc.error}"', **NO_STORE},
+        headers={"www-authenticate": f'Bearer error="{exc.error}"', **NO_STORE, **cors},
     )
 
 
 def _userinfo(request: Request, provider: ProviderService) -> Response:
+    origin = _cross_origin(request, provider)
+    # Refusals are readable by any registered origin (they tell nothing about a person).
+    refusal_cors = (
+        cors_headers(origin)
+        if origin is not None and registered_by_any(provider.db, origin)
+        else {}
+    )
     auth = request.headers.get("authorization", "")
     if not auth.lower().startswith("bearer "):
         return JSONResponse(
-            {"error": "invalid_request"}, status_code=401, headers={"www-authenticate": "Bearer"}
+            {"error": "invalid_request"},
+            status_code=401,
+            headers={"www-authenticate": "Bearer", **refusal_cors},
         )
     try:
-        claims = provider.userinfo(auth[7:].strip())
+        claims, client = provider.userinfo_and_client(auth[7:].strip())
     except BearerError as exc:
-        return _bearer_error(exc)
-    return JSONResponse(claims, headers=NO_STORE)
+        return _bearer_error(exc, refusal_cors)
+    # The claims only to the origins of the client the token was issued to (OIDC-1).
+    cors = cors_headers(origin) if origin is not None and allowed_for(client, origin) else {}
+    return JSONResponse(claims, headers={**NO_STORE, **cors})
 
 
 @router.get("/oidc/userinfo")
