@@ -165,8 +165,8 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
     ),
     "OIDC-1": (
-        "CORS for single-page apps: discovery and JWKS to anyone; token and UserInfo to the client's web origins",
-        "`oidc_provider/cors.py`, `oidc_provider/views.py`, `oidc_provider/clients.py` (`web_origins`)",
+        "CORS for single-page apps: discovery and JWKS to anyone; token, UserInfo and revocation to the client's web origins",
+        "`oidc_provider/cors.py`, `oidc_provider/views.py`, `oidc_provider/revocation.py`, `oidc_provider/clients.py` (`web_origins`)",
     ),
     "OIDC-2": (
         "A public client with PKCE S256 needs no nonce",

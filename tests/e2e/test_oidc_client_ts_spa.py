@@ -1,6 +1,7 @@
 """A single-page app logs in through Portti with `oidc-client-ts` (a library nobody here wrote)
 in Chromium: a public client on another origin, authorization code with PKCE, the token
-endpoint and UserInfo fetched across origins (CORS), a refresh, and RP-initiated logout.
+endpoint, UserInfo and revocation fetched across origins (CORS), a refresh, and RP-initiated
+logout.
 
 The app (tests/interop/oidc_client_ts/spa) is served by a small server on a port of its own;
 the library comes from npm (`make interop-deps` runs `npm ci` in tests/interop/oidc_client_ts).
@@ -23,6 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from portti.oidc_provider.models import OidcLogin, RefreshToken
+from portti.weblogin.models import WebSession
 from support.db import fresh
 
 pytestmark = [pytest.mark.e2e]
@@ -150,6 +152,14 @@ def test_a_single_page_app_logs_in_refreshes_and_logs_out_with_oidc_client_ts(
     fresh(live_db)
     logins = live_db.scalars(select(OidcLogin).where(OidcLogin.client_id == reg["client_id"]))
     login = logins.one()
-    assert login.ended_at is not None and login.end_reason == "session_revoked"
-    grants = live_db.scalars(select(RefreshToken).where(RefreshToken.login_id == login.id)).all()
-    assert len(grants) == 2  # the first, and the one the refresh rotated it into
+    # Revoked by the app before it went to Portti's logout (revokeTokensOnSignout).
+    assert login.ended_at is not None and login.end_reason == "tokens_revoked"
+    assert all(grant.revoked_at is not None for grant in login_grants(live_db, login.id))
+    assert len(login_grants(live_db, login.id)) == 2  # the first, and its rotation
+    # The Portti session ended too (RP-initiated logout).
+    ws = live_db.get(WebSession, login.web_session_id)
+    assert ws is not None and ws.revoked_at is not None
+
+
+def login_grants(db, login_id: int) -> list[RefreshToken]:  # type: ignore[no-untyped-def]
+    return list(db.scalars(select(RefreshToken).where(RefreshToken.login_id == login_id)))

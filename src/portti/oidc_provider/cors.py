@@ -5,7 +5,8 @@ provider from its own origin with ``fetch``: the browser lets it read an answer 
 answer names its origin (CORS). Who may read what:
 
 - discovery and the JWK set are public documents: any origin (``*``), never with credentials;
-- the token endpoint and UserInfo answer only the web origins registered for the client
+- the token, revocation and UserInfo endpoints answer only the web origins registered for the
+  client
   (``OidcClient.web_origins``; Keycloak's "Web origins"); a preflight, which does not say which
   client is asking, is allowed for an origin some enabled client registered. A token request
   that comes from a browser origin the client did not register is refused before the code or

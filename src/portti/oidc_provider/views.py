@@ -32,7 +32,8 @@ from portti.oidc_provider.cors import (
 )
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
 from portti.oidc_provider.keys import SigningKeys
-from portti.oidc_provider.models import OidcLogin
+from portti.oidc_provider.models import OidcClient, OidcLogin
+from portti.oidc_provider.revocation import revoke
 from portti.oidc_provider.service import (
     SCOPES,
     NeedsCompany,
@@ -42,7 +43,7 @@ from portti.oidc_provider.service import (
     Redirect,
     ValidatedRequest,
 )
-from portti.oidc_provider.token_form import TokenFormDep
+from portti.oidc_provider.token_form import TokenForm, TokenFormDep
 from portti.runtime import runtime
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
@@ -103,6 +104,12 @@ def discovery(request: Request) -> JSONResponse:
             "userinfo_endpoint": f"{issuer}/oidc/userinfo",
             "jwks_uri": f"{issuer}/.well-known/jwks.json",
             "end_session_endpoint": f"{issuer}/oidc/logout",
+            "revocation_endpoint": f"{issuer}/oidc/revoke",
+            "revocation_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "private_key_jwt",
+                "none",
+            ],
             "scopes_supported": list(SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -294,52 +301,53 @@ def _token_error(
     )
 
 
-@router.post("/oidc/token")
-def token(
-    request: Request, provider: Provider, settings: SettingsDep, form: TokenFormDep
-) -> Response:
-    grant_type, code, redirect_uri = form.grant_type, form.code, form.redirect_uri
-    code_verifier, refresh_token, scope = form.code_verifier, form.refresh_token, form.scope
-    client_id, client_secret = form.client_id, form.client_secret
-    client_assertion_type, client_assertion = form.client_assertion_type, form.client_assertion
-    basic: tuple[str, str] | None = None
-    origin = _cross_origin(request, provider)
-    cors: dict[str, str] = {}
-    limits = ClientAuthLimits(
-        runtime(request).limiter, provider.audit, client_network(client_ip(request))
-    )
-    try:
-        basic = parse_basic(request.headers.get("authorization"))
-        if client_secret is not None:
+class _ClientCall:
+    """A client's call to the token or revocation endpoint: its authentication (rate-limited,
+    SEC-21) and its browser origin (CORS, OIDC-1)."""
+
+    def __init__(self, request: Request, provider: ProviderService, secret: bytes) -> None:
+        self.request = request
+        self.provider = provider
+        self.secret = secret
+        self.basic: tuple[str, str] | None = None
+        self.origin = _cross_origin(request, provider)
+        self.cors: dict[str, str] = {}
+        self.limits = ClientAuthLimits(
+            runtime(request).limiter, provider.audit, client_network(client_ip(request))
+        )
+
+    def authenticate(self, form: TokenForm) -> OidcClient:
+        provider = self.provider
+        self.basic = basic = parse_basic(self.request.headers.get("authorization"))
+        if form.client_secret is not None:
             raise TokenError("invalid_client", "client_secret_post is not supported; use Basic.")
-        if client_assertion is not None and client_assertion_type != JWT_BEARER:
+        assertion = form.client_assertion
+        if assertion is not None and form.client_assertion_type != JWT_BEARER:
             raise TokenError("invalid_client", "Unsupported client_assertion_type.")
         claimed_id = (
-            basic[0]
-            if basic
-            else (assertion_subject(client_assertion) if client_assertion else client_id)
+            basic[0] if basic else (assertion_subject(assertion) if assertion else form.client_id)
         )
-        if client_id is not None and claimed_id != client_id:
+        if form.client_id is not None and claimed_id != form.client_id:
             raise TokenError("invalid_client", "client_id does not match the credentials.")
-        clients = ClientService(provider.db, provider.clock, provider.audit, settings.secret)
-        limits.check(claimed_id)
+        clients = ClientService(provider.db, provider.clock, provider.audit, self.secret)
+        self.limits.check(claimed_id)
         claimed = provider.client(claimed_id)
         provider.warm_keys(claimed)
         try:
             client = clients.authenticate(
                 claimed,
                 basic=basic,
-                assertion=client_assertion,
+                assertion=assertion,
                 token_endpoint=provider.token_endpoint,
                 issuer=provider.issuer,
             )
         except TokenError:
-            limits.failed(claimed_id)
+            self.limits.failed(claimed_id)
             raise
-        if origin is not None:
+        if self.origin is not None:
             # A browser's request: only from the client's registered web origins (OIDC-1),
             # refused before the code or refresh token is spent.
-            if not allowed_for(client, origin):
+            if not allowed_for(client, self.origin):
                 provider.audit.record(
                     AuditAction.OIDC_TOKEN_REFUSED,
                     client=client.client_id,
@@ -348,22 +356,59 @@ def token(
                 raise TokenError(
                     "invalid_request", "Requests from this web origin are not allowed."
                 )
-            cors = cors_headers(origin)
-        if grant_type == "authorization_code":
+            self.cors = cors_headers(self.origin)
+        return client
+
+    def refused(self, exc: TokenError) -> JSONResponse:
+        # The refusal's audit row and any revocation it caused stay. A single-page app of a
+        # registered origin may read why it was refused.
+        cors = self.cors
+        if (
+            self.origin is not None
+            and not cors
+            and registered_by_any(self.provider.db, self.origin)
+        ):
+            cors = cors_headers(self.origin)
+        return _token_error(exc, self.basic is not None, cors)
+
+
+@router.post("/oidc/token")
+def token(
+    request: Request, provider: Provider, settings: SettingsDep, form: TokenFormDep
+) -> Response:
+    call = _ClientCall(request, provider, settings.secret)
+    try:
+        client = call.authenticate(form)
+        if form.grant_type == "authorization_code":
             body = provider.exchange_code(
-                client, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+                client,
+                code=form.code,
+                redirect_uri=form.redirect_uri,
+                code_verifier=form.code_verifier,
             )
-        elif grant_type == "refresh_token":
-            body = provider.refresh(client, refresh_token=refresh_token, scope=scope)
+        elif form.grant_type == "refresh_token":
+            body = provider.refresh(client, refresh_token=form.refresh_token, scope=form.scope)
         else:
             raise TokenError("unsupported_grant_type", "Use authorization_code or refresh_token.")
     except TokenError as exc:
-        # The refusal's audit row and any revocation it caused stay. A single-page app of a
-        # registered origin may read why it was refused.
-        if origin is not None and not cors and registered_by_any(provider.db, origin):
-            cors = cors_headers(origin)
-        return _token_error(exc, basic is not None, cors)
-    return JSONResponse(body, headers={**NO_STORE, **cors})
+        return call.refused(exc)
+    return JSONResponse(body, headers={**NO_STORE, **call.cors})
+
+
+@router.post("/oidc/revoke")
+def revoke_token(
+    request: Request, provider: Provider, settings: SettingsDep, form: TokenFormDep
+) -> Response:
+    """RFC 7009: the client revokes a refresh or access token it was given (``revocation.py``)."""
+    call = _ClientCall(request, provider, settings.secret)
+    try:
+        client = call.authenticate(form)
+        if not form.token:
+            raise TokenError("invalid_request", "The token parameter is missing.")
+        revoke(provider, client, form.token)
+    except TokenError as exc:
+        return call.refused(exc)
+    return Response(status_code=200, headers={**NO_STORE, **call.cors})
 
 
 def _cross_origin(request: Request, provider: ProviderService) -> str | None:
@@ -383,6 +428,11 @@ def _preflight(request: Request, provider: ProviderService, methods: str) -> Res
 
 @router.options("/oidc/token")
 def token_preflight(request: Request, provider: Provider) -> Response:
+    return _preflight(request, provider, "POST")
+
+
+@router.options("/oidc/revoke")
+def revoke_preflight(request: Request, provider: Provider) -> Response:
     return _preflight(request, provider, "POST")
 
 

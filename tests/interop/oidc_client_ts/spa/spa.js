@@ -1,6 +1,6 @@
 // A single-page app (a public client) that logs in through Portti with oidc-client-ts:
 // authorization code with PKCE, tokens and UserInfo fetched across origins (CORS), a refresh,
-// and RP-initiated logout. window.SPA_CONFIG comes from /config.js, written by the test.
+// token revocation and RP-initiated logout. window.SPA_CONFIG comes from /config.js, written by the test.
 const config = window.SPA_CONFIG;
 const here = window.location.origin + "/";
 const manager = new oidc.UserManager({
@@ -12,6 +12,7 @@ const manager = new oidc.UserManager({
   scope: "openid profile companies",
   loadUserInfo: true,
   automaticSilentRenew: false,
+  revokeTokensOnSignout: true,
   userStore: new oidc.WebStorageStateStore({ store: window.sessionStorage }),
 });
 
