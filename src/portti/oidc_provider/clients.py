@@ -78,7 +78,13 @@ def check_origin(origin: str) -> str:
     parts = urlsplit(value)
     if parts.path or parts.query:
         raise ValueError(f"{origin!r} must be an origin: scheme, host and port only")
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    # As a browser sends it in Origin: lower case, without the scheme's default port.
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    if parts.port not in (None, {"https": 443, "http": 80}[parts.scheme]):
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}".lower()
 
 
 def _sector(uri: str) -> str:

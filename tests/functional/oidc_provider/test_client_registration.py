@@ -96,14 +96,15 @@ def test_the_api_sets_scopes_algorithm_first_party_and_web_origins(support, db) 
         "allowed_scopes": ["openid", "profile", "offline_access"],
         "id_token_signed_response_alg": "ES256",
         "first_party": True,
-        "web_origins": ["https://App.example/", "http://localhost:5173"],
+        "web_origins": ["https://App.example:443/", "http://localhost:5173", "http://[::1]:80"],
     }
     r = support.post("/api/v1/oidc-clients", json=data, headers=api_headers(support))
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["allowed_scopes"] == ["openid", "profile", "offline_access"]
     assert body["id_token_signed_response_alg"] == "ES256" and body["first_party"] is True
-    assert body["web_origins"] == ["https://app.example", "http://localhost:5173"]
+    # As browsers send Origin: lower case, no default port.
+    assert body["web_origins"] == ["https://app.example", "http://localhost:5173", "http://[::1]"]
     got = support.get(f"/api/v1/oidc-clients/{body['client_id']}").json()
     assert got["first_party"] is True and got["web_origins"] == body["web_origins"]
     # Unknown algorithms and scopes, and origins with a path, are refused.
