@@ -54,7 +54,15 @@ $(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
 	  echo "npm not found: the interoperability tests will be skipped (under CI=true they fail)"; \
 	fi
 
-interop-deps: $(INTEROP_STAMP) $(NODE_STAMP)
+# oidc-client-ts for the single-page app test (tests/e2e/test_oidc_client_ts_spa.py).
+SPA_STAMP := tests/interop/oidc_client_ts/node_modules/.installed
+
+$(SPA_STAMP): tests/interop/oidc_client_ts/package.json tests/interop/oidc_client_ts/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd tests/interop/oidc_client_ts && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the oidc-client-ts single-page app test will be skipped"; fi
+
+interop-deps: $(INTEROP_STAMP) $(NODE_STAMP) $(SPA_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
@@ -71,10 +79,10 @@ typecheck: $(STAMP)
 PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup
 
-test-sqlite: $(STAMP) $(INTEROP_STAMP) $(NODE_STAMP)
+test-sqlite: $(STAMP) $(INTEROP_STAMP) $(NODE_STAMP) $(SPA_STAMP)
 	PORTTI_TEST_DATABASE=sqlite $(PYTEST) $(PYTEST_ARGS)
 
-test-postgresql: $(STAMP) $(INTEROP_STAMP) $(NODE_STAMP)
+test-postgresql: $(STAMP) $(INTEROP_STAMP) $(NODE_STAMP) $(SPA_STAMP)
 	PORTTI_TEST_DATABASE=postgresql $(PYTEST) $(PYTEST_ARGS)
 
 test: lint typecheck test-sqlite test-postgresql

@@ -220,6 +220,22 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Every app screen in fi, sv and en at phone and desktop width: no stray text, foreign text, broken image, overflow, console error or axe violation",
         "`tests/e2e/test_app_screens_guard.py`",
     ),
+    "OIDC-1": (
+        "CORS for single-page apps: discovery and JWKS to anyone; token, UserInfo and revocation to the client's web origins",
+        "`oidc_provider/cors.py`, `oidc_provider/views.py`, `oidc_provider/revocation.py`, `oidc_provider/clients.py` (`web_origins`)",
+    ),
+    "OIDC-2": (
+        "A public client with PKCE S256 needs no nonce",
+        "`oidc_provider/service.py` (`validate`)",
+    ),
+    "OIDC-3": (
+        "Discovery lists no empty UserInfo signing algorithms",
+        "`oidc_provider/views.py` (`discovery`)",
+    ),
+    "OIDC-7": (
+        "Allowed scopes, ID token algorithm, first-party flag and web origins in the CLI, API and UI",
+        "`oidc_provider/clients.py` (`ClientInput`), `oidc_provider/admin.py`, `cli.py` (`clients register`), `web/templates/oidc/admin_list.html`",
+    ),
 }
 
 # The findings of the outside security review (docs/security.md): each has a test that attacks it.
@@ -283,6 +299,34 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "SEC-32": (
         "Production refuses a secret key with less than 32 bytes of randomness",
         "`config.py` (`secret_strength_bits`, `MIN_SECRET_BITS`)",
+    ),
+    "SEC-15": (
+        "Refresh tokens outlive the Portti session only with offline_access; expired sessions end client logins",
+        "`oidc_provider/session_bound.py`, `oidc_provider/service.py` (`refresh`, `userinfo`), `oidc_provider/backchannel.py`",
+    ),
+    "SEC-17": (
+        "A refused refresh request does not spend the refresh token",
+        "`oidc_provider/service.py` (`refresh`)",
+    ),
+    "SEC-18": (
+        "A pairwise client's redirect URIs are on one host: no shared sector",
+        "`oidc_provider/clients.py` (`ClientInput`), `oidc_provider/claims.py` (`subject_for`)",
+    ),
+    "SEC-19": (
+        "private_key_jwt assertions: one audience, at most five minutes, single use",
+        "`oidc_provider/clients.py` (`_check_assertion`)",
+    ),
+    "SEC-21": (
+        "Failed client authentication rate-limited per client id and network (429, Retry-After)",
+        "`oidc_provider/client_auth_limits.py`, `oidc_provider/views.py` (`token`), `infra/ratelimit.py`",
+    ),
+    "SEC-23": (
+        "Client addresses without user info, wildcards, fragments or plain http off loopback",
+        "`oidc_provider/clients.py` (`check_uri`, `check_origin`), `cli.py`, `oidc_provider/admin.py`",
+    ),
+    "SEC-27": (
+        "A reused refresh token also ends its family's access tokens (the login ends)",
+        "`oidc_provider/service.py` (`refresh`), `oidc_provider/logins.py`",
     ),
 }
 

@@ -27,6 +27,7 @@ from portti.i18n import _l
 from portti.infra.clock import Clock, SystemClock
 from portti.infra.logging import configure_logging
 from portti.infra.ratelimit import LimitsRateLimiter
+from portti.oidc_provider.cors import PublicDocumentsCors
 from portti.runtime import Runtime
 from portti.web.csrf import csrf_token
 from portti.web.deps import UnitOfWorkDep
@@ -122,6 +123,7 @@ def build_runtime(
             secret=settings.secret,
             http=backchannel_http,
             sweep_every=timedelta(seconds=settings.oidc_membership_sweep_seconds),
+            session_idle=timedelta(minutes=settings.session_idle_minutes),
         ),
     )
 
@@ -213,6 +215,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         }
     )
     app.add_middleware(LocaleMiddleware)
+    app.add_middleware(PublicDocumentsCors)
     app.add_middleware(
         BrowserMiddleware,
         secure=settings.secure_cookies,

@@ -137,12 +137,26 @@ def clients_register(
     company_id: list[int] = typer.Option([], help="Only these companies may use it; repeatable."),
     company_selection: bool = typer.Option(False, help="The person picks one company at login."),
     subject_type: str = typer.Option("public", help="public (the Portti ID) or pairwise."),
+    scope: list[str] = typer.Option(
+        [],
+        help="A scope it may ask for (openid is always allowed); repeatable. Default: openid "
+        "profile email companies. offline_access: refresh tokens that outlive the session.",
+    ),
+    id_token_alg: str = typer.Option("RS256", help="ID token signing: RS256, PS256 or ES256."),
+    first_party: bool = typer.Option(
+        False, help="Portti's own application: people are not asked for consent."
+    ),
+    web_origin: list[str] = typer.Option(
+        [], help="Origin of its single-page app allowed by CORS (https://app.example); repeatable."
+    ),
     json_out: Path | None = typer.Option(
         None, help="Write the registration (with the secret) to this file instead of printing."
     ),
 ) -> None:
     """Register an application; its secret is shown (or written) this once."""
     import json
+
+    from pydantic import ValidationError
 
     from portti.audit.services import AuditLog
     from portti.db.session import make_engine, make_session_factory
@@ -151,19 +165,29 @@ def clients_register(
     from portti.oidc_provider.clients import ClientInput, ClientService
 
     settings = Settings()
-    data = ClientInput.model_validate(
-        {
-            "name": name,
-            "redirect_uris": redirect_uri,
-            "post_logout_redirect_uris": post_logout_redirect_uri,
-            "backchannel_logout_uri": backchannel_logout_uri,
-            "auth_method": auth_method,
-            "jwks": json.loads(jwks_file.read_text()) if jwks_file else None,
-            "company_ids": company_id or None,
-            "company_selection": company_selection,
-            "subject_type": subject_type,
-        }
-    )
+    fields: dict[str, object] = {
+        "name": name,
+        "redirect_uris": redirect_uri,
+        "post_logout_redirect_uris": post_logout_redirect_uri,
+        "backchannel_logout_uri": backchannel_logout_uri,
+        "auth_method": auth_method,
+        "jwks": json.loads(jwks_file.read_text()) if jwks_file else None,
+        "company_ids": company_id or None,
+        "company_selection": company_selection,
+        "subject_type": subject_type,
+        "id_token_signed_response_alg": id_token_alg,
+        "first_party": first_party,
+        "web_origins": web_origin,
+    }
+    if scope:
+        fields["allowed_scopes"] = ["openid", *[s for s in scope if s != "openid"]]
+    try:
+        data = ClientInput.model_validate(fields)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "client"
+            typer.echo(f"{where}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
     engine = make_engine(settings.database_url)
     clock = SystemClock()
     try:
@@ -366,6 +390,7 @@ def worker() -> None:
         secret=settings.secret,
         http=logout_http,
         sweep_every=timedelta(seconds=settings.oidc_membership_sweep_seconds),
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
     )
 
     async def run() -> None:

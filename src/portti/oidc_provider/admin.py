@@ -116,6 +116,9 @@ def _form_input(
     company_selection: bool,
     subject_type: str,
     jwks: str,
+    id_token_signed_response_alg: str = "RS256",  # noqa: S107 (an algorithm name)
+    first_party: bool = False,
+    web_origins: str = "",
 ) -> ClientInput:
     try:
         return ClientInput(
@@ -129,6 +132,9 @@ def _form_input(
             company_selection=company_selection,
             subject_type=subject_type,
             jwks=json.loads(jwks) if jwks.strip() else None,
+            id_token_signed_response_alg=id_token_signed_response_alg,
+            first_party=first_party,
+            web_origins=_lines(web_origins),
         )
     except (ValidationError, ValueError) as exc:
         errors = (
@@ -163,6 +169,9 @@ def register_application(
     company_selection: Annotated[bool, Form()] = False,
     subject_type: Annotated[str, Form()] = "public",
     jwks: Annotated[str, Form()] = "",
+    id_token_signed_response_alg: Annotated[str, Form()] = "RS256",  # noqa: S107 (an algorithm)
+    first_party: Annotated[bool, Form()] = False,
+    web_origins: Annotated[str, Form()] = "",
 ) -> Response:
     data = _form_input(
         name,
@@ -175,6 +184,9 @@ def register_application(
         company_selection,
         subject_type,
         jwks,
+        id_token_signed_response_alg,
+        first_party,
+        web_origins,
     )
     created = clients.register(data, actor_person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
     # The secret is on this page only; it is not stored in clear anywhere.

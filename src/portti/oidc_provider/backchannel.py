@@ -4,7 +4,8 @@
 claims due ones with a short lease (a compare-and-set ``UPDATE`` on ``logout_next_at``, so two
 processes never send one twice while the lease holds), signs a logout token and POSTs it to the
 client's ``backchannel_logout_uri``. Every ``sweep_every`` it also ends the logins that rested
-on a membership whose end date has passed (``membership_sweep.py``). A 2xx answer is ``sent``; a network error or 5xx is retried
+on a membership whose end date has passed (``membership_sweep.py``) and those whose Portti
+session has expired (``session_bound.py``). A 2xx answer is ``sent``; a network error or 5xx is retried
 with back-off (2 s × 2ⁿ, capped at 10 minutes) up to ``MAX_ATTEMPTS``; a 4xx is ``failed`` (the
 client refused the token, and sending it again would not change that)."""
 
@@ -73,8 +74,11 @@ class BackChannelLogout:
         secret: bytes,
         http: httpx.Client,
         sweep_every: timedelta = timedelta(seconds=60),
+        session_idle: timedelta | None = None,
     ) -> None:
         self.sweep_every = sweep_every
+        # With the sessions' idle timeout, the sweep also ends the logins of expired sessions.
+        self.session_idle = session_idle
         self._swept_at: datetime | None = None
         self.session_factory = session_factory
         self.clock = clock
@@ -189,11 +193,23 @@ class BackChannelLogout:
             log.info("membership_sweep", logins_ended=ended)
         return ended
 
+    def sweep_expired_sessions(self, idle: timedelta) -> int:
+        """Ends the logins whose Portti session has expired (SEC-15; ``session_bound.py``)."""
+        from portti.oidc_provider.session_bound import end_logins_of_expired_sessions
+
+        with self.session_factory() as db, db.begin():
+            ended = end_logins_of_expired_sessions(db, self.clock, idle)
+        if ended:
+            log.info("session_sweep", logins_ended=ended)
+        return ended
+
     def run_once(self) -> int:
-        """The sweep when it is due, then every due logout token; returns how many were sent."""
+        """The sweeps when they are due, then every due logout token; returns how many were sent."""
         now = self.clock.now()
         if self._swept_at is None or now - self._swept_at >= self.sweep_every:
             self.sweep_ended_memberships()
+            if self.session_idle is not None:
+                self.sweep_expired_sessions(self.session_idle)
         return self.deliver_due()
 
     async def run_forever(self, stop: asyncio.Event, poll_seconds: float = 0.5) -> None:

@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus, urlsplit
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -41,18 +41,54 @@ from portti.strongauth.step_up import is_stepped_up
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("ES256", "ES384", "PS256", "RS256", "EdDSA")
-# Authlib's client signs assertions valid for an hour; each jti is kept until its exp.
-ASSERTION_MAX_LIFETIME = timedelta(minutes=60)
+# An assertion is made for one request (RFC 7523 §3, FAPI 2.0): valid for at most five
+# minutes from its iat and from now, so a leaked one is soon useless; each jti is kept until
+# its exp, so it is single use.
+ASSERTION_MAX_LIFETIME = timedelta(minutes=5)
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 def check_uri(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.fragment or not parts.hostname:
+    """A redirect, post-logout or back-channel logout URI as RFC 9700 §2.1 and §4.1.3 want it
+    (SEC-23): absolute https (http only on loopback), no user info (``https://rp@evil/``
+    sends a careless reader to ``evil``), no wildcard (matching is exact: a ``*`` only
+    misleads), no fragment, no spaces or control characters."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError(f"{uri!r} is not a valid URL") from None
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in uri) or "\\" in uri:
+        raise ValueError(f"{uri!r} must not contain spaces, control characters or backslashes")
+    if "#" in uri or not parts.hostname:
         raise ValueError(f"{uri!r} must be an absolute URL without a fragment")
+    if "@" in parts.netloc or parts.username is not None or parts.password is not None:
+        raise ValueError(f"{uri!r} must not contain user information (an @ in the host part)")
+    if "*" in uri:
+        raise ValueError(f"{uri!r} must not contain a wildcard: addresses are matched exactly")
     if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK):
         return uri
     raise ValueError(f"{uri!r} must use https (http only on localhost)")
+
+
+def check_origin(origin: str) -> str:
+    """A web origin for CORS (OIDC-1): scheme, host and optional port, nothing else."""
+    value = origin.strip().rstrip("/")
+    check_uri(value)
+    parts = urlsplit(value)
+    if parts.path or parts.query:
+        raise ValueError(f"{origin!r} must be an origin: scheme, host and port only")
+    # As a browser sends it in Origin: lower case, without the scheme's default port.
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    if parts.port not in (None, {"https": 443, "http": 80}[parts.scheme]):
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}".lower()
+
+
+def _sector(uri: str) -> str:
+    return (urlsplit(uri).hostname or "").lower()
 
 
 class ClientInput(BaseModel):
@@ -63,19 +99,43 @@ class ClientInput(BaseModel):
     redirect_uris: list[str] = Field(min_length=1, max_length=10)
     post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=10)
     backchannel_logout_uri: str | None = None
+    # offline_access (refresh tokens that outlive the Portti session) only when chosen (SEC-15).
     allowed_scopes: list[str] = Field(
-        default_factory=lambda: ["openid", "profile", "email", "companies", "offline_access"]
+        default_factory=lambda: ["openid", "profile", "email", "companies"]
     )
     company_ids: list[int] | None = None
     company_selection: bool = False
     subject_type: SubjectType = SubjectType.PUBLIC
     id_token_signed_response_alg: str = "RS256"  # noqa: S105 (an algorithm name)
     jwks: dict[str, Any] | None = None
+    # Portti's own application: the consent page is skipped for it.
+    first_party: bool = False
+    # Origins of single-page apps allowed to call the token endpoint and UserInfo (CORS).
+    web_origins: list[str] = Field(default_factory=list, max_length=10)
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
     @classmethod
     def _uris(cls, value: list[str]) -> list[str]:
         return [check_uri(u.strip()) for u in value]
+
+    @field_validator("web_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(check_origin(o) for o in value if o.strip()))
+
+    @model_validator(mode="after")
+    def _one_sector(self) -> ClientInput:
+        # OIDC Core §8.1: a pairwise sub is derived from the redirect URIs' host. With hosts
+        # of several owners a client could share another client's sector, and so its subjects
+        # (SEC-18): a pairwise client has one host.
+        if self.subject_type == SubjectType.PAIRWISE:
+            hosts = {_sector(u) for u in self.redirect_uris}
+            if len(hosts) > 1:
+                raise ValueError(
+                    "a pairwise client's redirect URIs must all be on one host "
+                    f"(found {', '.join(sorted(hosts))})"
+                )
+        return self
 
     @field_validator("backchannel_logout_uri")
     @classmethod
@@ -127,6 +187,8 @@ class ClientView(BaseModel):
     subject_type: str
     id_token_signed_response_alg: str
     jwks: dict[str, Any] | None
+    first_party: bool
+    web_origins: list[str]
     disabled: bool
 
     @classmethod
@@ -144,6 +206,8 @@ class ClientView(BaseModel):
             subject_type=c.subject_type,
             id_token_signed_response_alg=c.id_token_signed_response_alg,
             jwks=c.jwks,
+            first_party=c.first_party,
+            web_origins=c.web_origins or [],
             disabled=c.disabled_at is not None,
         )
 
@@ -339,14 +403,26 @@ class ClientService:
                 leeway=30,
                 iss={"essential": True, "value": client.client_id},
                 sub={"essential": True, "value": client.client_id},
-                aud={"essential": True, "values": [token_endpoint, issuer]},
                 exp={"essential": True},
+                iat={"essential": True},
                 jti={"essential": True},
             ).validate(claims)
         except (JoseError, ValueError, TypeError) as exc:
             raise bad from exc
-        exp = int(claims["exp"])
-        if exp - now.timestamp() > ASSERTION_MAX_LIFETIME.total_seconds():
+        # One audience, Portti (SEC-19): an assertion also addressed to another server could
+        # have been replayed from it (RFC 7523 §3 allows a list; draft-ietf-oauth-rfc7523bis
+        # forbids it after the 2025 audience-injection attacks).
+        if not isinstance(claims.get("aud"), str) or claims["aud"] not in (token_endpoint, issuer):
+            raise bad
+        exp, iat = claims["exp"], claims["iat"]
+        if (
+            not isinstance(exp, int)
+            or not isinstance(iat, int)
+            or not isinstance(claims["jti"], str)
+        ):
+            raise bad
+        longest = ASSERTION_MAX_LIFETIME.total_seconds()
+        if exp - iat > longest or exp - now.timestamp() > longest + 30:
             raise bad
         jti_hash = hashlib.sha256(f"{client.client_id}|{claims['jti']}".encode()).hexdigest()
         self.db.execute(delete(UsedClientAssertion).where(UsedClientAssertion.expires_at < now))

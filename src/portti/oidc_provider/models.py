@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portti.db.base import Model, UtcDateTime
@@ -54,6 +54,11 @@ class OidcClient(Model):
     company_selection: Mapped[bool] = mapped_column(Boolean, default=False)
     subject_type: Mapped[str] = mapped_column(String(10), default=SubjectType.PUBLIC.value)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
+    # Portti's own application: no consent page. Set by Support only.
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Origins (scheme://host[:port]) of the client's single-page app: CORS at the token
+    # endpoint and UserInfo answers them only.
+    web_origins: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by_person_id: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -41,6 +41,7 @@ from portti.oidc_provider.keys import (
     registry_for,
     sign_compact,
 )
+from portti.oidc_provider.logins import end_client_logins
 from portti.oidc_provider.models import (
     AuthorizationCode,
     AuthorizationRequest,
@@ -48,6 +49,7 @@ from portti.oidc_provider.models import (
     OidcLogin,
     RefreshToken,
 )
+from portti.oidc_provider.session_bound import OFFLINE_ACCESS, SESSION_ENDED, session_alive
 from portti.weblogin.models import LoginPurpose, LoginTransaction, WebSession
 
 CODE_LIFETIME = timedelta(seconds=60)  # the default of settings.oidc_code_lifetime_seconds
@@ -55,7 +57,8 @@ REQUEST_LIFETIME = timedelta(minutes=10)
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=10)
 ID_TOKEN_LIFETIME = timedelta(minutes=10)
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
-SCOPES = ("openid", "profile", "email", "companies", "offline_access")
+SCOPES = ("openid", "profile", "email", "companies", OFFLINE_ACCESS)
+DEFAULT_SESSION_IDLE = timedelta(minutes=30)  # the default of settings.session_idle_minutes
 PROMPTS = {"none", "login", "consent", "select_account"}
 MAX_PARAM = 2000
 # The token endpoint's statements, built once: every exchange runs them, and building and
@@ -183,8 +186,10 @@ class ProviderService:
         keys: SigningKeys,
         secret: bytes,
         code_lifetime: timedelta = CODE_LIFETIME,
+        session_idle: timedelta = DEFAULT_SESSION_IDLE,
     ) -> None:
         self.code_lifetime = code_lifetime
+        self.idle = session_idle
         self.db = db
         self.clock = clock
         self.audit = audit
@@ -255,8 +260,6 @@ class ProviderService:
             params["max_age"].isdigit() and len(params["max_age"]) < 10
         ):
             raise fail("invalid_request", "max_age must be a whole number of seconds.")
-        if client.is_public and "nonce" not in params:
-            raise fail("invalid_request", "A nonce is required.")
         params["scope"] = " ".join(dict.fromkeys(scopes))
         if state is not None:
             params["state"] = state
@@ -502,8 +505,6 @@ class ProviderService:
                 select(RefreshToken.login_id).where(RefreshToken.family == code_hash).limit(1)
             ).first()
             if issued is not None:
-                from portti.oidc_provider.logins import end_client_logins
-
                 end_client_logins(self.db, now, reason="code_replayed", login_ids=[issued])
             self._refused(client, "code_replayed")
             raise TokenError("invalid_grant", "The code has already been used.")
@@ -544,6 +545,14 @@ class ProviderService:
         if row is None or row.client_id != client.client_id:
             self._refused(client, "unknown_refresh_token")
             raise TokenError("invalid_grant", "The refresh token is not valid.")
+        # The request is checked before the token is spent (SEC-17): a refused request leaves
+        # the token usable, and a later good request with it is not taken for a reuse. A token
+        # already spent goes on to the reuse check whatever was asked.
+        granted = row.scope.split()
+        unspent = row.used_at is None and row.revoked_at is None
+        if unspent and scope is not None and not set(scope.split()) <= set(granted):
+            self._refused(client, "scope_widened")
+            raise TokenError("invalid_scope", "A refresh cannot widen the scope.")
         claimed = self.db.execute(
             update(RefreshToken)
             .where(
@@ -561,18 +570,26 @@ class ProviderService:
                     .where(RefreshToken.family == row.family, RefreshToken.revoked_at.is_(None))
                     .values(revoked_at=now)
                 )
+                # Its access tokens end too, as on a code replay (SEC-27): the login they name
+                # ends, which stops them at UserInfo and tells the client by back-channel logout.
+                end_client_logins(
+                    self.db, now, reason="refresh_token_reused", login_ids=[row.login_id]
+                )
                 self._refused(client, "refresh_token_reused")
             raise TokenError("invalid_grant", "The refresh token has already been used.")
         if now >= row.expires_at:
             self._refused(client, "refresh_token_expired")
             raise TokenError("invalid_grant", "The refresh token has expired.")
-        granted = row.scope.split()
-        if scope is not None and not set(scope.split()) <= set(granted):
-            raise TokenError("invalid_scope", "A refresh cannot widen the scope.")
         login = self._login_ref(row.login_id)
         if login is None or login.ended_at is not None:
             self._refused(client, "login_ended")
             raise TokenError("invalid_grant", "The login has ended.")
+        if OFFLINE_ACCESS not in granted and not session_alive(self.db, login.id, now, self.idle):
+            # Without offline_access a refresh lives only as long as the Portti session (SEC-15);
+            # the login ends now rather than at the next sweep (back-channel logout).
+            end_client_logins(self.db, now, reason=SESSION_ENDED, login_ids=[login.id])
+            self._refused(client, "session_ended")
+            raise TokenError("invalid_grant", "The login session has ended.")
         if not companies_for(self.db, client, login.person_id, now):
             self._refused(client, "no_membership")
             raise TokenError("invalid_grant", "The person no longer has user rights here.")
@@ -682,6 +699,11 @@ class ProviderService:
     # -- UserInfo ------------------------------------------------------------------------------
 
     def userinfo(self, access_token: str) -> dict[str, Any]:
+        return self.userinfo_and_client(access_token)[0]
+
+    def userinfo_and_client(self, access_token: str) -> tuple[dict[str, Any], OidcClient]:
+        """The UserInfo claims, and the client the access token was issued to (its web origins
+        may read them)."""
         try:
             token = jwt.decode(
                 access_token,
@@ -712,10 +734,13 @@ class ProviderService:
             raise BearerError("invalid_token", "The access token is not valid.")
         scopes = set(str(claims.get("scope", "")).split())
         now = self.clock.now()
+        if OFFLINE_ACCESS not in scopes and not session_alive(self.db, login.id, now, self.idle):
+            # SEC-15: the Portti session is over; the back-channel worker's sweep ends the login.
+            raise BearerError("invalid_token", "The login session has ended.")
         grants = (
             companies_for(self.db, client, login.person_id, now) if "companies" in scopes else []
         )
-        return {
+        claims = {
             "sub": subject_for(client, person, self.secret),
             **person_claims(
                 person,
@@ -725,6 +750,7 @@ class ProviderService:
                 company_selection=client.company_selection,
             ),
         }
+        return claims, client
 
     # -- RP-initiated logout -------------------------------------------------------------------
 

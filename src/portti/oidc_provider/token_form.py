@@ -27,6 +27,9 @@ class TokenForm:
     client_secret: str | None = None
     client_assertion_type: str | None = None
     client_assertion: str | None = None
+    # The revocation endpoint's (RFC 7009); token_type_hint is read and ignored (§2.1 allows).
+    token: str = ""
+    token_type_hint: str | None = None
 
 
 _FIELDS = frozenset(TokenForm.__dataclass_fields__)

@@ -18,11 +18,22 @@ from sqlalchemy import select
 
 from portti.audit.models import AuditAction
 from portti.i18n import _l
+from portti.infra.ratelimit import client_network
 from portti.oidc_provider.claims import ACR_VALUES
+from portti.oidc_provider.client_auth_limits import ClientAuthLimits, ClientAuthThrottled
 from portti.oidc_provider.clients import JWT_BEARER, ClientService, assertion_subject, parse_basic
+from portti.oidc_provider.cors import (
+    allowed_for,
+    cors_headers,
+    normal_origin,
+    preflight_headers,
+    registered_by_any,
+    same_origin,
+)
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
 from portti.oidc_provider.keys import SigningKeys
-from portti.oidc_provider.models import OidcLogin
+from portti.oidc_provider.models import OidcClient, OidcLogin
+from portti.oidc_provider.revocation import revoke
 from portti.oidc_provider.service import (
     SCOPES,
     NeedsCompany,
@@ -32,7 +43,7 @@ from portti.oidc_provider.service import (
     Redirect,
     ValidatedRequest,
 )
-from portti.oidc_provider.token_form import TokenFormDep
+from portti.oidc_provider.token_form import TokenForm, TokenFormDep
 from portti.runtime import runtime
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
@@ -43,6 +54,7 @@ from portti.web.deps import (
     OptionalWebSession,
     Sessions,
     SettingsDep,
+    client_ip,
 )
 from portti.web.render import render as render_page
 
@@ -68,6 +80,7 @@ async def get_provider(
         keys=runtime(request).oidc_keys,
         secret=runtime(request).settings.secret,
         code_lifetime=timedelta(seconds=runtime(request).settings.oidc_code_lifetime_seconds),
+        session_idle=timedelta(minutes=runtime(request).settings.session_idle_minutes),
     )
 
 
@@ -91,13 +104,18 @@ def discovery(request: Request) -> JSONResponse:
             "userinfo_endpoint": f"{issuer}/oidc/userinfo",
             "jwks_uri": f"{issuer}/.well-known/jwks.json",
             "end_session_endpoint": f"{issuer}/oidc/logout",
+            "revocation_endpoint": f"{issuer}/oidc/revoke",
+            "revocation_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "private_key_jwt",
+                "none",
+            ],
             "scopes_supported": list(SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": list(keys.algorithms),
-            "userinfo_signing_alg_values_supported": [],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "private_key_jwt",
@@ -268,10 +286,14 @@ def choose_company(
     return _answer(request, provider, req, outcome, handle=r, interactive=True)
 
 
-def _token_error(exc: TokenError, basic_used: bool) -> JSONResponse:
-    headers = dict(NO_STORE)
+def _token_error(
+    exc: TokenError, basic_used: bool, cors: dict[str, str] | None = None
+) -> JSONResponse:
+    headers = {**NO_STORE, **(cors or {})}
     if exc.status == 401 and basic_used:
         headers["www-authenticate"] = 'Basic realm="portti"'
+    if isinstance(exc, ClientAuthThrottled):
+        headers["retry-after"] = str(exc.retry_after)
     return JSONResponse(
         {"error": exc.error, "error_description": exc.description},
         status_code=exc.status,
@@ -279,71 +301,176 @@ def _token_error(exc: TokenError, basic_used: bool) -> JSONResponse:
     )
 
 
+class _ClientCall:
+    """A client's call to the token or revocation endpoint: its authentication (rate-limited,
+    SEC-21) and its browser origin (CORS, OIDC-1)."""
+
+    def __init__(self, request: Request, provider: ProviderService, secret: bytes) -> None:
+        self.request = request
+        self.provider = provider
+        self.secret = secret
+        self.basic: tuple[str, str] | None = None
+        self.origin = _cross_origin(request, provider)
+        self.cors: dict[str, str] = {}
+        self.limits = ClientAuthLimits(
+            runtime(request).limiter, provider.audit, client_network(client_ip(request))
+        )
+
+    def authenticate(self, form: TokenForm) -> OidcClient:
+        provider = self.provider
+        self.basic = basic = parse_basic(self.request.headers.get("authorization"))
+        if form.client_secret is not None:
+            raise TokenError("invalid_client", "client_secret_post is not supported; use Basic.")
+        assertion = form.client_assertion
+        if assertion is not None and form.client_assertion_type != JWT_BEARER:
+            raise TokenError("invalid_client", "Unsupported client_assertion_type.")
+        claimed_id = (
+            basic[0] if basic else (assertion_subject(assertion) if assertion else form.client_id)
+        )
+        if form.client_id is not None and claimed_id != form.client_id:
+            raise TokenError("invalid_client", "client_id does not match the credentials.")
+        clients = ClientService(provider.db, provider.clock, provider.audit, self.secret)
+        self.limits.check(claimed_id)
+        claimed = provider.client(claimed_id)
+        provider.warm_keys(claimed)
+        try:
+            client = clients.authenticate(
+                claimed,
+                basic=basic,
+                assertion=assertion,
+                token_endpoint=provider.token_endpoint,
+                issuer=provider.issuer,
+            )
+        except TokenError:
+            self.limits.failed(claimed_id)
+            raise
+        if self.origin is not None:
+            # A browser's request: only from the client's registered web origins (OIDC-1),
+            # refused before the code or refresh token is spent.
+            if not allowed_for(client, self.origin):
+                provider.audit.record(
+                    AuditAction.OIDC_TOKEN_REFUSED,
+                    client=client.client_id,
+                    reason="origin_not_allowed",
+                )
+                raise TokenError(
+                    "invalid_request", "Requests from this web origin are not allowed."
+                )
+            self.cors = cors_headers(self.origin)
+        return client
+
+    def refused(self, exc: TokenError) -> JSONResponse:
+        # The refusal's audit row and any revocation it caused stay. A single-page app of a
+        # registered origin may read why it was refused.
+        cors = self.cors
+        if (
+            self.origin is not None
+            and not cors
+            and registered_by_any(self.provider.db, self.origin)
+        ):
+            cors = cors_headers(self.origin)
+        return _token_error(exc, self.basic is not None, cors)
+
+
 @router.post("/oidc/token")
 def token(
     request: Request, provider: Provider, settings: SettingsDep, form: TokenFormDep
 ) -> Response:
-    grant_type, code, redirect_uri = form.grant_type, form.code, form.redirect_uri
-    code_verifier, refresh_token, scope = form.code_verifier, form.refresh_token, form.scope
-    client_id, client_secret = form.client_id, form.client_secret
-    client_assertion_type, client_assertion = form.client_assertion_type, form.client_assertion
-    basic: tuple[str, str] | None = None
+    call = _ClientCall(request, provider, settings.secret)
     try:
-        basic = parse_basic(request.headers.get("authorization"))
-        if client_secret is not None:
-            raise TokenError("invalid_client", "client_secret_post is not supported; use Basic.")
-        if client_assertion is not None and client_assertion_type != JWT_BEARER:
-            raise TokenError("invalid_client", "Unsupported client_assertion_type.")
-        claimed_id = (
-            basic[0]
-            if basic
-            else (assertion_subject(client_assertion) if client_assertion else client_id)
-        )
-        if client_id is not None and claimed_id != client_id:
-            raise TokenError("invalid_client", "client_id does not match the credentials.")
-        clients = ClientService(provider.db, provider.clock, provider.audit, settings.secret)
-        claimed = provider.client(claimed_id)
-        provider.warm_keys(claimed)
-        client = clients.authenticate(
-            claimed,
-            basic=basic,
-            assertion=client_assertion,
-            token_endpoint=provider.token_endpoint,
-            issuer=provider.issuer,
-        )
-        if grant_type == "authorization_code":
+        client = call.authenticate(form)
+        if form.grant_type == "authorization_code":
             body = provider.exchange_code(
-                client, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+                client,
+                code=form.code,
+                redirect_uri=form.redirect_uri,
+                code_verifier=form.code_verifier,
             )
-        elif grant_type == "refresh_token":
-            body = provider.refresh(client, refresh_token=refresh_token, scope=scope)
+        elif form.grant_type == "refresh_token":
+            body = provider.refresh(client, refresh_token=form.refresh_token, scope=form.scope)
         else:
             raise TokenError("unsupported_grant_type", "Use authorization_code or refresh_token.")
     except TokenError as exc:
-        # The refusal's audit row and any revocation it caused stay.
-        return _token_error(exc, basic is not None)
-    return JSONResponse(body, headers=NO_STORE)
+        return call.refused(exc)
+    return JSONResponse(body, headers={**NO_STORE, **call.cors})
 
 
-def _bearer_error(exc: BearerError) -> Response:
+@router.post("/oidc/revoke")
+def revoke_token(
+    request: Request, provider: Provider, settings: SettingsDep, form: TokenFormDep
+) -> Response:
+    """RFC 7009: the client revokes a refresh or access token it was given (``revocation.py``)."""
+    call = _ClientCall(request, provider, settings.secret)
+    try:
+        client = call.authenticate(form)
+        if not form.token:
+            raise TokenError("invalid_request", "The token parameter is missing.")
+        revoke(provider, client, form.token)
+    except TokenError as exc:
+        return call.refused(exc)
+    return Response(status_code=200, headers={**NO_STORE, **call.cors})
+
+
+def _cross_origin(request: Request, provider: ProviderService) -> str | None:
+    """The Origin of a browser's cross-origin request (None for servers and Portti's pages)."""
+    origin = normal_origin(request.headers.get("origin"))
+    if origin is None or same_origin(origin, provider.issuer):
+        return None
+    return origin
+
+
+def _preflight(request: Request, provider: ProviderService, methods: str) -> Response:
+    origin = _cross_origin(request, provider)
+    if origin is None or not registered_by_any(provider.db, origin):
+        return Response(status_code=403, headers={"vary": "Origin"})
+    return Response(status_code=204, headers=preflight_headers(origin, methods))
+
+
+@router.options("/oidc/token")
+def token_preflight(request: Request, provider: Provider) -> Response:
+    return _preflight(request, provider, "POST")
+
+
+@router.options("/oidc/revoke")
+def revoke_preflight(request: Request, provider: Provider) -> Response:
+    return _preflight(request, provider, "POST")
+
+
+@router.options("/oidc/userinfo")
+def userinfo_preflight(request: Request, provider: Provider) -> Response:
+    return _preflight(request, provider, "GET, POST")
+
+
+def _bearer_error(exc: BearerError, cors: dict[str, str]) -> Response:
     return JSONResponse(
         {"error": exc.error, "error_description": exc.description},
         status_code=401,
-        headers={"www-authenticate": f'Bearer error="{exc.error}"', **NO_STORE},
+        headers={"www-authenticate": f'Bearer error="{exc.error}"', **NO_STORE, **cors},
     )
 
 
 def _userinfo(request: Request, provider: ProviderService) -> Response:
+    origin = _cross_origin(request, provider)
+    # Refusals are readable by any registered origin (they tell nothing about a person).
+    refusal_cors = (
+        cors_headers(origin)
+        if origin is not None and registered_by_any(provider.db, origin)
+        else {}
+    )
     auth = request.headers.get("authorization", "")
     if not auth.lower().startswith("bearer "):
         return JSONResponse(
-            {"error": "invalid_request"}, status_code=401, headers={"www-authenticate": "Bearer"}
+            {"error": "invalid_request"},
+            status_code=401,
+            headers={"www-authenticate": "Bearer", **refusal_cors},
         )
     try:
-        claims = provider.userinfo(auth[7:].strip())
+        claims, client = provider.userinfo_and_client(auth[7:].strip())
     except BearerError as exc:
-        return _bearer_error(exc)
-    return JSONResponse(claims, headers=NO_STORE)
+        return _bearer_error(exc, refusal_cors)
+    # The claims only to the origins of the client the token was issued to (OIDC-1).
+    cors = cors_headers(origin) if origin is not None and allowed_for(client, origin) else {}
+    return JSONResponse(claims, headers={**NO_STORE, **cors})
 
 
 @router.get("/oidc/userinfo")

@@ -366,13 +366,21 @@ def test_an_ended_membership_leaves_a_login_for_another_company_alone(
     client, app, db, clock, settings, receiver, cast
 ) -> None:  # ADM-9
     # A client with company selection: the login is for Mäkinen, so Aalto's end leaves it.
+    # (offline_access: its refresh a day later does not need the Portti session.)
     reg = register(
-        db, clock, settings.secret, company_selection=True, backchannel_logout_uri=receiver.url
+        db,
+        clock,
+        settings.secret,
+        company_selection=True,
+        backchannel_logout_uri=receiver.url,
+        allowed_scopes=["openid", "profile", "companies", "offline_access"],
     )
     m = _aalto_membership(db, cast)
     m.valid_until = local_today(cast.aalto, clock.now())
     db.commit()
-    picker = relying_party(client._transport, "http://testserver", reg)
+    picker = relying_party(
+        client._transport, "http://testserver", reg, scope="openid companies offline_access"
+    )
     first = client.get(local(picker.authorization_url()))
     callback = login(client, cast.kaisa, next_=query_of(first.headers["location"])["next"])
     page = client.get(local(callback.headers["location"]))
