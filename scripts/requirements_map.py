@@ -160,6 +160,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Clear errors that change nothing; secrets never in logs, responses or the DB in clear",
         "`web/errors.py`, `errors.py`, `infra/crypto.py`, every service's validation",
     ),
+    "OPS-10": (
+        "Day-one set-up from the command line: companies, office links, the first Support; idempotent, audited; `portti demo` refuses production",
+        "`companies/bootstrap.py`, `cli.py` (`companies create`, `companies link-office`, `support add`, `demo`)",
+    ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",

@@ -15,6 +15,7 @@ cli = typer.Typer(
     help="Portti: onboarding and login for people without a national e-ID.", no_args_is_help=True
 )
 console = Console()
+err_console = Console(stderr=True)
 
 
 @cli.command()
@@ -172,14 +173,134 @@ def clients_register(
         print(json.dumps(out, indent=2))
 
 
+companies_cli = typer.Typer(
+    help="Companies, accounting offices and the operator company (day-one set-up).",
+    no_args_is_help=True,
+)
+cli.add_typer(companies_cli, name="companies")
+support_cli = typer.Typer(help="Support people (the operator's staff).", no_args_is_help=True)
+cli.add_typer(support_cli, name="support")
+
+
+def _bootstrap(work: Any) -> None:
+    """Runs one set-up operation in a transaction and prints what it did; a refusal is one
+    readable line on stderr and exit status 1, with nothing changed."""
+    from portti.audit.services import AuditLog
+    from portti.companies.bootstrap import Bootstrap, BootstrapError
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    clock = SystemClock()
+    try:
+        with make_session_factory(engine)() as db:
+            try:
+                result = work(Bootstrap(db, clock, AuditLog(db, clock)))
+            except BootstrapError as exc:
+                db.rollback()
+                err_console.print(f"[red]Error:[/red] {exc}", soft_wrap=True)
+                raise typer.Exit(1) from None
+            db.commit()
+    finally:
+        engine.dispose()
+    console.print(result.message, soft_wrap=True)
+
+
+@companies_cli.command("create")
+def companies_create(
+    name: str = typer.Option(..., help="The company's name."),
+    business_id: str = typer.Option(..., help="Finnish business ID (Y-tunnus), e.g. 2345678-0."),
+    kind: str = typer.Option(
+        "company", help="company, accounting_office, or operator (the service operator)."
+    ),
+    language: str = typer.Option("fi", help="Default language of its pages: fi, sv or en."),
+    timezone: str = typer.Option("Europe/Helsinki", help="Its time zone (IANA name)."),
+) -> None:
+    """Create a company; with the same details again, nothing changes."""
+    from portti.companies.bootstrap import BootstrapError
+    from portti.companies.models import CompanyKind
+
+    def create(b: Any) -> Any:
+        try:
+            company_kind = CompanyKind(kind)
+        except ValueError:
+            raise BootstrapError(
+                f"{kind!r} is not a kind of company: company, accounting_office or operator"
+            ) from None
+        return b.create_company(
+            name=name,
+            business_id=business_id,
+            kind=company_kind,
+            language=language,
+            timezone=timezone,
+        )
+
+    _bootstrap(create)
+
+
+@companies_cli.command("link-office")
+def companies_link_office(
+    office: str = typer.Option(..., help="The accounting office's business ID."),
+    client: str = typer.Option(..., help="The client company's business ID."),
+    replace: bool = typer.Option(False, help="Move a client another office serves."),
+) -> None:
+    """Let an accounting office serve a client company (its TPK users administer it)."""
+    _bootstrap(lambda b: b.link_office(office=office, client=client, replace=replace))
+
+
+@support_cli.command("add")
+def support_add(
+    given_name: str = typer.Option(..., help="Given name."),
+    family_name: str = typer.Option(..., help="Family name."),
+    hetu: str = typer.Option(
+        ...,
+        prompt="Finnish personal identity code",
+        hide_input=True,
+        help="Finnish personal identity code; asked for (or read from standard input) when "
+        "not given, so that it stays out of the shell history.",
+    ),
+    email: str | None = typer.Option(None, help="E-mail address."),
+    operator: str | None = typer.Option(
+        None, help="The operator company's business ID (needed only when unclear)."
+    ),
+) -> None:
+    """Make a person Support (every company): they then log in with Finnish bank ID."""
+    _bootstrap(
+        lambda b: b.add_support(
+            hetu=hetu,
+            given_name=given_name,
+            family_name=family_name,
+            email=email,
+            operator=operator,
+        )
+    )
+
+
 @cli.command()
-def demo() -> None:
+def demo(
+    force: bool = typer.Option(
+        False, "--force", help="Write the demo data even in production mode."
+    ),
+) -> None:
     """Write the demo data (once) and print how to log in as each demo person."""
+    from portti.config import Mode
     from portti.db.session import make_engine, make_session_factory
     from portti.demo import demo_logins, seed_demo
     from portti.infra.clock import SystemClock
 
     settings = Settings()
+    if settings.mode is Mode.PRODUCTION and not force:
+        # Demo people with made-up identity codes and Support rights do not belong in a
+        # production database: set it up with `portti companies` and `portti support`.
+        err_console.print(
+            "[red]Error:[/red] PORTTI_MODE is production: `portti demo` would add made-up "
+            "people, one of them Support. Set up a production database with `portti companies "
+            "create` and `portti support add` (docs/operations.md); --force writes the demo "
+            "data anyway.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     engine = make_engine(settings.database_url)
     created = seed_demo(make_session_factory(engine), SystemClock())
     engine.dispose()
