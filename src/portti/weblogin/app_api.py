@@ -20,6 +20,7 @@ from fastapi import APIRouter, status
 from portti.config import Settings
 from portti.devices.models import Device, DeviceChallenge
 from portti.devices.schemas import ChallengeOut
+from portti.infra import metrics
 from portti.weblogin.deps import AppSide, AppSideDep
 from portti.weblogin.geo import GeoLookup
 from portti.weblogin.models import LoginTransaction
@@ -157,6 +158,7 @@ def approve_login(approval_id: str, body: ApproveIn, side: AppSideDep) -> Approv
 
     # Refused, wrong PINs stay counted, nonces used, and a wrong number ends the login.
     tx = side.qr.approve(device, approval_id, number=body.number, verify=verify)
+    metrics.APP_APPROVALS.labels("biometric" if body.biometric_signature else "pin").inc()
     return ApprovalResult(approval_id=tx.public_id, status=tx.status)
 
 
