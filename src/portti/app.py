@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -24,6 +25,7 @@ from portti.accounts.passwords import (
 from portti.config import OidcProviderSettings, Settings, load_settings, parse_networks
 from portti.db.session import make_engine, make_session_factory
 from portti.i18n import _l
+from portti.infra import metrics
 from portti.infra.clock import Clock, SystemClock
 from portti.infra.logging import configure_logging
 from portti.infra.ratelimit import LimitsRateLimiter
@@ -188,6 +190,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         rt.geo.close()
         rt.backchannel_http.close()
         rt.engine.dispose()
+        if metrics.multiprocess_dir():
+            from prometheus_client import multiprocess
+
+            # This process's live gauges (the pool) stop counting in the sum.
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
     app = FastAPI(
         title="Portti",

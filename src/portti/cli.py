@@ -9,13 +9,24 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from portti.config import Settings
+from portti.config import Settings, SettingsError, load_settings
 
 cli = typer.Typer(
     help="Portti: onboarding and login for people without a national e-ID.", no_args_is_help=True
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    """The settings, or each wrong one named on stderr and exit status 2."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        err_console.print("[red]Portti cannot start: wrong settings[/red]", soft_wrap=True)
+        for line in str(exc).splitlines():
+            err_console.print(f"  {line}", soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
 
 
 @cli.command()
@@ -25,7 +36,7 @@ def migrate(
     """Bring the database schema up to date (Alembic)."""
     from portti.db import migrate as m
 
-    settings = Settings()
+    settings = _settings()
     if check:
         m.check(settings.database_url)
         console.print("The schema matches the models.")
@@ -54,7 +65,7 @@ cli.add_typer(keys_cli, name="keys")
 @keys_cli.command("list")
 def keys_list() -> None:
     """Show each key: algorithm, generation, key id, when it became (or becomes) active."""
-    settings = Settings()
+    settings = _settings()
 
     def show(store: Any) -> None:
         published = {k.kid for k in store.published()}
@@ -85,7 +96,7 @@ def keys_rotate(
     ),
 ) -> None:
     """Make the next key: published now, used after PORTTI_KEYS_PREPUBLISH_HOURS."""
-    settings = Settings()
+    settings = _settings()
 
     def rotate(store: Any) -> None:
         from portti.keys.services import ENCRYPTION_ALGORITHMS, SIGNING_ALGORITHMS
@@ -135,7 +146,7 @@ def clients_register(
     from portti.infra.clock import SystemClock
     from portti.oidc_provider.clients import ClientInput, ClientService
 
-    settings = Settings()
+    settings = _settings()
     data = ClientInput.model_validate(
         {
             "name": name,
@@ -190,7 +201,7 @@ def _bootstrap(work: Any) -> None:
     from portti.db.session import make_engine, make_session_factory
     from portti.infra.clock import SystemClock
 
-    settings = Settings()
+    settings = _settings()
     engine = make_engine(settings.database_url)
     clock = SystemClock()
     try:
@@ -289,7 +300,7 @@ def demo(
     from portti.demo import demo_logins, seed_demo
     from portti.infra.clock import SystemClock
 
-    settings = Settings()
+    settings = _settings()
     if settings.mode is Mode.PRODUCTION and not force:
         # Demo people with made-up identity codes and Support rights do not belong in a
         # production database: set it up with `portti companies` and `portti support`.
@@ -318,7 +329,7 @@ def backup(target: Path = typer.Argument(..., help="File to write the backup to.
     """Back up the database (SQLite online backup, or pg_dump for PostgreSQL)."""
     from portti.db.backup import backup as do_backup
 
-    do_backup(Settings().database_url, target)
+    do_backup(_settings().database_url, target)
     console.print(f"Backup written to {target}")
 
 
@@ -332,7 +343,7 @@ def restore(
 
     if not yes:
         typer.confirm("This replaces the whole database. Continue?", abort=True)
-    do_restore(Settings().database_url, source)
+    do_restore(_settings().database_url, source)
     console.print(f"Restored from {source}")
 
 
@@ -343,17 +354,31 @@ def serve(
     workers: int = typer.Option(1),
 ) -> None:
     """Serve the web UI and the APIs with uvicorn."""
+    import os
+
     import uvicorn
 
-    Settings()  # fail early on bad settings
+    _settings()  # fail early on bad settings
+    multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc:
+        # Counts of an earlier run would be added to this one's (prometheus-client's rule:
+        # empty the directory before the processes start).
+        directory = Path(multiproc)
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.db"):
+            old.unlink()
     uvicorn.run(
         "portti.asgi:app",
         host=host,
         port=port,
         workers=workers,
+        # Portti reads X-Forwarded-* itself, from PORTTI_TRUSTED_PROXIES (web/proxy.py), and
+        # writes its own access line (web/access.py); uvicorn's records go through Portti's
+        # log handler (log_config=None: uvicorn installs none of its own).
         proxy_headers=False,
         log_level="warning",
         access_log=False,
+        log_config=None,
     )
 
 
@@ -379,8 +404,8 @@ def worker() -> None:
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
 
-    settings = Settings()
-    configure_logging(settings.log_level)
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     clock = SystemClock()

@@ -99,6 +99,17 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | N
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     for name in _URL_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    server_errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _LoggedAlready) for f in server_errors.filters):
+        server_errors.addFilter(_LoggedAlready())
+
+
+class _LoggedAlready(logging.Filter):
+    """uvicorn logs an exception that escaped the application a second time, without the
+    request's id: ``web/access.py`` logged it already, with it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Exception in ASGI application")
 
 
 def portti_handler() -> logging.Handler | None:

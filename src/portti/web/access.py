@@ -64,12 +64,14 @@ class AccessLogMiddleware:
         request_id = incoming_request_id(scope) or secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
+        started_response = False
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_response = True
                 message["headers"] = [
                     *[(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"],
                     (b"x-request-id", request_id.encode()),
@@ -78,6 +80,25 @@ class AccessLogMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # One record with the traceback and the request id; the server's own copy of it
+            # is dropped (infra/logging.py).
+            log.exception("unhandled_error", method=scope.get("method", ""))
+            if not started_response:
+                # The server's error answer, with the id a person can quote to Support.
+                body = f"Internal Server Error (request {request_id})".encode()
+                await send_wrapper(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send_wrapper({"type": "http.response.body", "body": body})
+            raise
         finally:
             duration = time.perf_counter() - started
             route = route_template(scope)
