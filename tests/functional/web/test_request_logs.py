@@ -8,8 +8,8 @@ import asyncio
 import io
 import json
 import logging
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -17,8 +17,8 @@ import structlog
 from fastapi.testclient import TestClient
 
 from portti.infra.logging import portti_handler, redact_urls
-from portti.infra.outbox import OutboxWorker, outbox_box
 from portti.infra.mail import make_mailer
+from portti.infra.outbox import OutboxWorker, outbox_box
 from portti.infra.sms import make_sms_sender
 from support import factories as f
 from support.activation import AppActivation, invite, latest_signup_code, latest_sms_code
@@ -50,7 +50,9 @@ def records(buffer: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in lines]  # every line is one JSON object
 
 
-def test_one_json_line_per_request_with_route_template_and_no_query(client, world, log_output):  # OPS-12
+def test_one_json_line_per_request_with_route_template_and_no_query(
+    client, world, log_output
+):  # OPS-12
     force_login(client, world.kh_a)
     r = client.get(f"/c/{world.client_a.id}/users?q=Virtanen&secret_param=x", headers=HTML)
     assert r.status_code == 200
@@ -75,7 +77,9 @@ def test_unknown_paths_share_one_route_label(client, log_output):  # OPS-12
     assert "12345" not in log_output.getvalue()
 
 
-def test_request_id_from_a_trusted_proxy_is_kept_and_others_are_replaced(app, client, log_output):  # OPS-12
+def test_request_id_from_a_trusted_proxy_is_kept_and_others_are_replaced(
+    app, client, log_output
+):  # OPS-12
     own = client.get("/login", headers={**HTML, "X-Request-ID": "spoofed-by-client"})
     assert own.headers["x-request-id"] != "spoofed-by-client"
     assert len(own.headers["x-request-id"]) == 32
@@ -88,7 +92,9 @@ def test_request_id_from_a_trusted_proxy_is_kept_and_others_are_replaced(app, cl
     assert ids == [own.headers["x-request-id"], "lb-7f3a.42", garbage.headers["x-request-id"]]
 
 
-def test_every_line_of_a_request_carries_its_id_and_a_traceback_is_one_record(app, log_output):  # OPS-12
+def test_every_line_of_a_request_carries_its_id_and_a_traceback_is_one_record(
+    app, log_output
+):  # OPS-12
     def boom() -> None:
         structlog.get_logger("portti.test").info("working_on_it", step=1)
         logging.getLogger("portti.test.stdlib").warning("stdlib line in the handler thread")
