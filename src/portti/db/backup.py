@@ -39,8 +39,19 @@ def _pg_env(url: str) -> dict[str, str]:
     return env
 
 
+def _private_file(target: Path) -> None:
+    """Create (or empty) ``target`` readable by its owner only, before anything is written to
+    it: a backup holds every person's identity numbers and contact details."""
+    import os
+
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    target.chmod(0o600)  # an existing file keeps its mode through O_CREAT
+
+
 def backup(url: str, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
+    _private_file(target)
     if url.startswith("sqlite:///"):
         source = sqlite3.connect(url.removeprefix("sqlite:///"))
         dest = sqlite3.connect(target)
@@ -49,6 +60,7 @@ def backup(url: str, target: Path) -> Path:
         finally:
             dest.close()
             source.close()
+        target.chmod(0o600)
         return target
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
@@ -67,6 +79,7 @@ def backup(url: str, target: Path) -> Path:
         check=True,
         env=_pg_env(url),
     )
+    target.chmod(0o600)
     return target
 
 
