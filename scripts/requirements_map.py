@@ -164,6 +164,18 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Day-one set-up from the command line: companies, office links, the first Support; idempotent, audited; `portti demo` refuses production",
         "`companies/bootstrap.py`, `cli.py` (`companies create`, `companies link-office`, `support add`, `demo`)",
     ),
+    "OPS-11": (
+        "`/healthz` (no database), `/readyz` (database, schema at head, keys, Redis; 503 naming the part), Prometheus `/metrics` for configured networks or a token, multi-process",
+        "`web/health.py`, `infra/metrics.py`, `web/access.py`, counters in `weblogin/qr/`, `infra/outbox.py`, `infra/ratelimit.py`, `oidc_provider/`, `invitations/services.py`",
+    ),
+    "OPS-12": (
+        "One structured line per request (route template, status, duration, request id, client network), JSON lines, tracebacks as one record; every setting documented, wrong ones named",
+        "`infra/logging.py`, `web/access.py`, `config.py` (`load_settings`), `cli.py`, `asgi.py`, `docs/operations.md`",
+    ),
+    "OPS-15": (
+        "Trusted proxies by network; X-Forwarded-For/-Proto/-Host and X-Request-ID only from them; backups 0600",
+        "`web/proxy.py`, `config.py` (`parse_networks`), `web/deps.py` (`client_ip`), `db/backup.py`",
+    ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
@@ -223,6 +235,18 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "SEC-13": (
         "QR relay: the typed code goes stale in 30 s; the app shows the browser's country and origin",
         "`weblogin/qr/codes.py`, `weblogin/qr/requester.py`, `weblogin/geo.py`, `weblogin/app_api.py`",
+    ),
+    "SEC-29": (
+        "No credential, token or query string of an outgoing request (SMS gateway, identity provider, back-channel) reaches a log",
+        "`infra/logging.py` (`redact_urls`, httpx loggers at WARNING), `web/health.py` (readiness messages)",
+    ),
+    "SEC-30": (
+        "`Strict-Transport-Security` on every response when the base URL is https",
+        "`web/response_headers.py`",
+    ),
+    "SEC-31": (
+        "`Cache-Control: no-store` on every authenticated response (pages, `/api/v1`, `/app-api/v1`)",
+        "`web/response_headers.py`",
     ),
 }
 
