@@ -232,7 +232,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         https=settings.secure_cookies,
         session_cookies=(cookie_name(SESSION, secure=settings.secure_cookies),),
     )
-    app.add_middleware(AccessLogMiddleware, pool_status=pool_status(rt.engine))
+    app.add_middleware(
+        AccessLogMiddleware, pool_status=pool_status(rt.engine), routes=lambda: app.router.routes
+    )
     app.add_middleware(ProxyHeadersMiddleware, trusted=parse_networks(settings.trusted_proxies))
     # Probes and the metrics scrape: plain routes ahead of every router (web/health.py).
     app.router.routes[:0] = health_routes(rt)

@@ -27,8 +27,9 @@ _URL = re.compile(
     r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^\s/@'\"<>]*@)?"
     r"(?P<rest>[^\s?#'\"<>]*)(?P<tail>[?#][^\s'\"<>]*)?"
 )
-# Libraries whose own INFO/DEBUG lines carry whole URLs and headers.
-_URL_LOGGERS = ("httpx", "httpcore", "hpack")
+# Libraries whose own INFO/DEBUG lines carry whole URLs and headers, and alembic's plugin
+# registration (a line each at every start: the readiness check reads the migrations' head).
+_QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "alembic.runtime.plugins")
 _HANDLER_MARK = "_portti_handler"
 
 
@@ -97,7 +98,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | N
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    for name in _URL_LOGGERS:
+    for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     server_errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _LoggedAlready) for f in server_errors.filters):

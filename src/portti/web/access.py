@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portti.infra import metrics
@@ -27,16 +30,27 @@ QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-def route_template(scope: Scope) -> str:
-    """The matched route's path template; a mount's prefix with ``{path}``; else ``unmatched``
-    (a 404 must not make a series per probed URL)."""
-    route: Any = scope.get("route")
+def _template_of(route: Any) -> str | None:
     path = getattr(route, "path", None)
     if not isinstance(path, str):
-        return "unmatched"
-    if type(route).__name__ == "Mount":
+        return None
+    if isinstance(route, Mount):
         return path.rstrip("/") + "/{path}"
     return path or "/"
+
+
+def route_template(scope: Scope, plain_routes: Sequence[BaseRoute] = ()) -> str:
+    """The matched route's path template; a mount's prefix with ``{path}``; else ``unmatched``
+    (a 404 must not make a series per probed URL). FastAPI names the route it ran in the scope;
+    for the plain Starlette routes (probes, static mounts) ``plain_routes`` are matched here."""
+    template = _template_of(scope.get("route"))
+    if template is not None:
+        return template
+    for route in plain_routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return _template_of(route) or "unmatched"
+    return "unmatched"
 
 
 def incoming_request_id(scope: Scope) -> str | None:
@@ -51,16 +65,38 @@ def incoming_request_id(scope: Scope) -> str | None:
 
 
 class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp, *, pool_status: Any = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        pool_status: Callable[[], tuple[int, int]] | None = None,
+        routes: Callable[[], Sequence[BaseRoute]] = list,
+    ) -> None:
         self.app = app
         # () -> (in use, waiting): read after each response for the pool gauges.
         self.pool_status = pool_status
+        self._routes = routes
+        self._plain: tuple[BaseRoute, ...] | None = None
+
+    def plain_routes(self) -> tuple[BaseRoute, ...]:
+        """The application's routes that FastAPI does not name in the scope (read once, when
+        the first request has found every router included)."""
+        if self._plain is None:
+            self._plain = tuple(r for r in self._routes() if not isinstance(r, APIRoute))
+        return self._plain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        # What the route is matched on, before the routers rewrite the scope.
+        target = {
+            "type": "http",
+            "path": scope.get("path", ""),
+            "root_path": scope.get("root_path", ""),
+            "method": scope.get("method", ""),
+        }
         request_id = incoming_request_id(scope) or secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
@@ -101,7 +137,7 @@ class AccessLogMiddleware:
             raise
         finally:
             duration = time.perf_counter() - started
-            route = route_template(scope)
+            route = route_template({**target, "route": scope.get("route")}, self.plain_routes())
             method = scope.get("method", "")
             metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
             metrics.HTTP_LATENCY.labels(method, route).observe(duration)

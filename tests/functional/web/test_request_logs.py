@@ -77,6 +77,22 @@ def test_unknown_paths_share_one_route_label(client, log_output):  # OPS-12
     assert "12345" not in log_output.getvalue()
 
 
+def test_static_files_and_probes_are_named_by_their_route(client, log_output):  # OPS-12
+    assert client.get("/static/app.css").status_code == 200
+    assert client.get("/app/static/texts.js").status_code == 200
+    assert client.get("/healthz").status_code == 200
+    routes = [x["route"] for x in records(log_output) if x.get("event") == "request"]
+    # Probes and scrapes are DEBUG lines: at the default INFO only the files show.
+    assert routes == ["/static/{path}", "/app/static/{path}"]
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        client.get("/readyz")
+    finally:
+        logging.getLogger().setLevel(logging.INFO)
+    (probe,) = [x for x in records(log_output) if x.get("route") == "/readyz"]
+    assert probe["level"] == "debug" and probe["status"] == 200
+
+
 def test_request_id_from_a_trusted_proxy_is_kept_and_others_are_replaced(
     app, client, log_output
 ):  # OPS-12
