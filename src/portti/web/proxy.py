@@ -11,6 +11,7 @@ audit log, rate limits, the login lockout, the access log — sees the real clie
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -50,11 +51,13 @@ class ProxyHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, trusted: tuple[Network, ...]) -> None:
         self.app = app
         self.trusted = trusted
+        # Peers are few (the proxies themselves): each address is parsed once.
+        self.is_trusted = functools.lru_cache(maxsize=1024)(lambda ip: is_in(ip, trusted))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in {"http", "websocket"} and self.trusted:
             peer = scope.get("client")
-            if peer and is_in(peer[0], self.trusted):
+            if peer and self.is_trusted(peer[0]):
                 scope = dict(scope)
                 scope.setdefault("state", {})["trusted_proxy"] = True
                 forwarded_for = _header(scope, b"x-forwarded-for")
