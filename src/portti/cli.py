@@ -383,7 +383,14 @@ def serve(
 
 
 @cli.command()
-def worker() -> None:
+def worker(
+    metrics_port: int | None = typer.Option(
+        None, help="Serve this worker's Prometheus metrics on this port (GET /metrics)."
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", help="The address the metrics port listens on (not public by default)."
+    ),
+) -> None:
     """Deliver queued e-mail and SMS (the outbox) and OpenID back-channel logout tokens until
     stopped with Ctrl-C or SIGTERM.
 
@@ -430,6 +437,16 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         await asyncio.gather(outbox_worker.run_forever(stop), logouts.run_forever(stop))
 
+    if metrics_port is not None:
+        from prometheus_client import REGISTRY, start_http_server
+
+        from portti.infra.metrics import OutboxCollector
+        from portti.web.health import OutboxFacts
+
+        # Its deliveries and back-channel logouts count here, not in the web processes.
+        REGISTRY.register(OutboxCollector(OutboxFacts(engine, clock).read))
+        start_http_server(metrics_port, addr=metrics_host)
+        console.print(f"Metrics at http://{metrics_host}:{metrics_port}/metrics")
     console.print("Delivering the outbox; stop with Ctrl-C.")
     try:
         asyncio.run(run())

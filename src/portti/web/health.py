@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from prometheus_client.registry import Collector
     from sqlalchemy import Engine
 
+    from portti.infra.clock import Clock
     from portti.runtime import Runtime
 
 READY_CACHE_SECONDS = 1.0
@@ -142,8 +143,9 @@ class Readiness:
 class OutboxFacts:
     """The outbox's backlog and oldest message, read at most every few seconds."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
         self._value: tuple[float, tuple[int, float]] | None = None
 
     def read(self) -> tuple[int, float]:
@@ -153,7 +155,7 @@ class OutboxFacts:
         if self._value is not None and now - self._value[0] < OUTBOX_CACHE_SECONDS:
             return self._value[1]
         waiting = (OutboxStatus.PENDING.value, "sending")
-        with self.rt.engine.connect() as conn:
+        with self.engine.connect() as conn:
             count, oldest = conn.execute(
                 select(func.count(), func.min(OutboxMessage.created_at)).where(
                     OutboxMessage.status.in_(waiting)
@@ -163,7 +165,7 @@ class OutboxFacts:
         if oldest is not None:
             if oldest.tzinfo is None:
                 oldest = oldest.replace(tzinfo=UTC)
-            age = max(0.0, (self.rt.clock.now() - oldest).total_seconds())
+            age = max(0.0, (self.clock.now() - oldest).total_seconds())
         value = (int(count), age)
         self._value = (now, value)
         return value
@@ -172,7 +174,7 @@ class OutboxFacts:
 def health_routes(rt: Runtime) -> list[Route]:
     settings = rt.settings
     readiness = Readiness(rt)
-    outbox: list[Collector] = [metrics.OutboxCollector(OutboxFacts(rt).read)]
+    outbox: list[Collector] = [metrics.OutboxCollector(OutboxFacts(rt.engine, rt.clock).read)]
     networks = parse_networks(settings.metrics_networks)
     token = settings.metrics_token.get_secret_value().encode() if settings.metrics_token else None
     read_pool = pool_status(rt.engine)
