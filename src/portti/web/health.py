@@ -27,8 +27,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from portti.errors import Forbidden
+from portti.i18n import _l
 from portti.infra import metrics
 from portti.infra.logging import redact_urls
+from portti.web.errors import problem
 from portti.web.proxy import is_in, parse_networks
 
 if TYPE_CHECKING:
@@ -203,18 +206,17 @@ def health_routes(rt: Runtime) -> list[Route]:
 
     async def metrics_view(request: Request) -> Response:
         if not allowed(request):
-            return JSONResponse(
-                {
-                    "type": "about:blank",
-                    "title": "Forbidden",
-                    "status": 403,
-                    "detail": "Metrics are served to the networks in PORTTI_METRICS_NETWORKS "
-                    "or with the bearer token PORTTI_METRICS_TOKEN.",
-                },
-                status_code=403,
-                media_type="application/problem+json",
-                headers={**NO_STORE, "www-authenticate": "Bearer"},
+            refused = problem(
+                403,
+                "metrics_forbidden",
+                Forbidden.title,
+                _l(
+                    "Metrics are served to the networks in PORTTI_METRICS_NETWORKS or with the "
+                    "bearer token PORTTI_METRICS_TOKEN."
+                ),
             )
+            refused.headers.update({**NO_STORE, "www-authenticate": "Bearer"})
+            return refused
         in_use, waiting = read_pool()
         metrics.DB_POOL_IN_USE.set(in_use)
         metrics.DB_POOL_WAITING.set(waiting)

@@ -148,6 +148,12 @@ def test_metrics_only_for_configured_networks_or_the_token(app, client):  # OPS-
     assert refused.status_code == 403
     assert refused.headers["content-type"] == "application/problem+json"
     assert "PORTTI_METRICS_NETWORKS" in refused.json()["detail"]
+    assert refused.json()["code"] == "metrics_forbidden"
+    finnish = client.get("/metrics", headers={"Accept-Language": "fi"}).json()
+    assert (
+        finnish["detail"].startswith("Mittaustiedot")
+        and "PORTTI_METRICS_TOKEN" in finnish["detail"]
+    )
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
     ok = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200 and "portti_http_requests_total" in ok.text
