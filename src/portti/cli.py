@@ -250,6 +250,37 @@ def companies_create(
     _bootstrap(create)
 
 
+@companies_cli.command("list")
+def companies_list() -> None:
+    """Show every company: id, name, business ID, kind, its accounting office, language, zone."""
+    from sqlalchemy import select
+
+    from portti.companies.models import Company
+    from portti.db.session import make_engine, make_session_factory
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    table = Table(title="Companies")
+    for col in ("Id", "Name", "Business ID", "Kind", "Accounting office", "Language", "Time zone"):
+        table.add_column(col)
+    try:
+        with make_session_factory(engine)() as db:
+            for c in db.scalars(select(Company).order_by(Company.name, Company.id)):
+                office = c.accounting_office
+                table.add_row(
+                    str(c.id),
+                    c.name,
+                    c.business_id or "",
+                    c.kind,
+                    f"{office.name} ({office.business_id})" if office else "",
+                    c.default_language,
+                    c.timezone,
+                )
+    finally:
+        engine.dispose()
+    Console().print(table)  # the terminal's width now (COLUMNS), not at import
+
+
 @companies_cli.command("link-office")
 def companies_link_office(
     office: str = typer.Option(..., help="The accounting office's business ID."),
