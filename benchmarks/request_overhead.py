@@ -82,7 +82,9 @@ def main() -> None:
             wrapped.append(asyncio.run(run(layered(), args.requests)))
         p, w = statistics.median(plain), statistics.median(wrapped)
         what = f"{fmt} lines" if level == "INFO" else "no line"
-        print(f"{what:>10}: bare {p:5.1f} µs, with the layer {w:5.1f} µs: {w - p:5.1f} µs CPU a request")
+        print(
+            f"{what:>10}: bare {p:5.1f} µs, with the layer {w:5.1f} µs: {w - p:5.1f} µs CPU a request"
+        )
 
 
 if __name__ == "__main__":
