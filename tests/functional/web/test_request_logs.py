@@ -15,6 +15,7 @@ import httpx
 import pytest
 import structlog
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from portti.infra.logging import portti_handler, redact_urls
 from portti.infra.mail import make_mailer
@@ -194,7 +195,7 @@ def test_outgoing_request_urls_never_reach_the_log(settings, log_output):  # SEC
 
 def test_a_whole_invitation_with_a_credentialed_sms_gateway_logs_no_secret(
     app, client, world, db, settings, clock, session_factory, log_output
-):  # SEC-29 OPS-12
+):  # SEC-29 OPS-12 OPS-11
     sink = HttpSink()
     sink.start()
     sms_url = f"http://gwuser:gwpass@127.0.0.1:{sink.port}/sms?api_key=SECRETAPIKEY123"
@@ -210,7 +211,13 @@ def test_a_whole_invitation_with_a_credentialed_sms_gateway_logs_no_secret(
     try:
         admin = another_browser(app)
         force_login(admin, world.kh_a, stepped_up=True)
+        invited_before = REGISTRY.get_sample_value("portti_invitations_sent_total") or 0
         invite(admin, world.client_a.id, world.employee_a_membership.id)
+        assert REGISTRY.get_sample_value("portti_invitations_sent_total") == invited_before + 1
+        sms_failed = {"channel": "sms", "outcome": "retry"}
+        retries_before = (
+            REGISTRY.get_sample_value("portti_outbox_deliveries_total", sms_failed) or 0
+        )
         act = AppActivation(another_browser(app))
         signup = latest_signup_code(db, settings.secret, world.employee_a)
         assert act.redeem(signup).status_code == 201
@@ -222,6 +229,8 @@ def test_a_whole_invitation_with_a_credentialed_sms_gateway_logs_no_secret(
         asyncio.run(worker.run_once())
         sent = [r for r in sink.requests if r.path.startswith("/sms?api_key=")]
         assert len(sent) == 2, "the failed try and the retry"
+        retries = REGISTRY.get_sample_value("portti_outbox_deliveries_total", sms_failed)
+        assert retries == retries_before + 1
         assert sink.requests[-1].headers["authorization"].startswith("Basic ")
         assert act.confirm_phone(sms_code).status_code == 200
     finally:
