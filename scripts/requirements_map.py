@@ -168,6 +168,22 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Expired and ended rows purged on a schedule; audit retention with export before pruning",
         "`retention.py`, `cli.py` (`purge`, `worker`), `db/migrations/versions/20261207_0020_audit_retention.py`",
     ),
+    "OPS-10": (
+        "Day-one set-up from the command line: companies, office links, the first Support; idempotent, audited; `portti demo` refuses production",
+        "`companies/bootstrap.py`, `cli.py` (`companies create`, `companies link-office`, `support add`, `demo`)",
+    ),
+    "OPS-11": (
+        "`/healthz` (no database), `/readyz` (database, schema at head, keys, Redis; 503 naming the part), Prometheus `/metrics` for configured networks or a token, multi-process",
+        "`web/health.py`, `infra/metrics.py`, `web/access.py`, counters in `weblogin/qr/`, `infra/outbox.py`, `infra/ratelimit.py`, `oidc_provider/`, `invitations/services.py`",
+    ),
+    "OPS-12": (
+        "One structured line per request (route template, status, duration, request id, client network), JSON lines, tracebacks as one record; every setting documented, wrong ones named",
+        "`infra/logging.py`, `web/access.py`, `config.py` (`load_settings`), `cli.py`, `asgi.py`, `docs/operations.md`",
+    ),
+    "OPS-15": (
+        "Trusted proxies by network; X-Forwarded-For/-Proto/-Host and X-Request-ID only from them; backups 0600",
+        "`web/proxy.py`, `config.py` (`parse_networks`), `web/deps.py` (`client_ip`), `db/backup.py`",
+    ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
@@ -327,6 +343,18 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "SEC-27": (
         "A reused refresh token also ends its family's access tokens (the login ends)",
         "`oidc_provider/service.py` (`refresh`), `oidc_provider/logins.py`",
+    ),
+    "SEC-29": (
+        "No credential, token or query string of an outgoing request (SMS gateway, identity provider, back-channel) reaches a log",
+        "`infra/logging.py` (`redact_urls`, httpx loggers at WARNING), `web/health.py` (readiness messages)",
+    ),
+    "SEC-30": (
+        "`Strict-Transport-Security` on every response when the base URL is https",
+        "`web/response_headers.py`",
+    ),
+    "SEC-31": (
+        "`Cache-Control: no-store` on every authenticated response (pages, `/api/v1`, `/app-api/v1`)",
+        "`web/response_headers.py`",
     ),
 }
 

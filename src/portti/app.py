@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -21,18 +22,24 @@ from portti.accounts.passwords import (
     PasswordPolicy,
     make_password_hasher,
 )
-from portti.config import OidcProviderSettings, Settings
+from portti.config import OidcProviderSettings, Settings, load_settings, parse_networks
 from portti.db.session import make_engine, make_session_factory
 from portti.i18n import _l
+from portti.infra import metrics
 from portti.infra.clock import Clock, SystemClock
 from portti.infra.logging import configure_logging
 from portti.infra.ratelimit import LimitsRateLimiter
 from portti.oidc_provider.cors import PublicDocumentsCors
 from portti.runtime import Runtime
+from portti.web.access import AccessLogMiddleware
+from portti.web.cookies import SESSION, cookie_name
 from portti.web.csrf import csrf_token
 from portti.web.deps import UnitOfWorkDep
 from portti.web.errors import install_error_handlers
+from portti.web.health import health_routes, pool_status
 from portti.web.middleware import BrowserMiddleware, LocaleMiddleware, content_security_policy
+from portti.web.proxy import ProxyHeadersMiddleware
+from portti.web.response_headers import ResponseHeadersMiddleware
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -129,8 +136,8 @@ def build_runtime(
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    settings = settings or Settings()
-    configure_logging(settings.log_level)
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     providers = list(settings.oidc_providers)
     if settings.test_idp_enabled:
         # In demo mode the test provider fills in for the methods that have no real provider
@@ -189,6 +196,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         rt.geo.close()
         rt.backchannel_http.close()
         rt.engine.dispose()
+        if metrics.multiprocess_dir():
+            from prometheus_client import multiprocess
+
+            # This process's live gauges (the pool) stop counting in the sum.
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
     app = FastAPI(
         title="Portti",
@@ -221,6 +233,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         secure=settings.secure_cookies,
         csp=content_security_policy(form_targets),
     )
+    # Outermost last: the proxy's headers are read first, then the request is timed and logged.
+    app.add_middleware(
+        ResponseHeadersMiddleware,
+        https=settings.secure_cookies,
+        session_cookies=(cookie_name(SESSION, secure=settings.secure_cookies),),
+    )
+    app.add_middleware(
+        AccessLogMiddleware, pool_status=pool_status(rt.engine), routes=lambda: app.router.routes
+    )
+    app.add_middleware(ProxyHeadersMiddleware, trusted=parse_networks(settings.trusted_proxies))
+    # Probes and the metrics scrape: plain routes ahead of every router (web/health.py).
+    app.router.routes[:0] = health_routes(rt)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     from portti.mobile import views as mobile_views
 
@@ -287,9 +311,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.web.openapi import install_openapi
 
     install_openapi(app)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     return app

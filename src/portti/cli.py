@@ -9,12 +9,24 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from portti.config import Settings
+from portti.config import Settings, SettingsError, load_settings
 
 cli = typer.Typer(
     help="Portti: onboarding and login for people without a national e-ID.", no_args_is_help=True
 )
 console = Console()
+err_console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    """The settings, or each wrong one named on stderr and exit status 2."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        err_console.print("[red]Portti cannot start: wrong settings[/red]", soft_wrap=True)
+        for line in str(exc).splitlines():
+            err_console.print(f"  {line}", soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
 
 
 @cli.command()
@@ -30,7 +42,7 @@ def migrate(
     """Bring the database schema up to date (Alembic)."""
     from portti.db import migrate as m
 
-    settings = Settings()
+    settings = _settings()
     if check:
         m.check(settings.database_url)
         console.print("The schema matches the models.")
@@ -68,7 +80,7 @@ cli.add_typer(keys_cli, name="keys")
 @keys_cli.command("list")
 def keys_list() -> None:
     """Show each key: algorithm, generation, key id, when it became (or becomes) active."""
-    settings = Settings()
+    settings = _settings()
 
     def show(store: Any) -> None:
         published = {k.kid for k in store.published()}
@@ -99,7 +111,7 @@ def keys_rotate(
     ),
 ) -> None:
     """Make the next key: published now, used after PORTTI_KEYS_PREPUBLISH_HOURS."""
-    settings = Settings()
+    settings = _settings()
 
     def rotate(store: Any) -> None:
         from portti.keys.services import ENCRYPTION_ALGORITHMS, SIGNING_ALGORITHMS
@@ -164,7 +176,7 @@ def clients_register(
     from portti.infra.secret_material import load as load_secret_material
     from portti.oidc_provider.clients import ClientInput, ClientService
 
-    settings = Settings()
+    settings = _settings()
     fields: dict[str, object] = {
         "name": name,
         "redirect_uris": redirect_uri,
@@ -213,14 +225,165 @@ def clients_register(
         print(json.dumps(out, indent=2))
 
 
+companies_cli = typer.Typer(
+    help="Companies, accounting offices and the operator company (day-one set-up).",
+    no_args_is_help=True,
+)
+cli.add_typer(companies_cli, name="companies")
+support_cli = typer.Typer(help="Support people (the operator's staff).", no_args_is_help=True)
+cli.add_typer(support_cli, name="support")
+
+
+def _bootstrap(work: Any) -> None:
+    """Runs one set-up operation in a transaction and prints what it did; a refusal is one
+    readable line on stderr and exit status 1, with nothing changed."""
+    from portti.audit.services import AuditLog
+    from portti.companies.bootstrap import Bootstrap, BootstrapError
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    clock = SystemClock()
+    try:
+        with make_session_factory(engine)() as db:
+            try:
+                result = work(Bootstrap(db, clock, AuditLog(db, clock)))
+            except BootstrapError as exc:
+                db.rollback()
+                err_console.print(f"[red]Error:[/red] {exc}", soft_wrap=True)
+                raise typer.Exit(1) from None
+            db.commit()
+    finally:
+        engine.dispose()
+    console.print(result.message, soft_wrap=True)
+
+
+@companies_cli.command("create")
+def companies_create(
+    name: str = typer.Option(..., help="The company's name."),
+    business_id: str = typer.Option(..., help="Finnish business ID (Y-tunnus), e.g. 2345678-0."),
+    kind: str = typer.Option(
+        "company", help="company, accounting_office, or operator (the service operator)."
+    ),
+    language: str = typer.Option("fi", help="Default language of its pages: fi, sv or en."),
+    timezone: str = typer.Option("Europe/Helsinki", help="Its time zone (IANA name)."),
+) -> None:
+    """Create a company; with the same details again, nothing changes."""
+    from portti.companies.bootstrap import BootstrapError
+    from portti.companies.models import CompanyKind
+
+    def create(b: Any) -> Any:
+        try:
+            company_kind = CompanyKind(kind)
+        except ValueError:
+            raise BootstrapError(
+                f"{kind!r} is not a kind of company: company, accounting_office or operator"
+            ) from None
+        return b.create_company(
+            name=name,
+            business_id=business_id,
+            kind=company_kind,
+            language=language,
+            timezone=timezone,
+        )
+
+    _bootstrap(create)
+
+
+@companies_cli.command("list")
+def companies_list() -> None:
+    """Show every company: id, name, business ID, kind, its accounting office, language, zone."""
+    from sqlalchemy import select
+
+    from portti.companies.models import Company
+    from portti.db.session import make_engine, make_session_factory
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    table = Table(title="Companies")
+    for col in ("Id", "Name", "Business ID", "Kind", "Accounting office", "Language", "Time zone"):
+        table.add_column(col)
+    try:
+        with make_session_factory(engine)() as db:
+            for c in db.scalars(select(Company).order_by(Company.name, Company.id)):
+                office = c.accounting_office
+                table.add_row(
+                    str(c.id),
+                    c.name,
+                    c.business_id or "",
+                    c.kind,
+                    f"{office.name} ({office.business_id})" if office else "",
+                    c.default_language,
+                    c.timezone,
+                )
+    finally:
+        engine.dispose()
+    Console().print(table)  # the terminal's width now (COLUMNS), not at import
+
+
+@companies_cli.command("link-office")
+def companies_link_office(
+    office: str = typer.Option(..., help="The accounting office's business ID."),
+    client: str = typer.Option(..., help="The client company's business ID."),
+    replace: bool = typer.Option(False, help="Move a client another office serves."),
+) -> None:
+    """Let an accounting office serve a client company (its TPK users administer it)."""
+    _bootstrap(lambda b: b.link_office(office=office, client=client, replace=replace))
+
+
+@support_cli.command("add")
+def support_add(
+    given_name: str = typer.Option(..., help="Given name."),
+    family_name: str = typer.Option(..., help="Family name."),
+    hetu: str = typer.Option(
+        ...,
+        prompt="Finnish personal identity code",
+        hide_input=True,
+        help="Finnish personal identity code; asked for (or read from standard input) when "
+        "not given, so that it stays out of the shell history.",
+    ),
+    email: str | None = typer.Option(None, help="E-mail address."),
+    operator: str | None = typer.Option(
+        None, help="The operator company's business ID (needed only when unclear)."
+    ),
+) -> None:
+    """Make a person Support (every company): they then log in with Finnish bank ID."""
+    _bootstrap(
+        lambda b: b.add_support(
+            hetu=hetu,
+            given_name=given_name,
+            family_name=family_name,
+            email=email,
+            operator=operator,
+        )
+    )
+
+
 @cli.command()
-def demo() -> None:
+def demo(
+    force: bool = typer.Option(
+        False, "--force", help="Write the demo data even in production mode."
+    ),
+) -> None:
     """Write the demo data (once) and print how to log in as each demo person."""
+    from portti.config import Mode
     from portti.db.session import make_engine, make_session_factory
     from portti.demo import demo_logins, seed_demo
     from portti.infra.clock import SystemClock
 
-    settings = Settings()
+    settings = _settings()
+    if settings.mode is Mode.PRODUCTION and not force:
+        # Demo people with made-up identity codes and Support rights do not belong in a
+        # production database: set it up with `portti companies` and `portti support`.
+        err_console.print(
+            "[red]Error:[/red] PORTTI_MODE is production: `portti demo` would add made-up "
+            "people, one of them Support. Set up a production database with `portti companies "
+            "create` and `portti support add` (docs/operations.md); --force writes the demo "
+            "data anyway.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     engine = make_engine(settings.database_url)
     created = seed_demo(make_session_factory(engine), SystemClock())
     engine.dispose()
@@ -238,7 +401,7 @@ def backup(target: Path = typer.Argument(..., help="File to write the backup to.
     """Back up the database (SQLite online backup, or pg_dump for PostgreSQL)."""
     from portti.db.backup import backup as do_backup
 
-    do_backup(Settings().database_url, target)
+    do_backup(_settings().database_url, target)
     console.print(f"Backup written to {target}")
 
 
@@ -252,7 +415,7 @@ def restore(
 
     if not yes:
         typer.confirm("This replaces the whole database. Continue?", abort=True)
-    do_restore(Settings().database_url, source)
+    do_restore(_settings().database_url, source)
     console.print(f"Restored from {source}")
 
 
@@ -270,7 +433,7 @@ def secrets_rotate() -> None:
     from portti.infra.clock import SystemClock
     from portti.infra.secret_material import SecretMaterialError, load, reseal_all
 
-    settings = Settings()
+    settings = _settings()
     ring = settings.secret
     engine = make_engine(settings.database_url)
     try:
@@ -309,7 +472,7 @@ def purge() -> None:
     from portti.infra.clock import SystemClock
     from portti.retention import purge_with
 
-    settings = Settings()
+    settings = _settings()
     engine = make_engine(settings.database_url)
     try:
         report = purge_with(settings, engine, SystemClock().now())
@@ -334,22 +497,43 @@ def serve(
     workers: int = typer.Option(1),
 ) -> None:
     """Serve the web UI and the APIs with uvicorn."""
+    import os
+
     import uvicorn
 
-    Settings()  # fail early on bad settings
+    _settings()  # fail early on bad settings
+    multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc:
+        # Counts of an earlier run would be added to this one's (prometheus-client's rule:
+        # empty the directory before the processes start).
+        directory = Path(multiproc)
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.db"):
+            old.unlink()
     uvicorn.run(
         "portti.asgi:app",
         host=host,
         port=port,
         workers=workers,
+        # Portti reads X-Forwarded-* itself, from PORTTI_TRUSTED_PROXIES (web/proxy.py), and
+        # writes its own access line (web/access.py); uvicorn's records go through Portti's
+        # log handler (log_config=None: uvicorn installs none of its own).
         proxy_headers=False,
         log_level="warning",
         access_log=False,
+        log_config=None,
     )
 
 
 @cli.command()
-def worker() -> None:
+def worker(
+    metrics_port: int | None = typer.Option(
+        None, help="Serve this worker's Prometheus metrics on this port (GET /metrics)."
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", help="The address the metrics port listens on (not public by default)."
+    ),
+) -> None:
     """Deliver queued e-mail and SMS (the outbox) and OpenID back-channel logout tokens until
     stopped with Ctrl-C or SIGTERM.
 
@@ -372,8 +556,8 @@ def worker() -> None:
     from portti.oidc_provider.keys import KeyStoreSigningKeys
     from portti.retention import run_purges
 
-    settings = Settings()
-    configure_logging(settings.log_level)
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     clock = SystemClock()
@@ -404,6 +588,16 @@ def worker() -> None:
             run_purges(settings, engine, clock, stop),
         )
 
+    if metrics_port is not None:
+        from prometheus_client import REGISTRY, start_http_server
+
+        from portti.infra.metrics import OutboxCollector
+        from portti.web.health import OutboxFacts
+
+        # Its deliveries and back-channel logouts count here, not in the web processes.
+        REGISTRY.register(OutboxCollector(OutboxFacts(engine, clock).read))
+        start_http_server(metrics_port, addr=metrics_host)
+        console.print(f"Metrics at http://{metrics_host}:{metrics_port}/metrics")
     console.print("Delivering the outbox; stop with Ctrl-C.")
     try:
         asyncio.run(run())

@@ -5,15 +5,43 @@ Secrets have no silent defaults outside demo mode: a production start without a 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(values: list[str] | tuple[str, ...]) -> tuple[Network, ...]:
+    """Addresses and networks (CIDR): a single address is a /32 or /128."""
+    networks: list[Network] = []
+    for raw in values:
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)"
+            ) from None
+    return tuple(networks)
 
 
 class Mode(StrEnum):
@@ -153,7 +181,6 @@ class Settings(BaseSettings):
     mode: Mode = Mode.PRODUCTION
     base_url: str = "http://127.0.0.1:8000"
     database_url: str = "sqlite:///var/portti.db"
-    redis_url: str | None = None
     # Events between processes: "memory://", "postgresql" (LISTEN/NOTIFY) or a redis:// URL.
     event_bus_url: str = "memory://"
     # What the app says is asking when a QR login is scanned (WEB-2).
@@ -236,13 +263,39 @@ class Settings(BaseSettings):
     audit_export_dir: Path | None = None
     purge_interval_minutes: float = Field(default=60, ge=0)
 
-    log_level: str = "INFO"
-    trusted_proxies: list[str] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # "text": key=value lines; "json": one JSON object a line (OPS-12).
+    log_format: Literal["text", "json"] = "text"
+    # Addresses or networks (CIDR) of the reverse proxies whose X-Forwarded-For, -Proto, -Host
+    # and X-Request-ID are believed (OPS-15); a JSON list or comma-separated.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Who may read /metrics (OPS-11): clients in these networks, or anyone with this token.
+    metrics_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1"]
+    )
+    metrics_token: SecretStr | None = None
     # Threads that run request handlers (their database work, PIN and password hashing, calls
     # to an identity provider); unset: 4 with SQLite, 16 with PostgreSQL. SQLite has one writer
     # and Python one interpreter lock, so beyond a few threads more only contend (measured in
     # docs/benchmarks.md); a remote database's round trips leave room for more.
     handler_threads: int | None = Field(default=None, ge=1, le=256)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("trusted_proxies", "metrics_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            cleaned = [str(v).strip() for v in value if str(v).strip()]
+            parse_networks(cleaned)  # raises with the entry that is not an address or network
+            return cleaned
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -349,3 +402,36 @@ class Settings(BaseSettings):
         if self.handler_threads is not None:
             return self.handler_threads
         return 4 if self.database_url.startswith("sqlite") else 16
+
+
+class SettingsError(Exception):
+    """Settings that stop the start: one line per setting, naming it and what is wrong."""
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    if not loc:
+        return "PORTTI_* settings"
+    head, *rest = loc
+    name = f"PORTTI_{str(head).upper()}"
+    return name + "".join(f"[{p}]" for p in rest)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """``Settings()`` from the environment, or :class:`SettingsError` whose message an operator
+    can act on (the setting's variable and what is wrong; never the value, which may be a
+    secret)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False):
+            message = str(error.get("msg", "invalid"))
+            message = message.removeprefix("Value error, ")
+            message = message.replace("Input should be", "must be")
+            if error.get("type") == "missing":
+                message = "must be set"
+            lines.append(f"{_env_name(tuple(error.get('loc', ())))}: {message}")
+        raise SettingsError("\n".join(lines)) from None
+    except Exception as exc:  # pydantic-settings' own parse errors (JSON that does not parse)
+        text = str(exc)
+        raise SettingsError(text.split("\n", 1)[0].replace('"', "")[:300]) from None

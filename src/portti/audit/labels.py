@@ -16,6 +16,8 @@ EVENT_NAMES: dict[str, LazyText] = {
     AuditAction.STEP_UP_FAILED: _l("step up failed"),
     AuditAction.COMPANY_SELECTED: _l("company selected"),
     AuditAction.COMPANY_SETTINGS_CHANGED: _l("company settings changed"),
+    AuditAction.COMPANY_CREATED: _l("company created"),
+    AuditAction.ACCOUNTING_OFFICE_LINKED: _l("accounting office linked"),
     AuditAction.PERSON_CREATED: _l("person created"),
     AuditAction.PERSON_UPDATED: _l("person updated"),
     AuditAction.MEMBERSHIP_ADDED: _l("membership added"),

@@ -21,6 +21,9 @@ class AuditAction(StrEnum):
     STEP_UP_FAILED = "step_up_failed"
     COMPANY_SELECTED = "company_selected"
     COMPANY_SETTINGS_CHANGED = "company_settings_changed"
+    # Set-up by an operator on the server (`portti companies …`, OPS-10).
+    COMPANY_CREATED = "company_created"
+    ACCOUNTING_OFFICE_LINKED = "accounting_office_linked"
     PERSON_CREATED = "person_created"
     PERSON_UPDATED = "person_updated"
     MEMBERSHIP_ADDED = "membership_added"

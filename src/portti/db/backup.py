@@ -59,6 +59,7 @@ def _backup(url: str, target: Path) -> Path:
         finally:
             dest.close()
             source.close()
+        target.chmod(0o600)
         return target
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
@@ -77,6 +78,7 @@ def _backup(url: str, target: Path) -> Path:
         check=True,
         env=_pg_env(url),
     )
+    target.chmod(0o600)
     return target
 
 

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from portti.config import Settings
 from portti.db.base import Model, UtcDateTime
+from portti.infra import metrics
 from portti.infra.clock import Clock
 from portti.infra.crypto import SecretBox
 from portti.infra.delivery import (
@@ -409,6 +410,7 @@ class OutboxWorker:
                         error_type=type(exc).__name__,
                     )
             outcome = await asyncio.to_thread(self._record, claim, error, permanent)
+            metrics.DELIVERIES.labels(claim.channel, outcome).inc()
             log.info(
                 "outbox_delivery",
                 message_id=claim.id,

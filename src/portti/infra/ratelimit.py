@@ -20,6 +20,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from portti.errors import RateLimited
+from portti.infra import metrics
 
 IPV6_CLIENT_PREFIX = 64
 
@@ -66,6 +67,7 @@ class LimitsRateLimiter:
     def hit(self, limit: str, *keys: str) -> None:
         for item in parse_many(limit):
             if not self._limiter.hit(item, "portti", *keys):
+                metrics.RATE_LIMITED.labels(keys[0] if keys else "unnamed").inc()
                 raise RateLimited(retry_after=self._wait(item, keys))
 
     def retry_after(self, limit: str, *keys: str) -> int | None:

@@ -30,6 +30,7 @@ from portti.devices.activation import ActivationService
 from portti.devices.models import Activation
 from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
 from portti.i18n import _l, lazy_ngettext, supported
+from portti.infra import metrics
 from portti.infra.clock import Clock
 from portti.infra.codes import clean_digits, random_digits
 from portti.infra.crypto import CodeHasher
@@ -320,6 +321,7 @@ class InvitationService:
             via=via,
         )
         self._send_invitation_email(inv, code)
+        metrics.INVITATIONS_SENT.inc()
         return inv
 
     def _end_live_invitations(self, m: Membership, actor_id: int, now: datetime) -> None:

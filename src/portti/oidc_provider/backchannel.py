@@ -24,6 +24,7 @@ from joserfc import jwt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from portti.infra import metrics
 from portti.infra.clock import Clock
 from portti.oidc_provider.claims import subject_for
 from portti.oidc_provider.keys import SigningKeys
@@ -161,6 +162,9 @@ class BackChannelLogout:
                 except httpx.HTTPError as exc:
                     error = type(exc).__name__
             self._record(login_id, attempt, error, permanent)
+            metrics.BACKCHANNEL_LOGOUTS.labels(
+                "sent" if error is None else ("failed" if permanent else "retry")
+            ).inc()
             log.info(
                 "backchannel_logout",
                 login_id=login_id,

@@ -25,6 +25,7 @@ from portti.audit.services import AuditLog
 from portti.db.base import table_of
 from portti.errors import DomainError
 from portti.i18n import _l
+from portti.infra import metrics
 from portti.infra.clock import Clock
 from portti.oidc_provider.claims import (
     CompanyGrant,
@@ -687,6 +688,7 @@ class ProviderService:
             client=client.client_id,
             grant=grant,
         )
+        metrics.OIDC_TOKENS.labels(grant).inc()
         return {
             "access_token": access_token,
             "token_type": "Bearer",

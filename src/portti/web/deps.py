@@ -62,13 +62,9 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 
 
 def client_ip(request: Request) -> str | None:
-    settings: Settings = runtime(request).settings
-    peer = request.client.host if request.client else None
-    forwarded = request.headers.get("x-forwarded-for")
-    # Only a proxy we trust may tell us who its client was.
-    if forwarded and peer in settings.trusted_proxies:
-        return forwarded.split(",")[-1].strip()[:45]
-    return peer
+    """The client's address: a trusted proxy's ``X-Forwarded-For`` was read already
+    (``web/proxy.py``, OPS-15)."""
+    return request.client.host if request.client else None
 
 
 def request_context(request: Request) -> RequestContext:

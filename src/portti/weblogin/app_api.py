@@ -22,6 +22,7 @@ from portti.config import Settings
 from portti.devices.models import Device, DeviceChallenge
 from portti.devices.schemas import ChallengeOut
 from portti.i18n import _l
+from portti.infra import metrics
 from portti.oidc_provider.parked import client_name_for_return_to
 from portti.web.filters import country_name
 from portti.weblogin.deps import AppSide, AppSideDep
@@ -193,6 +194,7 @@ def approve_login(approval_id: str, body: ApproveIn, side: AppSideDep) -> Approv
         verify=verify,
         service_origin=origin_of(side.settings.base_url),
     )
+    metrics.APP_APPROVALS.labels("biometric" if body.biometric_signature else "pin").inc()
     return ApprovalResult(approval_id=tx.public_id, status=tx.status)
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 import argon2
 import pyotp
 import pytest
+from fastapi.testclient import TestClient
 
 from support import factories as f
 
@@ -18,15 +19,23 @@ PASSWORD = "correct horse battery staple 7"
 
 @pytest.fixture
 def settings(settings):  # type: ignore[no-untyped-def]
-    # The test client is the proxy that names the client network (X-Forwarded-For); argon2id
-    # at 64 MiB so that a skipped hash would show in the timings.
+    # The test client is the proxy (on 127.0.0.1) that names the client network
+    # (X-Forwarded-For); argon2id at 64 MiB so that a skipped hash would show in the timings.
     return settings.model_copy(
         update={
-            "trusted_proxies": ["testclient"],
+            "trusted_proxies": ["127.0.0.0/8"],
             "argon2_time_cost": 2,
             "argon2_memory_kib": 64 * 1024,
         }
     )
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    with TestClient(
+        app, base_url="http://testserver", follow_redirects=False, client=("127.0.0.1", 50000)
+    ) as c:
+        yield c
 
 
 @pytest.fixture

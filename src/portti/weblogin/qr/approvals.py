@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from portti.audit.models import AuditAction
 from portti.devices.models import Device
+from portti.infra import metrics
 from portti.weblogin.errors import (
     ApprovalNotYours,
     ApprovalUsed,
@@ -112,6 +113,7 @@ class AppApprovals(LoginMachine):
         )
         if not moved:
             raise ApprovalUsed()
+        metrics.QR_LOGINS.labels("approved").inc()
         self._record_answer(AuditAction.LOGIN_APPROVED_IN_APP, tx, device)
         self.changed.append(tx)
         return tx

@@ -10,6 +10,7 @@ from portti.audit.models import AuditAction
 from portti.audit.services import RequestContext
 from portti.errors import NotFound
 from portti.i18n import _l
+from portti.infra import metrics
 from portti.weblogin.errors import (
     ApprovalNotYours,
     ApprovalUsed,
@@ -62,6 +63,7 @@ class BrowserLogins(LoginMachine):
         number = 10 + secrets.randbelow(90)
         others = secrets.SystemRandom().sample([n for n in range(10, 100) if n != number], 2)
         choices = sorted([number, *others])
+        metrics.QR_LOGINS.labels("started").inc()
         tx = LoginTransaction(
             public_id=secrets.token_urlsafe(16),
             purpose=LoginPurpose.STEP_UP if step_up_of else LoginPurpose.LOGIN,

@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.devices.models import Device
+from portti.infra import metrics
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher
 from portti.infra.events import EventBus
@@ -47,6 +48,11 @@ Status = LoginTransactionStatus
 LIFETIME = timedelta(minutes=2)
 METHOD = "app_qr"
 STEP_UP_METHOD = "app"
+
+
+# How a login's end is counted (portti_qr_logins_total): the person refused it in the app
+# ("This wasn't me", the wrong number), it ran out of time, or a newer one replaced it.
+ENDED_OUTCOMES = {"not_me": "refused", "number_mismatch": "refused", "expired": "expired"}
 
 
 class LoginMachine:
@@ -204,6 +210,7 @@ class LoginMachine:
             raise ApprovalPending() from exc
 
     def _end(self, tx: LoginTransaction, status: Status, reason: str) -> None:
+        metrics.QR_LOGINS.labels(ENDED_OUTCOMES.get(reason, "ended")).inc()
         tx.status = status
         tx.ended_at = self.clock.now()
         tx.end_reason = reason
