@@ -377,12 +377,12 @@ class Settings(BaseSettings):
     def secret(self) -> SecretRing:
         """The root secret with the previous ones: one ring per settings object, so the stable
         keys loaded into it at start (``infra.secret_material``) reach every service."""
-        if self._ring is None:
-            assert self.secret_key is not None
-            self._ring = SecretRing(
-                self.secret_key.get_secret_value().encode(),
-                tuple(p.get_secret_value().encode() for p in self.previous_secret_keys),
-            )
+        assert self.secret_key is not None
+        current = self.secret_key.get_secret_value().encode()
+        previous = tuple(p.get_secret_value().encode() for p in self.previous_secret_keys)
+        # A copy with other secrets (``model_copy(update=…)``) must not keep this ring.
+        if self._ring is None or self._ring.current != current or self._ring.previous != previous:
+            self._ring = SecretRing(current, previous)
         return self._ring
 
     @property

@@ -5,6 +5,7 @@ the command line as the actor; `portti demo` refuses production mode."""
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from datetime import date
@@ -204,7 +205,7 @@ def test_demo_refuses_production_mode_without_force(database_url, tmp_path):  # 
         **os.environ,
         "PORTTI_MODE": "production",
         "PORTTI_DATABASE_URL": database_url,
-        "PORTTI_SECRET_KEY": "s" * 48,
+        "PORTTI_SECRET_KEY": secrets.token_urlsafe(48),
         "PORTTI_BASE_URL": "https://portti.example",
         "PORTTI_MAIL_URL": "smtp://127.0.0.1:2525",
         "PORTTI_SMS_URL": "https://sms.example/send",
