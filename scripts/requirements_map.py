@@ -160,6 +160,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Clear errors that change nothing; secrets never in logs, responses or the DB in clear",
         "`web/errors.py`, `errors.py`, `infra/crypto.py`, every service's validation",
     ),
+    "OPS-16": (
+        "One instance holds hundreds of concurrent requests; no second writer, outage or restart turns into a 500",
+        "`infra/events.py` (`RedisEventBus`), `infra/ratelimit.py` (memory while Redis is down), `docs/operations.md`",
+    ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
