@@ -162,7 +162,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OPS-16": (
         "One instance holds hundreds of concurrent requests; no second writer, outage or restart turns into a 500",
-        "`infra/events.py` (`RedisEventBus`), `infra/ratelimit.py` (memory while Redis is down), `docs/operations.md`",
+        "`infra/events.py` (`RedisEventBus`), `infra/ratelimit.py` (memory while Redis is down), `web/drain.py`, `weblogin/qr_views.py` (`qr_events`), `cli.py` (`serve`), `docs/operations.md`",
     ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",

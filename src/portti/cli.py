@@ -224,7 +224,7 @@ def serve(
     """Serve the web UI and the APIs with uvicorn."""
     import uvicorn
 
-    Settings()  # fail early on bad settings
+    settings = Settings()  # fail early on bad settings
     uvicorn.run(
         "portti.asgi:app",
         host=host,
@@ -233,6 +233,8 @@ def serve(
         proxy_headers=False,
         log_level="warning",
         access_log=False,
+        # SIGTERM: stop accepting, let requests in flight finish this long (OPS-16).
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
