@@ -13,6 +13,11 @@ CPU comes from /proc, so the client's CPU on this shared machine counts against 
 
     .venv/bin/python benchmarks/sso_roundtrip.py [--round-trips 1500] [--rounds 2] [--concurrency 8]
     .venv/bin/python benchmarks/sso_roundtrip.py --smoke     # a few seconds: does it run
+    .venv/bin/python benchmarks/sso_roundtrip.py --in-process [--round-trips 600]
+
+``--in-process`` measures Portti's own code alone: the ASGI app driven directly in this process
+(no HTTP parsing, no load generator, handlers on the event loop's thread), its CPU time
+(``time.process_time``) per round trip: what a busy shared machine stretches least.
 
 Target (OPS-16): Portti at most 1.5x oidc-provider's CPU per round trip, p99 under 60 ms.
 """
@@ -56,6 +61,8 @@ from support import factories as f  # noqa: E402
 PROVIDER_DIR = ROOT / "tests" / "interop" / "oidc_provider"
 REDIRECT = "https://accounting.example/callback"
 SCOPE = "openid profile email"
+# A browser names its languages on every request (Portti then needs no company default).
+BROWSER_LANGUAGES = "fi-FI,fi;q=0.9,en;q=0.8"
 TARGET_RATIO = 1.5
 TARGET_P99_MS = 60.0
 
@@ -201,7 +208,9 @@ async def round_trips(target: Target, count: int, concurrency: int) -> list[floa
             query = urlencode(authorize_params(target.client_id, verifier))
             t = time.perf_counter()
             status, head, data = await conn.request(
-                "GET", f"{target.authorize_path}?{query}", headers={"Cookie": target.cookie}
+                "GET",
+                f"{target.authorize_path}?{query}",
+                headers={"Cookie": target.cookie, "Accept-Language": BROWSER_LANGUAGES},
             )
             location = head.get("location", "")
             if status not in (302, 303) or not location.startswith(REDIRECT):
@@ -266,13 +275,124 @@ class Figures:
         )
 
 
+# -- Portti in process -------------------------------------------------------------------------
+
+
+async def asgi_call(  # type: ignore[no-untyped-def]
+    app, method: str, path: str, query: str = "", headers=(), body: bytes = b""
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")]
+        + [(k.lower().encode(), v.encode()) for k, v in headers]
+        + ([(b"content-length", str(len(body)).encode())] if body else []),
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    sent = False
+
+    async def receive():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    out: dict[str, object] = {"status": 0, "headers": [], "body": b""}
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        if message["type"] == "http.response.start":
+            out["status"], out["headers"] = message["status"], message["headers"]
+        elif message["type"] == "http.response.body":
+            out["body"] = out["body"] + message.get("body", b"")  # type: ignore[operator]
+
+    await app(scope, receive, send)
+    return out["status"], dict(out["headers"]), out["body"]  # type: ignore[arg-type,return-value]
+
+
+def in_process(count: int) -> None:
+    import anyio.to_thread
+
+    from portti.app import create_app
+    from portti.config import Mode, Settings
+    from portti.db.migrate import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="portti-sso-cpu-") as tmp:
+        database_url = f"sqlite:///{Path(tmp) / 'portti.db'}"
+        upgrade(database_url)
+        settings = Settings(
+            mode=Mode.TEST,
+            database_url=database_url,
+            base_url="http://127.0.0.1",
+            secret_key="bench-secret-key-" + "x" * 32,
+            log_level="WARNING",
+            outbox_in_process=False,
+        )
+        app = create_app(settings)
+        client_id, client_secret, token = seed_portti(settings)
+        auth = basic_auth(client_id, client_secret)
+
+        async def inline(func, *a, **_):  # type: ignore[no-untyped-def]
+            return func(*a)
+
+        anyio.to_thread.run_sync = inline  # type: ignore[assignment]
+
+        async def one() -> None:
+            verifier = secrets.token_urlsafe(48)
+            status, head, data = await asgi_call(
+                app, "GET", "/oidc/authorize", urlencode(authorize_params(client_id, verifier)),
+                [("cookie", f"portti_session={token}"), ("accept-language", BROWSER_LANGUAGES)],
+            )  # fmt: skip
+            location = head.get(b"location", b"").decode()
+            if status != 303 or not location.startswith(REDIRECT):
+                raise rawhttp.HttpError(status, data)
+            code = parse_qs(urlsplit(location).query)["code"][0]
+            body = urlencode(
+                {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                 "code_verifier": verifier}
+            ).encode()  # fmt: skip
+            status, _, data = await asgi_call(
+                app, "POST", "/oidc/token", "",
+                [("content-type", "application/x-www-form-urlencoded"), ("authorization", auth)],
+                body,
+            )  # fmt: skip
+            if status != 200:
+                raise rawhttp.HttpError(status, data)
+
+        async def run() -> float:
+            for _ in range(50):
+                await one()
+            cpu0 = time.process_time()
+            for _ in range(count):
+                await one()
+            return time.process_time() - cpu0
+
+        try:
+            cpu = asyncio.run(run())
+        finally:
+            app.state.runtime.engine.dispose()
+    print(f"Portti in process: {count} round trips, {cpu / count * 1000:.2f} ms CPU each")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--round-trips", type=int, default=1500, help="per provider and round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--smoke", action="store_true", help="a few seconds: does it run")
+    parser.add_argument("--in-process", action="store_true", help="Portti's own CPU alone")
     args = parser.parse_args()
+    if args.in_process:
+        in_process(args.round_trips if args.round_trips != 1500 else 600)
+        return 0
     if args.smoke:
         args.round_trips, args.rounds, args.concurrency = 40, 1, 4
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
