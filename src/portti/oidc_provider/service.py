@@ -63,7 +63,6 @@ MAX_PARAM = 2000
 _INSERT_REFRESH = insert(table_of(RefreshToken))
 _CLIENT = select(OidcClient).where(OidcClient.client_id == bindparam("client_id"))
 _codes = table_of(AuthorizationCode)
-_INSERT_CODE = insert(_codes)
 _CLAIM_CODE = (
     update(_codes)
     .where(
@@ -97,15 +96,6 @@ _LOGIN = select(
     _logins.c.amr,
     _logins.c.ended_at,
 ).where(_logins.c.id == bindparam("id"))
-_OPEN_LOGIN = (
-    select(_logins.c.id, _logins.c.acr, _logins.c.company_id)
-    .where(
-        _logins.c.web_session_id == bindparam("ws"),
-        _logins.c.client_id == bindparam("client"),
-        _logins.c.ended_at.is_(None),
-    )
-    .limit(1)
-)
 
 
 @dataclass(frozen=True)
@@ -402,64 +392,60 @@ class ProviderService:
                 return NeedsCompany(grants)
         return Redirect(self._issue_code(req, ws, chosen))
 
-    def _login_for(
-        self, client: OidcClient, ws: WebSession, company_id: int | None
-    ) -> tuple[int, str]:
-        """The client's login through this browser session, made on its first authorization:
-        (its id, its acr). Read and updated as plain statements (every business-app login
-        passes here, OPS-16)."""
-        found = self.db.execute(_OPEN_LOGIN, {"ws": ws.id, "client": client.client_id}).first()
-        if found is not None:
-            if found.company_id != company_id:
-                self.db.execute(
-                    update(_logins).where(_logins.c.id == found.id).values(company_id=company_id)
-                )
-            return found.id, found.acr
-        now = self.clock.now()
-        acr, amr = acr_amr(ws.login_method)
-        device_id = self.db.scalars(
-            select(LoginTransaction.device_id).where(
-                LoginTransaction.web_session_id == ws.id,
-                LoginTransaction.purpose == LoginPurpose.LOGIN.value,
+    def _login_for(self, client: OidcClient, ws: WebSession, company_id: int | None) -> OidcLogin:
+        login = self.db.scalars(
+            select(OidcLogin).where(
+                OidcLogin.web_session_id == ws.id,
+                OidcLogin.client_id == client.client_id,
+                OidcLogin.ended_at.is_(None),
             )
         ).first()
-        login = OidcLogin(
-            sid=secrets.token_urlsafe(24),
-            client_id=client.client_id,
-            person_id=ws.person_id,
-            web_session_id=ws.id,
-            device_id=device_id,
-            company_id=company_id,
-            auth_time=ws.created_at,
-            acr=acr,
-            amr=amr,
-            created_at=now,
-            logout_attempts=0,
-        )
-        self.db.add(login)
-        self.db.flush()
-        return login.id, login.acr
+        now = self.clock.now()
+        if login is None:
+            acr, amr = acr_amr(ws.login_method)
+            device_id = self.db.scalars(
+                select(LoginTransaction.device_id).where(
+                    LoginTransaction.web_session_id == ws.id,
+                    LoginTransaction.purpose == LoginPurpose.LOGIN.value,
+                )
+            ).first()
+            login = OidcLogin(
+                sid=secrets.token_urlsafe(24),
+                client_id=client.client_id,
+                person_id=ws.person_id,
+                web_session_id=ws.id,
+                device_id=device_id,
+                company_id=company_id,
+                auth_time=ws.created_at,
+                acr=acr,
+                amr=amr,
+                created_at=now,
+                logout_attempts=0,
+            )
+            self.db.add(login)
+            self.db.flush()
+        else:
+            login.company_id = company_id
+        return login
 
     def _issue_code(self, req: ValidatedRequest, ws: WebSession, company_id: int | None) -> str:
         now = self.clock.now()
-        login_id, login_acr = self._login_for(req.client, ws, company_id)
+        login = self._login_for(req.client, ws, company_id)
         code = secrets.token_urlsafe(32)
         p = req.params
-        # A plain INSERT (no unit of work): every business-app login writes one (OPS-16).
-        self.db.execute(
-            _INSERT_CODE,
-            {
-                "code_hash": sha256_hex(code),
-                "client_id": req.client.client_id,
-                "login_id": login_id,
-                "redirect_uri": p["redirect_uri"],
-                "scope": p["scope"],
-                "nonce": p.get("nonce"),
-                "code_challenge": p.get("code_challenge"),
-                "code_challenge_method": "S256" if p.get("code_challenge") else None,
-                "created_at": now,
-                "expires_at": now + self.code_lifetime,
-            },
+        self.db.add(
+            AuthorizationCode(
+                code_hash=sha256_hex(code),
+                client_id=req.client.client_id,
+                login_id=login.id,
+                redirect_uri=p["redirect_uri"],
+                scope=p["scope"],
+                nonce=p.get("nonce"),
+                code_challenge=p.get("code_challenge"),
+                code_challenge_method="S256" if p.get("code_challenge") else None,
+                created_at=now,
+                expires_at=now + self.code_lifetime,
+            )
         )
         self.audit.record(
             AuditAction.OIDC_AUTHORIZED,
@@ -468,7 +454,7 @@ class ProviderService:
             subject_person_id=ws.person_id,
             client=req.client.client_id,
             scope=p["scope"],
-            acr=login_acr,
+            acr=login.acr,
         )
         out = {"code": code, "iss": self.issuer}
         if "state" in p:
