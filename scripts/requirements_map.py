@@ -184,6 +184,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Trusted proxies by network; X-Forwarded-For/-Proto/-Host and X-Request-ID only from them; backups 0600",
         "`web/proxy.py`, `config.py` (`parse_networks`), `web/deps.py` (`client_ip`), `db/backup.py`",
     ),
+    "OPS-16": (
+        "One instance holds hundreds of concurrent requests; no second writer, outage or restart turns into a 500",
+        "`infra/events.py` (`RedisEventBus`), `infra/ratelimit.py` (memory while Redis is down), `web/drain.py`, `weblogin/qr_views.py` (`qr_events`), `cli.py` (`serve`), `docs/operations.md`",
+    ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",

@@ -83,6 +83,7 @@ def build_runtime(
     from portti.oidc_provider.keys import KeyStoreSigningKeys
     from portti.strongauth.discovery import DiscoveryCache
     from portti.strongauth.oidc import JwksCache
+    from portti.web.drain import Drain
     from portti.weblogin.geo import CountryLookup
     from portti.weblogin.watch import StreamWatch
 
@@ -132,6 +133,7 @@ def build_runtime(
             sweep_every=timedelta(seconds=settings.oidc_membership_sweep_seconds),
             session_idle=timedelta(minutes=settings.session_idle_minutes),
         ),
+        drain=Drain(),
     )
 
 
@@ -163,6 +165,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # Server push (QR login): connects to PostgreSQL or Redis when those carry events.
         events = rt.events
         await events.start()
+        # SIGTERM: event streams end with a reconnection hint while uvicorn drains (OPS-16).
+        rt.drain.start()
         stop = asyncio.Event()
         worker_task: asyncio.Task[None] | None = None
         if settings.outbox_in_process:

@@ -501,7 +501,7 @@ def serve(
 
     import uvicorn
 
-    _settings()  # fail early on bad settings
+    settings = _settings()  # fail early on bad settings
     multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if multiproc:
         # Counts of an earlier run would be added to this one's (prometheus-client's rule:
@@ -522,6 +522,8 @@ def serve(
         log_level="warning",
         access_log=False,
         log_config=None,
+        # SIGTERM: stop accepting, let requests in flight finish this long (OPS-16).
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

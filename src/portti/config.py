@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     qr_keepalive_seconds: float = Field(default=3.0, gt=0)
     qr_stream_seconds: float = Field(default=30.0, gt=0)
     qr_recheck_seconds: float = Field(default=3.0, gt=0)
+    # On SIGTERM (OPS-16): the requests in flight get this long to finish; event streams end
+    # at once with a reconnection hint (browsers come back through another instance).
+    shutdown_grace_seconds: int = Field(default=20, ge=0)
 
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12

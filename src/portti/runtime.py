@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from portti.oidc_provider.keys import KeyStoreSigningKeys
     from portti.strongauth.discovery import DiscoveryCache
     from portti.strongauth.oidc import JwksCache
+    from portti.web.drain import Drain
     from portti.weblogin.geo import CountryLookup
     from portti.weblogin.watch import StreamWatch
 
@@ -68,6 +69,8 @@ class Runtime:
     # Back-channel logout has its own client: the strong-auth one may be replaced in tests.
     backchannel_http: httpx.Client
     backchannel_logout: BackChannelLogout
+    # Set when the server begins to stop: long-lived responses end with a reconnection hint.
+    drain: Drain
 
 
 def runtime(request: Request) -> Runtime:

@@ -40,6 +40,7 @@ from portti.web.deps import (
     RequestCtx,
     Sessions,
 )
+from portti.web.drain import DRAINING
 from portti.web.errors import _path_only
 from portti.web.filters import qr_label
 from portti.web.render import NO_STORE, render
@@ -216,12 +217,17 @@ async def qr_events(request: Request, public_id: str) -> Response:
     bus = runtime(request).events
     watch: StreamWatch = runtime(request).qr_watch
     settings = runtime(request).settings
+    drain = runtime(request).drain
 
     async def stream() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.qr_stream_seconds
         yield f"retry: {RETRY_MS}\n\n"
-        async with bus.subscribe(channel_of(public_id)) as sub, watch.watch(public_id, sub):
+        async with (
+            bus.subscribe(channel_of(public_id)) as sub,
+            watch.watch(public_id, sub),
+            drain.hold(sub),
+        ):
             # Read again now that we listen: nothing that happened in between is missed.
             state = await run_in_threadpool(_load_state, request, public_id, cookie) or first
             yield _sse(state)
@@ -230,6 +236,10 @@ async def qr_events(request: Request, public_id: str) -> Response:
                 if left <= 0:
                     return
                 message = await sub.get(min(settings.qr_keepalive_seconds, left))
+                if message == DRAINING:
+                    # This instance is stopping: the browser reconnects to another one.
+                    yield drain.reconnect_hint()
+                    return
                 fresh = BrowserState.from_json(message) if message is not None else None
                 if fresh is not None and fresh.rank > state.rank:
                     state = fresh

@@ -60,3 +60,24 @@ def test_client_network_is_the_ipv4_address_or_the_ipv6_64(
     ip: str | None, key: str
 ) -> None:  # SEC-5 SEC-9
     assert client_network(ip) == key
+
+
+def test_without_its_redis_the_limiter_counts_in_memory_and_warns_once() -> None:  # OPS-16
+    from structlog.testing import capture_logs
+
+    from support.sinks import free_port
+
+    nothing_there = f"redis://127.0.0.1:{free_port()}/0"
+    limiter = LimitsRateLimiter(nothing_there, retry_seconds=0.0)
+    key = secrets.token_hex(8)
+    with capture_logs() as logs:
+        for _ in range(3):
+            limiter.hit("3/minute", key)
+        with pytest.raises(RateLimited):
+            limiter.hit("3/minute", key)
+        assert limiter.retry_after("3/minute", key) is not None
+        limiter.clear("3/minute", key)
+        limiter.hit("3/minute", key)
+    assert not limiter.reachable()
+    warnings = [e for e in logs if e["event"] == "rate_limit_storage_unavailable"]
+    assert len(warnings) == 1 and warnings[0]["log_level"] == "warning"
