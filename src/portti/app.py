@@ -69,6 +69,7 @@ def build_runtime(
     from portti.devices.pins import make_pin_hasher
     from portti.infra.events import make_event_bus
     from portti.infra.outbox import OutboxWakeup
+    from portti.infra.tls import ssl_context
     from portti.keys.services import key_store_for
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
@@ -79,12 +80,13 @@ def build_runtime(
 
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
-    http = httpx.Client(timeout=10.0, follow_redirects=False)
+    tls = ssl_context(settings.ca_bundle)
+    http = httpx.Client(timeout=10.0, follow_redirects=False, verify=tls)
     keys = key_store_for(settings, session_factory, clock)
     # The provider signs with the key store's keys (published at /.well-known/jwks.json).
     oidc_keys = KeyStoreSigningKeys(keys)
     # Its own client: the strong-auth client may be replaced (tests route it in-process).
-    backchannel_http = httpx.Client(timeout=5.0, follow_redirects=False)
+    backchannel_http = httpx.Client(timeout=5.0, follow_redirects=False, verify=tls)
     return Runtime(
         settings=settings,
         clock=clock,

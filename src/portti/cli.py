@@ -266,7 +266,11 @@ def worker() -> None:
     outbox_worker = build_worker(settings, factory, clock)
     # OpenID back-channel logout tokens (and the ended-membership sweep) go with the outbox:
     # with PORTTI_OUTBOX_IN_PROCESS=false the app runs neither.
-    logout_http = httpx.Client(timeout=5.0, follow_redirects=False)
+    from portti.infra.tls import ssl_context
+
+    logout_http = httpx.Client(
+        timeout=5.0, follow_redirects=False, verify=ssl_context(settings.ca_bundle)
+    )
     logouts = BackChannelLogout(
         factory,
         clock,

@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     geoip_database: Path | None = None
     rate_limit_storage_url: str = "memory://"
     secret_key: SecretStr | None = None
+    # The CAs outgoing HTTPS trusts (identity providers, brokers, back-channel logout): unset,
+    # certifi's public bundle; "system", the operating system's store; a PEM file (or a
+    # directory), certifi's bundle plus those CAs (OIDC-10, portti.infra.tls).
+    ca_bundle: str | None = None
 
     # A QR login's event stream (WEB-1): a comment line this often while nothing happens (finds
     # a browser that has gone away, keeps proxies from closing a quiet connection); one response

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from portti.weblogin.models import WebSession
     from portti.weblogin.sessions import SessionService
 
+log = structlog.get_logger(__name__)
+
 FLOW_LIFETIME = timedelta(minutes=10)
 
 NOT_A_USER = _l(
@@ -57,6 +60,12 @@ class LoginFailed(DomainError):
     provider: str | None = None
     # For the audit row: the provider's own error and description, never shown as such.
     details: dict[str, str] | None = None
+
+
+class LoginStartFailed(LoginFailed):
+    """A login that could not be started; its ``login_failed`` row is committed (OIDC-8)."""
+
+    keeps_writes = True
 
 
 def _sha(value: str) -> str:
@@ -111,10 +120,12 @@ class StrongAuthService:
         try:
             return self.discovery.endpoints(provider)
         except DiscoveryError as exc:
-            raise LoginFailed(
+            failed = LoginFailed(
                 _l("The identity provider cannot be reached right now. Try again in a moment."),
                 code="oidc_discovery_failed",
-            ) from exc
+            )
+            failed.details = {"cause": exc.reason}
+            raise failed from exc
 
     def provider(self, key: str) -> OidcProviderSettings:
         p = self.providers.get(key)
@@ -130,24 +141,33 @@ class StrongAuthService:
         browser_id: str,
         session_id: str | None,
         return_to: str,
+        audit: AuditLog | None = None,
+        actor_person_id: int | None = None,
     ) -> str:
         provider = self.provider(provider_key)
-        endpoints = self.endpoints(provider)
         try:
-            req = start_authorization(
-                provider,
-                self.redirect_uri,
-                fresh=purpose == "step_up",
-                endpoints=endpoints,
-                keys=self.keys,
-                http=self.http,
-            )
-        except OidcError as exc:
-            # A pushed request that failed may mean the metadata moved: read it again next time.
-            self.discovery.invalidate(provider.issuer)
-            failed = LoginFailed(exc.message, code=exc.code)
+            endpoints = self.endpoints(provider)
+            try:
+                req = start_authorization(
+                    provider,
+                    self.redirect_uri,
+                    fresh=purpose == "step_up",
+                    endpoints=endpoints,
+                    keys=self.keys,
+                    http=self.http,
+                )
+            except OidcError as exc:
+                # A pushed request that failed may mean the metadata moved: read it again
+                # next time.
+                self.discovery.invalidate(provider.issuer)
+                failed = LoginFailed(exc.message, code=exc.code)
+                failed.details = {"cause": exc.reason or "provider_error"}
+                if exc.provider_error:
+                    failed.details["error"] = exc.provider_error
+                raise failed from exc
+        except LoginFailed as failed:
             failed.purpose, failed.provider = purpose, provider.key
-            raise failed from exc
+            raise self._start_failed(failed, audit, actor_person_id) from failed
         # (The request above may sign with, and so first create, Portti's keys, and push to the
         # provider: both before this transaction writes, so no database lock is held meanwhile.)
         now = self.clock.now()
@@ -245,6 +265,46 @@ class StrongAuthService:
                 self.discovery.invalidate(provider.issuer)
             raise self._failed(LoginFailed(exc.message, code=exc.code), flow) from exc
         return FinishedFlow(flow, identity, self.person_for(identity))
+
+    @staticmethod
+    def _start_failed(
+        failed: LoginFailed, audit: AuditLog | None, actor_person_id: int | None
+    ) -> LoginFailed:
+        """OIDC-8: a login that could not even be started (the broker unreachable, its TLS
+        certificate not trusted, the pushed request refused) is audited and logged with the
+        reason, like one that failed at the callback. The person sees the readable page."""
+        from portti.audit.models import AuditAction
+
+        cause = (failed.details or {}).get("cause", "provider_error")
+        log.warning(
+            "login_start_failed",
+            provider=failed.provider,
+            purpose=failed.purpose,
+            reason=failed.code,
+            cause=cause,
+        )
+        if audit is None:
+            return failed
+        extra: dict[str, Any] = {**(failed.details or {}), "method": f"oidc:{failed.provider}"}
+        extra["stage"] = "start"
+        if failed.purpose == "step_up":
+            audit.record(
+                AuditAction.STEP_UP_FAILED,
+                actor_person_id=actor_person_id,
+                reason=failed.code,
+                **extra,
+            )
+        else:
+            if failed.purpose == "app_activation":
+                extra["purpose"] = "app_activation"
+            audit.record(AuditAction.LOGIN_FAILED, reason=failed.code, **extra)
+        started = LoginStartFailed(failed.message, code=failed.code)
+        started.purpose, started.provider, started.details = (
+            failed.purpose,
+            failed.provider,
+            failed.details,
+        )
+        return started
 
     @staticmethod
     def _failed(exc: LoginFailed, flow: OidcFlow) -> LoginFailed:
