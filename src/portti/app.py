@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         import asyncio
 
         from portti.infra.outbox import build_worker
+        from portti.keys.services import follow_rotations
 
         # Handlers (``def``) run on this event loop's thread limiter (docs/operations.md).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
@@ -168,7 +169,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 ),
                 name="backchannel-logout",
             )
+        # A key rotation announced by another process (`portti keys rotate`) is read at once.
+        keys_task = asyncio.create_task(
+            follow_rotations(rt.keys, events, stop), name="key-rotations"
+        )
         yield
+        stop.set()
+        await asyncio.gather(keys_task, return_exceptions=True)
         if logout_task is not None:
             stop.set()
             await asyncio.gather(logout_task, return_exceptions=True)

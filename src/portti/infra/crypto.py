@@ -47,11 +47,16 @@ class SecretBox:
         self._aead = AESGCM(derive_key(secret, "box:" + purpose))
         self._aad = purpose.encode()
 
-    def seal(self, plaintext: str) -> str:
+    def _aad_for(self, context: str | None) -> bytes:
+        # ``context`` binds the sealed value to where it is kept (a row's id): opened with
+        # another context, e.g. copied to another row, it does not open.
+        return self._aad if context is None else self._aad + b"|" + context.encode()
+
+    def seal(self, plaintext: str, *, context: str | None = None) -> str:
         nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, plaintext.encode(), self._aad)
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), self._aad_for(context))
         return base64.urlsafe_b64encode(nonce + sealed).decode()
 
-    def open(self, token: str) -> str:
+    def open(self, token: str, *, context: str | None = None) -> str:
         raw = base64.urlsafe_b64decode(token.encode())
-        return self._aead.decrypt(raw[:12], raw[12:], self._aad).decode()
+        return self._aead.decrypt(raw[:12], raw[12:], self._aad_for(context)).decode()

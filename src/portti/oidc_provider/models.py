@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portti.db.base import Model, UtcDateTime
@@ -53,6 +53,8 @@ class OidcClient(Model):
     # The person picks one company at login; the ID token then has `company` and `roles`.
     company_selection: Mapped[bool] = mapped_column(Boolean, default=False)
     subject_type: Mapped[str] = mapped_column(String(10), default=SubjectType.PUBLIC.value)
+    # The operator's own application: people are not asked for consent (OIDC-4).
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by_person_id: Mapped[int | None]
@@ -156,3 +158,17 @@ class UsedClientAssertion(Model):
 
     jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class OidcConsent(Model):
+    """What a person allowed an application to learn (OIDC-4): the scopes, remembered until
+    the person revokes them in their basic settings; a request for more asks again."""
+
+    __tablename__ = "oidc_consents"
+    __table_args__ = (UniqueConstraint("person_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -737,7 +737,11 @@ class ProviderService:
             )
         except (JoseError, ValueError):
             return None
-        if token.claims.get("iss") != self.issuer:
+        # SEC-25: an ID token has no "typ" (or the generic "JWT"); an access token ("at+jwt"),
+        # a logout token ("logout+jwt") or anything else typed is not an ID token.
+        if token.header.get("typ", "JWT") != "JWT":
+            return None
+        if token.claims.get("iss") != self.issuer or not isinstance(token.claims.get("aud"), str):
             return None
         return dict(token.claims)
 

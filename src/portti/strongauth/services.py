@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -18,6 +20,7 @@ from portti.config import OidcProviderSettings
 from portti.errors import DomainError, NotFound
 from portti.i18n import _l
 from portti.infra.clock import Clock
+from portti.infra.crypto import SecretBox
 from portti.keys.services import KeyStore
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
@@ -106,7 +109,9 @@ class StrongAuthService:
         redirect_uri: str,
         keys: KeyStore | None = None,
         discovery: DiscoveryCache | None = None,
+        secret: bytes,
     ) -> None:
+        self.secret = secret
         self.db = db
         self.clock = clock
         self.providers = providers
@@ -178,8 +183,10 @@ class StrongAuthService:
                 state_hash=_sha(req.state),
                 provider=provider.key,
                 purpose=purpose,
-                nonce=req.nonce,
-                code_verifier=req.code_verifier,
+                sealed=self._flow_box(req.state).seal(
+                    json.dumps({"nonce": req.nonce, "code_verifier": req.code_verifier}),
+                    context=_sha(req.state),
+                ),
                 browser_binding_hash=_sha(browser_id),
                 session_id=session_id,
                 return_to=return_to,
@@ -245,6 +252,7 @@ class StrongAuthService:
             if description:
                 failed.details["error_description"] = description
             raise self._failed(failed, flow)
+        secrets_of_flow = self._open_flow(flow, state)
         try:
             identity = complete_authorization(
                 provider,
@@ -252,8 +260,8 @@ class StrongAuthService:
                 jwks=self.jwks,
                 redirect_uri=self.redirect_uri,
                 code=code,
-                code_verifier=flow.code_verifier,
-                expected_nonce=flow.nonce,
+                code_verifier=secrets_of_flow["code_verifier"],
+                expected_nonce=secrets_of_flow["nonce"],
                 now=self.clock.now(),
                 # SEC-6: a step-up must be an authentication made after it started.
                 fresh_since=flow.created_at if flow.purpose == "step_up" else None,
@@ -265,6 +273,24 @@ class StrongAuthService:
                 self.discovery.invalidate(provider.issuer)
             raise self._failed(LoginFailed(exc.message, code=exc.code), flow) from exc
         return FinishedFlow(flow, identity, self.person_for(identity))
+
+    def _flow_box(self, state: str) -> SecretBox:
+        """SEC-28: the flow's nonce and PKCE verifier are sealed under a key derived from the
+        root secret and the state, which only the browser holds; the row keeps its hash."""
+        return SecretBox(self.secret + b"|" + state.encode(), "oidc-flow")
+
+    def _open_flow(self, flow: OidcFlow, state: str) -> dict[str, str]:
+        try:
+            data = json.loads(self._flow_box(state).open(flow.sealed, context=flow.state_hash))
+        except (ValueError, InvalidTag) as exc:
+            raise self._failed(
+                LoginFailed(
+                    _l("The login took too long or was started elsewhere. Start again."),
+                    code="oidc_state_mismatch",
+                ),
+                flow,
+            ) from exc
+        return {"nonce": str(data["nonce"]), "code_verifier": str(data["code_verifier"])}
 
     @staticmethod
     def _start_failed(

@@ -44,6 +44,7 @@ def get_strong_auth(request: Request, db: DbSession, clock: ClockDep) -> StrongA
         redirect_uri=f"{base}/login/callback",
         keys=runtime(request).keys,
         discovery=runtime(request).discovery,
+        secret=runtime(request).settings.secret,
     )
 
 

@@ -184,8 +184,8 @@ def test_key_rotation_keeps_issued_tokens_valid_and_signs_with_the_new_key(
     token = rp.fetch_token(log_in_at_portti(client, rp, cast.kaisa))
     old_kid = jws.extract_compact(token["id_token"].encode()).protected["kid"]
     store = app.state.runtime.keys
-    store.rotate("RS256", immediately=True)
-    store.rotate("ES256", immediately=True)
+    store.rotate("RS256", immediately=True, purpose="op")
+    store.rotate("ES256", immediately=True, purpose="op")
     store.refresh()
     # The access token signed by the previous ES256 key still works while that key is published.
     assert rp.http.get("http://testserver/oidc/userinfo").status_code == 200
