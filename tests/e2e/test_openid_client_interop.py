@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 
 from portti.audit.models import AuditAction, AuditEvent
 from portti.companies.models import Company, Membership
-from portti.oidc_provider.claims import ACR_APP, ACR_BANK_ID
+from portti.oidc_provider.claims import ACR_APP, ACR_FTN_LOA2
 from portti.oidc_provider.models import AuthorizationCode, OidcLogin, RefreshToken
 from portti.people.models import Person
 from portti.weblogin.models import LoginTransaction
@@ -224,7 +224,7 @@ def test_openid_client_logs_in_by_bank_id_refreshes_and_is_logged_out(
 
         got = node_rp.callback(started, back)
         claims = got["claims"]
-        assert claims["acr"] == ACR_BANK_ID and claims["amr"] == ["ext", "mfa"]
+        assert claims["acr"] == ACR_FTN_LOA2 and claims["amr"] == ["mfa"]
         assert claims["name"] == "Kaisa Mäkinen"
         assert [c["name"] for c in claims["companies"]] == ["Mäkinen Design Oy"]
         assert claims["companies"][0]["roles"] == _roles(

@@ -19,23 +19,93 @@ from portti.infra.crypto import derive_key
 from portti.oidc_provider.models import OidcClient, SubjectType
 from portti.people.models import Person
 
-# How the person logged in to Portti, as `acr` and `amr` (RFC 8176 values where one fits).
+# How the person logged in to Portti, as `acr` and `amr`. The method (`urn:portti:acr:…`) and,
+# for bank ID and ID cards, the level of assurance the identity provider reported (OIDC-5):
+# FTN (Traficom) and eIDAS levels, passed on as their own URIs.
 ACR_APP = "urn:portti:acr:app"
 ACR_BANK_ID = "urn:portti:acr:bank_id"
 ACR_ID_CARD = "urn:portti:acr:id_card"
 ACR_OTHER = "urn:portti:acr:other"
-ACR_VALUES = (ACR_APP, ACR_BANK_ID, ACR_ID_CARD)
+ACR_FTN_LOA2 = "http://ftn.ficora.fi/2017/loa2"
+ACR_FTN_LOA3 = "http://ftn.ficora.fi/2017/loa3"
+ACR_EIDAS_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
+ACR_EIDAS_HIGH = "http://eidas.europa.eu/LoA/high"
+ACR_METHODS = (ACR_APP, ACR_BANK_ID, ACR_ID_CARD)
+ACR_LEVELS = (ACR_FTN_LOA2, ACR_FTN_LOA3, ACR_EIDAS_SUBSTANTIAL, ACR_EIDAS_HIGH)
+ACR_VALUES = (*ACR_METHODS, *ACR_LEVELS)
+# Levels compare across the two schemes: loa2 = substantial, loa3 = high.
+_RANK = {ACR_FTN_LOA2: 2, ACR_EIDAS_SUBSTANTIAL: 2, ACR_FTN_LOA3: 3, ACR_EIDAS_HIGH: 3}
+# What a provider may call the same levels.
+_LEVEL_NAMES = {
+    ACR_FTN_LOA2: ACR_FTN_LOA2,
+    ACR_FTN_LOA3: ACR_FTN_LOA3,
+    ACR_EIDAS_SUBSTANTIAL: ACR_EIDAS_SUBSTANTIAL,
+    ACR_EIDAS_HIGH: ACR_EIDAS_HIGH,
+    "substantial": ACR_EIDAS_SUBSTANTIAL,
+    "high": ACR_EIDAS_HIGH,
+}
+# RFC 8176's registered values: a provider's own `amr` values outside it are not passed on.
+RFC8176_AMR = frozenset(
+    {
+        "face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pop", "pwd",
+        "rba", "retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Assurance:
+    """How the person logged in: the method, the level (when a provider gave one), ``amr``."""
+
+    method: str
+    level: str | None
+    amr: list[str]
+
+    def satisfies(self, wanted: str) -> bool:
+        """A method is met by that method; a level by that level or a higher one."""
+        if wanted in (self.method, self.level):
+            return True
+        rank = _RANK.get(wanted)
+        return rank is not None and self.level is not None and _RANK[self.level] >= rank
+
+    def acr_for(self, requested: list[str]) -> str:
+        """The ``acr`` to state: the first requested value this login meets (OIDC Core
+        5.5.1.1), else the level when known, else the method."""
+        for wanted in requested:
+            if self.satisfies(wanted):
+                return wanted
+        return self.level or self.method
+
+
+def assurance_of(
+    login_method: str, provider_acr: str | None = None, provider_amr: list[str] | None = None
+) -> Assurance:
+    level = _LEVEL_NAMES.get(provider_acr or "")
+    passed = [a for a in provider_amr or [] if a in RFC8176_AMR]
+    if login_method in ("app_qr", "app"):
+        # The device key ("something you have") and the PIN or biometrics, checked by Portti.
+        return Assurance(ACR_APP, None, ["swk", "pin", "mfa"])
+    if login_method.startswith("oidc:fi"):
+        # Bank ID or mobile certificate: at least two factors (FTN substantial); the broker's
+        # own RFC 8176 values when it sends them.
+        return Assurance(ACR_BANK_ID, level, _with_mfa(passed))
+    if login_method in ("oidc:ee_id", "oidc:no_id", "oidc:se_id"):
+        return Assurance(ACR_ID_CARD, level, _with_mfa(passed or ["hwk", "pin"]))
+    return Assurance(ACR_OTHER, level, passed or ["mfa"])
+
+
+def _with_mfa(amr: list[str]) -> list[str]:
+    out = list(dict.fromkeys(amr))
+    if "mfa" not in out:
+        out.append("mfa")
+    return out
 
 
 def acr_amr(login_method: str) -> tuple[str, list[str]]:
-    if login_method in ("app_qr", "app"):
-        # The device key ("something you have") and the PIN or biometrics, checked by Portti.
-        return ACR_APP, ["swk", "pin", "mfa"]
-    if login_method == "oidc:fi_bank":
-        return ACR_BANK_ID, ["ext", "mfa"]
-    if login_method in ("oidc:ee_id", "oidc:no_id", "oidc:se_id"):
-        return ACR_ID_CARD, ["hwk", "pin", "mfa"]
-    return ACR_OTHER, ["ext"]
+    """The method's ``acr`` and ``amr`` without a provider's level (kept for callers that
+    know only the method)."""
+    a = assurance_of(login_method)
+    return a.method, a.amr
 
 
 def subject_for(client: OidcClient, person: Person | PersonRef, secret: bytes) -> str:

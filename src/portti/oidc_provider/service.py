@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,8 +28,9 @@ from portti.errors import DomainError
 from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.oidc_provider.claims import (
+    Assurance,
     CompanyGrant,
-    acr_amr,
+    assurance_of,
     companies_for,
     person_claims,
     person_ref,
@@ -167,6 +169,42 @@ class TokenResponse:
     body: dict[str, Any] = field(default_factory=dict)
 
 
+def session_assurance(ws: WebSession) -> Assurance:
+    return assurance_of(ws.login_method, ws.login_acr, ws.login_amr)
+
+
+def wanted_acr(params: dict[str, str]) -> tuple[list[str], bool]:
+    """The ``acr`` values asked for, and whether as an essential claim: the ``claims``
+    parameter's ``id_token.acr`` (OIDC Core 5.5.1.1) wins over ``acr_values``."""
+    raw = params.get("claims")
+    if raw:
+        try:
+            claims = json.loads(raw)
+        except ValueError as exc:
+            raise AuthorizeError("invalid_request", "The claims parameter is not JSON.") from exc
+        if not isinstance(claims, dict):
+            raise AuthorizeError("invalid_request", "The claims parameter is not an object.")
+        acr = (
+            (claims.get("id_token") or {}).get("acr")
+            if isinstance(claims.get("id_token"), dict | None)
+            else None
+        )
+        if acr is not None and not isinstance(acr, dict):
+            raise AuthorizeError("invalid_request", "The acr claim request is not an object.")
+        if acr:
+            values = acr.get("values") or ([acr["value"]] if "value" in acr else [])
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise AuthorizeError("invalid_request", "The acr values are not strings.")
+            if values:
+                return values[:10], acr.get("essential") is True
+    return params.get("acr_values", "").split()[:10], False
+
+
+def _meets(assurance: Assurance, wanted: tuple[list[str], bool]) -> bool:
+    values, _ = wanted
+    return not values or any(assurance.satisfies(v) for v in values)
+
+
 def redirect_with(uri: str, params: dict[str, str]) -> str:
     sep = "&" if urlsplit(uri).query else "?"
     return uri + sep + urlencode(params)
@@ -257,6 +295,8 @@ class ProviderService:
             raise fail("invalid_request", "max_age must be a whole number of seconds.")
         if client.is_public and "nonce" not in params:
             raise fail("invalid_request", "A nonce is required.")
+        if "claims" in params:
+            wanted_acr(params)  # refused now, not after the login, when it cannot be read
         params["scope"] = " ".join(dict.fromkeys(scopes))
         if state is not None:
             params["state"] = state
@@ -341,14 +381,13 @@ class ProviderService:
         elif login_after is not None:
             needs_fresh = ws.created_at < login_after
         else:
-            acr, _ = acr_amr(ws.login_method)
             max_age = int(params["max_age"]) if "max_age" in params else None
             hint = params.get("login_hint", "").strip().casefold()
             needs_fresh = (
                 "login" in prompts
                 or "select_account" in prompts
                 or (max_age is not None and now - ws.created_at > timedelta(seconds=max_age))
-                or (bool(params.get("acr_values")) and acr not in params["acr_values"].split())
+                or not _meets(session_assurance(ws), wanted_acr(params))
                 or (
                     bool(hint)
                     and hint
@@ -358,8 +397,27 @@ class ProviderService:
         if needs_fresh:
             if "none" in prompts:
                 raise AuthorizeError("login_required", "The person must log in at Portti.")
-            return NeedsLogin(login_after=now if ws is not None else None)
+            # Whatever session comes back must be made after this moment.
+            return NeedsLogin(login_after=now)
         assert ws is not None
+        # SEC-22: a login that cannot give the requested acr (a bank-ID login when the client
+        # asked for the app, or loa2 when it asked for loa3) is refused, not passed off as one.
+        if not _meets(session_assurance(ws), wanted_acr(params)):
+            values, essential = wanted_acr(params)
+            self.audit.record(
+                AuditAction.OIDC_AUTHORIZATION_REFUSED,
+                actor_person_id=ws.person_id,
+                subject_person_id=ws.person_id,
+                client=req.client.client_id,
+                reason="acr_not_met",
+                requested=" ".join(values)[:200],
+                essential=essential,
+                acr=session_assurance(ws).level or session_assurance(ws).method,
+            )
+            raise AuthorizeError(
+                "unmet_authentication_requirements",
+                "The login does not meet the requested authentication context (acr).",
+            )
         grants = companies_for(self.db, req.client, ws.person_id, now)
         if not grants:
             self.audit.record(
@@ -392,7 +450,13 @@ class ProviderService:
                 return NeedsCompany(grants)
         return Redirect(self._issue_code(req, ws, chosen))
 
-    def _login_for(self, client: OidcClient, ws: WebSession, company_id: int | None) -> OidcLogin:
+    def _login_for(
+        self,
+        client: OidcClient,
+        ws: WebSession,
+        company_id: int | None,
+        requested_acr: list[str],
+    ) -> OidcLogin:
         login = self.db.scalars(
             select(OidcLogin).where(
                 OidcLogin.web_session_id == ws.id,
@@ -401,8 +465,9 @@ class ProviderService:
             )
         ).first()
         now = self.clock.now()
+        assurance = session_assurance(ws)
+        acr, amr = assurance.acr_for(requested_acr), assurance.amr
         if login is None:
-            acr, amr = acr_amr(ws.login_method)
             device_id = self.db.scalars(
                 select(LoginTransaction.device_id).where(
                     LoginTransaction.web_session_id == ws.id,
@@ -426,13 +491,14 @@ class ProviderService:
             self.db.flush()
         else:
             login.company_id = company_id
+            login.acr, login.amr = acr, amr
         return login
 
     def _issue_code(self, req: ValidatedRequest, ws: WebSession, company_id: int | None) -> str:
         now = self.clock.now()
-        login = self._login_for(req.client, ws, company_id)
-        code = secrets.token_urlsafe(32)
         p = req.params
+        login = self._login_for(req.client, ws, company_id, wanted_acr(p)[0])
+        code = secrets.token_urlsafe(32)
         self.db.add(
             AuthorizationCode(
                 code_hash=sha256_hex(code),

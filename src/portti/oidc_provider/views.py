@@ -135,7 +135,9 @@ def discovery(request: Request) -> JSONResponse:
             ],
             "acr_values_supported": list(ACR_VALUES),
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
-            "claims_parameter_supported": False,
+            # Read for the essential "acr" of the ID token (SEC-22); other claims requests
+            # are ignored, as OIDC Core 5.5 allows.
+            "claims_parameter_supported": True,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
             "authorization_response_iss_parameter_supported": True,

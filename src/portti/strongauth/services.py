@@ -470,6 +470,8 @@ class StrongAuthService:
             strong=False,
             ctx=ctx,
             replaces=current.id if current else None,
+            acr=finished.identity.acr,
+            amr=list(finished.identity.amr[:10]),
         )
         audit.record(
             AuditAction.LOGIN_SUCCEEDED,

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portti.audit.models import AuditEvent
-from portti.oidc_provider.claims import ACR_BANK_ID
+from portti.oidc_provider.claims import ACR_BANK_ID, ACR_FTN_LOA2
 from support.oidc import RelyingParty, query_of, register, relying_party, return_url
 from support.web import local, login
 
@@ -37,7 +37,8 @@ def test_login_by_bank_id_gives_the_client_company_and_roles(client, rp, cast) -
     claims = rp.id_claims(token["id_token"])
     assert claims["sub"] == cast.kaisa.portti_id
     assert claims["name"] == "Kaisa Mäkinen" and claims["email"] == "kaisa@makinen.example"
-    assert claims["acr"] == ACR_BANK_ID and "mfa" in claims["amr"] and claims["sid"]
+    # The broker's level (the test provider says FTN loa2), OIDC-5.
+    assert claims["acr"] == ACR_FTN_LOA2 and "mfa" in claims["amr"] and claims["sid"]
     companies = {c["name"]: c["roles"] for c in claims["companies"]}
     assert companies == {"Kahvila Aalto Oy": ["bookkeeper"], "Mäkinen Design Oy": ["user_admin"]}
 
