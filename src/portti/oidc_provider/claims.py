@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from portti.companies.catalogue import OFFICE_MAIN_USER
 from portti.companies.models import Company, Membership, MembershipProfile, MembershipRole, Profile
 from portti.infra.crypto import derive_key
 from portti.oidc_provider.models import OidcClient, SubjectType
@@ -154,15 +155,27 @@ class CompanyGrant:
     company: CompanyRef
     roles: list[str]
     profiles: list[str]
+    # OIDC-6: the accounting office through which the person administers this client company
+    # (as its TPK, the role ``office_main_user``); None for a membership of the company itself.
+    via: CompanyRef | None = None
 
-    def as_claim(self) -> dict[str, Any]:
-        return {
+    def company_claim(self) -> dict[str, Any]:
+        claim: dict[str, Any] = {
             "id": self.company.id,
             "name": self.company.name,
             "business_id": self.company.business_id,
-            "roles": self.roles,
-            "profiles": self.profiles,
         }
+        if self.via is not None:
+            claim["via"] = {
+                "id": self.via.id,
+                "name": self.via.name,
+                "business_id": self.via.business_id,
+                "role": OFFICE_MAIN_USER,
+            }
+        return claim
+
+    def as_claim(self) -> dict[str, Any]:
+        return {**self.company_claim(), "roles": self.roles, "profiles": self.profiles}
 
 
 # Three plain statements built once (the token endpoint runs them on every exchange): the
@@ -180,6 +193,10 @@ _MEMBERSHIPS = (
     .join(Company, Company.id == Membership.company_id)
     .where(Membership.person_id == bindparam("person_id"))
 )
+# OIDC-6: the client companies of the offices where the person is TPK.
+_OFFICE_CLIENTS = select(
+    Company.accounting_office_id, Company.id, Company.name, Company.business_id
+).where(Company.accounting_office_id.in_(bindparam("offices", expanding=True)))
 _ROLES = select(MembershipRole.membership_id, MembershipRole.role_code).where(
     MembershipRole.membership_id.in_(bindparam("ids", expanding=True))
 )
@@ -193,35 +210,52 @@ _PROFILES = (
 def companies_for(
     db: Session, client: OidcClient, person_id: int, now: datetime
 ) -> list[CompanyGrant]:
-    """The person's memberships valid now in the companies that may use this client."""
+    """The person's memberships valid now in the companies that may use this client, and the
+    client companies they administer as TPK of an accounting office (OIDC-6): each such
+    company with the role ``office_main_user`` and ``via`` naming the office."""
     allowed = set(client.company_ids) if client.company_ids is not None else None
     valid: dict[int, CompanyRef] = {}
+    every: dict[int, CompanyRef] = {}  # also the offices the client is not used in
     for m_id, valid_from, valid_until, c_id, name, business_id, tz in db.execute(
         _MEMBERSHIPS, {"person_id": person_id}
     ):
-        if allowed is not None and c_id not in allowed:
-            continue
         # Whole days in the company's time zone, as everywhere else (companies/policy.py).
         today = now.astimezone(ZoneInfo(tz)).date()
         if (valid_from is not None and today < valid_from) or (
             valid_until is not None and today > valid_until
         ):
             continue
-        valid[m_id] = CompanyRef(c_id, name, business_id)
-    if not valid:
+        every[m_id] = CompanyRef(c_id, name, business_id)
+        if allowed is None or c_id in allowed:
+            valid[m_id] = every[m_id]
+    if not every:
         return []
-    ids = list(valid)
+    ids = list(every)
     roles: dict[int, list[str]] = {i: [] for i in ids}
     for m_id, code in db.execute(_ROLES, {"ids": ids}):
         roles[m_id].append(code)
     profiles: dict[int, list[str]] = {i: [] for i in ids}
     for m_id, pname in db.execute(_PROFILES, {"ids": ids}):
         profiles[m_id].append(pname)
-    grants = [
-        CompanyGrant(company=ref, roles=sorted(roles[i]), profiles=sorted(profiles[i]))
+    by_company: dict[int, CompanyGrant] = {
+        ref.id: CompanyGrant(company=ref, roles=sorted(roles[i]), profiles=sorted(profiles[i]))
         for i, ref in valid.items()
-    ]
-    return sorted(grants, key=lambda g: g.company.name)
+    }
+    offices = {every[i].id: every[i] for i in ids if OFFICE_MAIN_USER in roles[i]}
+    if offices:
+        for office_id, c_id, name, business_id in db.execute(
+            _OFFICE_CLIENTS, {"offices": list(offices)}
+        ):
+            if office_id is None or (allowed is not None and c_id not in allowed):
+                continue
+            own = by_company.get(c_id)
+            by_company[c_id] = CompanyGrant(
+                company=CompanyRef(c_id, name, business_id),
+                roles=sorted({*(own.roles if own else []), OFFICE_MAIN_USER}),
+                profiles=own.profiles if own else [],
+                via=offices[office_id],
+            )
+    return sorted(by_company.values(), key=lambda g: g.company.name)
 
 
 def person_claims(
@@ -231,7 +265,11 @@ def person_claims(
     *,
     company_id: int | None,
     company_selection: bool,
+    one_company: bool = False,
 ) -> dict[str, Any]:
+    """``company_selection``: the chosen company as ``company`` with ``roles`` and
+    ``profiles``. Otherwise the list ``companies``; with ``one_company`` (a client open to
+    every company, SEC-24) only the company chosen at login is in it."""
     claims: dict[str, Any] = {}
     if "profile" in scopes:
         claims |= {
@@ -246,13 +284,11 @@ def person_claims(
         if company_selection:
             chosen = next((g for g in grants if g.company.id == company_id), None)
             if chosen is not None:
-                claims["company"] = {
-                    "id": chosen.company.id,
-                    "name": chosen.company.name,
-                    "business_id": chosen.company.business_id,
-                }
+                claims["company"] = chosen.company_claim()
                 claims["roles"] = chosen.roles
                 claims["profiles"] = chosen.profiles
+        elif one_company:
+            claims["companies"] = [g.as_claim() for g in grants if g.company.id == company_id]
         else:
             claims["companies"] = [g.as_claim() for g in grants]
     return claims

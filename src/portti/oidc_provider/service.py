@@ -169,6 +169,13 @@ class TokenResponse:
     body: dict[str, Any] = field(default_factory=dict)
 
 
+def picks_one_company(client: OidcClient) -> bool:
+    """Whether a login is for one company (SEC-24): with company selection, and for every
+    client open to all companies (no company list), so that such a client never learns the
+    person's roles in another tenant. A client registered for named companies gets them all."""
+    return client.company_selection or client.company_ids is None
+
+
 def session_assurance(ws: WebSession) -> Assurance:
     return assurance_of(ws.login_method, ws.login_acr, ws.login_amr)
 
@@ -437,7 +444,7 @@ class ProviderService:
                 )
             )
         chosen: int | None = None
-        if req.client.company_selection:
+        if picks_one_company(req.client):
             if company_id is not None:
                 if company_id not in {g.company.id for g in grants}:
                     raise RefusedForClient(_l("You have no valid user rights in this company."))
@@ -711,6 +718,7 @@ class ProviderService:
                 grants,
                 company_id=login.company_id,
                 company_selection=client.company_selection,
+                one_company=client.company_ids is None,
             ),
         }
         if nonce is not None:
@@ -789,6 +797,7 @@ class ProviderService:
                 grants,
                 company_id=login.company_id,
                 company_selection=client.company_selection,
+                one_company=client.company_ids is None,
             ),
         }
 

@@ -126,7 +126,9 @@ def test_company_restriction_limits_the_companies_claim(
 def test_pairwise_subject_differs_from_the_portti_id(
     client, db, clock, settings, cast
 ) -> None:  # OPS-4
-    reg = register(db, clock, settings.secret, subject_type="pairwise")
+    reg = register(
+        db, clock, settings.secret, subject_type="pairwise", company_ids=[cast.makinen.id]
+    )
     rp = relying_party(client._transport, "http://testserver", reg)
     claims = rp.id_claims(rp.fetch_token(log_in_at_portti(client, rp, cast.kaisa))["id_token"])
     assert claims["sub"] != cast.kaisa.portti_id and len(claims["sub"]) == 43
