@@ -95,6 +95,21 @@ def _register(live_server, receiver, tmp_path_factory, name: str) -> dict[str, A
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     data: dict[str, Any] = json.loads(out.read_text())
+    # The operator's own applications: nobody is asked for consent (OIDC-4), as registering
+    # with the first-party flag does.
+    from sqlalchemy import update
+
+    from portti.db.session import make_engine
+    from portti.oidc_provider.models import OidcClient
+
+    engine = make_engine(live_server.database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            update(OidcClient)
+            .where(OidcClient.client_id == data["client_id"])
+            .values(first_party=True)
+        )
+    engine.dispose()
     return data
 
 

@@ -20,22 +20,32 @@ import httpx
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog
 from portti.infra.clock import Clock
 from portti.oidc_provider.clients import ClientInput, ClientService, RegisteredClient
+from portti.oidc_provider.models import OidcClient
 
 REDIRECT_URI = "https://accounting.example/callback"
 SCOPE = "openid profile email companies"
 RETURN_URL = re.compile(r'<a id="continue" href="([^"]+)"')
 
 
-def register(db: Session, clock: Clock, secret: bytes, **fields: Any) -> RegisteredClient:
-    """A client registered as an operator would (the command line: no person acting)."""
+def register(
+    db: Session, clock: Clock, secret: bytes, *, first_party: bool = True, **fields: Any
+) -> RegisteredClient:
+    """A client registered as an operator would (the command line: no person acting). First
+    party unless a test says otherwise: only the consent tests (OIDC-4) want the question."""
     data = {"name": "Numerot accounting", "redirect_uris": [REDIRECT_URI], **fields}
     reg = ClientService(db, clock, AuditLog(db, clock), secret).register(
         ClientInput(**data), actor_person_id=None
+    )
+    db.execute(
+        update(OidcClient)
+        .where(OidcClient.client_id == reg.client_id)
+        .values(first_party=first_party)
     )
     db.commit()
     return reg

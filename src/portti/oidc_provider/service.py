@@ -36,6 +36,7 @@ from portti.oidc_provider.claims import (
     person_ref,
     subject_for,
 )
+from portti.oidc_provider.consent import ConsentService
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
 from portti.oidc_provider.keys import (
     ACCESS_TOKEN_ALGORITHM,
@@ -157,11 +158,20 @@ class NeedsCompany:
 
 
 @dataclass(frozen=True)
+class NeedsConsent:
+    """OIDC-4: the person is asked what the application may learn: ``grants`` are the
+    companies and roles it would get (for the ``companies`` scope)."""
+
+    grants: list[CompanyGrant]
+    company_id: int | None
+
+
+@dataclass(frozen=True)
 class Redirect:
     url: str
 
 
-Outcome = NeedsLogin | NeedsCompany | Redirect
+Outcome = NeedsLogin | NeedsCompany | NeedsConsent | Redirect
 
 
 @dataclass
@@ -377,8 +387,10 @@ class ProviderService:
         *,
         login_after: datetime | None = None,
         company_id: int | None = None,
+        consented: bool = False,
     ) -> Outcome:
-        """What the request needs next: a login, a company choice, or its code."""
+        """What the request needs next: a login, a company choice, consent, or its code.
+        ``consented``: the person has just allowed it on the consent page."""
         now = self.clock.now()
         params = req.params
         prompts = set(params.get("prompt", "").split())
@@ -455,6 +467,18 @@ class ProviderService:
                 if "none" in prompts:
                     raise AuthorizeError("interaction_required", "The person must pick a company.")
                 return NeedsCompany(grants)
+        consent = ConsentService(self.db, self.clock, self.audit)
+        if consented:
+            consent.grant(req.client, ws.person_id, req.scopes)
+        elif consent.needed(req.client, ws.person_id, req.scopes, asked="consent" in prompts):
+            if "none" in prompts:
+                raise AuthorizeError("consent_required", "The person must allow this application.")
+            shown = (
+                [g for g in grants if chosen is None or g.company.id == chosen]
+                if "companies" in req.scopes
+                else []
+            )
+            return NeedsConsent(shown, chosen)
         return Redirect(self._issue_code(req, ws, chosen))
 
     def _login_for(
