@@ -164,6 +164,30 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
     ),
+    "OIDC-4": (
+        "Consent: third-party applications ask once, naming the claims; remembered, listed and revocable; prompt=consent asks",
+        "`oidc_provider/consent.py`, `oidc_provider/service.py` (`decide`), `oidc_provider/views.py` (`/oidc/consent`, `/settings/applications/…/revoke`), `web/templates/oidc/consent.html`, `web/templates/settings.html`",
+    ),
+    "OIDC-5": (
+        "The broker's level of assurance reaches applications as acr (FTN, eIDAS); amr from RFC 8176",
+        "`oidc_provider/claims.py` (`assurance_of`, `Assurance`), `weblogin/sessions.py` (`login_acr`, `login_amr`), `strongauth/services.py`",
+    ),
+    "OIDC-6": (
+        "Client companies a TPK administers through an accounting office appear in the company claims with the office role and `via`",
+        "`oidc_provider/claims.py` (`companies_for`, `CompanyGrant.via`), `web/templates/oidc/choose_company.html`",
+    ),
+    "OIDC-8": (
+        "A login that cannot be started (PAR refused, broker unreachable, TLS failure) is audited and logged with its cause",
+        "`strongauth/services.py` (`_start_failed`), `strongauth/oidc.py` (`_push`), `strongauth/discovery.py`, `infra/tls.py` (`transport_failure`)",
+    ),
+    "OIDC-9": (
+        "A key rotation reaches every instance at once over the event bus; the active key first in the JWKS",
+        "`keys/services.py` (`follow_rotations`, `announce_rotation`, `published`), `app.py` (lifespan), `cli.py` (`keys rotate`)",
+    ),
+    "OIDC-10": (
+        "Outgoing HTTPS trusts `PORTTI_CA_BUNDLE` (the OS store, or extra CAs) for brokers behind an internal CA",
+        "`infra/tls.py` (`ssl_context`), `config.py` (`ca_bundle`), `app.py`, `cli.py`",
+    ),
 }
 
 # The findings of the outside security review (docs/security.md): each has a test that attacks it.
@@ -219,6 +243,22 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "SEC-13": (
         "QR relay: the typed code goes stale in 30 s; the app shows the browser's country and origin",
         "`weblogin/qr/codes.py`, `weblogin/qr/requester.py`, `weblogin/geo.py`, `weblogin/app_api.py`",
+    ),
+    "SEC-22": (
+        "A requested acr (acr_values or an essential claim) is enforced, never stated over a weaker login",
+        "`oidc_provider/service.py` (`decide`, `wanted_acr`), `oidc_provider/claims.py` (`Assurance.satisfies`)",
+    ),
+    "SEC-24": (
+        "An application open to every company learns one company per login, never another tenant's roles",
+        "`oidc_provider/service.py` (`picks_one_company`), `oidc_provider/claims.py` (`person_claims`)",
+    ),
+    "SEC-25": (
+        "Keys per purpose (op, rp); `typ` checked on every token read; sealed private parts bound to their row",
+        "`keys/services.py`, `keys/sealing.py`, `keys/models.py`, `oidc_provider/keys.py`, `oidc_provider/service.py` (`id_token_hint`), migration 0014",
+    ),
+    "SEC-28": (
+        "A pending bank-ID login's nonce and PKCE verifier sealed under a key only the state opens",
+        "`strongauth/services.py` (`_flow_box`, `_open_flow`), `strongauth/models.py`, migration 0014",
     ),
 }
 
