@@ -141,3 +141,52 @@ def test_in_a_browser_the_example_app_logs_in_through_portti(
     expect(page.get_by_role("link", name="Log in with Portti")).to_be_visible()
     page.goto("/settings")
     expect(page.get_by_role("heading", name="Log in to Portti")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_in_a_browser_a_permission_is_revoked_in_basic_settings(
+    page, example_app, tmp_path
+) -> None:  # OIDC-4
+    """Allowed once, listed in Portti's basic settings, revoked there: the application's session
+    ends (back-channel logout) and the next login asks again."""
+    from playwright.sync_api import expect
+
+    here, _ = example_app
+
+    def log_in_through_portti() -> None:
+        page.goto(here + "/")
+        page.get_by_role("link", name="Log in with Portti").click()
+        page.get_by_role("button", name="Log in with Finnish bank ID or mobile certificate").click()
+        page.get_by_label("Kaisa Mäkinen").check()
+        page.get_by_role("button", name="Log in", exact=True).click()
+
+    log_in_through_portti()
+    page.get_by_role("button", name="Allow Example").click()
+    expect(page.get_by_role("heading", name="Hello, Kaisa Mäkinen")).to_be_visible()
+
+    page.goto("/settings")
+    allowed = page.get_by_role("table", name="Applications you have allowed")
+    expect(allowed.get_by_role("cell", name="Example", exact=True).first).to_be_visible()
+    expect(allowed.get_by_text("companies and roles").first).to_be_visible()
+    # (The module's other tests registered their own "Example" on the same server.)
+    revoke = page.get_by_role("button", name="Revoke permission of Example")
+    while revoke.count():
+        revoke.first.click()
+        page.wait_for_load_state()
+    expect(
+        page.get_by_text("You have not allowed any application to use your information.")
+    ).to_be_visible()
+    page.screenshot(path=str(tmp_path / "settings-permission-revoked.png"), full_page=True)
+
+    # The application is told over the back channel (a worker, within a moment): its session
+    # ends.
+    deadline = time.monotonic() + 10
+    page.goto(here + "/")
+    while not page.get_by_role("link", name="Log in with Portti").is_visible():
+        assert time.monotonic() < deadline, "the application was not logged out"
+        page.wait_for_timeout(200)
+        page.goto(here + "/")
+    # The next login asks again (Kaisa is still logged in to Portti itself).
+    page.get_by_role("link", name="Log in with Portti").click()
+    expect(page.get_by_role("heading", name="Allow Example?")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "consent-page.png"), full_page=True)
