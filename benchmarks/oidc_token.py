@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import rawhttp  # noqa: E402
 from qr_login import pct, server_cpu, start_server  # noqa: E402
+from sqlalchemy import update  # noqa: E402
 
 from portti.audit.services import AuditLog, RequestContext  # noqa: E402
 from portti.db.session import make_engine, make_session_factory  # noqa: E402
@@ -43,6 +44,7 @@ from portti.infra.clock import SystemClock  # noqa: E402
 from portti.keys.services import key_store_for  # noqa: E402
 from portti.oidc_provider.clients import ClientInput, ClientService  # noqa: E402
 from portti.oidc_provider.keys import KeyStoreSigningKeys  # noqa: E402
+from portti.oidc_provider.models import OidcClient  # noqa: E402
 from portti.oidc_provider.service import ProviderService, Redirect, s256  # noqa: E402
 from portti.weblogin.sessions import SessionService  # noqa: E402
 from support import factories as f  # noqa: E402
@@ -61,6 +63,10 @@ def seed_client(factory, settings, clock, alg: str) -> tuple[str, str, str]:  # 
         reg = ClientService(db, clock, AuditLog(db, clock), settings.secret).register(
             ClientInput(name="bench", redirect_uris=[REDIRECT], id_token_signed_response_alg=alg),
             actor_person_id=None,
+        )
+        # The operator's own application: no consent page in the way (OIDC-4).
+        db.execute(
+            update(OidcClient).where(OidcClient.client_id == reg.client_id).values(first_party=True)
         )
         sessions = SessionService(db, clock, idle=timedelta(hours=1), absolute=timedelta(hours=12))
         _, ws = sessions.start(person.id, method="oidc:fi_bank", strong=False, ctx=RequestContext())

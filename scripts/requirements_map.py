@@ -256,6 +256,30 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Allowed scopes, ID token algorithm, first-party flag and web origins in the CLI, API and UI",
         "`oidc_provider/clients.py` (`ClientInput`), `oidc_provider/admin.py`, `cli.py` (`clients register`), `web/templates/oidc/admin_list.html`",
     ),
+    "OIDC-4": (
+        "Consent: third-party applications ask once, naming the claims; remembered, listed and revocable; prompt=consent asks",
+        "`oidc_provider/consent.py`, `oidc_provider/service.py` (`decide`), `oidc_provider/views.py` (`/oidc/consent`, `/settings/applications/…/revoke`), `web/templates/oidc/consent.html`, `web/templates/settings.html`",
+    ),
+    "OIDC-5": (
+        "The broker's level of assurance reaches applications as acr (FTN, eIDAS); amr from RFC 8176",
+        "`oidc_provider/claims.py` (`assurance_of`, `Assurance`), `weblogin/sessions.py` (`login_acr`, `login_amr`), `strongauth/services.py`",
+    ),
+    "OIDC-6": (
+        "Client companies a TPK administers through an accounting office appear in the company claims with the office role and `via`",
+        "`oidc_provider/claims.py` (`companies_for`, `CompanyGrant.via`), `web/templates/oidc/choose_company.html`",
+    ),
+    "OIDC-8": (
+        "A login that cannot be started (PAR refused, broker unreachable, TLS failure) is audited and logged with its cause",
+        "`strongauth/services.py` (`_start_failed`), `strongauth/oidc.py` (`_push`), `strongauth/discovery.py`, `infra/tls.py` (`transport_failure`)",
+    ),
+    "OIDC-9": (
+        "A key rotation reaches every instance at once over the event bus; the active key first in the JWKS",
+        "`keys/services.py` (`follow_rotations`, `announce_rotation`, `published`), `app.py` (lifespan), `cli.py` (`keys rotate`)",
+    ),
+    "OIDC-10": (
+        "Outgoing HTTPS trusts `PORTTI_CA_BUNDLE` (the OS store, or extra CAs) for brokers behind an internal CA",
+        "`infra/tls.py` (`ssl_context`), `config.py` (`ca_bundle`), `app.py`, `cli.py`",
+    ),
 }
 
 # The findings of the outside security review (docs/security.md): each has a test that attacks it.
@@ -359,6 +383,22 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "SEC-31": (
         "`Cache-Control: no-store` on every authenticated response (pages, `/api/v1`, `/app-api/v1`)",
         "`web/response_headers.py`",
+    ),
+    "SEC-22": (
+        "A requested acr (acr_values or an essential claim) is enforced, never stated over a weaker login",
+        "`oidc_provider/service.py` (`decide`, `wanted_acr`), `oidc_provider/claims.py` (`Assurance.satisfies`)",
+    ),
+    "SEC-24": (
+        "An application open to every company learns one company per login, never another tenant's roles",
+        "`oidc_provider/service.py` (`picks_one_company`), `oidc_provider/claims.py` (`person_claims`)",
+    ),
+    "SEC-25": (
+        "Keys per purpose (op, rp); `typ` checked on every token read; sealed private parts bound to their row",
+        "`keys/services.py`, `keys/sealing.py`, `keys/models.py`, `oidc_provider/keys.py`, `oidc_provider/service.py` (`id_token_hint`), migration 0014",
+    ),
+    "SEC-28": (
+        "A pending bank-ID login's nonce and PKCE verifier sealed under a key only the state opens",
+        "`strongauth/services.py` (`_flow_box`, `_open_flow`), `strongauth/models.py`, migration 0014",
     ),
 }
 

@@ -78,6 +78,7 @@ def build_runtime(
     from portti.infra.events import make_event_bus
     from portti.infra.outbox import OutboxWakeup
     from portti.infra.secret_material import load as load_secret_material
+    from portti.infra.tls import ssl_context
     from portti.keys.services import key_store_for
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
@@ -92,12 +93,13 @@ def build_runtime(
     # The keys that outlive a rotation of the root secret, onto the settings' ring before any
     # service derives one.
     load_secret_material(session_factory, settings.secret, clock)
-    http = httpx.Client(timeout=10.0, follow_redirects=False)
+    tls = ssl_context(settings.ca_bundle)
+    http = httpx.Client(timeout=10.0, follow_redirects=False, verify=tls)
     keys = key_store_for(settings, session_factory, clock)
     # The provider signs with the key store's keys (published at /.well-known/jwks.json).
     oidc_keys = KeyStoreSigningKeys(keys)
     # Its own client: the strong-auth client may be replaced (tests route it in-process).
-    backchannel_http = httpx.Client(timeout=5.0, follow_redirects=False)
+    backchannel_http = httpx.Client(timeout=5.0, follow_redirects=False, verify=tls)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -159,6 +161,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         import asyncio
 
         from portti.infra.outbox import build_worker
+        from portti.keys.services import follow_rotations
 
         # Handlers (``def``) run on this event loop's thread limiter (docs/operations.md).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
@@ -183,7 +186,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 ),
                 name="backchannel-logout",
             )
+        # A key rotation announced by another process (`portti keys rotate`) is read at once.
+        keys_task = asyncio.create_task(
+            follow_rotations(rt.keys, events, stop), name="key-rotations"
+        )
         yield
+        stop.set()
+        await asyncio.gather(keys_task, return_exceptions=True)
         if logout_task is not None:
             stop.set()
             await asyncio.gather(logout_task, return_exceptions=True)

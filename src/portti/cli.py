@@ -85,11 +85,12 @@ def keys_list() -> None:
     def show(store: Any) -> None:
         published = {k.kid for k in store.published()}
         table = Table(title="Portti's keys")
-        for col in ("Algorithm", "Generation", "Key id", "Active from", "Published"):
+        for col in ("Purpose", "Algorithm", "Generation", "Key id", "Active from", "Published"):
             table.add_column(col)
-        for alg in sorted({k.alg for k in store._all()}):
-            for k in store.generations(alg):
+        for purpose, alg in sorted({(k.purpose, k.alg) for k in store._all()}):
+            for k in store.generations(alg, purpose):
                 table.add_row(
+                    purpose,
                     alg,
                     str(k.generation),
                     k.kid,
@@ -109,22 +110,60 @@ def keys_rotate(
     immediately: bool = typer.Option(
         False, help="Use the new key at once (a compromised key), without pre-publication."
     ),
+    purpose: list[str] = typer.Option(
+        [],
+        "--purpose",
+        help="op (the provider's tokens) and/or rp (assertions to brokers); default: both.",
+    ),
 ) -> None:
     """Make the next key: published now, used after PORTTI_KEYS_PREPUBLISH_HOURS."""
     settings = _settings()
 
     def rotate(store: Any) -> None:
-        from portti.keys.services import ENCRYPTION_ALGORITHMS, SIGNING_ALGORITHMS
+        from portti.keys.services import PURPOSES
 
         store.ensure()
-        for name in alg or [*SIGNING_ALGORITHMS, *ENCRYPTION_ALGORITHMS]:
-            key = store.rotate(name, immediately=immediately)
-            console.print(
-                f"{name}: key {key.kid} (generation {key.generation}) "
-                f"active from {key.active_from.isoformat(timespec='seconds')}"
-            )
+        unknown = [p for p in purpose if p not in PURPOSES]
+        if unknown:
+            raise typer.BadParameter(f"unknown purpose {unknown[0]!r}: use op or rp")
+        for key_purpose in purpose or list(PURPOSES):
+            for name in alg or PURPOSES[key_purpose]:
+                if name not in PURPOSES[key_purpose]:
+                    continue
+                key = store.rotate(name, immediately=immediately, purpose=key_purpose)
+                console.print(
+                    f"{key_purpose} {name}: key {key.kid} (generation {key.generation}) "
+                    f"active from {key.active_from.isoformat(timespec='seconds')}"
+                )
 
     _with_key_store(settings, rotate)
+    _announce_key_rotation(settings)
+
+
+def _announce_key_rotation(settings: Settings) -> None:
+    """Every running instance reads the keys again at once (OIDC-9), over the event bus."""
+    import asyncio
+
+    from portti.infra.events import make_event_bus
+    from portti.keys.services import announce_rotation
+
+    if settings.event_bus_url.startswith("memory://"):
+        console.print(
+            "PORTTI_EVENT_BUS_URL is memory://: running servers read the keys again within "
+            "30 seconds (restart them to use the new keys at once)."
+        )
+        return
+
+    async def announce() -> None:
+        events = make_event_bus(settings.event_bus_url, settings.database_url)
+        await events.start()
+        try:
+            await announce_rotation(events)
+        finally:
+            await events.close()
+
+    asyncio.run(announce())
+    console.print("Running servers were told to read the keys again.")
 
 
 clients_cli = typer.Typer(
@@ -567,7 +606,11 @@ def worker(
     outbox_worker = build_worker(settings, factory, clock)
     # OpenID back-channel logout tokens (and the ended-membership sweep) go with the outbox:
     # with PORTTI_OUTBOX_IN_PROCESS=false the app runs neither.
-    logout_http = httpx.Client(timeout=5.0, follow_redirects=False)
+    from portti.infra.tls import ssl_context
+
+    logout_http = httpx.Client(
+        timeout=5.0, follow_redirects=False, verify=ssl_context(settings.ca_bundle)
+    )
     logouts = BackChannelLogout(
         factory,
         clock,

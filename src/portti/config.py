@@ -197,6 +197,10 @@ class Settings(BaseSettings):
     # re-sealed it and the codes they hashed have expired. A file: one secret a line.
     previous_secret_keys: list[SecretStr] = Field(default_factory=list)
     previous_secret_keys_file: Path | None = None
+    # The CAs outgoing HTTPS trusts (identity providers, brokers, back-channel logout): unset,
+    # certifi's public bundle; "system", the operating system's store; a PEM file (or a
+    # directory), certifi's bundle plus those CAs (OIDC-10, portti.infra.tls).
+    ca_bundle: str | None = None
 
     # A QR login's event stream (WEB-1): a comment line this often while nothing happens (finds
     # a browser that has gone away, keeps proxies from closing a quiet connection); one response

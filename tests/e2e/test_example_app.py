@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from portti.people.models import Person
 from support.oidc import free_port, query_of, return_url
-from support.web import local, login
+from support.web import csrf_from, local, login
 
 pytestmark = [pytest.mark.e2e]
 
@@ -66,7 +67,7 @@ def example_app(live_server, tmp_path):  # type: ignore[no-untyped-def]
 
 def test_example_app_shows_company_and_roles_and_is_logged_out_by_portti(
     live_server, live_db, example_app
-) -> None:  # WEB-4 WEB-5
+) -> None:  # WEB-4 WEB-5 OIDC-4
     here, _ = example_app
     kaisa = live_db.scalars(select(Person).where(Person.given_name == "Kaisa")).one()
     identity = {
@@ -80,7 +81,21 @@ def test_example_app_shows_company_and_roles_and_is_logged_out_by_portti(
     to_portti = app_browser.get("/login")
     first = portti.get(local(to_portti.headers["location"]))
     callback = login(portti, identity, next_=query_of(first.headers["location"])["next"])  # type: ignore[arg-type]
-    back = return_url(portti.get(local(callback.headers["location"])))
+    # The example is not a first-party application: Kaisa is asked once (OIDC-4).
+    consent = portti.get(local(callback.headers["location"]))
+    assert consent.status_code == 200 and "Allow Example?" in consent.text
+    assert "Mäkinen Design Oy: purchase_invoice_approver, user_admin" in consent.text
+    back = return_url(
+        portti.post(
+            "/oidc/consent",
+            data={
+                "r": query_of(callback.headers["location"])["r"],
+                "decision": "allow",
+                "company_id": re.search(r'name="company_id" value="(\d*)"', consent.text).group(1),  # type: ignore[union-attr]
+                "csrf_token": csrf_from(consent),
+            },
+        )
+    )
     done = app_browser.get(local(back))
     assert done.status_code == 303, done.text
     home = app_browser.get("/")
@@ -88,8 +103,6 @@ def test_example_app_shows_company_and_roles_and_is_logged_out_by_portti(
     assert "Mäkinen Design Oy: purchase_invoice_approver, user_admin" in home.text
 
     # Logging out at Portti itself reaches the application over the back channel.
-    from support.web import csrf_from
-
     settings = portti.get("/settings", headers={"accept": "text/html"})
     portti.post("/logout", data={"csrf_token": csrf_from(settings)})
     deadline = time.monotonic() + 10
@@ -99,7 +112,9 @@ def test_example_app_shows_company_and_roles_and_is_logged_out_by_portti(
 
 
 @pytest.mark.browser
-def test_in_a_browser_the_example_app_logs_in_through_portti(page, example_app) -> None:  # WEB-4
+def test_in_a_browser_the_example_app_logs_in_through_portti(
+    page, example_app
+) -> None:  # WEB-4 OIDC-4
     """Chromium, with Portti's CSP enforced (the fixture fails on any violation): the last hop
     back to the application after Portti's own forms is the "Returning to …" page."""
     from playwright.sync_api import expect
@@ -111,6 +126,12 @@ def test_in_a_browser_the_example_app_logs_in_through_portti(page, example_app) 
     expect(page.get_by_role("heading", name="Test identity provider")).to_be_visible()
     page.get_by_label("Kaisa Mäkinen").check()
     page.get_by_role("button", name="Log in", exact=True).click()
+    # OIDC-4: asked once, naming the application and the companies and roles it gets.
+    expect(page.get_by_role("heading", name="Allow Example?")).to_be_visible()
+    expect(
+        page.get_by_text("Mäkinen Design Oy: purchase_invoice_approver, user_admin")
+    ).to_be_visible()
+    page.get_by_role("button", name="Allow Example").click()
     expect(page.get_by_role("heading", name="Hello, Kaisa Mäkinen")).to_be_visible()
     expect(
         page.get_by_text("Mäkinen Design Oy: purchase_invoice_approver, user_admin")
@@ -120,3 +141,52 @@ def test_in_a_browser_the_example_app_logs_in_through_portti(page, example_app) 
     expect(page.get_by_role("link", name="Log in with Portti")).to_be_visible()
     page.goto("/settings")
     expect(page.get_by_role("heading", name="Log in to Portti")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_in_a_browser_a_permission_is_revoked_in_basic_settings(
+    page, example_app, tmp_path
+) -> None:  # OIDC-4
+    """Allowed once, listed in Portti's basic settings, revoked there: the application's session
+    ends (back-channel logout) and the next login asks again."""
+    from playwright.sync_api import expect
+
+    here, _ = example_app
+
+    def log_in_through_portti() -> None:
+        page.goto(here + "/")
+        page.get_by_role("link", name="Log in with Portti").click()
+        page.get_by_role("button", name="Log in with Finnish bank ID or mobile certificate").click()
+        page.get_by_label("Kaisa Mäkinen").check()
+        page.get_by_role("button", name="Log in", exact=True).click()
+
+    log_in_through_portti()
+    page.get_by_role("button", name="Allow Example").click()
+    expect(page.get_by_role("heading", name="Hello, Kaisa Mäkinen")).to_be_visible()
+
+    page.goto("/settings")
+    allowed = page.get_by_role("table", name="Applications you have allowed")
+    expect(allowed.get_by_role("cell", name="Example", exact=True).first).to_be_visible()
+    expect(allowed.get_by_text("companies and roles").first).to_be_visible()
+    # (The module's other tests registered their own "Example" on the same server.)
+    revoke = page.get_by_role("button", name="Revoke permission of Example")
+    while revoke.count():
+        revoke.first.click()
+        page.wait_for_load_state()
+    expect(
+        page.get_by_text("You have not allowed any application to use your information.")
+    ).to_be_visible()
+    page.screenshot(path=str(tmp_path / "settings-permission-revoked.png"), full_page=True)
+
+    # The application is told over the back channel (a worker, within a moment): its session
+    # ends.
+    deadline = time.monotonic() + 10
+    page.goto(here + "/")
+    while not page.get_by_role("link", name="Log in with Portti").is_visible():
+        assert time.monotonic() < deadline, "the application was not logged out"
+        page.wait_for_timeout(200)
+        page.goto(here + "/")
+    # The next login asks again (Kaisa is still logged in to Portti itself).
+    page.get_by_role("link", name="Log in with Portti").click()
+    expect(page.get_by_role("heading", name="Allow Example?")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "consent-page.png"), full_page=True)

@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 
 from portti.audit.models import AuditAction, AuditEvent
 from portti.companies.models import Company, Membership
-from portti.oidc_provider.claims import ACR_APP, ACR_BANK_ID
+from portti.oidc_provider.claims import ACR_APP, ACR_FTN_LOA2
 from portti.oidc_provider.models import AuthorizationCode, OidcLogin, RefreshToken
 from portti.people.models import Person
 from portti.weblogin.models import LoginTransaction
@@ -95,6 +95,21 @@ def _register(live_server, receiver, tmp_path_factory, name: str) -> dict[str, A
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     data: dict[str, Any] = json.loads(out.read_text())
+    # The operator's own applications: nobody is asked for consent (OIDC-4), as registering
+    # with the first-party flag does.
+    from sqlalchemy import update
+
+    from portti.db.session import make_engine
+    from portti.oidc_provider.models import OidcClient
+
+    engine = make_engine(live_server.database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            update(OidcClient)
+            .where(OidcClient.client_id == data["client_id"])
+            .values(first_party=True)
+        )
+    engine.dispose()
     return data
 
 
@@ -224,7 +239,7 @@ def test_openid_client_logs_in_by_bank_id_refreshes_and_is_logged_out(
 
         got = node_rp.callback(started, back)
         claims = got["claims"]
-        assert claims["acr"] == ACR_BANK_ID and claims["amr"] == ["ext", "mfa"]
+        assert claims["acr"] == ACR_FTN_LOA2 and claims["amr"] == ["mfa"]
         assert claims["name"] == "Kaisa Mäkinen"
         assert [c["name"] for c in claims["companies"]] == ["Mäkinen Design Oy"]
         assert claims["companies"][0]["roles"] == _roles(

@@ -31,9 +31,17 @@ SCOPE = "openid profile email companies"
 RETURN_URL = re.compile(r'<a id="continue" href="([^"]+)"')
 
 
-def register(db: Session, clock: Clock, secret: bytes, **fields: Any) -> RegisteredClient:
-    """A client registered as an operator would (the command line: no person acting)."""
-    data = {"name": "Numerot accounting", "redirect_uris": [REDIRECT_URI], **fields}
+def register(
+    db: Session, clock: Clock, secret: bytes, *, first_party: bool = True, **fields: Any
+) -> RegisteredClient:
+    """A client registered as an operator would (the command line: no person acting). First
+    party unless a test says otherwise: only the consent tests (OIDC-4) want the question."""
+    data = {
+        "name": "Numerot accounting",
+        "redirect_uris": [REDIRECT_URI],
+        "first_party": first_party,
+        **fields,
+    }
     reg = ClientService(db, clock, AuditLog(db, clock), secret).register(
         ClientInput(**data), actor_person_id=None
     )

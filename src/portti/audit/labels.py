@@ -75,6 +75,8 @@ EVENT_NAMES: dict[str, LazyText] = {
     AuditAction.OIDC_TOKENS_ISSUED: _l("oidc tokens issued"),
     AuditAction.OIDC_TOKEN_REFUSED: _l("oidc token refused"),
     AuditAction.OIDC_LOGOUT: _l("oidc logout"),
+    AuditAction.OIDC_CONSENT_GRANTED: _l("oidc consent granted"),
+    AuditAction.OIDC_CONSENT_REVOKED: _l("oidc consent revoked"),
 }
 
 

@@ -84,6 +84,8 @@ class AuditAction(StrEnum):
     OIDC_TOKENS_ISSUED = "oidc_tokens_issued"
     OIDC_TOKEN_REFUSED = "oidc_token_refused"  # noqa: S105 (an action name)
     OIDC_LOGOUT = "oidc_logout"
+    OIDC_CONSENT_GRANTED = "oidc_consent_granted"
+    OIDC_CONSENT_REVOKED = "oidc_consent_revoked"
 
 
 class AuditEvent(Model):

@@ -56,7 +56,7 @@ from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.models import InvitationStatus
 from portti.invitations.services import InvitationService
 from portti.people.models import Person
-from portti.web.deps import ClockDep, DbSession, SettingsDep, Uow, client_ip
+from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep, Uow, client_ip
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A problem with a stable `code` and a human `next_step`"},
@@ -339,7 +339,7 @@ def start_account_activation(
     "/activations/bank-id", operation_id="start_bank_id_activation", response_model=BankIdStartOut
 )
 def start_bank_id_activation(
-    body: BankIdStartIn, request: Request, db: DbSession, clock: ClockDep
+    body: BankIdStartIn, request: Request, db: DbSession, clock: ClockDep, audit: Audit
 ) -> BankIdStartOut:
     """Opens bank ID in a browser. The result comes back to the app as a one-time handoff code
     (``portti-app://activation?handoff=…``), picked up with the verifier of ``code_challenge``."""
@@ -358,6 +358,7 @@ def start_bank_id_activation(
         browser_id="app",
         session_id=None,
         return_to=(WEB_APP_HANDOFF if body.return_to == "web_app" else "") + body.code_challenge,
+        audit=audit,
     )
     return BankIdStartOut(authorization_url=url)
 

@@ -31,7 +31,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from portti.config import SecretRing
 
-__all__ = ["STABLE_PURPOSES", "CodeHasher", "SecretBox", "SecretRing", "derive_key", "derive_keys"]
+__all__ = [
+    "STABLE_PURPOSES",
+    "CodeHasher",
+    "SecretBox",
+    "SecretRing",
+    "bound_to",
+    "derive_key",
+    "derive_keys",
+]
 
 
 # Keys that must outlive a rotation of the root secret: kept sealed in the database.
@@ -69,6 +77,14 @@ def derive_keys(secret: bytes, purpose: str, length: int = 32) -> tuple[bytes, .
     return (first, *(_derive(p, purpose, length) for p in secret.previous))
 
 
+def bound_to(secret: bytes, suffix: bytes) -> bytes:
+    """``secret`` with ``suffix`` appended, keeping a ring a ring (each of its secrets gets the
+    suffix), for keys that must be derived from the secret and something only the caller has."""
+    if isinstance(secret, SecretRing):
+        return SecretRing(secret.current + suffix, tuple(p + suffix for p in secret.previous))
+    return secret + suffix
+
+
 class CodeHasher:
     """Keyed hashes of short secrets; compare with ``matches`` (constant time). ``hashes``
     gives the hash under every key of the ring, for looking a row up by what was hashed."""
@@ -97,24 +113,30 @@ class SecretBox:
         self._aeads = [AESGCM(k) for k in derive_keys(secret, "box:" + purpose)]
         self._aad = purpose.encode()
 
-    def seal(self, plaintext: str) -> str:
+    def _aad_for(self, context: str | None) -> bytes:
+        # ``context`` binds the sealed value to where it is kept (a row's id): opened with
+        # another context, e.g. copied to another row, it does not open.
+        return self._aad if context is None else self._aad + b"|" + context.encode()
+
+    def seal(self, plaintext: str, *, context: str | None = None) -> str:
         nonce = os.urandom(12)
-        sealed = self._aeads[0].encrypt(nonce, plaintext.encode(), self._aad)
+        sealed = self._aeads[0].encrypt(nonce, plaintext.encode(), self._aad_for(context))
         return base64.urlsafe_b64encode(nonce + sealed).decode()
 
-    def open(self, token: str) -> str:
-        return self._open(token)[0]
+    def open(self, token: str, *, context: str | None = None) -> str:
+        return self._open(token, context)[0]
 
-    def reseal(self, token: str) -> str | None:
+    def reseal(self, token: str, *, context: str | None = None) -> str | None:
         """``token`` sealed under the current secret, or None when it already is."""
-        plaintext, index = self._open(token)
-        return None if index == 0 else self.seal(plaintext)
+        plaintext, index = self._open(token, context)
+        return None if index == 0 else self.seal(plaintext, context=context)
 
-    def _open(self, token: str) -> tuple[str, int]:
+    def _open(self, token: str, context: str | None) -> tuple[str, int]:
         raw = base64.urlsafe_b64decode(token.encode())
+        aad = self._aad_for(context)
         for index, aead in enumerate(self._aeads):
             try:
-                return aead.decrypt(raw[:12], raw[12:], self._aad).decode(), index
+                return aead.decrypt(raw[:12], raw[12:], aad).decode(), index
             except InvalidTag:
                 continue
         raise InvalidTag()

@@ -14,28 +14,99 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from portti.companies.catalogue import OFFICE_MAIN_USER
 from portti.companies.models import Company, Membership, MembershipProfile, MembershipRole, Profile
 from portti.infra.crypto import derive_key
 from portti.oidc_provider.models import OidcClient, SubjectType
 from portti.people.models import Person
 
-# How the person logged in to Portti, as `acr` and `amr` (RFC 8176 values where one fits).
+# How the person logged in to Portti, as `acr` and `amr`. The method (`urn:portti:acr:…`) and,
+# for bank ID and ID cards, the level of assurance the identity provider reported (OIDC-5):
+# FTN (Traficom) and eIDAS levels, passed on as their own URIs.
 ACR_APP = "urn:portti:acr:app"
 ACR_BANK_ID = "urn:portti:acr:bank_id"
 ACR_ID_CARD = "urn:portti:acr:id_card"
 ACR_OTHER = "urn:portti:acr:other"
-ACR_VALUES = (ACR_APP, ACR_BANK_ID, ACR_ID_CARD)
+ACR_FTN_LOA2 = "http://ftn.ficora.fi/2017/loa2"
+ACR_FTN_LOA3 = "http://ftn.ficora.fi/2017/loa3"
+ACR_EIDAS_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
+ACR_EIDAS_HIGH = "http://eidas.europa.eu/LoA/high"
+ACR_METHODS = (ACR_APP, ACR_BANK_ID, ACR_ID_CARD)
+ACR_LEVELS = (ACR_FTN_LOA2, ACR_FTN_LOA3, ACR_EIDAS_SUBSTANTIAL, ACR_EIDAS_HIGH)
+ACR_VALUES = (*ACR_METHODS, *ACR_LEVELS)
+# Levels compare across the two schemes: loa2 = substantial, loa3 = high.
+_RANK = {ACR_FTN_LOA2: 2, ACR_EIDAS_SUBSTANTIAL: 2, ACR_FTN_LOA3: 3, ACR_EIDAS_HIGH: 3}
+# What a provider may call the same levels.
+_LEVEL_NAMES = {
+    ACR_FTN_LOA2: ACR_FTN_LOA2,
+    ACR_FTN_LOA3: ACR_FTN_LOA3,
+    ACR_EIDAS_SUBSTANTIAL: ACR_EIDAS_SUBSTANTIAL,
+    ACR_EIDAS_HIGH: ACR_EIDAS_HIGH,
+    "substantial": ACR_EIDAS_SUBSTANTIAL,
+    "high": ACR_EIDAS_HIGH,
+}
+# RFC 8176's registered values: a provider's own `amr` values outside it are not passed on.
+RFC8176_AMR = frozenset(
+    {
+        "face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pop", "pwd",
+        "rba", "retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Assurance:
+    """How the person logged in: the method, the level (when a provider gave one), ``amr``."""
+
+    method: str
+    level: str | None
+    amr: list[str]
+
+    def satisfies(self, wanted: str) -> bool:
+        """A method is met by that method; a level by that level or a higher one."""
+        if wanted in (self.method, self.level):
+            return True
+        rank = _RANK.get(wanted)
+        return rank is not None and self.level is not None and _RANK[self.level] >= rank
+
+    def acr_for(self, requested: list[str]) -> str:
+        """The ``acr`` to state: the first requested value this login meets (OIDC Core
+        5.5.1.1), else the level when known, else the method."""
+        for wanted in requested:
+            if self.satisfies(wanted):
+                return wanted
+        return self.level or self.method
+
+
+def assurance_of(
+    login_method: str, provider_acr: str | None = None, provider_amr: list[str] | None = None
+) -> Assurance:
+    level = _LEVEL_NAMES.get(provider_acr or "")
+    passed = [a for a in provider_amr or [] if a in RFC8176_AMR]
+    if login_method in ("app_qr", "app"):
+        # The device key ("something you have") and the PIN or biometrics, checked by Portti.
+        return Assurance(ACR_APP, None, ["swk", "pin", "mfa"])
+    if login_method.startswith("oidc:fi"):
+        # Bank ID or mobile certificate: at least two factors (FTN substantial); the broker's
+        # own RFC 8176 values when it sends them.
+        return Assurance(ACR_BANK_ID, level, _with_mfa(passed))
+    if login_method in ("oidc:ee_id", "oidc:no_id", "oidc:se_id"):
+        return Assurance(ACR_ID_CARD, level, _with_mfa(passed or ["hwk", "pin"]))
+    return Assurance(ACR_OTHER, level, passed or ["mfa"])
+
+
+def _with_mfa(amr: list[str]) -> list[str]:
+    out = list(dict.fromkeys(amr))
+    if "mfa" not in out:
+        out.append("mfa")
+    return out
 
 
 def acr_amr(login_method: str) -> tuple[str, list[str]]:
-    if login_method in ("app_qr", "app"):
-        # The device key ("something you have") and the PIN or biometrics, checked by Portti.
-        return ACR_APP, ["swk", "pin", "mfa"]
-    if login_method == "oidc:fi_bank":
-        return ACR_BANK_ID, ["ext", "mfa"]
-    if login_method in ("oidc:ee_id", "oidc:no_id", "oidc:se_id"):
-        return ACR_ID_CARD, ["hwk", "pin", "mfa"]
-    return ACR_OTHER, ["ext"]
+    """The method's ``acr`` and ``amr`` without a provider's level (kept for callers that
+    know only the method)."""
+    a = assurance_of(login_method)
+    return a.method, a.amr
 
 
 def subject_for(client: OidcClient, person: Person | PersonRef, secret: bytes) -> str:
@@ -84,15 +155,27 @@ class CompanyGrant:
     company: CompanyRef
     roles: list[str]
     profiles: list[str]
+    # OIDC-6: the accounting office through which the person administers this client company
+    # (as its TPK, the role ``office_main_user``); None for a membership of the company itself.
+    via: CompanyRef | None = None
 
-    def as_claim(self) -> dict[str, Any]:
-        return {
+    def company_claim(self) -> dict[str, Any]:
+        claim: dict[str, Any] = {
             "id": self.company.id,
             "name": self.company.name,
             "business_id": self.company.business_id,
-            "roles": self.roles,
-            "profiles": self.profiles,
         }
+        if self.via is not None:
+            claim["via"] = {
+                "id": self.via.id,
+                "name": self.via.name,
+                "business_id": self.via.business_id,
+                "role": OFFICE_MAIN_USER,
+            }
+        return claim
+
+    def as_claim(self) -> dict[str, Any]:
+        return {**self.company_claim(), "roles": self.roles, "profiles": self.profiles}
 
 
 # Three plain statements built once (the token endpoint runs them on every exchange): the
@@ -110,6 +193,10 @@ _MEMBERSHIPS = (
     .join(Company, Company.id == Membership.company_id)
     .where(Membership.person_id == bindparam("person_id"))
 )
+# OIDC-6: the client companies of the offices where the person is TPK.
+_OFFICE_CLIENTS = select(
+    Company.accounting_office_id, Company.id, Company.name, Company.business_id
+).where(Company.accounting_office_id.in_(bindparam("offices", expanding=True)))
 _ROLES = select(MembershipRole.membership_id, MembershipRole.role_code).where(
     MembershipRole.membership_id.in_(bindparam("ids", expanding=True))
 )
@@ -123,35 +210,52 @@ _PROFILES = (
 def companies_for(
     db: Session, client: OidcClient, person_id: int, now: datetime
 ) -> list[CompanyGrant]:
-    """The person's memberships valid now in the companies that may use this client."""
+    """The person's memberships valid now in the companies that may use this client, and the
+    client companies they administer as TPK of an accounting office (OIDC-6): each such
+    company with the role ``office_main_user`` and ``via`` naming the office."""
     allowed = set(client.company_ids) if client.company_ids is not None else None
     valid: dict[int, CompanyRef] = {}
+    every: dict[int, CompanyRef] = {}  # also the offices the client is not used in
     for m_id, valid_from, valid_until, c_id, name, business_id, tz in db.execute(
         _MEMBERSHIPS, {"person_id": person_id}
     ):
-        if allowed is not None and c_id not in allowed:
-            continue
         # Whole days in the company's time zone, as everywhere else (companies/policy.py).
         today = now.astimezone(ZoneInfo(tz)).date()
         if (valid_from is not None and today < valid_from) or (
             valid_until is not None and today > valid_until
         ):
             continue
-        valid[m_id] = CompanyRef(c_id, name, business_id)
-    if not valid:
+        every[m_id] = CompanyRef(c_id, name, business_id)
+        if allowed is None or c_id in allowed:
+            valid[m_id] = every[m_id]
+    if not every:
         return []
-    ids = list(valid)
+    ids = list(every)
     roles: dict[int, list[str]] = {i: [] for i in ids}
     for m_id, code in db.execute(_ROLES, {"ids": ids}):
         roles[m_id].append(code)
     profiles: dict[int, list[str]] = {i: [] for i in ids}
     for m_id, pname in db.execute(_PROFILES, {"ids": ids}):
         profiles[m_id].append(pname)
-    grants = [
-        CompanyGrant(company=ref, roles=sorted(roles[i]), profiles=sorted(profiles[i]))
+    by_company: dict[int, CompanyGrant] = {
+        ref.id: CompanyGrant(company=ref, roles=sorted(roles[i]), profiles=sorted(profiles[i]))
         for i, ref in valid.items()
-    ]
-    return sorted(grants, key=lambda g: g.company.name)
+    }
+    offices = {every[i].id: every[i] for i in ids if OFFICE_MAIN_USER in roles[i]}
+    if offices:
+        for office_id, c_id, name, business_id in db.execute(
+            _OFFICE_CLIENTS, {"offices": list(offices)}
+        ):
+            if office_id is None or (allowed is not None and c_id not in allowed):
+                continue
+            own = by_company.get(c_id)
+            by_company[c_id] = CompanyGrant(
+                company=CompanyRef(c_id, name, business_id),
+                roles=sorted({*(own.roles if own else []), OFFICE_MAIN_USER}),
+                profiles=own.profiles if own else [],
+                via=offices[office_id],
+            )
+    return sorted(by_company.values(), key=lambda g: g.company.name)
 
 
 def person_claims(
@@ -161,7 +265,11 @@ def person_claims(
     *,
     company_id: int | None,
     company_selection: bool,
+    one_company: bool = False,
 ) -> dict[str, Any]:
+    """``company_selection``: the chosen company as ``company`` with ``roles`` and
+    ``profiles``. Otherwise the list ``companies``; with ``one_company`` (a client open to
+    every company, SEC-24) only the company chosen at login is in it."""
     claims: dict[str, Any] = {}
     if "profile" in scopes:
         claims |= {
@@ -176,13 +284,11 @@ def person_claims(
         if company_selection:
             chosen = next((g for g in grants if g.company.id == company_id), None)
             if chosen is not None:
-                claims["company"] = {
-                    "id": chosen.company.id,
-                    "name": chosen.company.name,
-                    "business_id": chosen.company.business_id,
-                }
+                claims["company"] = chosen.company_claim()
                 claims["roles"] = chosen.roles
                 claims["profiles"] = chosen.profiles
+        elif one_company:
+            claims["companies"] = [g.as_claim() for g in grants if g.company.id == company_id]
         else:
             claims["companies"] = [g.as_claim() for g in grants]
     return claims

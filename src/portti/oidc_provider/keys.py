@@ -4,8 +4,8 @@
 key set clients fetch (``/.well-known/jwks.json``, served by ``portti.keys``), and the published
 signing keys to check its own tokens with (an access token or an ``id_token_hint`` signed by the
 previous key stays valid while that key is published). ``KeyStoreSigningKeys`` adapts
-``portti.keys.KeyStore``: keys kept sealed in the database, rotated with the next key published
-before it is used.
+``portti.keys.KeyStore``: the ``op`` keys (SEC-25), kept sealed in the database, rotated with
+the next key published before it is used.
 """
 
 from __future__ import annotations
@@ -48,13 +48,16 @@ class KeyStoreSigningKeys:
         self._verification: tuple[tuple[str, ...], KeySet] | None = None
 
     def active_signing_key(self, alg: str) -> SigningKey:
-        return self.store.active_signing_key(alg)
+        # The provider's own keys (SEC-25): never the ones that sign assertions to brokers.
+        return self.store.active_signing_key(alg, "op")
 
     def public_jwks(self) -> dict[str, Any]:
         return self.store.public_jwks()
 
     def verification_keys(self) -> KeySet:
-        published = [k for k in self.store.published() if k.use == "sig"]
+        """The provider's published signing keys: what its own tokens are checked with. A
+        token signed with a relying-party key (a client assertion sent to a broker) is not."""
+        published = [k for k in self.store.published("op") if k.use == "sig"]
         kids = tuple(k.kid for k in published)
         cached = self._verification
         if cached is None or cached[0] != kids:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,13 +29,15 @@ from portti.i18n import _l
 from portti.infra import metrics
 from portti.infra.clock import Clock
 from portti.oidc_provider.claims import (
+    Assurance,
     CompanyGrant,
-    acr_amr,
+    assurance_of,
     companies_for,
     person_claims,
     person_ref,
     subject_for,
 )
+from portti.oidc_provider.consent import ConsentService
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
 from portti.oidc_provider.keys import (
     ACCESS_TOKEN_ALGORITHM,
@@ -159,16 +162,68 @@ class NeedsCompany:
 
 
 @dataclass(frozen=True)
+class NeedsConsent:
+    """OIDC-4: the person is asked what the application may learn: ``grants`` are the
+    companies and roles it would get (for the ``companies`` scope)."""
+
+    grants: list[CompanyGrant]
+    company_id: int | None
+
+
+@dataclass(frozen=True)
 class Redirect:
     url: str
 
 
-Outcome = NeedsLogin | NeedsCompany | Redirect
+Outcome = NeedsLogin | NeedsCompany | NeedsConsent | Redirect
 
 
 @dataclass
 class TokenResponse:
     body: dict[str, Any] = field(default_factory=dict)
+
+
+def picks_one_company(client: OidcClient) -> bool:
+    """Whether a login is for one company (SEC-24): with company selection, and for every
+    client open to all companies (no company list), so that such a client never learns the
+    person's roles in another tenant. A client registered for named companies gets them all."""
+    return client.company_selection or client.company_ids is None
+
+
+def session_assurance(ws: WebSession) -> Assurance:
+    return assurance_of(ws.login_method, ws.login_acr, ws.login_amr)
+
+
+def wanted_acr(params: dict[str, str]) -> tuple[list[str], bool]:
+    """The ``acr`` values asked for, and whether as an essential claim: the ``claims``
+    parameter's ``id_token.acr`` (OIDC Core 5.5.1.1) wins over ``acr_values``."""
+    raw = params.get("claims")
+    if raw:
+        try:
+            claims = json.loads(raw)
+        except ValueError as exc:
+            raise AuthorizeError("invalid_request", "The claims parameter is not JSON.") from exc
+        if not isinstance(claims, dict):
+            raise AuthorizeError("invalid_request", "The claims parameter is not an object.")
+        acr = (
+            (claims.get("id_token") or {}).get("acr")
+            if isinstance(claims.get("id_token"), dict | None)
+            else None
+        )
+        if acr is not None and not isinstance(acr, dict):
+            raise AuthorizeError("invalid_request", "The acr claim request is not an object.")
+        if acr:
+            values = acr.get("values") or ([acr["value"]] if "value" in acr else [])
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise AuthorizeError("invalid_request", "The acr values are not strings.")
+            if values:
+                return values[:10], acr.get("essential") is True
+    return params.get("acr_values", "").split()[:10], False
+
+
+def _meets(assurance: Assurance, wanted: tuple[list[str], bool]) -> bool:
+    values, _ = wanted
+    return not values or any(assurance.satisfies(v) for v in values)
 
 
 def redirect_with(uri: str, params: dict[str, str]) -> str:
@@ -261,6 +316,8 @@ class ProviderService:
             params["max_age"].isdigit() and len(params["max_age"]) < 10
         ):
             raise fail("invalid_request", "max_age must be a whole number of seconds.")
+        if "claims" in params:
+            wanted_acr(params)  # refused now, not after the login, when it cannot be read
         params["scope"] = " ".join(dict.fromkeys(scopes))
         if state is not None:
             params["state"] = state
@@ -334,8 +391,10 @@ class ProviderService:
         *,
         login_after: datetime | None = None,
         company_id: int | None = None,
+        consented: bool = False,
     ) -> Outcome:
-        """What the request needs next: a login, a company choice, or its code."""
+        """What the request needs next: a login, a company choice, consent, or its code.
+        ``consented``: the person has just allowed it on the consent page."""
         now = self.clock.now()
         params = req.params
         prompts = set(params.get("prompt", "").split())
@@ -345,14 +404,13 @@ class ProviderService:
         elif login_after is not None:
             needs_fresh = ws.created_at < login_after
         else:
-            acr, _ = acr_amr(ws.login_method)
             max_age = int(params["max_age"]) if "max_age" in params else None
             hint = params.get("login_hint", "").strip().casefold()
             needs_fresh = (
                 "login" in prompts
                 or "select_account" in prompts
                 or (max_age is not None and now - ws.created_at > timedelta(seconds=max_age))
-                or (bool(params.get("acr_values")) and acr not in params["acr_values"].split())
+                or not _meets(session_assurance(ws), wanted_acr(params))
                 or (
                     bool(hint)
                     and hint
@@ -362,8 +420,27 @@ class ProviderService:
         if needs_fresh:
             if "none" in prompts:
                 raise AuthorizeError("login_required", "The person must log in at Portti.")
-            return NeedsLogin(login_after=now if ws is not None else None)
+            # Whatever session comes back must be made after this moment.
+            return NeedsLogin(login_after=now)
         assert ws is not None
+        # SEC-22: a login that cannot give the requested acr (a bank-ID login when the client
+        # asked for the app, or loa2 when it asked for loa3) is refused, not passed off as one.
+        if not _meets(session_assurance(ws), wanted_acr(params)):
+            values, essential = wanted_acr(params)
+            self.audit.record(
+                AuditAction.OIDC_AUTHORIZATION_REFUSED,
+                actor_person_id=ws.person_id,
+                subject_person_id=ws.person_id,
+                client=req.client.client_id,
+                reason="acr_not_met",
+                requested=" ".join(values)[:200],
+                essential=essential,
+                acr=session_assurance(ws).level or session_assurance(ws).method,
+            )
+            raise AuthorizeError(
+                "unmet_authentication_requirements",
+                "The login does not meet the requested authentication context (acr).",
+            )
         grants = companies_for(self.db, req.client, ws.person_id, now)
         if not grants:
             self.audit.record(
@@ -383,7 +460,7 @@ class ProviderService:
                 )
             )
         chosen: int | None = None
-        if req.client.company_selection:
+        if picks_one_company(req.client):
             if company_id is not None:
                 if company_id not in {g.company.id for g in grants}:
                     raise RefusedForClient(_l("You have no valid user rights in this company."))
@@ -394,9 +471,27 @@ class ProviderService:
                 if "none" in prompts:
                     raise AuthorizeError("interaction_required", "The person must pick a company.")
                 return NeedsCompany(grants)
+        consent = ConsentService(self.db, self.clock, self.audit)
+        if consented:
+            consent.grant(req.client, ws.person_id, req.scopes)
+        elif consent.needed(req.client, ws.person_id, req.scopes, asked="consent" in prompts):
+            if "none" in prompts:
+                raise AuthorizeError("consent_required", "The person must allow this application.")
+            shown = (
+                [g for g in grants if chosen is None or g.company.id == chosen]
+                if "companies" in req.scopes
+                else []
+            )
+            return NeedsConsent(shown, chosen)
         return Redirect(self._issue_code(req, ws, chosen))
 
-    def _login_for(self, client: OidcClient, ws: WebSession, company_id: int | None) -> OidcLogin:
+    def _login_for(
+        self,
+        client: OidcClient,
+        ws: WebSession,
+        company_id: int | None,
+        requested_acr: list[str],
+    ) -> OidcLogin:
         login = self.db.scalars(
             select(OidcLogin).where(
                 OidcLogin.web_session_id == ws.id,
@@ -405,8 +500,9 @@ class ProviderService:
             )
         ).first()
         now = self.clock.now()
+        assurance = session_assurance(ws)
+        acr, amr = assurance.acr_for(requested_acr), assurance.amr
         if login is None:
-            acr, amr = acr_amr(ws.login_method)
             device_id = self.db.scalars(
                 select(LoginTransaction.device_id).where(
                     LoginTransaction.web_session_id == ws.id,
@@ -430,13 +526,14 @@ class ProviderService:
             self.db.flush()
         else:
             login.company_id = company_id
+            login.acr, login.amr = acr, amr
         return login
 
     def _issue_code(self, req: ValidatedRequest, ws: WebSession, company_id: int | None) -> str:
         now = self.clock.now()
-        login = self._login_for(req.client, ws, company_id)
-        code = secrets.token_urlsafe(32)
         p = req.params
+        login = self._login_for(req.client, ws, company_id, wanted_acr(p)[0])
+        code = secrets.token_urlsafe(32)
         self.db.add(
             AuthorizationCode(
                 code_hash=sha256_hex(code),
@@ -663,6 +760,7 @@ class ProviderService:
                 grants,
                 company_id=login.company_id,
                 company_selection=client.company_selection,
+                one_company=client.company_ids is None,
             ),
         }
         if nonce is not None:
@@ -750,6 +848,7 @@ class ProviderService:
                 grants,
                 company_id=login.company_id,
                 company_selection=client.company_selection,
+                one_company=client.company_ids is None,
             ),
         }
         return claims, client
@@ -765,7 +864,11 @@ class ProviderService:
             )
         except (JoseError, ValueError):
             return None
-        if token.claims.get("iss") != self.issuer:
+        # SEC-25: an ID token has no "typ" (or the generic "JWT"); an access token ("at+jwt"),
+        # a logout token ("logout+jwt") or anything else typed is not an ID token.
+        if token.header.get("typ", "JWT") != "JWT":
+            return None
+        if token.claims.get("iss") != self.issuer or not isinstance(token.claims.get("aud"), str):
             return None
         return dict(token.claims)
 

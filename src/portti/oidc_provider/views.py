@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -22,6 +22,7 @@ from portti.infra.ratelimit import client_network
 from portti.oidc_provider.claims import ACR_VALUES
 from portti.oidc_provider.client_auth_limits import ClientAuthLimits, ClientAuthThrottled
 from portti.oidc_provider.clients import JWT_BEARER, ClientService, assertion_subject, parse_basic
+from portti.oidc_provider.consent import ConsentService
 from portti.oidc_provider.cors import (
     allowed_for,
     cors_headers,
@@ -37,6 +38,7 @@ from portti.oidc_provider.revocation import revoke
 from portti.oidc_provider.service import (
     SCOPES,
     NeedsCompany,
+    NeedsConsent,
     NeedsLogin,
     Outcome,
     ProviderService,
@@ -50,6 +52,7 @@ from portti.web.csrf import verify_csrf
 from portti.web.deps import (
     Audit,
     ClockDep,
+    CurrentSession,
     DbSession,
     OptionalWebSession,
     Sessions,
@@ -153,7 +156,9 @@ def discovery(request: Request) -> JSONResponse:
             ],
             "acr_values_supported": list(ACR_VALUES),
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
-            "claims_parameter_supported": False,
+            # Read for the essential "acr" of the ID token (SEC-22); other claims requests
+            # are ignored, as OIDC Core 5.5 allows.
+            "claims_parameter_supported": True,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
             "authorization_response_iss_parameter_supported": True,
@@ -192,9 +197,21 @@ def _answer(
         if handle is None:
             handle = provider.park(req, browser_id, outcome.login_after)
         return RedirectResponse(_login_url(handle), 303, headers=NO_STORE)
-    assert isinstance(outcome, NeedsCompany)
     if handle is None:
         handle = provider.park(req, browser_id, None)
+    if isinstance(outcome, NeedsConsent):
+        return render(
+            request,
+            "oidc/consent.html",
+            {
+                "client": req.client,
+                "scopes": req.scopes,
+                "grants": outcome.grants,
+                "company_id": outcome.company_id,
+                "handle": handle,
+            },
+        )
+    assert isinstance(outcome, NeedsCompany)
     return render(
         request,
         "oidc/choose_company.html",
@@ -284,6 +301,63 @@ def choose_company(
         return RedirectResponse(_login_url(r), 303)
     outcome = provider.decide(req, ws, login_after=login_after, company_id=company_id)
     return _answer(request, provider, req, outcome, handle=r, interactive=True)
+
+
+@browser.post("/oidc/consent")
+def give_consent(
+    request: Request,
+    provider: Provider,
+    ws: OptionalWebSession,
+    r: Annotated[str, Form()],
+    decision: Annotated[str, Form()],
+    company_id: Annotated[str, Form()] = "",
+) -> Response:
+    """OIDC-4: the consent page's answer. Allow: remembered, and the code goes to the
+    application; deny: the application gets ``access_denied``."""
+    try:
+        req, login_after = provider.parked(r, request.state.browser_id)
+    except (UntrustedRedirect, AuthorizeError) as exc:
+        return render(request, "oidc/error.html", {"message": exc.description}, status=400)
+    if ws is None:
+        return RedirectResponse(_login_url(r), 303)
+    if decision != "allow":
+        provider.finish_parked(r)
+        url = provider._error_url(
+            req.params["redirect_uri"],
+            req.params.get("state"),
+            AuthorizeError("access_denied", "The person did not allow the application."),
+        )
+        provider.audit.record(
+            AuditAction.OIDC_AUTHORIZATION_REFUSED,
+            actor_person_id=ws.person_id,
+            subject_person_id=ws.person_id,
+            client=req.client.client_id,
+            reason="consent_denied",
+        )
+        return render(request, "oidc/return.html", {"url": url, "client_name": req.client.name})
+    chosen = int(company_id) if company_id.isdigit() and len(company_id) < 12 else None
+    try:
+        outcome = provider.decide(
+            req, ws, login_after=login_after, company_id=chosen, consented=True
+        )
+    except AuthorizeError as exc:
+        provider.finish_parked(r)
+        url = provider.error_redirect(req, exc)
+        return render(request, "oidc/return.html", {"url": url, "client_name": req.client.name})
+    return _answer(request, provider, req, outcome, handle=r, interactive=True)
+
+
+@browser.post("/settings/applications/{consent_id}/revoke")
+def revoke_consent(
+    consent_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    ws: CurrentSession,
+    db: DbSession,
+    clock: ClockDep,
+    audit: Audit,
+) -> Response:
+    """OIDC-4: the person takes back what they allowed an application (basic settings)."""
+    ConsentService(db, clock, audit).revoke(ws.person_id, consent_id)
+    return RedirectResponse("/settings#applications-heading", 303)
 
 
 def _token_error(

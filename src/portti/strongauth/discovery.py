@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from portti.config import OidcProviderSettings
+from portti.infra.tls import transport_failure
 from portti.infra.ttlcache import TtlCache
 
 __all__ = ["DiscoveryCache", "Endpoints", "static_endpoints"]
@@ -28,6 +29,11 @@ DISCOVERY_TTL = timedelta(hours=1)
 
 class DiscoveryError(Exception):
     """The provider's metadata could not be read and none was cached."""
+
+    def __init__(self, message: str, *, reason: str = "invalid_metadata") -> None:
+        super().__init__(message)
+        # For the audit row and the log (OIDC-8): see ``portti.infra.tls.transport_failure``.
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,12 @@ class DiscoveryCache:
             response = self._http.get(url, headers={"Accept": "application/json"})
             response.raise_for_status()
             meta = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except httpx.HTTPError as exc:
+            raise DiscoveryError(
+                f"the discovery document of {issuer} could not be read",
+                reason=transport_failure(exc),
+            ) from exc
+        except ValueError as exc:
             raise DiscoveryError(f"the discovery document of {issuer} could not be read") from exc
         if not isinstance(meta, dict):
             raise DiscoveryError(f"the discovery document of {issuer} is not an object")

@@ -31,6 +31,7 @@ from joserfc.jws import JWSRegistry
 
 from portti.config import OidcProviderSettings
 from portti.i18n import _l
+from portti.infra.tls import transport_failure
 from portti.infra.ttlcache import TtlCache
 from portti.keys.services import KeyStore
 from portti.strongauth.discovery import Endpoints, static_endpoints
@@ -79,10 +80,14 @@ class OidcError(Exception):
     NOT_FRESH = "oidc_authentication_not_fresh"
     ACR_TOO_WEAK = "oidc_acr_too_weak"
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        # Why, for the audit row and the log (OIDC-8): "tls_failed", "provider_unreachable",
+        # "invalid_response", "par_refused"...; never shown as such.
+        self.reason = reason
+        self.provider_error: str | None = None
 
     def __repr__(self) -> str:
         return f"OidcError(code={self.code!r}, message={self.message!r})"
@@ -305,11 +310,9 @@ def _push(
     params: Mapping[str, Any],
 ) -> str:
     """RFC 9126: push the authorization request; the browser gets only its ``request_uri``."""
-    failed = OidcError(
-        OidcError.PROVIDER_ERROR, _l("The login could not be started at the identity provider.")
-    )
+    message = _l("The login could not be started at the identity provider.")
     if not endpoints.pushed_authorization_request_endpoint:
-        raise failed
+        raise OidcError(OidcError.PROVIDER_ERROR, message, reason="no_par_endpoint")
     headers, form = client_authentication(provider, endpoints, keys)
     headers["Accept"] = "application/json"
     try:
@@ -318,21 +321,27 @@ def _push(
             data={**params, **form},
             headers=headers,
         )
+    except httpx.HTTPError as exc:
+        raise OidcError(OidcError.PROVIDER_ERROR, message, reason=transport_failure(exc)) from exc
+    try:
         body = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise failed from exc
+    except ValueError as exc:
+        raise OidcError(OidcError.PROVIDER_ERROR, message, reason="invalid_response") from exc
     request_uri = body.get("request_uri") if isinstance(body, dict) else None
     if response.status_code not in (200, 201) or not isinstance(request_uri, str):
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, str) and _OAUTH_ERROR_CODE.match(error):
-            raise OidcError(
+            refused = OidcError(
                 OidcError.PROVIDER_ERROR,
                 _l(
                     "The login could not be started at the identity provider (%(error)s).",
                     error=error,
                 ),
+                reason="par_refused",
             )
-        raise failed
+            refused.provider_error = error
+            raise refused
+        raise OidcError(OidcError.PROVIDER_ERROR, message, reason="par_refused")
     return request_uri
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import structlog
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -17,6 +20,7 @@ from portti.config import OidcProviderSettings
 from portti.errors import DomainError, NotFound
 from portti.i18n import _l
 from portti.infra.clock import Clock
+from portti.infra.crypto import SecretBox, bound_to
 from portti.keys.services import KeyStore
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
@@ -38,6 +42,8 @@ if TYPE_CHECKING:
     from portti.weblogin.models import WebSession
     from portti.weblogin.sessions import SessionService
 
+log = structlog.get_logger(__name__)
+
 FLOW_LIFETIME = timedelta(minutes=10)
 
 NOT_A_USER = _l(
@@ -57,6 +63,12 @@ class LoginFailed(DomainError):
     provider: str | None = None
     # For the audit row: the provider's own error and description, never shown as such.
     details: dict[str, str] | None = None
+
+
+class LoginStartFailed(LoginFailed):
+    """A login that could not be started; its ``login_failed`` row is committed (OIDC-8)."""
+
+    keeps_writes = True
 
 
 def _sha(value: str) -> str:
@@ -97,7 +109,9 @@ class StrongAuthService:
         redirect_uri: str,
         keys: KeyStore | None = None,
         discovery: DiscoveryCache | None = None,
+        secret: bytes,
     ) -> None:
+        self.secret = secret
         self.db = db
         self.clock = clock
         self.providers = providers
@@ -111,10 +125,12 @@ class StrongAuthService:
         try:
             return self.discovery.endpoints(provider)
         except DiscoveryError as exc:
-            raise LoginFailed(
+            failed = LoginFailed(
                 _l("The identity provider cannot be reached right now. Try again in a moment."),
                 code="oidc_discovery_failed",
-            ) from exc
+            )
+            failed.details = {"cause": exc.reason}
+            raise failed from exc
 
     def provider(self, key: str) -> OidcProviderSettings:
         p = self.providers.get(key)
@@ -130,24 +146,33 @@ class StrongAuthService:
         browser_id: str,
         session_id: str | None,
         return_to: str,
+        audit: AuditLog | None = None,
+        actor_person_id: int | None = None,
     ) -> str:
         provider = self.provider(provider_key)
-        endpoints = self.endpoints(provider)
         try:
-            req = start_authorization(
-                provider,
-                self.redirect_uri,
-                fresh=purpose == "step_up",
-                endpoints=endpoints,
-                keys=self.keys,
-                http=self.http,
-            )
-        except OidcError as exc:
-            # A pushed request that failed may mean the metadata moved: read it again next time.
-            self.discovery.invalidate(provider.issuer)
-            failed = LoginFailed(exc.message, code=exc.code)
+            endpoints = self.endpoints(provider)
+            try:
+                req = start_authorization(
+                    provider,
+                    self.redirect_uri,
+                    fresh=purpose == "step_up",
+                    endpoints=endpoints,
+                    keys=self.keys,
+                    http=self.http,
+                )
+            except OidcError as exc:
+                # A pushed request that failed may mean the metadata moved: read it again
+                # next time.
+                self.discovery.invalidate(provider.issuer)
+                failed = LoginFailed(exc.message, code=exc.code)
+                failed.details = {"cause": exc.reason or "provider_error"}
+                if exc.provider_error:
+                    failed.details["error"] = exc.provider_error
+                raise failed from exc
+        except LoginFailed as failed:
             failed.purpose, failed.provider = purpose, provider.key
-            raise failed from exc
+            raise self._start_failed(failed, audit, actor_person_id) from failed
         # (The request above may sign with, and so first create, Portti's keys, and push to the
         # provider: both before this transaction writes, so no database lock is held meanwhile.)
         now = self.clock.now()
@@ -158,8 +183,10 @@ class StrongAuthService:
                 state_hash=_sha(req.state),
                 provider=provider.key,
                 purpose=purpose,
-                nonce=req.nonce,
-                code_verifier=req.code_verifier,
+                sealed=self._flow_box(req.state).seal(
+                    json.dumps({"nonce": req.nonce, "code_verifier": req.code_verifier}),
+                    context=_sha(req.state),
+                ),
                 browser_binding_hash=_sha(browser_id),
                 session_id=session_id,
                 return_to=return_to,
@@ -225,6 +252,7 @@ class StrongAuthService:
             if description:
                 failed.details["error_description"] = description
             raise self._failed(failed, flow)
+        secrets_of_flow = self._open_flow(flow, state)
         try:
             identity = complete_authorization(
                 provider,
@@ -232,8 +260,8 @@ class StrongAuthService:
                 jwks=self.jwks,
                 redirect_uri=self.redirect_uri,
                 code=code,
-                code_verifier=flow.code_verifier,
-                expected_nonce=flow.nonce,
+                code_verifier=secrets_of_flow["code_verifier"],
+                expected_nonce=secrets_of_flow["nonce"],
                 now=self.clock.now(),
                 # SEC-6: a step-up must be an authentication made after it started.
                 fresh_since=flow.created_at if flow.purpose == "step_up" else None,
@@ -245,6 +273,64 @@ class StrongAuthService:
                 self.discovery.invalidate(provider.issuer)
             raise self._failed(LoginFailed(exc.message, code=exc.code), flow) from exc
         return FinishedFlow(flow, identity, self.person_for(identity))
+
+    def _flow_box(self, state: str) -> SecretBox:
+        """SEC-28: the flow's nonce and PKCE verifier are sealed under a key derived from the
+        root secret and the state, which only the browser holds; the row keeps its hash."""
+        return SecretBox(bound_to(self.secret, b"|" + state.encode()), "oidc-flow")
+
+    def _open_flow(self, flow: OidcFlow, state: str) -> dict[str, str]:
+        try:
+            data = json.loads(self._flow_box(state).open(flow.sealed, context=flow.state_hash))
+        except (ValueError, InvalidTag) as exc:
+            raise self._failed(
+                LoginFailed(
+                    _l("The login took too long or was started elsewhere. Start again."),
+                    code="oidc_state_mismatch",
+                ),
+                flow,
+            ) from exc
+        return {"nonce": str(data["nonce"]), "code_verifier": str(data["code_verifier"])}
+
+    @staticmethod
+    def _start_failed(
+        failed: LoginFailed, audit: AuditLog | None, actor_person_id: int | None
+    ) -> LoginFailed:
+        """OIDC-8: a login that could not even be started (the broker unreachable, its TLS
+        certificate not trusted, the pushed request refused) is audited and logged with the
+        reason, like one that failed at the callback. The person sees the readable page."""
+        from portti.audit.models import AuditAction
+
+        cause = (failed.details or {}).get("cause", "provider_error")
+        log.warning(
+            "login_start_failed",
+            provider=failed.provider,
+            purpose=failed.purpose,
+            reason=failed.code,
+            cause=cause,
+        )
+        if audit is None:
+            return failed
+        extra: dict[str, Any] = {**(failed.details or {}), "method": f"oidc:{failed.provider}"}
+        extra["stage"] = "start"
+        if failed.purpose == "step_up":
+            audit.record(
+                AuditAction.STEP_UP_FAILED,
+                actor_person_id=actor_person_id,
+                reason=failed.code,
+                **extra,
+            )
+        else:
+            if failed.purpose == "app_activation":
+                extra["purpose"] = "app_activation"
+            audit.record(AuditAction.LOGIN_FAILED, reason=failed.code, **extra)
+        started = LoginStartFailed(failed.message, code=failed.code)
+        started.purpose, started.provider, started.details = (
+            failed.purpose,
+            failed.provider,
+            failed.details,
+        )
+        return started
 
     @staticmethod
     def _failed(exc: LoginFailed, flow: OidcFlow) -> LoginFailed:
@@ -384,6 +470,8 @@ class StrongAuthService:
             strong=False,
             ctx=ctx,
             replaces=current.id if current else None,
+            acr=finished.identity.acr,
+            amr=list(finished.identity.amr[:10]),
         )
         audit.record(
             AuditAction.LOGIN_SUCCEEDED,

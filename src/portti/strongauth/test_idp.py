@@ -476,6 +476,9 @@ def build_test_idp_router(
         }
         if "nonce" in claims:
             id_claims["nonce"] = claims["nonce"]
+        if isinstance(claims.get("amr"), list):
+            # A broker's methods (RFC 8176), when a test has the code say so.
+            id_claims["amr"] = claims["amr"]
         return JSONResponse(
             {
                 "access_token": secrets.token_urlsafe(32),

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from portti.audit.services import AuditLog
 from portti.devices.activation import ActivationService
 from portti.people.models import Person, PersonIdentifier
 from portti.runtime import runtime
@@ -43,6 +44,7 @@ def get_strong_auth(request: Request, db: DbSession, clock: ClockDep) -> StrongA
         redirect_uri=f"{base}/login/callback",
         keys=runtime(request).keys,
         discovery=runtime(request).discovery,
+        secret=runtime(request).settings.secret,
     )
 
 
@@ -81,6 +83,8 @@ def _to_provider(
     purpose: str,
     session_id: str | None,
     next: str,
+    audit: AuditLog,
+    actor_person_id: int | None = None,
 ) -> Response:
     """Off to the identity provider; back (to a local path only) when it answers."""
     url = strong.start(
@@ -89,6 +93,8 @@ def _to_provider(
         browser_id=request.state.browser_id,
         session_id=session_id,
         return_to=_path_only(next),
+        audit=audit,
+        actor_person_id=actor_person_id,
     )
     return RedirectResponse(url, 303)
 
@@ -97,10 +103,11 @@ def _to_provider(
 def start_login(
     request: Request,
     strong: StrongAuth,
+    audit: Audit,
     provider: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    return _to_provider(request, strong, provider, "login", None, next)
+    return _to_provider(request, strong, provider, "login", None, next, audit)
 
 
 @router.get("/step-up", response_class=HTMLResponse)
@@ -124,10 +131,11 @@ def start_step_up(
     request: Request,
     ws: CurrentSession,
     strong: StrongAuth,
+    audit: Audit,
     provider: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    return _to_provider(request, strong, provider, "step_up", ws.id, next)
+    return _to_provider(request, strong, provider, "step_up", ws.id, next, audit, ws.person_id)
 
 
 @router.get("/login/callback")

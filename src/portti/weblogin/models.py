@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portti.db.base import Model, UtcDateTime
@@ -23,6 +23,10 @@ class WebSession(Model):
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)  # absolute limit
     login_method: Mapped[str] = mapped_column(String(40))
+    # What the identity provider said of the login (OIDC-5): its level of assurance (``acr``,
+    # e.g. FTN loa3) and methods (``amr``), passed on to business applications.
+    login_acr: Mapped[str | None] = mapped_column(String(100))
+    login_amr: Mapped[list[str] | None] = mapped_column(JSON)
     strong_auth_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     strong_auth_method: Mapped[str | None] = mapped_column(String(40))
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="SET NULL"))

@@ -54,9 +54,12 @@ class SessionService:
         ctx: RequestContext,
         replaces: str | None = None,
         approved_by_device_id: int | None = None,
+        acr: str | None = None,
+        amr: list[str] | None = None,
     ) -> tuple[str, WebSession]:
         """A new session with a new id (never the one the browser had before login).
-        ``approved_by_device_id``: the app that approved a QR login (SEC-4)."""
+        ``approved_by_device_id``: the app that approved a QR login (SEC-4). ``acr`` and
+        ``amr``: what the identity provider said of the login (OIDC-5)."""
         now = self.clock.now()
         if replaces:
             self.db.execute(
@@ -73,6 +76,8 @@ class SessionService:
             last_seen_at=now,
             expires_at=now + self.absolute,
             login_method=method,
+            login_acr=acr[:100] if acr else None,
+            login_amr=amr or None,
             strong_auth_at=now if strong else None,
             strong_auth_method=method if strong else None,
             ip=ctx.ip,
@@ -214,6 +219,8 @@ class SessionService:
             last_seen_at=now,
             expires_at=ws.expires_at,
             login_method=ws.login_method,
+            login_acr=ws.login_acr,
+            login_amr=ws.login_amr,
             strong_auth_at=now,
             strong_auth_method=method,
             company_id=ws.company_id,

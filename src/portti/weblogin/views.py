@@ -14,6 +14,7 @@ from portti.companies.services import PersonDirectory, member_status
 from portti.devices.deps import Devices
 from portti.errors import Forbidden
 from portti.i18n import _l
+from portti.oidc_provider.consent import ConsentService
 from portti.runtime import runtime
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
@@ -140,6 +141,7 @@ def basic_settings(
     db: DbSession,
     clock: ClockDep,
     devices: Devices,
+    audit: Audit,
 ) -> Response:
     company = db.get(Company, ws.company_id) if ws.company_id else None
     return render(
@@ -153,6 +155,8 @@ def basic_settings(
             "company": company,
             "grant": AdminPolicy(db, clock).grant(ws.person_id, company) if company else None,
             "devices": devices.devices_for(ws.person_id),
+            # What the person allowed business applications to learn (OIDC-4).
+            "consents": ConsentService(db, clock, audit).for_person(ws.person_id),
         },
     )
 

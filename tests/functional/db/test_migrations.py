@@ -83,7 +83,7 @@ def test_migrate_to_a_revision_stops_there_and_head_goes_on(tmp_path: Path):  # 
 def test_migrate_sql_prints_the_statements_and_changes_nothing():  # OPS-3
     with scratch_database(PG_ADMIN, "portti_sql") as url:
         upgrade(url, "0009")
-        out = _portti(url, "migrate", "--sql")
+        out = _portti(url, "migrate", "--sql", "--to", "0011")
         assert out.returncode == 0, out.stderr
         assert "ALTER TABLE" in out.stdout or "CREATE" in out.stdout
         assert "UPDATE alembic_version SET version_num='0010'" in out.stdout

@@ -37,13 +37,17 @@ def test_jwks_is_published_with_cache_headers_and_no_private_parts(client, app):
     assert r.headers["content-type"].startswith("application/jwk-set+json")
     assert r.headers["cache-control"] == "public, max-age=300"
     keys = r.json()["keys"]
-    # Created on first use: one key per algorithm, each with kid, alg and use.
-    assert sorted(k["alg"] for k in keys) == [
+    # Created on first use: one key per purpose and algorithm (SEC-25: the relying party's
+    # signing and encryption keys, then the provider's signing keys), each with kid, alg, use.
+    assert [k["alg"] for k in keys] == [
         "ECDH-ES",
         "ES256",
         "PS256",
         "RS256",
         "RSA-OAEP-256",
+        "ES256",
+        "PS256",
+        "RS256",
     ]
     for k in keys:
         assert {"kid", "alg", "use", "kty"} <= k.keys()
@@ -58,7 +62,8 @@ def test_jwks_is_published_with_cache_headers_and_no_private_parts(client, app):
 def test_private_parts_are_sealed_in_the_database(client, app, db):  # OPS-4
     client.get("/.well-known/jwks.json")
     rows = db.scalars(select(ServiceKey)).all()
-    assert len(rows) == 5
+    assert len(rows) == 8
+    assert sorted(r.purpose for r in rows) == ["op"] * 3 + ["rp"] * 5
     for row in rows:
         assert '"d"' not in row.private_sealed and "d" not in row.public_jwk
     # A signature made with the active key verifies with the published one.
@@ -179,11 +184,12 @@ def test_portti_keys_rotate_command(app, database_url, monkeypatch):  # OPS-4
     runner = CliRunner()
     r = runner.invoke(cli, ["keys", "rotate", "--alg", "ES256"])
     assert r.exit_code == 0, r.output
-    assert "ES256: key" in r.output and "(generation 2)" in r.output
+    assert "rp ES256: key" in r.output and "op ES256: key" in r.output
+    assert "(generation 2)" in r.output
     r = runner.invoke(cli, ["keys", "list"])
     assert r.exit_code == 0, r.output
     with app.state.runtime.session_factory() as db:
         gens = db.scalars(select(ServiceKey.generation).where(ServiceKey.alg == "ES256")).all()
-    assert sorted(gens) == [1, 2]
+    assert sorted(gens) == [1, 1, 2, 2]
     app.state.runtime.keys.refresh()
-    assert len([k for k in app.state.runtime.keys.published() if k.alg == "ES256"]) == 2
+    assert len([k for k in app.state.runtime.keys.published("op") if k.alg == "ES256"]) == 2

@@ -25,6 +25,8 @@ def cast(db):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def rp(client, db, clock, settings) -> RelyingParty:  # type: ignore[no-untyped-def]
-    reg = register(db, clock, settings.secret)
+def rp(client, db, clock, settings, cast) -> RelyingParty:  # type: ignore[no-untyped-def]
+    """An application registered for Kaisa's two companies: it gets the list `companies`
+    (one open to every company would have her pick one, SEC-24)."""
+    reg = register(db, clock, settings.secret, company_ids=[cast.makinen.id, cast.aalto.id])
     return relying_party(client._transport, "http://testserver", reg)

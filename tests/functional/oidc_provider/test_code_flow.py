@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portti.audit.models import AuditEvent
-from portti.oidc_provider.claims import ACR_BANK_ID
+from portti.oidc_provider.claims import ACR_BANK_ID, ACR_FTN_LOA2
 from support.oidc import RelyingParty, query_of, register, relying_party, return_url
 from support.web import local, login
 
@@ -37,7 +37,8 @@ def test_login_by_bank_id_gives_the_client_company_and_roles(client, rp, cast) -
     claims = rp.id_claims(token["id_token"])
     assert claims["sub"] == cast.kaisa.portti_id
     assert claims["name"] == "Kaisa Mäkinen" and claims["email"] == "kaisa@makinen.example"
-    assert claims["acr"] == ACR_BANK_ID and "mfa" in claims["amr"] and claims["sid"]
+    # The broker's level (the test provider says FTN loa2), OIDC-5.
+    assert claims["acr"] == ACR_FTN_LOA2 and "mfa" in claims["amr"] and claims["sid"]
     companies = {c["name"]: c["roles"] for c in claims["companies"]}
     assert companies == {"Kahvila Aalto Oy": ["bookkeeper"], "Mäkinen Design Oy": ["user_admin"]}
 
@@ -125,7 +126,9 @@ def test_company_restriction_limits_the_companies_claim(
 def test_pairwise_subject_differs_from_the_portti_id(
     client, db, clock, settings, cast
 ) -> None:  # OPS-4
-    reg = register(db, clock, settings.secret, subject_type="pairwise")
+    reg = register(
+        db, clock, settings.secret, subject_type="pairwise", company_ids=[cast.makinen.id]
+    )
     rp = relying_party(client._transport, "http://testserver", reg)
     claims = rp.id_claims(rp.fetch_token(log_in_at_portti(client, rp, cast.kaisa))["id_token"])
     assert claims["sub"] != cast.kaisa.portti_id and len(claims["sub"]) == 43
@@ -184,8 +187,8 @@ def test_key_rotation_keeps_issued_tokens_valid_and_signs_with_the_new_key(
     token = rp.fetch_token(log_in_at_portti(client, rp, cast.kaisa))
     old_kid = jws.extract_compact(token["id_token"].encode()).protected["kid"]
     store = app.state.runtime.keys
-    store.rotate("RS256", immediately=True)
-    store.rotate("ES256", immediately=True)
+    store.rotate("RS256", immediately=True, purpose="op")
+    store.rotate("ES256", immediately=True, purpose="op")
     store.refresh()
     # The access token signed by the previous ES256 key still works while that key is published.
     assert rp.http.get("http://testserver/oidc/userinfo").status_code == 200

@@ -54,11 +54,12 @@ def receiver():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def rp(client, db, clock, settings, receiver) -> RelyingParty:  # type: ignore[no-untyped-def]
+def rp(client, db, clock, settings, receiver, cast) -> RelyingParty:  # type: ignore[no-untyped-def]
     reg = register(
         db,
         clock,
         settings.secret,
+        company_ids=[cast.makinen.id, cast.aalto.id],
         backchannel_logout_uri=receiver.url,
         post_logout_redirect_uris=["https://accounting.example/logged-out"],
     )

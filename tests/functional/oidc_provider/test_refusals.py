@@ -152,6 +152,7 @@ def test_redirect_uri_must_be_the_one_of_the_request(
         db,
         clock,
         settings.secret,
+        company_ids=[cast.makinen.id],
         redirect_uris=["https://accounting.example/callback", "https://accounting.example/other"],
     )
     rp = relying_party(client._transport, "http://testserver", reg)
@@ -201,7 +202,7 @@ def test_userinfo_refuses_tokens_it_did_not_issue(client, rp, cast) -> None:  # 
 def test_public_client_must_use_pkce_s256_and_gets_tokens_with_it(
     client, db, clock, settings, cast
 ) -> None:  # OPS-4
-    reg = register(db, clock, settings.secret, auth_method="none")
+    reg = register(db, clock, settings.secret, auth_method="none", company_ids=[cast.makinen.id])
     assert reg.client_secret is None
     rp = relying_party(
         client._transport, "http://testserver", reg, token_endpoint_auth_method="none"
@@ -223,6 +224,7 @@ def test_private_key_jwt_authenticates_and_an_assertion_is_single_use(
         db,
         clock,
         settings.secret,
+        company_ids=[cast.makinen.id],
         auth_method="private_key_jwt",
         jwks={"keys": [key.as_dict(private=False)]},
     )

@@ -2,7 +2,7 @@
 event older than 30 days (updates, and deletes of anything younger, stay refused)
 
 Revision ID: 0020
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-07 08:00:00
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
