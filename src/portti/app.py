@@ -22,15 +22,16 @@ from portti.accounts.passwords import (
     make_password_hasher,
 )
 from portti.config import OidcProviderSettings, Settings
-from portti.db.session import make_engine, make_session_factory
+from portti.db.session import engine_for, make_session_factory
 from portti.i18n import _l
 from portti.infra.clock import Clock, SystemClock
 from portti.infra.logging import configure_logging
 from portti.infra.ratelimit import LimitsRateLimiter
 from portti.runtime import Runtime
+from portti.web.admission import Admission, AdmissionMiddleware
 from portti.web.csrf import csrf_token
 from portti.web.deps import UnitOfWorkDep
-from portti.web.errors import install_error_handlers
+from portti.web.errors import install_error_handlers, refuse_busy
 from portti.web.middleware import BrowserMiddleware, LocaleMiddleware, content_security_policy
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -77,7 +78,7 @@ def build_runtime(
     from portti.weblogin.geo import CountryLookup
     from portti.weblogin.watch import StreamWatch
 
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     session_factory = make_session_factory(engine)
     http = httpx.Client(timeout=10.0, follow_redirects=False)
     keys = key_store_for(settings, session_factory, clock)
@@ -208,6 +209,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             for u in (urlsplit(x) for x in (p.issuer, p.authorization_endpoint) if x)
         }
     )
+    # Innermost: a request turned away is answered in its language, with the browser cookie.
+    app.add_middleware(
+        AdmissionMiddleware,
+        admission=Admission(
+            settings.concurrent_requests,
+            settings.request_queue_length,
+            settings.request_queue_seconds,
+        ),
+        refuse=refuse_busy,
+    )
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(
         BrowserMiddleware,
@@ -282,7 +293,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_openapi(app)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
+        # On the event loop, outside the admission gate: answers however busy the handler
+        # threads and the pool are (OPS-16).
         return {"status": "ok"}
 
     return app

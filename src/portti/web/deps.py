@@ -11,6 +11,7 @@ from typing import Annotated
 
 import anyio
 import anyio.to_thread
+import structlog
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +29,8 @@ from portti.web.cookies import session_cookie_name
 from portti.web.uow import UnitOfWork
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
+
+log = structlog.get_logger(__name__)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -56,9 +59,16 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
             # Not in the handlers' pool: when every worker thread waits for a database
             # connection, the close that gives one back must still run (FastAPI closes
             # ``def`` dependencies on a limiter of their own, one per call, for the same reason).
-            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
+            await anyio.to_thread.run_sync(_close, session, limiter=anyio.CapacityLimiter(1))
         else:
             session.close()
+
+
+def _close(session: Session) -> None:
+    try:
+        session.close()
+    except Exception:  # the connection is gone (a database outage); the answer is already out
+        log.warning("session_close_failed")
 
 
 def client_ip(request: Request) -> str | None:
