@@ -190,12 +190,13 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=1000)
     db_pool_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     # Requests served at once per process (liveness, metrics and static files not counted);
-    # unset: the pool's connections less DB_RESERVED_CONNECTIONS, so a request let in always
-    # gets a connection. More wait in a queue of at most request_queue_length, for at most
-    # request_queue_seconds, then are answered 503 with Retry-After.
+    # unset: the handler threads, at most the pool's connections less DB_RESERVED_CONNECTIONS,
+    # so a request let in always gets a connection and a thread. More wait their turn in a queue: one that finds it full (saturated:
+    # more waiting than the process serves in a couple of seconds) is answered 503 with
+    # Retry-After at once, one that waited request_queue_seconds too.
     max_concurrent_requests: int | None = Field(default=None, ge=1, le=10000)
-    request_queue_length: int = Field(default=1000, ge=0, le=100000)
-    request_queue_seconds: float = Field(default=1.0, ge=0, le=60)
+    request_queue_length: int = Field(default=500, ge=0, le=100000)
+    request_queue_seconds: float = Field(default=5.0, ge=0, le=60)
 
     @model_validator(mode="before")
     @classmethod
@@ -280,7 +281,10 @@ class Settings(BaseSettings):
     def concurrent_requests(self) -> int:
         if self.max_concurrent_requests is not None:
             return self.max_concurrent_requests
-        return max(1, self.db_connections - DB_RESERVED_CONNECTIONS)
+        # No more than the handler threads either: a request between two of its hops to a
+        # thread may hold a connection or SQLite's write lock, and then one thread stays free
+        # for it whatever the others wait for.
+        return max(1, min(self.threads, self.db_connections - DB_RESERVED_CONNECTIONS))
 
     @property
     def threads(self) -> int:

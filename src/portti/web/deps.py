@@ -55,13 +55,20 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        if session.in_transaction():
-            # Not in the handlers' pool: when every worker thread waits for a database
-            # connection, the close that gives one back must still run (FastAPI closes
-            # ``def`` dependencies on a limiter of their own, one per call, for the same reason).
-            await anyio.to_thread.run_sync(_close, session, limiter=anyio.CapacityLimiter(1))
-        else:
-            session.close()
+        # Shielded: a request cancelled here (its client went away) must still give back its
+        # connection and, on SQLite, the write lock its transaction holds.
+        with anyio.CancelScope(shield=True):
+            await _end_session(session)
+
+
+async def _end_session(session: Session) -> None:
+    if session.in_transaction():
+        # Not in the handlers' pool: when every worker thread waits for a database
+        # connection, the close that gives one back must still run (FastAPI closes
+        # ``def`` dependencies on a limiter of their own, one per call, for the same reason).
+        await anyio.to_thread.run_sync(_close, session, limiter=anyio.CapacityLimiter(1))
+    else:
+        session.close()
 
 
 def _close(session: Session) -> None:
@@ -110,7 +117,8 @@ async def get_unit_of_work(db: DbSession) -> AsyncIterator[UnitOfWork]:
     try:
         yield uow
     except BaseException as exc:
-        await uow.finish(exc)
+        with anyio.CancelScope(shield=True):  # a cancelled request still rolls back
+            await uow.finish(exc)
         raise
     await uow.finish(None)
 
