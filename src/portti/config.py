@@ -191,12 +191,13 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     # Requests served at once per process (liveness, metrics and static files not counted);
     # unset: the handler threads, at most the pool's connections less DB_RESERVED_CONNECTIONS,
-    # so a request let in always gets a connection and a thread. More wait their turn in a queue: one that finds it full (saturated:
-    # more waiting than the process serves in a couple of seconds) is answered 503 with
-    # Retry-After at once, one that waited request_queue_seconds too.
+    # so a request let in always gets a connection and a thread. More wait their turn in a
+    # queue of at most request_queue_length, for at most request_queue_seconds: one that finds
+    # the queue full, or so long that at the pace requests are served its turn would come
+    # later (saturated), is answered 503 with Retry-After at once (web/admission.py).
     max_concurrent_requests: int | None = Field(default=None, ge=1, le=10000)
-    request_queue_length: int = Field(default=500, ge=0, le=100000)
-    request_queue_seconds: float = Field(default=5.0, ge=0, le=60)
+    request_queue_length: int = Field(default=1000, ge=0, le=100000)
+    request_queue_seconds: float = Field(default=2.0, ge=0, le=60)
 
     @model_validator(mode="before")
     @classmethod

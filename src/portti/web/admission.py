@@ -7,9 +7,11 @@ while every thread waited for a connection: each request hung for the pool's tim
 failed (OPS-16). At most ``limit`` requests are let in at once, ``limit`` no larger than the
 pool (``Settings.concurrent_requests``: the pool less the connections the workers need), so a
 request let in always gets a connection. Others wait in a queue, first come first served, for
-at most ``wait_seconds``; a full queue or a wait that runs out is answered at once by
-``refuse`` (503 with ``Retry-After``, ``web/errors.py``): the client retries, or the load
-balancer tries another instance, instead of waiting on a hung one.
+at most ``wait_seconds``. A request that finds the queue full, or so long that at the pace
+requests are being served (a moving average of the time each holds its place) its turn would
+come after ``wait_seconds``, is refused at once; one whose wait runs out anyway, then. Refused
+requests are answered by ``refuse`` (503 with ``Retry-After``, ``web/errors.py``): the client
+retries, or the load balancer tries another instance, instead of waiting on a hung one.
 
 Not counted: liveness, readiness and metrics (they must answer however busy the process is),
 static files (no database), and an event stream once it streams (it holds no connection while
@@ -20,11 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# The weight of the latest request in the moving average of the time a place is held.
+SMOOTHING = 0.1
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 EXEMPT_PREFIXES = ("/static/", "/app/static/")
 
@@ -41,6 +46,8 @@ class Admission:
         self.wait_seconds = wait_seconds
         self.active = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        # Seconds a request holds its place, a moving average; 0 until one has left.
+        self.service_seconds = 0.0
 
     @property
     def waiting(self) -> int:
@@ -52,6 +59,8 @@ class Admission:
             self.active += 1
             return True
         if len(self._waiters) >= self.queue_length or self.wait_seconds <= 0:
+            return False
+        if self.expected_wait() > self.wait_seconds:
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -71,6 +80,14 @@ class Admission:
         with contextlib.suppress(ValueError):  # already handed a place and popped
             self._waiters.remove(waiter)
         return True
+
+    def expected_wait(self) -> float:
+        """How long a request joining the queue now would wait for its place."""
+        return (len(self._waiters) + 1) * self.service_seconds / self.limit
+
+    def served(self, seconds: float) -> None:
+        """A request held its place ``seconds``: the pace the queue moves at."""
+        self.service_seconds += SMOOTHING * (seconds - self.service_seconds)
 
     def leave(self) -> None:
         """Give the place back, or hand it straight to the first request waiting."""
@@ -97,11 +114,13 @@ class AdmissionMiddleware:
             await self.refuse(scope, receive, send)
             return
         held = True
+        entered = time.monotonic()
 
         def release() -> None:
             nonlocal held
             if held:
                 held = False
+                self.admission.served(time.monotonic() - entered)
                 self.admission.leave()
 
         async def send_wrapper(message: Message) -> None:

@@ -101,14 +101,3 @@ def test_twenty_requests_on_two_connections_never_fail_or_hang(  # OPS-16
     assert set(statuses) <= {200, 503}, statuses
     assert statuses.count(200) >= 2
     assert max(seconds for _, seconds, _ in answers) < 3.0
-
-
-def test_the_gate_lets_waiting_requests_in_as_places_free(  # OPS-16
-    kh: TestClient, world: Any
-) -> None:
-    """A request let in and done hands its place to the next in the queue: three at a time
-    through two places, each quick, are all served."""
-    members = f"/c/{world.client_a.id}/users"
-    for _ in range(3):
-        answers = _at_once(kh, 3, members, HTML)
-        assert [status for status, _, _ in answers] == [200] * 3
