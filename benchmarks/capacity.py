@@ -259,6 +259,13 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--apps", type=int, default=64, help="persons with an app, for QR logins")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds without an answer")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PORTTI_NAME=VALUE",
+        help="a setting for the server (e.g. PORTTI_MAX_CONCURRENT_REQUESTS=8)",
+    )
     parser.add_argument("--smoke", action="store_true", help="a few seconds, small counts")
     args = parser.parse_args()
     if args.smoke:
@@ -272,14 +279,18 @@ def main() -> None:
     )
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; one "
-        f"uvicorn worker, {kind}, the server's default pool, threads and admission; the load "
-        "generator runs on the same machine"
+        f"uvicorn worker, {kind}, the server's settings {' '.join(args.set) or 'by default'}; "
+        "the load generator runs on the same machine"
     )
     with (
         benchmark_database(args.database_url, args.postgresql, prefix="portti_capacity") as db_url,
         tempfile.TemporaryDirectory(prefix="portti-capacity-") as tmp,
     ):
-        server = qr_login.start_server(Path(tmp), database_url=db_url)
+        server = qr_login.start_server(
+            Path(tmp),
+            database_url=db_url,
+            settings=dict(s.split("=", 1) for s in args.set),
+        )
         failed = False
         try:
             engine = make_engine(db_url)

@@ -177,9 +177,10 @@ def start_server(
     event_bus: str = "memory://",
     threads: int | None = None,
     database_url: str | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Server:
     """``portti serve`` on ``database_url`` (migrated here; default a SQLite file in
-    ``workdir``)."""
+    ``workdir``), with ``settings`` (``PORTTI_…`` names) on top."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     database_url = database_url or f"sqlite:///{workdir / 'portti.db'}"
@@ -198,6 +199,7 @@ def start_server(
     }
     if threads is not None:
         env["PORTTI_HANDLER_THREADS"] = str(threads)
+    env |= settings or {}
     upgrade(database_url)
     log = workdir / "server.log"
     proc = subprocess.Popen(

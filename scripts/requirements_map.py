@@ -160,6 +160,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Clear errors that change nothing; secrets never in logs, responses or the DB in clear",
         "`web/errors.py`, `errors.py`, `infra/crypto.py`, every service's validation",
     ),
+    "OPS-16": (
+        'One instance degrades instead of failing: saturated → 503 fast, database down → 503, no "database is locked"',
+        "`web/admission.py`, `web/errors.py` (`service_unavailable`), `db/session.py` (pool settings, `BEGIN IMMEDIATE`), `web/deps.py`, `config.py`, `benchmarks/capacity.py`",
+    ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
