@@ -64,6 +64,8 @@ def test_a_saturated_pool_answers_503_fast_and_recovers(  # OPS-16
         problems = _at_once(kh, 10, "/api/v1/me", {"accept": "application/json"})
         took = time.monotonic() - started
         health = kh.get("/healthz")
+        finnish = kh.get("/api/v1/me", headers={"accept-language": "fi"})
+        swedish = kh.get(members, headers={**HTML, "accept-language": "sv"})
     finally:
         for conn in held:
             conn.close()
@@ -82,6 +84,9 @@ def test_a_saturated_pool_answers_503_fast_and_recovers(  # OPS-16
         assert r.headers["content-type"] == "application/problem+json"
         body = r.json()
         assert body["status"] == 503 and body["code"] == "busy"
+
+    assert finnish.status_code == 503 and finnish.json()["title"] == "Palvelu on ruuhkautunut"
+    assert swedish.status_code == 503 and "Tjänsten är överbelastad" in swedish.text
 
     # The load is gone: everything is served again, at once and a few at a time.
     for _ in range(5):
