@@ -143,7 +143,9 @@ async def qr_client(
         started = time.perf_counter()
         browser: qr_login.Browser | None = None
         try:
-            browser = await asyncio.wait_for(qr_login.open_browser(http, server.settings), timeout)
+            browser = await asyncio.wait_for(
+                qr_login.open_browser(http, server.settings, retry_busy=False), timeout
+            )
             step.count(200, 0)
             browser.task = asyncio.create_task(qr_login.listen(server.url, browser))
             await qr_login.wait_for(browser, "pending", timeout)

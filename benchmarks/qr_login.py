@@ -338,23 +338,35 @@ def shown_since(settings: Settings, public_id: str) -> datetime:
     return created
 
 
-async def open_browser(http: httpx.AsyncClient, settings: Settings) -> Browser:
+# 503 "busy" answers to starting a login, each retried after its Retry-After.
+BUSY_RETRIES = [0]
+
+
+async def open_browser(
+    http: httpx.AsyncClient, settings: Settings, *, retry_busy: bool = True
+) -> Browser:
     browser_id = secrets.token_urlsafe(24)
     csrf = make_token(settings.secret, "b:" + browser_id)
-    for attempt in range(3):
+    for attempt in range(10):
         try:
             r = await http.post(
                 "/login/qr",
                 data={"next": "/"},
                 headers={"X-CSRF-Token": csrf, "Cookie": f"portti_browser={browser_id}"},
             )
-            break
         except httpx.TransportError:
             # On a loaded machine a pooled keep-alive connection may be closed under us: a
             # browser would simply load the page again.
-            if attempt == 2:
+            if attempt >= 2:
                 raise
             await asyncio.sleep(0.2)
+            continue
+        if r.status_code != 503 or not retry_busy or attempt == 9:
+            break
+        # Hundreds of browsers starting at the same instant: the server answers those it
+        # cannot serve in time "busy, try again" (OPS-16); the person would, after Retry-After.
+        BUSY_RETRIES[0] += 1
+        await asyncio.sleep(float(r.headers.get("retry-after", "1")))
     r.raise_for_status()
     binding = r.cookies["portti_qr"]
     public_id = r.text.split('data-status="/login/qr/', 1)[1].split("/", 1)[0]
@@ -854,6 +866,10 @@ def main() -> None:
                     f"{LOADGEN_CPU[-1] * 1000:.2f} ms"
                 )
             print(f"  browser reconnects (as EventSource would): {RECONNECTS}")
+            print(
+                "  logins started at the same instant answered 503 busy and started again "
+                f"after Retry-After: {BUSY_RETRIES[0]}"
+            )
             median_rate, median_cpu = statistics.median(rates), statistics.median(cpus)
             capacity = 1 / median_cpu if median_cpu > 0 else float("nan")
             print(
