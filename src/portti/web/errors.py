@@ -9,7 +9,7 @@ from urllib.parse import quote
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -108,8 +108,20 @@ def service_unavailable(request: Request, *, busy: bool) -> Response:
 
 
 async def refuse_busy(scope: Scope, receive: Receive, send: Send) -> None:
-    """The answer to a request the admission gate turns away (``web/admission.py``)."""
-    await service_unavailable(Request(scope, receive), busy=True)(scope, receive, send)
+    """The answer to a request the admission gate turns away (``web/admission.py``). An event
+    stream (``EventSource``) is told to connect again a moment later: a browser's EventSource
+    gives up for good on an error status, but reconnects after a stream that ends."""
+    request = Request(scope, receive)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        retry = f"retry: {BUSY_RETRY_AFTER * 1000}\n\n"
+        response: Response = StreamingResponse(
+            iter([retry]),
+            media_type="text/event-stream",
+            headers={"Retry-After": str(BUSY_RETRY_AFTER), "Cache-Control": "no-store"},
+        )
+    else:
+        response = service_unavailable(request, busy=True)
+    await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -97,3 +97,34 @@ def test_a_request_cancelled_while_waiting_keeps_no_place() -> None:  # OPS-16
         assert gate.active == 0
 
     asyncio.run(run())
+
+
+def test_a_refused_event_stream_is_told_to_reconnect() -> None:  # OPS-16
+    """EventSource gives up for good on an error status; a stream that ends with ``retry``
+    makes it connect again a second later."""
+    from portti.web.errors import refuse_busy
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/login/qr/abc/events",
+        "headers": [(b"accept", b"text/event-stream")],
+        "query_string": b"",
+    }
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        await asyncio.Event().wait()  # the client stays connected
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    asyncio.run(refuse_busy(scope, receive, send))  # type: ignore[arg-type]
+    start = sent[0]
+    assert start["status"] == 200
+    headers = dict(start["headers"])  # type: ignore[call-overload]
+    assert headers[b"content-type"].startswith(b"text/event-stream")
+    assert headers[b"retry-after"] == b"1"
+    body = b"".join(m.get("body", b"") for m in sent[1:])  # type: ignore[misc]
+    assert body == b"retry: 1000\n\n"
