@@ -39,9 +39,9 @@ def make_engine(
                 "timeout": BUSY_TIMEOUT_SECONDS,
                 # Python's sqlite3 begins a transaction before the first INSERT, UPDATE or
                 # DELETE (reads before it run on their own): IMMEDIATE takes the write lock
-                # there and then, waiting for it on the busy handler. A deferred BEGIN took it
-                # at the write itself, where another process's commit in between failed it at
-                # once with "database is locked", busy handler or not.
+                # as the transaction begins, waiting for it on the busy handler, so no writing
+                # transaction holds a read snapshot that another process's commit makes stale
+                # (a write on a stale snapshot fails at once, busy handler or not).
                 "isolation_level": "IMMEDIATE",
             },
             hide_parameters=True,  # SQL parameters hold identity numbers: never in logs
