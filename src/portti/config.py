@@ -197,7 +197,7 @@ class Settings(BaseSettings):
     # later (saturated), is answered 503 with Retry-After at once (web/admission.py).
     max_concurrent_requests: int | None = Field(default=None, ge=1, le=10000)
     request_queue_length: int = Field(default=1000, ge=0, le=100000)
-    request_queue_seconds: float = Field(default=2.0, ge=0, le=60)
+    request_queue_seconds: float = Field(default=1.0, ge=0, le=60)
 
     @model_validator(mode="before")
     @classmethod
