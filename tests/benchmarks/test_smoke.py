@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import PG_ADMIN
+
 ROOT = Path(__file__).resolve().parents[2]
 BACKEND = os.environ.get("PORTTI_TEST_DATABASE", "sqlite")
 # Benchmarks that run on PostgreSQL too (``--postgresql``: a scratch database of their own).
@@ -22,6 +24,8 @@ pytestmark = pytest.mark.slow
 
 def _run(name: str, *extra: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTTI_")}
+    # The suite's PostgreSQL server: the benchmarks make their scratch databases there.
+    env["PORTTI_BENCH_PG_ADMIN"] = PG_ADMIN
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--smoke", *extra],
         cwd=ROOT,
