@@ -171,11 +171,19 @@ def free_port() -> int:
 
 
 def start_server(
-    workdir: Path, *, workers: int = 1, event_bus: str = "memory://", threads: int | None = None
+    workdir: Path,
+    *,
+    workers: int = 1,
+    event_bus: str = "memory://",
+    threads: int | None = None,
+    database_url: str | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Server:
+    """``portti serve`` on ``database_url`` (migrated here; default a SQLite file in
+    ``workdir``), with ``settings`` (``PORTTI_…`` names) on top."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    database_url = f"sqlite:///{workdir / 'portti.db'}"
+    database_url = database_url or f"sqlite:///{workdir / 'portti.db'}"
     secret = secrets.token_urlsafe(48)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTTI_")}
     env |= {
@@ -191,6 +199,7 @@ def start_server(
     }
     if threads is not None:
         env["PORTTI_HANDLER_THREADS"] = str(threads)
+    env |= settings or {}
     upgrade(database_url)
     log = workdir / "server.log"
     proc = subprocess.Popen(
@@ -329,23 +338,35 @@ def shown_since(settings: Settings, public_id: str) -> datetime:
     return created
 
 
-async def open_browser(http: httpx.AsyncClient, settings: Settings) -> Browser:
+# 503 "busy" answers to starting a login, each retried after its Retry-After.
+BUSY_RETRIES = [0]
+
+
+async def open_browser(
+    http: httpx.AsyncClient, settings: Settings, *, retry_busy: bool = True
+) -> Browser:
     browser_id = secrets.token_urlsafe(24)
     csrf = make_token(settings.secret, "b:" + browser_id)
-    for attempt in range(3):
+    for attempt in range(10):
         try:
             r = await http.post(
                 "/login/qr",
                 data={"next": "/"},
                 headers={"X-CSRF-Token": csrf, "Cookie": f"portti_browser={browser_id}"},
             )
-            break
         except httpx.TransportError:
             # On a loaded machine a pooled keep-alive connection may be closed under us: a
             # browser would simply load the page again.
-            if attempt == 2:
+            if attempt >= 2:
                 raise
             await asyncio.sleep(0.2)
+            continue
+        if r.status_code != 503 or not retry_busy or attempt == 9:
+            break
+        # Hundreds of browsers starting at the same instant: the server answers those it
+        # cannot serve in time "busy, try again" (OPS-16); the person would, after Retry-After.
+        BUSY_RETRIES[0] += 1
+        await asyncio.sleep(float(r.headers.get("retry-after", "1")))
     r.raise_for_status()
     binding = r.cookies["portti_qr"]
     public_id = r.text.split('data-status="/login/qr/', 1)[1].split("/", 1)[0]
@@ -515,11 +536,11 @@ class Writer:
         return records
 
 
-def start_writer(database_url: str, per_second: float) -> Writer:
+def start_writer(database_url: str, per_second: float, members: int = 6000) -> Writer:
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
     proc = ctx.Process(
-        target=invitation_writer, args=(database_url, 6000, per_second, theirs), daemon=True
+        target=invitation_writer, args=(database_url, members, per_second, theirs), daemon=True
     )
     proc.start()
     if not ours.poll(120) or ours.recv() != "ready":
@@ -744,7 +765,18 @@ def main() -> None:
         default="memory://",
         help="PORTTI_EVENT_BUS_URL; several workers need a shared one (e.g. redis://127.0.0.1)",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few seconds, small counts; exits 1 on any error (the test suite runs it)",
+    )
     args = parser.parse_args()
+    # Seconds the writer runs alone, and the idle streams are watched; healthz requests.
+    quiet_s, idle_s, base_n, writer_members = 8.0, 10.0, 3000, 6000
+    if args.smoke:
+        args.logins, args.pin_logins, args.waiting = 10, 3, 10
+        args.rounds, args.pin_rounds, args.writes_per_second = 1, 1, 50.0
+        quiet_s, idle_s, base_n, writer_members = 1.0, 1.0, 200, 200
 
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
@@ -769,20 +801,23 @@ def main() -> None:
                 f"t={ph.time_cost}, m={ph.memory_cost // 1024} MiB, p={ph.parallelism}"
             )
             if args.writes_per_second > 0:
-                print("starting the invitation writer (seeds 6,000 members) …", flush=True)
-                writer = start_writer(s.database_url, args.writes_per_second)
+                print(
+                    f"starting the invitation writer (seeds {writer_members:,} members) …",
+                    flush=True,
+                )
+                writer = start_writer(s.database_url, args.writes_per_second, writer_members)
             print("seeding persons with bound, unlocked apps …", flush=True)
             bio_apps = seed_apps(s, args.waiting, label="app")
             if writer is not None:
                 writer.pipe.send("go")
                 time.sleep(1)
                 quiet = time.perf_counter()
-                time.sleep(8)
+                time.sleep(quiet_s)
                 WINDOWS.append(("idle server", quiet, time.perf_counter()))
 
             cpu0 = server_cpu(server.proc.pid)
-            rps, base = run_loop(baseline(server.url, 3000, args.concurrency))
-            base_cpu = (server_cpu(server.proc.pid) - cpu0) / 3000
+            rps, base = run_loop(baseline(server.url, base_n, args.concurrency))
+            base_cpu = (server_cpu(server.proc.pid) - cpu0) / base_n
             print(
                 f"\nbaseline GET /healthz (empty def handler), {args.concurrency} concurrent: "
                 f"{rps:,.0f} req/s, p50 {ms(pct(base, 50))}, p99 {ms(pct(base, 99))}; "
@@ -803,7 +838,7 @@ def main() -> None:
                 f"then approved by biometrics, {args.concurrency} apps at a time, "
                 f"{args.rounds} rounds"
             )
-            share = run_loop(idle_streams_cost(server, args.waiting))
+            share = run_loop(idle_streams_cost(server, args.waiting, idle_s))
             print(
                 f"  {args.waiting} browsers just waiting (re-check every 3 s, keep-alives): "
                 f"{share * 100:.1f} % of one core"
@@ -831,6 +866,10 @@ def main() -> None:
                     f"{LOADGEN_CPU[-1] * 1000:.2f} ms"
                 )
             print(f"  browser reconnects (as EventSource would): {RECONNECTS}")
+            print(
+                "  logins started at the same instant answered 503 busy and started again "
+                f"after Retry-After: {BUSY_RETRIES[0]}"
+            )
             median_rate, median_cpu = statistics.median(rates), statistics.median(cpus)
             capacity = 1 / median_cpu if median_cpu > 0 else float("nan")
             print(
@@ -885,12 +924,18 @@ def main() -> None:
                     f"{'met' if pin_p99 < TARGET_PIN_P99_MS else 'NOT met'}"
                 )
             if writer is not None:
-                report_writes(writer.stop())
+                records = writer.stop()
                 writer = None
+                report_writes(records)
+                if not records:
+                    sys.exit("the invitation writer wrote nothing")
+            if "database is locked" in server.log.read_text(errors="replace"):
+                sys.exit("the server log says 'database is locked'")
 
-            print("\ncost of each step, in-process (median of repeated calls):")
-            for name, seconds in step_costs(s):
-                print(f"  {name:<70} {seconds * 1e6:>10,.1f} µs")
+            if not args.smoke:  # in-process timings only: nothing a smoke run checks
+                print("\ncost of each step, in-process (median of repeated calls):")
+                for name, seconds in step_costs(s):
+                    print(f"  {name:<70} {seconds * 1e6:>10,.1f} µs")
         except BaseException:
             server.stop()
             print("\n--- server log (tail) ---\n" + server.log.read_text(errors="replace")[-4000:])

@@ -401,7 +401,10 @@ def main() -> None:
         help="CREATE INDEX … to add after the measurement; the service cases then run again",
     )
     parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds, small counts")
     args = parser.parse_args()
+    if args.smoke:  # the test suite's check that the benchmark still runs (no timing)
+        args.members, args.requests = 3000, 3
 
     sys.path.insert(0, str(ROOT / "tests"))
     from fastapi.testclient import TestClient

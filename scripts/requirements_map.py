@@ -185,8 +185,8 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "`web/proxy.py`, `config.py` (`parse_networks`), `web/deps.py` (`client_ip`), `db/backup.py`",
     ),
     "OPS-16": (
-        "One instance holds hundreds of concurrent requests; no second writer, outage or restart turns into a 500",
-        "`infra/events.py` (`RedisEventBus`), `infra/ratelimit.py` (memory while Redis is down), `web/drain.py`, `weblogin/qr_views.py` (`qr_events`), `cli.py` (`serve`), `docs/operations.md`",
+        'One instance degrades instead of failing: saturated → 503 fast, database down → 503, no "database is locked"',
+        "`web/admission.py`, `web/errors.py` (`service_unavailable`), `db/session.py` (pool settings, `BEGIN IMMEDIATE`), `web/deps.py`, `config.py`, `benchmarks/capacity.py`, `infra/events.py` (`RedisEventBus`), `infra/ratelimit.py` (memory while Redis is down), `web/drain.py`, `weblogin/qr_views.py` (`qr_events`), `cli.py` (`serve`), `docs/operations.md`",
     ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",

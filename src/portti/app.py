@@ -23,7 +23,7 @@ from portti.accounts.passwords import (
     make_password_hasher,
 )
 from portti.config import OidcProviderSettings, Settings, load_settings, parse_networks
-from portti.db.session import make_engine, make_session_factory
+from portti.db.session import engine_for, make_session_factory
 from portti.i18n import _l
 from portti.infra import metrics
 from portti.infra.clock import Clock, SystemClock
@@ -32,10 +32,11 @@ from portti.infra.ratelimit import LimitsRateLimiter
 from portti.oidc_provider.cors import PublicDocumentsCors
 from portti.runtime import Runtime
 from portti.web.access import AccessLogMiddleware
+from portti.web.admission import Admission, AdmissionMiddleware
 from portti.web.cookies import SESSION, cookie_name
 from portti.web.csrf import csrf_token
 from portti.web.deps import UnitOfWorkDep
-from portti.web.errors import install_error_handlers
+from portti.web.errors import install_error_handlers, refuse_busy
 from portti.web.health import health_routes, pool_status
 from portti.web.middleware import BrowserMiddleware, LocaleMiddleware, content_security_policy
 from portti.web.proxy import ProxyHeadersMiddleware
@@ -88,7 +89,7 @@ def build_runtime(
     from portti.weblogin.geo import CountryLookup
     from portti.weblogin.watch import StreamWatch
 
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     session_factory = make_session_factory(engine)
     # The keys that outlive a rotation of the root secret, onto the settings' ring before any
     # service derives one.
@@ -238,6 +239,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             for p in providers
             for u in (urlsplit(x) for x in (p.issuer, p.authorization_endpoint) if x)
         }
+    )
+    # Innermost: a request turned away is answered in its language, with the browser cookie.
+    app.add_middleware(
+        AdmissionMiddleware,
+        admission=Admission(
+            settings.concurrent_requests,
+            settings.request_queue_length,
+            settings.request_queue_seconds,
+        ),
+        refuse=refuse_busy,
     )
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(PublicDocumentsCors)

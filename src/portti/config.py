@@ -172,6 +172,12 @@ def secret_strength_bits(value: str) -> int:
     return int(effective * per)
 
 
+# Connections of a process's pool that no request may take: the outbox worker, the back-channel
+# logout worker, the QR streams' re-check and their first reads (which hold no request place
+# while they stream) each need one beside the requests being served.
+DB_RESERVED_CONNECTIONS = 4
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PORTTI_", env_nested_delimiter="__", hide_input_in_errors=True
@@ -286,6 +292,20 @@ class Settings(BaseSettings):
     # and Python one interpreter lock, so beyond a few threads more only contend (measured in
     # docs/benchmarks.md); a remote database's round trips leave room for more.
     handler_threads: int | None = Field(default=None, ge=1, le=256)
+    # Database connections per process: kept open, opened beyond them when busy, and how long
+    # a request waits for one before it is answered 503 (docs/operations.md, "Capacity").
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    db_pool_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Requests served at once per process (liveness, metrics and static files not counted);
+    # unset: the handler threads, at most the pool's connections less DB_RESERVED_CONNECTIONS,
+    # so a request let in always gets a connection and a thread. More wait their turn in a
+    # queue of at most request_queue_length, for at most request_queue_seconds: one that finds
+    # the queue full, or so long that at the pace requests are served its turn would come
+    # later (saturated), is answered 503 with Retry-After at once (web/admission.py).
+    max_concurrent_requests: int | None = Field(default=None, ge=1, le=10000)
+    request_queue_length: int = Field(default=1000, ge=0, le=100000)
+    request_queue_seconds: float = Field(default=1.0, ge=0, le=60)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -372,6 +392,17 @@ class Settings(BaseSettings):
                     )
         if self.mode is Mode.PRODUCTION and self.test_idp_enabled:
             raise ValueError("The built-in test identity provider is refused in production mode")
+        if (
+            self.max_concurrent_requests is not None
+            and self.max_concurrent_requests > self.db_connections
+        ):
+            # More requests at once than connections: requests holding a connection would wait
+            # for a handler thread while every thread waits for a connection.
+            raise ValueError(
+                "PORTTI_MAX_CONCURRENT_REQUESTS must not exceed the pool's connections "
+                f"(PORTTI_DB_POOL_SIZE + PORTTI_DB_MAX_OVERFLOW = {self.db_connections}); "
+                f"leave {DB_RESERVED_CONNECTIONS} of them to the workers"
+            )
         if self.mode is not Mode.PRODUCTION:
             self.test_idp_enabled = True
         return self
@@ -403,6 +434,19 @@ class Settings(BaseSettings):
     @property
     def step_up_window(self) -> timedelta:
         return timedelta(minutes=self.step_up_minutes)
+
+    @property
+    def db_connections(self) -> int:
+        return self.db_pool_size + self.db_max_overflow
+
+    @property
+    def concurrent_requests(self) -> int:
+        if self.max_concurrent_requests is not None:
+            return self.max_concurrent_requests
+        # No more than the handler threads either: a request between two of its hops to a
+        # thread may hold a connection or SQLite's write lock, and then one thread stays free
+        # for it whatever the others wait for.
+        return max(1, min(self.threads, self.db_connections - DB_RESERVED_CONNECTIONS))
 
     @property
     def threads(self) -> int:

@@ -17,13 +17,35 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    max_overflow: int = 10,
+    pool_timeout: float = 3.0,
+    **kwargs: Any,
+) -> Engine:
+    """An engine whose pool holds ``pool_size`` connections (``max_overflow`` more when busy);
+    a checkout that waits longer than ``pool_timeout`` seconds raises ``sqlalchemy.exc.
+    TimeoutError``, which a request answers 503 (``web/errors.py``)."""
     url = normalise_url(url)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
+        in_memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": BUSY_TIMEOUT_SECONDS,
+                # Python's sqlite3 begins a transaction before the first INSERT, UPDATE or
+                # DELETE (reads before it run on their own): IMMEDIATE takes the write lock
+                # as the transaction begins, waiting for it on the busy handler, so no writing
+                # transaction holds a read snapshot that another process's commit makes stale
+                # (a write on a stale snapshot fails at once, busy handler or not).
+                "isolation_level": "IMMEDIATE",
+            },
             hide_parameters=True,  # SQL parameters hold identity numbers: never in logs
+            **({} if in_memory else pool),
             **kwargs,
         )
 
@@ -34,16 +56,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
             cur.close()
+
+        @event.listens_for(engine, "checkout")
+        def _immediate(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+            # SQLAlchemy sets "" (deferred) back after a connection was used in AUTOCOMMIT.
+            if dbapi_conn.isolation_level == "":
+                dbapi_conn.isolation_level = "IMMEDIATE"
 
         _queue_writers(engine)
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True, **kwargs
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool, **kwargs)
+
+
+def engine_for(settings: Any) -> Engine:
+    """The engine of ``settings`` (``portti.config.Settings``): its URL and pool settings."""
+    return make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
     )
 
 
+# How long a SQLite writer waits for the write lock another process holds before it fails with
+# "database is locked": far longer than any transaction of Portti's holds it.
+BUSY_TIMEOUT_SECONDS = 30.0
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 WRITER_WAIT_SECONDS = 30.0
 

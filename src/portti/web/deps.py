@@ -11,6 +11,7 @@ from typing import Annotated
 
 import anyio
 import anyio.to_thread
+import structlog
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +29,8 @@ from portti.web.cookies import session_cookie_name
 from portti.web.uow import UnitOfWork
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
+
+log = structlog.get_logger(__name__)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -52,13 +55,27 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        if session.in_transaction():
-            # Not in the handlers' pool: when every worker thread waits for a database
-            # connection, the close that gives one back must still run (FastAPI closes
-            # ``def`` dependencies on a limiter of their own, one per call, for the same reason).
-            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
-        else:
-            session.close()
+        # Shielded: a request cancelled here (its client went away) must still give back its
+        # connection and, on SQLite, the write lock its transaction holds.
+        with anyio.CancelScope(shield=True):
+            await _end_session(session)
+
+
+async def _end_session(session: Session) -> None:
+    if session.in_transaction():
+        # Not in the handlers' pool: when every worker thread waits for a database
+        # connection, the close that gives one back must still run (FastAPI closes
+        # ``def`` dependencies on a limiter of their own, one per call, for the same reason).
+        await anyio.to_thread.run_sync(_close, session, limiter=anyio.CapacityLimiter(1))
+    else:
+        session.close()
+
+
+def _close(session: Session) -> None:
+    try:
+        session.close()
+    except Exception:  # the connection is gone (a database outage); the answer is already out
+        log.warning("session_close_failed")
 
 
 def client_ip(request: Request) -> str | None:
@@ -96,7 +113,8 @@ async def get_unit_of_work(db: DbSession) -> AsyncIterator[UnitOfWork]:
     try:
         yield uow
     except BaseException as exc:
-        await uow.finish(exc)
+        with anyio.CancelScope(shield=True):  # a cancelled request still rolls back
+            await uow.finish(exc)
         raise
     await uow.finish(None)
 

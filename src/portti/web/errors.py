@@ -9,8 +9,11 @@ from urllib.parse import quote
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from portti.errors import (
     DomainError,
@@ -79,7 +82,61 @@ def error_page(
     return render(request, "error.html", ctx, status=status, headers=headers)
 
 
+# Seconds a client is asked to wait before trying again: a busy instance frees up in moments;
+# a database that went away (a restart, a fail-over) takes longer to come back.
+BUSY_RETRY_AFTER = 1
+DATABASE_RETRY_AFTER = 5
+
+
+def service_unavailable(request: Request, *, busy: bool) -> Response:
+    """503 with ``Retry-After``: a problem document, or a readable page for a browser.
+    ``busy``: too many requests at once (OPS-16); else the database cannot be reached."""
+    if busy:
+        code, retry_after = "busy", BUSY_RETRY_AFTER
+        title = _l("The service is busy")
+        detail = _l("Too many requests are being served right now. Try again in a moment.")
+    else:
+        code, retry_after = "database_unavailable", DATABASE_RETRY_AFTER
+        title = _l("The service is temporarily unavailable")
+        detail = _l("The service cannot reach its database right now. Try again in a moment.")
+    headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
+    if wants_html(request):
+        return error_page(request, 503, title, detail, {}, headers=headers)
+    resp = problem(503, code, title, detail)
+    resp.headers.update(headers)
+    return resp
+
+
+async def refuse_busy(scope: Scope, receive: Receive, send: Send) -> None:
+    """The answer to a request the admission gate turns away (``web/admission.py``). An event
+    stream (``EventSource``) is told to connect again a moment later: a browser's EventSource
+    gives up for good on an error status, but reconnects after a stream that ends."""
+    request = Request(scope, receive)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        retry = f"retry: {BUSY_RETRY_AFTER * 1000}\n\n"
+        response: Response = StreamingResponse(
+            iter([retry]),
+            media_type="text/event-stream",
+            headers={"Retry-After": str(BUSY_RETRY_AFTER), "Cache-Control": "no-store"},
+        )
+    else:
+        response = service_unavailable(request, busy=True)
+    await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PoolTimeout)
+    async def pool_timeout(request: Request, exc: PoolTimeout) -> Response:
+        log.warning("database_pool_timeout")
+        return service_unavailable(request, busy=True)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        # Only the class: a driver's message may quote a statement or the server's address.
+        log.warning("database_unavailable", error_type=type(getattr(exc, "orig", exc)).__name__)
+        return service_unavailable(request, busy=False)
+
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
         if wants_html(request):

@@ -77,7 +77,10 @@ class UnitOfWork:
 
     def _end(self, commit: bool) -> None:
         if not commit:
-            self.db.rollback()
+            try:
+                self.db.rollback()
+            except Exception:  # the connection is gone (a database outage): nothing to undo
+                log.warning("rollback_failed")
             return
         if self.db.in_transaction():
             self.db.commit()

@@ -75,3 +75,51 @@ def test_a_waiting_writer_starts_when_the_first_commits(tmp_path: Path) -> None:
             assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 2
     finally:
         engine.dispose()
+
+
+# Each transaction reads, then writes (as a service does: look a row up, then insert), while
+# the other process does the same; run as its own interpreter, as `portti worker` or a second
+# `portti serve` would be.
+_WRITER = """
+import sys
+from sqlalchemy import text
+from portti.db.session import make_engine
+
+engine = make_engine(sys.argv[1])
+for i in range(int(sys.argv[2])):
+    with engine.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM t")).scalar()
+        conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        conn.execute(text("UPDATE t SET n = n + 1 WHERE rowid = 1"))
+        conn.commit()
+engine.dispose()
+print("done")
+"""
+
+
+def test_processes_writing_one_file_never_meet_database_is_locked(tmp_path: Path) -> None:  # OPS-16
+    import subprocess
+    import sys
+
+    engine = _engine(tmp_path)
+    engine.dispose()
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    rounds = 300
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, url, str(rounds)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err.decode()[-2000:]
+        assert out.decode().strip() == "done"
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 3 * rounds
+    finally:
+        engine.dispose()

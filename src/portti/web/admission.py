@@ -1,0 +1,141 @@
+"""Admission: how many requests one process serves at once, and what the others are told.
+
+A request holds its database connection from its first statement to its commit, across
+several hops to the handler threads (the session dependency, the handler, the commit). When
+more requests ran at once than the pool had connections, those holding one waited for a thread
+while every thread waited for a connection: each request hung for the pool's timeout, then
+failed (OPS-16). At most ``limit`` requests are let in at once, ``limit`` no larger than the
+pool (``Settings.concurrent_requests``: the pool less the connections the workers need), so a
+request let in always gets a connection. Others wait in a queue, first come first served, for
+at most ``wait_seconds``. A request that finds the queue full, or so long that at the pace
+requests are being served (a moving average of the time each holds its place) its turn would
+come after ``wait_seconds``, is refused at once; one whose wait runs out anyway, then. Refused
+requests are answered by ``refuse`` (503 with ``Retry-After``, ``web/errors.py``): the client
+retries, or the load balancer tries another instance, instead of waiting on a hung one.
+
+Not counted: liveness, readiness and metrics (they must answer however busy the process is),
+static files (no database), and an event stream once it streams (it holds no connection while
+it waits: ``weblogin/qr_views.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# The weight of the latest request in the moving average of the time a place is held.
+SMOOTHING = 0.1
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+EXEMPT_PREFIXES = ("/static/", "/app/static/")
+
+Refuse = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Admission:
+    """A counting gate with a bounded first-come-first-served queue. Futures are made on the
+    running loop when a request has to wait, so the gate is bound to no loop."""
+
+    def __init__(self, limit: int, queue_length: int, wait_seconds: float) -> None:
+        self.limit = limit
+        self.queue_length = queue_length
+        self.wait_seconds = wait_seconds
+        self.active = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        # Seconds a request holds its place, a moving average; 0 until one has left.
+        self.service_seconds = 0.0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    async def enter(self) -> bool:
+        """True once the request may go on (it must then ``leave``); False when refused."""
+        if self.active < self.limit and not self._waiters:
+            self.active += 1
+            return True
+        if len(self._waiters) >= self.queue_length or self.wait_seconds <= 0:
+            return False
+        if self.expected_wait() > self.wait_seconds:
+            return False
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait({waiter}, timeout=self.wait_seconds)
+        except BaseException:  # the client went away while waiting
+            if not self._abandon(waiter):
+                self.leave()
+            raise
+        return not self._abandon(waiter)
+
+    def _abandon(self, waiter: asyncio.Future[None]) -> bool:
+        """Leave the queue; False when a place was handed over first (the caller holds it)."""
+        if waiter.done() and not waiter.cancelled():
+            return False
+        waiter.cancel()
+        with contextlib.suppress(ValueError):  # already handed a place and popped
+            self._waiters.remove(waiter)
+        return True
+
+    def expected_wait(self) -> float:
+        """How long a request joining the queue now would wait for its place."""
+        return (len(self._waiters) + 1) * self.service_seconds / self.limit
+
+    def served(self, seconds: float) -> None:
+        """A request held its place ``seconds``: the pace the queue moves at."""
+        self.service_seconds += SMOOTHING * (seconds - self.service_seconds)
+
+    def leave(self) -> None:
+        """Give the place back, or hand it straight to the first request waiting."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the place passes on: ``active`` stays
+                return
+        self.active -= 1
+
+
+class AdmissionMiddleware:
+    def __init__(self, app: ASGIApp, *, admission: Admission, refuse: Refuse) -> None:
+        self.app = app
+        self.admission = admission
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        if not await self.admission.enter():
+            await self.refuse(scope, receive, send)
+            return
+        held = True
+        entered = time.monotonic()
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self.admission.served(time.monotonic() - entered)
+                self.admission.leave()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start" and _is_event_stream(message):
+                release()  # streaming from here on, on no connection of its own
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            release()
+
+
+def _is_event_stream(message: Message) -> bool:
+    for name, value in message.get("headers", []):
+        if name.lower() == b"content-type":
+            return bytes(value).startswith(b"text/event-stream")
+    return False
