@@ -20,6 +20,7 @@ import httpx
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog
@@ -47,6 +48,14 @@ def register(
     )
     db.commit()
     return reg
+
+
+def every_company(db: Session) -> list[int]:
+    """Every company of the test's cast: a client registered for them gets the list
+    `companies` at once (one open to every company would have a person in two pick one, SEC-24)."""
+    from portti.companies.models import Company
+
+    return list(db.scalars(select(Company.id).order_by(Company.id)))
 
 
 @dataclass

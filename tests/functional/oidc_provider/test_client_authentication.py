@@ -14,7 +14,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select
 
 from portti.audit.models import AuditEvent
-from support.oidc import RelyingParty, query_of, register, relying_party, return_url
+from support.oidc import RelyingParty, every_company, query_of, register, relying_party, return_url
 from support.web import force_login, local
 
 from .test_refusals import TOKEN, code_for
@@ -23,12 +23,13 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 @pytest.fixture
-def keyed(client, db, clock, settings):  # type: ignore[no-untyped-def]
+def keyed(client, db, clock, settings, cast):  # type: ignore[no-untyped-def]
     key = ECKey.generate_key("P-256", {"kid": "rp-1"}, private=True)
     reg = register(
         db,
         clock,
         settings.secret,
+        company_ids=every_company(db),
         auth_method="private_key_jwt",
         jwks={"keys": [key.as_dict(private=False)]},
     )
@@ -126,7 +127,11 @@ def test_guessing_across_client_ids_is_stopped_per_network(
     client, db, clock, settings, cast
 ) -> None:  # SEC-21
     rps = [
-        relying_party(client._transport, "http://testserver", register(db, clock, settings.secret))
+        relying_party(
+            client._transport,
+            "http://testserver",
+            register(db, clock, settings.secret, company_ids=every_company(db)),
+        )
         for _ in range(3)
     ]
     statuses = [guess(rps[i % 3], f"wrong-{i}").status_code for i in range(25)]

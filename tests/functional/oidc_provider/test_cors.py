@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.oidc import RelyingParty, query_of, register, relying_party, return_url
+from support.oidc import RelyingParty, every_company, query_of, register, relying_party, return_url
 from support.web import force_login, local
 
 SPA = "https://spa.example"
@@ -15,8 +15,15 @@ TOKEN = "http://testserver/oidc/token"
 
 
 @pytest.fixture
-def spa(client, db, clock, settings) -> RelyingParty:  # type: ignore[no-untyped-def]
-    reg = register(db, clock, settings.secret, auth_method="none", web_origins=[SPA])
+def spa(client, db, clock, settings, cast) -> RelyingParty:  # type: ignore[no-untyped-def]
+    reg = register(
+        db,
+        clock,
+        settings.secret,
+        company_ids=every_company(db),
+        auth_method="none",
+        web_origins=[SPA],
+    )
     return relying_party(
         client._transport, "http://testserver", reg, token_endpoint_auth_method="none"
     )

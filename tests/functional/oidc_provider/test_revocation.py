@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portti.oidc_provider.models import OidcLogin
 from support.db import fresh
-from support.oidc import RelyingParty, register, relying_party, return_url
+from support.oidc import RelyingParty, every_company, register, relying_party, return_url
 from support.web import force_login, local
 
 REVOKE = "http://testserver/oidc/revoke"
@@ -59,7 +59,9 @@ def test_a_client_cannot_revoke_another_clients_token(
 ) -> None:  # OIDC-1
     token = tokens(client, rp, cast.kaisa)
     other = relying_party(
-        client._transport, "http://testserver", register(db, clock, settings.secret)
+        client._transport,
+        "http://testserver",
+        register(db, clock, settings.secret, company_ids=every_company(db)),
     )
     for which in ("refresh_token", "access_token"):
         r = revoke(other, token[which])
@@ -75,7 +77,14 @@ def test_a_client_cannot_revoke_another_clients_token(
 def test_a_single_page_app_revokes_from_its_origin(
     client, db, clock, settings, cast
 ) -> None:  # OIDC-1
-    reg = register(db, clock, settings.secret, auth_method="none", web_origins=[SPA])
+    reg = register(
+        db,
+        clock,
+        settings.secret,
+        company_ids=every_company(db),
+        auth_method="none",
+        web_origins=[SPA],
+    )
     spa = relying_party(
         client._transport, "http://testserver", reg, token_endpoint_auth_method="none"
     )

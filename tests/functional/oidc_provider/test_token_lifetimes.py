@@ -16,6 +16,7 @@ from portti.oidc_provider.models import OidcLogin
 from support.db import fresh
 from support.oidc import (
     RelyingParty,
+    every_company,
     logout_receiver,
     register,
     relying_party,
@@ -43,7 +44,14 @@ def receiver():  # type: ignore[no-untyped-def]
 
 def client_for(client, db, clock, settings, receiver, **fields) -> RelyingParty:  # type: ignore[no-untyped-def]
     scope = fields.pop("scope", "openid profile companies")
-    reg = register(db, clock, settings.secret, backchannel_logout_uri=receiver.url, **fields)
+    reg = register(
+        db,
+        clock,
+        settings.secret,
+        company_ids=every_company(db),
+        backchannel_logout_uri=receiver.url,
+        **fields,
+    )
     return relying_party(client._transport, "http://testserver", reg, scope=scope)
 
 
@@ -165,7 +173,7 @@ def test_a_reused_refresh_token_ends_the_familys_access_tokens(
 def test_a_public_client_with_pkce_needs_no_nonce(
     client, db, clock, settings, cast
 ) -> None:  # OIDC-2
-    reg = register(db, clock, settings.secret, auth_method="none")
+    reg = register(db, clock, settings.secret, company_ids=every_company(db), auth_method="none")
     rp = relying_party(
         client._transport, "http://testserver", reg, token_endpoint_auth_method="none"
     )
