@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from portti.accounts.services import AccountService
+from portti.companies.policy import limit_to_login
 from portti.companies.services import PersonDirectory
 from portti.devices.activation import (
     WEB_APP_HANDOFF,
@@ -24,6 +25,7 @@ from portti.devices.activation import (
 from portti.devices.deps import Accounts, Devices
 from portti.devices.errors import AppLocked
 from portti.devices.models import Activation, ActivationKind
+from portti.devices.reach import device_companies
 from portti.devices.schemas import (
     AccountLoginIn,
     ActivationOut,
@@ -438,6 +440,8 @@ def get_app_me(token: AppSessionToken, devices: Devices, db: DbSession, clock: C
     _, device = devices.app_session(token)
     person = db.get(Person, device.person_id)
     assert person is not None
+    # The app lets its person into the companies it was activated for (SEC-14).
+    limit_to_login(db, person.id, device_companies(db, device))
     directory = PersonDirectory(db, clock)
     valid = {m.id for m in directory.valid_memberships(person.id)}
     return MeOut(

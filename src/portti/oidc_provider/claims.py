@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from portti.companies.models import Company, Membership, MembershipProfile, MembershipRole, Profile
 from portti.infra.crypto import derive_key
-from portti.oidc_provider.models import OidcClient, SubjectType
+from portti.oidc_provider.models import OidcClient, OidcLogin, SubjectType
 from portti.people.models import Person
+from portti.weblogin.models import WebSession
 
 # How the person logged in to Portti, as `acr` and `amr` (RFC 8176 values where one fits).
 ACR_APP = "urn:portti:acr:app"
@@ -120,11 +121,29 @@ _PROFILES = (
 )
 
 
+def scope_of_login(db: Session, login_id: int) -> list[int] | None:
+    """The companies the web login behind a client login may enter (SEC-14): an app login
+    carries only its device's companies; None for a bank-ID or ID-card login."""
+    scope: list[int] | None = db.scalar(
+        select(WebSession.company_scope)
+        .join(OidcLogin, OidcLogin.web_session_id == WebSession.id)
+        .where(OidcLogin.id == login_id)
+    )
+    return scope
+
+
 def companies_for(
-    db: Session, client: OidcClient, person_id: int, now: datetime
+    db: Session,
+    client: OidcClient,
+    person_id: int,
+    now: datetime,
+    scope: list[int] | None = None,
 ) -> list[CompanyGrant]:
-    """The person's memberships valid now in the companies that may use this client."""
+    """The person's memberships valid now in the companies that may use this client and that
+    the login may enter (``scope``, SEC-14; None: every company)."""
     allowed = set(client.company_ids) if client.company_ids is not None else None
+    if scope is not None:
+        allowed = set(scope) if allowed is None else allowed & set(scope)
     valid: dict[int, CompanyRef] = {}
     for m_id, valid_from, valid_until, c_id, name, business_id, tz in db.execute(
         _MEMBERSHIPS, {"person_id": person_id}

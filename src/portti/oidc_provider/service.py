@@ -32,6 +32,7 @@ from portti.oidc_provider.claims import (
     companies_for,
     person_claims,
     person_ref,
+    scope_of_login,
     subject_for,
 )
 from portti.oidc_provider.errors import AuthorizeError, BearerError, TokenError, UntrustedRedirect
@@ -360,7 +361,7 @@ class ProviderService:
                 raise AuthorizeError("login_required", "The person must log in at Portti.")
             return NeedsLogin(login_after=now if ws is not None else None)
         assert ws is not None
-        grants = companies_for(self.db, req.client, ws.person_id, now)
+        grants = companies_for(self.db, req.client, ws.person_id, now, ws.company_scope)
         if not grants:
             self.audit.record(
                 AuditAction.OIDC_AUTHORIZATION_REFUSED,
@@ -573,7 +574,9 @@ class ProviderService:
         if login is None or login.ended_at is not None:
             self._refused(client, "login_ended")
             raise TokenError("invalid_grant", "The login has ended.")
-        if not companies_for(self.db, client, login.person_id, now):
+        if not companies_for(
+            self.db, client, login.person_id, now, scope_of_login(self.db, login.id)
+        ):
             self._refused(client, "no_membership")
             raise TokenError("invalid_grant", "The person no longer has user rights here.")
         return self._tokens(
@@ -626,7 +629,9 @@ class ProviderService:
             alg=ACCESS_TOKEN_ALGORITHM,
         )
         grants = (
-            companies_for(self.db, client, login.person_id, now) if "companies" in scopes else []
+            companies_for(self.db, client, login.person_id, now, scope_of_login(self.db, login.id))
+            if "companies" in scopes
+            else []
         )
         id_claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -713,7 +718,9 @@ class ProviderService:
         scopes = set(str(claims.get("scope", "")).split())
         now = self.clock.now()
         grants = (
-            companies_for(self.db, client, login.person_id, now) if "companies" in scopes else []
+            companies_for(self.db, client, login.person_id, now, scope_of_login(self.db, login.id))
+            if "companies" in scopes
+            else []
         )
         return {
             "sub": subject_for(client, person, self.secret),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portti.db.base import Model, UtcDateTime
@@ -35,6 +35,11 @@ class WebSession(Model):
     approved_by_device_id: Mapped[int | None] = mapped_column(
         ForeignKey("devices.id", ondelete="SET NULL"), index=True
     )
+
+    # The companies this login may enter (SEC-14): a login approved in the app carries only the
+    # companies its device was activated for; None for a bank-ID or ID-card login, which may
+    # enter every company the person's rights reach. A step-up keeps it.
+    company_scope: Mapped[list[int] | None] = mapped_column(JSON)
 
     person: Mapped[Person] = relationship(lazy="joined")
 

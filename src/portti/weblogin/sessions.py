@@ -54,9 +54,12 @@ class SessionService:
         ctx: RequestContext,
         replaces: str | None = None,
         approved_by_device_id: int | None = None,
+        company_scope: list[int] | None = None,
     ) -> tuple[str, WebSession]:
         """A new session with a new id (never the one the browser had before login).
-        ``approved_by_device_id``: the app that approved a QR login (SEC-4)."""
+        ``approved_by_device_id``: the app that approved a QR login (SEC-4); ``company_scope``:
+        the companies that app carries (SEC-14), None for a login that may enter every company
+        the person's rights reach."""
         now = self.clock.now()
         if replaces:
             self.db.execute(
@@ -78,6 +81,7 @@ class SessionService:
             ip=ctx.ip,
             user_agent=(ctx.user_agent or "")[:300] or None,
             approved_by_device_id=approved_by_device_id,
+            company_scope=company_scope,
         )
         self.db.add(ws)
         self.db.flush()
@@ -220,6 +224,8 @@ class SessionService:
             ip=ws.ip,
             user_agent=ws.user_agent,
             approved_by_device_id=device_id or ws.approved_by_device_id,
+            # A step-up proves the person again; it does not widen what the login may enter.
+            company_scope=ws.company_scope,
         )
         self.db.add(rotated)
         self.db.flush()
