@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from portti.companies.models import Membership
 from portti.companies.services import Actor, MembershipService
@@ -79,6 +80,28 @@ class AppAccess:
         )
 
 
+def app_access(db: Session, m: Membership) -> AppAccess:
+    """The member's devices and what they mean for the membership's company, for a membership
+    the caller has already checked."""
+    rows = db.scalars(
+        select(Device)
+        .where(Device.person_id == m.person_id)
+        .order_by(Device.created_at.desc(), Device.id.desc())
+    ).all()
+    carried = carried_companies(db, [d.id for d in rows])
+    devices = [
+        MemberDevice(
+            device=d,
+            companies=carried[d.id],
+            carries_company=d.activated_by == ActivationKind.BANK_ID
+            or any(c.company_id == m.company_id for c in carried[d.id]),
+        )
+        for d in rows
+    ]
+    devices.sort(key=lambda d: not d.active)  # stable: newest first within each
+    return AppAccess(company_id=m.company_id, devices=devices)
+
+
 class MemberDevices:
     def __init__(self, members: MembershipService, devices: DeviceService) -> None:
         self.members = members
@@ -92,23 +115,7 @@ class MemberDevices:
 
     def access_of(self, m: Membership) -> AppAccess:
         """For a membership the caller has already checked."""
-        rows = self.db.scalars(
-            select(Device)
-            .where(Device.person_id == m.person_id)
-            .order_by(Device.created_at.desc(), Device.id.desc())
-        ).all()
-        carried = carried_companies(self.db, [d.id for d in rows])
-        devices = [
-            MemberDevice(
-                device=d,
-                companies=carried[d.id],
-                carries_company=d.activated_by == ActivationKind.BANK_ID
-                or any(c.company_id == m.company_id for c in carried[d.id]),
-            )
-            for d in rows
-        ]
-        devices.sort(key=lambda d: not d.active)  # stable: newest first within each
-        return AppAccess(company_id=m.company_id, devices=devices)
+        return app_access(self.db, m)
 
     def remove(
         self,
