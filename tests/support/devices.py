@@ -94,17 +94,26 @@ def bind(
         **sim.bind_kwargs(),  # type: ignore[arg-type]
     )
     act.completed_at = clock.now()  # what the caller does
+    carry_companies(db, device, clock, companies)
+    db.commit()
+    sim.public_id = device.public_id
+    return device, sim, not_me
+
+
+def carry_companies(  # type: ignore[no-untyped-def]
+    db: Session, device: Device, clock, companies: Iterable[int] | None = None
+) -> None:
+    """What an invitation would have given a device bound without one (SEC-14): ``companies``,
+    by default every company the person belongs to."""
     if companies is None:
         companies = db.scalars(
-            select(Membership.company_id).where(Membership.person_id == person.id)
+            select(Membership.company_id).where(Membership.person_id == device.person_id)
         ).all()
     for company_id in set(companies) - set(
         db.scalars(select(DeviceCompany.company_id).where(DeviceCompany.device_id == device.id))
     ):
         db.add(DeviceCompany(device_id=device.id, company_id=company_id, added_at=clock.now()))
-    db.commit()
-    sim.public_id = device.public_id
-    return device, sim, not_me
+    db.flush()
 
 
 def unlock(
