@@ -164,6 +164,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
     ),
+    "UX-8": (
+        "The admin sees a member's devices and removes a lost phone (step-up, audited, the person told)",
+        "`devices/admin.py`, `devices/admin_api.py`, `devices/views.py`, `web/templates/users/_devices.html`, `notices.py` (`devices_removed`)",
+    ),
 }
 
 # The findings of the outside security review (docs/security.md): each has a test that attacks it.
@@ -219,6 +223,18 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "SEC-13": (
         "QR relay: the typed code goes stale in 30 s; the app shows the browser's country and origin",
         "`weblogin/qr/codes.py`, `weblogin/qr/requester.py`, `weblogin/geo.py`, `weblogin/app_api.py`",
+    ),
+    "SEC-14": (
+        "An app activated by one company's invitation does not carry its person into a company that linked them later",
+        "`devices/reach.py`, `devices/binding.py`, `companies/policy.py` (`limit_to_login`), `web/deps.py`, `weblogin/qr/browser.py`, `oidc_provider/claims.py`, `devices/admin.py`",
+    ),
+    "SEC-20": (
+        "The OpenAPI passes schemathesis `--checks all`: Allow headers, declared answers, schemas as strict as the server",
+        "`web/openapi.py`, `companies/schemas.py`, `tests/contract/test_openapi_fuzz.py`",
+    ),
+    "SEC-26": (
+        "Every app-API bearer route refuses a token it never issued with a 401 problem",
+        "`devices/app_sessions.py` (`lock`), `devices/app_api.py`",
     ),
 }
 

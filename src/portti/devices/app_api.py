@@ -51,7 +51,7 @@ from portti.devices.schemas import (
     TotpEnrolmentOut,
     UnlockIn,
 )
-from portti.errors import DomainError, ValidationFailed
+from portti.errors import Forbidden, ValidationFailed
 from portti.i18n import _l
 from portti.invitations.app_api import ActivationToken
 from portti.invitations.deps import Invitations, wake_outbox
@@ -348,7 +348,8 @@ def start_bank_id_activation(
     strong = get_strong_auth(request, db, clock)
     provider = strong.provider(body.provider)
     if provider.identifier_country != "FI" and not provider.key.startswith("fi"):
-        raise DomainError(
+        # A refusal, not a malformed request (SEC-20): the provider exists, it is not bank ID.
+        raise Forbidden(
             _l("Only Finnish bank ID activates the app without an invitation."),
             code="bank_id_not_finnish",
         )
