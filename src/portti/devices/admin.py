@@ -23,7 +23,7 @@ from portti.devices.models import ActivationKind, Device, DeviceStatus
 from portti.devices.reach import CarriedCompany, carried_companies
 from portti.devices.services import DeviceService
 from portti.errors import NotFound, StepUpRequired
-from portti.i18n import _l
+from portti.i18n import _l, localize
 from portti.people.models import Person
 from portti.strongauth.step_up import is_stepped_up
 
@@ -62,22 +62,21 @@ class AppAccess:
 
     @property
     def summary(self) -> str:
+        """What this means for the admin, in the reader's language."""
         if self.reaches_company:
-            return str(_l("Their Portti app gives access to this company."))
-        if self.active:
-            return str(
-                _l(
-                    "Their existing Portti app does not give access to this company: it was "
-                    "activated through another company's invitation. Send an invitation from "
-                    "this company; the app it activates will give access here too."
-                )
+            text = _l("Their Portti app gives access to this company.")
+        elif self.active:
+            text = _l(
+                "Their existing Portti app does not give access to this company: it was "
+                "activated through another company's invitation. Send an invitation from "
+                "this company; the app it activates will give access here too."
             )
-        return str(
-            _l(
+        else:
+            text = _l(
                 "They have no Portti app in use. Send an invitation to let them log in with "
                 "the app, or they log in with bank ID."
             )
-        )
+        return str(localize(text))
 
 
 def app_access(db: Session, m: Membership) -> AppAccess:
