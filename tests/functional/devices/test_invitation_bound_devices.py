@@ -273,3 +273,44 @@ def test_sec14_a_step_up_by_an_app_of_another_company_is_refused(
     assert "does not give access" in refused.text
     event = audit_events(db, "step_up_failed")[-1]
     assert event.details["reason"] == "device_not_for_company"
+
+
+def test_sec14_a_business_application_learns_only_the_companies_the_app_login_carries(
+    app, client, db, settings, clock
+):  # SEC-14
+    from support.devices import bind, make_service, unlock
+    from support.oidc import query_of, register, relying_party, return_url
+    from support.web import local
+
+    makinen = f.company(db, "Mäkinen Design Oy")
+    aalto = f.company(db, "Kahvila Aalto Oy")
+    kaisa = f.person(db, "Kaisa", "Mäkinen")
+    f.member(db, kaisa, makinen, [USER_ADMIN])
+    f.member(db, kaisa, aalto, ["bookkeeper"])
+    db.commit()
+    # Her app came with Mäkinen Design's invitation; Aalto linked her later.
+    service = make_service(db, app)
+    _, sim, _ = bind(service, db, kaisa, clock, companies=[makinen.id])
+    _, token = unlock(service, sim)
+    db.commit()
+    phone = Phone(http=another_browser(app), sim=sim, token=token)
+    assert log_in_by_app(client, phone).status_code == 303
+
+    rp = relying_party(client._transport, "http://testserver", register(db, clock, settings.secret))
+    first = client.get(local(rp.authorization_url()))
+    assert first.status_code in (200, 303), first.text
+    callback = return_url(first) if first.status_code == 200 else first.headers["location"]
+    if not callback.startswith("https://"):
+        callback = return_url(client.get(local(callback)))
+    assert query_of(callback).get("code"), callback
+    tokens = rp.fetch_token(callback)
+    claims = rp.id_claims(tokens["id_token"])
+    assert [c["name"] for c in claims["companies"]] == ["Mäkinen Design Oy"]
+    info = rp.http.get("http://testserver/oidc/userinfo").json()
+    assert [c["name"] for c in info["companies"]] == ["Mäkinen Design Oy"]
+    refreshed = rp.http.refresh_token(
+        "http://testserver/oidc/token", refresh_token=tokens["refresh_token"]
+    )
+    assert [c["name"] for c in rp.id_claims(refreshed["id_token"], nonce=None)["companies"]] == [
+        "Mäkinen Design Oy"
+    ]
