@@ -121,14 +121,17 @@ _PROFILES = (
 )
 
 
+_SCOPE_OF_LOGIN = (
+    select(WebSession.company_scope)
+    .join(OidcLogin, OidcLogin.web_session_id == WebSession.id)
+    .where(OidcLogin.id == bindparam("id"))
+)
+
+
 def scope_of_login(db: Session, login_id: int) -> list[int] | None:
     """The companies the web login behind a client login may enter (SEC-14): an app login
     carries only its device's companies; None for a bank-ID or ID-card login."""
-    scope: list[int] | None = db.scalar(
-        select(WebSession.company_scope)
-        .join(OidcLogin, OidcLogin.web_session_id == WebSession.id)
-        .where(OidcLogin.id == login_id)
-    )
+    scope: list[int] | None = db.scalar(_SCOPE_OF_LOGIN, {"id": login_id})
     return scope
 
 
