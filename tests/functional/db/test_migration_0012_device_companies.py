@@ -87,6 +87,16 @@ def test_sec14_existing_devices_carry_the_companies_of_their_invitations(
         )
         bank = insert(engine, "devices", person_id=person, activation_id=by_bank, created_at=T2)
         assert linking
+        for sid, method in (("a" * 64, "app_qr"), ("b" * 64, "oidc:fi_bank")):
+            insert(
+                engine,
+                "web_sessions",
+                id=sid,
+                person_id=person,
+                login_method=method,
+                created_at=T1,
+                expires_at=T2,
+            )
     finally:
         engine.dispose()
 
@@ -99,6 +109,11 @@ def test_sec14_existing_devices_carry_the_companies_of_their_invitations(
                 for d, c in conn.execute(text("SELECT device_id, company_id FROM device_companies"))
             }
             kinds = dict(conn.execute(text("SELECT id, activated_by FROM devices")).all())
+            ended = dict(
+                conn.execute(
+                    text("SELECT login_method, expires_at = created_at FROM web_sessions")
+                ).all()
+            )
     finally:
         engine.dispose()
     assert carried == {(first, inviting), (later, inviting)}
@@ -108,3 +123,5 @@ def test_sec14_existing_devices_carry_the_companies_of_their_invitations(
         earlier: "account",
         bank: "bank_id",
     }
+    # An app login from before carries no scope: it ends; a bank-ID login stays.
+    assert ended == {"app_qr": 1, "oidc:fi_bank": 0}

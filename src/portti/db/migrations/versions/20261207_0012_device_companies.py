@@ -77,6 +77,12 @@ def upgrade() -> None:
         "WHERE activations.id = devices.activation_id)) "
         "GROUP BY devices.id, invitations.company_id, devices.created_at"
     )
+    # Browser sessions logged in with the app before this carry no scope: they end (their
+    # absolute limit is set to their start), and the next app login carries its device's.
+    op.execute(
+        "UPDATE web_sessions SET expires_at = created_at "
+        "WHERE login_method = 'app_qr' AND company_scope IS NULL"
+    )
 
 
 def downgrade() -> None:
