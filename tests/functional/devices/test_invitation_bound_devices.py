@@ -257,9 +257,12 @@ def test_sec14_a_step_up_by_an_app_of_another_company_is_refused(
     scene = Scene(app, db, settings, clock, world)
     person, _ = scene.kaisa_adds_and_invites()
     act, _ = scene.attacker_activates(person)
-    assert scene.timo_links(person).status_code == 201
+    linked = scene.timo_links(person)
+    assert linked.status_code == 201
+    linked_id = linked.json()["membership_id"]
     # Logged in by bank ID (every company), in the client company, the step-up is asked from
-    # the app, which Mäkinen Design's invitation activated: refused, audited.
+    # the app, which Mäkinen Design's invitation activated: refused in the app, audited, and
+    # the waiting browser is told; the session gets no step-up.
     browser = another_browser(app)
     force_login(browser, person)
     r = browser.post(
@@ -268,11 +271,30 @@ def test_sec14_a_step_up_by_an_app_of_another_company_is_refused(
         headers=HTML,
     )
     assert r.status_code == 303
-    refused = step_up_by_app(browser, unlocked(app, act), scene.client.id)
-    assert refused.status_code == 403
-    assert "does not give access" in refused.text
+    next_ = f"/c/{scene.client.id}/users"
+    started = browser.post(
+        "/login/qr/step-up",
+        data={"next": next_},
+        headers={"X-CSRF-Token": page_csrf(browser, f"/step-up?next={next_}"), **HTML},
+    )
+    panel = Panel.parse(started.text)
+    phone = unlocked(app, act)
+    refused = phone.approve(panel.public_id, status(browser, panel.public_id)["number"])
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "step_up_device_not_for_company"
+    assert "does not give access" in refused.json()["title"]
+    assert status(browser, panel.public_id)["status"] == "rejected"
+    assert complete(browser, panel).status_code != 303
     event = audit_events(db, "step_up_failed")[-1]
     assert event.details["reason"] == "device_not_for_company"
+    assert browser.get(next_, headers=HTML).status_code == 200  # still an admin by bank ID ...
+    members = browser.get(f"/api/v1/companies/{scene.client.id}/members")
+    assert members.status_code == 200
+    change = browser.delete(
+        f"/api/v1/companies/{scene.client.id}/members/{linked_id}",
+        headers=api_headers(browser),
+    )
+    assert change.status_code == 403 and change.json()["code"] == "step_up_required"
 
 
 def test_sec14_a_business_application_learns_only_the_companies_the_app_login_carries(
