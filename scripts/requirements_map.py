@@ -280,6 +280,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Outgoing HTTPS trusts `PORTTI_CA_BUNDLE` (the OS store, or extra CAs) for brokers behind an internal CA",
         "`infra/tls.py` (`ssl_context`), `config.py` (`ca_bundle`), `app.py`, `cli.py`",
     ),
+    "UX-8": (
+        "The admin sees a member's devices and removes a lost phone (step-up, audited, the person told)",
+        "`devices/admin.py`, `devices/admin_api.py`, `devices/views.py`, `web/templates/users/_devices.html`, `notices.py` (`devices_removed`)",
+    ),
 }
 
 # The findings of the outside security review (docs/security.md): each has a test that attacks it.
@@ -399,6 +403,18 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "SEC-28": (
         "A pending bank-ID login's nonce and PKCE verifier sealed under a key only the state opens",
         "`strongauth/services.py` (`_flow_box`, `_open_flow`), `strongauth/models.py`, migration 0014",
+    ),
+    "SEC-14": (
+        "An app activated by one company's invitation does not carry its person into a company that linked them later",
+        "`devices/reach.py`, `devices/binding.py`, `companies/policy.py` (`limit_to_login`), `web/deps.py`, `weblogin/qr/browser.py`, `oidc_provider/claims.py`, `devices/admin.py`",
+    ),
+    "SEC-20": (
+        "The OpenAPI passes schemathesis `--checks all`: Allow headers, declared answers, schemas as strict as the server",
+        "`web/openapi.py`, `companies/schemas.py`, `tests/contract/test_openapi_fuzz.py`",
+    ),
+    "SEC-26": (
+        "Every app-API bearer route refuses a token it never issued with a 401 problem",
+        "`devices/app_sessions.py` (`lock`), `devices/app_api.py`",
     ),
 }
 

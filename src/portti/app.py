@@ -276,6 +276,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     from portti.companies import api as companies_api
     from portti.companies import views as companies_views
+    from portti.devices import admin_api as devices_admin_api
     from portti.devices import app_api as devices_app_api
     from portti.devices import views as devices_views
     from portti.invitations import admin_api as invitations_admin_api
@@ -304,6 +305,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(invitations_app_api.router)
     app.include_router(invitations_messages.router)
     app.include_router(devices_app_api.router)
+    app.include_router(devices_admin_api.router)
     app.include_router(devices_views.router)
     app.include_router(oidc_views.browser)
     app.include_router(oidc_admin.api)

@@ -86,6 +86,31 @@ class NoticeService:
             )
         return len(addresses)
 
+    def devices_removed(
+        self, devices: list[Device], person: Person | None, company: Company
+    ) -> int:
+        """UX-8: "Your user administrator removed your device", naming the devices and the
+        company whose administrator did it, to the person's address, in their language."""
+        if person is None or not person.email:
+            return 0
+        with use_locale(recipient_language(self.db, person, company=company)):
+            ctx: dict[str, Any] = {
+                "person": person,
+                "company": company,
+                "devices": [(d.name, fmt_datetime(d.created_at)) for d in devices],
+            }
+            text, html = self._render("devices_removed", ctx)
+            subject = gettext("Your device was removed from Portti")
+        self.outbox.email(
+            to=person.email,
+            subject=subject,
+            text=text,
+            html=html,
+            kind="devices_removed",
+            person_id=person.id,
+        )
+        return 1
+
     def _render(self, name: str, ctx: dict[str, Any]) -> tuple[str, str]:
         """The plain-text and HTML bodies of ``email/<name>``."""
         text = self.jinja.get_template(f"email/{name}.txt").render(ctx)

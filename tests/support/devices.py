@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import timedelta
 
 from argon2 import PasswordHasher
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portti.accounts.models import Account
 from portti.audit.services import AuditLog
+from portti.companies.models import Membership
 from portti.devices.deps import devices_from
-from portti.devices.models import Activation, ActivationKind, AppSession, Device
+from portti.devices.models import Activation, ActivationKind, AppSession, Device, DeviceCompany
 from portti.devices.services import DeviceService
 from support.device_keys import SimulatedApp
 
@@ -75,7 +78,12 @@ def bind(
     name: str = "Maija's phone",
     account: Account | None = None,
     kind: ActivationKind = ActivationKind.INVITATION,
+    companies: Iterable[int] | None = None,
 ) -> tuple[Device, SimulatedApp, str]:
+    """Binds a device as the end of an activation does. These activations have no invitation
+    row, so the device carries ``companies`` — by default every company the person belongs to,
+    as though each had invited them (SEC-14); pass ``companies=()`` for a device that carries
+    none. The invitation-bound rule itself is tested over HTTP with real invitations."""
     sim = app or SimulatedApp()
     act = activation_for(db, person, clock, kind, account)
     device, not_me = service.bind(
@@ -86,9 +94,26 @@ def bind(
         **sim.bind_kwargs(),  # type: ignore[arg-type]
     )
     act.completed_at = clock.now()  # what the caller does
+    carry_companies(db, device, clock, companies)
     db.commit()
     sim.public_id = device.public_id
     return device, sim, not_me
+
+
+def carry_companies(  # type: ignore[no-untyped-def]
+    db: Session, device: Device, clock, companies: Iterable[int] | None = None
+) -> None:
+    """What an invitation would have given a device bound without one (SEC-14): ``companies``,
+    by default every company the person belongs to."""
+    if companies is None:
+        companies = db.scalars(
+            select(Membership.company_id).where(Membership.person_id == device.person_id)
+        ).all()
+    for company_id in set(companies) - set(
+        db.scalars(select(DeviceCompany.company_id).where(DeviceCompany.device_id == device.id))
+    ):
+        db.add(DeviceCompany(device_id=device.id, company_id=company_id, added_at=clock.now()))
+    db.flush()
 
 
 def unlock(

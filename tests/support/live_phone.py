@@ -15,7 +15,7 @@ from portti.devices.deps import devices_from
 from portti.infra.clock import SystemClock
 from portti.people.models import Person
 from support.device_keys import SimulatedApp
-from support.devices import PIN, activation_for, cheap_pin_hasher
+from support.devices import PIN, activation_for, carry_companies, cheap_pin_hasher
 from support.qr import Phone
 
 
@@ -43,6 +43,7 @@ def bind_demo_device(database_url: str, secret_key: str, given: str, family: str
                 pin=PIN,
                 **sim.bind_kwargs(),  # type: ignore[arg-type]
             )
+            carry_companies(db, device, rt.clock)
             db.commit()
             sim.public_id = device.public_id
             return sim

@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from portti.companies.models import Membership
 from portti.companies.policy import AdminPolicy
@@ -22,6 +22,10 @@ from portti.companies.schemas import (
     MemberStatus,
 )
 from portti.companies.services import PersonDirectory, member_status
+from portti.devices.admin import MemberDevices
+from portti.devices.admin_api import app_access_out
+from portti.devices.deps import Devices
+from portti.devices.schemas import AppAccessOut
 from portti.invitations.deps import wake_outbox
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -187,17 +191,27 @@ def list_members(
     )
 
 
+class MemberAddedOut(MemberDetailOut):
+    app_access: AppAccessOut = Field(
+        description="What the person's Portti app means here: a person linked by Portti ID "
+        "keeps the devices other companies' invitations activated, and those do not let them "
+        "into this company (SEC-14); send an invitation."
+    )
+
+
 @router.post(
     "/companies/{company_id}/members",
     operation_id="add_member",
-    response_model=MemberDetailOut,
+    response_model=MemberAddedOut,
     status_code=status.HTTP_201_CREATED,
 )
 def add_member(
-    company_id: Id, data: AddUserInput, actor: CurrentActor, members: Members
-) -> MemberOut:
+    company_id: Id, data: AddUserInput, actor: CurrentActor, members: Members, devices: Devices
+) -> MemberAddedOut:
     m = members.add_user(actor, company_id, data)
-    return member_out(m, members, detail=True)
+    detail = member_out(m, members, detail=True)
+    access = MemberDevices(members, devices).access_of(m)
+    return MemberAddedOut(**detail.model_dump(), app_access=app_access_out(access))
 
 
 @router.get(

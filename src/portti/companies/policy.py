@@ -12,11 +12,16 @@ Within a company the grant hierarchy decides (SEC-1, SEC-7):
   them only when that whole reach lies within what the admin administers; otherwise only
   Support may. A person whose rights have ended everywhere has no reach, so only Support may.
 
+A login reaches no further than what it was made with (SEC-14): a login approved in the app
+carries only the companies the device was activated for (``limit_to_login``); every rule here
+that asks what the *logged-in* person may administer sees only those memberships.
+
 The company menu is built here too, so that it offers only what the person may open (SEC-12).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -33,6 +38,37 @@ from portti.infra.clock import Clock
 
 def local_today(company: Company, now: datetime) -> date:
     return now.astimezone(ZoneInfo(company.timezone)).date()
+
+
+# Where the request's session keeps the scope of the login it acts for (SEC-14).
+LOGIN_SCOPE_KEY = "portti.login_scope"
+
+
+@dataclass(frozen=True)
+class LoginScope:
+    """The companies the request's login may enter: a login approved in the app carries only
+    the companies its device was activated for."""
+
+    person_id: int
+    companies: frozenset[int]
+
+
+def limit_to_login(db: Session, person_id: int, companies: Iterable[int] | None) -> None:
+    """The request acts for ``person_id``'s login, which may enter only ``companies`` (None:
+    every company their rights reach). Kept on the request's database session, so that every
+    service and policy built on it sees the same limit (SEC-14)."""
+    if companies is None:
+        db.info.pop(LOGIN_SCOPE_KEY, None)
+    else:
+        db.info[LOGIN_SCOPE_KEY] = LoginScope(person_id, frozenset(companies))
+
+
+def login_scope(db: Session, person_id: int) -> frozenset[int] | None:
+    """The companies ``person_id``'s login in this request may enter, or None (no limit)."""
+    scope = db.info.get(LOGIN_SCOPE_KEY)
+    if isinstance(scope, LoginScope) and scope.person_id == person_id:
+        return scope.companies
+    return None
 
 
 @dataclass(frozen=True)
@@ -93,7 +129,14 @@ class AdminPolicy:
             .distinct()
         ).all()
         now = self.clock.now()
-        return [(m, m.role_codes) for m in rows if m.is_valid_on(local_today(m.company, now))]
+        # An app login administers only through the companies its device carries (SEC-14).
+        scope = login_scope(self.db, person_id)
+        return [
+            (m, m.role_codes)
+            for m in rows
+            if m.is_valid_on(local_today(m.company, now))
+            and (scope is None or m.company_id in scope)
+        ]
 
     def is_support(self, person_id: int) -> bool:
         return any(

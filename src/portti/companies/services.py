@@ -31,7 +31,7 @@ from portti.companies.models import (
     Profile,
     Role,
 )
-from portti.companies.policy import AdminGrant, AdminPolicy, local_today
+from portti.companies.policy import AdminGrant, AdminPolicy, local_today, login_scope
 from portti.companies.schemas import (
     AddUserInput,
     ChangeMembershipInput,
@@ -741,7 +741,25 @@ class PersonDirectory:
         )
 
     def valid_memberships(self, person_id: int) -> list[Membership]:
+        """Valid now, and within what the request's login may enter (SEC-14)."""
+        now = self.clock.now()
+        scope = login_scope(self.db, person_id)
+        return [
+            m
+            for m in self.memberships(person_id)
+            if m.is_valid_on(local_today(m.company, now))
+            and (scope is None or m.company_id in scope)
+        ]
+
+    def outside_login(self, person_id: int) -> list[Membership]:
+        """Valid memberships the request's login does not carry: an app activated by another
+        company's invitation (SEC-14)."""
+        scope = login_scope(self.db, person_id)
+        if scope is None:
+            return []
         now = self.clock.now()
         return [
-            m for m in self.memberships(person_id) if m.is_valid_on(local_today(m.company, now))
+            m
+            for m in self.memberships(person_id)
+            if m.is_valid_on(local_today(m.company, now)) and m.company_id not in scope
         ]

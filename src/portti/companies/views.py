@@ -19,6 +19,7 @@ from portti.companies.schemas import (
     MemberStatus,
 )
 from portti.companies.services import member_status
+from portti.devices.admin import app_access
 from portti.errors import ValidationFailed
 from portti.i18n import _l
 from portti.invitations.deps import wake_outbox
@@ -219,6 +220,8 @@ def detail_context(
         "errors": errors or {},
         "values": values or {},
         "added": request.query_params.get("added") == "1",
+        # The person's devices, and whether any lets them in here (UX-8, SEC-14).
+        "app_access": app_access(members.db, membership),
     }
 
 

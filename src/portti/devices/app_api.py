@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from portti.accounts.services import AccountService, terms_text
+from portti.companies.policy import limit_to_login
 from portti.companies.services import PersonDirectory
 from portti.devices.activation import (
     WEB_APP_HANDOFF,
@@ -24,6 +25,7 @@ from portti.devices.activation import (
 from portti.devices.deps import Accounts, Devices
 from portti.devices.errors import AppLocked
 from portti.devices.models import Activation, ActivationKind
+from portti.devices.reach import device_companies
 from portti.devices.schemas import (
     AccountLoginIn,
     ActivationOut,
@@ -49,7 +51,7 @@ from portti.devices.schemas import (
     TotpEnrolmentOut,
     UnlockIn,
 )
-from portti.errors import DomainError, ValidationFailed
+from portti.errors import Forbidden, ValidationFailed
 from portti.i18n import _l, current_language
 from portti.invitations.app_api import ActivationToken
 from portti.invitations.deps import Invitations, wake_outbox
@@ -348,7 +350,8 @@ def start_bank_id_activation(
     strong = get_strong_auth(request, db, clock)
     provider = strong.provider(body.provider)
     if provider.identifier_country != "FI" and not provider.key.startswith("fi"):
-        raise DomainError(
+        # A refusal, not a malformed request (SEC-20): the provider exists, it is not bank ID.
+        raise Forbidden(
             _l("Only Finnish bank ID activates the app without an invitation."),
             code="bank_id_not_finnish",
         )
@@ -441,6 +444,8 @@ def get_app_me(token: AppSessionToken, devices: Devices, db: DbSession, clock: C
     _, device = devices.app_session(token)
     person = db.get(Person, device.person_id)
     assert person is not None
+    # The app lets its person into the companies it was activated for (SEC-14).
+    limit_to_login(db, person.id, device_companies(db, device))
     directory = PersonDirectory(db, clock)
     valid = {m.id for m in directory.valid_memberships(person.id)}
     return MeOut(

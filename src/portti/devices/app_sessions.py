@@ -83,9 +83,12 @@ class AppSessions(DeviceApprovals):
         return session, device
 
     def lock(self, token: str) -> None:
-        """APP-6: ends this app session only; the device stays bound. Locking twice is fine."""
+        """APP-6: ends this app session only; the device stays bound. Locking twice is fine; a
+        token that was never an app session's is refused like any other (SEC-26)."""
         session = self._session_by_token(token)
-        if session is None or session.ended_at is not None:
+        if session is None:
+            raise AppLocked()
+        if session.ended_at is not None:
             return
         session.ended_at = self.clock.now()
         device = self.db.get(Device, session.device_id)

@@ -13,11 +13,18 @@ from portti.accounts.models import Account
 from portti.audit.models import AuditAction
 from portti.devices import keys, webauthn_keys
 from portti.devices.errors import InvitationRequired
-from portti.devices.models import Activation, ActivationKind, Device, DeviceStatus
+from portti.devices.models import (
+    Activation,
+    ActivationKind,
+    Device,
+    DeviceCompany,
+    DeviceStatus,
+)
 from portti.devices.pins import PinTries
 from portti.errors import ValidationFailed
 from portti.i18n import _l
 from portti.invitations.errors import ActivationUnknown
+from portti.invitations.models import Invitation
 from portti.people.models import Person
 
 PLATFORM_RE = re.compile(r"[A-Za-z0-9 ._()+-]{1,40}")
@@ -95,6 +102,7 @@ class DeviceBinding(PinTries):
             activation_id=activation.id,
             name=clean_name,
             platform=platform,
+            activated_by=activation.kind,
             key_alg=key_alg,
             public_key=stored_key,
             biometric_key_alg=biometric_key_alg if stored_bio_key else None,
@@ -111,6 +119,7 @@ class DeviceBinding(PinTries):
             # devices" asked for (APP-8, APP-9).
             account.requires_invitation = False
         self.db.flush()
+        carried = self._carry_companies(device, activation)
         person = self.db.get(Person, device.person_id)
         recipients = self.notices.device_bound(device, person, account, not_me_token)
         self.audit.record(
@@ -123,6 +132,43 @@ class DeviceBinding(PinTries):
             key_alg=key_alg,
             biometrics=stored_bio_key is not None,
             activation=activation.kind,
+            companies=carried,
             notified=recipients,
         )
         return device, not_me_token
+
+    def _carry_companies(self, device: Device, activation: Activation) -> list[int] | None:
+        """The companies the new device lets its person into (SEC-14): the company whose
+        invitation activated it, and what the same account's earlier devices (not revoked)
+        carried — an account is vouched for by the invitations it was activated with. A bank-ID
+        activation proved the person's identity: every company (None)."""
+        if activation.kind == ActivationKind.BANK_ID:
+            return None
+        companies: dict[int, int | None] = {}
+        if device.account_id is not None:
+            for company_id in self.db.scalars(
+                select(DeviceCompany.company_id)
+                .join(Device, Device.id == DeviceCompany.device_id)
+                .where(
+                    Device.account_id == device.account_id,
+                    Device.id != device.id,
+                    Device.status != DeviceStatus.REVOKED.value,
+                )
+                .distinct()
+            ):
+                companies[company_id] = None
+        if activation.invitation_id is not None:
+            invitation = self.db.get(Invitation, activation.invitation_id)
+            if invitation is not None:
+                companies[invitation.company_id] = invitation.id
+        for company_id, invitation_id in sorted(companies.items()):
+            self.db.add(
+                DeviceCompany(
+                    device_id=device.id,
+                    company_id=company_id,
+                    invitation_id=invitation_id,
+                    added_at=device.created_at,
+                )
+            )
+        self.db.flush()
+        return sorted(companies)

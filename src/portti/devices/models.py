@@ -67,6 +67,12 @@ class Device(Model):
         ForeignKey("activations.id", ondelete="SET NULL")
     )
     name: Mapped[str] = mapped_column(String(100))
+    # How the device was activated (an ``ActivationKind``): one activated by bank ID (APP-9)
+    # lets its person into every company their rights reach; any other only into the companies
+    # of ``DeviceCompany`` (SEC-14).
+    activated_by: Mapped[str] = mapped_column(
+        String(20), default=ActivationKind.INVITATION.value, server_default="invitation"
+    )
     platform: Mapped[str] = mapped_column(String(40), default="unknown")
     key_alg: Mapped[str] = mapped_column(String(10))  # "Ed25519" or "ES256"
     public_key: Mapped[str] = mapped_column(String(300))  # base64url SubjectPublicKeyInfo DER
@@ -84,6 +90,27 @@ class Device(Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class DeviceCompany(Model):
+    """A company a device lets its person into (SEC-14): the company whose invitation activated
+    it, and those the same account's earlier devices carried. A company that links the person
+    later is not here until its own invitation activates a device."""
+
+    __tablename__ = "device_companies"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # The invitation that brought the company to the device (None: carried from an earlier
+    # device of the same account).
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="SET NULL")
+    )
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class DeviceChallenge(Model):

@@ -3,7 +3,7 @@ device, and "This wasn't me" from the new-device e-mail."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -105,13 +105,57 @@ class DeviceRevocation(AppSessions):
             device.status = DeviceStatus.REVOKED.value
             device.end_reason = END_NOT_ME
         self._require_invitation(device.person_id)
-        # SEC-4: what the device let in goes with it: the web sessions it approved or stepped
-        # up, and its approvals not yet picked up by a browser.
+        web_sessions = self._end_what_it_let_in(device, AuditAction.DEVICE_REPORTED_NOT_ME, now)
+        # Someone else acted as this person: every login at a business application ends.
+        end_client_logins(self.db, now, reason="not_me", person_id=device.person_id)
+        self.audit.record(
+            AuditAction.DEVICE_REPORTED_NOT_ME,
+            subject_person_id=device.person_id,
+            device=device.public_id,
+            name=device.name,
+            status_before=was,
+            web_sessions=web_sessions,
+        )
+        self.db.flush()
+        return device
+
+    def remove_by_admin(
+        self, device: Device, *, actor_person_id: int, company_id: int, reason: str
+    ) -> int:
+        """UX-8: an administrator removes a member's device (a lost phone). As with "This
+        wasn't me", what the device let in ends with it — the web sessions it approved or
+        stepped up, its approvals not yet picked up — and the account alone no longer activates
+        the app (the phone may hold the authenticator too): a new invitation does. Returns the
+        number of web sessions ended. The caller checked the policy and the step-up."""
+        now = self.clock.now()
+        was = device.status
+        if device.status == DeviceStatus.ACTIVE:
+            self._end(device, DeviceStatus.REVOKED, reason[:40], now)
+        else:
+            device.status = DeviceStatus.REVOKED.value
+            device.end_reason = device.end_reason or reason[:40]
+        device.not_me_token_hash = None
+        self._require_invitation(device.person_id)
+        web_sessions = self._end_what_it_let_in(device, AuditAction.DEVICE_REVOKED, now)
+        self.audit.record(
+            AuditAction.DEVICE_REVOKED,
+            company_id=company_id,
+            actor_person_id=actor_person_id,
+            subject_person_id=device.person_id,
+            device=device.public_id,
+            name=device.name,
+            reason=reason[:40],
+            status_before=was,
+            web_sessions=web_sessions,
+        )
+        self.db.flush()
+        return web_sessions
+
+    def _end_what_it_let_in(self, device: Device, reason: str, now: datetime) -> int:
+        """SEC-4: the web sessions a device approved or stepped up end, and its approvals not
+        yet picked up by a browser are rejected. Returns the number of web sessions."""
         web_sessions = self._web_sessions().revoke_approved_by(
-            device.id,
-            self.audit,
-            person_id=device.person_id,
-            reason=AuditAction.DEVICE_REPORTED_NOT_ME,
+            device.id, self.audit, person_id=device.person_id, reason=reason
         )
         self.db.execute(
             update(LoginTransaction)
@@ -126,22 +170,15 @@ class DeviceRevocation(AppSessions):
                 ),
             )
             .values(
-                status=LoginTransactionStatus.REJECTED.value, ended_at=now, end_reason=END_NOT_ME
+                status=LoginTransactionStatus.REJECTED.value,
+                ended_at=now,
+                end_reason=END_NOT_ME
+                if reason == AuditAction.DEVICE_REPORTED_NOT_ME
+                else "device_removed",
             )
             .execution_options(synchronize_session=False)
         )
-        # Someone else acted as this person: every login at a business application ends.
-        end_client_logins(self.db, now, reason="not_me", person_id=device.person_id)
-        self.audit.record(
-            AuditAction.DEVICE_REPORTED_NOT_ME,
-            subject_person_id=device.person_id,
-            device=device.public_id,
-            name=device.name,
-            status_before=was,
-            web_sessions=web_sessions,
-        )
-        self.db.flush()
-        return device
+        return web_sessions
 
     def _require_invitation(self, person_id: int) -> bool:
         """The person's account alone no longer activates the app (a new invitation, or bank

@@ -160,3 +160,41 @@ class ActivationOut(BaseModel):
     activation_token: str
     step: str
     person: PersonOut
+
+
+class CarriedCompanyOut(BaseModel):
+    company_id: int
+    company_name: str
+    invited_by: str | None = Field(
+        description="Who sent the invitation that brought the company to this device; null "
+        "when it came with an earlier device of the same account."
+    )
+    added_at: datetime
+
+
+class MemberDeviceOut(BaseModel):
+    device_id: str
+    name: str
+    platform: str
+    status: str
+    created_at: datetime
+    last_used_at: datetime | None
+    activated_by: str = Field(description="`invitation`, `account` or `bank_id`.")
+    companies: list[CarriedCompanyOut] = Field(
+        description="The companies this device lets the person into (SEC-14); a device "
+        "activated by bank ID lets them into every company their rights reach."
+    )
+    carries_company: bool = Field(description="Whether it lets the person into this company.")
+
+
+class AppAccessOut(BaseModel):
+    reaches_company: bool = Field(
+        description="Whether an active device lets the person into this company. Linking an "
+        "existing person does not: this company sends its own invitation (SEC-14)."
+    )
+    summary: str = Field(description="What this means for the administrator, in their language.")
+    devices: list[MemberDeviceOut]
+
+
+class DevicesRemovedOut(BaseModel):
+    devices_removed: int

@@ -9,10 +9,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from portti.devices.admin import MemberDevices
 from portti.devices.deps import Devices
 from portti.devices.lifecycle import REVOKED_BY_OWNER
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentSession, DbSession, OptionalWebSession
+from portti.web.deps import (
+    CurrentActor,
+    CurrentSession,
+    DbSession,
+    Id,
+    Members,
+    OptionalWebSession,
+)
 from portti.web.render import NO_STORE, render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
@@ -22,6 +30,40 @@ router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 def revoke_device(public_id: str, ws: CurrentSession, devices: Devices) -> Response:
     devices.revoke(ws.person_id, public_id, actor_person_id=ws.person_id, reason=REVOKED_BY_OWNER)
     return RedirectResponse("/settings", 303)
+
+
+@router.post("/c/{company_id}/users/{membership_id}/devices/{public_id}/remove")
+def remove_member_device(
+    company_id: Id,
+    membership_id: Id,
+    public_id: str,
+    actor: CurrentActor,
+    members: Members,
+    devices: Devices,
+) -> Response:
+    """UX-8: the administrator removes one of the member's devices (a lost phone)."""
+    # A refusal of the hierarchy is audited, and kept.
+    removed = MemberDevices(members, devices).remove(actor, company_id, membership_id, public_id)
+    return RedirectResponse(
+        f"/c/{company_id}/users/{membership_id}?devices_removed={len(removed)}#devices-heading",
+        303,
+    )
+
+
+@router.post("/c/{company_id}/users/{membership_id}/devices/remove-all")
+def remove_member_devices(
+    company_id: Id,
+    membership_id: Id,
+    actor: CurrentActor,
+    members: Members,
+    devices: Devices,
+) -> Response:
+    """UX-8: every active device of the member at once."""
+    removed = MemberDevices(members, devices).remove(actor, company_id, membership_id)
+    return RedirectResponse(
+        f"/c/{company_id}/users/{membership_id}?devices_removed={len(removed)}#devices-heading",
+        303,
+    )
 
 
 @router.get("/devices/not-me/{token}", response_class=HTMLResponse)

@@ -11,7 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 class SignupCodeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     signup_code: str = Field(
-        max_length=40, description="The 16 digits from the e-mail; spaces allowed."
+        max_length=40,
+        description="The 16 digits from the e-mail; spaces allowed.",
+        # What the service accepts (``clean_digits``): anything else is `invitation_invalid`.
+        json_schema_extra={"pattern": r"^[ -]*(?:[0-9][ -]*){16}$"},
     )
 
 

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from portti.companies.catalogue import OFFICE_MAIN_USER
 from portti.companies.models import Company, Membership, MembershipProfile, MembershipRole, Profile
 from portti.infra.crypto import derive_key
-from portti.oidc_provider.models import OidcClient, SubjectType
+from portti.oidc_provider.models import OidcClient, OidcLogin, SubjectType
 from portti.people.models import Person
+from portti.weblogin.models import WebSession
 
 # How the person logged in to Portti, as `acr` and `amr`. The method (`urn:portti:acr:…`) and,
 # for bank ID and ID cards, the level of assurance the identity provider reported (OIDC-5):
@@ -207,13 +208,34 @@ _PROFILES = (
 )
 
 
+_SCOPE_OF_LOGIN = (
+    select(WebSession.company_scope)
+    .join(OidcLogin, OidcLogin.web_session_id == WebSession.id)
+    .where(OidcLogin.id == bindparam("id"))
+)
+
+
+def scope_of_login(db: Session, login_id: int) -> list[int] | None:
+    """The companies the web login behind a client login may enter (SEC-14): an app login
+    carries only its device's companies; None for a bank-ID or ID-card login."""
+    scope: list[int] | None = db.scalar(_SCOPE_OF_LOGIN, {"id": login_id})
+    return scope
+
+
 def companies_for(
-    db: Session, client: OidcClient, person_id: int, now: datetime
+    db: Session,
+    client: OidcClient,
+    person_id: int,
+    now: datetime,
+    scope: list[int] | None = None,
 ) -> list[CompanyGrant]:
-    """The person's memberships valid now in the companies that may use this client, and the
-    client companies they administer as TPK of an accounting office (OIDC-6): each such
-    company with the role ``office_main_user`` and ``via`` naming the office."""
+    """The person's memberships valid now in the companies that may use this client and that
+    the login may enter (``scope``, SEC-14; None: every company), and the client companies they
+    administer as TPK of an accounting office (OIDC-6): each such company with the role
+    ``office_main_user`` and ``via`` naming the office."""
     allowed = set(client.company_ids) if client.company_ids is not None else None
+    if scope is not None:
+        allowed = set(scope) if allowed is None else allowed & set(scope)
     valid: dict[int, CompanyRef] = {}
     every: dict[int, CompanyRef] = {}  # also the offices the client is not used in
     for m_id, valid_from, valid_until, c_id, name, business_id, tz in db.execute(

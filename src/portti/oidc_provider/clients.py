@@ -9,7 +9,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote_plus, urlsplit
 
 from joserfc import jws, jwt
@@ -91,22 +91,34 @@ def _sector(uri: str) -> str:
     return (urlsplit(uri).hostname or "").lower()
 
 
+# What ``check_uri`` accepts, said in the schema too, so that the document is as strict as the
+# server (SEC-20): https with a host, or http on a loopback host; no fragment, no spaces.
+URI_PATTERN = (
+    r"^(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1))(?::[0-9]{1,5})?"
+    r"(?:[/?][^#\s]*)?$"
+)
+RedirectUri = Annotated[str, Field(max_length=500, json_schema_extra={"pattern": URI_PATTERN})]
+
+
 class ClientInput(BaseModel):
     """A client's registration, as Support enters it."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": r"\S"})
     auth_method: ClientAuthMethod = ClientAuthMethod.CLIENT_SECRET_BASIC
-    redirect_uris: list[str] = Field(min_length=1, max_length=10)
-    post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=10)
-    backchannel_logout_uri: str | None = None
+    redirect_uris: list[RedirectUri] = Field(min_length=1, max_length=10)
+    post_logout_redirect_uris: list[RedirectUri] = Field(default_factory=list, max_length=10)
+    backchannel_logout_uri: RedirectUri | None = None
     # offline_access (refresh tokens that outlive the Portti session) only when chosen (SEC-15).
     allowed_scopes: list[str] = Field(
-        default_factory=lambda: ["openid", "profile", "email", "companies"]
+        default_factory=lambda: ["openid", "profile", "email", "companies"],
+        json_schema_extra={"items": {"enum": list(SCOPES)}, "contains": {"const": "openid"}},
     )
     company_ids: list[int] | None = None
     company_selection: bool = False
     subject_type: SubjectType = SubjectType.PUBLIC
-    id_token_signed_response_alg: str = "RS256"  # noqa: S105 (an algorithm name)
+    id_token_signed_response_alg: str = Field(  # an algorithm name, not a secret
+        default="RS256", json_schema_extra={"enum": list(ID_TOKEN_ALGORITHMS)}
+    )
     jwks: dict[str, Any] | None = None
     # Portti's own application: the consent page is skipped for it.
     first_party: bool = False
@@ -257,6 +269,10 @@ class ClientService:
         ).one_or_none()
         if client is None:
             raise NotFound(_l("No such application."))
+        if client.disabled_at is not None:
+            # Disabling is the API's DELETE: the list still shows it (``disabled``), the id no
+            # longer answers (SEC-20).
+            raise NotFound(_l("This application has been disabled."))
         return client
 
     def _check(self, data: ClientInput) -> None:

@@ -35,6 +35,7 @@ from portti.oidc_provider.claims import (
     companies_for,
     person_claims,
     person_ref,
+    scope_of_login,
     subject_for,
 )
 from portti.oidc_provider.consent import ConsentService
@@ -441,7 +442,7 @@ class ProviderService:
                 "unmet_authentication_requirements",
                 "The login does not meet the requested authentication context (acr).",
             )
-        grants = companies_for(self.db, req.client, ws.person_id, now)
+        grants = companies_for(self.db, req.client, ws.person_id, now, ws.company_scope)
         if not grants:
             self.audit.record(
                 AuditAction.OIDC_AUTHORIZATION_REFUSED,
@@ -688,7 +689,9 @@ class ProviderService:
             end_client_logins(self.db, now, reason=SESSION_ENDED, login_ids=[login.id])
             self._refused(client, "session_ended")
             raise TokenError("invalid_grant", "The login session has ended.")
-        if not companies_for(self.db, client, login.person_id, now):
+        if not companies_for(
+            self.db, client, login.person_id, now, scope_of_login(self.db, login.id)
+        ):
             self._refused(client, "no_membership")
             raise TokenError("invalid_grant", "The person no longer has user rights here.")
         return self._tokens(
@@ -741,7 +744,9 @@ class ProviderService:
             alg=ACCESS_TOKEN_ALGORITHM,
         )
         grants = (
-            companies_for(self.db, client, login.person_id, now) if "companies" in scopes else []
+            companies_for(self.db, client, login.person_id, now, scope_of_login(self.db, login.id))
+            if "companies" in scopes
+            else []
         )
         id_claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -838,7 +843,9 @@ class ProviderService:
             # SEC-15: the Portti session is over; the back-channel worker's sweep ends the login.
             raise BearerError("invalid_token", "The login session has ended.")
         grants = (
-            companies_for(self.db, client, login.person_id, now) if "companies" in scopes else []
+            companies_for(self.db, client, login.person_id, now, scope_of_login(self.db, login.id))
+            if "companies" in scopes
+            else []
         )
         claims = {
             "sub": subject_for(client, person, self.secret),

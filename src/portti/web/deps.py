@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog, RequestContext
 from portti.companies.models import Company, Membership
+from portti.companies.policy import limit_to_login
 from portti.companies.services import Actor, MembershipService
 from portti.config import Settings
 from portti.errors import NotAuthenticated
@@ -153,6 +154,9 @@ def get_optional_session(request: Request, sessions: Sessions, uow: Uow) -> WebS
     ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
     if ws is not None:
         request.state.session_id = ws.id
+        # Everything this request decides for the person reaches no further than the login
+        # (SEC-14): an app login carries only its device's companies.
+        limit_to_login(uow.db, ws.person_id, ws.company_scope)
         choose_language(uow.db, ws)
         if uow.db.dirty:
             # The idle time slides even when the route then refuses (and rolls back).

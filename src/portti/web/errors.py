@@ -10,9 +10,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
 from portti.errors import (
@@ -198,14 +200,30 @@ def install_error_handlers(app: FastAPI) -> None:
         title = {404: _l("Not found"), 405: _l("Method not allowed")}.get(
             exc.status_code, _l("Error")
         )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # RFC 9110: ``Allow`` lists every method the resource has. Starlette names only
+            # those of the first route whose path matched; a path served by several routes
+            # (GET and POST of a collection) has them all (SEC-20).
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
         if wants_html(request):
-            return error_page(
-                request, exc.status_code, title, str(exc.detail), {}, headers=exc.headers
-            )
+            return error_page(request, exc.status_code, title, str(exc.detail), {}, headers=headers)
         resp = problem(exc.status_code, "http_" + str(exc.status_code), title, str(exc.detail))
-        # Starlette's 405 names the allowed methods (RFC 9110 requires ``Allow``).
-        resp.headers.update(exc.headers or {})
+        resp.headers.update(headers)
         return resp
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method of every route whose path matches the request's (included routers too)."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.router.routes):
+        route_methods = getattr(context.original_route, "methods", None)
+        if not route_methods or context.path is None:
+            continue
+        regex, _, _ = compile_path(context.path)
+        if regex.match(request.url.path):
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 def _path_only(url: str) -> str:

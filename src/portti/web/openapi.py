@@ -13,12 +13,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 # Every JSON route can answer these: malformed body or parameters, not logged in, refused
-# (CSRF, rights, step-up), no such thing, schema validation.
+# (CSRF, rights, step-up), no such thing, a state that does not allow it, schema validation.
 COMMON: dict[str, str] = {
     "400": "A problem with a stable `code` and a human `next_step`",
     "401": "Not authenticated: log in (browser) or unlock the app",
     "403": "Refused: `csrf_failed`, `forbidden`, `step_up_required`, …",
     "404": "No such resource, or not one of yours",
+    "409": "The resource is not in a state that allows this (e.g. `invitee_not_valid`, "
+    "`activation_step`): the `code` says which",
     "422": "`validation_failed`: the request does not match the schema; `errors` lists the fields",
     "429": "`rate_limited`: try again after the `Retry-After` seconds",
 }

@@ -228,3 +228,24 @@ class StepUpMismatch(DomainError):
         super().__init__(
             _l("This approval belongs to another session. Authenticate again on this page."),
         )
+
+
+class StepUpDeviceNotForCompany(DomainError):
+    """SEC-14: the app that approved a step-up was activated for other companies."""
+
+    keeps_writes = True
+    status = 403
+    code = "step_up_device_not_for_company"
+    title = _l("Your app does not give access to this company")
+
+    def __init__(self) -> None:
+        super().__init__(
+            _l(
+                "The app that approved this was activated through another company's "
+                "invitation, so it does not prove who you are in this company."
+            ),
+            next_step=_l(
+                "Authenticate with bank ID, or ask this company's user administrator for an "
+                "invitation to the app."
+            ),
+        )

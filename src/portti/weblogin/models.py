@@ -40,6 +40,11 @@ class WebSession(Model):
         ForeignKey("devices.id", ondelete="SET NULL"), index=True
     )
 
+    # The companies this login may enter (SEC-14): a login approved in the app carries only the
+    # companies its device was activated for; None for a bank-ID or ID-card login, which may
+    # enter every company the person's rights reach. A step-up keeps it.
+    company_scope: Mapped[list[int] | None] = mapped_column(JSON)
+
     person: Mapped[Person] = relationship(lazy="joined")
 
 

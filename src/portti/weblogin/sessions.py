@@ -56,10 +56,13 @@ class SessionService:
         approved_by_device_id: int | None = None,
         acr: str | None = None,
         amr: list[str] | None = None,
+        company_scope: list[int] | None = None,
     ) -> tuple[str, WebSession]:
         """A new session with a new id (never the one the browser had before login).
         ``approved_by_device_id``: the app that approved a QR login (SEC-4). ``acr`` and
-        ``amr``: what the identity provider said of the login (OIDC-5)."""
+        ``amr``: what the identity provider said of the login (OIDC-5). ``company_scope``: the
+        companies that app carries (SEC-14), None for a login that may enter every company the
+        person's rights reach."""
         now = self.clock.now()
         if replaces:
             self.db.execute(
@@ -83,6 +86,7 @@ class SessionService:
             ip=ctx.ip,
             user_agent=(ctx.user_agent or "")[:300] or None,
             approved_by_device_id=approved_by_device_id,
+            company_scope=company_scope,
         )
         self.db.add(ws)
         self.db.flush()
@@ -227,6 +231,8 @@ class SessionService:
             ip=ws.ip,
             user_agent=ws.user_agent,
             approved_by_device_id=device_id or ws.approved_by_device_id,
+            # A step-up proves the person again; it does not widen what the login may enter.
+            company_scope=ws.company_scope,
         )
         self.db.add(rotated)
         self.db.flush()

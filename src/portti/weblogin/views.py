@@ -76,12 +76,17 @@ def choose_company_page(
 ) -> Response:
     choices = company_choices(db, clock, ws)
     now = clock.now()
+    directory = PersonDirectory(db, clock)
+    # Valid memberships the login does not carry: the app was activated by another company's
+    # invitation (SEC-14).
+    not_by_app = [m for m in directory.outside_login(ws.person_id)]
     # Memberships not offered: they start later or have ended (WEB-3), told apart by the
     # company's today, not by when the row was last written.
+    offered = {c.id for c, _ in choices} | {m.company_id for m in not_by_app}
     ended = [
         (m, member_status(m, local_today(m.company, now)))
-        for m in PersonDirectory(db, clock).memberships(ws.person_id)
-        if m.company_id not in {c.id for c, _ in choices}
+        for m in directory.memberships(ws.person_id)
+        if m.company_id not in offered
     ]
     if len(choices) == 1 and ws.company_id is None:
         # The only choice is made for the person, and audited like one they make (ADM-10).
@@ -91,7 +96,9 @@ def choose_company_page(
         )
         return RedirectResponse("/home", 303)
     return render(
-        request, "companies/choose.html", {"session": ws, "choices": choices, "ended": ended}
+        request,
+        "companies/choose.html",
+        {"session": ws, "choices": choices, "ended": ended, "not_by_app": not_by_app},
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from portti.audit.models import AuditAction
 from portti.devices.models import Device
+from portti.devices.reach import device_carries
 from portti.infra import metrics
 from portti.weblogin.errors import (
     ApprovalNotYours,
@@ -20,15 +21,17 @@ from portti.weblogin.errors import (
     OriginMismatch,
     QrInvalid,
     QrStale,
+    StepUpDeviceNotForCompany,
 )
 from portti.weblogin.models import (
     OPEN_STATUSES,
     LoginPurpose,
     LoginTransaction,
     LoginTransactionStatus,
+    WebSession,
 )
 from portti.weblogin.qr.frames import FRAME_FUTURE_SECONDS, FRAME_MAX_AGE_SECONDS, elapsed_seconds
-from portti.weblogin.qr.machine import LoginMachine
+from portti.weblogin.qr.machine import STEP_UP_METHOD, LoginMachine
 from portti.weblogin.qr.requester import describe_browser
 
 Status = LoginTransactionStatus
@@ -96,6 +99,7 @@ class AppApprovals(LoginMachine):
             self._end(tx, Status.REJECTED, "origin_mismatch")
             self._record_refusal(tx, device, "origin_mismatch")
             raise OriginMismatch(tx.origin, service_origin)
+        self._require_device_for_company(tx, device)
         verify()
         if number != tx.number:
             self._end(tx, Status.REJECTED, "number_mismatch")
@@ -117,6 +121,27 @@ class AppApprovals(LoginMachine):
         self._record_answer(AuditAction.LOGIN_APPROVED_IN_APP, tx, device)
         self.changed.append(tx)
         return tx
+
+    def _require_device_for_company(self, tx: LoginTransaction, device: Device) -> None:
+        """SEC-14: a step-up in a company is approved only by an app that lets its person into
+        that company; told in the app at once, and the waiting browser sees a refusal."""
+        if tx.purpose != LoginPurpose.STEP_UP or tx.web_session_id is None:
+            return
+        ws = self.db.get(WebSession, tx.web_session_id)
+        if ws is None or ws.company_id is None or device_carries(self.db, device, ws.company_id):
+            return
+        self._end(tx, Status.REJECTED, "device_not_for_company")
+        self.audit.record(
+            AuditAction.STEP_UP_FAILED,
+            company_id=ws.company_id,
+            actor_person_id=device.person_id,
+            subject_person_id=device.person_id,
+            method=STEP_UP_METHOD,
+            reason="device_not_for_company",
+            approval=tx.public_id,
+            device=device.public_id,
+        )
+        raise StepUpDeviceNotForCompany()
 
     def reject(self, device: Device, public_id: str) -> LoginTransaction:
         """ "This wasn't me": the transaction ends and the browser says the login was refused."""

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from portti.audit.models import AuditAction
 from portti.audit.services import RequestContext
+from portti.devices.models import Device
+from portti.devices.reach import device_carries, device_companies
 from portti.errors import NotFound
 from portti.i18n import _l
 from portti.infra import metrics
@@ -17,6 +19,7 @@ from portti.weblogin.errors import (
     BrowserMismatch,
     LoginEnded,
     LoginExpired,
+    StepUpDeviceNotForCompany,
     StepUpMismatch,
 )
 from portti.weblogin.models import (
@@ -143,6 +146,26 @@ class BrowserLogins(LoginMachine):
                 approval=tx.public_id,
             )
             raise StepUpMismatch()
+        device = self.db.get(Device, tx.device_id) if tx.device_id is not None else None
+        if device is None:
+            raise ApprovalNotYours()
+        if (
+            tx.purpose == LoginPurpose.STEP_UP
+            and current is not None
+            and current.company_id is not None
+            and not device_carries(self.db, device, current.company_id)
+        ):
+            # SEC-14: an app activated by another company's invitation proves nothing here.
+            self.audit.record(
+                AuditAction.STEP_UP_FAILED,
+                company_id=current.company_id,
+                actor_person_id=current.person_id,
+                subject_person_id=tx.person_id,
+                method=STEP_UP_METHOD,
+                reason="device_not_for_company",
+                approval=tx.public_id,
+            )
+            raise StepUpDeviceNotForCompany()
         now = self.clock.now()
         if not self._move(tx, (Status.APPROVED,), Status.COMPLETED, completed_at=now):
             raise ApprovalUsed()
@@ -159,6 +182,7 @@ class BrowserLogins(LoginMachine):
                 ctx=ctx,
                 replaces=current.id if current else None,
                 approved_by_device_id=tx.device_id,
+                company_scope=_scope_list(device_companies(self.db, device)),
             )
             # Which device made this session: revoking the device ends the logins at business
             # applications made with it (OpenID back-channel logout).
@@ -173,3 +197,7 @@ class BrowserLogins(LoginMachine):
         )
         self.changed.append(tx)
         return Completion(transaction=tx, session_token=token)
+
+
+def _scope_list(companies: frozenset[int] | None) -> list[int] | None:
+    return None if companies is None else sorted(companies)
