@@ -50,7 +50,7 @@ from portti.devices.schemas import (
     UnlockIn,
 )
 from portti.errors import DomainError, ValidationFailed
-from portti.i18n import _l
+from portti.i18n import _l, current_language
 from portti.invitations.app_api import ActivationToken
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.invitations.models import InvitationStatus
@@ -249,7 +249,7 @@ def log_in_to_existing_account(
 
 @router.get("/terms", operation_id="get_terms", response_model=TermsOut)
 def get_terms(accounts: Accounts) -> TermsOut:
-    version, text = accounts.current_terms()
+    version, text = accounts.current_terms(current_language())
     return TermsOut(version=version, text=text)
 
 

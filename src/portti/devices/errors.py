@@ -234,10 +234,10 @@ class TooManyChallenges(RateLimited):
     def __init__(self, *, retry_after: int, open_challenges: int) -> None:
         self.extra = {"retry_after": retry_after, "open_challenges": open_challenges}
         super().__init__(
-            _l(
-                "This app already has %(count)s approval requests that are neither used nor "
-                "expired.",
-                count=open_challenges,
+            lazy_ngettext(
+                "This app already has %(num)d approval request that is neither used nor expired.",
+                "This app already has %(num)d approval requests that are neither used nor expired.",
+                open_challenges,
             ),
             retry_after=retry_after,
         )

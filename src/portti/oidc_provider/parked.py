@@ -1,0 +1,46 @@
+"""Which business application a parked authorization request comes from, for Portti's login
+page to name it ("Log in to Numerot accounting", UX-14)."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portti.oidc_provider.models import AuthorizationRequest, OidcClient
+from portti.oidc_provider.service import REQUEST_LIFETIME, sha256_hex
+
+CONTINUE_PATH = "/oidc/continue"
+
+
+def client_name_for_login(
+    db: Session, next_path: str, browser_id: str, now: datetime
+) -> str | None:
+    """The name of the application whose request waits behind ``next_path`` (the login page's
+    ``next``, ``/oidc/continue?r=<handle>``) in this browser; None for any other page, or a
+    request that is unknown, too old, another browser's, or of a disabled client."""
+    parts = urlsplit(next_path)
+    if parts.path != CONTINUE_PATH:
+        return None
+    handle = (parse_qs(parts.query).get("r") or [""])[0]
+    if not 0 < len(handle) < 100:
+        return None
+    row = db.execute(
+        select(
+            AuthorizationRequest.browser_binding_hash,
+            AuthorizationRequest.created_at,
+            OidcClient.name,
+        )
+        .join(OidcClient, OidcClient.client_id == AuthorizationRequest.client_id)
+        .where(AuthorizationRequest.id == sha256_hex(handle), OidcClient.disabled_at.is_(None))
+    ).one_or_none()
+    if (
+        row is None
+        or now - row.created_at > REQUEST_LIFETIME
+        or not hmac.compare_digest(row.browser_binding_hash, sha256_hex(browser_id))
+    ):
+        return None
+    return str(row.name)
