@@ -71,13 +71,13 @@ ROLE_NAMES: dict[str, dict[str, str]] = {
     "user_admin": {"en": "User administrator", "fi": "Käyttäjähallinnoija", "sv": "Användaradministratör"},
     "office_main_user": {"en": "Main user at the accounting office", "fi": "Tilitoimiston pääkäyttäjä", "sv": "Huvudanvändare på bokföringsbyrån"},
     "support": {"en": "Customer service", "fi": "Asiakaspalvelu", "sv": "Kundtjänst"},
-    "purchase_invoice_inspector": {"en": "Purchase invoice inspector", "fi": "Ostolaskujen tarkastaja", "sv": "Granskare av inköpsfakturor"},
+    "purchase_invoice_inspector": {"en": "Purchase invoice inspector", "fi": "Ostolaskujen tarkastaja", "sv": "Sakgranskare av inköpsfakturor"},
     "purchase_invoice_approver": {"en": "Purchase invoice approver", "fi": "Ostolaskujen hyväksyjä", "sv": "Godkännare av inköpsfakturor"},
     "purchase_invoice_payer": {"en": "Purchase invoice payer", "fi": "Ostolaskujen maksaja", "sv": "Betalare av inköpsfakturor"},
-    "bookkeeper": {"en": "Bookkeeper", "fi": "Kirjanpitäjä", "sv": "Bokförare"},
-    "payroll": {"en": "Payroll", "fi": "Palkanlaskenta", "sv": "Löneräkning"},
+    "bookkeeper": {"en": "Bookkeeper", "fi": "Kirjaaja", "sv": "Bokförare"},
+    "payroll": {"en": "Payroll", "fi": "Palkanlaskenta", "sv": "Lönehantering"},
     "reporting": {"en": "Reporting", "fi": "Raportointi", "sv": "Rapportering"},
-    "read_only": {"en": "Read-only", "fi": "Vain luku", "sv": "Endast läsrätt"},
+    "read_only": {"en": "Read-only", "fi": "Vain luku", "sv": "Endast läsbehörighet"},
 }  # fmt: skip
 
 
