@@ -164,6 +164,58 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
         "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
     ),
+    "UX-3": (
+        "The terms rendered (headings, paragraphs; no Markdown shown) and translated into Finnish and Swedish, on the web and in the app",
+        "`accounts/terms/<version>[.<lang>].md`, `accounts/services.py` (`current_terms_text`), `accounts/views.py`, `web/markdown.py`, `devices/app_api.py` (`get_terms`)",
+    ),
+    "UX-5": (
+        "Counts written with each language's plural forms, from the catalogue",
+        "`errors.py` (`RateLimited`), `devices/errors.py`, `web/templates/step_up.html`, `web/templates/email/verify_email.*`",
+    ),
+    "UX-6": (
+        "Basic settings name each session as the app does (\"Chrome on Linux\", translated); buttons' names start with their visible label",
+        "`weblogin/qr/requester.py` (`browser_summary`), `web/filters.py` (`browser`), `web/templates/settings.html`",
+    ),
+    "UX-7": (
+        "The invitation e-mail gives the app's address and a QR code of it (an inline image), and no sign-in link",
+        "`invitations/messages.py` (`app_qr_png`), `infra/mail.py` (`build_message`: data: images as inline parts), `web/templates/email/invitation.*`",
+    ),
+    "UX-13": (
+        "The invitation's status says when the app is no longer in use (logged out from all devices)",
+        "`invitations/views.py` (`app_ended_at`), `web/templates/invitations/_panel.html`",
+    ),
+    "UX-14": (
+        "Portti's login page names the business application a login is for",
+        "`oidc_provider/parked.py`, `weblogin/views.py` (`login_page`), `web/templates/login.html`",
+    ),
+    "UX-16": (
+        "The audit log tells event details in words, dates the reader's way on one line; the step-up page names the company; no heading that repeats its button",
+        "`audit/labels.py` (`DETAIL_LABELS`), `web/filters.py` (`event_details`), `web/templates/_events.html`, `strongauth/views.py` (`step_up_page`)",
+    ),
+    "UX-17": (
+        "Languages named in the reader's language; the test identity provider's page translated",
+        "`i18n.py` (`language_name`), `strongauth/test_idp.py`, `web/templates/test_idp/authorize.html`",
+    ),
+    "UX-18": (
+        "Finnish and Swedish that read as a native writes them: whole sentences for provider buttons, a reviewed catalogue",
+        "`strongauth/labels.py`, `locale/fi/`, `locale/sv/`",
+    ),
+    "UX-19": (
+        "The dev mailbox shows Finnish time, the reader's way",
+        "`web/templates/dev/mailbox.html`, `web/templates/dev/message.html`",
+    ),
+    "UX-20": (
+        "No page wider than a phone: tables become cards at 390 px",
+        "`web/static/app.css` (`table.stack`, `table.events`), `web/static/test_idp.css`",
+    ),
+    "UX-21": (
+        "The example business application: a title and a language on every page, role names, Finnish, Swedish and English",
+        "`examples/business_app.py`",
+    ),
+    "UX-22": (
+        "A browser walk through every web page in three languages at phone and desktop width fails on console errors, stray text, broken images, overflow, another language and serious accessibility problems",
+        "`tests/e2e/test_web_pages_walk.py`, `tests/support/leaks.py`",
+    ),
 }
 
 # The findings of the outside security review (docs/security.md): each has a test that attacks it.

@@ -40,6 +40,9 @@ STRAY = re.compile(
     r"\[object |\bundefined\b|\bNaN\b|\bNone\b|\*\*|(^|\n)#{1,6} |%\(\w+\)[sd]|\{\w+\}"
     r"|\b[a-z]+(?:_[a-z]+)+\b"
 )
+# English words that no Finnish or Swedish sentence has: a text from outside the catalogues (a
+# library's message, a hard-coded string) shows up by them.
+ENGLISH = re.compile(r"\b(the|must|have|should|cannot|please|your|with|address|invalid)\b", re.I)
 # What the browser shows: text nodes that are rendered (visually hidden text counts: a screen
 # reader reads it), accessible names given in attributes, images that did not load, the width.
 LOOK = """() => {
@@ -107,6 +110,8 @@ class Walk:
         if seen["overflow"] > 0:
             self.problems.append(f"{label}: {seen['overflow']} px wider than the screen")
         foreign = foreign_in([seen["title"], *seen["shown"], *seen["named"]], self.lang)
+        if self.lang != "en":
+            foreign += [m.group(0) for m in ENGLISH.finditer(text)]
         if foreign:
             self.problems.append(f"{label}: another language's text: {foreign}")
         if not page.evaluate("typeof window.axe !== 'undefined'"):
@@ -195,8 +200,10 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     page.get_by_role("link", name=walk.t("Add user"), exact=True).click()
     expect(page.get_by_role("heading", name=walk.t("Add user"), level=1)).to_be_visible()
     walk.check("add-user")
+    page.get_by_label(walk.t("E-mail"), exact=True).fill("not-an-address")
     page.get_by_role("button", name=walk.t("Add user"), exact=True).click()
     expect(page.get_by_role("heading", name=walk.t("Add user"), level=1)).to_be_visible()
+    expect(page.get_by_text(walk.t("Enter a valid e-mail address.")).first).to_be_visible()
     walk.check("add-user-errors")
 
     # A user's page, and the invitation to the app.

@@ -257,3 +257,23 @@ def test_the_dev_mailbox_shows_when_a_message_was_sent_in_finnish_time(
         assert " UTC" not in page and "Sent (Finnish time)" in page
         assert helsinki in page
     assert helsinki.split()[-1] != utc  # Finnish time is two or three hours ahead of UTC
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("sv", "Ange en giltig e-postadress."),
+        ("fi", "Anna kelvollinen sähköpostiosoite."),
+        ("en", "Enter a valid e-mail address."),
+    ],
+)
+def test_a_wrong_e_mail_address_is_explained_in_the_readers_language(
+    language, message
+) -> None:  # UX-18 OPS-4
+    """The address checker's own explanations are English only ("must have an @-sign"): the
+    reader gets the catalogue's sentence instead (found by the page walk in a Swedish form)."""
+    from portti.people.phones import InvalidEmail, normalise_email
+
+    with pytest.raises(InvalidEmail) as caught:
+        normalise_email("not-an-address")
+    assert localize(caught.value.message, language) == message
