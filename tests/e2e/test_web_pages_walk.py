@@ -14,6 +14,7 @@ under ``build/screens/web/<lang>-<width>/NN-name.png``, to be looked at.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ LOOK = """() => {
     return {lang, title: document.title, shown, named, broken,
             overflow: root.scrollWidth - root.clientWidth};
 }"""
+HTMX_BUSY = (
+    "() => !!document.querySelector('[hx-trigger=\"load\"], .htmx-request, .htmx-settling')"
+)
 AXE_RUN = """async () => {
     const r = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
                                                  'best-practice']});
@@ -94,7 +98,12 @@ class Walk:
 
     def check(self, name: str) -> None:
         page = self.page
-        page.wait_for_load_state("networkidle")
+        # Loaded, and htmx done with what the page fetches on load (the invitation panel).
+        page.wait_for_load_state("load")
+        # (Polled through the DevTools protocol: wait_for_function would need 'unsafe-eval'.)
+        deadline = time.monotonic() + 5
+        while page.evaluate(HTMX_BUSY) and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
         self.count += 1
         label = f"{self.lang}-{self.width}/{self.count:02d}-{name}"
         page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
