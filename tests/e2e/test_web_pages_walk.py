@@ -68,9 +68,7 @@ LOOK = """() => {
     return {lang, title: document.title, shown, named, broken,
             overflow: root.scrollWidth - root.clientWidth};
 }"""
-HTMX_BUSY = (
-    "() => !!document.querySelector('[hx-trigger=\"load\"], .htmx-request, .htmx-settling')"
-)
+HTMX_BUSY = "() => !!document.querySelector('[hx-trigger=\"load\"], .htmx-request, .htmx-settling')"
 AXE_RUN = """async () => {
     const r = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
                                                  'best-practice']});

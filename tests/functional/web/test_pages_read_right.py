@@ -277,3 +277,18 @@ def test_a_wrong_e_mail_address_is_explained_in_the_readers_language(
     with pytest.raises(InvalidEmail) as caught:
         normalise_email("not-an-address")
     assert localize(caught.value.message, language) == message
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "many"),
+    [
+        ("en", "1 try left before", "2 tries left before"),
+        ("fi", "Jäljellä on 1 yritys ennen", "Jäljellä on 2 yritystä ennen"),
+        ("sv", "1 försök återstår", "2 försök återstår"),
+    ],
+)
+def test_pin_tries_left_are_counted_with_plural_forms(language, one, many) -> None:  # UX-5
+    from portti.devices.errors import PinWrong
+
+    assert one in localize(PinWrong(tries_left=1, retry_after=None).message, language)
+    assert many in localize(PinWrong(tries_left=2, retry_after=30).message, language)
