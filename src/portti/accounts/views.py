@@ -7,8 +7,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from portti.accounts.services import current_terms_text
+from portti.companies.models import Company
+from portti.companies.policy import AdminPolicy
 from portti.i18n import current_language
-from portti.web.deps import OptionalWebSession
+from portti.web.deps import ClockDep, DbSession, OptionalWebSession
 from portti.web.markdown import render_markdown
 from portti.web.render import render
 
@@ -16,10 +18,22 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/terms", response_class=HTMLResponse)
-def terms_page(request: Request, ws: OptionalWebSession) -> Response:
+def terms_page(
+    request: Request, ws: OptionalWebSession, db: DbSession, clock: ClockDep
+) -> Response:
     version, text = current_terms_text(current_language())
+    # Logged in, the header names the company being worked in, as on every other page.
+    company = db.get(Company, ws.company_id) if ws and ws.company_id else None
     return render(
         request,
         "terms.html",
-        {"session": ws, "version": version, "terms": render_markdown(text)},
+        {
+            "session": ws,
+            "company": company,
+            "grant": AdminPolicy(db, clock).grant(ws.person_id, company)
+            if ws and company
+            else None,
+            "terms_version": version,
+            "terms": render_markdown(text),
+        },
     )

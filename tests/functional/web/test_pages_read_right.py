@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from portti import __version__
 from portti.errors import RateLimited
 from portti.i18n import localize, use_locale
 from portti.invitations.models import Invitation, InvitationStatus
@@ -49,6 +50,15 @@ def test_the_terms_page_is_rendered_and_in_the_readers_language(
     terms = page[page.index('<article class="terms"') : page.index("</article>")]
     assert terms.count("<h2>") == 9 and terms.count("<p>") >= 10  # one clause, one paragraph
     assert "**" not in terms and "## " not in terms
+    assert f"· Portti {__version__}</p>" in page  # the footer's version is the service's
+
+
+def test_the_terms_page_keeps_the_company_in_the_header(client, world) -> None:  # UX-3 UX-16
+    force_login(client, world.kh_a)
+    assert client.get("/companies", headers=HTML).status_code == 303  # one company: chosen
+    page = get(client, "/terms", "fi")
+    header = page[page.index('<header class="top">') : page.index("</header>")]
+    assert f"<summary>{world.client_a.name}</summary>" in header and "Valitse yritys" not in header
 
 
 def test_the_app_gets_the_terms_in_its_language_under_the_same_version(
