@@ -173,7 +173,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "`errors.py` (`RateLimited`), `devices/errors.py`, `web/templates/step_up.html`, `web/templates/email/verify_email.*`",
     ),
     "UX-6": (
-        "Basic settings name each session as the app does (\"Chrome on Linux\", translated); buttons' names start with their visible label",
+        'Basic settings name each session as the app does ("Chrome on Linux", translated); buttons\' names start with their visible label',
         "`weblogin/qr/requester.py` (`browser_summary`), `web/filters.py` (`browser`), `web/templates/settings.html`",
     ),
     "UX-7": (
