@@ -44,20 +44,92 @@ def oauth() -> OAuth2Client:
     )  # fmt: skip
 
 
+# The application's own texts, in Finnish, Swedish and English by the browser's language.
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Numerot accounting", "log_in": "Log in with Portti", "hello": "Hello, {name}",
+        "how": "You logged in through Portti: {acr}, {amr}.", "log_out": "Log out",
+        "companies": "Your companies and roles", "no_roles": "no roles",
+        "unknown": "This login is unknown or has expired.", "again": "Log in again",
+    },
+    "fi": {
+        "title": "Numerot-kirjanpito", "log_in": "Kirjaudu Portilla", "hello": "Hei, {name}",
+        "how": "Kirjauduit Portin kautta: {acr}, {amr}.", "log_out": "Kirjaudu ulos",
+        "companies": "Yrityksesi ja roolisi", "no_roles": "ei rooleja",
+        "unknown": "Tätä kirjautumista ei tunneta tai se on vanhentunut.",
+        "again": "Kirjaudu uudelleen",
+    },
+    "sv": {
+        "title": "Numerot bokföring", "log_in": "Logga in med Portti", "hello": "Hej, {name}",
+        "how": "Du loggade in via Portti: {acr}, {amr}.", "log_out": "Logga ut",
+        "companies": "Dina företag och roller", "no_roles": "inga roller",
+        "unknown": "Inloggningen är okänd eller har gått ut.", "again": "Logga in igen",
+    },
+}  # fmt: skip
+# The roles the application knows, by the codes Portti's `companies` claim carries.
+ROLE_NAMES: dict[str, dict[str, str]] = {
+    "user_admin": {"en": "User administrator", "fi": "Käyttäjähallinnoija", "sv": "Användaradministratör"},
+    "office_main_user": {"en": "Main user at the accounting office", "fi": "Tilitoimiston pääkäyttäjä", "sv": "Huvudanvändare på bokföringsbyrån"},
+    "support": {"en": "Customer service", "fi": "Asiakaspalvelu", "sv": "Kundtjänst"},
+    "purchase_invoice_inspector": {"en": "Purchase invoice inspector", "fi": "Ostolaskujen tarkastaja", "sv": "Sakgranskare av inköpsfakturor"},
+    "purchase_invoice_approver": {"en": "Purchase invoice approver", "fi": "Ostolaskujen hyväksyjä", "sv": "Godkännare av inköpsfakturor"},
+    "purchase_invoice_payer": {"en": "Purchase invoice payer", "fi": "Ostolaskujen maksaja", "sv": "Betalare av inköpsfakturor"},
+    "bookkeeper": {"en": "Bookkeeper", "fi": "Kirjaaja", "sv": "Bokförare"},
+    "payroll": {"en": "Payroll", "fi": "Palkanlaskenta", "sv": "Lönehantering"},
+    "reporting": {"en": "Reporting", "fi": "Raportointi", "sv": "Rapportering"},
+    "read_only": {"en": "Read-only", "fi": "Vain luku", "sv": "Endast läsbehörighet"},
+}  # fmt: skip
+
+
+def language(request: Request) -> str:
+    """The first of fi, sv, en that the browser's Accept-Language asks for; else English."""
+    wanted = []
+    for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        wanted.append((-weight, i, tag.split("-")[0].lower()))
+    return next((t for _, _, t in sorted(wanted) if t in TEXTS), "en")
+
+
+def page(lang: str, body: str, status: int = 200) -> HTMLResponse:
+    title = html.escape(TEXTS[lang]["title"])
+    return HTMLResponse(
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title></head><body><main>{body}</main></body></html>",
+        status,
+    )
+
+
+def role_name(code: str, lang: str) -> str:
+    return ROLE_NAMES.get(code, {}).get(lang) or code.replace("_", " ")
+
+
 @app.get("/", response_class=HTMLResponse)
-def home(request: Request) -> str:
+def home(request: Request) -> HTMLResponse:
+    lang = language(request)
+    t = TEXTS[lang]
     s = sessions.get(request.cookies.get("example_sid", ""))
     if s is None:
-        return '<h1>Numerot accounting</h1><p><a href="/login">Log in with Portti</a></p>'
+        return page(lang, f'<h1>{t["title"]}</h1><p><a href="/login">{t["log_in"]}</a></p>')
     c = s["claims"]
     rows = "".join(
-        f"<li>{html.escape(co['name'])}: {html.escape(', '.join(co['roles']))}</li>"
+        f"<li>{html.escape(co['name'])}: "
+        f"{html.escape(', '.join(role_name(r, lang) for r in co['roles']) or t['no_roles'])}</li>"
         for co in c.get("companies", [])
     )
-    return (
-        f"<h1>Hello, {html.escape(c['name'])}</h1><p>Logged in through Portti ({c['acr']}, "
-        f"{', '.join(c['amr'])}).</p><h2>Your companies and roles</h2><ul>{rows}</ul>"
-        '<p><a href="/logout">Log out</a></p>'
+    how = t["how"].format(
+        acr=f"<code>{html.escape(str(c['acr']))}</code>",
+        amr=", ".join(f"<code>{html.escape(m)}</code>" for m in c["amr"]),
+    )
+    return page(
+        lang,
+        f"<h1>{html.escape(t['hello'].format(name=c['name']))}</h1><p>{how}</p>"
+        f"<h2>{t['companies']}</h2><ul>{rows}</ul>"
+        f'<p><a href="/logout">{t["log_out"]}</a></p>',
     )
 
 
@@ -74,7 +146,9 @@ def login() -> Response:
 @app.get("/callback")
 def callback(request: Request, state: str = "") -> Response:
     if state not in pending:
-        return HTMLResponse("Unknown login; <a href='/login'>start again</a>.", 400)
+        t = TEXTS[language(request)]
+        body = f'<p>{t["unknown"]}</p><p><a href="/login">{t["again"]}</a></p>'
+        return page(language(request), body, 400)
     nonce, verifier = pending.pop(state)
     token = oauth().fetch_token(
         provider()["token_endpoint"], authorization_response=str(request.url),

@@ -221,24 +221,24 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "`mobile/static/app.js` (`state.device.method`), `mobile/static/texts.js`",
     ),
     "UX-14": (
-        "The app's approval names the business application that asked (`client_name`)",
-        "`oidc_provider/parked.py`, `weblogin/app_api.py` (`approval_out`), `weblogin/schemas.py`, `mobile/static/app.js` (`approvalTitle`)",
+        "The app's approval names the business application that asked (`client_name`); portti's login page names the business application a login is for",
+        "`oidc_provider/parked.py`, `weblogin/app_api.py` (`approval_out`), `weblogin/schemas.py`, `mobile/static/app.js` (`approvalTitle`), `oidc_provider/parked.py`, `weblogin/views.py` (`login_page`), `web/templates/login.html`",
     ),
     "UX-15": (
         "One word for one thing in the app: the SMS code is the confirmation code; the account login screen is not named after its button",
         "`mobile/static/texts.js`",
     ),
     "UX-17": (
-        "The approval's browser and place in the phone's language",
-        "`weblogin/app_api.py` (`browser_for_reader`, `place_for_reader`), `weblogin/qr/requester.py`",
+        "The approval's browser and place in the phone's language; languages named in the reader's language; the test identity provider's page translated",
+        "`weblogin/app_api.py` (`browser_for_reader`, `place_for_reader`), `weblogin/qr/requester.py`, `i18n.py` (`language_name`), `strongauth/test_idp.py`, `web/templates/test_idp/authorize.html`",
     ),
     "UX-19": (
-        "“This wasn't me” says what happened; answers do not linger; the invited address pre-filled; a cancelled code's possible reasons",
-        "`mobile/static/app.js` (`screenRefused`, `screenAccount`), `invitations/app_api.py`, `invitations/errors.py` (`InvitationInvalid`)",
+        "“This wasn't me” says what happened; answers do not linger; the invited address pre-filled; a cancelled code's possible reasons; the dev mailbox shows Finnish time, the reader's way",
+        "`mobile/static/app.js` (`screenRefused`, `screenAccount`), `invitations/app_api.py`, `invitations/errors.py` (`InvitationInvalid`), `web/templates/dev/mailbox.html`, `web/templates/dev/message.html`",
     ),
     "UX-22": (
-        "Every app screen in fi, sv and en at phone and desktop width: no stray text, foreign text, broken image, overflow, console error or axe violation",
-        "`tests/e2e/test_app_screens_guard.py`",
+        "Every app screen in fi, sv and en at phone and desktop width: no stray text, foreign text, broken image, overflow, console error or axe violation; a browser walk through every web page in three languages at phone and desktop width fails on console errors, stray text, broken images, overflow, another language and serious accessibility problems",
+        "`tests/e2e/test_app_screens_guard.py`, `tests/e2e/test_web_pages_walk.py`, `tests/support/leaks.py`",
     ),
     "OIDC-1": (
         "CORS for single-page apps: discovery and JWKS to anyone; token, UserInfo and revocation to the client's web origins",
@@ -283,6 +283,42 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "UX-8": (
         "The admin sees a member's devices and removes a lost phone (step-up, audited, the person told)",
         "`devices/admin.py`, `devices/admin_api.py`, `devices/views.py`, `web/templates/users/_devices.html`, `notices.py` (`devices_removed`)",
+    ),
+    "UX-3": (
+        "The terms rendered (headings, paragraphs; no Markdown shown) and translated into Finnish and Swedish, on the web and in the app",
+        "`accounts/terms/<version>[.<lang>].md`, `accounts/services.py` (`current_terms_text`), `accounts/views.py`, `web/markdown.py`, `devices/app_api.py` (`get_terms`)",
+    ),
+    "UX-5": (
+        "Counts written with each language's plural forms, from the catalogue",
+        "`errors.py` (`RateLimited`), `devices/errors.py`, `web/templates/step_up.html`, `web/templates/email/verify_email.*`",
+    ),
+    "UX-6": (
+        'Basic settings name each session as the app does ("Chrome on Linux", translated); buttons\' names start with their visible label',
+        "`weblogin/qr/requester.py` (`browser_summary`), `web/filters.py` (`browser`), `web/templates/settings.html`",
+    ),
+    "UX-7": (
+        "The invitation e-mail gives the app's address and a QR code of it (an inline image), and no sign-in link",
+        "`invitations/messages.py` (`app_qr_png`), `infra/mail.py` (`build_message`: data: images as inline parts), `web/templates/email/invitation.*`",
+    ),
+    "UX-13": (
+        "The invitation's status says when the app is no longer in use (logged out from all devices)",
+        "`invitations/views.py` (`app_ended_at`), `web/templates/invitations/_panel.html`",
+    ),
+    "UX-16": (
+        "The audit log tells event details in words, dates the reader's way on one line; the step-up page names the company; no heading that repeats its button",
+        "`audit/labels.py` (`DETAIL_LABELS`), `web/filters.py` (`event_details`), `web/templates/_events.html`, `strongauth/views.py` (`step_up_page`)",
+    ),
+    "UX-18": (
+        "Finnish and Swedish that read as a native writes them: whole sentences for provider buttons, a reviewed catalogue",
+        "`strongauth/labels.py`, `locale/fi/`, `locale/sv/`",
+    ),
+    "UX-20": (
+        "No page wider than a phone: tables become cards at 390 px",
+        "`web/static/app.css` (`table.stack`, `table.events`), `web/static/test_idp.css`",
+    ),
+    "UX-21": (
+        "The example business application: a title and a language on every page, role names, Finnish, Swedish and English",
+        "`examples/business_app.py`",
     ),
 }
 

@@ -58,9 +58,11 @@ def built_in_providers(settings: Settings) -> list[OidcProviderSettings]:
     ]
 
 
-def make_templates() -> Jinja2Templates:
+def make_templates(base_url: str = "http://127.0.0.1:8000") -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.globals["csrf_token"] = csrf_token
+    # Where the app is: the invitation e-mail gives the address (UX-7).
+    templates.env.globals["app_url"] = base_url.rstrip("/") + "/app/"
     templates.env.globals["version"] = __version__
     from portti.web import filters
 
@@ -106,7 +108,7 @@ def build_runtime(
         clock=clock,
         engine=engine,
         session_factory=session_factory,
-        templates=make_templates(),
+        templates=make_templates(settings.base_url),
         providers={p.key: p for p in providers},
         limiter=LimitsRateLimiter(settings.rate_limit_storage_url),
         password_hasher=make_password_hasher(settings),
@@ -274,6 +276,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     app.mount("/app/static", StaticFiles(directory=str(mobile_views.STATIC_DIR)), name="app_static")
 
+    from portti.accounts import views as accounts_views
     from portti.companies import api as companies_api
     from portti.companies import views as companies_views
     from portti.devices import admin_api as devices_admin_api
@@ -312,6 +315,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(oidc_admin.views)
     app.include_router(keys_views.router)
     app.include_router(mobile_views.router)
+    app.include_router(accounts_views.router)
     from portti.web import language as language_views
 
     app.include_router(language_views.router)

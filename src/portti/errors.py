@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from portti.i18n import _l
+from portti.i18n import _l, lazy_ngettext
 
 
 class DomainError(Exception):
@@ -109,5 +109,9 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
         super().__init__(
             message
-            or _l("Too many attempts. Try again in %(seconds)s seconds.", seconds=retry_after)
+            or lazy_ngettext(
+                "Too many attempts. Try again in %(num)d second.",
+                "Too many attempts. Try again in %(num)d seconds.",
+                retry_after,
+            )
         )

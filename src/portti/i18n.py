@@ -272,6 +272,15 @@ def app_texts(language: str) -> dict[str, str]:
     }
 
 
+def language_name(code: str | None, language: str | None = None) -> str:
+    """A language named in the reader's language, as a sentence uses it ("på engelska",
+    "kielellä englanti"), from CLDR; the switcher keeps each language's own name (UX-17)."""
+    if not code:
+        return ""
+    names = Locale.parse(language or current_language()).languages
+    return str(names.get(code, LANGUAGE_NAMES.get(code, code)))
+
+
 def babel_locale(language: str | None = None) -> Locale:
     return Locale.parse(language or current_language())
 
@@ -283,5 +292,6 @@ def install_jinja(env: Any) -> None:
     env.install_gettext_callables(_jinja_gettext, _jinja_ngettext, newstyle=True)
     env.globals["current_language"] = current_language
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    env.globals["language_name"] = language_name
     env.globals["localize"] = localize
     env.filters["localize"] = localize

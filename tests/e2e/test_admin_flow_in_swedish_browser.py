@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 KH = "Kaisa Mäkinen"  # user administrator of Mäkinen Design Oy
 KH_COMPANY = "Mäkinen Design Oy"
-FI_BANK_SV = "Finska bankkoder eller mobilcertifikat"
+FI_BANK_SV = "finska bankkoder eller mobilcertifikat"  # lower case mid-sentence (UX-18)
 # A valid Swedish personnummer that no demo person or other test has.
 NEW_SWEDE = "850709-9805"
 NEW_SWEDE_STORED = "198507099805"
@@ -41,10 +41,10 @@ def swedish_page(browser: Browser, live_server) -> Iterator[Page]:  # type: igno
 
 
 def choose_test_identity(page: Page, who: str) -> None:
-    """The built-in test identity provider stands in for a bank: its page is its own."""
-    expect(page.get_by_role("heading", name="Test identity provider")).to_be_visible()
+    """The built-in test identity provider stands in for a bank, in the browser's language."""
+    expect(page.get_by_role("heading", name="Testidentitetsleverantör")).to_be_visible()
     page.get_by_label(who).check()
-    page.get_by_role("button", name="Log in", exact=True).click()
+    page.get_by_role("button", name="Logga in", exact=True).click()
 
 
 def test_kh_walks_the_admin_flow_in_swedish(swedish_page: Page, live_db) -> None:  # type: ignore[no-untyped-def]  # I18N-1 ADM-2 ADM-3 INV-1

@@ -23,6 +23,17 @@ from support.web import csrf_from, local, login
 pytestmark = [pytest.mark.e2e]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def axe_serious(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """axe-core's serious and critical violations on the page (WCAG 2 A/AA, best practice)."""
+    page.evaluate(AXE.read_text() + "\n;undefined")
+    return page.evaluate(  # type: ignore[no-any-return]
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a',
+            'wcag21aa', 'best-practice']})).violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)"""
+    )
 
 
 @pytest.fixture
@@ -67,7 +78,7 @@ def example_app(live_server, tmp_path):  # type: ignore[no-untyped-def]
 
 def test_example_app_shows_company_and_roles_and_is_logged_out_by_portti(
     live_server, live_db, example_app
-) -> None:  # WEB-4 WEB-5 OIDC-4
+) -> None:  # WEB-4 WEB-5 OIDC-4 UX-21
     here, _ = example_app
     kaisa = live_db.scalars(select(Person).where(Person.given_name == "Kaisa")).one()
     identity = {
@@ -100,7 +111,20 @@ def test_example_app_shows_company_and_roles_and_is_logged_out_by_portti(
     assert done.status_code == 303, done.text
     home = app_browser.get("/")
     assert "Hello, Kaisa Mäkinen" in home.text
-    assert "Mäkinen Design Oy: purchase_invoice_approver, user_admin" in home.text
+    assert "Mäkinen Design Oy: Purchase invoice approver, User administrator" in home.text
+    # UX-21: a page with a language and a title, roles by name, in the browser's language.
+    assert '<html lang="en">' in home.text and "<title>Numerot accounting</title>" in home.text
+    in_swedish = app_browser.get("/", headers={"accept-language": "sv-SE,sv;q=0.9,en;q=0.5"})
+    assert '<html lang="sv">' in in_swedish.text
+    assert "<title>Numerot bokföring</title>" in in_swedish.text
+    assert "Hej, Kaisa Mäkinen" in in_swedish.text
+    assert "Mäkinen Design Oy: Godkännare av inköpsfakturor, Användaradministratör" in (
+        in_swedish.text
+    )
+    in_finnish = app_browser.get("/", headers={"accept-language": "fi"})
+    assert '<html lang="fi">' in in_finnish.text and "Yrityksesi ja roolisi" in in_finnish.text
+    assert "Ostolaskujen hyväksyjä, Käyttäjähallinnoija" in in_finnish.text
+    assert "user_admin" not in in_finnish.text + in_swedish.text + home.text
 
     # Logging out at Portti itself reaches the application over the back channel.
     settings = portti.get("/settings", headers={"accept": "text/html"})
@@ -114,14 +138,18 @@ def test_example_app_shows_company_and_roles_and_is_logged_out_by_portti(
 @pytest.mark.browser
 def test_in_a_browser_the_example_app_logs_in_through_portti(
     page, example_app
-) -> None:  # WEB-4 OIDC-4
+) -> None:  # WEB-4 OIDC-4 UX-14 UX-21
     """Chromium, with Portti's CSP enforced (the fixture fails on any violation): the last hop
     back to the application after Portti's own forms is the "Returning to …" page."""
     from playwright.sync_api import expect
 
     here, _ = example_app
     page.goto(here + "/")
+    assert axe_serious(page) == []
     page.get_by_role("link", name="Log in with Portti").click()
+    # Portti's login page names the application the login is for (UX-14).
+    expect(page.get_by_role("heading", name="Log in to Example", level=1)).to_be_visible()
+    assert page.title() == "Log in to Example – Portti"
     page.get_by_role("button", name="Log in with Finnish bank ID or mobile certificate").click()
     expect(page.get_by_role("heading", name="Test identity provider")).to_be_visible()
     page.get_by_label("Kaisa Mäkinen").check()
@@ -134,8 +162,10 @@ def test_in_a_browser_the_example_app_logs_in_through_portti(
     page.get_by_role("button", name="Allow Example").click()
     expect(page.get_by_role("heading", name="Hello, Kaisa Mäkinen")).to_be_visible()
     expect(
-        page.get_by_text("Mäkinen Design Oy: purchase_invoice_approver, user_admin")
+        page.get_by_text("Mäkinen Design Oy: Purchase invoice approver, User administrator")
     ).to_be_visible()
+    assert page.title() == "Numerot accounting"
+    assert axe_serious(page) == []
     # RP-initiated logout: back at the application, logged out of both.
     page.get_by_role("link", name="Log out").click()
     expect(page.get_by_role("link", name="Log in with Portti")).to_be_visible()

@@ -6,7 +6,7 @@ def test_login_page_lists_identity_providers(client):  # WEB-4
     r = client.get("/login", headers={"accept": "text/html"})
     assert r.status_code == 200
     assert "Log in with Finnish bank ID or mobile certificate" in r.text
-    assert "Log in with Swedish ID card" in r.text
+    assert "Log in with a Swedish ID card" in r.text
 
 
 def test_kh_logs_in_and_sees_users_and_roles(client, db):  # WEB-4 ADM-1

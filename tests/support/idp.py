@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.templating import Jinja2Templates
 
+from portti.app import make_templates
 from portti.strongauth.test_idp import TestIdentity, build_test_idp_router
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "portti" / "web" / "templates"
+from portti.web.middleware import LocaleMiddleware
 
 
 class FakeClock:
@@ -31,8 +29,10 @@ def idp_app(
             issuer=issuer,
             signing_seed=seed,
             identities=lambda: list(identities),
-            templates=Jinja2Templates(directory=str(TEMPLATES)),
+            # The service's templates: the provider's page is translated like every other.
+            templates=make_templates(),
             clock=clock,
         )
     )
+    app.add_middleware(LocaleMiddleware)  # the reader's language, as in the service
     return app

@@ -35,8 +35,10 @@ class EmailCodeResendLimit(DomainError):
 
     def __init__(self, sent: int) -> None:
         super().__init__(
-            _l(
-                "%(sent)s confirmation codes have already been sent for this activation.", sent=sent
+            lazy_ngettext(
+                "%(num)d confirmation code has already been sent for this activation.",
+                "%(num)d confirmation codes have already been sent for this activation.",
+                sent,
             ),
             next_step=_l("Use the newest code you received, or start the activation again."),
         )

@@ -159,14 +159,26 @@ def _terms() -> tuple[tuple[str, str], ...]:
     )
 
 
+@functools.cache
+def _terms_translation(version: str, language: str | None) -> str | None:
+    """The terms of ``version`` in ``language`` (UX-3), or None when none is shipped."""
+    if not language or not language.isalpha() or len(language) > 3:
+        return None
+    path = resources.files("portti.accounts").joinpath("terms", f"{version}.{language}.md")
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def current_terms_text(language: str | None = None) -> tuple[str, str]:
+    """The current terms' version and text, in ``language`` where a translation is shipped
+    (``<version>.<language>.md``), else in English: the version accepted is the same."""
+    version, text = _terms()[-1]
+    return version, _terms_translation(version, language) or text
+
+
 def terms_text(version: str, language: str) -> str:
-    """The terms of ``version`` in ``language`` (``<version>.<language>.md`` beside the English
-    file, which is the version of record), else in English."""
-    folder = resources.files("portti.accounts").joinpath("terms")
-    translated = folder.joinpath(f"{version}.{language}.md")
-    if language != "en" and TERMS_FILE.match(f"{version}.md") and translated.is_file():
-        return translated.read_text(encoding="utf-8")
-    return dict(_terms())[version]
+    """The terms of ``version`` in ``language`` where a translation is shipped, else in
+    English (the version of record)."""
+    return _terms_translation(version, language) or dict(_terms())[version]
 
 
 @dataclass(frozen=True)
@@ -659,8 +671,10 @@ class AccountService:
 
     # -- terms (APP-3) ---------------------------------------------------------------------------
 
-    def current_terms(self) -> tuple[str, str]:
-        return _terms()[-1]
+    def current_terms(self, language: str | None = None) -> tuple[str, str]:
+        """The current version and its text, in ``language`` where a translation is shipped
+        (``<version>.<language>.md``), else in English: the version accepted is the same."""
+        return current_terms_text(language)
 
     def accept_terms(
         self, activation: Activation, version: str, *, ip: str | None

@@ -84,3 +84,93 @@ def event_name(action: str) -> str:
     """The action's name in the current language; an action without one reads as its code."""
     name = EVENT_NAMES.get(action)
     return str(localize(name)) if name is not None else action.replace("_", " ")
+
+
+# What the keys of an event's details are called where a person reads them (UX-16); a key not
+# named here reads as its code in words. The keys in HIDDEN_DETAILS are internal references
+# (row ids, transaction ids) that tell the reader nothing: the page leaves them out.
+DETAIL_LABELS: dict[str, LazyText] = {
+    "acr": _l("Assurance level"),
+    "all_sessions": _l("All sessions"),
+    "biometrics": _l("Fingerprint or Face ID"),
+    "browser": _l("Browser"),
+    "changes": _l("Changes"),
+    "client": _l("Application"),
+    "code_expires_at": _l("Code valid until"),
+    "count": _l("Number"),
+    "country": _l("Country"),
+    "default_language": _l("Default language"),
+    "device": _l("Device"),
+    "devices": _l("Devices"),
+    "expires_at": _l("Valid until"),
+    "email": _l("E-mail"),
+    "failures": _l("Failed attempts"),
+    "fields": _l("Changed details"),
+    "identifier_country": _l("Issuing country"),
+    "identifier_kind": _l("Identification"),
+    "invitation_expires_at": _l("Invitation valid until"),
+    "invitations_cancelled": _l("Invitations cancelled"),
+    "linked_existing_person": _l("Existing Portti user"),
+    "method": _l("Method"),
+    "name": _l("Name"),
+    "notified": _l("Notified"),
+    "operation": _l("Operation"),
+    "origin": _l("Site"),
+    "phone": _l("Mobile phone"),
+    "platform": _l("Platform"),
+    "profiles": _l("Profiles"),
+    "purpose": _l("Purpose"),
+    "reason": _l("Reason"),
+    "receives_email": _l("Receives the company's e-mail"),
+    "redirect_uris": _l("Return addresses"),
+    "requires_invitation": _l("New invitation needed"),
+    "roles": _l("Roles"),
+    "scope": _l("Scope"),
+    "source": _l("Source"),
+    "status_before": _l("Status before"),
+    "threshold": _l("Threshold"),
+    "valid_from": _l("Valid from"),
+    "valid_until": _l("Valid until"),
+    "via": _l("Acting as"),
+    "web_sessions": _l("Web sessions"),
+}
+HIDDEN_DETAILS = frozenset(
+    {"approval", "session", "grant", "key_alg", "activation", "approved_by_device"}
+)
+# Code values that have a name of their own.
+DETAIL_VALUES: dict[str, LazyText] = {
+    "app": _l("Portti app"),
+    "app_activation": _l("app activation"),
+    "biometrics": _l("fingerprint or Face ID"),
+    "pin": _l("PIN"),
+    "step_up": _l("strong authentication"),
+    "login": _l("login"),
+    "oidc:fi_bank": _l("Finnish bank ID or mobile certificate"),
+    "oidc:ee_id": _l("Estonian ID card"),
+    "oidc:no_id": _l("Norwegian ID card"),
+    "oidc:se_id": _l("Swedish ID card"),
+    "active": _l("in use"),
+    "locked": _l("locked"),
+    "fi_hetu": _l("Finnish personal identity code"),
+    "personal_number": _l("Foreign personal identity number"),
+    "other_code": _l("Other identifying code (e.g. date of birth)"),
+    "wrong": _l("wrong code"),
+    "expired": _l("expired"),
+    "logout": _l("logged out"),
+    "not_me": _l("reported: this wasn't me"),
+    "unknown_person": _l("not a Portti user"),
+    "session_replaced": _l("replaced by a new login"),
+    "rate_limited": _l("too many attempts"),
+    "membership_ended": _l("rights ended"),
+    "no_membership": _l("no valid rights"),
+}
+
+
+def detail_label(key: str) -> str:
+    name = DETAIL_LABELS.get(key)
+    return str(localize(name)) if name is not None else key.replace("_", " ")
+
+
+def detail_value_name(value: str) -> str | None:
+    name = DETAIL_VALUES.get(value)
+    return str(localize(name)) if name is not None else None

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from portti.accounts.services import AccountService, terms_text
+from portti.accounts.services import AccountService
 from portti.companies.policy import limit_to_login
 from portti.companies.services import PersonDirectory
 from portti.devices.activation import (
@@ -252,9 +252,9 @@ def log_in_to_existing_account(
 @router.get("/terms", operation_id="get_terms", response_model=TermsOut)
 def get_terms(accounts: Accounts) -> TermsOut:
     """The current terms, in the reader's language (Finnish, Swedish or English)."""
-    version, _ = accounts.current_terms()
     language = current_language()
-    return TermsOut(version=version, text=terms_text(version, language), language=language)
+    version, text = accounts.current_terms(language)
+    return TermsOut(version=version, text=text, language=language)
 
 
 @router.post("/activations/current/terms", operation_id="accept_terms", response_model=NextStep)

@@ -135,16 +135,19 @@ class PinWrong(DomainError):
         # Members for the problem details, beside ``code`` and ``next_step``.
         self.extra = {"tries_left": tries_left, "retry_after": retry_after}
         if retry_after:
-            message = _l(
-                "The PIN is wrong. %(tries)s tries left before the app is locked. Wait "
-                "%(wait)s before the next try.",
-                tries=tries_left,
+            message = lazy_ngettext(
+                "The PIN is wrong. %(num)d try left before the app is locked. Wait %(wait)s "
+                "before the next try.",
+                "The PIN is wrong. %(num)d tries left before the app is locked. Wait %(wait)s "
+                "before the next try.",
+                tries_left,
                 wait=_duration(retry_after),
             )
         else:
-            message = _l(
-                "The PIN is wrong. %(tries)s tries left before the app is locked.",
-                tries=tries_left,
+            message = lazy_ngettext(
+                "The PIN is wrong. %(num)d try left before the app is locked.",
+                "The PIN is wrong. %(num)d tries left before the app is locked.",
+                tries_left,
             )
         super().__init__(
             message,
@@ -168,11 +171,13 @@ class PinBlocked(RateLimited):
         self.tries_left = tries_left
         self.extra = {"tries_left": tries_left, "retry_after": retry_after}
         super().__init__(
-            _l(
-                "Too many wrong PINs. Wait %(wait)s before the next try; %(tries)s tries left "
+            lazy_ngettext(
+                "Too many wrong PINs. Wait %(wait)s before the next try; %(num)d try left "
                 "before the app is locked.",
+                "Too many wrong PINs. Wait %(wait)s before the next try; %(num)d tries left "
+                "before the app is locked.",
+                tries_left,
                 wait=_duration(retry_after),
-                tries=tries_left,
             ),
             retry_after=retry_after,
         )
@@ -234,10 +239,10 @@ class TooManyChallenges(RateLimited):
     def __init__(self, *, retry_after: int, open_challenges: int) -> None:
         self.extra = {"retry_after": retry_after, "open_challenges": open_challenges}
         super().__init__(
-            _l(
-                "This app already has %(count)s approval requests that are neither used nor "
-                "expired.",
-                count=open_challenges,
+            lazy_ngettext(
+                "This app already has %(num)d approval request that is neither used nor expired.",
+                "This app already has %(num)d approval requests that are neither used nor expired.",
+                open_challenges,
             ),
             retry_after=retry_after,
         )

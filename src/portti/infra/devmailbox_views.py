@@ -35,6 +35,9 @@ def get_dev_mailbox(request: Request, settings: SettingsDep, clock: ClockDep) ->
 
 Mailbox = Annotated[DevMailbox, Depends(get_dev_mailbox)]
 
+DATA_IMAGE = re.compile(
+    r'src="(data:image/(?:png|gif|jpeg);base64,[A-Za-z0-9+/=]+)"[^>]*?alt="([^"]*)"'
+)
 URL_RE = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 
@@ -91,5 +94,12 @@ def message_page(request: Request, mailbox: Mailbox, message_id: Id) -> Response
     if message is None:
         raise HTTPException(status_code=404, detail="There is no such message.")
     return render(
-        request, "dev/message.html", {"message": message, "text_body": linkify(message.text)}
+        request,
+        "dev/message.html",
+        {
+            "message": message,
+            "text_body": linkify(message.text),
+            # The HTML part's images (the app's QR code), as a mail client shows them inline.
+            "images": DATA_IMAGE.findall(message.html or ""),
+        },
     )

@@ -20,8 +20,10 @@ Nothing here logs a body, a recipient or a password.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import email.utils
+import re
 import time
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
@@ -48,6 +50,8 @@ SMTP_TIMEOUT_SECONDS = 30.0
 # client, so a few seconds unused is well inside any server's patience.
 MAX_MESSAGES_PER_CONNECTION = 20
 MAX_IDLE_SECONDS = 5.0
+# An image given in an e-mail's HTML as a data: URI (PNG, GIF or JPEG).
+_DATA_IMAGE = re.compile(r'src="data:image/(png|gif|jpeg);base64,([A-Za-z0-9+/=]+)"')
 GOODBYE_SECONDS = 5.0
 
 
@@ -103,7 +107,28 @@ def build_message(
     msg["Message-ID"] = email.utils.make_msgid(domain=domain)
     msg.set_content(text)
     if html is not None:
+        images: list[tuple[str, bytes, str]] = []
+
+        def to_cid(m: re.Match[str]) -> str:
+            cid = email.utils.make_msgid(domain=domain)
+            images.append((m.group(1), base64.b64decode(m.group(2)), cid))
+            return f'src="cid:{cid[1:-1]}"'
+
+        # Mail clients block data: URIs: an image given as one travels as an inline part
+        # (multipart/related) that the HTML names by its Content-ID.
+        html = _DATA_IMAGE.sub(to_cid, html)
         msg.add_alternative(html, subtype="html")
+        html_part = msg.get_body(("html",))
+        assert isinstance(html_part, EmailMessage)
+        for n, (subtype, data, cid) in enumerate(images, 1):
+            html_part.add_related(
+                data,
+                maintype="image",
+                subtype=subtype,
+                cid=cid,
+                disposition="inline",
+                filename=f"image-{n}.{subtype}",
+            )
     return msg
 
 

@@ -4,11 +4,13 @@ and to Support."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import segno
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment
@@ -25,6 +27,16 @@ from portti.web.render import render
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
+@functools.lru_cache(maxsize=4)
+def app_qr_png(app_url: str) -> tuple[str, int]:
+    """The app's address as a QR code: a PNG data URI (the mailer sends it as an inline image)
+    and its size in pixels (UX-7). Not a secret: every invitation of the service shows it."""
+    qr = segno.make(app_url, error="m")
+    scale, border = 5, 2
+    size = int(qr.symbol_size(scale=scale, border=border)[0])
+    return qr.png_data_uri(scale=scale, border=border), size
+
+
 @dataclass(frozen=True)
 class Email:
     subject: str
@@ -38,8 +50,13 @@ def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
 
     inv = invitation
     tz = ZoneInfo(inv.company.timezone)
+    app_url = str(jinja.globals.get("app_url", "/app/"))
+    qr, qr_size = app_qr_png(app_url)
     with use_locale(inv.language) as lang:
         ctx = {
+            "app_url": app_url,
+            "app_qr": qr,
+            "app_qr_size": qr_size,
             "invitation": inv,
             "inviter": inv.inviter,
             "company": inv.company,

@@ -8,8 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from portti.companies.errors import PersonNeedsSupport
+from portti.devices.lifecycle import END_LOGOUT_EVERYWHERE
+from portti.devices.models import Device, DeviceStatus
 from portti.errors import ValidationFailed
 from portti.i18n import _l
 from portti.invitations.deps import Invitations, wake_outbox
@@ -26,12 +29,31 @@ router = APIRouter(
 )
 
 
+def app_ended_at(invitations: Invitations, inv: Invitation) -> tuple[Any, bool] | None:
+    """When the app the invitation activated stopped being in use, and whether the person
+    logged out from all devices (then only a new invitation lets them in again); None while a
+    device is active (UX-13)."""
+    devices = invitations.db.execute(
+        select(Device.status, Device.ended_at, Device.end_reason).where(
+            Device.person_id == inv.person_id, Device.created_at >= inv.sent_at
+        )
+    ).all()
+    if not devices or any(d.status == DeviceStatus.ACTIVE for d in devices):
+        return None
+    last = max(devices, key=lambda d: d.ended_at or inv.sent_at)
+    return last.ended_at or inv.activated_at, last.end_reason == END_LOGOUT_EVERYWHERE
+
+
 def panel_context(invitations: Invitations, inv: Invitation | None) -> dict[str, Any]:
     now = invitations.clock.now()
     status = inv.effective_status(now) if inv else None
     return {
         "invitation": inv,
         "inv_status": status,
+        # "Activated" no longer tells the truth once the app is out of use everywhere.
+        "app_ended_at": app_ended_at(invitations, inv)
+        if inv and status is InvitationStatus.ACTIVATED
+        else None,
         "live": status in LIVE_STATUSES,
         "steps": invitations.progress(inv) if inv else [],
         "expires_in": int((inv.expires_at - now).total_seconds())

@@ -73,5 +73,6 @@ def normalise_email(text: str) -> str:
     try:
         result = validate_email(text.strip(), check_deliverability=False)
     except EmailNotValidError as error:
-        raise InvalidEmail(str(error) or _l("Enter a valid e-mail address.")) from error
+        # The library explains in English only: the reader gets the catalogue's sentence.
+        raise InvalidEmail(_l("Enter a valid e-mail address.")) from error
     return result.normalized

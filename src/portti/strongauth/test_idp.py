@@ -34,6 +34,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
 from portti.config import OidcProviderSettings
+from portti.i18n import LazyText, _l
 from portti.infra.clock import Clock, SystemClock
 from portti.strongauth.oidc import AllowListRegistry, pkce_challenge
 
@@ -60,6 +61,13 @@ ACRS_OTHER = (
     "http://eidas.europa.eu/LoA/high",
 )
 COUNTRIES: dict[str, str] = {"FI": "Finland", "EE": "Estonia", "NO": "Norway", "SE": "Sweden"}
+# The providers the built-in one stands in for (``provider_hint``), by name on its page.
+PROVIDER_NAMES: dict[str, LazyText] = {
+    "fi_bank": _l("Finnish bank ID or mobile certificate"),
+    "ee_id": _l("Estonian ID card"),
+    "no_id": _l("Norwegian ID card"),
+    "se_id": _l("Swedish ID card"),
+}
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 _MAX_FIELD = 100
@@ -150,7 +158,7 @@ class _OtherIdentity:
     family_name: str = ""
     country: str = "FI"
     national_id: str = ""
-    errors: list[str] = field(default_factory=list)
+    errors: list[LazyText] = field(default_factory=list)
 
     @property
     def filled(self) -> bool:
@@ -288,7 +296,9 @@ def build_test_idp_router(
                 "selected": selected,
                 "other": other,
                 "countries": COUNTRIES,
-                "provider_hint": params["provider_hint"],
+                "provider_hint": PROVIDER_NAMES.get(
+                    params["provider_hint"], params["provider_hint"]
+                ),
                 "cancel_url": _with_query(params["redirect_uri"], cancel),
             },
             status_code=status_code,
@@ -360,18 +370,22 @@ def build_test_idp_router(
         choice = _str(form, "identity")
         if other.filled:
             # Filled-in fields win over the (pre-selected) radio button.
-            for name, label in (
-                ("given_name", "Given name"),
-                ("family_name", "Family name"),
-                ("national_id", "National identity number"),
+            for name, missing, too_long in (
+                ("given_name", _l("Give a given name."), _l("The given name is too long.")),
+                ("family_name", _l("Give a family name."), _l("The family name is too long.")),
+                (
+                    "national_id",
+                    _l("Give a national identity number."),
+                    _l("The national identity number is too long."),
+                ),
             ):
                 value = getattr(other, name)
                 if not value:
-                    other.errors.append(f"{label} is required for another identity.")
+                    other.errors.append(missing)
                 elif len(value) > _MAX_FIELD:
-                    other.errors.append(f"{label} is too long.")
+                    other.errors.append(too_long)
             if other.country not in COUNTRIES:
-                other.errors.append("Choose a country from the list.")
+                other.errors.append(_l("Choose a country from the list."))
             if not other.errors:
                 chosen = TestIdentity(
                     label="Another identity",
@@ -385,7 +399,7 @@ def build_test_idp_router(
             if choice.isdigit() and int(choice) < len(people):
                 chosen = people[int(choice)]
             else:
-                other.errors.append("Choose an identity, or fill in another identity.")
+                other.errors.append(_l("Choose an identity, or fill in another identity."))
         if chosen is None:
             selected = int(choice) if choice.isdigit() else None
             return login_page(request, params, other=other, selected=selected, status_code=400)

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portti.audit.services import AuditLog
+from portti.companies.models import Company
+from portti.companies.policy import AdminPolicy
 from portti.devices.activation import ActivationService
 from portti.people.models import Person, PersonIdentifier
 from portti.runtime import runtime
@@ -112,13 +114,22 @@ def start_login(
 
 @router.get("/step-up", response_class=HTMLResponse)
 def step_up_page(
-    request: Request, ws: CurrentSession, settings: SettingsDep, next: str = "/"
+    request: Request,
+    ws: CurrentSession,
+    settings: SettingsDep,
+    db: DbSession,
+    clock: ClockDep,
+    next: str = "/",
 ) -> Response:
+    # The header names the company the admin is working in, as on the page they came from.
+    company = db.get(Company, ws.company_id) if ws.company_id else None
     return render(
         request,
         "step_up.html",
         {
             "session": ws,
+            "company": company,
+            "grant": AdminPolicy(db, clock).grant(ws.person_id, company) if company else None,
             "next": _path_only(next),
             "providers": list(runtime(request).providers.values()),
             "window": settings.step_up_minutes,

@@ -15,6 +15,7 @@ from portti.devices.deps import Devices
 from portti.errors import Forbidden
 from portti.i18n import _l
 from portti.oidc_provider.consent import ConsentService
+from portti.oidc_provider.parked import client_name_for_login
 from portti.runtime import runtime
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
@@ -41,14 +42,21 @@ def index(ws: OptionalWebSession) -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, ws: OptionalWebSession, next: str = "/") -> Response:
+def login_page(
+    request: Request, ws: OptionalWebSession, db: DbSession, clock: ClockDep, next: str = "/"
+) -> Response:
+    next_path = _path_only(next)
     return render(
         request,
         "login.html",
         {
             "providers": list(runtime(request).providers.values()),
-            "next": _path_only(next),
+            "next": next_path,
             "session": ws,
+            # A business application's login through Portti names the application (UX-14).
+            "client_name": client_name_for_login(
+                db, next_path, request.state.browser_id, clock.now()
+            ),
         },
     )
 

@@ -1,11 +1,13 @@
 """INV-2 / INV-7 over a real SMTP server: the invitation e-mail that ``InvitationService.invite``
 queues reaches an aiosmtpd server through the outbox worker and ``SmtpMailer``, carries what the
-invitee needs (and no link), leaves no code behind in the database, survives an outage, and
+invitee needs (the app's address and its QR code, and no sign-in link), leaves no code behind in the database, survives an outage, and
 goes out over reused connections while the worker runs."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -109,6 +111,7 @@ def test_invitation_email_arrives_over_smtp_with_code_inviter_and_company(
 
     assert len(received) == 1
     mail = received[0]
+    app_url = settings.base_url.rstrip("/") + "/app/"
     assert mail.to == invitee_email
     assert mail.subject is not None
     assert kh_name in mail.subject and company_name in mail.subject
@@ -120,7 +123,8 @@ def test_invitation_email_arrives_over_smtp_with_code_inviter_and_company(
         assert kh_name in part
         assert company_name in part
         assert expires_utc in part
-        assert "http" not in part.lower()  # nothing to click: the code goes into the app
+        # The one address is the app's: nothing that logs anyone in, the code goes into the app.
+        assert set(re.findall(r"https?://[^\s<>\"']+", part)) == {app_url}
     (row,) = rows(session_factory)
     assert row.status == "sent" and row.sealed_body is None and row.sent_at is not None
     assert row.kind == "invitation" and row.recipient == invitee_email
@@ -264,3 +268,53 @@ def test_worker_reuses_smtp_connections_through_a_backlog_and_a_server_restart(
     assert sorted(r.to for r in received) == sorted(p.email for p in persons)
     # Nothing had to be retried because of a connection the server had closed.
     assert {(m.status, m.attempts) for m in rows(session_factory)} == {("sent", 1)}
+
+
+def test_invitation_email_shows_the_apps_address_and_its_qr_code_inline(
+    app, settings, session_factory, clock
+) -> None:  # UX-7 INV-2
+    """The invitee learns where the app is: its address in both parts, and in the HTML part a
+    QR code that mail clients show, an inline image (multipart/related, named by Content-ID;
+    a data: URI would be blocked), which a phone's camera reads as the same address."""
+    import zxingcpp
+    from PIL import Image
+
+    with session_factory() as db:
+        company = f.company(db, "Kuopion Kone Oy")
+        kh = f.person(db, "Kalle", "Käyttäjähallinto")
+        f.member(db, kh, company, [USER_ADMIN])
+        invitee = f.person(db, "Ana", "Silva", email="ana.silva@example.pt")
+        membership = f.member(db, invitee, company, ["bookkeeper"])
+        db.commit()
+        kh_id, company_id, membership_id = kh.id, company.id, membership.id
+
+    sink = SmtpSink()
+    sink.start()
+    try:
+        smtp_settings = settings.model_copy(update={"mail_url": sink.url})
+        with session_factory() as db:
+            actor = Actor(person_id=kh_id, strong_auth_at=clock.now())
+            invitation_service(db, app, clock).invite(
+                actor, company_id, membership_id, identity_verified=True
+            )
+            db.commit()
+        worker = build_worker(smtp_settings, session_factory, clock)
+        drain(worker, lambda: all(m.status == "sent" for m in rows(session_factory)))
+        [message] = sink.messages
+        [mail] = sink.received()
+    finally:
+        sink.stop()
+
+    app_url = settings.base_url.rstrip("/") + "/app/"
+    assert app_url in mail.text
+    assert mail.html is not None and app_url in mail.html
+    assert "data:image" not in mail.html
+    [cid] = re.findall(r'<img src="cid:([^"]+)"', mail.html)
+    related = message.get_body(("related",))
+    assert related is not None and related.get_content_type() == "multipart/related"
+    [image] = [p for p in related.iter_parts() if p.get_content_maintype() == "image"]
+    assert image["Content-ID"] == f"<{cid}>"
+    assert image.get_content_disposition() == "inline"
+    png = image.get_content()
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert [r.text for r in found] == [app_url]

@@ -52,8 +52,41 @@ def test_settings_lists_the_persons_own_sessions(two_browsers, app, world):  # W
     r = mine.get("/settings", headers={**HTML, "user-agent": "Firefox test"})
     listed = SESSION_ROW.findall(r.text)
     assert sorted(listed) == sorted([session_id(mine), session_id(other)])
-    assert r.text.count("this browser") == 1
+    assert r.text.count('<span class="tag">this browser</span>') == 1
     assert "End all other sessions" in r.text
+
+
+CHROME_LINUX = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+@pytest.mark.parametrize(
+    ("language", "summary", "log_out"),
+    [
+        ("en", "Chrome on Linux", "Log out"),
+        ("fi", "Chrome (Linux)", "Kirjaudu ulos"),
+        ("sv", "Chrome på Linux", "Logga ut"),
+    ],
+)
+def test_settings_name_each_session_by_browser_and_system_as_the_app_does(
+    client, world, language, summary, log_out
+):  # UX-6 WEB-5
+    """Not the raw User-Agent: the summary the app shows, in the reader's language; each
+    button's accessible name starts with its visible label (WCAG 2.5.3)."""
+    browser = client
+    browser.headers["user-agent"] = CHROME_LINUX
+    login(browser, world.kh_a)
+    r = browser.get("/settings", headers={**HTML, "accept-language": language})
+    assert r.status_code == 200, (r.status_code, r.headers.get("location"))
+    sessions = r.text[r.text.index('id="sessions-heading"') :]
+    assert f'<span title="{CHROME_LINUX}">{summary}</span>' in sessions
+    assert f">{CHROME_LINUX}<" not in sessions
+    button = re.search(r"<button type=\"submit\">(.*?)</button>", sessions, re.S)
+    assert button is not None
+    assert "aria-label" not in button.group(0)
+    assert button.group(1).startswith(log_out + '<span class="visually-hidden">')
 
 
 def test_owner_revokes_another_session_and_that_browser_is_logged_out(

@@ -301,9 +301,26 @@ def test_incomplete_other_identity_is_shown_again(browser: TestClient) -> None: 
     response = browser.post("/test-idp/authorize", data=form, follow_redirects=False)
     assert response.status_code == 400
     assert 'role="alert"' in response.text
-    assert "Family name is required" in response.text
-    assert "National identity number is required" in response.text
+    assert "Give a family name." in response.text
+    assert "Give a national identity number." in response.text
     assert 'value="Ola"' in response.text
+
+
+def test_the_provider_page_speaks_the_browsers_language(browser: TestClient) -> None:  # UX-17
+    """The stand-in for a bank is part of Portti's demo: its page, its refusals of a half-filled
+    form and the provider it stands for are in the reader's language."""
+    form = {**auth_params(), "given_name": "Ola", "country": "NO"}
+    swedish = {"accept-language": "sv-SE,sv;q=0.9"}
+    page = browser.get("/test-idp/authorize", params=auth_params(), headers=swedish)
+    assert '<html lang="sv">' in page.text
+    assert "<h1>Testidentitetsleverantör</h1>" in page.text
+    assert ">Logga in</button>" in page.text
+    assert "Test identity provider" not in page.text
+    refused = browser.post(
+        "/test-idp/authorize", data=form, headers={"accept-language": "fi"}, follow_redirects=False
+    )
+    assert refused.status_code == 400
+    assert "Anna sukunimi." in refused.text and "Give a family name." not in refused.text
 
 
 def test_token_endpoint_issues_a_signed_id_token(browser: TestClient) -> None:  # WEB-4

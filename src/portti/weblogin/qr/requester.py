@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlsplit
 
+from portti.i18n import LazyText, _l
+
 ORIGIN_MAX_LENGTH = 200
 
 _BROWSERS = (
@@ -70,3 +72,18 @@ def describe_browser(user_agent: str | None) -> str:
     if browser and system:
         return f"{browser} on {system}"
     return browser or (f"A browser on {system}" if system else "Unknown browser")
+
+
+def browser_summary(user_agent: str | None) -> LazyText:
+    """``describe_browser`` as a message, read in the reader's language where it is shown (the
+    sessions in basic settings, UX-6)."""
+    ua = user_agent or ""
+    browser = next((name for token, name in _BROWSERS if token in ua), None)
+    system = next((name for token, name in _SYSTEMS if token in ua), None)
+    if browser and system:
+        return _l("%(browser)s on %(system)s", browser=browser, system=system)
+    if browser:
+        return LazyText("%(browser)s", browser=browser)  # a name: the same in every language
+    if system:
+        return _l("A browser on %(system)s", system=system)
+    return _l("Unknown browser")
