@@ -221,7 +221,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "`mobile/static/app.js` (`state.device.method`), `mobile/static/texts.js`",
     ),
     "UX-14": (
-        "The app's approval names the business application that asked (`client_name`); portti's login page names the business application a login is for",
+        "The app's approval names the business application that asked (`client_name`); Portti's login page names the business application a login is for",
         "`oidc_provider/parked.py`, `weblogin/app_api.py` (`approval_out`), `weblogin/schemas.py`, `mobile/static/app.js` (`approvalTitle`), `oidc_provider/parked.py`, `weblogin/views.py` (`login_page`), `web/templates/login.html`",
     ),
     "UX-15": (
