@@ -73,7 +73,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="a few requests: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.requests, args.rounds = 200, 1
     for fmt, level in (("text", "INFO"), ("json", "INFO"), ("json", "WARNING")):
         configure_logging(level, fmt, stream=io.StringIO())
         plain, wrapped = [], []
