@@ -290,7 +290,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-5": (
         "Counts written with each language's plural forms, from the catalogue",
-        "`errors.py` (`RateLimited`), `devices/errors.py`, `web/templates/step_up.html`, `web/templates/email/verify_email.*`",
+        "`errors.py` (`RateLimited`), `devices/errors.py`, `web/templates/step_up.html`, `web/templates/email/verify_email.*`, `i18n.py` (`app_texts`: counting pairs), `mobile/static/texts.js` (`t`)",
     ),
     "UX-6": (
         'Basic settings name each session as the app does ("Chrome on Linux", translated); buttons\' names start with their visible label',

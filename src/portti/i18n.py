@@ -254,22 +254,40 @@ def _english_app_texts(source: str) -> Iterator[tuple[int, str, str]]:
             yield lineno, m.group(1), json.loads(m.group(2))
 
 
+def _app_messages(source: str) -> Iterator[tuple[int, str, str | tuple[str, str]]]:
+    """(line, key, English text) of the app's texts, a counting pair (``key_one`` and
+    ``key_other``) as one message ``key`` with its singular and plural."""
+    texts = list(_english_app_texts(source))
+    by_key = {key: text for _, key, text in texts}
+    for lineno, key, text in texts:
+        if key.endswith("_one") and (other := by_key.get(key[: -len("_one")] + "_other")):
+            yield lineno, key[: -len("_one")], (text, other)
+        elif not (key.endswith("_other") and key[: -len("_other")] + "_one" in by_key):
+            yield lineno, key, text
+
+
 def extract_app_texts(
     fileobj: Any, keywords: Any, comment_tags: Any, options: Any
-) -> Iterator[tuple[int, str, str, list[str]]]:
-    """A Babel extractor (babel.cfg) for the app's texts: each English text is a message id."""
-    for lineno, key, text in _english_app_texts(fileobj.read().decode("utf-8")):
-        yield lineno, "gettext", text, [f"app: {key}"]
+) -> Iterator[tuple[int, str, str | tuple[str, str], list[str]]]:
+    """A Babel extractor (babel.cfg) for the app's texts: each English text is a message id, a
+    counting pair a message with plural forms (UX-5)."""
+    for lineno, key, text in _app_messages(fileobj.read().decode("utf-8")):
+        yield lineno, "ngettext" if isinstance(text, tuple) else "gettext", text, [f"app: {key}"]
 
 
 @cache
 def app_texts(language: str) -> dict[str, str]:
-    """The app's texts (key → text) in ``language``."""
+    """The app's texts (key → text) in ``language``; a counting pair as ``key_one`` and
+    ``key_other``, the language's forms for one and for many (the app picks by the count)."""
     catalogue = translations(language)
-    return {
-        key: catalogue.gettext(text)
-        for _, key, text in _english_app_texts(APP_TEXTS.read_text("utf-8"))
-    }
+    texts: dict[str, str] = {}
+    for _, key, text in _app_messages(APP_TEXTS.read_text("utf-8")):
+        if isinstance(text, tuple):
+            texts[f"{key}_one"] = catalogue.ngettext(text[0], text[1], 1)
+            texts[f"{key}_other"] = catalogue.ngettext(text[0], text[1], 2)
+        else:
+            texts[key] = catalogue.gettext(text)
+    return texts
 
 
 def language_name(code: str | None, language: str | None = None) -> str:

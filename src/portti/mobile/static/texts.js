@@ -2,6 +2,8 @@
 // (src/portti/locale, extracted by portti.i18n:extract_app_texts); the server translates them to
 // the phone's language at /app/texts (Finnish, Swedish or English, from Accept-Language), and
 // loadLanguage() takes them in before the first screen. `{name}` placeholders are filled by t().
+// A text that counts comes as a pair, `key_one` and `key_other` (the catalogue's plural forms,
+// singular and plural in English): t("key", { n }) picks the form the language uses for n.
 
 export const CATALOGUES = {
   en: {
@@ -28,7 +30,8 @@ export const CATALOGUES = {
     sms_code_label: "Confirmation code",
     didnt_get_code: "Didn't get the code?",
     resend_code: "Resend code?",
-    resends_left: "You can ask for {n} more new codes.",
+    resends_left_one: "You can ask for {n} more new code.",
+    resends_left_other: "You can ask for {n} more new codes.",
     no_resends_left: "You cannot ask for more new codes. Ask your company's user administrator for a confirmation code.",
     code_resent: "A new code is on its way. It replaces the previous one.",
     account_title: "Create your account",
@@ -85,7 +88,8 @@ export const CATALOGUES = {
     log_out_all: "Log out from all devices",
     log_out_all_help: "Logs your account out of the app on every device; logging in again needs a new invitation from your user administrator.",
     log_out_all_confirm: "Log out from all devices? Logging in again needs a new invitation from your company's user administrator.",
-    logged_out_all: "You were logged out from {n} devices. To use the app again, ask your user administrator for a new invitation.",
+    logged_out_all_one: "You were logged out from {n} device. To use the app again, ask your user administrator for a new invitation.",
+    logged_out_all_other: "You were logged out from {n} devices. To use the app again, ask your user administrator for a new invitation.",
     logged_out: "You are logged out of the app.",
     scan_title: "Read QR code for web login",
     scan_intro: "Point the camera at the QR code on the login page.",
@@ -116,7 +120,8 @@ export const CATALOGUES = {
     bank_id_start: "Identify with Finnish bank ID",
     error_title: "Something went wrong",
     error_network: "Portti could not be reached. Check the connection and try again.",
-    wait_seconds: "Try again in {n} seconds.",
+    wait_seconds_one: "Try again in {n} second.",
+    wait_seconds_other: "Try again in {n} seconds.",
     start_again: "Start again",
     wait_over: "You can try again now.",
     try_again: "Try again",
@@ -134,7 +139,8 @@ export const CATALOGUES = {
     log_out_help_bank: "Log out logs you out of the app; the app then needs Finnish bank ID again.",
     log_out_all_help_bank: "Logs you out of the app on every device; activate it again with Finnish bank ID whenever you like.",
     log_out_all_confirm_bank: "Log out from all devices? You can activate the app again with Finnish bank ID.",
-    logged_out_all_bank: "You were logged out from {n} devices. To use the app again, activate it with Finnish bank ID.",
+    logged_out_all_bank_one: "You were logged out from {n} device. To use the app again, activate it with Finnish bank ID.",
+    logged_out_all_bank_other: "You were logged out from {n} devices. To use the app again, activate it with Finnish bank ID.",
     refused_title: "Login refused",
     refused_tell_admin: "If you did not start this login, someone may be trying to log in as you. Tell your company's user administrator.",
     detail_service: "Application",
@@ -178,7 +184,17 @@ export async function loadLanguage() {
   }
 }
 
+function lookup(key) {
+  return CATALOGUES[language][key] ?? CATALOGUES.en[key];
+}
+
 export function t(key, values = {}) {
-  const text = CATALOGUES[language][key] ?? CATALOGUES.en[key] ?? key;
+  let form = key;
+  if (typeof values.n === "number" && lookup(`${key}_other`) !== undefined) {
+    // Finnish, Swedish and English have "one" and "other" (Intl.PluralRules, from CLDR).
+    const category = new Intl.PluralRules(language).select(values.n);
+    form = lookup(`${key}_${category}`) !== undefined ? `${key}_${category}` : `${key}_other`;
+  }
+  const text = lookup(form) ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
 }
