@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from portti.accounts.models import Account
 from portti.accounts.passwords import normalise_password
+from portti.accounts.services import totp_context
 from portti.infra.clock import OffsetClock
 from portti.infra.crypto import SecretBox
 from portti.people.models import Person
@@ -113,19 +114,22 @@ def account_in_db(
     secret = pyotp.random_base32()
     email = f"account.{person.id}@example.org"
     now = clock.now()
-    db.add(
-        Account(
-            person_id=person.id,
-            email=email,
-            email_verified_at=now,
-            password_hash=app.state.runtime.password_hasher.hash(normalise_password(PASSWORD)),
-            password_changed_at=now,
-            totp_secret_sealed=SecretBox(settings.secret, "totp").seal(secret),
-            totp_confirmed_at=now,
-            failed_logins=0,
-            requires_invitation=requires_invitation,
-            created_at=now,
-        )
+    account = Account(
+        person_id=person.id,
+        email=email,
+        email_verified_at=now,
+        password_hash=app.state.runtime.password_hasher.hash(normalise_password(PASSWORD)),
+        password_changed_at=now,
+        totp_confirmed_at=now,
+        failed_logins=0,
+        requires_invitation=requires_invitation,
+        created_at=now,
+    )
+    db.add(account)
+    db.flush()
+    # Sealed to its account, as AccountService.start_totp seals it.
+    account.totp_secret_sealed = SecretBox(settings.secret, "totp").seal(
+        secret, context=totp_context(account.id)
     )
     db.commit()
     return Credentials(email, PASSWORD, secret)

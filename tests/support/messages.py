@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portti.infra.outbox import OutboxMessage, outbox_box
+from portti.infra.outbox import OutboxMessage, body_context, outbox_box
 
 
 def queued(
@@ -21,7 +21,9 @@ def queued(
     box = outbox_box(secret)
     out = []
     for m in db.scalars(q):
-        body = json.loads(box.open(m.sealed_body)) if m.sealed_body else {}
+        body = (
+            json.loads(box.open(m.sealed_body, context=body_context(m.id))) if m.sealed_body else {}
+        )
         out.append({"to": m.recipient, "subject": m.subject or "", "kind": m.kind, **body})
     return out
 

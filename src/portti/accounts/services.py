@@ -33,6 +33,7 @@ import jinja2
 import pyotp
 import segno
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -192,6 +193,11 @@ class _Totp(Enum):
     OK = "ok"
     WRONG = "wrong"
     REUSED = "reused"
+
+
+def totp_context(account_id: int) -> str:
+    """What a TOTP seed is sealed to: its account (``SecretBox`` associated data, SEC-25)."""
+    return f"account:{account_id}"
 
 
 class AccountService:
@@ -423,7 +429,9 @@ class AccountService:
         if account.totp_confirmed_at is not None:
             raise TotpAlreadyEnrolled()
         secret = pyotp.random_base32()
-        account.totp_secret_sealed = self.totp_box.seal(secret)
+        if account.id is None:
+            self.db.flush()
+        account.totp_secret_sealed = self.totp_box.seal(secret, context=totp_context(account.id))
         account.totp_last_step = None
         uri = pyotp.TOTP(secret, interval=TOTP_INTERVAL).provisioning_uri(
             name=account.email, issuer_name=TOTP_ISSUER
@@ -471,7 +479,13 @@ class AccountService:
         digits = clean_code(code)
         if digits is None:
             return _Totp.WRONG
-        totp = pyotp.TOTP(self.totp_box.open(account.totp_secret_sealed), interval=TOTP_INTERVAL)
+        try:
+            seed = self.totp_box.open(account.totp_secret_sealed, context=totp_context(account.id))
+        except InvalidTag:
+            # A seed not sealed to this account (copied from another row, SEC-25) is no seed:
+            # every code is wrong, and the refusal is counted like any other.
+            return _Totp.WRONG
+        totp = pyotp.TOTP(seed, interval=TOTP_INTERVAL)
         now_step = int(self.clock.now().timestamp()) // TOTP_INTERVAL
         matched = [
             step

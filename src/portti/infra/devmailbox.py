@@ -35,6 +35,11 @@ class DevMessage(Model):
 Index("ix_dev_messages_recipient", DevMessage.recipient, DevMessage.id)
 
 
+def message_context(message_id: int) -> str:
+    """What a kept message's body is sealed to: its row (associated data, SEC-25)."""
+    return f"devmail:{message_id}"
+
+
 def devmail_box(secret: bytes) -> SecretBox:
     return SecretBox(secret, "devmail")
 
@@ -69,12 +74,16 @@ class DevMailbox:
             channel=channel,
             recipient=recipient,
             subject=subject,
-            sealed_body=self.box.seal(json.dumps({"text": text, "html": html})),
+            sealed_body="",  # sealed below, bound to the row's id (SEC-25)
             kind=delivery.kind if delivery else None,
             created_at=self.clock.now(),
         )
         with self.session_factory() as db, db.begin():
             db.add(row)
+            db.flush()
+            row.sealed_body = self.box.seal(
+                json.dumps({"text": text, "html": html}), context=message_context(row.id)
+            )
             db.flush()
             return row.id
 
@@ -96,7 +105,7 @@ class DevMailbox:
             return self.open(row) if row is not None else None
 
     def open(self, row: DevMessage) -> OpenedDevMessage:
-        body = json.loads(self.box.open(row.sealed_body))
+        body = json.loads(self.box.open(row.sealed_body, context=message_context(row.id)))
         return OpenedDevMessage(
             id=row.id,
             channel=row.channel,

@@ -106,6 +106,11 @@ Index("ix_outbox_messages_due", OutboxMessage.status, OutboxMessage.next_attempt
 
 
 @functools.lru_cache(maxsize=8)
+def body_context(message_id: int) -> str:
+    """What a queued body is sealed to: its row (``SecretBox`` associated data, SEC-25)."""
+    return f"outbox:{message_id}"
+
+
 def outbox_box(secret: bytes) -> SecretBox:
     """One per secret: services built per request would otherwise derive its key each time."""
     return SecretBox(secret, "outbox")
@@ -173,7 +178,7 @@ class Outbox:
             channel=channel.value,
             recipient=to.strip(),
             subject=subject,
-            sealed_body=self.box.seal(json.dumps({"text": text, "html": html})),
+            sealed_body=None,  # sealed below, bound to the row's id
             kind=kind,
             company_id=company_id,
             person_id=person_id,
@@ -183,6 +188,12 @@ class Outbox:
             created_at=now,
         )
         self.db.add(message)
+        self.db.flush()
+        # The row's id is the seal's associated data: a body copied to another row does not
+        # open (SEC-25).
+        message.sealed_body = self.box.seal(
+            json.dumps({"text": text, "html": html}), context=body_context(message.id)
+        )
         self.db.flush()
         return message
 
@@ -424,7 +435,7 @@ class OutboxWorker:
         if claim.sealed_body is None:
             raise PermanentDeliveryError("the message has no body")
         try:
-            body = json.loads(self.box.open(claim.sealed_body))
+            body = json.loads(self.box.open(claim.sealed_body, context=body_context(claim.id)))
         except Exception as exc:  # another secret key, or a damaged row
             raise PermanentDeliveryError("the sealed body cannot be opened") from exc
         if claim.channel == Channel.EMAIL:

@@ -81,25 +81,29 @@ def load(session_factory: sessionmaker[Session], ring: SecretRing, clock: Clock)
 
 @dataclass(frozen=True)
 class Sealed:
-    """A table's column sealed with ``SecretBox(secret, purpose)``."""
+    """A table's column sealed with ``SecretBox(secret, purpose)``; ``context`` is the associated
+    data it is bound to, made from the row's key (``{key}`` in it), None for none."""
 
     table: str
     key: str
     column: str
     purpose: str
-    # Sealed with the row's key as associated data (``SecretBox.seal(…, context=key)``).
-    bound_to_row: bool = False
+    context: str | None = None
+
+    def context_of(self, row_key: object) -> str | None:
+        return None if self.context is None else self.context.format(key=row_key)
 
 
-# Everything Portti seals under the root secret that lives longer than a day. A sealed column
-# added later is listed here. Not listed: a pending bank-ID login's nonce and verifier
-# (``oidc_flows``, minutes long, sealed under the secret and the state only the browser holds).
+# Everything Portti seals under the root secret that lives longer than a day, each bound to its
+# row (SEC-25). A sealed column added later is listed here. Not listed: a pending bank-ID login's
+# nonce and verifier (``oidc_flows``, minutes long, sealed under the secret and the state only
+# the browser holds).
 SEALED: tuple[Sealed, ...] = (
     Sealed("secret_material", "purpose", "sealed", "secret-material"),
-    Sealed("service_keys", "kid", "private_sealed", "service-keys", bound_to_row=True),
-    Sealed("accounts", "id", "totp_secret_sealed", "totp"),
-    Sealed("outbox_messages", "id", "sealed_body", "outbox"),
-    Sealed("dev_messages", "id", "sealed_body", "devmail"),
+    Sealed("service_keys", "kid", "private_sealed", "service-keys", "{key}"),
+    Sealed("accounts", "id", "totp_secret_sealed", "totp", "account:{key}"),
+    Sealed("outbox_messages", "id", "sealed_body", "outbox", "outbox:{key}"),
+    Sealed("dev_messages", "id", "sealed_body", "devmail", "devmail:{key}"),
 )
 
 
@@ -116,10 +120,10 @@ def reseal_all(session_factory: sessionmaker[Session], ring: SecretRing) -> dict
         box = SecretBox(ring, s.purpose)
         n = 0
         with session_factory() as db:
-            rows = db.execute(select(key, column).where(column.is_not(None))).all()
+            rows = db.execute(select(key, column).where(column.is_not(None), column != "")).all()
         for row_key, sealed in rows:
             try:
-                fresh = box.reseal(sealed, context=str(row_key) if s.bound_to_row else None)
+                fresh = box.reseal(sealed, context=s.context_of(row_key))
             except InvalidTag:
                 raise SecretMaterialError(
                     f"{s.table}.{s.column} ({row_key}) opens with none of the configured "
