@@ -1,17 +1,21 @@
 """Failed client authentication at the token endpoint is rate-limited (SEC-21).
 
 A confidential client's secret is long and random, but nothing stopped a guesser from trying
-as fast as the server answers. Failures are counted per client id and per client network
-(``infra/ratelimit.py``: an IPv6 client counts as its /64); past either limit, the token
-endpoint answers ``429`` with ``Retry-After`` without checking the credentials, so a right
-guess made meanwhile is not recognised (as the account login lockout does). Successful
-authentications count nothing. The per-client limit lets anyone who knows a client id slow
-that client's failing requests down, never its correct ones: it counts failures only, and
-the client's own requests succeed unless its network has failed too often as well.
+as fast as the server answers. Failures are counted per client network (``infra/ratelimit.py``:
+an IPv6 client counts as its /64) and per client id:
 
-Each failure is audited (``oidc_token_refused``, ``client_auth_failed``); refusals for the
-limit are audited at most once a minute per client and network, so a flood does not fill the
-audit trail."""
+* past the **network**'s limit, the endpoint answers ``429`` with ``Retry-After`` without checking
+  the credentials, so a right guess from that network made meanwhile is not recognised (as the
+  account login lockout does);
+* past the **client id**'s limit, a *failing* request is answered ``429`` (a guesser spread over
+  many networks is told to wait), while the client's correct credentials are still checked and
+  accepted: the client id is public (it is in every authorize URL), and whoever knows it must
+  not be able to stop the application's own code exchanges and refreshes. Its secret is 256
+  random bits: what stops guessing is the per-network limit and the secret's length.
+
+Successful authentications count nothing. Each failure is audited (``oidc_token_refused``,
+``client_auth_failed``); refusals for a limit are audited at most once a minute per client and
+network, so a flood does not fill the audit trail."""
 
 from __future__ import annotations
 
@@ -56,16 +60,12 @@ class ClientAuthLimits:
         self.network = network
 
     def check(self, client_id: str | None) -> None:
-        """Raises ``ClientAuthThrottled`` while the client id or the network is over a limit."""
-        waits = [
-            self.limiter.retry_after(
-                FAILURES_PER_CLIENT, "oidc-client-auth", _client_key(client_id)
-            ),
-            self.limiter.retry_after(FAILURES_PER_NETWORK, "oidc-client-auth-net", self.network),
-        ]
-        retry = max((w for w in waits if w is not None), default=None)
-        if retry is None:
-            return
+        """Raises ``ClientAuthThrottled`` while the network is over its limit."""
+        retry = self.limiter.retry_after(FAILURES_PER_NETWORK, "oidc-client-auth-net", self.network)
+        if retry is not None:
+            self._throttled(client_id, retry)
+
+    def _throttled(self, client_id: str | None, retry: int) -> None:
         try:
             self.limiter.hit(
                 AUDIT_THROTTLED, "oidc-client-auth-audit", _client_key(client_id), self.network
@@ -80,16 +80,19 @@ class ClientAuthLimits:
         raise ClientAuthThrottled(retry)
 
     def failed(self, client_id: str | None) -> None:
-        """Counts one failure (the one that reaches a limit is still answered 401)."""
+        """Counts one failure; raises ``ClientAuthThrottled`` when the client id was already
+        over its limit (the failure that reaches a limit is still answered 401)."""
         self.audit.record(
             AuditAction.OIDC_TOKEN_REFUSED,
             client=(client_id or "")[:64],
             reason="client_auth_failed",
         )
-        for limit, name, key in (
-            (FAILURES_PER_CLIENT, "oidc-client-auth", _client_key(client_id)),
-            (FAILURES_PER_NETWORK, "oidc-client-auth-net", self.network),
-        ):
-            # Over the limit already: the next request is refused by check().
-            with contextlib.suppress(RateLimited):
-                self.limiter.hit(limit, name, key)
+        with contextlib.suppress(RateLimited):
+            self.limiter.hit(FAILURES_PER_NETWORK, "oidc-client-auth-net", self.network)
+        retry = self.limiter.retry_after(
+            FAILURES_PER_CLIENT, "oidc-client-auth", _client_key(client_id)
+        )
+        with contextlib.suppress(RateLimited):
+            self.limiter.hit(FAILURES_PER_CLIENT, "oidc-client-auth", _client_key(client_id))
+        if retry is not None:
+            self._throttled(client_id, retry)
