@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from portti.config import Settings, SettingsError, load_settings
+from portti.errors import field_message
 
 cli = typer.Typer(
     help="Portti: onboarding and login for people without a national e-ID.", no_args_is_help=True
@@ -237,7 +238,7 @@ def clients_register(
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"]) or "client"
-            typer.echo(f"{where}: {error['msg']}", err=True)
+            typer.echo(f"{where}: {field_message(error['msg'])}", err=True)
         raise typer.Exit(2) from None
     engine = make_engine(settings.database_url)
     clock = SystemClock()

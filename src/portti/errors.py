@@ -115,3 +115,9 @@ class RateLimited(DomainError):
                 retry_after,
             )
         )
+
+
+def field_message(message: str) -> str:
+    """A pydantic error message as a person reads it: a validator's own sentence without the
+    "Value error, " pydantic puts before it."""
+    return message.removeprefix("Value error, ")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from portti.errors import ValidationFailed
+from portti.errors import ValidationFailed, field_message
 from portti.oidc_provider.clients import ClientInput, ClientService, ClientView, RegisteredClient
 from portti.web.csrf import verify_csrf
 from portti.web.deps import Audit, ClockDep, CurrentSession, DbSession, SettingsDep
@@ -138,7 +138,10 @@ def _form_input(
         )
     except (ValidationError, ValueError) as exc:
         errors = (
-            {".".join(str(p) for p in e["loc"]) or "form": e["msg"] for e in exc.errors()}
+            {
+                ".".join(str(p) for p in e["loc"]) or "form": field_message(e["msg"])
+                for e in exc.errors()
+            }
             if isinstance(exc, ValidationError)
             else {"form": str(exc)}
         )

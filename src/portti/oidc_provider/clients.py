@@ -94,7 +94,7 @@ def _sector(uri: str) -> str:
 # What ``check_uri`` accepts, said in the schema too, so that the document is as strict as the
 # server (SEC-20): https with a host, or http on a loopback host; no fragment, no spaces.
 URI_PATTERN = (
-    r"^(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1))(?::[0-9]{1,5})?"
+    r"^(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1|\[::1\]))(?::[0-9]{1,5})?"
     r"(?:[/?][^#\s]*)?$"
 )
 RedirectUri = Annotated[str, Field(max_length=500, json_schema_extra={"pattern": URI_PATTERN})]

@@ -23,6 +23,7 @@ from portti.errors import (
     RateLimited,
     StepUpRequired,
     ValidationFailed,
+    field_message,
 )
 from portti.i18n import _l, localize
 from portti.web.render import render
@@ -175,7 +176,7 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = [
             {
                 "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                "message": e["msg"],
+                "message": field_message(e["msg"]),
             }
             for e in exc.errors()
         ]
