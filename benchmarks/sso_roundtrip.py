@@ -101,7 +101,9 @@ def seed_portti(settings) -> tuple[str, str, str]:  # type: ignore[no-untyped-de
             person = f.person(db, "Kaisa", "Mäkinen")
             f.member(db, person, company, ["user_admin", "bookkeeper"])
             reg = ClientService(db, clock, AuditLog(db, clock), settings.secret).register(
-                ClientInput(name="bench", redirect_uris=[REDIRECT]), actor_person_id=None
+                # First party: no consent page, like the oidc-provider side's client.
+                ClientInput(name="bench", redirect_uris=[REDIRECT], first_party=True),
+                actor_person_id=None,
             )
             sessions = SessionService(
                 db, clock, idle=timedelta(hours=8), absolute=timedelta(hours=12)

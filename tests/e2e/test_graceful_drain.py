@@ -64,6 +64,9 @@ class Instance:
     workdir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # The address people use: the balancer's, the same for every instance behind it (the app
+    # refuses a login asked for on another site than the service's own, SEC-16).
+    public_url: str = "http://portti.test"
 
     @property
     def url(self) -> str:
@@ -72,7 +75,7 @@ class Instance:
     def start(self) -> None:
         env = server_env(
             self.database_url,
-            self.url,
+            self.public_url,
             SECRET_KEY,
             PORTTI_QR_RECHECK_SECONDS="0.5",
             PORTTI_QR_KEEPALIVE_SECONDS="1",

@@ -93,6 +93,7 @@ def spa(live_server, tmp_path) -> Iterator[tuple[SpaServer, dict[str, Any]]]:  #
         [sys.executable, "-m", "portti.cli", "clients", "register", "--name", "Numerot SPA",
          "--auth-method", "none", "--redirect-uri", f"{here}/",
          "--post-logout-redirect-uri", f"{here}/", "--web-origin", here,
+         "--first-party",  # the operator's own app: no consent page (tests/…/test_consent.py)
          "--json-out", str(out)],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip

@@ -226,7 +226,9 @@ def two_instances(
                 procs.append(
                     subprocess.Popen(
                         [sys.executable, "-m", "portti.cli", "serve", "--port", str(port)],
-                        env={**base, "PORTTI_BASE_URL": url},
+                        # One service at one address: the browser's (SEC-16 refuses a login
+                        # asked for on another site than the approving instance's own).
+                        env={**base, "PORTTI_BASE_URL": f"http://127.0.0.1:{ports[0]}"},
                         stdout=out,
                         stderr=subprocess.STDOUT,
                     )

@@ -10,7 +10,7 @@ import pytest
     ("language", "heading", "phrase"),
     [
         ("fi", "# Portin käyttöehdot", "Kirjaudu ulos kaikilta laitteilta"),
-        ("sv", "# Porttis användarvillkor", "Logga ut från alla enheter"),
+        ("sv", "# Portti – användarvillkor", "Logga ut från alla enheter"),
         ("en", "# Portti terms of service", "Log out from all devices"),
     ],
 )

@@ -69,7 +69,7 @@ def test_the_browser_and_place_are_in_the_phones_language(
     asking = scanned(phone, db, settings, clock, open_qr_login(browser))
     assert (asking["browser"], asking["place"]) == ("Chrome on Windows", "This network")
     fi = approval_in(phone, asking["approval_id"], "fi")
-    assert (fi["browser"], fi["place"]) == ("Chrome, Windows", "Tämä verkko")
+    assert (fi["browser"], fi["place"]) == ("Chrome (Windows)", "Tämä verkko")
     sv = approval_in(phone, asking["approval_id"], "sv")
     assert (sv["browser"], sv["place"]) == ("Chrome på Windows", "Det här nätverket")
 

@@ -188,9 +188,12 @@ function screenProblem(title, error, actions) {
 }
 
 function screenActivationEnded(error) {
-  const replaced = error?.problem?.reason === "superseded";
-  // A replaced invitation has not expired: the screen says the activation ended, the detail why.
-  screenProblem(replaced ? t("activation_ended_title") : error?.title || t("activation_ended_title"), error, [
+  const reason = error?.problem?.reason;
+  const replaced = reason === "superseded";
+  // Only an expired invitation is titled so: a replaced or cancelled one has not expired, and the
+  // screen says the activation ended, the detail why.
+  const expired = !reason || reason === "expired";
+  screenProblem(expired && error?.title ? error.title : t("activation_ended_title"), error, [
     replaced
       ? button(t("enter_new_code"), screenSignupCode, "primary")
       : button(t("start_again"), () => screenWelcome(), "primary"),
@@ -569,7 +572,8 @@ async function screenConfirmPin(firstPin) {
     }
     const key = await makeDeviceKey();
     const body = {
-      name: `Portti web app on ${platformName().split(" ")[0]}`,
+      // The system's name only: pages show it in every language, with added and last used.
+      name: platformName().split(" ")[0],
       platform: platformName(),
       key_alg: key.alg,
       public_key: key.publicKey,
@@ -581,7 +585,18 @@ async function screenConfirmPin(firstPin) {
       body.biometric_key_alg = "webauthn";
       body.biometric_public_key = credential.publicKey;
     }
-    const answer = await activationCall("POST", "/activations/current/device", body);
+    let answer;
+    try {
+      answer = await activationCall("POST", "/activations/current/device", body);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "pin_too_simple") {
+        // The rule is the server's: back to choosing the PIN, with its reason (not a dead end
+        // on the confirming screen, where a new PIN could never match).
+        screenCreatePin(error.errors[0]?.message || error.detail);
+        return;
+      }
+      throw error;
+    }
     state.device = {
       deviceId: answer.device_id,
       alg: key.alg,
