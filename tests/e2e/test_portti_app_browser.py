@@ -254,7 +254,7 @@ def test_the_whole_story_in_the_portti_app(
     expect(app.get_by_text(f"{KH} invited you to {DESIGN}.")).to_be_visible()
     app.get_by_role("button", name="Didn't get the code?").click()
     app.get_by_role("button", name="Resend code?").click()
-    expect(app.get_by_role("status")).to_contain_text("You can ask for 1 more new codes.")
+    expect(app.get_by_role("status")).to_contain_text("You can ask for 1 more new code.")
     axe_check(app, "SMS code", screens)
     sms = mailbox(app, "sms", who.phone, count=2)[0]  # the newest code replaced the first
     app.get_by_label("Confirmation code").fill(sms_code_in(sms["text"]))

@@ -163,6 +163,12 @@ DETAIL_VALUES: dict[str, LazyText] = {
     "rate_limited": _l("too many attempts"),
     "membership_ended": _l("rights ended"),
     "no_membership": _l("no valid rights"),
+    "removed_by_admin": _l("removed by a user administrator"),
+    "origin_mismatch": _l("asked for on another site"),
+    "session_expired": _l("the login session ended"),
+    "consent_denied": _l("not allowed by the person"),
+    "acr_not_met": _l("the login was not strong enough"),
+    "sms": _l("text message"),
 }
 
 

@@ -93,10 +93,11 @@ def _sector(uri: str) -> str:
 
 # What ``check_uri`` accepts, said in the schema too, so that the document is as strict as the
 # server (SEC-20): https with a host, or http on a loopback host; no fragment, no spaces.
-URI_PATTERN = (
-    r"^(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1|\[::1\]))(?::[0-9]{1,5})?"
-    r"(?:[/?][^#\s]*)?$"
-)
+_PORT = r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+_SITE = r"(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1|\[::1\]))" + _PORT
+URI_PATTERN = _SITE.join(("^", r"(?:[/?][^#\s\x00-\x1f\x7f\x85\\*]*)?$"))
+# A web origin as the server takes it: a site without a path; blank ones are left out.
+ORIGIN_PATTERN = _SITE.join((r"^(?:", "/?)?$"))
 RedirectUri = Annotated[str, Field(max_length=500, json_schema_extra={"pattern": URI_PATTERN})]
 
 
@@ -123,7 +124,9 @@ class ClientInput(BaseModel):
     # Portti's own application: the consent page is skipped for it.
     first_party: bool = False
     # Origins of single-page apps allowed to call the token endpoint and UserInfo (CORS).
-    web_origins: list[str] = Field(default_factory=list, max_length=10)
+    web_origins: list[Annotated[str, Field(json_schema_extra={"pattern": ORIGIN_PATTERN})]] = Field(
+        default_factory=list, max_length=10
+    )
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
     @classmethod
