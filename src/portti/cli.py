@@ -496,7 +496,7 @@ def secrets_rotate() -> None:
         console.print(
             "Everything sealed is now under the current secret. Remove "
             "PORTTI_PREVIOUS_SECRET_KEYS once the codes made before the rotation have expired "
-            "(an invitation's sign-up code lives 14 days; see docs/operations.md)."
+            "(a day: an invitation's sign-up code lives 24 hours; see docs/operations.md)."
         )
     else:
         console.print("No previous secret is configured: nothing was under another one.")

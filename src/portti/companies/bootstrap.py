@@ -125,10 +125,15 @@ class Bootstrap:
         kind = CompanyKind(kind)
         existing = self.db.scalar(select(Company).where(Company.business_id == bid))
         if existing is not None:
-            wanted = {"name": name, "kind": kind, "language": language, "time zone": timezone}
+            wanted = {
+                "name": name,
+                "kind": str(getattr(kind, "value", kind)),
+                "language": language,
+                "time zone": timezone,
+            }
             there = {
                 "name": existing.name,
-                "kind": existing.kind,
+                "kind": str(getattr(existing.kind, "value", existing.kind)),
                 "language": existing.default_language,
                 "time zone": existing.timezone,
             }
@@ -184,7 +189,7 @@ class Bootstrap:
         if client_company.kind != CompanyKind.COMPANY:
             raise BootstrapError(
                 f"{client_company.name} ({client_company.business_id}) is not a client company "
-                f"(it is a {client_company.kind})"
+                f"(its kind is {getattr(client_company.kind, 'value', client_company.kind)})"
             )
         current = client_company.accounting_office
         if current is not None and current.id == office_company.id:

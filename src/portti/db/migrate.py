@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -36,8 +38,18 @@ def upgrade_sql(url: str, revision: str = "head", current: str | None = None) ->
         raise ValueError("--sql is for PostgreSQL; SQLite migrates in place (`portti migrate`)")
     if current is None:
         current = current_revision(url)
+    if current is not None and current == (head_revision() if revision == "head" else revision):
+        raise ValueError(f"Nothing to print: the database is at {current} already")
     cfg = alembic_config(url)
-    command.upgrade(cfg, f"{current}:{revision}" if current else revision, sql=True)
+    # Into a buffer first: a migration that refuses offline mode must not leave half a script
+    # on standard output.
+    buffer = io.StringIO()
+    cfg.output_buffer = buffer
+    try:
+        command.upgrade(cfg, f"{current}:{revision}" if current else revision, sql=True)
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from None
+    sys.stdout.write(buffer.getvalue())
 
 
 def current_revision(url: str) -> str | None:

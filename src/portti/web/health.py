@@ -4,8 +4,11 @@
 Plain Starlette routes ahead of the application's: no per-request database session, no unit of
 work, no templates. ``/healthz`` answers that the process runs (a liveness probe restarts a
 process that stopped answering, so it must not depend on the database). ``/readyz`` checks what
-a request needs — the database, its schema at the migrations' head, Portti's key store, Redis
-when configured — and answers 503 naming what failed; its result is kept a second so that a
+a request needs — the database, its schema at the migrations' head, Portti's key store — and
+answers 503 naming what failed. Redis, when configured, is checked and reported too, but it is an
+accelerator (OPS-16: without it logins go on, slower to hear of an approval): an unreachable Redis
+makes the answer ``degraded``, still 200, so that a shared Redis's outage does not take every
+instance out of the load balancer. The result is kept a second so that a
 burst of probes costs one round of checks. ``/metrics`` is the Prometheus exposition, for the
 networks in ``PORTTI_METRICS_NETWORKS`` or a bearer ``PORTTI_METRICS_TOKEN``.
 """
@@ -190,11 +193,15 @@ def health_routes(rt: Runtime) -> list[Route]:
             checks = await readiness.results()
         except TimeoutError:
             checks = {"database": "failed: the checks did not finish in time"}
-        ready = all(v == "ok" for v in checks.values())
-        body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "checks": checks}
-        if not ready:
-            body["failing"] = [k for k, v in checks.items() if v != "ok"]
-        return JSONResponse(body, status_code=200 if ready else 503, headers=NO_STORE)
+        failing = [k for k, v in checks.items() if v != "ok" and not k.startswith("redis")]
+        degraded = [k for k, v in checks.items() if v != "ok" and k.startswith("redis")]
+        status = "unavailable" if failing else "degraded" if degraded else "ok"
+        body: dict[str, Any] = {"status": status, "checks": checks}
+        if failing:
+            body["failing"] = failing
+        if degraded:
+            body["degraded"] = degraded
+        return JSONResponse(body, status_code=503 if failing else 200, headers=NO_STORE)
 
     def allowed(request: Request) -> bool:
         if token is not None:

@@ -88,6 +88,11 @@ def test_migrate_sql_prints_the_statements_and_changes_nothing():  # OPS-3
         assert "ALTER TABLE" in out.stdout or "CREATE" in out.stdout
         assert "UPDATE alembic_version SET version_num='0010'" in out.stdout
         assert current_revision(url) == "0009"  # nothing ran
+        # To the head: 0014 re-seals keys in Python and cannot be printed. The refusal comes
+        # alone, never after half a script a DBA might run.
+        whole = _portti(url, "migrate", "--sql")
+        assert whole.returncode == 2 and "--to 0014" in whole.stdout
+        assert "BEGIN" not in whole.stdout and "Traceback" not in whole.stderr
 
 
 def test_migrate_sql_on_sqlite_says_it_is_for_postgresql(tmp_path: Path):  # OPS-3
