@@ -377,6 +377,12 @@ class Settings(BaseSettings):
             and self.host not in {"127.0.0.1", "localhost", "::1"}
         ):
             raise ValueError("PORTTI_BASE_URL must be https:// outside localhost in production")
+        if not self.mail_url.startswith(("dev://", "smtp://", "smtps://")):
+            raise ValueError(
+                "PORTTI_MAIL_URL must be dev://, smtp://user:password@host:port or smtps://…"
+            )
+        if not self.sms_url.startswith(("dev://", "http://", "https://")):
+            raise ValueError("PORTTI_SMS_URL must be dev:// or the SMS gateway's http(s):// URL")
         if self.mode is Mode.PRODUCTION and "dev://" in (self.mail_url, self.sms_url):
             raise ValueError(
                 "PORTTI_MAIL_URL and PORTTI_SMS_URL must name real transports in production "

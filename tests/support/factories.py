@@ -137,6 +137,7 @@ def account(
     import pyotp
 
     from portti.accounts.passwords import normalise_password
+    from portti.accounts.services import totp_context
     from portti.infra.crypto import SecretBox
 
     seed = pyotp.random_base32()
@@ -146,12 +147,14 @@ def account(
         email_verified_at=NOW,
         password_hash=hasher.hash(normalise_password(password)),  # type: ignore[attr-defined]
         password_changed_at=NOW,
-        totp_secret_sealed=SecretBox(secret, "totp").seal(seed),
         totp_confirmed_at=NOW,
         failed_logins=0,
         requires_invitation=False,
         created_at=NOW,
     )
     db.add(acc)
+    db.flush()
+    # Sealed to its account, as AccountService.start_totp seals it (SEC-25).
+    acc.totp_secret_sealed = SecretBox(secret, "totp").seal(seed, context=totp_context(acc.id))
     db.flush()
     return acc, seed

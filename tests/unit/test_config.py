@@ -32,6 +32,8 @@ def test_production_settings_with_everything_given_are_accepted() -> None:  # OP
         ({"test_idp_enabled": True}, "test identity provider"),
         ({"mail_url": "dev://"}, "real transports"),
         ({"sms_url": "dev://"}, "real transports"),
+        ({"mail_url": "smtpx://mail.example"}, "PORTTI_MAIL_URL must be"),
+        ({"sms_url": "not-a-url"}, "PORTTI_SMS_URL must be"),
     ],
 )
 def test_unsafe_production_settings_are_refused(change, message) -> None:  # OPS-4

@@ -37,7 +37,7 @@ from portti.accounts.errors import (
 )
 from portti.accounts.models import Account, TermsAcceptance
 from portti.accounts.passwords import PasswordPolicy, make_password_hasher
-from portti.accounts.services import AccountService, TotpEnrolment
+from portti.accounts.services import AccountService, TotpEnrolment, totp_context
 from portti.audit.models import AuditEvent
 from portti.audit.services import AuditLog
 from portti.config import Settings
@@ -46,7 +46,7 @@ from portti.devices.models import Activation, ActivationKind
 from portti.errors import DomainError, RateLimited, ValidationFailed
 from portti.infra.clock import OffsetClock
 from portti.infra.crypto import SecretBox
-from portti.infra.outbox import OutboxMessage, outbox_box
+from portti.infra.outbox import OutboxMessage, body_context, outbox_box
 from portti.people.models import Person
 from portti.runtime import Runtime
 from support import factories
@@ -109,7 +109,7 @@ def emails(db: Session, settings: Settings, to: str) -> list[dict[str, Any]]:
     )
     return [
         {"subject": m.subject, "kind": m.kind, "person_id": m.person_id}
-        | json.loads(box.open(m.sealed_body or ""))
+        | json.loads(box.open(m.sealed_body or "", context=body_context(m.id)))
         for m in rows
     ]
 
@@ -430,7 +430,10 @@ def test_the_totp_secret_is_sealed_in_the_database(
     sealed = db.execute(
         text("SELECT totp_secret_sealed FROM accounts WHERE id = :id"), {"id": made.account.id}
     ).scalar_one()
-    assert SecretBox(settings.secret, "totp").open(sealed) == made.secret
+    assert (
+        SecretBox(settings.secret, "totp").open(sealed, context=totp_context(made.account.id))
+        == made.secret
+    )
     for table in ("accounts", "activations", "audit_events", "outbox_messages"):
         assert not any(made.secret in v for v in raw_values(db, table)), table
 

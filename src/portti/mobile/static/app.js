@@ -931,7 +931,19 @@ function screenApproval(approval) {
     const nonce = challenge?.nonce;
     challenge = null; // every attempt uses its nonce up
     const body = nonce ? await proofFor("approve_login", nonce, context, how) : await proof("approve_login", context, how);
-    await appCall("POST", `/login-approvals/${approval.approval_id}/approve`, { ...body, number });
+    try {
+      await appCall("POST", `/login-approvals/${approval.approval_id}/approve`, { ...body, number });
+    } catch (error) {
+      if (error instanceof ApiError && LOGIN_OVER.has(error.code)) {
+        // The login cannot be approved any more (a wrong number ends it): say so, and lead
+        // home, not back to buttons that can only fail or raise a false alarm.
+        screenProblem(error.title || t("login_over_title"), error, [
+          button(t("back_to_home"), () => screenHome(), "primary"),
+        ]);
+        return;
+      }
+      throw error;
+    }
     screenHome(t("approved"));
   };
   const f = form([pin], t("approve_with_pin"), () => approve({ pin: pin.input.value }), [], confirmSite ? [confirmSite] : []);
@@ -956,7 +968,7 @@ function screenApproval(approval) {
       if (!(error instanceof ApiError && handleGlobal(error))) showError(f.box, error);
     }
   }, "danger");
-  extra.append(notMe);
+  extra.append(notMe, button(t("cancel"), () => screenHome(), "link"));
   if (foreign) {
     // Nothing to approve: the warning, what the site was, and the ways out.
     show(
@@ -976,6 +988,9 @@ function screenApproval(approval) {
     extra,
   );
 }
+
+// Answers after which a login cannot be approved any more: the approval screen gives way.
+const LOGIN_OVER = new Set(["number_mismatch", "login_ended", "login_expired", "approval_used", "approval_unknown"]);
 
 // "This wasn't me": what happened and what to do about it (UX-19).
 function screenRefused() {

@@ -128,6 +128,7 @@ export const CATALOGUES = {
     back_to_start: "Back to the start",
     back_to_home: "Back to the start page",
     activation_ended_title: "The activation has ended",
+    login_over_title: "The login can no longer be approved",
     activate_again_title: "Activate the app again",
     enter_new_code: "Enter the new sign-up code",
     forgot_pin: "Forgot your PIN?",
