@@ -39,7 +39,6 @@ RETRY_SECONDS = 5.0
 # this long before the limiter counts in memory.
 STORAGE_TIMEOUT_SECONDS = 0.5
 
-log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
@@ -146,7 +145,9 @@ class LimitsRateLimiter:
                 first = self._down_until is None
                 self._down_until = time.monotonic() + self._retry_seconds
             if first:
-                log.warning(
+                # A logger looked up now, not one cached at import: these are rare, and the
+                # logging set up at start (or a test's capture) is the one that applies.
+                structlog.get_logger(__name__).warning(
                     "rate_limit_storage_unavailable",
                     error=type(exc.storage_error).__name__,
                     fallback="memory",
@@ -159,7 +160,7 @@ class LimitsRateLimiter:
         if down_until is not None:
             with self._lock:
                 self._down_until = None
-            log.info("rate_limit_storage_restored")
+            structlog.get_logger(__name__).info("rate_limit_storage_restored")
         return result
 
 

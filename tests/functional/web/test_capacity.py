@@ -105,4 +105,6 @@ def test_twenty_requests_on_two_connections_never_fail_or_hang(  # OPS-16
     statuses = [status for status, _, _ in answers]
     assert set(statuses) <= {200, 503}, statuses
     assert statuses.count(200) >= 2
-    assert max(seconds for _, seconds, _ in answers) < 3.0
+    # A hang would be the pool timeout (seconds) times the queue: 10 s is generous on a loaded
+    # machine and still far from it.
+    assert max(seconds for _, seconds, _ in answers) < 10.0
