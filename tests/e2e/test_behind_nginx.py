@@ -184,7 +184,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             PORTTI_TRUSTED_PROXIES='["127.0.0.1/32"]',
             # The test identity provider is Portti itself at the public (nginx) address: its
             # token endpoint is called over TLS, so the instances trust the test certificate.
-            SSL_CERT_FILE=str(cert),
+            PORTTI_CA_BUNDLE=str(cert),
         )
         run_portti(["migrate"], env, work, logs / "prepare.log")
         run_portti(["demo"], env, work, logs / "prepare.log")
