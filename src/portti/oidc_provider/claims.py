@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from portti.companies.catalogue import OFFICE_MAIN_USER
@@ -179,8 +179,8 @@ class CompanyGrant:
         return {**self.company_claim(), "roles": self.roles, "profiles": self.profiles}
 
 
-# Three plain statements built once (the token endpoint runs them on every exchange): the
-# memberships with their companies, then their roles, then their profiles' names.
+# Plain statements built once (the token endpoint runs them on every exchange): the
+# memberships with their companies, then their roles and their profiles' names.
 _MEMBERSHIPS = (
     select(
         Membership.id,
@@ -198,13 +198,15 @@ _MEMBERSHIPS = (
 _OFFICE_CLIENTS = select(
     Company.accounting_office_id, Company.id, Company.name, Company.business_id
 ).where(Company.accounting_office_id.in_(bindparam("offices", expanding=True)))
-_ROLES = select(MembershipRole.membership_id, MembershipRole.role_code).where(
-    MembershipRole.membership_id.in_(bindparam("ids", expanding=True))
-)
-_PROFILES = (
-    select(MembershipProfile.membership_id, Profile.name)
+# The memberships' roles and their profiles' names in one statement: ("r", role code) and
+# ("p", profile name) rows.
+_ROLES_AND_PROFILES = union_all(
+    select(MembershipRole.membership_id, literal("r"), MembershipRole.role_code).where(
+        MembershipRole.membership_id.in_(bindparam("ids", expanding=True))
+    ),
+    select(MembershipProfile.membership_id, literal("p"), Profile.name)
     .join(Profile, Profile.id == MembershipProfile.profile_id)
-    .where(MembershipProfile.membership_id.in_(bindparam("ids", expanding=True)))
+    .where(MembershipProfile.membership_id.in_(bindparam("ids", expanding=True))),
 )
 
 
@@ -254,11 +256,9 @@ def companies_for(
         return []
     ids = list(every)
     roles: dict[int, list[str]] = {i: [] for i in ids}
-    for m_id, code in db.execute(_ROLES, {"ids": ids}):
-        roles[m_id].append(code)
     profiles: dict[int, list[str]] = {i: [] for i in ids}
-    for m_id, pname in db.execute(_PROFILES, {"ids": ids}):
-        profiles[m_id].append(pname)
+    for m_id, kind, name_or_code in db.execute(_ROLES_AND_PROFILES, {"ids": ids}):
+        (roles if kind == "r" else profiles)[m_id].append(name_or_code)
     by_company: dict[int, CompanyGrant] = {
         ref.id: CompanyGrant(company=ref, roles=sorted(roles[i]), profiles=sorted(profiles[i]))
         for i, ref in valid.items()

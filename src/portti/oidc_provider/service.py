@@ -104,6 +104,23 @@ _LOGIN = select(
     _logins.c.amr,
     _logins.c.ended_at,
 ).where(_logins.c.id == bindparam("id"))
+# The authorization step's statements, built once likewise: the client's open login through
+# the browser session, its update, and the code.
+_OPEN_LOGIN = (
+    select(_logins.c.id, _logins.c.company_id, _logins.c.acr, _logins.c.amr)
+    .where(
+        _logins.c.web_session_id == bindparam("ws"),
+        _logins.c.client_id == bindparam("cid"),
+        _logins.c.ended_at.is_(None),
+    )
+    .limit(1)
+)
+_UPDATE_LOGIN = (
+    update(_logins)
+    .where(_logins.c.id == bindparam("lid"))
+    .values(company_id=bindparam("c"), acr=bindparam("a"), amr=bindparam("m"))
+)
+_INSERT_CODE = insert(_codes)
 
 
 @dataclass(frozen=True)
@@ -492,62 +509,64 @@ class ProviderService:
         ws: WebSession,
         company_id: int | None,
         requested_acr: list[str],
-    ) -> OidcLogin:
-        login = self.db.scalars(
-            select(OidcLogin).where(
-                OidcLogin.web_session_id == ws.id,
-                OidcLogin.client_id == client.client_id,
-                OidcLogin.ended_at.is_(None),
-            )
-        ).first()
-        now = self.clock.now()
+    ) -> tuple[int, str | None]:
+        """The client's login through this browser session, (id, acr): the one already open,
+        brought up to date, or a new one. Plain statements: every authorization runs them."""
+        row = self.db.execute(_OPEN_LOGIN, {"ws": ws.id, "cid": client.client_id}).first()
         assurance = session_assurance(ws)
         acr, amr = assurance.acr_for(requested_acr), assurance.amr
-        if login is None:
-            device_id = self.db.scalars(
-                select(LoginTransaction.device_id).where(
-                    LoginTransaction.web_session_id == ws.id,
-                    LoginTransaction.purpose == LoginPurpose.LOGIN.value,
+        if row is not None:
+            login_id, old_company, old_acr, old_amr = row
+            if (old_company, old_acr, old_amr) != (company_id, acr, amr):
+                self.db.execute(
+                    _UPDATE_LOGIN,
+                    {"lid": login_id, "c": company_id, "a": acr, "m": amr},
                 )
-            ).first()
-            login = OidcLogin(
-                sid=secrets.token_urlsafe(24),
-                client_id=client.client_id,
-                person_id=ws.person_id,
-                web_session_id=ws.id,
-                device_id=device_id,
-                company_id=company_id,
-                auth_time=ws.created_at,
-                acr=acr,
-                amr=amr,
-                created_at=now,
-                logout_attempts=0,
+            return login_id, acr
+        device_id = self.db.scalars(
+            select(LoginTransaction.device_id).where(
+                LoginTransaction.web_session_id == ws.id,
+                LoginTransaction.purpose == LoginPurpose.LOGIN.value,
             )
-            self.db.add(login)
-            self.db.flush()
-        else:
-            login.company_id = company_id
-            login.acr, login.amr = acr, amr
-        return login
+        ).first()
+        login = OidcLogin(
+            sid=secrets.token_urlsafe(24),
+            client_id=client.client_id,
+            person_id=ws.person_id,
+            web_session_id=ws.id,
+            device_id=device_id,
+            company_id=company_id,
+            auth_time=ws.created_at,
+            acr=acr,
+            amr=amr,
+            created_at=self.clock.now(),
+            logout_attempts=0,
+        )
+        self.db.add(login)
+        self.db.flush()
+        return login.id, acr
 
     def _issue_code(self, req: ValidatedRequest, ws: WebSession, company_id: int | None) -> str:
         now = self.clock.now()
         p = req.params
-        login = self._login_for(req.client, ws, company_id, wanted_acr(p)[0])
+        login_id, acr = self._login_for(req.client, ws, company_id, wanted_acr(p)[0])
         code = secrets.token_urlsafe(32)
-        self.db.add(
-            AuthorizationCode(
-                code_hash=sha256_hex(code),
-                client_id=req.client.client_id,
-                login_id=login.id,
-                redirect_uri=p["redirect_uri"],
-                scope=p["scope"],
-                nonce=p.get("nonce"),
-                code_challenge=p.get("code_challenge"),
-                code_challenge_method="S256" if p.get("code_challenge") else None,
-                created_at=now,
-                expires_at=now + self.code_lifetime,
-            )
+        challenge = p.get("code_challenge")
+        self.db.execute(
+            _INSERT_CODE,
+            {
+                "code_hash": sha256_hex(code),
+                "client_id": req.client.client_id,
+                "login_id": login_id,
+                "redirect_uri": p["redirect_uri"],
+                "scope": p["scope"],
+                "nonce": p.get("nonce"),
+                "code_challenge": challenge,
+                "code_challenge_method": "S256" if challenge else None,
+                "created_at": now,
+                "expires_at": now + self.code_lifetime,
+                "used_at": None,
+            },
         )
         self.audit.record(
             AuditAction.OIDC_AUTHORIZED,
@@ -556,7 +575,7 @@ class ProviderService:
             subject_person_id=ws.person_id,
             client=req.client.client_id,
             scope=p["scope"],
-            acr=login.acr,
+            acr=acr,
         )
         out = {"code": code, "iss": self.issuer}
         if "state" in p:

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from portti.audit.models import AuditAction
+from portti.audit.services import AuditLog
 from portti.i18n import _l
 from portti.infra.ratelimit import client_network
 from portti.oidc_provider.claims import ACR_VALUES
@@ -56,8 +57,9 @@ from portti.web.deps import (
     DbSession,
     OptionalWebSession,
     Sessions,
-    SettingsDep,
+    Uow,
     client_ip,
+    request_context,
 )
 from portti.web.render import render as render_page
 
@@ -72,18 +74,20 @@ def issuer_of(request: Request) -> str:
     return str(runtime(request).settings.base_url).rstrip("/")
 
 
-async def get_provider(
-    request: Request, db: DbSession, clock: ClockDep, audit: Audit
-) -> ProviderService:
+async def get_provider(request: Request, uow: Uow) -> ProviderService:
+    """Built from the runtime and the request's unit of work alone: the provider's routes are
+    the busiest, and every sub-dependency is a step of FastAPI's own on each request."""
+    rt = runtime(request)
+    settings = rt.settings
     return ProviderService(
-        db,
-        clock,
-        audit,
-        issuer=issuer_of(request),
-        keys=runtime(request).oidc_keys,
-        secret=runtime(request).settings.secret,
-        code_lifetime=timedelta(seconds=runtime(request).settings.oidc_code_lifetime_seconds),
-        session_idle=timedelta(minutes=runtime(request).settings.session_idle_minutes),
+        uow.db,
+        rt.clock,
+        AuditLog(uow.db, rt.clock, request_context(request)),
+        issuer=str(settings.base_url).rstrip("/"),
+        keys=rt.oidc_keys,
+        secret=settings.secret,
+        code_lifetime=timedelta(seconds=settings.oidc_code_lifetime_seconds),
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
     )
 
 
@@ -447,10 +451,8 @@ class _ClientCall:
 
 
 @router.post("/oidc/token")
-def token(
-    request: Request, provider: Provider, settings: SettingsDep, form: TokenFormDep
-) -> Response:
-    call = _ClientCall(request, provider, settings.secret)
+def token(request: Request, provider: Provider, form: TokenFormDep) -> Response:
+    call = _ClientCall(request, provider, provider.secret)
     try:
         client = call.authenticate(form)
         if form.grant_type == "authorization_code":
@@ -470,11 +472,9 @@ def token(
 
 
 @router.post("/oidc/revoke")
-def revoke_token(
-    request: Request, provider: Provider, settings: SettingsDep, form: TokenFormDep
-) -> Response:
+def revoke_token(request: Request, provider: Provider, form: TokenFormDep) -> Response:
     """RFC 7009: the client revokes a refresh or access token it was given (``revocation.py``)."""
-    call = _ClientCall(request, provider, settings.secret)
+    call = _ClientCall(request, provider, provider.secret)
     try:
         client = call.authenticate(form)
         if not form.token:

@@ -150,7 +150,11 @@ async def get_session_service(request: Request, db: DbSession) -> SessionService
 Sessions = Annotated[SessionService, Depends(get_session_service)]
 
 
-def get_optional_session(request: Request, sessions: Sessions, uow: Uow) -> WebSession | None:
+def get_optional_session(request: Request, uow: Uow) -> WebSession | None:
+    # The session service is built here, not taken as a dependency: nearly every page and the
+    # provider's authorization endpoint resolve the session, and each sub-dependency is a step
+    # of FastAPI's own on every request.
+    sessions = sessions_from(runtime(request), uow.db)
     ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
     if ws is not None:
         request.state.session_id = ws.id
