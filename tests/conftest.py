@@ -55,6 +55,27 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     return ServerModulesTogether(config, log)
 
 
+# The PostgreSQL pass runs what the database can change: the functional tests, the end-to-end
+# and interoperability tests that start servers on it, and the benchmarks' PostgreSQL runs. The
+# unit tests, the OpenAPI contract fuzzing and the browser walks drive the same code whatever the
+# database (their servers' storage is covered by the functional tests): they run in the SQLite
+# pass only. PORTTI_TEST_EVERY_PASS=1 runs them in both.
+SQLITE_PASS_ONLY = ("tests/unit/", "tests/contract/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND != "postgresql" or os.environ.get("PORTTI_TEST_EVERY_PASS"):
+        return
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        once = item.nodeid.startswith(SQLITE_PASS_ONLY) or item.get_closest_marker("browser")
+        (dropped if once else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def _template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if BACKEND == "postgresql":
