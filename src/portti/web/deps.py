@@ -151,9 +151,16 @@ Sessions = Annotated[SessionService, Depends(get_session_service)]
 
 
 def get_optional_session(request: Request, uow: Uow) -> WebSession | None:
-    # The session service is built here, not taken as a dependency: nearly every page and the
-    # provider's authorization endpoint resolve the session, and each sub-dependency is a step
-    # of FastAPI's own on every request.
+    return optional_session(request, uow)
+
+
+def optional_session(request: Request, uow: UnitOfWork) -> WebSession | None:
+    """The browser's Portti session, or None. A handler thread's work (it reads the database):
+    ``get_optional_session`` as a dependency, or called in a route's own hop to a thread.
+
+    The session service is built here, not taken as a dependency: nearly every page and the
+    provider's authorization endpoint resolve the session, and each sub-dependency is a step
+    of FastAPI's own on every request."""
     sessions = sessions_from(runtime(request), uow.db)
     ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
     if ws is not None:
