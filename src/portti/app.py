@@ -33,6 +33,7 @@ from portti.oidc_provider.cors import PublicDocumentsCors
 from portti.runtime import Runtime
 from portti.web.access import AccessLogMiddleware
 from portti.web.admission import Admission, AdmissionMiddleware
+from portti.web.api_docs import api_docs_routes
 from portti.web.cookies import SESSION, cookie_name
 from portti.web.csrf import csrf_token
 from portti.web.deps import UnitOfWorkDep
@@ -223,7 +224,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version=__version__,
         description="Onboarding and login for people without a national e-ID.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        # Served by Portti itself (web/api_docs.py): FastAPI's page loads Swagger UI from a CDN.
+        docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
         # One transaction per request, ended before the response is sent (web/uow.py).
@@ -272,6 +274,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Probes and the metrics scrape: plain routes ahead of every router (web/health.py).
     app.router.routes[:0] = health_routes(rt)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+    app.router.routes.extend(api_docs_routes())
     from portti.mobile import views as mobile_views
 
     app.mount("/app/static", StaticFiles(directory=str(mobile_views.STATIC_DIR)), name="app_static")

@@ -66,3 +66,17 @@ def test_support_registers_a_single_page_app_with_the_new_settings(
     assert client.allowed_scopes == ["openid", "profile", "email", "companies", "offline_access"]
     assert client.web_origins == ["https://spa.example"]
     assert client.id_token_signed_response_alg == "ES256" and client.first_party is True
+
+
+def test_the_api_reference_renders_from_portti_itself(page, tmp_path) -> None:
+    """/api/docs: Swagger UI from Portti's own assets under its Content-Security-Policy (the
+    fixture fails on a refused script or style), listing the API's operations."""
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto("/api/docs")
+    expect(page).to_have_title("Portti API reference")
+    expect(page.get_by_role("heading", name="Portti")).to_be_visible()
+    expect(page.get_by_text("/api/v1/companies").first).to_be_visible()
+    page.screenshot(path=str(tmp_path / "api-docs.png"), full_page=False)
+    base = page.url.split("/api/docs")[0]
+    assert requests and all(url.startswith(base) for url in requests), requests
