@@ -19,6 +19,14 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def print_table(table: Table) -> None:
+    """A table at the terminal's width now (COLUMNS), not at import; piped or redirected, whole
+    (a script or a file gets every cell, where a terminal's 80 columns would cut them short)."""
+    import sys
+
+    Console(width=None if sys.stdout.isatty() else 10_000).print(table)
+
+
 def _settings() -> Settings:
     """The settings, or each wrong one named on stderr and exit status 2."""
     try:
@@ -98,7 +106,7 @@ def keys_list() -> None:
                     k.active_from.isoformat(timespec="seconds"),
                     "yes" if k.kid in published else "no",
                 )
-        console.print(table)
+        print_table(table)
 
     _with_key_store(settings, show)
 
@@ -359,7 +367,7 @@ def companies_list() -> None:
                 )
     finally:
         engine.dispose()
-    Console().print(table)  # the terminal's width now (COLUMNS), not at import
+    print_table(table)
 
 
 @companies_cli.command("link-office")
@@ -433,7 +441,7 @@ def demo(
         table.add_column(col)
     for row in demo_logins():
         table.add_row(*row)
-    console.print(table)
+    print_table(table)
 
 
 @cli.command()
@@ -491,7 +499,7 @@ def secrets_rotate() -> None:
     table.add_column("Rows", justify="right")
     for name, n in changed.items():
         table.add_row(name, str(n))
-    console.print(table)
+    print_table(table)
     if ring.previous:
         console.print(
             "Everything sealed is now under the current secret. Remove "
@@ -523,7 +531,7 @@ def purge() -> None:
     table.add_column("Rows removed", justify="right")
     for name, n in report.removed.items():
         table.add_row(name, str(n))
-    console.print(table)
+    print_table(table)
     if report.audit_exported_to:
         console.print(f"Audit events written to {report.audit_exported_to} before removal.")
     if report.audit_kept_because:

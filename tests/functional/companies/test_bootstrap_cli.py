@@ -120,7 +120,8 @@ def test_link_office_lets_the_office_serve_a_client_once(env, db):  # OPS-10
 
     again = run(env, *link)
     assert again.exit_code == 0 and "nothing changed" in again.output
-    listed = run({**env, "COLUMNS": "200"}, "companies", "list")
+    # Piped (not a terminal), the table is whole even at a terminal width of 60 columns.
+    listed = run({**env, "COLUMNS": "60"}, "companies", "list")
     assert listed.exit_code == 0
     row = next(line for line in listed.output.splitlines() if "Kahvila Aalto Oy" in line)
     assert "2345678-0" in row and "Numerot Oy (0112038-9)" in row and "Europe/Helsinki" in row
