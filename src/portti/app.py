@@ -287,6 +287,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.invitations import messages as invitations_messages
     from portti.invitations import views as invitations_views
     from portti.keys import views as keys_views
+    from portti.machines import admin as machines_admin
     from portti.oidc_provider import admin as oidc_admin
     from portti.oidc_provider import views as oidc_views
     from portti.strongauth import views as strongauth_views
@@ -313,6 +314,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(oidc_views.browser)
     app.include_router(oidc_admin.api)
     app.include_router(oidc_admin.views)
+    app.include_router(machines_admin.api)
+    app.include_router(machines_admin.views)
     app.include_router(keys_views.router)
     app.include_router(mobile_views.router)
     app.include_router(accounts_views.router)

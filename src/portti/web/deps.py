@@ -27,6 +27,7 @@ from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox, outbox_box
 from portti.runtime import Runtime, runtime
 from portti.web.cookies import session_cookie_name
+from portti.web.csrf import carries_bearer
 from portti.web.uow import UnitOfWork
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
@@ -151,6 +152,10 @@ Sessions = Annotated[SessionService, Depends(get_session_service)]
 
 
 def get_optional_session(request: Request, sessions: Sessions, uow: Uow) -> WebSession | None:
+    if carries_bearer(request):
+        # A machine client's request (PRV-1): it acts by its token only, never by a cookie
+        # the same client might carry; and it skipped the CSRF check on that ground.
+        return None
     ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
     if ws is not None:
         request.state.session_id = ws.id
