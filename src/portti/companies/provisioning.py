@@ -157,7 +157,7 @@ class ProvisioningService:
         company = self.db.get(Company, company_id)
         if company is not None and company.closed_at is not None and machine.may_act_on(company.id):
             raise CompanyClosed()
-        company, _ = machine_grant(self.db, machine, company_id)
+        company, _ = machine_grant(self.db, machine, company_id, self.audit)
         return company
 
     def create(self, machine: MachinePrincipal, data: CompanyInput) -> Created:
@@ -276,7 +276,7 @@ class ProvisioningService:
         company = self.db.get(Company, company_id)
         if company is not None and company.closed_at is not None and machine.may_act_on(company.id):
             return company
-        company, _ = machine_grant(self.db, machine, company_id)
+        company, _ = machine_grant(self.db, machine, company_id, self.audit)
         now = self.clock.now()
         yesterday = local_today(company, now) - timedelta(days=1)
         ended = []

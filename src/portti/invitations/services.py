@@ -231,7 +231,7 @@ class InvitationService:
         if actor.machine is not None:
             # Business software naming a company's first user administrator (PRV-2): its
             # registration decides, and step-up is a person's.
-            company, grant = machine_grant(self.db, actor.machine, company_id)
+            company, grant = machine_grant(self.db, actor.machine, company_id, self.audit)
             change = False
         else:
             company, grant = self.policy.require_admin(actor.acting_person_id, company_id)

@@ -148,3 +148,20 @@ def test_the_command_line_registers_a_machine_client_and_prints_the_secret_once(
         env=env,
     )
     assert refused.exit_code == 2 and "scopes" in refused.output
+
+
+def test_the_openapi_document_names_the_machine_token_scheme(client):  # PRV-1 PRV-2
+    doc = client.get("/api/openapi.json").json()
+    scheme = doc["components"]["securitySchemes"]["machineToken"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    for path, method in (
+        ("/api/v1/companies", "post"),
+        ("/api/v1/companies/{company_id}", "patch"),
+        ("/api/v1/companies/{company_id}/close", "post"),
+        ("/api/v1/companies/{company_id}/accounting-office", "put"),
+        ("/api/v1/companies/{company_id}/first-admin", "post"),
+        ("/api/v1/companies/{company_id}/members", "get"),
+        ("/api/v1/companies/{company_id}/members", "post"),
+        ("/api/v1/companies/{company_id}/members/{membership_id}", "patch"),
+    ):
+        assert {"machineToken": []} in doc["paths"][path][method]["security"], (path, method)
