@@ -281,6 +281,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     from portti.accounts import views as accounts_views
     from portti.companies import api as companies_api
+    from portti.companies import provisioning_api as companies_provisioning_api
     from portti.companies import views as companies_views
     from portti.devices import admin_api as devices_admin_api
     from portti.devices import app_api as devices_app_api
@@ -290,6 +291,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.invitations import messages as invitations_messages
     from portti.invitations import views as invitations_views
     from portti.keys import views as keys_views
+    from portti.machines import admin as machines_admin
     from portti.oidc_provider import admin as oidc_admin
     from portti.oidc_provider import views as oidc_views
     from portti.strongauth import views as strongauth_views
@@ -306,6 +308,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(strongauth_views.router)
     app.include_router(companies_views.router)
     app.include_router(companies_api.router)
+    app.include_router(companies_provisioning_api.router)
     app.include_router(invitations_views.router)
     app.include_router(invitations_admin_api.router)
     app.include_router(invitations_app_api.router)
@@ -316,6 +319,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(oidc_views.browser)
     app.include_router(oidc_admin.api)
     app.include_router(oidc_admin.views)
+    app.include_router(machines_admin.api)
+    app.include_router(machines_admin.views)
     app.include_router(keys_views.router)
     app.include_router(mobile_views.router)
     app.include_router(accounts_views.router)

@@ -273,6 +273,82 @@ def clients_register(
         print(json.dumps(out, indent=2))
 
 
+@clients_cli.command("register-machine")
+def clients_register_machine(
+    name: str = typer.Option(..., help="The business software's name (the audit log shows it)."),
+    scope: list[str] = typer.Option(
+        ...,
+        help="What it may do; repeatable: companies:write, members:read, members:write, scim.",
+    ),
+    company_id: list[int] = typer.Option([], help="A company it may act on; repeatable."),
+    all_companies: bool = typer.Option(
+        False, help="Every company, and it may create companies (instead of --company-id)."
+    ),
+    auth_method: str = typer.Option(
+        "client_secret_basic", help="client_secret_basic or private_key_jwt."
+    ),
+    jwks_file: Path | None = typer.Option(
+        None, help="The client's public JWK set (private_key_jwt)."
+    ),
+    json_out: Path | None = typer.Option(
+        None, help="Write the registration (with the secret) to this file instead of printing."
+    ),
+) -> None:
+    """Register a machine client (client credentials, PRV-1); its secret is shown (or written)
+    this once."""
+    import json
+
+    from pydantic import ValidationError
+
+    from portti.audit.services import AuditLog
+    from portti.db.session import make_engine, make_session_factory
+    from portti.errors import DomainError
+    from portti.infra.clock import SystemClock
+    from portti.infra.secret_material import load as load_secret_material
+    from portti.machines.registry import MachineClientInput, MachineClientService
+    from portti.oidc_provider.clients import ClientService
+
+    settings = _settings()
+    try:
+        data = MachineClientInput.model_validate(
+            {
+                "name": name,
+                "scopes": scope,
+                "companies": "all" if all_companies else company_id,
+                "auth_method": auth_method,
+                "jwks": json.loads(jwks_file.read_text()) if jwks_file else None,
+            }
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "client"
+            typer.echo(f"{where}: {field_message(error['msg'])}", err=True)
+        raise typer.Exit(2) from None
+    engine = make_engine(settings.database_url)
+    clock = SystemClock()
+    try:
+        load_secret_material(make_session_factory(engine), settings.secret, clock)
+        with make_session_factory(engine)() as db:
+            clients = ClientService(db, clock, AuditLog(db, clock), settings.secret)
+            try:
+                reg = MachineClientService(clients).register(data, actor_person_id=None)
+            except DomainError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(2) from None
+            db.commit()
+    finally:
+        engine.dispose()
+    base = settings.base_url.rstrip("/")
+    out = {**reg.model_dump(mode="json"), "token_endpoint": f"{base}/oidc/token", "api": base}
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(out, indent=2))
+        json_out.chmod(0o600)
+        console.print(f"Registered {reg.client_id}; written to {json_out}")
+    else:
+        print(json.dumps(out, indent=2))
+
+
 companies_cli = typer.Typer(
     help="Companies, accounting offices and the operator company (day-one set-up).",
     no_args_is_help=True,

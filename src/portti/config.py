@@ -250,6 +250,9 @@ class Settings(BaseSettings):
     # often (the back-channel logout worker runs the sweep).
     oidc_code_lifetime_seconds: int = Field(default=60, ge=1, le=600)
     oidc_membership_sweep_seconds: float = Field(default=60, gt=0)
+    # Access tokens of machine clients (client credentials, PRV-1): short-lived, as nothing
+    # revokes them; narrowing or disabling the client takes effect at once anyway.
+    machine_token_lifetime_seconds: int = Field(default=600, ge=30, le=3600)
 
     test_idp_enabled: bool = False
     oidc_providers: list[OidcProviderSettings] = Field(default_factory=list)

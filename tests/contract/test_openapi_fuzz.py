@@ -62,7 +62,11 @@ REFUSED_SECRET = {400, 401, 403, 404, 409, 410, 429}
 # A client's ``jwks`` must hold real public keys, and a pairwise client's redirect URIs must share
 # one host (SEC-18), which JSON Schema cannot say: a schema-valid body may be refused for those
 # alone (and for nothing else).
-JWKS_OPERATIONS = {"POST /api/v1/oidc-clients", "PUT /api/v1/oidc-clients/{client_id}"}
+JWKS_OPERATIONS = {
+    "POST /api/v1/oidc-clients",
+    "PUT /api/v1/oidc-clients/{client_id}",
+    "POST /api/v1/machine-clients",
+}
 ONE_HOST = "a pairwise client's redirect URIs must all be on one host"
 
 

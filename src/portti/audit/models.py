@@ -86,6 +86,9 @@ class AuditAction(StrEnum):
     OIDC_LOGOUT = "oidc_logout"
     OIDC_CONSENT_GRANTED = "oidc_consent_granted"
     OIDC_CONSENT_REVOKED = "oidc_consent_revoked"
+    # Business software provisioning companies (PRV-2)
+    COMPANY_RENAMED = "company_renamed"
+    COMPANY_CLOSED = "company_closed"
 
 
 class AuditEvent(Model):
@@ -97,6 +100,8 @@ class AuditEvent(Model):
     # Plain ids, no foreign keys: the log outlives what it speaks of and is never rewritten.
     company_id: Mapped[int | None]
     actor_person_id: Mapped[int | None]
+    # A machine client acting (PRV-1): its OAuth client id; actor_person_id is then None.
+    actor_client_id: Mapped[str | None] = mapped_column(String(64))
     subject_person_id: Mapped[int | None]
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
@@ -106,4 +111,5 @@ class AuditEvent(Model):
 Index("ix_audit_events_company", AuditEvent.company_id, AuditEvent.id)
 Index("ix_audit_events_subject", AuditEvent.subject_person_id, AuditEvent.id)
 Index("ix_audit_events_actor", AuditEvent.actor_person_id, AuditEvent.id)
+Index("ix_audit_events_actor_client", AuditEvent.actor_client_id, AuditEvent.id)
 Index("ix_audit_events_occurred_at", AuditEvent.occurred_at)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,13 @@ class RequestContext:
 
     ip: str | None = None
     user_agent: str | None = None
+
+
+class MachineActor(Protocol):
+    """Business software acting through a machine client (PRV-1): what the log keeps of it."""
+
+    @property
+    def client_id(self) -> str: ...
 
 
 _INSERT = insert(table_of(AuditEvent))
@@ -38,11 +45,13 @@ class AuditLog:
         company_id: int | None = None,
         actor_person_id: int | None = None,
         subject_person_id: int | None = None,
+        machine: MachineActor | None = None,
         **details: Any,
     ) -> None:
         """Written at once, in the caller's transaction: it commits or rolls back with the
         change it speaks of. A plain INSERT (no unit of work): the log only ever grows, and
-        every approval writes a row."""
+        every approval writes a row. ``machine``: the machine client acting (PRV-1), recorded
+        as the actor."""
         self.db.execute(
             _INSERT,
             {
@@ -50,6 +59,7 @@ class AuditLog:
                 "action": str(action),
                 "company_id": company_id,
                 "actor_person_id": actor_person_id,
+                "actor_client_id": machine.client_id if machine is not None else None,
                 "subject_person_id": subject_person_id,
                 "ip": self.ctx.ip,
                 "user_agent": (self.ctx.user_agent or "")[:300] or None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
@@ -21,29 +21,36 @@ from portti.companies.schemas import (
     MemberPage,
     MemberStatus,
 )
-from portti.companies.services import PersonDirectory, member_status
+from portti.companies.services import Actor, PersonDirectory, member_status
 from portti.devices.admin import MemberDevices
 from portti.devices.admin_api import app_access_out
 from portti.devices.deps import Devices
 from portti.devices.schemas import AppAccessOut
+from portti.errors import NotAuthenticated
+from portti.i18n import _l
 from portti.invitations.deps import wake_outbox
-from portti.web.csrf import verify_csrf
+from portti.machines.deps import MachineCredentials, verify_machine
+from portti.machines.principal import MEMBERS_READ, MEMBERS_WRITE
+from portti.web.csrf import carries_bearer, verify_csrf
 from portti.web.deps import (
     Audit,
     ClockDep,
-    CurrentActor,
     CurrentSession,
     DbSession,
     Id,
     IdQuery,
     Members,
+    OptionalWebSession,
     Sessions,
     Uow,
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in"},
-    403: {"description": "Not an administrator of this company, or step-up needed"},
+    401: {"description": "Not logged in, or the machine client's access token is not valid"},
+    403: {
+        "description": "Not an administrator of this company, or step-up needed; for a "
+        "machine client: insufficient_scope or company_not_allowed"
+    },
     404: {"description": "Not found"},
     422: {"description": "Validation failed"},
 }
@@ -88,9 +95,33 @@ class AuditEventOut(BaseModel):
     action: str
     company_id: int | None
     actor_person_id: int | None
+    actor_client_id: str | None = Field(
+        default=None, description="The machine client that acted (PRV-1), if one did."
+    )
     subject_person_id: int | None
     ip: str | None
     details: dict[str, Any]
+
+
+def api_actor(scope: str) -> Any:
+    """The actor of a Users and roles call: the logged-in person (cookie session), or a machine
+    client whose bearer token holds ``scope`` for the company (PRV-1)."""
+
+    def dependency(
+        request: Request, db: DbSession, ws: OptionalWebSession, _credentials: MachineCredentials
+    ) -> Actor:
+        if carries_bearer(request):
+            # The company is the service's to check (``machine_grant``): it audits a refusal.
+            return Actor.of_machine(verify_machine(request, db, scope))
+        if ws is None:
+            raise NotAuthenticated(_l("Log in to continue."))
+        return Actor(person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
+
+    return Depends(dependency)
+
+
+ReadingActor = Annotated[Actor, api_actor(MEMBERS_READ)]
+WritingActor = Annotated[Actor, api_actor(MEMBERS_WRITE)]
 
 
 def member_out(m: Membership, members: Members, detail: bool = False) -> MemberOut:
@@ -179,13 +210,13 @@ def list_administered_companies(
 )
 def list_members(
     company_id: Id,
-    ws: CurrentSession,
+    actor: ReadingActor,
     members: Members,
     q: str = "",
     status: MemberStatus = MemberStatus.ALL,
     cursor: str | None = None,
 ) -> MemberPage:
-    page = members.list_members(ws.person_id, company_id, query=q, status=status, cursor=cursor)
+    page = members.list_members(actor, company_id, query=q, status=status, cursor=cursor)
     return MemberPage(
         items=[member_out(m, members) for m in page.items], next_cursor=page.next_cursor
     )
@@ -206,7 +237,7 @@ class MemberAddedOut(MemberDetailOut):
     status_code=status.HTTP_201_CREATED,
 )
 def add_member(
-    company_id: Id, data: AddUserInput, actor: CurrentActor, members: Members, devices: Devices
+    company_id: Id, data: AddUserInput, actor: WritingActor, members: Members, devices: Devices
 ) -> MemberAddedOut:
     m = members.add_user(actor, company_id, data)
     detail = member_out(m, members, detail=True)
@@ -220,9 +251,9 @@ def add_member(
     response_model=MemberDetailOut,
 )
 def get_member(
-    company_id: Id, membership_id: Id, ws: CurrentSession, members: Members
+    company_id: Id, membership_id: Id, actor: ReadingActor, members: Members
 ) -> MemberOut:
-    return member_out(members.get_member(ws.person_id, company_id, membership_id), members, True)
+    return member_out(members.get_member(actor, company_id, membership_id), members, True)
 
 
 @router.patch(
@@ -234,7 +265,7 @@ def change_member(
     company_id: Id,
     membership_id: Id,
     data: ChangeMembershipInput,
-    actor: CurrentActor,
+    actor: WritingActor,
     members: Members,
 ) -> MemberOut:
     # A refusal of the hierarchy is audited, and kept.
@@ -252,7 +283,7 @@ def change_member_person(
     membership_id: Id,
     data: ChangePersonInput,
     request: Request,
-    actor: CurrentActor,
+    actor: WritingActor,
     members: Members,
     uow: Uow,
 ) -> MemberOut:
@@ -263,7 +294,7 @@ def change_member_person(
     change = members.change_person(actor, company_id, membership_id, data)
     if {"email", "phone"} & set(change.changed):
         uow.after_commit(partial(wake_outbox, request))
-    return member_out(members.get_member(actor.person_id, company_id, membership_id), members, True)
+    return member_out(members.get_member(actor, company_id, membership_id), members, True)
 
 
 @router.delete(
@@ -272,7 +303,7 @@ def change_member_person(
     status_code=status.HTTP_204_NO_CONTENT,
 )
 def remove_member(
-    company_id: Id, membership_id: Id, actor: CurrentActor, members: Members
+    company_id: Id, membership_id: Id, actor: WritingActor, members: Members
 ) -> Response:
     # A refusal of the hierarchy is audited, and kept.
     members.remove_membership(actor, company_id, membership_id)

@@ -20,6 +20,7 @@ class CompanyKind(StrEnum):
 
 class Company(Model):
     __tablename__ = "companies"
+    __table_args__ = (UniqueConstraint("created_by_client_id", "external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -33,6 +34,14 @@ class Company(Model):
     # The language of its pages when neither the person nor their browser names one.
     default_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Created by business software through the companies API (PRV-2): the machine client and
+    # the id it chose, unique per client, and a hash of the creating request (the same id with
+    # another body is a conflict, not a second company).
+    created_by_client_id: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    external_request_hash: Mapped[str | None] = mapped_column(String(64))
+    # Closed: its memberships have ended; it stays for the audit trail.
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     accounting_office: Mapped[Company | None] = relationship(remote_side=[id])
 

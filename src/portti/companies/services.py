@@ -14,7 +14,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, NoReturn
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,7 @@ from portti.audit.services import AuditLog
 from portti.companies.errors import MemberOutranksAdmin, PersonNeedsSupport
 from portti.companies.models import (
     Company,
+    CompanyKind,
     Membership,
     MembershipProfile,
     MembershipRole,
@@ -40,10 +42,11 @@ from portti.companies.schemas import (
     MemberStatus,
     Validity,
 )
-from portti.errors import NotFound, StepUpRequired, ValidationFailed
+from portti.errors import Forbidden, NotFound, StepUpRequired, ValidationFailed
 from portti.i18n import SUPPORTED, _l, gettext, use_locale
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
+from portti.machines.principal import CompanyNotAllowed, MachinePrincipal
 from portti.oidc_provider.logins import end_client_logins
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
@@ -57,14 +60,61 @@ if TYPE_CHECKING:
     from portti.weblogin.sessions import SessionService
 
 PAGE_SIZE = 50
+# The grant of a machine client (PRV-1), as USER_ADMIN, OFFICE_MAIN_USER and SUPPORT are of a
+# person: it hands out the company's roles and user administrators, no system role above.
+MACHINE = "machine"
 
 
 @dataclass(frozen=True)
 class Actor:
-    """The administrator acting, and when they last proved who they are."""
+    """The administrator acting, and when they last proved who they are; or business software
+    acting through a machine client (PRV-1: ``person_id`` None, no step-up)."""
 
-    person_id: int
+    person_id: int | None
     strong_auth_at: datetime | None
+    machine: MachinePrincipal | None = None
+
+    @classmethod
+    def of_machine(cls, principal: MachinePrincipal) -> Actor:
+        return cls(person_id=None, strong_auth_at=None, machine=principal)
+
+    @property
+    def acting_person_id(self) -> int:
+        """The person acting: what only a person may do refuses a machine client."""
+        if self.person_id is None:
+            raise Forbidden(_l("Only a person may do this."))
+        return self.person_id
+
+    @property
+    def audit_actor(self) -> dict[str, Any]:
+        """The actor as an audit row records it."""
+        return {"actor_person_id": self.person_id, "machine": self.machine}
+
+
+def machine_grant(
+    db: Session, machine: MachinePrincipal, company_id: int, audit: AuditLog | None = None
+) -> tuple[Company, AdminGrant]:
+    """What a machine client may administer (PRV-1): the companies it was registered for, never
+    the operator's (Support is not business software's to give), never a closed one. Refused
+    alike whether or not the company exists; the refusal is audited (and kept) when ``audit``
+    is given."""
+    company = db.get(Company, company_id)
+    if (
+        company is None
+        or not machine.may_act_on(company.id)
+        or company.kind == CompanyKind.OPERATOR
+        or company.closed_at is not None
+    ):
+        if audit is not None:
+            audit.record(
+                AuditAction.ACCESS_DENIED,
+                company_id=company.id if company is not None else None,
+                machine=machine,
+                operation="machine_access",
+                reason=CompanyNotAllowed.code,
+            )
+        raise CompanyNotAllowed()
+    return company, AdminGrant(company.id, MACHINE, frozenset())
 
 
 @dataclass(frozen=True)
@@ -128,7 +178,7 @@ def refuse(
     audit.record(
         AuditAction.ACCESS_DENIED,
         company_id=company.id,
-        actor_person_id=actor.person_id,
+        **actor.audit_actor,
         subject_person_id=person_id,
         operation=operation,
         reason=error.code,
@@ -144,8 +194,28 @@ def require_person_rights(
     person_id: int,
     operation: str,
 ) -> None:
-    if not policy.may_manage_person(actor.person_id, person_id):
+    if actor.machine is not None:
+        allowed = machine_may_manage_person(policy, actor.machine, person_id)
+    else:
+        allowed = policy.may_manage_person(actor.acting_person_id, person_id)
+    if not allowed:
         refuse(audit, PersonNeedsSupport(), actor, company, person_id, operation)
+
+
+def machine_may_manage_person(
+    policy: AdminPolicy, machine: MachinePrincipal, person_id: int
+) -> bool:
+    """The person-wide rule for business software (SEC-1, SEC-7): every company the person's
+    rights reach must be one the machine client may act on; Support's are never."""
+    reach = policy.reach_of(person_id)
+    if reach.everything or not reach.companies:
+        return False
+    operator = policy.db.scalars(
+        select(Company.id).where(
+            Company.id.in_(reach.companies), Company.kind == CompanyKind.OPERATOR
+        )
+    ).first()
+    return operator is None and all(machine.may_act_on(c) for c in reach.companies)
 
 
 class MembershipService:
@@ -174,9 +244,17 @@ class MembershipService:
     ) -> tuple[Company, AdminGrant]:
         return self.policy.require_admin(actor_person_id, company_id)
 
+    def _admin(self, who: Actor | int, company_id: int) -> tuple[Company, AdminGrant]:
+        """Who may administer the company: a person by the policy (ADM-9), a machine client
+        by its registration (PRV-1)."""
+        if isinstance(who, Actor) and who.machine is not None:
+            return machine_grant(self.db, who.machine, company_id, self.audit)
+        person_id = who.acting_person_id if isinstance(who, Actor) else who
+        return self.policy.require_admin(person_id, company_id)
+
     def list_members(
         self,
-        actor_person_id: int,
+        actor_person_id: Actor | int,
         company_id: int,
         *,
         query: str = "",
@@ -184,7 +262,7 @@ class MembershipService:
         cursor: str | None = None,
         limit: int = PAGE_SIZE,
     ) -> Page:
-        company, _ = self.policy.require_admin(actor_person_id, company_id)
+        company, _ = self._admin(actor_person_id, company_id)
         today = local_today(company, self.clock.now())
         conditions = [Membership.company_id == company.id]
         if status is MemberStatus.ACTIVE:
@@ -261,8 +339,10 @@ class MembershipService:
             return []
         return list(self.db.scalars(select(Person.id).where(match)))
 
-    def get_member(self, actor_person_id: int, company_id: int, membership_id: int) -> Membership:
-        self.policy.require_admin(actor_person_id, company_id)
+    def get_member(
+        self, actor_person_id: Actor | int, company_id: int, membership_id: int
+    ) -> Membership:
+        self._admin(actor_person_id, company_id)
         m = self.db.scalars(
             select(Membership)
             .where(Membership.id == membership_id, Membership.company_id == company_id)
@@ -292,7 +372,11 @@ class MembershipService:
     # -- changing ------------------------------------------------------------------------
 
     def _require_change_rights(self, actor: Actor, company_id: int) -> tuple[Company, AdminGrant]:
-        company, grant = self.policy.require_admin(actor.person_id, company_id)
+        company, grant = self._admin(actor, company_id)
+        if actor.machine is not None:
+            # Step-up proves a person is at the keyboard; a machine client proved itself at
+            # the token endpoint moments ago (PRV-1).
+            return company, grant
         now = self.clock.now()
         if not is_stepped_up(actor.strong_auth_at, now, self.step_up_window):
             raise StepUpRequired()
@@ -312,7 +396,7 @@ class MembershipService:
         self.audit.record(
             AuditAction.COMPANY_SETTINGS_CHANGED,
             company_id=company.id,
-            actor_person_id=actor.person_id,
+            **actor.audit_actor,
             default_language={"from": old, "to": language},
         )
         return True
@@ -498,7 +582,7 @@ class MembershipService:
             self.audit.record(
                 AuditAction.PERSON_CREATED,
                 company_id=company.id,
-                actor_person_id=actor.person_id,
+                **actor.audit_actor,
                 subject_person_id=person.id,
                 identifier_kind=str(kind),
                 identifier_country=country,
@@ -506,7 +590,7 @@ class MembershipService:
         self.audit.record(
             AuditAction.MEMBERSHIP_ADDED,
             company_id=company.id,
-            actor_person_id=actor.person_id,
+            **actor.audit_actor,
             subject_person_id=person.id,
             linked_existing_person=not created,
             roles=sorted(set(data.roles)),
@@ -521,7 +605,7 @@ class MembershipService:
         self, actor: Actor, company_id: int, membership_id: int, data: ChangeMembershipInput
     ) -> Membership:
         company, grant = self._require_change_rights(actor, company_id)
-        m = self.get_member(actor.person_id, company_id, membership_id)
+        m = self.get_member(actor, company_id, membership_id)
         self._require_membership_rights(actor, grant, company, m, "change_membership")
         errors: dict[str, str] = {}
         valid_from, valid_until = self._check_validity(
@@ -565,7 +649,7 @@ class MembershipService:
         self.audit.record(
             AuditAction.MEMBERSHIP_CHANGED,
             company_id=company.id,
-            actor_person_id=actor.person_id,
+            **actor.audit_actor,
             subject_person_id=m.person_id,
             changes={k: [before[k], after[k]] for k in after if before[k] != after[k]},
         )
@@ -575,7 +659,7 @@ class MembershipService:
         self, actor: Actor, company_id: int, membership_id: int, data: ChangePersonInput
     ) -> PersonChange:
         company, _ = self._require_change_rights(actor, company_id)
-        m = self.get_member(actor.person_id, company_id, membership_id)
+        m = self.get_member(actor, company_id, membership_id)
         person = m.person
         self.require_person_rights(actor, company, person.id, "change_person")
         errors: dict[str, str] = {}
@@ -623,7 +707,7 @@ class MembershipService:
             self.audit.record(
                 AuditAction.PERSON_UPDATED,
                 company_id=company.id,
-                actor_person_id=actor.person_id,
+                **actor.audit_actor,
                 subject_person_id=person.id,
                 fields=changed,
                 invitations_cancelled=cancelled,
@@ -646,11 +730,16 @@ class MembershipService:
 
         now = self.clock.now()
         ended = cancel_after_contact_change(
-            self.db, self.audit, now, person.id, actor_person_id=actor.person_id
+            self.db, self.audit, now, person.id, **actor.audit_actor
         )
         if self.outbox is None or self.jinja is None:
             raise RuntimeError("MembershipService needs an outbox to change contact details")
-        admin = self.db.get(Person, actor.person_id)
+        admin: object = (
+            self.db.get(Person, actor.person_id)
+            if actor.person_id is not None
+            # The message names business software by its name, as it names a person.
+            else SimpleNamespace(full_name=actor.machine.name if actor.machine else "")
+        )
         labels = {"email": _l("E-mail address"), "phone": _l("Mobile phone number")}
         ctx = {
             "person": person,
@@ -689,7 +778,7 @@ class MembershipService:
 
     def remove_membership(self, actor: Actor, company_id: int, membership_id: int) -> None:
         company, grant = self._require_change_rights(actor, company_id)
-        m = self.get_member(actor.person_id, company_id, membership_id)
+        m = self.get_member(actor, company_id, membership_id)
         self._require_membership_rights(actor, grant, company, m, "remove_membership")
         person_id = m.person_id
         roles = sorted(m.role_codes)
@@ -705,7 +794,7 @@ class MembershipService:
         self.audit.record(
             AuditAction.MEMBERSHIP_REMOVED,
             company_id=company.id,
-            actor_person_id=actor.person_id,
+            **actor.audit_actor,
             subject_person_id=person_id,
             roles=roles,
         )
@@ -716,10 +805,10 @@ class MembershipService:
         """Ends every browser session of the member. Sessions are the person's, not the
         company's: the person-wide rule applies (SEC-7), and it is a change (ADM-2)."""
         company, _ = self._require_change_rights(actor, company_id)
-        m = self.get_member(actor.person_id, company_id, membership_id)
+        m = self.get_member(actor, company_id, membership_id)
         self.require_person_rights(actor, company, m.person_id, "end_sessions")
         return sessions.revoke_all(
-            m.person_id, self.audit, actor_id=actor.person_id, company_id=company.id
+            m.person_id, self.audit, actor_id=actor.acting_person_id, company_id=company.id
         )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from portti.audit.models import AuditEvent
 from portti.companies.forms import parse_form
@@ -23,6 +24,7 @@ from portti.devices.admin import app_access
 from portti.errors import ValidationFailed
 from portti.i18n import _l
 from portti.invitations.deps import wake_outbox
+from portti.oidc_provider.models import OidcClient
 from portti.people.countries import COUNTRY_NAMES
 from portti.people.models import Person
 from portti.strongauth.step_up import is_stepped_up, step_up_expires_at
@@ -201,8 +203,19 @@ def detail_context(
     names = {
         p.id: p.full_name for p in members.db.query(Person).filter(Person.id.in_(ids - {None}))
     }
+    # Business software that acted (PRV-1), by the name Support registered it with.
+    client_ids = {e.actor_client_id for e in events if e.actor_client_id}
+    machines = {
+        cid: name
+        for cid, name in members.db.execute(
+            select(OidcClient.client_id, OidcClient.name).where(
+                OidcClient.client_id.in_(client_ids)
+            )
+        )
+    }
     return {
         "names": names,
+        "machines": machines,
         **page_context(request, ws, company, grant, settings, members),
         "m": membership,
         "person": person,
@@ -363,6 +376,16 @@ def company_audit(
     names = {
         p.id: p.full_name for p in members.db.query(Person).filter(Person.id.in_(ids - {None}))
     }
+    # Business software that acted (PRV-1), by the name Support registered it with.
+    client_ids = {e.actor_client_id for e in events if e.actor_client_id}
+    machines = {
+        cid: name
+        for cid, name in members.db.execute(
+            select(OidcClient.client_id, OidcClient.name).where(
+                OidcClient.client_id.in_(client_ids)
+            )
+        )
+    }
     return render(
         request,
         "audit.html",
@@ -370,6 +393,7 @@ def company_audit(
             **page_context(request, ws, company, grant, settings, members),
             "events": events,
             "names": names,
+            "machines": machines,
             "older": events[-1].id if len(events) == 100 else None,
         },
     )

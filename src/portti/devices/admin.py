@@ -125,12 +125,12 @@ class MemberDevices:
     ) -> list[Device]:
         """Removes one device of the member (``device_public_id``), or every active one. The
         person-wide rule and a fresh step-up apply; refusals are audited (SEC-1, SEC-7)."""
-        company, _ = self.members.company_for_admin(actor.person_id, company_id)
+        company, _ = self.members.company_for_admin(actor.acting_person_id, company_id)
         if not is_stepped_up(
             actor.strong_auth_at, self.members.clock.now(), self.members.step_up_window
         ):
             raise StepUpRequired()
-        m = self.members.get_member(actor.person_id, company_id, membership_id)
+        m = self.members.get_member(actor.acting_person_id, company_id, membership_id)
         self.members.require_person_rights(actor, company, m.person_id, "remove_devices")
         query = select(Device).where(Device.person_id == m.person_id).with_for_update()
         if device_public_id is not None:
@@ -145,7 +145,7 @@ class MemberDevices:
             if device.status != DeviceStatus.REVOKED:
                 self.devices.remove_by_admin(
                     device,
-                    actor_person_id=actor.person_id,
+                    actor_person_id=actor.acting_person_id,
                     company_id=company.id,
                     reason=REMOVED_BY_ADMIN,
                 )

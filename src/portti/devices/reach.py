@@ -62,7 +62,7 @@ def carried_companies(db: Session, device_ids: Sequence[int]) -> dict[int, list[
             CarriedCompany(
                 dc.company_id,
                 name,
-                invitation.inviter.full_name if invitation is not None else None,
+                invitation.inviter_name if invitation is not None else None,
                 dc.added_at,
             )
         )

@@ -29,7 +29,7 @@ def invitation_out(svc: InvitationService, inv: Invitation) -> InvitationOut:
         status=st.value,
         sent_at=inv.sent_at,
         expires_at=inv.expires_at,
-        inviter_name=inv.inviter.full_name,
+        inviter_name=inv.inviter_name,
         email=inv.email,
         phone=inv.phone,
         steps=[

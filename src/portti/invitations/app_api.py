@@ -64,7 +64,7 @@ def redeem_signup_code(
     inv = r.invitation
     return ActivationStarted(
         activation_token=r.activation_token,
-        inviter_name=inv.inviter.full_name,
+        inviter_name=inv.inviter_name,
         company_name=inv.company.name,
         phone_hint=r.phone_hint,
         expires_at=inv.expires_at,
@@ -81,7 +81,7 @@ def get_activation(token: ActivationToken, invitations: Invitations) -> Activati
     step = "confirm_phone" if inv.status == InvitationStatus.CODE_ENTERED else "account"
     return ActivationState(
         step=step,
-        inviter_name=inv.inviter.full_name,
+        inviter_name=inv.inviter_name,
         company_name=inv.company.name,
         expires_at=inv.expires_at,
         email=inv.email,
@@ -104,7 +104,7 @@ def confirm_phone(
     inv = invitations.confirm_phone(token, body.code, client=_ip(request))
     return ActivationState(
         step="account",
-        inviter_name=inv.inviter.full_name,
+        inviter_name=inv.inviter_name,
         company_name=inv.company.name,
         expires_at=inv.expires_at,
         email=inv.email,

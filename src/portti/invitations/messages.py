@@ -58,7 +58,7 @@ def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
             "app_qr": qr,
             "app_qr_size": qr_size,
             "invitation": inv,
-            "inviter": inv.inviter,
+            "inviter_name": inv.inviter_name,
             "company": inv.company,
             "person": inv.person,
             "code": code,
@@ -68,7 +68,7 @@ def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
         }
         subject = gettext(
             "%(inviter)s invites you to log in to %(company)s with the Portti app",
-            inviter=inv.inviter.full_name,
+            inviter=inv.inviter_name,
             company=inv.company.name,
         )
         return Email(

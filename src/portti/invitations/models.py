@@ -34,7 +34,11 @@ class Invitation(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    inviter_person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    # The administrator who invited, or (PRV-2) the business software that named the company's
+    # first user administrator: then inviter_person_id is None and the client is named.
+    inviter_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    inviter_client_id: Mapped[str | None] = mapped_column(String(64))
+    inviter_client_name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default=InvitationStatus.SENT)
     # HMAC of the 16-digit sign-up code: looked up by equality, never stored in clear.
     code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -55,11 +59,17 @@ class Invitation(Model):
     sms_resends: Mapped[int] = mapped_column(default=0)
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
-    inviter: Mapped[Person] = relationship(foreign_keys=[inviter_person_id], lazy="joined")
+    inviter: Mapped[Person | None] = relationship(foreign_keys=[inviter_person_id], lazy="joined")
     company: Mapped[Company] = relationship(lazy="joined")
     codes: Mapped[list[ConfirmationCode]] = relationship(
         back_populates="invitation", order_by="ConfirmationCode.id", cascade="all, delete-orphan"
     )
+
+    @property
+    def inviter_name(self) -> str:
+        if self.inviter is not None:
+            return self.inviter.full_name
+        return self.inviter_client_name or ""
 
     def effective_status(self, now: datetime) -> InvitationStatus:
         status = InvitationStatus(self.status)

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portti.audit.models import AuditAction
-from portti.audit.services import AuditLog
+from portti.audit.services import AuditLog, MachineActor
 from portti.companies.catalogue import SUPPORT
 from portti.companies.errors import PersonNeedsSupport
 from portti.companies.models import Membership
 from portti.companies.policy import AdminGrant, AdminPolicy, local_today
-from portti.companies.services import Actor, require_person_rights
+from portti.companies.services import Actor, machine_grant, require_person_rights
 from portti.devices.activation import ActivationService
 from portti.devices.models import Activation
 from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
@@ -124,8 +124,42 @@ class Step:
     done: bool
 
 
+def cancel_company_invitations(
+    db: Session, audit: AuditLog, now: datetime, company_id: int, machine: MachineActor | None
+) -> int:
+    """A closed company's live invitations end (PRV-2): their codes stop working."""
+    count = 0
+    for inv in db.scalars(
+        select(Invitation).where(
+            Invitation.company_id == company_id,
+            Invitation.status.in_([s.value for s in LIVE_STATUSES]),
+        )
+    ):
+        inv.status = InvitationStatus.CANCELLED
+        inv.ended_at = now
+        inv.code_hash = None
+        for c in inv.codes:
+            c.revoked_at = c.revoked_at or now
+        audit.record(
+            AuditAction.INVITATION_CANCELLED,
+            company_id=company_id,
+            machine=machine,
+            subject_person_id=inv.person_id,
+            invitation_id=inv.id,
+            reason="company_closed",
+        )
+        count += 1
+    return count
+
+
 def cancel_after_contact_change(
-    db: Session, audit: AuditLog, now: datetime, person_id: int, *, actor_person_id: int
+    db: Session,
+    audit: AuditLog,
+    now: datetime,
+    person_id: int,
+    *,
+    actor_person_id: int | None,
+    machine: MachineActor | None = None,
 ) -> list[Invitation]:
     """SEC-3: an invitation belongs to the e-mail address and phone number it was sent to.
     When either changes, every open invitation of the person, in every company, ends: the
@@ -152,6 +186,7 @@ def cancel_after_contact_change(
             AuditAction.INVITATION_CANCELLED,
             company_id=inv.company_id,
             actor_person_id=actor_person_id,
+            machine=machine,
             subject_person_id=person_id,
             invitation_id=inv.id,
             reason="contact_changed",
@@ -193,7 +228,13 @@ class InvitationService:
     def _membership(
         self, actor: Actor, company_id: int, membership_id: int, *, change: bool = True
     ) -> tuple[Membership, AdminGrant]:
-        company, grant = self.policy.require_admin(actor.person_id, company_id)
+        if actor.machine is not None:
+            # Business software naming a company's first user administrator (PRV-2): its
+            # registration decides, and step-up is a person's.
+            company, grant = machine_grant(self.db, actor.machine, company_id, self.audit)
+            change = False
+        else:
+            company, grant = self.policy.require_admin(actor.acting_person_id, company_id)
         if change:
             now = self.clock.now()
             if not is_stepped_up(actor.strong_auth_at, now, self.step_up_window):
@@ -242,7 +283,7 @@ class InvitationService:
 
     def invite_blocker(self, actor: Actor, m: Membership, grant: AdminGrant) -> DomainError | None:
         """Why this admin may not invite this member now, if they may not (for the page)."""
-        if not self.policy.may_manage_person(actor.person_id, m.person_id):
+        if not self.policy.may_manage_person(actor.acting_person_id, m.person_id):
             return PersonNeedsSupport()
         if not m.is_valid_on(local_today(m.company, self.clock.now())):
             return InviteeNotValid()
@@ -286,12 +327,14 @@ class InvitationService:
             raise ReinviteNeedsSupport()
         assert person.email and person.phone
         now = self.clock.now()
-        self._end_live_invitations(m, actor.person_id, now)
+        self._end_live_invitations(m, actor, now)
         code = new_signup_code()
         inv = Invitation(
             company_id=m.company_id,
             person_id=person.id,
             inviter_person_id=actor.person_id,
+            inviter_client_id=actor.machine.client_id if actor.machine else None,
+            inviter_client_name=actor.machine.name if actor.machine else None,
             status=InvitationStatus.SENT,
             code_hash=self.signup_hasher.hash(code),
             email=person.email,
@@ -307,14 +350,14 @@ class InvitationService:
         self.audit.record(
             AuditAction.INVITEE_IDENTITY_VERIFIED,
             company_id=m.company_id,
-            actor_person_id=actor.person_id,
+            **actor.audit_actor,
             subject_person_id=person.id,
             invitation_id=inv.id,
         )
         self.audit.record(
             AuditAction.INVITATION_SENT,
             company_id=m.company_id,
-            actor_person_id=actor.person_id,
+            **actor.audit_actor,
             subject_person_id=person.id,
             invitation_id=inv.id,
             expires_at=inv.expires_at.isoformat(),
@@ -324,7 +367,7 @@ class InvitationService:
         metrics.INVITATIONS_SENT.inc()
         return inv
 
-    def _end_live_invitations(self, m: Membership, actor_id: int, now: datetime) -> None:
+    def _end_live_invitations(self, m: Membership, actor: Actor, now: datetime) -> None:
         for old in self.db.scalars(
             select(Invitation).where(
                 Invitation.company_id == m.company_id,
@@ -334,14 +377,14 @@ class InvitationService:
         ):
             old.status = InvitationStatus.SUPERSEDED
             old.ended_at = now
-            old.ended_by_person_id = actor_id
+            old.ended_by_person_id = actor.person_id
             old.code_hash = None
             for c in old.codes:
                 c.revoked_at = c.revoked_at or now
             self.audit.record(
                 AuditAction.INVITATION_SUPERSEDED,
                 company_id=m.company_id,
-                actor_person_id=actor_id,
+                **actor.audit_actor,
                 subject_person_id=m.person_id,
                 invitation_id=old.id,
             )
@@ -368,14 +411,14 @@ class InvitationService:
             raise WrongInvitationState(_l("There is no open invitation to cancel."))
         inv.status = InvitationStatus.CANCELLED
         inv.ended_at = now
-        inv.ended_by_person_id = actor.person_id
+        inv.ended_by_person_id = actor.acting_person_id
         inv.code_hash = None
         for c in inv.codes:
             c.revoked_at = c.revoked_at or now
         self.audit.record(
             AuditAction.INVITATION_CANCELLED,
             company_id=company_id,
-            actor_person_id=actor.person_id,
+            actor_person_id=actor.acting_person_id,
             subject_person_id=m.person_id,
             invitation_id=inv.id,
         )
@@ -406,7 +449,7 @@ class InvitationService:
             code_hash=self.confirm_hasher.hash(code),
             created_at=now,
             expires_at=now + ADMIN_CODE_VALIDITY,
-            issued_by_person_id=actor.person_id,
+            issued_by_person_id=actor.acting_person_id,
         )
         self.db.add(cc)
         # The code extends the invitation so that it stays usable for the code's whole life.
@@ -415,7 +458,7 @@ class InvitationService:
         self.audit.record(
             AuditAction.ADMIN_CODE_ISSUED,
             company_id=company_id,
-            actor_person_id=actor.person_id,
+            actor_person_id=actor.acting_person_id,
             subject_person_id=m.person_id,
             invitation_id=inv.id,
             code_expires_at=cc.expires_at.isoformat(),
@@ -428,7 +471,7 @@ class InvitationService:
         self.audit.record(
             AuditAction.ADMIN_CODE_SAVED,
             company_id=company_id,
-            actor_person_id=actor.person_id,
+            actor_person_id=actor.acting_person_id,
             subject_person_id=m.person_id,
         )
 

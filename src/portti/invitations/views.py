@@ -81,7 +81,9 @@ def invitation_panel(
             "m": m,
             "session": ws,
             # The admin's code binds a phone to the person: offered only to those who may.
-            "may_manage_person": invitations.policy.may_manage_person(actor.person_id, m.person_id),
+            "may_manage_person": invitations.policy.may_manage_person(
+                actor.acting_person_id, m.person_id
+            ),
             **panel_context(invitations, inv),
         },
     )
@@ -96,7 +98,7 @@ def invite_context(
     errors: dict[str, str],
 ) -> dict[str, Any]:
     m, inv = invitations.for_admin(actor, company_id, membership_id)
-    company, grant = invitations.policy.require_admin(actor.person_id, company_id)
+    company, grant = invitations.policy.require_admin(actor.acting_person_id, company_id)
     blocker = invitations.invite_blocker(actor, m, grant)
     return {
         "session": ws,
@@ -179,7 +181,7 @@ def confirmation_code_page(
     ws: CurrentSession,
 ) -> Response:
     m, inv = invitations.for_admin(actor, company_id, membership_id)
-    company, grant = invitations.policy.require_admin(actor.person_id, company_id)
+    company, grant = invitations.policy.require_admin(actor.acting_person_id, company_id)
     return render(
         request,
         "invitations/confirmation_code.html",
@@ -206,7 +208,7 @@ def generate_confirmation_code(
 ) -> Response:
     # A refusal of the hierarchy is audited, and kept.
     inv, code, cc = invitations.issue_admin_code(actor, company_id, membership_id)
-    company, grant = invitations.policy.require_admin(actor.person_id, company_id)
+    company, grant = invitations.policy.require_admin(actor.acting_person_id, company_id)
     m, _ = invitations.for_admin(actor, company_id, membership_id)
     response = render(
         request,

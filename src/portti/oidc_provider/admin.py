@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from portti.errors import ValidationFailed, field_message
 from portti.oidc_provider.clients import ClientInput, ClientService, ClientView, RegisteredClient
+from portti.oidc_provider.models import ClientKind
 from portti.web.csrf import verify_csrf
 from portti.web.deps import Audit, ClockDep, CurrentSession, DbSession, SettingsDep
 from portti.web.render import render
@@ -153,7 +154,12 @@ def applications_page(request: Request, ws: CurrentSession, clients: Clients) ->
     return _render(
         request,
         "oidc/admin_list.html",
-        {"session": ws, "clients": clients.list(ws.person_id), "created": None},
+        {
+            "session": ws,
+            "clients": clients.list(ws.person_id),
+            "machines": clients.list(ws.person_id, kind=ClientKind.MACHINE),
+            "created": None,
+        },
     )
 
 
@@ -196,7 +202,12 @@ def register_application(
     return _render(
         request,
         "oidc/admin_list.html",
-        {"session": ws, "clients": clients.list(ws.person_id), "created": created},
+        {
+            "session": ws,
+            "clients": clients.list(ws.person_id),
+            "machines": clients.list(ws.person_id, kind=ClientKind.MACHINE),
+            "created": created,
+        },
         status_code=201,
     )
 

@@ -32,6 +32,7 @@ from portti.oidc_provider.errors import TokenError
 from portti.oidc_provider.keys import ID_TOKEN_ALGORITHMS, registry_for
 from portti.oidc_provider.models import (
     ClientAuthMethod,
+    ClientKind,
     OidcClient,
     SubjectType,
     UsedClientAssertion,
@@ -192,6 +193,7 @@ class ClientInput(BaseModel):
 class ClientView(BaseModel):
     client_id: str
     name: str
+    kind: str = ClientKind.LOGIN.value
     auth_method: str
     redirect_uris: list[str]
     post_logout_redirect_uris: list[str]
@@ -211,6 +213,7 @@ class ClientView(BaseModel):
         return cls(
             client_id=c.client_id,
             name=c.name,
+            kind=c.kind,
             auth_method=c.auth_method,
             redirect_uris=c.redirect_uris,
             post_logout_redirect_uris=c.post_logout_redirect_uris,
@@ -249,7 +252,7 @@ class ClientService:
         self.hasher = CodeHasher(secret, "oidc-client-secret")
         self.step_up_window = step_up_window
 
-    def _require_support(self, person_id: int | None, strong_auth_at: Any = None) -> None:
+    def require_support(self, person_id: int | None, strong_auth_at: Any = None) -> None:
         if person_id is None:
             return  # the command line (an operator on the server)
         if not AdminPolicy(self.db, self.clock).is_support(person_id):
@@ -261,15 +264,21 @@ class ClientService:
                 _l("Registering and changing applications needs a fresh strong authentication.")
             )
 
-    def list(self, person_id: int) -> Sequence[OidcClient]:
-        self._require_support(person_id, self.clock.now())
-        return self.db.scalars(select(OidcClient).order_by(OidcClient.name)).all()
+    def list(self, person_id: int, kind: ClientKind = ClientKind.LOGIN) -> Sequence[OidcClient]:
+        self.require_support(person_id, self.clock.now())
+        return self.db.scalars(
+            select(OidcClient).where(OidcClient.kind == kind.value).order_by(OidcClient.name)
+        ).all()
 
-    def get(self, person_id: int, client_id: str) -> OidcClient:
-        self._require_support(person_id, self.clock.now())
-        client = self.db.scalars(
-            select(OidcClient).where(OidcClient.client_id == client_id)
-        ).one_or_none()
+    def get(
+        self, person_id: int, client_id: str, kind: ClientKind | None = ClientKind.LOGIN
+    ) -> OidcClient:
+        """``kind``: the kind the route manages (None: either, for what both share)."""
+        self.require_support(person_id, self.clock.now())
+        query = select(OidcClient).where(OidcClient.client_id == client_id)
+        if kind is not None:
+            query = query.where(OidcClient.kind == kind.value)
+        client = self.db.scalars(query).one_or_none()
         if client is None:
             raise NotFound(_l("No such application."))
         if client.disabled_at is not None:
@@ -292,7 +301,7 @@ class ClientService:
     def register(
         self, data: ClientInput, *, actor_person_id: int | None, strong_auth_at: Any = None
     ) -> RegisteredClient:
-        self._require_support(actor_person_id, strong_auth_at)
+        self.require_support(actor_person_id, strong_auth_at)
         self._check(data)
         now = self.clock.now()
         secret = (
@@ -323,7 +332,7 @@ class ClientService:
         self, client_id: str, data: ClientInput, *, actor_person_id: int, strong_auth_at: Any
     ) -> OidcClient:
         client = self.get(actor_person_id, client_id)
-        self._require_support(actor_person_id, strong_auth_at)
+        self.require_support(actor_person_id, strong_auth_at)
         self._check(data)
         if data.auth_method != client.auth_method:
             raise ValidationFailed(
@@ -340,8 +349,8 @@ class ClientService:
     def rotate_secret(
         self, client_id: str, *, actor_person_id: int, strong_auth_at: Any
     ) -> RegisteredClient:
-        client = self.get(actor_person_id, client_id)
-        self._require_support(actor_person_id, strong_auth_at)
+        client = self.get(actor_person_id, client_id, kind=None)
+        self.require_support(actor_person_id, strong_auth_at)
         if client.auth_method != ClientAuthMethod.CLIENT_SECRET_BASIC:
             raise ValidationFailed({"auth_method": _l("This application has no secret.")})
         secret = secrets.token_urlsafe(32)
@@ -355,8 +364,8 @@ class ClientService:
         return RegisteredClient(**ClientView.of(client).model_dump(), client_secret=secret)
 
     def disable(self, client_id: str, *, actor_person_id: int, strong_auth_at: Any) -> OidcClient:
-        client = self.get(actor_person_id, client_id)
-        self._require_support(actor_person_id, strong_auth_at)
+        client = self.get(actor_person_id, client_id, kind=None)
+        self.require_support(actor_person_id, strong_auth_at)
         if client.disabled_at is None:
             client.disabled_at = self.clock.now()
             from portti.oidc_provider.logins import end_client_logins

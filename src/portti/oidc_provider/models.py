@@ -30,6 +30,11 @@ class ClientAuthMethod(StrEnum):
     NONE = "none"  # a public client (single-page or native app): PKCE S256 is required
 
 
+class ClientKind(StrEnum):
+    LOGIN = "login"  # a business application that logs people in (authorization code)
+    MACHINE = "machine"  # business software acting on its own behalf (client credentials, PRV-1)
+
+
 class SubjectType(StrEnum):
     PUBLIC = "public"  # sub is the person's Portti ID
     PAIRWISE = "pairwise"  # sub differs per client sector: clients cannot correlate people
@@ -44,11 +49,18 @@ class OidcClient(Model):
             "auth_method IN ('client_secret_basic', 'private_key_jwt', 'none')", name="auth_method"
         ),
         CheckConstraint("subject_type IN ('public', 'pairwise')", name="subject_type"),
+        CheckConstraint("kind IN ('login', 'machine')", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # A machine client has no redirect URIs and only the client credentials grant; its
+    # allowed_scopes are machine scopes and company_ids the companies it may act on (None:
+    # every company, and it may create companies).
+    kind: Mapped[str] = mapped_column(
+        String(10), default=ClientKind.LOGIN.value, server_default=ClientKind.LOGIN.value
+    )
     auth_method: Mapped[str] = mapped_column(String(30))
     secret_hash: Mapped[str | None] = mapped_column(String(64))  # keyed hash
     # The client's public keys for private_key_jwt (a JWK set).
@@ -76,6 +88,10 @@ class OidcClient(Model):
     @property
     def is_public(self) -> bool:
         return self.auth_method == ClientAuthMethod.NONE
+
+    @property
+    def is_machine(self) -> bool:
+        return self.kind == ClientKind.MACHINE
 
 
 class AuthorizationRequest(Model):

@@ -293,7 +293,8 @@ class ProviderService:
         if any(len(v) > MAX_PARAM for v in raw.values()):
             raise UntrustedRedirect(_l("The request is too long."))
         client = self.client(raw.get("client_id"))
-        if client is None:
+        if client is None or client.is_machine:
+            # A machine client logs nobody in (PRV-1).
             raise UntrustedRedirect(_l("This application is not registered with Portti."))
         redirect_uri = raw.get("redirect_uri", "")
         if redirect_uri not in client.redirect_uris:

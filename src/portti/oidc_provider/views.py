@@ -21,6 +21,8 @@ from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.i18n import _l
 from portti.infra.ratelimit import client_network
+from portti.machines.principal import MACHINE_SCOPES
+from portti.machines.tokens import MachineTokens
 from portti.oidc_provider.claims import ACR_VALUES
 from portti.oidc_provider.client_auth_limits import ClientAuthLimits, ClientAuthThrottled
 from portti.oidc_provider.clients import JWT_BEARER, ClientService, assertion_subject, parse_basic
@@ -120,10 +122,10 @@ def discovery(request: Request) -> JSONResponse:
                 "private_key_jwt",
                 "none",
             ],
-            "scopes_supported": list(SCOPES),
+            "scopes_supported": [*SCOPES, *MACHINE_SCOPES],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": list(keys.algorithms),
             "token_endpoint_auth_methods_supported": [
@@ -480,7 +482,26 @@ def _token_answer(request: Request, provider: ProviderService, form: TokenForm) 
     call = _ClientCall(request, provider, provider.secret)
     try:
         client = call.authenticate(form)
-        if form.grant_type == "authorization_code":
+        if form.grant_type == "client_credentials":
+            # PRV-1: a machine client's own token; no person, no refresh or ID token.
+            body = MachineTokens(
+                provider.db,
+                provider.clock,
+                provider.keys,
+                issuer=provider.issuer,
+                lifetime=timedelta(seconds=settings.machine_token_lifetime_seconds),
+            ).issue(client, form.scope, provider.audit)
+        elif client.is_machine:
+            provider.audit.record(
+                AuditAction.OIDC_TOKEN_REFUSED,
+                machine=client,
+                client=client.client_id,
+                reason="grant_not_allowed",
+            )
+            raise TokenError(
+                "unauthorized_client", "A machine client uses the client_credentials grant."
+            )
+        elif form.grant_type == "authorization_code":
             body = provider.exchange_code(
                 client,
                 code=form.code,
@@ -490,7 +511,10 @@ def _token_answer(request: Request, provider: ProviderService, form: TokenForm) 
         elif form.grant_type == "refresh_token":
             body = provider.refresh(client, refresh_token=form.refresh_token, scope=form.scope)
         else:
-            raise TokenError("unsupported_grant_type", "Use authorization_code or refresh_token.")
+            raise TokenError(
+                "unsupported_grant_type",
+                "Use authorization_code, refresh_token or client_credentials.",
+            )
     except TokenError as exc:
         return call.refused(exc)
     return JSONResponse(body, headers={**NO_STORE, **call.cors})

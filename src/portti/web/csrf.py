@@ -64,9 +64,18 @@ def _csrf_matches(request: Request, sent: str) -> bool:
     return ok
 
 
+def carries_bearer(request: Request) -> bool:
+    """A request authenticated by ``Authorization: Bearer`` (a machine client, PRV-1): its
+    cookies are not read, and a browser cannot send the header cross-site without a CORS
+    preflight, which the API does not answer; so it needs no CSRF token."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(value.strip())
+
+
 async def verify_csrf(request: Request) -> None:
-    """A router dependency: a no-op for safe methods, a hard check for the rest."""
-    if request.method in SAFE_METHODS:
+    """A router dependency: a no-op for safe methods and bearer requests, a hard check for the
+    rest."""
+    if request.method in SAFE_METHODS or carries_bearer(request):
         return
     origin = request.headers.get("origin")
     if origin and origin != "null":

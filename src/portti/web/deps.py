@@ -27,6 +27,7 @@ from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox, outbox_box
 from portti.runtime import Runtime, runtime
 from portti.web.cookies import session_cookie_name
+from portti.web.csrf import carries_bearer
 from portti.web.uow import UnitOfWork
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
@@ -161,6 +162,10 @@ def optional_session(request: Request, uow: UnitOfWork) -> WebSession | None:
     The session service is built here, not taken as a dependency: nearly every page and the
     provider's authorization endpoint resolve the session, and each sub-dependency is a step
     of FastAPI's own on every request."""
+    if carries_bearer(request):
+        # A machine client's request (PRV-1): it acts by its token only, never by a cookie
+        # the same client might carry; and it skipped the CSRF check on that ground.
+        return None
     sessions = sessions_from(runtime(request), uow.db)
     ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
     if ws is not None:

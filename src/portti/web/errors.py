@@ -159,10 +159,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 request, exc.status, exc.title, detail_of(exc), getattr(exc, "errors", {})
             )
         extra: dict[str, Any] = {}
-        headers = {}
+        headers: dict[str, str] = {}
         if exc.next_step:
             extra["next_step"] = exc.next_step
         extra.update(getattr(exc, "extra", None) or {})
+        headers.update(getattr(exc, "headers", None) or {})
         if isinstance(exc, ValidationFailed):
             extra["errors"] = [{"field": k, "message": localize(v)} for k, v in exc.errors.items()]
         if isinstance(exc, RateLimited):
