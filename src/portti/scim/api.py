@@ -18,8 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from portti.errors import DomainError
 from portti.i18n import _l, localize
+from portti.infra.outbox import Outbox, outbox_box
+from portti.invitations.deps import wake_outbox
 from portti.machines.deps import machine_principal
 from portti.machines.principal import SCIM, MachinePrincipal
+from portti.runtime import runtime
 from portti.scim.context import ScimContext
 from portti.scim.errors import SCIM_JSON, NotPermitted, ResourceNotFound, ScimError
 from portti.scim.groups import ScimGroups
@@ -32,10 +35,9 @@ from portti.scim.resources import (
     service_provider_config,
 )
 from portti.scim.users import ScimUsers, Written
-from portti.web.deps import Audit, ClockDep, DbSession, Id, SettingsDep
+from portti.web.deps import Audit, ClockDep, DbSession, Id, SettingsDep, Uow
 
 PREFIX = "/scim/v2/companies/{company_id}"
-DOCS_URL = "https://github.com/portti/portti/blob/main/docs/scim.md"
 
 
 def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -112,9 +114,28 @@ def base_url_of(settings: Any, company_id: int) -> str:
 
 
 async def get_context(
-    company_id: Id, actor: Actor, db: DbSession, clock: ClockDep, audit: Audit, s: SettingsDep
+    request: Request,
+    company_id: Id,
+    actor: Actor,
+    db: DbSession,
+    clock: ClockDep,
+    audit: Audit,
+    s: SettingsDep,
+    uow: Uow,
 ) -> ScimContext:
-    return ScimContext(db, clock, audit, company_id, actor, base_url_of(s, company_id))
+    ctx = ScimContext(
+        db,
+        clock,
+        audit,
+        company_id,
+        actor,
+        base_url_of(s, company_id),
+        outbox=Outbox(db, clock, outbox_box(s.secret)),
+        jinja=runtime(request).templates.env,
+    )
+    # A contact change queued a notice to the old address: deliver it once committed.
+    uow.after_commit(lambda: wake_outbox(request) if ctx.queued_messages else None)
+    return ctx
 
 
 Ctx = Annotated[ScimContext, Depends(get_context)]
@@ -152,7 +173,7 @@ Filter = Annotated[str | None, Query(alias="filter", max_length=1000)]
 
 @router.get("/ServiceProviderConfig")
 def get_service_provider_config(ctx: Ctx) -> Response:
-    return scim_response(service_provider_config(ctx.base_url, DOCS_URL))
+    return scim_response(service_provider_config(ctx.base_url))
 
 
 @router.get("/ResourceTypes")

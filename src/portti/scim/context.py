@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -17,8 +18,12 @@ from portti.companies.models import Company, Membership
 from portti.companies.policy import AdminGrant, AdminPolicy, local_today
 from portti.i18n import _l
 from portti.infra.clock import Clock
+from portti.infra.outbox import Outbox
 from portti.machines.principal import MachinePrincipal
 from portti.scim.errors import NotPermitted, ResourceNotFound, VersionMismatch
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 def version_of(resource: dict[str, Any]) -> str:
@@ -64,8 +69,15 @@ class ScimContext:
         company_id: int,
         actor: MachinePrincipal,
         base_url: str,
+        *,
+        outbox: Outbox | None = None,
+        jinja: Environment | None = None,
     ) -> None:
         self.db = db
+        self.outbox = outbox
+        self.jinja = jinja
+        # Set when a message was queued: the route wakes the outbox after the commit.
+        self.queued_messages = False
         self.clock = clock
         self.audit = audit
         self.actor = actor
@@ -124,3 +136,10 @@ class ScimContext:
             via="scim",
             **details,
         )
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who the contact-change notice names as having made the change: the machine client."""
+
+    full_name: str

@@ -116,10 +116,9 @@ def resource_types(base_url: str) -> list[dict[str, Any]]:
     ]
 
 
-def service_provider_config(base_url: str, docs_url: str) -> dict[str, Any]:
+def service_provider_config(base_url: str) -> dict[str, Any]:
     return {
         "schemas": [SPC_SCHEMA],
-        "documentationUri": docs_url,
         "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": MAX_RESULTS},

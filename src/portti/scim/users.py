@@ -23,11 +23,10 @@ from portti.audit.models import AuditAction
 from portti.companies.models import Membership, Role
 from portti.companies.services import sort_name_of
 from portti.i18n import _l
-from portti.invitations.services import cancel_after_contact_change
 from portti.oidc_provider.logins import end_client_logins
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
-from portti.people.phones import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
+from portti.people.phones import InvalidEmail, normalise_email
 from portti.people.portti_id import InvalidPorttiId, new_portti_id, normalise_portti_id
 from portti.scim.context import ScimContext, check_if_match, parse_id, version_of
 from portti.scim.errors import (
@@ -41,6 +40,7 @@ from portti.scim.errors import (
 from portti.scim.filters import parse_filter
 from portti.scim.models import ScimUser
 from portti.scim.parsing import apply_patch, read_user
+from portti.scim.persons import PersonDetails, change_person, read_details
 from portti.scim.resources import (
     LIST_SCHEMA,
     PORTTI_USER_SCHEMA,
@@ -56,14 +56,6 @@ USER_PREFIX = "urn:ietf:params:scim:schemas:core:2.0:user:"
 class Written:
     resource: dict[str, Any]
     version: str
-
-
-@dataclass(frozen=True)
-class PersonDetails:
-    given_name: str
-    family_name: str
-    email: str | None
-    phone: str | None
 
 
 class ScimUsers:
@@ -270,32 +262,6 @@ class ScimUsers:
             valid_until = None
         return valid_from, valid_until
 
-    def _details(self, user: ScimUserModel, region: str) -> PersonDetails:
-        given = " ".join(((user.name.given_name if user.name else None) or "").split())
-        family = " ".join(((user.name.family_name if user.name else None) or "").split())
-        if not given or not family:
-            raise InvalidValue(_l("name.givenName and name.familyName are required."))
-        if len(given) > 100 or len(family) > 100:
-            raise InvalidValue(_l("A name is too long (at most 100 characters)."))
-        email = phone = None
-        emails = [e for e in (user.emails or []) if e.value]
-        if emails:
-            chosen = next((e for e in emails if e.primary), emails[0])
-            try:
-                email = normalise_email(str(chosen.value))
-            except InvalidEmail as exc:
-                raise InvalidValue(exc.message) from exc
-        phones = [n for n in (user.phone_numbers or []) if n.value]
-        if phones:
-            chosen_phone = next((n for n in phones if n.primary), phones[0])
-            try:
-                phone = normalise_phone(str(chosen_phone.value), default_region=region)
-            except InvalidPhone as exc:
-                raise InvalidValue(exc.message) from exc
-        return PersonDetails(given, family, email, phone)
-
-    # -- writing -------------------------------------------------------------------------
-
     def create(self, payload: Any) -> Written:
         user = read_user(payload, creating=True)
         ctx = self.ctx
@@ -358,7 +324,7 @@ class ScimUsers:
         now = ctx.clock.now()
         created = person is None
         if person is None:
-            details = self._details(user, country)
+            details = read_details(user, country)
             person = Person(
                 portti_id=new_portti_id(),
                 given_name=details.given_name,
@@ -471,7 +437,7 @@ class ScimUsers:
                             )
                         )
         region = ident.country if ident else "FI"
-        details = self._details(user, region)
+        details = read_details(user, region)
         # Contact details SCIM leaves out stay as they are: they are the person's.
         details = PersonDetails(
             details.given_name,
@@ -479,7 +445,7 @@ class ScimUsers:
             details.email or person.email,
             details.phone or person.phone,
         )
-        changed = self._change_person(person, details)
+        changed = change_person(ctx, person, details)
         now = ctx.clock.now()
         if row is None:
             row = ScimUser(membership_id=m.id, company_id=ctx.company.id)
@@ -516,60 +482,6 @@ class ScimUsers:
             ) from exc
         body = self.resource(m, row)
         return Written(body, body["meta"]["version"])
-
-    def _change_person(self, person: Person, details: PersonDetails) -> list[str]:
-        ctx = self.ctx
-        changed = []
-        if (details.given_name, details.family_name) != (person.given_name, person.family_name):
-            changed.append("name")
-        contact = [
-            f
-            for f, new, old in (
-                ("email", details.email, person.email),
-                ("phone", details.phone, person.phone),
-            )
-            if new != old
-        ]
-        changed += contact
-        if not changed:
-            return []
-        if not ctx.may_change_person(person.id):
-            ctx.record(
-                AuditAction.ACCESS_DENIED,
-                subject_person_id=person.id,
-                operation="scim_change_person",
-                reason="person_needs_support",
-            )
-            raise NotPermitted(
-                _l(
-                    "This person's name and contact details are shared with other companies: "
-                    "only customer service can change them. Send them as they are in Portti."
-                )
-            )
-        if "name" in changed:
-            person.given_name, person.family_name = details.given_name, details.family_name
-            new_sort = sort_name_of(person.given_name, person.family_name)
-            for other in self.db.scalars(
-                select(Membership).where(Membership.person_id == person.id)
-            ):
-                other.sort_name = new_sort
-        cancelled = 0
-        if contact:
-            person.email, person.phone = details.email, details.phone
-            person.contact_version += 1
-            # SEC-3: open invitations went to the old address and number.
-            cancelled = len(
-                cancel_after_contact_change(
-                    self.db, ctx.audit, ctx.clock.now(), person.id, actor_person_id=None
-                )
-            )
-        ctx.record(
-            AuditAction.PERSON_UPDATED,
-            subject_person_id=person.id,
-            fields=changed,
-            invitations_cancelled=cancelled,
-        )
-        return changed
 
     def delete(self, resource_id: str, if_match: str | None) -> None:
         ctx = self.ctx

@@ -221,3 +221,23 @@ def test_only_a_machine_token_for_this_company_with_scim_gets_in(
     assert Scim(client, 999999, elsewhere.token).get("/Users").status_code == 403
     no_scope = scim_for(world.client_a.id, scopes=("members:read",))
     assert no_scope.get("/Users").status_code in {400, 403}
+
+
+def test_a_new_address_is_told_to_the_old_one(scim, db, runtime):  # PRV-3 SEC-1 SEC-3
+    from support.messages import queued
+
+    uid = scim.post("/Users", user_payload("mail@a.fi", email="old@a.fi")).json()["id"]
+    r = scim.patch(
+        f"/Users/{uid}",
+        {
+            "schemas": [PATCH],
+            "Operations": [
+                {"op": "replace", "path": 'emails[type eq "work"].value', "value": "new@a.fi"}
+            ],
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["emails"][0]["value"] == "new@a.fi"
+    notices = queued(db, runtime.settings.secret, channel="email", to="old@a.fi")
+    assert [n["kind"] for n in notices] == ["contact_changed"]
+    assert "Identity provider of company" in notices[0]["text"]
