@@ -277,6 +277,20 @@ def lookups(
     return out
 
 
+def baseline(server: Server, token: str, company_id: int, n: int) -> list[float]:
+    """``GET /ServiceProviderConfig``: the token checked and the company read, no search."""
+    path = f"/scim/v2/companies/{company_id}/ServiceProviderConfig"
+    out = []
+    with client(server, token) as http:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            r = http.get(path)
+            out.append(time.perf_counter() - t0)
+            if r.status_code != 200:
+                raise Failed(f"{path}: {r.status_code} {r.text[:300]}")
+    return out
+
+
 def pct(samples: list[float], q: int) -> float:
     if len(samples) < 2:
         return samples[0] * 1000 if samples else 0.0
@@ -334,10 +348,16 @@ def main() -> None:
             )
             print("\n| case | users | users/s | p50 ms | p99 ms |")
             print("|---|---:|---:|---:|---:|")
-            wall, lat = create_users(server, token, seq, args.users, "seq", 1)
-            report("POST /Users, one after another", wall, lat)
-            wall, lat = create_users(server, token, conc, args.users, "conc", args.concurrency)
-            report(f"POST /Users, {args.concurrency} at once", wall, lat)
+            if args.users:
+                wall, lat = create_users(server, token, seq, args.users, "seq", 1)
+                report("POST /Users, one after another", wall, lat)
+                wall, lat = create_users(server, token, conc, args.users, "conc", args.concurrency)
+                report(f"POST /Users, {args.concurrency} at once", wall, lat)
+            base = baseline(server, token, large, args.lookups)
+            print(
+                f"\nbaseline `GET /ServiceProviderConfig` (token checked, company read):"
+                f" p50 {pct(base, 50):.1f} ms, p99 {pct(base, 99):.1f} ms"
+            )
             found = lookups(server, token, large, names, args.lookups, rng)
             print(
                 f"\n`GET /Users?filter=userName eq` at {args.members:,} members:"

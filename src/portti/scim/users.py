@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, lazyload
 
 from portti.audit.models import AuditAction
-from portti.companies.models import Membership, Role
+from portti.companies.catalogue import ROLES
+from portti.companies.models import Membership
 from portti.companies.services import sort_name_of
 from portti.i18n import _l
 from portti.oidc_provider.logins import end_client_logins
@@ -62,16 +63,29 @@ class ScimUsers:
     def __init__(self, ctx: ScimContext) -> None:
         self.ctx = ctx
         self.db = ctx.db
-        self._role_names: dict[str, str] | None = None
 
     # -- representation ------------------------------------------------------------------
 
-    def role_names(self) -> dict[str, str]:
-        if self._role_names is None:
-            self._role_names = {
-                code: name for code, name in self.db.execute(select(Role.code, Role.name))
-            }
-        return self._role_names
+    @staticmethod
+    def role_names() -> dict[str, str]:
+        # The catalogue the roles table is written from: its English names (the groups'
+        # displayName, the same in every language: identity providers match groups by it).
+        return {code: str(name) for code, name, *_ in ROLES}
+
+    def _members(self, *conditions: Any) -> list[tuple[Membership, ScimUser | None]]:
+        """Memberships with their person, identifiers and roles, and their SCIM row: four
+        statements however many (the profiles SCIM does not show are not loaded)."""
+        rows = self.db.execute(
+            select(Membership, ScimUser)
+            .outerjoin(ScimUser, ScimUser.membership_id == Membership.id)
+            .where(*conditions)
+            .options(
+                joinedload(Membership.person).selectinload(Person.identifiers),
+                lazyload(Membership.profiles),
+            )
+            .order_by(Membership.id)
+        ).all()
+        return [(m, row) for m, row in rows]
 
     def resource(self, m: Membership, row: ScimUser | None) -> dict[str, Any]:
         p = m.person
@@ -130,14 +144,12 @@ class ScimUsers:
         return body
 
     def _load(self, membership_id: int) -> tuple[Membership, ScimUser | None]:
-        m = self.db.scalars(
-            select(Membership)
-            .where(Membership.id == membership_id, Membership.company_id == self.ctx.company.id)
-            .options(selectinload(Membership.person).selectinload(Person.identifiers))
-        ).one_or_none()
-        if m is None:
+        found = self._members(
+            Membership.id == membership_id, Membership.company_id == self.ctx.company.id
+        )
+        if not found:
             raise ResourceNotFound(_l("No such user in this company."))
-        return m, self.db.get(ScimUser, m.id)
+        return found[0]
 
     # -- reading -------------------------------------------------------------------------
 
@@ -194,27 +206,20 @@ class ScimUsers:
         if joins_person:
             ids = ids.join(Person, Person.id == Membership.person_id)
         ids = ids.where(*conditions)
-        total = self.db.scalar(select(func.count()).select_from(ids.subquery())) or 0
         page_ids = (
             list(self.db.scalars(ids.order_by(Membership.id).offset(start_index - 1).limit(count)))
             if count > 0
             else []
         )
+        if start_index == 1 and len(page_ids) < count:
+            total = len(page_ids)  # the whole result is on this page: no count needed
+        else:
+            total = self.db.scalar(select(func.count()).select_from(ids.subquery())) or 0
         resources = []
         if page_ids:
-            members = self.db.scalars(
-                select(Membership)
-                .where(Membership.id.in_(page_ids))
-                .options(selectinload(Membership.person).selectinload(Person.identifiers))
-                .order_by(Membership.id)
-            ).all()
-            rows = {
-                r.membership_id: r
-                for r in self.db.scalars(
-                    select(ScimUser).where(ScimUser.membership_id.in_(page_ids))
-                )
-            }
-            resources = [self.resource(m, rows.get(m.id)) for m in members]
+            resources = [
+                self.resource(m, row) for m, row in self._members(Membership.id.in_(page_ids))
+            ]
         return {
             "schemas": [LIST_SCHEMA],
             "totalResults": total,
