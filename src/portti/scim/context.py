@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
-from portti.companies.catalogue import USER_ADMIN
-from portti.companies.models import Company, Membership
-from portti.companies.policy import AdminGrant, AdminPolicy, local_today
+from portti.companies.models import Membership
+from portti.companies.policy import AdminPolicy, local_today
+from portti.companies.services import machine_grant
 from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
@@ -83,13 +83,10 @@ class ScimContext:
         self.actor = actor
         self.base_url = base_url.rstrip("/")
         self.policy = AdminPolicy(db, clock)
-        company = db.get(Company, company_id)
-        if company is None:
-            raise ResourceNotFound(_l("No such company."))
-        self.company: Company = company
-        # A machine client administers as a user administrator does: never a main user of an
-        # accounting office, never customer service (SEC-7).
-        self.grant = AdminGrant(company.id, USER_ADMIN)
+        # The companies the machine client was registered for, never the operator's nor a
+        # closed one (refused alike whether or not the company exists); it gives the roles a
+        # user administrator gives, never a main user of an office nor customer service (SEC-7).
+        self.company, self.grant = machine_grant(db, actor, company_id)
 
     def today(self) -> date:
         return local_today(self.company, self.clock.now())

@@ -241,3 +241,14 @@ def test_a_new_address_is_told_to_the_old_one(scim, db, runtime):  # PRV-3 SEC-1
     notices = queued(db, runtime.settings.secret, channel="email", to="old@a.fi")
     assert [n["kind"] for n in notices] == ["contact_changed"]
     assert "Identity provider of company" in notices[0]["text"]
+
+
+def test_a_closed_company_takes_no_provisioning(scim, db, world, clock):  # PRV-3 PRV-2
+    assert scim.get("/Users").status_code == 200
+    fresh(db)
+    company = db.get(type(world.client_a), world.client_a.id)
+    company.closed_at = clock.now()
+    db.commit()
+    r = scim.post("/Users", user_payload("late@a.fi"))
+    assert r.status_code == 403
+    assert r.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
