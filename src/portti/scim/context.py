@@ -20,7 +20,7 @@ from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
 from portti.machines.principal import MachinePrincipal
-from portti.scim.errors import NotPermitted, ResourceNotFound, VersionMismatch
+from portti.scim.errors import AuditedRefusal, ResourceNotFound, VersionMismatch
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -107,7 +107,7 @@ class ScimContext:
                 operation="scim_change",
                 reason="member_outranks_admin",
             )
-            raise NotPermitted(
+            raise AuditedRefusal(
                 _l(
                     "This user holds roles a user administrator cannot give (%(roles)s); "
                     "SCIM cannot change or remove them.",

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from portti.errors import DomainError
 from portti.i18n import _l
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_JSON = "application/scim+json"
 
 
-class ScimError(Exception):
-    """A refusal answered as a SCIM error document."""
+class ScimError(DomainError):
+    """A refusal answered as a SCIM error document (``api.ScimRoute``); a domain error, so
+    that the unit of work keeps what a refusal recorded when its class says so."""
 
     status = 400
+    code = "scim_error"
     scim_type: str | None = None
 
     def __init__(
@@ -31,7 +34,7 @@ class ScimError(Exception):
         if scim_type is not None:
             self.scim_type = scim_type
         self.headers = headers or {}
-        super().__init__(str(detail))
+        super().__init__(detail)
 
     def document(self, detail: str) -> dict[str, Any]:
         body: dict[str, Any] = {"schemas": [ERROR_SCHEMA], "status": str(self.status)}
@@ -89,3 +92,9 @@ class VersionMismatch(ScimError):
 
 class NotPermitted(ScimError):
     status = 403
+
+
+class AuditedRefusal(NotPermitted):
+    """Refused after the refusal was written to the audit log: the row stays."""
+
+    keeps_writes = True

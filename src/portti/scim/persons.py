@@ -15,7 +15,7 @@ from portti.invitations.services import cancel_after_contact_change
 from portti.people.models import Person
 from portti.people.phones import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from portti.scim.context import ScimContext, Sender
-from portti.scim.errors import InvalidValue, NotPermitted
+from portti.scim.errors import AuditedRefusal, InvalidValue
 from portti.scim.resources import ScimUserModel
 
 
@@ -80,7 +80,7 @@ def change_person(ctx: ScimContext, person: Person, details: PersonDetails) -> l
             operation="scim_change_person",
             reason="person_needs_support",
         )
-        raise NotPermitted(
+        raise AuditedRefusal(
             _l(
                 "This person's name and contact details are shared with other companies: "
                 "only customer service can change them. Send them as they are in Portti."

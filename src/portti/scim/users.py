@@ -34,7 +34,6 @@ from portti.scim.errors import (
     InvalidFilter,
     InvalidValue,
     Mutability,
-    NotPermitted,
     ResourceNotFound,
     Uniqueness,
 )
@@ -508,6 +507,3 @@ class ScimUsers:
 
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
-
-
-__all__ = ["NotPermitted", "ScimUsers", "Written"]

@@ -88,6 +88,14 @@ def test_a_main_user_of_the_office_is_out_of_reach(scim_for, world, db):  # PRV-
     r = scim.patch("/Groups/read_only", add)
     assert r.status_code == 403
     assert "office_main_user" in r.json()["detail"]
+    # The refusal is audited, and the row kept.
+    fresh(db)
+    denied = db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "access_denied", AuditEvent.subject_person_id == world.tpk.id
+        )
+    ).all()
+    assert [e.actor_client_id for e in denied] == [scim.client_id]
     assert scim.delete(f"/Users/{uid}").status_code == 403
     groups = {g["id"] for g in scim.get("/Groups").json()["Resources"]}
     assert "office_main_user" not in groups and "support" not in groups
