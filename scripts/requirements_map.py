@@ -328,6 +328,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "The example business application: a title and a language on every page, role names, Finnish, Swedish and English",
         "`examples/business_app.py`",
     ),
+    "PRV-3": (
+        "SCIM 2.0 service provider per company (path-bound): Users with validity and the Portti extension, Groups = roles, filters, pages, ETags, RFC 7644 errors; linked only as the add-user wizard links, never merged",
+        "`scim/` (`api.py`, `users.py`, `groups.py`, `filters.py`, `resources.py`), `docs/scim.md`, `benchmarks/scim.py`",
+    ),
 }
 
 # The findings of the outside security review (docs/security.md): each has a test that attacks it.

@@ -294,6 +294,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.machines import admin as machines_admin
     from portti.oidc_provider import admin as oidc_admin
     from portti.oidc_provider import views as oidc_views
+    from portti.scim import api as scim_api
     from portti.strongauth import views as strongauth_views
     from portti.weblogin import app_api as weblogin_app_api
     from portti.weblogin import qr_views as weblogin_qr_views
@@ -323,6 +324,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(machines_admin.views)
     app.include_router(keys_views.router)
     app.include_router(mobile_views.router)
+    app.include_router(scim_api.router)
     app.include_router(accounts_views.router)
     from portti.web import language as language_views
 

@@ -175,6 +175,7 @@ DETAIL_VALUES: dict[str, LazyText] = {
     "consent_denied": _l("not allowed by the person"),
     "acr_not_met": _l("the login was not strong enough"),
     "sms": _l("text message"),
+    "scim": _l("SCIM provisioning"),
 }
 
 

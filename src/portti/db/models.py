@@ -28,6 +28,7 @@ from portti.oidc_provider.models import (
     UsedClientAssertion,
 )
 from portti.people.models import Person, PersonIdentifier
+from portti.scim.models import ScimUser
 from portti.strongauth.models import OidcFlow
 from portti.weblogin.models import LoginTransaction, WebSession
 
@@ -60,6 +61,7 @@ __all__ = [
     "ProfileRole",
     "RefreshToken",
     "Role",
+    "ScimUser",
     "SecretMaterial",
     "ServiceKey",
     "TermsAcceptance",

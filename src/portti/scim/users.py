@@ -1,0 +1,509 @@
+"""SCIM ``Users``: a company's memberships, created, read, replaced, patched, ended and removed
+by the company's identity provider (PRV-3).
+
+A SCIM user is the person's membership in this company. Creating one links an existing Portti
+person only as the add-user wizard does (ADM-5): by the Portti ID together with an identifier
+of the same person; an identifier already in Portti without its Portti ID is refused, and
+anything else makes a new person. People are never matched by e-mail address or name.
+``active: false`` ends the membership (its last day is yesterday) and keeps the person.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, lazyload
+
+from portti.audit.models import AuditAction
+from portti.companies.catalogue import ROLES
+from portti.companies.models import Membership
+from portti.companies.services import sort_name_of
+from portti.i18n import _l
+from portti.oidc_provider.logins import end_client_logins
+from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
+from portti.people.models import Person, PersonIdentifier
+from portti.people.phones import InvalidEmail, normalise_email
+from portti.people.portti_id import InvalidPorttiId, new_portti_id, normalise_portti_id
+from portti.scim.context import ScimContext, check_if_match, parse_id, version_of
+from portti.scim.errors import (
+    InvalidFilter,
+    InvalidValue,
+    Mutability,
+    ResourceNotFound,
+    Uniqueness,
+)
+from portti.scim.filters import parse_filter
+from portti.scim.models import ScimUser
+from portti.scim.parsing import apply_patch, read_user
+from portti.scim.persons import PersonDetails, change_person, read_details
+from portti.scim.resources import (
+    LIST_SCHEMA,
+    PORTTI_USER_SCHEMA,
+    USER_SCHEMA,
+    PorttiUser,
+    ScimUserModel,
+)
+
+USER_PREFIX = "urn:ietf:params:scim:schemas:core:2.0:user:"
+
+
+@dataclass(frozen=True)
+class Written:
+    resource: dict[str, Any]
+    version: str
+
+
+class ScimUsers:
+    def __init__(self, ctx: ScimContext) -> None:
+        self.ctx = ctx
+        self.db = ctx.db
+
+    # -- representation ------------------------------------------------------------------
+
+    @staticmethod
+    def role_names() -> dict[str, str]:
+        # The catalogue the roles table is written from: its English names (the groups'
+        # displayName, the same in every language: identity providers match groups by it).
+        return {code: str(name) for code, name, *_ in ROLES}
+
+    def _members(self, *conditions: Any) -> list[tuple[Membership, ScimUser | None]]:
+        """Memberships with their person, identifiers and roles, and their SCIM row: four
+        statements however many (the profiles SCIM does not show are not loaded)."""
+        rows = self.db.execute(
+            select(Membership, ScimUser)
+            .outerjoin(ScimUser, ScimUser.membership_id == Membership.id)
+            .where(*conditions)
+            .options(
+                joinedload(Membership.person).selectinload(Person.identifiers),
+                lazyload(Membership.profiles),
+            )
+            .order_by(Membership.id)
+        ).all()
+        return [(m, row) for m, row in rows]
+
+    def resource(self, m: Membership, row: ScimUser | None) -> dict[str, Any]:
+        p = m.person
+        base = self.ctx.base_url
+        today = self.ctx.today()
+        ident = p.identifiers[0] if p.identifiers else None
+        ext: dict[str, Any] = {"porttiId": p.portti_id}
+        if ident is not None:
+            ext |= {
+                "identifier": ident.value,
+                "issuingCountry": ident.country,
+                "identifierKind": ident.kind,
+            }
+        if m.valid_from is not None:
+            ext["validFrom"] = m.valid_from.isoformat()
+        if m.valid_until is not None:
+            ext["validUntil"] = m.valid_until.isoformat()
+        names = self.role_names()
+        body: dict[str, Any] = {
+            "schemas": [USER_SCHEMA, PORTTI_USER_SCHEMA],
+            "id": str(m.id),
+        }
+        if row is not None and row.external_id is not None:
+            body["externalId"] = row.external_id
+        body |= {
+            "userName": row.user_name if row is not None else p.portti_id,
+            "name": {
+                "formatted": p.full_name,
+                "givenName": p.given_name,
+                "familyName": p.family_name,
+            },
+            "displayName": (row.display_name if row is not None else None) or p.full_name,
+            # Ended rights are inactive; rights that start later are provisioned, so active.
+            "active": m.valid_until is None or m.valid_until >= today,
+        }
+        if p.email:
+            body["emails"] = [{"value": p.email, "type": "work", "primary": True}]
+        if p.phone:
+            body["phoneNumbers"] = [{"value": p.phone, "type": "mobile", "primary": True}]
+        if p.language:
+            body["preferredLanguage"] = p.language
+        groups = sorted(m.role_codes)
+        if groups:
+            body["groups"] = [
+                {"value": c, "display": names.get(c, c), "$ref": f"{base}/Groups/{c}"}
+                for c in groups
+            ]
+        body[PORTTI_USER_SCHEMA] = ext
+        body["meta"] = {
+            "resourceType": "User",
+            "created": m.created_at.isoformat(),
+            "lastModified": m.updated_at.isoformat(),
+            "location": f"{base}/Users/{m.id}",
+        }
+        body["meta"]["version"] = version_of(body)
+        return body
+
+    def _load(self, membership_id: int) -> tuple[Membership, ScimUser | None]:
+        found = self._members(
+            Membership.id == membership_id, Membership.company_id == self.ctx.company.id
+        )
+        if not found:
+            raise ResourceNotFound(_l("No such user in this company."))
+        return found[0]
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, resource_id: str) -> Written:
+        m, row = self._load(parse_id(resource_id))
+        body = self.resource(m, row)
+        return Written(body, body["meta"]["version"])
+
+    def search(self, filter_text: str | None, start_index: int, count: int) -> dict[str, Any]:
+        company_id = self.ctx.company.id
+        conditions: list[Any] = [Membership.company_id == company_id]
+        joins_scim = joins_person = False
+        for test in parse_filter(filter_text) if filter_text else []:
+            path = test.path.removeprefix(USER_PREFIX)
+            value = test.value
+            # The SCIM row's own company_id too: the (company, key) indexes serve the search.
+            if path == "username":
+                joins_scim = True
+                conditions += [
+                    ScimUser.company_id == company_id,
+                    ScimUser.user_name_key == str(value).casefold(),
+                ]
+            elif path == "externalid":
+                joins_scim = True
+                conditions += [
+                    ScimUser.company_id == company_id,
+                    ScimUser.external_id == str(value),
+                ]
+            elif path == "emails.value":
+                joins_person = True
+                emails = {str(value).lower(), str(value)}
+                with contextlib.suppress(InvalidEmail):
+                    emails.add(normalise_email(str(value)))
+                conditions.append(Person.email.in_(sorted(emails)))
+            elif path == "emails.type":
+                if str(value).lower() != "work":
+                    conditions.append(Membership.id.is_(None))
+            elif path == "id":
+                try:
+                    conditions.append(Membership.id == parse_id(str(value)))
+                except ResourceNotFound:
+                    conditions.append(Membership.id.is_(None))
+            else:
+                raise InvalidFilter(
+                    _l(
+                        "Users can be filtered by userName, externalId, emails.value and id, "
+                        "not by “%(attribute)s”.",
+                        attribute=test.path,
+                    )
+                )
+        ids = select(Membership.id)
+        if joins_scim:
+            ids = ids.join(ScimUser, ScimUser.membership_id == Membership.id)
+        if joins_person:
+            ids = ids.join(Person, Person.id == Membership.person_id)
+        ids = ids.where(*conditions)
+        page_ids = (
+            list(self.db.scalars(ids.order_by(Membership.id).offset(start_index - 1).limit(count)))
+            if count > 0
+            else []
+        )
+        if start_index == 1 and len(page_ids) < count:
+            total = len(page_ids)  # the whole result is on this page: no count needed
+        else:
+            total = self.db.scalar(select(func.count()).select_from(ids.subquery())) or 0
+        resources = []
+        if page_ids:
+            resources = [
+                self.resource(m, row) for m, row in self._members(Membership.id.in_(page_ids))
+            ]
+        return {
+            "schemas": [LIST_SCHEMA],
+            "totalResults": total,
+            "startIndex": start_index,
+            "itemsPerPage": len(resources),
+            "Resources": resources,
+        }
+
+    # -- checks shared by create and replace --------------------------------------------
+
+    def _user_name(self, user: ScimUserModel, membership_id: int | None) -> str:
+        name = " ".join((user.user_name or "").split())
+        if not name:
+            raise InvalidValue(_l("userName is required."))
+        if len(name) > 300:
+            raise InvalidValue(_l("userName is too long (at most 300 characters)."))
+        taken = self.db.scalar(
+            select(ScimUser.membership_id).where(
+                ScimUser.company_id == self.ctx.company.id,
+                ScimUser.user_name_key == name.casefold(),
+            )
+        )
+        if taken is not None and taken != membership_id:
+            raise Uniqueness(
+                _l("Another user of this company has the userName “%(name)s”.", name=name)
+            )
+        return name
+
+    def _window(
+        self, ext: PorttiUser | None, active: bool | None
+    ) -> tuple[date | None, date | None]:
+        valid_from = ext.validFrom if ext else None
+        valid_until = ext.validUntil if ext else None
+        if valid_from and valid_until and valid_until < valid_from:
+            raise InvalidValue(_l("validUntil is before validFrom."))
+        if active is False:
+            # Ended: the last day was yesterday (the window may not end before it starts).
+            yesterday = self.ctx.yesterday()
+            if valid_until is None or valid_until > yesterday:
+                valid_until = yesterday
+            if valid_from is not None and valid_from > valid_until:
+                valid_from = None
+        elif active is True and valid_until is not None and valid_until < self.ctx.today():
+            # Active again: the rights hold until further notice.
+            valid_until = None
+        return valid_from, valid_until
+
+    def create(self, payload: Any) -> Written:
+        user = read_user(payload, creating=True)
+        ctx = self.ctx
+        user_name = self._user_name(user, None)
+        ext = user[PorttiUser]
+        if ext is None or not (ext.identifier or "").strip():
+            raise InvalidValue(
+                _l(
+                    "Give the person's identifier and its issuing country in %(schema)s "
+                    "(identifier, issuingCountry).",
+                    schema=PORTTI_USER_SCHEMA,
+                )
+            )
+        kind_text = (ext.identifierKind or "").strip().lower()
+        country_in = (ext.issuingCountry or "").strip().upper()
+        if not kind_text:
+            kind_text = "fi_hetu" if country_in in {"", "FI"} else "personal_number"
+        try:
+            kind = IdentifierKind(kind_text)
+        except ValueError as exc:
+            raise InvalidValue(
+                _l("identifierKind is fi_hetu, personal_number or other_code.")
+            ) from exc
+        if kind is IdentifierKind.PERSONAL_NUMBER and country_in == "FI":
+            kind = IdentifierKind.FI_HETU  # one kind for a Finnish code, as in the wizard
+        try:
+            country, value = normalise_identifier(kind, ext.identifier or "", country_in or None)
+        except InvalidIdentifier as exc:
+            raise InvalidValue(exc.message) from exc
+        existing = self.db.scalars(
+            select(PersonIdentifier).where(
+                PersonIdentifier.kind == kind,
+                PersonIdentifier.country == country,
+                PersonIdentifier.value == value,
+            )
+        ).one_or_none()
+        person: Person | None = None
+        if ext.porttiId:
+            try:
+                pid = normalise_portti_id(ext.porttiId)
+            except InvalidPorttiId as exc:
+                raise InvalidValue(exc.message) from exc
+            person = self.db.scalars(select(Person).where(Person.portti_id == pid)).one_or_none()
+            # Knowing the Portti ID or the identifier alone does not attach a person to
+            # another company: both must name the same person (ADM-5, as the wizard).
+            if person is None or existing is None or existing.person_id != person.id:
+                raise InvalidValue(
+                    _l(
+                        "No Portti user has this Portti ID together with the identifier given. "
+                        "Check both."
+                    )
+                )
+        elif existing is not None:
+            raise Uniqueness(
+                _l(
+                    "A Portti user with this identifier exists already. Give their Portti ID "
+                    "in porttiId to add them to this company; people are never merged."
+                )
+            )
+        now = ctx.clock.now()
+        created = person is None
+        if person is None:
+            details = read_details(user, country)
+            person = Person(
+                portti_id=new_portti_id(),
+                given_name=details.given_name,
+                family_name=details.family_name,
+                email=details.email,
+                phone=details.phone,
+                created_at=now,
+            )
+            person.identifiers.append(
+                PersonIdentifier(kind=str(kind), country=country, value=value, created_at=now)
+            )
+            self.db.add(person)
+            self.db.flush()
+        elif self.db.scalar(
+            select(Membership.id).where(
+                Membership.company_id == ctx.company.id, Membership.person_id == person.id
+            )
+        ):
+            raise Uniqueness(_l("This person is already a user of this company."))
+        valid_from, valid_until = self._window(ext, user.active)
+        m = Membership(
+            company_id=ctx.company.id,
+            person=person,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            receives_email=True,
+            sort_name=sort_name_of(person.given_name, person.family_name),
+            created_at=now,
+            updated_at=now,
+        )
+        self.db.add(m)
+        try:
+            self.db.flush()
+        except IntegrityError as exc:
+            raise Uniqueness(_l("This user was added just now by another request.")) from exc
+        row = ScimUser(
+            membership_id=m.id,
+            company_id=ctx.company.id,
+            user_name=user_name,
+            user_name_key=user_name.casefold(),
+            external_id=user.external_id,
+            display_name=user.display_name,
+        )
+        self.db.add(row)
+        try:
+            self.db.flush()
+        except IntegrityError as exc:
+            raise Uniqueness(
+                _l("Another user of this company has the userName “%(name)s”.", name=user_name)
+            ) from exc
+        if created:
+            ctx.record(
+                AuditAction.PERSON_CREATED,
+                subject_person_id=person.id,
+                identifier_kind=str(kind),
+                identifier_country=country,
+            )
+        ctx.record(
+            AuditAction.MEMBERSHIP_ADDED,
+            subject_person_id=person.id,
+            linked_existing_person=not created,
+            roles=[],
+            profiles=[],
+            valid_from=valid_from.isoformat() if valid_from else None,
+            valid_until=valid_until.isoformat() if valid_until else None,
+        )
+        self.db.refresh(m)
+        body = self.resource(m, row)
+        return Written(body, body["meta"]["version"])
+
+    def replace(self, resource_id: str, payload: Any, if_match: str | None) -> Written:
+        m, row = self._load(parse_id(resource_id))
+        check_if_match(if_match, self.resource(m, row)["meta"]["version"])
+        return self._write(m, row, read_user(payload, creating=False))
+
+    def patch(self, resource_id: str, payload: Any, if_match: str | None) -> Written:
+        m, row = self._load(parse_id(resource_id))
+        current = self.resource(m, row)
+        check_if_match(if_match, current["meta"]["version"])
+        model = ScimUserModel.model_validate(
+            {k: v for k, v in current.items() if k not in {"meta", "groups"}}
+        )
+        return self._write(m, row, apply_patch(payload, model, ScimUserModel))
+
+    def _write(self, m: Membership, row: ScimUser | None, user: ScimUserModel) -> Written:
+        ctx = self.ctx
+        ctx.require_membership_rights(m)
+        person = m.person
+        user_name = self._user_name(user, m.id)
+        ext = user[PorttiUser]
+        ident = person.identifiers[0] if person.identifiers else None
+        if ext is not None and ident is not None:
+            given = {
+                "identifier": (ext.identifier, ident.value),
+                "issuingCountry": ((ext.issuingCountry or "").upper() or None, ident.country),
+                "porttiId": (ext.porttiId, person.portti_id),
+            }
+            for name, (new, old) in given.items():
+                if new is not None and new.strip() and new.strip() != old:
+                    if name == "identifier":
+                        with contextlib.suppress(InvalidIdentifier):
+                            _, new = normalise_identifier(
+                                IdentifierKind(ident.kind), new, ident.country
+                            )
+                    if new != old:
+                        raise Mutability(
+                            _l(
+                                "%(attribute)s cannot be changed: it names the person.",
+                                attribute=name,
+                            )
+                        )
+        region = ident.country if ident else "FI"
+        details = read_details(user, region)
+        # Contact details SCIM leaves out stay as they are: they are the person's.
+        details = PersonDetails(
+            details.given_name,
+            details.family_name,
+            details.email or person.email,
+            details.phone or person.phone,
+        )
+        changed = change_person(ctx, person, details)
+        now = ctx.clock.now()
+        if row is None:
+            row = ScimUser(membership_id=m.id, company_id=ctx.company.id)
+            self.db.add(row)
+        row.user_name, row.user_name_key = user_name, user_name.casefold()
+        row.external_id = user.external_id
+        row.display_name = user.display_name
+        valid_from, valid_until = self._window(ext, user.active)
+        before = (m.valid_from, m.valid_until)
+        if before != (valid_from, valid_until):
+            m.valid_from, m.valid_until = valid_from, valid_until
+            m.updated_at = now
+            if not m.is_valid_on(ctx.today()):
+                # Ended (or not begun): the business applications' logins on it end now.
+                end_client_logins(
+                    self.db, now, reason="membership_ended", person_id=m.person_id,
+                    company_id=ctx.company.id,
+                )  # fmt: skip
+            ctx.record(
+                AuditAction.MEMBERSHIP_CHANGED,
+                subject_person_id=m.person_id,
+                changes={
+                    "valid_from": [_iso(before[0]), _iso(valid_from)],
+                    "valid_until": [_iso(before[1]), _iso(valid_until)],
+                },
+            )
+        elif changed:
+            m.updated_at = now
+        try:
+            self.db.flush()
+        except IntegrityError as exc:
+            raise Uniqueness(
+                _l("Another user of this company has the userName “%(name)s”.", name=user_name)
+            ) from exc
+        body = self.resource(m, row)
+        return Written(body, body["meta"]["version"])
+
+    def delete(self, resource_id: str, if_match: str | None) -> None:
+        ctx = self.ctx
+        m, row = self._load(parse_id(resource_id))
+        check_if_match(if_match, self.resource(m, row)["meta"]["version"])
+        ctx.require_membership_rights(m)
+        person_id, roles = m.person_id, sorted(m.role_codes)
+        self.db.delete(m)
+        self.db.flush()
+        end_client_logins(
+            self.db,
+            ctx.clock.now(),
+            reason="membership_removed",
+            person_id=person_id,
+            company_id=ctx.company.id,
+        )
+        ctx.record(AuditAction.MEMBERSHIP_REMOVED, subject_person_id=person_id, roles=roles)
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
