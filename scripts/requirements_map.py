@@ -24,7 +24,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "ADM-2": (
         "Changes need a fresh strong authentication (step-up, 15 min): app or bank ID",
-        "`companies/services.py` (`_require_change_rights`), `strongauth/views.py` (`/step-up`), `weblogin/qr_views.py` (step-up by the app)",
+        "`companies/services.py` (`require_change_rights`), `strongauth/views.py` (`/step-up`), `weblogin/qr_views.py` (step-up by the app)",
     ),
     "ADM-3": (
         "Add-user wizard in the seed's order",
@@ -319,6 +319,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "UX-21": (
         "The example business application: a title and a language on every page, role names, Finnish, Swedish and English",
         "`examples/business_app.py`",
+    ),
+    "PRV-4": (
+        "Many users at once from a CSV file: a preview of every row's errors, nothing written before “Add N users”, then “Invite all who need the app”",
+        "`companies/csv_file.py`, `companies/bulk.py` (`BulkAddService`), `companies/bulk_views.py`, `invitations/bulk.py`, `web/templates/users/import*.html`, `benchmarks/csv_bulk.py`",
     ),
 }
 

@@ -125,6 +125,7 @@ DETAIL_LABELS: dict[str, LazyText] = {
     "redirect_uris": _l("Return addresses"),
     "requires_invitation": _l("New invitation needed"),
     "roles": _l("Roles"),
+    "row": _l("Row in the file"),
     "scope": _l("Scope"),
     "source": _l("Source"),
     "status_before": _l("Status before"),
@@ -169,6 +170,7 @@ DETAIL_VALUES: dict[str, LazyText] = {
     "consent_denied": _l("not allowed by the person"),
     "acr_not_met": _l("the login was not strong enough"),
     "sms": _l("text message"),
+    "csv_file": _l("a file of users (CSV)"),
 }
 
 
