@@ -25,7 +25,6 @@ from portti.companies.models import Company, Membership, Role
 from portti.companies.policy import AdminGrant
 from portti.companies.schemas import AddUserInput
 from portti.companies.services import Actor, MembershipService, NewUserPlan
-from portti.errors import ValidationFailed
 from portti.i18n import SUPPORTED, _l, localize
 from portti.people.identity_numbers import IdentifierKind
 from portti.people.portti_id import InvalidPorttiId, normalise_portti_id
@@ -123,22 +122,28 @@ class BulkAddService:
         valid row added, each audited as the wizard's adding is, with its row number."""
         company, grant = self.members.require_change_rights(actor, company_id)
         checked = self._check(company, grant, file)
+        staged = []
         for row in checked.valid:
             assert row.data is not None and row.plan is not None
-            try:
-                # One row's clash with another admin's adding at the same moment (the unique
-                # index) skips that row only.
-                with self.db.begin_nested():
-                    row.membership = self.members.write_new_user(
-                        actor,
-                        company,
-                        grant,
-                        row.data,
-                        row.plan,
-                        {"source": "csv_file", "row": row.number},
-                    )
-            except ValidationFailed as exc:
-                row.errors.update(exc.errors)
+            row.membership, created = self.members.stage_new_user(company, row.data, row.plan)
+            staged.append((row, created))
+        # One flush for the whole file: the ORM sends each table's rows in batches. Another
+        # admin adding one of these identifiers at the same moment makes the unique index
+        # refuse it: then nothing of the file is added (ValidationFailed rolls the request
+        # back), and previewing the file again names that row.
+        self.members.flush_new_users()
+        for row, created in staged:
+            assert row.data is not None and row.plan is not None and row.membership is not None
+            self.members.audit_new_user(
+                actor,
+                company,
+                grant,
+                row.data,
+                row.plan,
+                row.membership,
+                created,
+                {"source": "csv_file", "row": row.number},
+            )
         return checked
 
     # -- the checks ------------------------------------------------------------------------

@@ -534,6 +534,17 @@ class MembershipService:
         plan: NewUserPlan,
         audit_details: dict[str, object],
     ) -> Membership:
+        membership, created = self.stage_new_user(company, data, plan)
+        self.flush_new_users()
+        self.audit_new_user(actor, company, grant, data, plan, membership, created, audit_details)
+        return membership
+
+    def stage_new_user(
+        self, company: Company, data: AddUserInput, plan: NewUserPlan
+    ) -> tuple[Membership, bool]:
+        """The person (unless the plan names an existing one) and the membership, added to the
+        session but not yet flushed: many users are flushed together. Returns the membership
+        and whether the person is new."""
         now = self.clock.now()
         person = plan.person
         created = person is None
@@ -552,12 +563,11 @@ class MembershipService:
                 )
             )
             self.db.add(person)
-        valid_from, valid_until = plan.valid_from, plan.valid_until
         membership = Membership(
             company_id=company.id,
             person=person,
-            valid_from=valid_from,
-            valid_until=valid_until,
+            valid_from=plan.valid_from,
+            valid_until=plan.valid_until,
             receives_email=data.receives_email,
             sort_name=sort_name_of(person.given_name, person.family_name),
             created_at=now,
@@ -566,6 +576,9 @@ class MembershipService:
         membership.roles = [MembershipRole(role_code=c) for c in sorted(set(data.roles))]
         membership.profiles = [MembershipProfile(profile_id=p) for p in sorted(set(data.profiles))]
         self.db.add(membership)
+        return membership, created
+
+    def flush_new_users(self) -> None:
         try:
             self.db.flush()
         except IntegrityError as exc:
@@ -573,12 +586,26 @@ class MembershipService:
             raise ValidationFailed(
                 {"id_value": _l("A Portti user with this identifier was added just now.")}
             ) from exc
+
+    def audit_new_user(
+        self,
+        actor: Actor,
+        company: Company,
+        grant: AdminGrant,
+        data: AddUserInput,
+        plan: NewUserPlan,
+        membership: Membership,
+        created: bool,
+        audit_details: dict[str, object],
+    ) -> None:
+        person_id = membership.person.id
+        valid_from, valid_until = plan.valid_from, plan.valid_until
         if created:
             self.audit.record(
                 AuditAction.PERSON_CREATED,
                 company_id=company.id,
                 actor_person_id=actor.person_id,
-                subject_person_id=person.id,
+                subject_person_id=person_id,
                 identifier_kind=str(plan.kind),
                 identifier_country=plan.country,
                 **audit_details,
@@ -587,7 +614,7 @@ class MembershipService:
             AuditAction.MEMBERSHIP_ADDED,
             company_id=company.id,
             actor_person_id=actor.person_id,
-            subject_person_id=person.id,
+            subject_person_id=person_id,
             linked_existing_person=not created,
             roles=sorted(set(data.roles)),
             profiles=sorted(set(data.profiles)),
@@ -596,7 +623,6 @@ class MembershipService:
             via=grant.via,
             **audit_details,
         )
-        return membership
 
     def change_membership(
         self, actor: Actor, company_id: int, membership_id: int, data: ChangeMembershipInput
