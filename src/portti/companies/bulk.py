@@ -35,6 +35,8 @@ ID_KINDS = {
     "personal_number": _l("Foreign personal identity number"),
     "other_code": _l("Other identifying code (e.g. date of birth)"),
 }
+# Shorter names a file may use for a kind, in any language.
+ID_KIND_ALIASES = {"other_code": _l("Other identifying code")}
 # Where a message of the wizard is reported in the file: its column.
 FIELD_COLUMN = {"profiles": "roles", "validity": "valid_until", "method": "id_value"}
 
@@ -246,15 +248,17 @@ class BulkAddService:
             return "personal_number"
         folded = " ".join(text.split()).casefold()
         for code, label in ID_KINDS.items():
+            labels = [label, *([ID_KIND_ALIASES[code]] if code in ID_KIND_ALIASES else [])]
             names = {code, code.replace("_", " ")} | {
-                str(localize(label, lang)).casefold() for lang in SUPPORTED
+                str(localize(x, lang)).casefold() for x in labels for lang in SUPPORTED
             }
             if folded in names:
                 return code
         row.errors["id_kind"] = _l(
             "Unknown kind of identifier “%(kind)s”: leave it empty for a personal identity "
-            "number, or write “other_code” for another code such as a date of birth.",
+            "number, or write “%(other)s” for another code such as a date of birth.",
             kind=text,
+            other=ID_KINDS["other_code"],
         )
         return "personal_number"
 
