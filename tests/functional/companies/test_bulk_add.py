@@ -68,6 +68,12 @@ def test_preview_names_each_kind_of_error_and_writes_nothing(kh, world, db):  # 
     ):
         assert expected in text, expected
     # The identifier, e-mail and phone checks are the wizard's own (python-stdnum, phonenumbers).
+    for expected in (
+        "The Estonian personal identity number has the wrong number of characters.",
+        "Enter a valid e-mail address.",
+        "Enter a mobile phone number in international form",
+    ):
+        assert expected in text, expected
     assert text.count('class="details field-error"') == 8
     assert snapshot(db) == before
     del existing
