@@ -225,6 +225,9 @@ class BulkAddService:
         row.plan = plan = self.members.check_new_user(company, grant, row.data, grantable=grantable)
         for col, message in plan.errors.items():
             row.errors.setdefault(FIELD_COLUMN.get(col, col), message)
+        if not row.data.roles and "roles" not in cells:
+            # The wizard's "profile or role": a file gives roles only.
+            row.errors["roles"] = _l("Give at least one role.")
         if plan.already_member:
             row.errors.pop("portti_id", None)
             row.errors["id_value"] = _l("This person is already a user of this company.")

@@ -40,7 +40,8 @@ class Progress:
     name: str
     status: InvitationStatus | None
     status_label: str
-    delivered: bool
+    # The e-mail: "sent" (left for the mail server), "failed" (given up), or "waiting".
+    delivery: str
 
 
 STATUS_LABELS = {
@@ -112,16 +113,18 @@ def progress(
         .order_by(Invitation.id)
         .limit(MAX_FOLLOWED)
     ).all()
-    delivered = set(
-        db.scalars(
-            select(OutboxMessage.person_id).where(
+    delivery = {
+        person_id: status
+        for person_id, status in db.execute(
+            select(OutboxMessage.person_id, OutboxMessage.status)
+            .where(
                 OutboxMessage.kind == "invitation",
                 OutboxMessage.company_id == company_id,
-                OutboxMessage.status == OutboxStatus.SENT.value,
                 OutboxMessage.created_at >= since,
             )
+            .order_by(OutboxMessage.id)
         )
-    )
+    }
     rows = []
     for inv in sent:
         status = inv.effective_status(now)
@@ -130,7 +133,15 @@ def progress(
                 inv.person.full_name,
                 status,
                 str(localize(STATUS_LABELS[status])),
-                inv.person_id in delivered,
+                _delivery(delivery.get(inv.person_id)),
             )
         )
     return sorted(rows, key=lambda p: p.name.casefold())
+
+
+def _delivery(status: str | None) -> str:
+    if status == OutboxStatus.SENT.value:
+        return "sent"
+    if status == OutboxStatus.FAILED.value:
+        return "failed"
+    return "waiting"

@@ -4,6 +4,7 @@ bad files are refused whole; the upload is kept sealed to the session and compan
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from portti.audit.models import AuditEvent
 from portti.companies.csv_file import MAX_ROWS
 from portti.companies.models import Membership
+from portti.infra.outbox import OutboxMessage
 from portti.invitations.models import Invitation
 from portti.people.models import Person, PersonIdentifier
 from support import factories as f
@@ -305,7 +307,7 @@ def test_invite_all_who_need_the_app(kh, world, db, runtime):  # PRV-4 INV-1
     preview = upload(kh, c.id, csv_text(rows))
     done = confirm(kh, c.id, preview)
     assert "Invite 1 user" in done.text  # the Finnish one logs in with bank ID
-    ids = [m for m in __import__("re").findall(r'name="m" value="(\d+)"', done.text)]
+    ids = [m for m in re.findall(r'name="m" value="(\d+)"', done.text)]
     assert len(ids) == 1
     # Without the tick: refused, nothing sent.
     r = kh.post(
@@ -341,7 +343,7 @@ def test_invite_all_skips_who_cannot_be_invited_and_says_why(kh, world, db, toda
     later = (today + timedelta(days=10)).isoformat()
     rows = [row(family_name="Myöhemmin", valid_from=later), row(family_name="Nyt")]
     done = confirm(kh, c.id, upload(kh, c.id, csv_text(rows)))
-    ids = __import__("re").findall(r'name="m" value="(\d+)"', done.text)
+    ids = re.findall(r'name="m" value="(\d+)"', done.text)
     r = kh.post(
         f"/c/{c.id}/users/import/invite",
         data={"csrf_token": csrf_from(done), "m": ids, "identity_verified": "yes"},
@@ -381,3 +383,39 @@ def test_identifiers_are_stored_as_the_wizard_stores_them(kh, world, db):  # PRV
     ident = db.scalars(select(PersonIdentifier).where(PersonIdentifier.person_id == p.id)).one()
     assert (ident.kind, ident.country, ident.value) == ("personal_number", "SE", "198112289874")
     assert p.phone == "+46701234567"
+
+
+def test_a_row_without_roles_asks_for_a_role(kh, world):  # PRV-4
+    r = upload(kh, world.client_a.id, csv_text([row(roles="")]))
+    assert "Give at least one role." in r.text
+    assert "profile" not in r.text.split("<main", 1)[1]
+
+
+def test_progress_tells_an_undeliverable_invitation_and_stops_polling(
+    kh, world, db, clock
+):  # PRV-4
+    c = world.client_a
+    since = clock.now()
+    done = confirm(
+        kh,
+        c.id,
+        upload(kh, c.id, csv_text([row(family_name="Perillä"), row(family_name="Hukassa")])),
+    )
+    ids = re.findall(r'name="m" value="(\d+)"', done.text)
+    r = kh.post(
+        f"/c/{c.id}/users/import/invite",
+        data={"csrf_token": csrf_from(done), "m": ids, "identity_verified": "yes"},
+        headers=HTML,
+    )
+    assert 'hx-trigger="every 2s"' in r.text  # waiting for the outbox
+    fresh(db)
+    lost = db.scalars(select(Person).where(Person.family_name == "Hukassa")).one()
+    for message in db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitation")):
+        message.status = "failed" if message.person_id == lost.id else "sent"
+    db.commit()
+    progress = kh.get(
+        f"/c/{c.id}/users/import/invitations", params={"since": since.isoformat()}, headers=HTML
+    )
+    assert "1 of 2 invitation e-mails delivered" in progress.text
+    assert "1 e-mail could not be delivered" in progress.text
+    assert "hx-trigger" not in progress.text  # nothing left to wait for
