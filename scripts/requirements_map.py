@@ -24,7 +24,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "ADM-2": (
         "Changes need a fresh strong authentication (step-up, 15 min): app or bank ID",
-        "`companies/services.py` (`_require_change_rights`), `strongauth/views.py` (`/step-up`), `weblogin/qr_views.py` (step-up by the app)",
+        "`companies/services.py` (`require_change_rights`), `strongauth/views.py` (`/step-up`), `weblogin/qr_views.py` (step-up by the app)",
     ),
     "ADM-3": (
         "Add-user wizard in the seed's order",
@@ -331,6 +331,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "PRV-3": (
         "SCIM 2.0 service provider per company (path-bound): Users with validity and the Portti extension, Groups = roles, filters, pages, ETags, RFC 7644 errors; linked only as the add-user wizard links, never merged",
         "`scim/` (`api.py`, `users.py`, `groups.py`, `filters.py`, `resources.py`), `docs/scim.md`, `benchmarks/scim.py`",
+    ),
+    "PRV-4": (
+        "Many users at once from a CSV file: a preview of every row's errors, nothing written before “Add N users”, then “Invite all who need the app”",
+        "`companies/csv_file.py`, `companies/bulk.py` (`BulkAddService`), `companies/bulk_views.py`, `invitations/bulk.py`, `web/templates/users/import*.html`, `benchmarks/csv_bulk.py`",
     ),
 }
 

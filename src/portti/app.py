@@ -282,6 +282,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.accounts import views as accounts_views
     from portti.companies import api as companies_api
     from portti.companies import provisioning_api as companies_provisioning_api
+    from portti.companies import bulk_views as companies_bulk_views
     from portti.companies import views as companies_views
     from portti.devices import admin_api as devices_admin_api
     from portti.devices import app_api as devices_app_api
@@ -307,6 +308,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(weblogin_qr_views.router)
     app.include_router(weblogin_app_api.router)
     app.include_router(strongauth_views.router)
+    # Before the user pages: /users/import is not a membership id.
+    app.include_router(companies_bulk_views.router)
     app.include_router(companies_views.router)
     app.include_router(companies_api.router)
     app.include_router(companies_provisioning_api.router)

@@ -16,7 +16,7 @@ from conftest import PG_ADMIN
 ROOT = Path(__file__).resolve().parents[2]
 BACKEND = os.environ.get("PORTTI_TEST_DATABASE", "sqlite")
 # Benchmarks that run on PostgreSQL too (``--postgresql``: a scratch database of their own).
-BOTH = ("capacity", "users_list", "invitations", "retention", "scim")
+BOTH = ("capacity", "users_list", "invitations", "retention", "scim", "csv_bulk")
 SQLITE_ONLY = ("qr_login", "oidc_token", "oidc_token_cpu", "request_overhead")
 # Benchmarks whose smoke run has a test of its own (it needs Node: tests/benchmarks/).
 OWN_TEST = ("sso_roundtrip",)

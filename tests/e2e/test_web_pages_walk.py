@@ -1,6 +1,7 @@
 """Every page an admin and a person meet on the web, walked as the seed's story goes (UX-22): log
 in with bank ID, Users and roles, "Authenticate to add users", the add-user wizard (and its
-errors), a user's page, the invitation page, basic settings, the audit log, the terms and an
+errors), adding users from a file (the upload page and a preview with errors), a user's page,
+the invitation page, basic settings, the audit log, the terms and an
 error page — in Finnish, Swedish and English, on a phone (390 px) and a desktop.
 
 On every page the walk fails on: an error in the console or an uncaught error or rejection;
@@ -37,6 +38,12 @@ WIDTHS = {
     390: {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
     1280: {"viewport": {"width": 1280, "height": 900}},
 }
+# A file of users for the preview: one row to add, one with a role nobody has.
+USERS_FILE = (
+    "given_name;family_name;id_value;id_country;email;phone;roles\r\n"
+    "Mari;Kävely;37605030299;EE;mari.kavely@example.com;+372 5123 4567;bookkeeper\r\n"
+    "Jaan;Kävely;;EE;jaan.kavely@example.com;+372 5123 4568;astronaut\r\n"
+)
 STRAY = re.compile(
     r"\[object |\bundefined\b|\bNaN\b|\bNone\b|\*\*|(^|\n)#{1,6} |%\(\w+\)[sd]|\{\w+\}"
     r"|\b[a-z]+(?:_[a-z]+)+\b"
@@ -170,7 +177,7 @@ def walk(browser: Browser, live_server, request) -> Iterator[Walk]:  # type: ign
 @pytest.mark.parametrize("lang", list(LOCALES))
 def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     walk: Walk, lang: str, width: int
-) -> None:  # UX-22 UX-3 UX-6 UX-16 UX-17 UX-18 UX-20 I18N-1
+) -> None:  # UX-22 UX-3 UX-6 UX-16 UX-17 UX-18 UX-20 I18N-1 PRV-4
     page = walk.page
 
     # Log in with bank ID (the test provider stands in for it).
@@ -212,6 +219,23 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     expect(page.get_by_role("heading", name=walk.t("Add user"), level=1)).to_be_visible()
     expect(page.get_by_text(walk.t("Enter a valid e-mail address.")).first).to_be_visible()
     walk.check("add-user-errors")
+
+    # Add users from a file (PRV-4): the upload page, and the preview of a file with an error
+    # (nothing is added, so the walk can run again).
+    page.goto(users_url)
+    page.get_by_role("link", name=walk.t("Add users from a file")).click()
+    expect(
+        page.get_by_role("heading", name=walk.t("Add users from a file"), level=1)
+    ).to_be_visible()
+    walk.check("add-users-from-a-file")
+    page.get_by_label(walk.t("File of users (CSV)")).set_input_files(
+        {"name": "users.csv", "mimeType": "text/csv", "buffer": USERS_FILE.encode()}
+    )
+    page.get_by_role("button", name=walk.t("Preview the users")).click()
+    expect(
+        page.get_by_role("heading", name=walk.t("Check the users before adding them"), level=1)
+    ).to_be_visible()
+    walk.check("add-users-preview")
 
     # A user's page, and the invitation to the app.
     page.goto(users_url)

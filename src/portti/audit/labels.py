@@ -129,6 +129,7 @@ DETAIL_LABELS: dict[str, LazyText] = {
     "redirect_uris": _l("Return addresses"),
     "requires_invitation": _l("New invitation needed"),
     "roles": _l("Roles"),
+    "row": _l("Row in the file"),
     "scope": _l("Scope"),
     "source": _l("Source"),
     "status_before": _l("Status before"),
@@ -176,6 +177,7 @@ DETAIL_VALUES: dict[str, LazyText] = {
     "acr_not_met": _l("the login was not strong enough"),
     "sms": _l("text message"),
     "scim": _l("SCIM provisioning"),
+    "csv_file": _l("a file of users (CSV)"),
 }
 
 

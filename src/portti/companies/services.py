@@ -127,6 +127,26 @@ class PersonChange:
 
 
 @dataclass(frozen=True)
+class NewUserPlan:
+    """What the add-user checks found: the errors by field, or what adding would write."""
+
+    errors: dict[str, str]
+    kind: IdentifierKind
+    country: str
+    value: str
+    # The existing person the Portti ID and the identifier name together (ADM-5), else None.
+    person: Person | None
+    email: str | None
+    phone: str | None
+    valid_from: date | None
+    valid_until: date | None
+    # The identifier is a Portti user's already, and no Portti ID was given.
+    needs_portti_id: bool
+    # The person the identifier (or Portti ID) names is a user of this company already.
+    already_member: bool
+
+
+@dataclass(frozen=True)
 class Page:
     items: Sequence[Membership]
     next_cursor: str | None
@@ -371,7 +391,9 @@ class MembershipService:
 
     # -- changing ------------------------------------------------------------------------
 
-    def _require_change_rights(self, actor: Actor, company_id: int) -> tuple[Company, AdminGrant]:
+    def require_change_rights(self, actor: Actor, company_id: int) -> tuple[Company, AdminGrant]:
+        """The admin may administer the company (ADM-9) and, a person, stepped up recently
+        (ADM-2)."""
         company, grant = self._admin(actor, company_id)
         if actor.machine is not None:
             # Step-up proves a person is at the keyboard; a machine client proved itself at
@@ -386,7 +408,7 @@ class MembershipService:
         """I18N-1: the language of pages and messages for the company's users who chose none
         and whose browser names none. A change like any other (step-up, audited); returns
         whether anything changed."""
-        company, _ = self._require_change_rights(actor, company_id)
+        company, _ = self.require_change_rights(actor, company_id)
         if language not in SUPPORTED:
             raise ValidationFailed({"default_language": _l("Choose Finnish, Swedish or English.")})
         old = company.default_language
@@ -423,15 +445,16 @@ class MembershipService:
         roles: list[str],
         profiles: list[int],
         errors: dict[str, str],
+        *,
+        grantable: frozenset[str] | set[str] | None = None,
     ) -> None:
-        allowed = self.policy.grantable_roles(grant, company)
+        allowed = self.policy.grantable_roles(grant, company) if grantable is None else grantable
         unknown = sorted(set(roles) - allowed)
         if unknown:
             errors["roles"] = _l(
                 "These roles cannot be given here: %(roles)s.", roles=", ".join(unknown)
             )
-        offered = {p.id for p in self.available_profiles(company)}
-        if set(profiles) - offered:
+        if profiles and set(profiles) - {p.id for p in self.available_profiles(company)}:
             errors["profiles"] = _l("Choose profiles from the list.")
 
     @staticmethod
@@ -451,8 +474,32 @@ class MembershipService:
             errors["valid_until"] = _l("The end date is before the start date.")
         return valid_from, valid_until
 
-    def add_user(self, actor: Actor, company_id: int, data: AddUserInput) -> Membership:
-        company, grant = self._require_change_rights(actor, company_id)
+    def add_user(
+        self,
+        actor: Actor,
+        company_id: int,
+        data: AddUserInput,
+        *,
+        audit_details: dict[str, object] | None = None,
+    ) -> Membership:
+        company, grant = self.require_change_rights(actor, company_id)
+        plan = self.check_new_user(company, grant, data)
+        if plan.errors:
+            raise ValidationFailed(plan.errors)
+        return self.write_new_user(actor, company, grant, data, plan, audit_details or {})
+
+    def check_new_user(
+        self,
+        company: Company,
+        grant: AdminGrant,
+        data: AddUserInput,
+        *,
+        grantable: frozenset[str] | set[str] | None = None,
+    ) -> NewUserPlan:
+        """The wizard's checks of one new user, without writing anything: the errors by field,
+        and what adding would do (a new person, or the existing one named by the Portti ID
+        together with the identifier, ADM-5). ``grantable``: the roles the admin may give, when
+        the caller has them already (a file of many users asks once)."""
         errors: dict[str, str] = {}
 
         kind = IdentifierKind.FI_HETU
@@ -477,7 +524,7 @@ class MembershipService:
         valid_from, valid_until = self._check_validity(
             data.validity, data.valid_from, data.valid_until, errors
         )
-        self._check_roles(grant, company, data.roles, data.profiles, errors)
+        self._check_roles(grant, company, data.roles, data.profiles, errors, grantable=grantable)
         if not data.roles and not data.profiles:
             errors.setdefault("roles", _l("Choose at least one profile or role."))
 
@@ -493,6 +540,7 @@ class MembershipService:
             ).one_or_none()
 
         email = phone = None
+        needs_portti_id = False
         if data.already_user:
             try:
                 pid = normalise_portti_id(data.portti_id or "")
@@ -515,6 +563,7 @@ class MembershipService:
                     person = None
         else:
             if existing_identifier is not None:
+                needs_portti_id = True
                 errors["id_value"] = _l(
                     "A Portti user with this identifier exists already. Choose “Already a "
                     "Portti user?” and give their Portti ID."
@@ -531,38 +580,79 @@ class MembershipService:
             except InvalidPhone as exc:
                 errors["phone"] = exc.message
 
-        if person is not None:
-            already = self.db.scalars(
-                select(Membership).where(
-                    Membership.company_id == company.id, Membership.person_id == person.id
+        already_member = False
+        holder = person.id if person is not None else None
+        if holder is None and existing_identifier is not None:
+            holder = existing_identifier.person_id
+        if holder is not None:
+            already_member = (
+                self.db.scalar(
+                    select(Membership.id).where(
+                        Membership.company_id == company.id, Membership.person_id == holder
+                    )
                 )
-            ).one_or_none()
-            if already is not None:
-                errors["portti_id"] = _l("This person is already a user of this company.")
+                is not None
+            )
+        if person is not None and already_member:
+            errors["portti_id"] = _l("This person is already a user of this company.")
 
-        if errors:
-            raise ValidationFailed(errors)
+        return NewUserPlan(
+            errors=errors,
+            kind=kind,
+            country=country,
+            value=value,
+            person=person,
+            email=email,
+            phone=phone,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            needs_portti_id=needs_portti_id,
+            already_member=already_member,
+        )
 
+    def write_new_user(
+        self,
+        actor: Actor,
+        company: Company,
+        grant: AdminGrant,
+        data: AddUserInput,
+        plan: NewUserPlan,
+        audit_details: dict[str, object],
+    ) -> Membership:
+        membership, created = self.stage_new_user(company, data, plan)
+        self.flush_new_users()
+        self.audit_new_user(actor, company, grant, data, plan, membership, created, audit_details)
+        return membership
+
+    def stage_new_user(
+        self, company: Company, data: AddUserInput, plan: NewUserPlan
+    ) -> tuple[Membership, bool]:
+        """The person (unless the plan names an existing one) and the membership, added to the
+        session but not yet flushed: many users are flushed together. Returns the membership
+        and whether the person is new."""
         now = self.clock.now()
+        person = plan.person
         created = person is None
         if person is None:
             person = Person(
                 portti_id=new_portti_id(),
                 given_name=" ".join((data.given_name or "").split()),
                 family_name=" ".join((data.family_name or "").split()),
-                email=email,
-                phone=phone,
+                email=plan.email,
+                phone=plan.phone,
                 created_at=now,
             )
             person.identifiers.append(
-                PersonIdentifier(kind=str(kind), country=country, value=value, created_at=now)
+                PersonIdentifier(
+                    kind=str(plan.kind), country=plan.country, value=plan.value, created_at=now
+                )
             )
             self.db.add(person)
         membership = Membership(
             company_id=company.id,
             person=person,
-            valid_from=valid_from,
-            valid_until=valid_until,
+            valid_from=plan.valid_from,
+            valid_until=plan.valid_until,
             receives_email=data.receives_email,
             sort_name=sort_name_of(person.given_name, person.family_name),
             created_at=now,
@@ -571,6 +661,9 @@ class MembershipService:
         membership.roles = [MembershipRole(role_code=c) for c in sorted(set(data.roles))]
         membership.profiles = [MembershipProfile(profile_id=p) for p in sorted(set(data.profiles))]
         self.db.add(membership)
+        return membership, created
+
+    def flush_new_users(self) -> None:
         try:
             self.db.flush()
         except IntegrityError as exc:
@@ -578,33 +671,48 @@ class MembershipService:
             raise ValidationFailed(
                 {"id_value": _l("A Portti user with this identifier was added just now.")}
             ) from exc
+
+    def audit_new_user(
+        self,
+        actor: Actor,
+        company: Company,
+        grant: AdminGrant,
+        data: AddUserInput,
+        plan: NewUserPlan,
+        membership: Membership,
+        created: bool,
+        audit_details: dict[str, object],
+    ) -> None:
+        person_id = membership.person.id
+        valid_from, valid_until = plan.valid_from, plan.valid_until
         if created:
             self.audit.record(
                 AuditAction.PERSON_CREATED,
                 company_id=company.id,
                 **actor.audit_actor,
-                subject_person_id=person.id,
-                identifier_kind=str(kind),
-                identifier_country=country,
+                subject_person_id=person_id,
+                identifier_kind=str(plan.kind),
+                identifier_country=plan.country,
+                **audit_details,
             )
         self.audit.record(
             AuditAction.MEMBERSHIP_ADDED,
             company_id=company.id,
             **actor.audit_actor,
-            subject_person_id=person.id,
+            subject_person_id=person_id,
             linked_existing_person=not created,
             roles=sorted(set(data.roles)),
             profiles=sorted(set(data.profiles)),
             valid_from=valid_from.isoformat() if valid_from else None,
             valid_until=valid_until.isoformat() if valid_until else None,
             via=grant.via,
+            **audit_details,
         )
-        return membership
 
     def change_membership(
         self, actor: Actor, company_id: int, membership_id: int, data: ChangeMembershipInput
     ) -> Membership:
-        company, grant = self._require_change_rights(actor, company_id)
+        company, grant = self.require_change_rights(actor, company_id)
         m = self.get_member(actor, company_id, membership_id)
         self._require_membership_rights(actor, grant, company, m, "change_membership")
         errors: dict[str, str] = {}
@@ -658,7 +766,7 @@ class MembershipService:
     def change_person(
         self, actor: Actor, company_id: int, membership_id: int, data: ChangePersonInput
     ) -> PersonChange:
-        company, _ = self._require_change_rights(actor, company_id)
+        company, _ = self.require_change_rights(actor, company_id)
         m = self.get_member(actor, company_id, membership_id)
         person = m.person
         self.require_person_rights(actor, company, person.id, "change_person")
@@ -777,7 +885,7 @@ class MembershipService:
         return len(ended)
 
     def remove_membership(self, actor: Actor, company_id: int, membership_id: int) -> None:
-        company, grant = self._require_change_rights(actor, company_id)
+        company, grant = self.require_change_rights(actor, company_id)
         m = self.get_member(actor, company_id, membership_id)
         self._require_membership_rights(actor, grant, company, m, "remove_membership")
         person_id = m.person_id
@@ -804,7 +912,7 @@ class MembershipService:
     ) -> int:
         """Ends every browser session of the member. Sessions are the person's, not the
         company's: the person-wide rule applies (SEC-7), and it is a change (ADM-2)."""
-        company, _ = self._require_change_rights(actor, company_id)
+        company, _ = self.require_change_rights(actor, company_id)
         m = self.get_member(actor, company_id, membership_id)
         self.require_person_rights(actor, company, m.person_id, "end_sessions")
         return sessions.revoke_all(
