@@ -170,7 +170,8 @@ function handleGlobal(error) {
   }
   if (error.code === "device_unknown" || error.code === "pin_locked") {
     const method = state.device?.method;
-    forgetDevice().then(() => screenActivateAgain(error, method));
+    const locked = error.code === "pin_locked" ? state.device?.deviceId : null;
+    (locked ? replaceDevice() : forgetDevice()).then(() => screenActivateAgain(error, method));
     return true;
   }
   if (error.code === "activation_unknown" || error.code === "invitation_expired") {
@@ -229,6 +230,14 @@ async function forgetDevice() {
   state.session = null;
   state.person = null;
   await store.remove("device");
+}
+
+// The app is activated again on this phone (its PIN forgotten or locked): the device it had
+// is kept aside by its id only, and the new activation replaces it on the server, so that the
+// old one can no longer approve anything.
+async function replaceDevice() {
+  if (state.device?.deviceId) await store.set("replaces", state.device.deviceId);
+  await forgetDevice();
 }
 
 function activationCall(method, path, body) {
@@ -579,6 +588,8 @@ async function screenConfirmPin(firstPin) {
       public_key: key.publicKey,
       pin: firstPin,
     };
+    const replaces = await store.get("replaces");
+    if (replaces) body.replaces_device = replaces;
     let credential = null;
     if (bio.checked) {
       credential = await webauthn.register(state.activation?.person?.given_name || "Portti");
@@ -606,6 +617,7 @@ async function screenConfirmPin(firstPin) {
       method: state.activation?.method || "invitation",
     };
     await store.set("device", state.device);
+    await store.remove("replaces");
     await forgetActivation();
     screenDone();
   }, [], [bioField]);
@@ -699,7 +711,9 @@ function screenForgotPin() {
     h(
       "div",
       { class: "actions" },
-      bank ? button(t("bank_id_title"), screenBankId, "primary") : button(t("log_in_with_account"), screenReactivate, "primary"),
+      bank
+        ? button(t("bank_id_title"), () => replaceDevice().then(screenBankId), "primary")
+        : button(t("log_in_with_account"), () => replaceDevice().then(screenReactivate), "primary"),
       button(t("back"), () => screenUnlock(), "link"),
     ),
   );
