@@ -225,7 +225,7 @@ def detail_context(
         "values": values or {},
         "added": request.query_params.get("added") == "1",
         # The person's devices, and whether any lets them in here (UX-8, SEC-14).
-        "app_access": app_access(members.db, membership),
+        "app_access": app_access(members.db, membership, members.clock.now()),
     }
 
 
