@@ -76,7 +76,7 @@ def test_kh_walks_the_admin_flow_in_swedish(swedish_page: Page, live_db) -> None
 
     # Lägg till användare: the wizard in the seed's order, in Swedish.
     page.get_by_role("link", name="Lägg till användare", exact=True).click()
-    expect(page.get_by_role("heading", name="Lägg till användare", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Ny användare", level=1)).to_be_visible()
     page.get_by_label("Utländsk identifiering", exact=True).check()
     page.get_by_label("Utländskt personnummer", exact=True).check()
     page.get_by_label("Land som utfärdat identifieringen", exact=True).select_option(

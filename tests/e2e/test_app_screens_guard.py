@@ -14,7 +14,8 @@ activated (UX-12).
 Each screen fails the test on: a console error or an unhandled rejection; visible text with
 ``[object ``, ``undefined``, ``NaN``, ``None``, a raw text key or Markdown markers; an image
 that did not load; horizontal overflow; a text of another language (checked against the other
-languages' catalogues and app texts); axe-core serious or critical violations. Each screen is
+languages' catalogues and app texts); axe-core serious or critical violations; a heading that
+only repeats the name of a button on the same screen. Each screen is
 saved as ``build/screens/app/<lang>-<width>/NN-name.png``.
 
 Console errors the browser logs for an API answer of 4xx ("Failed to load resource") are the
@@ -139,11 +140,16 @@ class Guard:
         out.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(out), full_page=True)
         seen = self.page.evaluate(
-            """() => ({
+            r"""() => ({
                 text: document.body.innerText,
                 overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
                 broken: [...document.images].filter(i => !i.complete || i.naturalWidth === 0)
                     .map(i => i.alt || i.src.slice(0, 60)),
+                headings: [...document.querySelectorAll('h1, h2, h3, [role=heading]')]
+                    .map(e => e.textContent.replace(/\s+/g, ' ').trim()),
+                buttons: [...document.querySelectorAll('button, [role=button]')]
+                    .filter(e => e.checkVisibility())
+                    .map(e => (e.getAttribute('aria-label') || e.textContent).replace(/\s+/g, ' ').trim()),
             })"""
         )
         text: str = seen["text"]
@@ -158,6 +164,9 @@ class Guard:
             self.problems.append(f"{where}: images that did not load: {seen['broken']}")
         if seen["overflow"] > 0:
             self.problems.append(f"{where}: {seen['overflow']} px of horizontal overflow")
+        # A heading that only repeats a button's name says nothing of the screen (UX-15).
+        if same := sorted(set(seen["headings"]) & set(seen["buttons"]) - {""}):
+            self.problems.append(f"{where}: a heading repeats its button's name: {same}")
         other = [s for s in self.foreign if s in text]
         if other:
             self.problems.append(f"{where}: text of another language: {other[:3]}")
