@@ -75,6 +75,29 @@ def test_the_app_gets_the_terms_in_its_language_under_the_same_version(
         assert terms["text"].count("\n## ") == 9 and "**" not in terms["text"]
 
 
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("en", "Version {v}, in force from 1.11.2026."),
+        ("fi", "Versio {v}, voimassa 1.11.2026 alkaen."),
+        ("sv", "Version {v}, gäller från och med 2026-11-01."),
+    ],
+)
+def test_the_web_and_the_app_show_the_same_terms_version_and_its_day(
+    client, language, line
+) -> None:  # UX-3 APP-3
+    """The page names the version the app asks the person to accept, and the day it took
+    effect, in the reader's way; the clauses are headed and no Markdown marker is left."""
+    app_terms = client.get("/app-api/v1/terms", headers={"accept-language": language}).json()
+    page = get(client, "/terms", language)
+    version = app_terms["version"]
+    shown = page[page.index('data-testid="terms-version">') :].split(">", 1)[1].split("<", 1)[0]
+    assert shown == line.format(v=version), shown
+    terms = page[page.index('<article class="terms"') : page.index("</article>")]
+    assert terms.count("<h2>") == app_terms["text"].count("\n## ") == 9
+    assert not re.search(r"\*\*|^#|\]\(|__", terms, re.M)
+
+
 def test_the_terms_renderer_escapes_everything_it_does_not_render() -> None:  # UX-3
     html = render_markdown('# A <b>\n\nText **bold** <script>alert(1)</script>\n\n- one\n- "two"')
     assert str(html) == (
