@@ -2,10 +2,10 @@
 // Screens are built with DOM calls (never innerHTML from the network), every text comes from the
 // catalogue in texts.js, and every screen's heading takes the focus so screen readers announce it.
 
-import { ApiError, NetworkError, call } from "./api.js";
+import { ApiError, NetworkError, call, serverNow } from "./api.js";
 import { b64url, makeDeviceKey, randomToken, sha256, sign } from "./crypto.js";
 import { store } from "./store.js";
-import { currentLanguage, loadLanguage, t } from "./texts.js";
+import { formatTime, loadLanguage, t } from "./texts.js";
 import * as webauthn from "./webauthn.js";
 import { QrScanner } from "./scanner.js";
 
@@ -62,7 +62,7 @@ function digitsOf(input) {
 }
 
 function alertBox() {
-  return h("div", { class: "alert", role: "alert", "aria-live": "assertive" });
+  return h("div", { class: "alert", role: "alert", "aria-live": "assertive", tabindex: "-1" });
 }
 
 function showError(box, error) {
@@ -143,10 +143,11 @@ function form(fields, submitLabel, action, extra = [], before = []) {
       if (error instanceof ApiError && handleGlobal(error)) return;
       showError(box, error);
       if (error instanceof ApiError && error.retryAfter) countdown(box, error.retryAfter, waitButtons);
-      // A refused PIN is typed again from the start, as on any keypad.
-      for (const f of fields) if (f.input.inputMode === "numeric" && f.input.type === "password") f.input.value = "";
-      const first = fields[0]?.input;
-      if (first && !(error instanceof NetworkError)) first.focus();
+      // What was typed stays (an e-mail address, a code), except what is secret: a refused
+      // password or PIN is typed again from the start, as on any keypad (UX-19). The error
+      // takes the focus, so that it is read out first.
+      for (const f of fields) if (f.input.type === "password") f.input.value = "";
+      if (box.isConnected && box.childElementCount) box.focus();
     } finally {
       if (!button.dataset.waiting) button.disabled = false;
       el.removeAttribute("aria-busy");
@@ -910,11 +911,12 @@ function screenApproval(approval) {
     [t("detail_place"), approval.place],
     [t("detail_origin"), approval.origin || t("origin_not_told")],
     [t("detail_country"), approval.country],
-    [t("detail_time"), approval.requested_at ? new Date(approval.requested_at).toLocaleTimeString(`${currentLanguage()}-FI`, { hour: "2-digit", minute: "2-digit" }) : null],
+    [t("detail_time"), approval.requested_at ? formatTime(new Date(approval.requested_at)) : null],
   ];
   for (const [label, value] of rows) {
     if (value) details.append(h("dt", { text: label }), h("dd", { text: value }));
   }
+  const timeLeft = approval.expires_at ? expiryTimer(Date.parse(approval.expires_at)) : null;
   const numbers = h(
     "fieldset",
     { class: "numbers" },
@@ -998,9 +1000,38 @@ function screenApproval(approval) {
     unknownSite ? h("div", { class: "warning", role: "alert" }, h("p", { text: t("origin_warning_unknown", { site }) })) : null,
     h("p", { text: t("approve_intro") }),
     details,
+    timeLeft,
     f.el,
     extra,
   );
+}
+
+// "Time left to approve: 1:45", counted by the server's clock (the approval's expiry is the
+// server's), announced only when it runs out.
+let expiryTimerId = null;
+
+function expiryTimer(expiresAt) {
+  if (expiryTimerId) clearInterval(expiryTimerId);
+  const timer = h("p", { role: "timer", "aria-live": "off", class: "muted", "data-testid": "approve-time-left" });
+  const tick = () => {
+    const left = Math.ceil((expiresAt - serverNow()) / 1000);
+    if (!timer.isConnected && timer.dataset.started) {
+      clearInterval(expiryTimerId);
+      return;
+    }
+    timer.dataset.started = "1";
+    if (left > 0) {
+      const time = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+      timer.textContent = t("approve_time_left", { time });
+      return;
+    }
+    clearInterval(expiryTimerId);
+    timer.setAttribute("role", "status");
+    timer.textContent = t("approve_time_over");
+  };
+  tick();
+  expiryTimerId = setInterval(tick, 500);
+  return timer;
 }
 
 // Answers after which a login cannot be approved any more: the approval screen gives way.
