@@ -43,6 +43,7 @@ import pyotp
 import pytest
 from babel.messages.pofile import read_po
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import create_engine, text
 
 from support.messages import signup_code_in, sms_code_in
 from support.qr import open_qr_login, typed_code
@@ -633,8 +634,57 @@ def test_a_bank_id_user_reads_what_applies_to_bank_id(
             )
             home.click()
             expect(app.get_by_role("button", name=t["lock"], exact=True)).to_be_visible()
+
+        # A forgotten PIN: activated again on the same phone, the new device replaces the old
+        # one, which can no longer approve anything (UX-9).
+        old = latest_device_of(live_server.database_url, "Matti", "Virtanen")
+        assert old[1] == "active"
+        app.get_by_role("button", name=t["lock"], exact=True).click()
+        app.get_by_role("button", name=t["forgot_pin"]).click()
+        app.get_by_role("button", name=t["bank_id_title"]).click()
+        app.get_by_role("button", name=t["bank_id_start"]).click()
+        app.get_by_label("Matti Virtanen").check()
+        app.get_by_label("Matti Virtanen").press("Enter")
+        app.get_by_label(t["pin_label"], exact=True).fill(PIN)
+        app.get_by_role("button", name=t["next"], exact=True).click()
+        app.get_by_label(t["confirm_pin_label"]).fill(PIN)
+        app.get_by_role("button", name=t["next"], exact=True).click()
+        expect(app.get_by_role("heading", name=t["done_title"], exact=True)).to_be_visible()
+        assert device_status(live_server.database_url, old[0]) == ("revoked", "replaced")
+        assert latest_device_of(live_server.database_url, "Matti", "Virtanen")[1] == "active"
     finally:
         context.close()
+
+
+def latest_device_of(database_url: str, given: str, family: str) -> tuple[str, str]:
+    """The person's newest device: its id and status."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as c:
+            row = c.execute(
+                text(
+                    "SELECT d.public_id, d.status FROM devices d JOIN persons p"
+                    " ON p.id = d.person_id WHERE p.given_name = :g AND p.family_name = :f"
+                    " ORDER BY d.id DESC LIMIT 1"
+                ),
+                {"g": given, "f": family},
+            ).one()
+            return str(row[0]), str(row[1])
+    finally:
+        engine.dispose()
+
+
+def device_status(database_url: str, public_id: str) -> tuple[str, str | None]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as c:
+            row = c.execute(
+                text("SELECT status, end_reason FROM devices WHERE public_id = :d"),
+                {"d": public_id},
+            ).one()
+            return str(row[0]), row[1]
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("lang", list(LOCALES))
