@@ -205,6 +205,12 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     # Authenticate to add users (step-up).
     page.get_by_role("link", name=walk.t("Authenticate to add users")).click()
     expect(page.get_by_role("heading", name=walk.t("Authenticate to add users"))).to_be_visible()
+    # Only what Kaisa can use (UX-10): no Estonian ID card; the app only if she has one.
+    estonian = walk.t("Authenticate with an Estonian ID card")
+    expect(page.get_by_role("button", name=estonian)).to_have_count(0)
+    if page.get_by_test_id("no-app").count():
+        app_button = walk.t("Authenticate with the Portti app")
+        expect(page.get_by_role("button", name=app_button)).to_have_count(0)
     walk.check("step-up")
     page.get_by_role(
         "button", name=walk.t("Authenticate with Finnish bank ID or mobile certificate")
@@ -227,6 +233,7 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     page.goto(users_url)
     page.get_by_role("link", name=EMPLOYEE).click()
     expect(page.get_by_role("heading", name="Kadri Tamm", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name=walk.t("Security events"))).to_be_visible()  # UX-8
     walk.check("user-detail")
     # A change the audit log then tells in words: a role given (or taken back, on the next walk).
     reporting = page.get_by_role("checkbox", name=walk.t("Reporting"), exact=True)
@@ -243,6 +250,12 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     page.get_by_label(walk.t("I have verified this person's identity")).check()
     page.get_by_role("button", name=walk.t("Send invitation")).click()
     expect(page.get_by_test_id("invitation-status")).to_have_text(walk.t("Sent"))
+    # UX-11: the page does not ask for the invitation just sent.
+    no_app = walk.t(
+        "They have no Portti app in use. Send an invitation to let them log in with the app, "
+        "or they log in with bank ID."
+    )
+    expect(page.get_by_test_id("app-access")).not_to_have_text(no_app)
     walk.check("invitation-sent")
     if lang == "en":  # the dev mailbox is a developer's page, in English only
         invitation = page.get_by_role("link", name="invites you to log in")
@@ -264,6 +277,7 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     expect(page.get_by_role("heading", name=walk.t("Audit log"), level=1)).to_be_visible()
     walk.check("audit-log")
     page.goto("/terms")
+    expect(page.get_by_test_id("terms-version")).to_contain_text("2026-11-01")  # UX-3
     walk.check("terms")
 
     # Errors: a company that is not the admin's, and a page that does not exist.
