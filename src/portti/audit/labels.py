@@ -137,7 +137,7 @@ DETAIL_LABELS: dict[str, LazyText] = {
     "web_sessions": _l("Web sessions"),
 }
 HIDDEN_DETAILS = frozenset(
-    {"approval", "session", "grant", "key_alg", "activation", "approved_by_device"}
+    {"approval", "session", "grant", "key_alg", "activation", "approved_by_device", "companies"}
 )
 # Code values that have a name of their own.
 DETAIL_VALUES: dict[str, LazyText] = {

@@ -16,6 +16,7 @@ from portti.errors import RateLimited
 from portti.i18n import localize, use_locale
 from portti.invitations.models import Invitation, InvitationStatus
 from portti.web.markdown import render_markdown
+from support import factories as f
 from support.activation import invite
 from support.devices import bind, make_service, unlock
 from support.web import force_login
@@ -213,8 +214,11 @@ def test_the_audit_log_tells_event_details_in_words_and_dates_the_readers_way(
 
 
 def test_the_step_up_page_names_the_company_and_its_heading_is_not_its_button(
-    client, world
+    client, app, db, settings, clock, world
 ) -> None:  # UX-16 ADM-2
+    from support.qr import phone_of
+
+    phone_of(app, db, settings, clock, world.kh_a)  # the app is offered to one who has it
     force_login(client, world.kh_a)
     assert client.get("/companies", headers=HTML).status_code == 303  # one company: chosen
     page = get(client, "/step-up", "sv")
@@ -246,12 +250,20 @@ def test_the_step_up_page_names_the_company_and_its_heading_is_not_its_button(
     ],
 )
 def test_identity_provider_buttons_read_as_whole_sentences(
-    client, world, language, log_in, authenticate
+    client, db, world, language, log_in, authenticate
 ) -> None:  # UX-18 WEB-4
     login_page = get(client, "/login", language)
     assert f'<button type="submit">{log_in}</button>' in login_page
     assert "Kirjaudu: " not in login_page and "med Finska" not in login_page
-    force_login(client, world.kh_a)
+    # The step-up offers the providers of the person's countries (UX-10): a Swede's is Swedish.
+    admin = world.kh_a
+    if "Swedish" in authenticate:
+        admin = f.person(
+            db, "Sven", "Svensson", identifier=("personal_number", "SE", "811218-9876")
+        )
+        f.member(db, admin, world.client_a, ["user_admin"])
+        db.commit()
+    force_login(client, admin)
     step_up = get(client, "/step-up", language)
     assert f'<button type="submit">{authenticate}</button>' in step_up
     assert "Estniskt" not in step_up and "Tunnistaudu: " not in step_up

@@ -170,10 +170,6 @@ export function formatTime(date) {
   return new Intl.DateTimeFormat(DATE_LOCALES[language] || language, { hour: "2-digit", minute: "2-digit" }).format(date);
 }
 
-export function formatDateTime(date) {
-  return new Intl.DateTimeFormat(DATE_LOCALES[language] || language, { dateStyle: "short", timeStyle: "short" }).format(date);
-}
-
 export function setLanguage(lang) {
   if (CATALOGUES[lang]) {
     language = lang;
