@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -313,3 +314,37 @@ def install_jinja(env: Any) -> None:
     env.globals["language_name"] = language_name
     env.globals["localize"] = localize
     env.filters["localize"] = localize
+
+
+# -- alphabetical order -----------------------------------------------------------------------
+
+# Letters that Finnish and Swedish sort after z, in this order (å, ä, ö), and the letters each
+# is read as there (æ as ä, ø as ö; ü as y). Elsewhere a letter with a mark sorts with its base
+# letter (é with e, ç with c), as CLDR's root collation does at the first level.
+_NORDIC_AFTER_Z = {"å": "{", "ä": "|", "æ": "|", "ö": "}", "ø": "}", "ü": "y"}
+_ENGLISH_AS = {"æ": "ae", "ø": "o", "ß": "ss", "œ": "oe", "đ": "d", "ł": "l", "ı": "i"}
+
+
+def collation_key(text: str, language: str | None = None) -> tuple[str, str, str]:
+    """A sort key giving the language's alphabetical order for names (I18N-1): in Finnish and
+    Swedish å, ä and ö come after z ("Åland" after "Zimbabwe", "Österrike" last); in English
+    they sort as a and o. Case, marks and punctuation break ties only. Deterministic: no
+    system locale or ICU is needed (neither is installed everywhere Portti runs)."""
+    lang = language or current_language()
+    nordic = lang in ("fi", "sv")
+    primary: list[str] = []
+    nfc = unicodedata.normalize("NFC", text)
+    for ch in nfc.casefold():
+        if nordic and ch in _NORDIC_AFTER_Z:
+            primary.append(_NORDIC_AFTER_Z[ch])
+            continue
+        if not nordic and ch in _ENGLISH_AS:
+            primary.append(_ENGLISH_AS[ch])
+            continue
+        base = unicodedata.normalize("NFD", ch)[0]
+        if base.isalnum():
+            primary.append(base)
+        elif base.isspace():
+            primary.append(" ")
+        # other punctuation (hyphens, dots, apostrophes) is left out of the first level
+    return "".join(primary), nfc.casefold(), nfc

@@ -57,7 +57,13 @@ class NoticeService:
         self.base_url = base_url.rstrip("/")
 
     def device_bound(
-        self, device: Device, person: Person | None, account: Account | None, not_me_token: str
+        self,
+        device: Device,
+        person: Person | None,
+        account: Account | None,
+        not_me_token: str,
+        *,
+        replaced: Device | None = None,
     ) -> int:
         """APP-4: "A new device can now log in as you", with the "This wasn't me" link, to the
         person's address and the account's (once if they are the same). Returns how many
@@ -72,6 +78,9 @@ class NoticeService:
                 "device": device,
                 "bound_at": fmt_datetime(device.created_at),
                 "not_me_url": f"{self.base_url}/devices/not-me/{not_me_token}",
+                # Activated again on the same phone: the device it had before has ended.
+                "replaced": replaced,
+                "replaced_added": fmt_datetime(replaced.created_at) if replaced else "",
             }
             text, html = self._render("new_device", ctx)
             subject = gettext("A new device can now log in as you with Portti")

@@ -14,7 +14,8 @@ activated (UX-12).
 Each screen fails the test on: a console error or an unhandled rejection; visible text with
 ``[object ``, ``undefined``, ``NaN``, ``None``, a raw text key or Markdown markers; an image
 that did not load; horizontal overflow; a text of another language (checked against the other
-languages' catalogues and app texts); axe-core serious or critical violations. Each screen is
+languages' catalogues and app texts); axe-core serious or critical violations; a heading that
+only repeats the name of a button on the same screen. Each screen is
 saved as ``build/screens/app/<lang>-<width>/NN-name.png``.
 
 Console errors the browser logs for an API answer of 4xx ("Failed to load resource") are the
@@ -42,6 +43,7 @@ import pyotp
 import pytest
 from babel.messages.pofile import read_po
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import create_engine, text
 
 from support.messages import signup_code_in, sms_code_in
 from support.qr import open_qr_login, typed_code
@@ -139,11 +141,16 @@ class Guard:
         out.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(out), full_page=True)
         seen = self.page.evaluate(
-            """() => ({
+            r"""() => ({
                 text: document.body.innerText,
                 overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
                 broken: [...document.images].filter(i => !i.complete || i.naturalWidth === 0)
                     .map(i => i.alt || i.src.slice(0, 60)),
+                headings: [...document.querySelectorAll('h1, h2, h3, [role=heading]')]
+                    .map(e => e.textContent.replace(/\s+/g, ' ').trim()),
+                buttons: [...document.querySelectorAll('button, [role=button]')]
+                    .filter(e => e.checkVisibility())
+                    .map(e => (e.getAttribute('aria-label') || e.textContent).replace(/\s+/g, ' ').trim()),
             })"""
         )
         text: str = seen["text"]
@@ -158,6 +165,9 @@ class Guard:
             self.problems.append(f"{where}: images that did not load: {seen['broken']}")
         if seen["overflow"] > 0:
             self.problems.append(f"{where}: {seen['overflow']} px of horizontal overflow")
+        # A heading that only repeats a button's name says nothing of the screen (UX-15).
+        if same := sorted(set(seen["headings"]) & set(seen["buttons"]) - {""}):
+            self.problems.append(f"{where}: a heading repeats its button's name: {same}")
         other = [s for s in self.foreign if s in text]
         if other:
             self.problems.append(f"{where}: text of another language: {other[:3]}")
@@ -531,10 +541,18 @@ def walk(
     guard.screen("pin-countdown")
 
 
+# How the app's language writes a time of day (Intl.DateTimeFormat), whatever the phone's region.
+TIME_OF_DAY = {"en": r"^\d\d:\d\d$", "fi": r"^\d\d\.\d\d$", "sv": r"^\d\d:\d\d$"}
+PHONE_CLOCK_BEHIND = 3600  # seconds: the phone's clock is an hour wrong
+
+
 @pytest.mark.parametrize("lang", list(LOCALES))
 def test_a_bank_id_user_reads_what_applies_to_bank_id(
     browser: Browser, live_server: Any, texts: dict[str, set[str]], lang: str
-):  # UX-12 UX-22
+):  # UX-12 UX-22 UX-9 UX-10
+    """Also, on a phone whose clock is an hour behind: a PIN the server finds too simple leads
+    back to choosing one, with the reason; the approval screen counts its time by the server's
+    clock and writes times the language's way; a wrong number ends the login with a way home."""
     t: dict[str, str] = httpx.get(f"{live_server.url}/app/texts/{lang}.json").json()["texts"]
     problems: list[str] = []
     context = browser.new_context(base_url=live_server.url, locale=LOCALES[lang], **PHONE)
@@ -542,6 +560,7 @@ def test_a_bank_id_user_reads_what_applies_to_bank_id(
     watch(context, problems)
     try:
         app = context.new_page()
+        app.clock.install(time=time.time() - PHONE_CLOCK_BEHIND)
         guard = Guard(lang, app, foreign_texts(texts, lang), set(t), problems)
         guard.serial = 50
         app.goto("/app/")
@@ -554,6 +573,15 @@ def test_a_bank_id_user_reads_what_applies_to_bank_id(
         expect(heading).to_have_text(re.compile(f"{t['terms_title']}|{t['pin_title']}"))
         if heading.inner_text() == t["terms_title"]:
             app.get_by_role("button", name=t["accept_terms"]).click()
+        # A PIN the server refuses as too simple: back to choosing it, with the reason.
+        app.get_by_label(t["pin_label"], exact=True).fill("123456")
+        app.get_by_role("button", name=t["next"], exact=True).click()
+        app.get_by_label(t["confirm_pin_label"]).fill("123456")
+        app.get_by_role("button", name=t["next"], exact=True).click()
+        expect(app.get_by_role("heading", name=t["pin_title"], exact=True)).to_be_visible()
+        expect(app.get_by_role("alert")).not_to_be_empty()
+        expect(app.get_by_label(t["pin_label"], exact=True)).to_have_value("")
+        guard.screen("weak-pin-refused")
         app.get_by_label(t["pin_label"], exact=True).fill(PIN)
         app.get_by_role("button", name=t["next"], exact=True).click()
         app.get_by_label(t["confirm_pin_label"]).fill(PIN)
@@ -569,5 +597,122 @@ def test_a_bank_id_user_reads_what_applies_to_bank_id(
         expect(app.get_by_text(t["log_out_all_help_bank"])).to_be_visible()
         expect(app.get_by_text(t["log_out_all_help"])).to_have_count(0)
         guard.screen("home-bank-id")
+
+        # A login on a computer, approved with a wrong number (UX-10).
+        with httpx.Client(base_url=live_server.url) as computer:
+            panel = open_qr_login(computer, headers={"Origin": live_server.url})
+            type_login_code(app, typed_code(computer, panel), t)
+            expect(app.get_by_role("button", name=t["approve_with_pin"])).to_be_visible()
+            # The time left is the server's (minutes), not the phone's an hour behind; the
+            # time asked is written the language's way.
+            left = app.get_by_test_id("approve-time-left")
+            expect(left).to_have_text(re.compile(r"\d+:\d\d"))
+            minutes = int(re.search(r"(\d+):\d\d", left.inner_text()).group(1))  # type: ignore[union-attr]
+            assert minutes < 30, left.inner_text()
+            asked = app.locator("dt", has_text=t["detail_time"]).locator(
+                "xpath=following-sibling::dd[1]"
+            )
+            assert re.match(TIME_OF_DAY[lang], asked.inner_text()), asked.inner_text()
+            guard.screen("approve-with-time-left")
+            shown = computer.get(f"/login/qr/{panel.public_id}/status").json()["number"]
+            numbers = app.get_by_role("radio")
+            wrong = next(
+                n
+                for n in (numbers.nth(i).get_attribute("value") for i in range(numbers.count()))
+                if n != str(shown)
+            )
+            app.get_by_label(str(wrong), exact=True).check()
+            app.get_by_label(t["pin_label"], exact=True).fill(PIN)
+            app.get_by_role("button", name=t["approve_with_pin"]).click()
+            home = app.get_by_role("button", name=t["back_to_home"])
+            expect(home).to_be_visible()
+            expect(app.get_by_role("alert")).not_to_be_empty()
+            expect(app.get_by_role("button", name=t["approve_with_pin"])).to_have_count(0)
+            guard.screen("wrong-number")
+            assert (
+                computer.get(f"/login/qr/{panel.public_id}/status").json()["status"] != "approved"
+            )
+            home.click()
+            expect(app.get_by_role("button", name=t["lock"], exact=True)).to_be_visible()
+
+        # A forgotten PIN: activated again on the same phone, the new device replaces the old
+        # one, which can no longer approve anything (UX-9).
+        old = latest_device_of(live_server.database_url, "Matti", "Virtanen")
+        assert old[1] == "active"
+        app.get_by_role("button", name=t["lock"], exact=True).click()
+        app.get_by_role("button", name=t["forgot_pin"]).click()
+        app.get_by_role("button", name=t["bank_id_title"]).click()
+        app.get_by_role("button", name=t["bank_id_start"]).click()
+        app.get_by_label("Matti Virtanen").check()
+        app.get_by_label("Matti Virtanen").press("Enter")
+        app.get_by_label(t["pin_label"], exact=True).fill(PIN)
+        app.get_by_role("button", name=t["next"], exact=True).click()
+        app.get_by_label(t["confirm_pin_label"]).fill(PIN)
+        app.get_by_role("button", name=t["next"], exact=True).click()
+        expect(app.get_by_role("heading", name=t["done_title"], exact=True)).to_be_visible()
+        assert device_status(live_server.database_url, old[0]) == ("revoked", "replaced")
+        assert latest_device_of(live_server.database_url, "Matti", "Virtanen")[1] == "active"
+    finally:
+        context.close()
+
+
+def latest_device_of(database_url: str, given: str, family: str) -> tuple[str, str]:
+    """The person's newest device: its id and status."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as c:
+            row = c.execute(
+                text(
+                    "SELECT d.public_id, d.status FROM devices d JOIN persons p"
+                    " ON p.id = d.person_id WHERE p.given_name = :g AND p.family_name = :f"
+                    " ORDER BY d.id DESC LIMIT 1"
+                ),
+                {"g": given, "f": family},
+            ).one()
+            return str(row[0]), str(row[1])
+    finally:
+        engine.dispose()
+
+
+def device_status(database_url: str, public_id: str) -> tuple[str, str | None]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as c:
+            row = c.execute(
+                text("SELECT status, end_reason FROM devices WHERE public_id = :d"),
+                {"d": public_id},
+            ).one()
+            return str(row[0]), row[1]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("lang", list(LOCALES))
+def test_a_refused_account_login_keeps_the_address_and_clears_the_password(
+    browser: Browser, live_server: Any, texts: dict[str, set[str]], lang: str
+):  # UX-19 UX-22 APP-7
+    t: dict[str, str] = httpx.get(f"{live_server.url}/app/texts/{lang}.json").json()["texts"]
+    problems: list[str] = []
+    context = browser.new_context(base_url=live_server.url, locale=LOCALES[lang], **PHONE)
+    context.set_default_timeout(15_000)
+    watch(context, problems)
+    try:
+        app = context.new_page()
+        guard = Guard(lang, app, foreign_texts(texts, lang), set(t), problems)
+        guard.serial = 80
+        app.goto("/app/")
+        app.get_by_role("button", name=t["no_bank_id"], exact=True).click()
+        app.get_by_role("button", name=t["two_factor_done"]).click()
+        address = f"nobody.{secrets.token_hex(3)}@example.com"
+        app.get_by_label(t["email_label"]).fill(address)
+        app.get_by_label(t["password_label"], exact=True).fill("not the password 123")
+        app.get_by_label(t["totp_code_label"]).fill("123 456")
+        app.get_by_role("button", name=t["next"], exact=True).click()
+        alert = app.get_by_role("alert")
+        expect(alert).not_to_be_empty()
+        expect(alert).to_be_focused()
+        expect(app.get_by_label(t["email_label"])).to_have_value(address)
+        expect(app.get_by_label(t["password_label"], exact=True)).to_have_value("")
+        guard.screen("account-login-refused")
     finally:
         context.close()

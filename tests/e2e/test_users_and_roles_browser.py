@@ -107,7 +107,7 @@ def test_kh_adds_swede_for_90_days(page, live_db, tmp_path):  # ADM-1 ADM-2 ADM-
 
     step_up(page, KH)
     page.get_by_role("link", name="Add user", exact=True).click()
-    expect(page.get_by_role("heading", name="Add user", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="New user", level=1)).to_be_visible()
 
     # 1. Identification method, 2. identifying information
     page.get_by_label("Foreign identifier", exact=True).check()

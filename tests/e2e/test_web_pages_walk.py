@@ -8,7 +8,8 @@ On every page the walk fails on: an error in the console or an uncaught error or
 visible text that is a program's leftover (``[object …]``, ``undefined``, ``NaN``, ``None``, a
 code in snake_case, Markdown markers, a message placeholder); an image that did not load; a
 page wider than the screen; a text of another language (the catalogues tell which is which);
-a serious or critical accessibility problem (axe-core). Each page is saved as a screenshot
+a serious or critical accessibility problem (axe-core); a heading that only repeats the name of
+a button on the same page. Each page is saved as a screenshot
 under ``build/screens/web/<lang>-<width>/NN-name.png``, to be looked at.
 """
 
@@ -53,7 +54,7 @@ STRAY = re.compile(
 ENGLISH = re.compile(r"\b(the|must|have|should|cannot|please|your|with|address|invalid)\b", re.I)
 # What the browser shows: text nodes that are rendered (visually hidden text counts: a screen
 # reader reads it), accessible names given in attributes, images that did not load, the width.
-LOOK = """() => {
+LOOK = r"""() => {
     const lang = document.documentElement.lang;
     const shown = [];
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -72,7 +73,13 @@ LOOK = """() => {
     const broken = [...document.images].filter(i => !i.complete || i.naturalWidth === 0)
         .map(i => i.currentSrc.slice(0, 80));
     const root = document.documentElement;
-    return {lang, title: document.title, shown, named, broken,
+    const norm = (t) => (t || '').replace(/\s+/g, ' ').trim();
+    const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6, [role=heading]')]
+        .filter(el => el.checkVisibility()).map(el => norm(el.textContent));
+    const buttons = [...document.querySelectorAll('button, input[type=submit], input[type=button], [role=button]')]
+        .filter(el => el.checkVisibility())
+        .map(el => norm(el.getAttribute('aria-label') || el.value || el.textContent));
+    return {lang, title: document.title, shown, named, broken, headings, buttons,
             overflow: root.scrollWidth - root.clientWidth};
 }"""
 HTMX_BUSY = "() => !!document.querySelector('[hx-trigger=\"load\"], .htmx-request, .htmx-settling')"
@@ -123,6 +130,9 @@ class Walk:
             self.problems.append(f"{label}: images not loaded: {seen['broken']}")
         if seen["overflow"] > 0:
             self.problems.append(f"{label}: {seen['overflow']} px wider than the screen")
+        # A heading that only repeats a button's name says nothing of the page (UX-15).
+        if same := sorted(set(seen["headings"]) & set(seen["buttons"]) - {""}):
+            self.problems.append(f"{label}: a heading repeats its button's name: {same}")
         foreign = foreign_in([seen["title"], *seen["shown"], *seen["named"]], self.lang)
         if self.lang != "en":
             foreign += [m.group(0) for m in ENGLISH.finditer(text)]
@@ -202,6 +212,12 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     # Authenticate to add users (step-up).
     page.get_by_role("link", name=walk.t("Authenticate to add users")).click()
     expect(page.get_by_role("heading", name=walk.t("Authenticate to add users"))).to_be_visible()
+    # Only what Kaisa can use (UX-10): no Estonian ID card; the app only if she has one.
+    estonian = walk.t("Authenticate with an Estonian ID card")
+    expect(page.get_by_role("button", name=estonian)).to_have_count(0)
+    if page.get_by_test_id("no-app").count():
+        app_button = walk.t("Authenticate with the Portti app")
+        expect(page.get_by_role("button", name=app_button)).to_have_count(0)
     walk.check("step-up")
     page.get_by_role(
         "button", name=walk.t("Authenticate with Finnish bank ID or mobile certificate")
@@ -212,11 +228,11 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
 
     # Add user: the wizard, then its answer to an empty form.
     page.get_by_role("link", name=walk.t("Add user"), exact=True).click()
-    expect(page.get_by_role("heading", name=walk.t("Add user"), level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name=walk.t("New user"), level=1)).to_be_visible()
     walk.check("add-user")
     page.get_by_label(walk.t("E-mail"), exact=True).fill("not-an-address")
     page.get_by_role("button", name=walk.t("Add user"), exact=True).click()
-    expect(page.get_by_role("heading", name=walk.t("Add user"), level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name=walk.t("New user"), level=1)).to_be_visible()
     expect(page.get_by_text(walk.t("Enter a valid e-mail address.")).first).to_be_visible()
     walk.check("add-user-errors")
 
@@ -241,6 +257,7 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     page.goto(users_url)
     page.get_by_role("link", name=EMPLOYEE).click()
     expect(page.get_by_role("heading", name="Kadri Tamm", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name=walk.t("Security events"))).to_be_visible()  # UX-8
     walk.check("user-detail")
     # A change the audit log then tells in words: a role given (or taken back, on the next walk).
     reporting = page.get_by_role("checkbox", name=walk.t("Reporting"), exact=True)
@@ -257,6 +274,12 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     page.get_by_label(walk.t("I have verified this person's identity")).check()
     page.get_by_role("button", name=walk.t("Send invitation")).click()
     expect(page.get_by_test_id("invitation-status")).to_have_text(walk.t("Sent"))
+    # UX-11: the page does not ask for the invitation just sent.
+    no_app = walk.t(
+        "They have no Portti app in use. Send an invitation to let them log in with the app, "
+        "or they log in with bank ID."
+    )
+    expect(page.get_by_test_id("app-access")).not_to_have_text(no_app)
     walk.check("invitation-sent")
     if lang == "en":  # the dev mailbox is a developer's page, in English only
         invitation = page.get_by_role("link", name="invites you to log in")
@@ -278,6 +301,7 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     expect(page.get_by_role("heading", name=walk.t("Audit log"), level=1)).to_be_visible()
     walk.check("audit-log")
     page.goto("/terms")
+    expect(page.get_by_test_id("terms-version")).to_contain_text("2026-11-01")  # UX-3
     walk.check("terms")
 
     # Errors: a company that is not the admin's, and a page that does not exist.
@@ -287,3 +311,29 @@ def test_every_page_reads_right_in_each_language_on_phone_and_desktop(
     walk.check("error-not-found")
 
     assert not walk.problems, "\n".join(walk.problems)
+
+
+def test_the_test_identity_page_starts_on_the_first_identity_and_works_by_keyboard(
+    browser: Browser, live_server: Any
+) -> None:  # UX-17 UX-22
+    """The demo's stand-in for a bank: the first test identity is chosen and has the focus, the
+    arrow keys choose another, Enter logs in as it."""
+    context = browser.new_context(base_url=live_server.url, locale="en-GB")
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto("/login")
+        page.get_by_role("button", name="Log in with Finnish bank ID or mobile certificate").click()
+        group = page.get_by_role("group", name="Choose a test identity")
+        radios = group.get_by_role("radio")
+        assert radios.count() >= 2
+        expect(radios.first).to_be_checked()
+        expect(radios.first).to_be_focused()
+        page.keyboard.press("ArrowDown")
+        expect(radios.nth(1)).to_be_checked()
+        expect(radios.nth(1)).to_be_focused()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Test identity provider")).to_have_count(0)
+    finally:
+        context.close()

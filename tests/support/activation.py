@@ -185,9 +185,13 @@ class AppActivation:
         version = self.http.get(API + "/terms").json()["version"]
         return self.post("/activations/current/terms", {"version": version})
 
-    def bind(self, pin: str = PIN, name: str = "Test phone") -> httpx.Response:
+    def bind(
+        self, pin: str = PIN, name: str = "Test phone", *, replaces: str | None = None
+    ) -> httpx.Response:
         body: dict[str, Any] = {"name": name, "platform": "android", "pin": pin}
         body.update(self.sim.bind_kwargs())
+        if replaces is not None:
+            body["replaces_device"] = replaces
         r = self.post("/activations/current/device", body)
         if r.status_code == 201:
             self.sim.public_id = r.json()["device_id"]

@@ -3,6 +3,8 @@ same text the app asks a person to accept, rendered from its Markdown safely."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -15,6 +17,14 @@ from portti.web.markdown import render_markdown
 from portti.web.render import render
 
 router = APIRouter(include_in_schema=False)
+
+
+def effective_date(version: str) -> date | None:
+    """A version is named by the day it took effect (``2026-11-01``)."""
+    try:
+        return date.fromisoformat(version)
+    except ValueError:
+        return None
 
 
 @router.get("/terms", response_class=HTMLResponse)
@@ -34,6 +44,7 @@ def terms_page(
             if ws and company
             else None,
             "terms_version": version,
+            "terms_effective": effective_date(version),
             "terms": render_markdown(text),
         },
     )

@@ -66,6 +66,7 @@ EVENT_NAMES: dict[str, LazyText] = {
     AuditAction.APP_LOCKED: _l("app locked"),
     AuditAction.DEVICE_LOGGED_OUT: _l("device logged out"),
     AuditAction.DEVICE_REVOKED: _l("device revoked"),
+    AuditAction.DEVICE_REPLACED: _l("device replaced"),
     AuditAction.LOGOUT_EVERYWHERE: _l("logout everywhere"),
     AuditAction.DEVICE_REPORTED_NOT_ME: _l("device reported not me"),
     AuditAction.OIDC_CLIENT_REGISTERED: _l("oidc client registered"),
@@ -125,6 +126,7 @@ DETAIL_LABELS: dict[str, LazyText] = {
     "profiles": _l("Profiles"),
     "purpose": _l("Purpose"),
     "reason": _l("Reason"),
+    "replaced_by": _l("Replaced by"),
     "receives_email": _l("Receives the company's e-mail"),
     "redirect_uris": _l("Return addresses"),
     "requires_invitation": _l("New invitation needed"),
@@ -140,7 +142,7 @@ DETAIL_LABELS: dict[str, LazyText] = {
     "web_sessions": _l("Web sessions"),
 }
 HIDDEN_DETAILS = frozenset(
-    {"approval", "session", "grant", "key_alg", "activation", "approved_by_device"}
+    {"approval", "session", "grant", "key_alg", "activation", "approved_by_device", "companies"}
 )
 # Code values that have a name of their own.
 DETAIL_VALUES: dict[str, LazyText] = {
@@ -171,6 +173,8 @@ DETAIL_VALUES: dict[str, LazyText] = {
     "machine": _l("business software"),
     "no_membership": _l("no valid rights"),
     "removed_by_admin": _l("removed by a user administrator"),
+    "replaced": _l("replaced by a new activation"),
+    "pin_locked": _l("locked after too many wrong PINs"),
     "origin_mismatch": _l("asked for on another site"),
     "session_expired": _l("the login session ended"),
     "consent_denied": _l("not allowed by the person"),

@@ -72,6 +72,7 @@ class AuditAction(StrEnum):
     APP_LOCKED = "app_locked"
     DEVICE_LOGGED_OUT = "device_logged_out"
     DEVICE_REVOKED = "device_revoked"
+    DEVICE_REPLACED = "device_replaced"
     LOGOUT_EVERYWHERE = "logout_everywhere"
     DEVICE_REPORTED_NOT_ME = "device_reported_not_me"
     # Portti as an OpenID Provider

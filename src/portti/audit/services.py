@@ -31,6 +31,24 @@ class MachineActor(Protocol):
 
 _INSERT = insert(table_of(AuditEvent))
 
+# What happened to a person's means of logging in, for their administrator (UX-8): logins
+# refused with "This wasn't me", PINs locked or paused after wrong tries, the app activated
+# again (a new device, or one replacing another), devices ended, the account locked.
+SECURITY_ACTIONS = (
+    AuditAction.LOGIN_REJECTED_IN_APP,
+    AuditAction.DEVICE_REPORTED_NOT_ME,
+    AuditAction.PIN_FAILED,
+    AuditAction.DEVICE_LOCKED,
+    AuditAction.DEVICE_BOUND,
+    AuditAction.DEVICE_REPLACED,
+    AuditAction.DEVICE_REVOKED,
+    AuditAction.DEVICE_LOGGED_OUT,
+    AuditAction.LOGOUT_EVERYWHERE,
+    AuditAction.ACCOUNT_LOCKED,
+)
+# A wrong PIN alone is no event for the administrator; the one that makes the app wait is.
+PIN_PAUSE_FROM = 3
+
 
 class AuditLog:
     def __init__(self, db: Session, clock: Clock, ctx: RequestContext | None = None) -> None:
@@ -74,6 +92,30 @@ class AuditLog:
         if before_id is not None:
             q = q.where(AuditEvent.id < before_id)
         return self.db.scalars(q.order_by(AuditEvent.id.desc()).limit(limit)).all()
+
+    def security_events(
+        self, person_id: int, company_id: int, *, limit: int = 20
+    ) -> list[AuditEvent]:
+        """The person's recent security events (``SECURITY_ACTIONS``) that belong to no company
+        (the person's own devices and account) or to ``company_id``: never another company's
+        administration of them. Newest first."""
+        q = (
+            select(AuditEvent)
+            .where(
+                AuditEvent.subject_person_id == person_id,
+                AuditEvent.action.in_([str(a) for a in SECURITY_ACTIONS]),
+                or_(AuditEvent.company_id.is_(None), AuditEvent.company_id == company_id),
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(limit * 4)
+        )
+        found = [
+            e
+            for e in self.db.scalars(q)
+            if e.action != AuditAction.PIN_FAILED
+            or int((e.details or {}).get("failures") or 0) >= PIN_PAUSE_FROM
+        ]
+        return found[:limit]
 
     def for_person(
         self, person_id: int, *, company_id: int | None = None, limit: int = 100

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -199,7 +200,8 @@ def detail_context(
     company, grant = members.company_for_admin(ws.person_id, company_id)
     person: Person = membership.person
     events: list[AuditEvent] = list(audit.for_person(person.id, company_id=company_id, limit=50))
-    ids = {e.actor_person_id for e in events} | {e.subject_person_id for e in events}
+    security = audit.security_events(person.id, company_id)
+    ids = {e.actor_person_id for e in [*events, *security]} | {e.subject_person_id for e in events}
     names = {
         p.id: p.full_name for p in members.db.query(Person).filter(Person.id.in_(ids - {None}))
     }
@@ -226,6 +228,8 @@ def detail_context(
         "contact_changed": request.query_params.get("contact_changed") == "1",
         "invitations_cancelled": request.query_params.get("invitations_cancelled") == "1",
         "events": events,
+        "security_events": security,
+        "company_tz": ZoneInfo(company.timezone),
         "roles": members.available_roles(grant, company),
         "role_names": {r.code: r.name for r in members.available_roles(grant, company)},
         "profiles": members.available_profiles(company),
@@ -234,7 +238,7 @@ def detail_context(
         "values": values or {},
         "added": request.query_params.get("added") == "1",
         # The person's devices, and whether any lets them in here (UX-8, SEC-14).
-        "app_access": app_access(members.db, membership),
+        "app_access": app_access(members.db, membership, members.clock.now()),
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from portti.devices.reach import CarriedCompany, carried_companies
 from portti.devices.services import DeviceService
 from portti.errors import NotFound, StepUpRequired
 from portti.i18n import _l, localize
+from portti.invitations.models import LIVE_STATUSES, Invitation
 from portti.people.models import Person
 from portti.strongauth.step_up import is_stepped_up
 
@@ -51,6 +53,8 @@ class AppAccess:
 
     company_id: int
     devices: list[MemberDevice]  # active first, newest first
+    # When this company's invitation to the app that is still open was sent (UX-11, INV-1).
+    invitation_sent_at: datetime | None = None
 
     @property
     def active(self) -> list[MemberDevice]:
@@ -65,6 +69,12 @@ class AppAccess:
         """What this means for the admin, in the reader's language."""
         if self.reaches_company:
             text = _l("Their Portti app gives access to this company.")
+        elif self.invitation_sent_at is not None:
+            # An invitation is on its way: the page says so, not "send an invitation" (UX-11).
+            text = _l(
+                "An invitation to the Portti app has been sent and is still valid. Their app "
+                "gives access to this company once they have activated it with the invitation."
+            )
         elif self.active:
             text = _l(
                 "Their existing Portti app does not give access to this company: it was "
@@ -79,9 +89,9 @@ class AppAccess:
         return str(localize(text))
 
 
-def app_access(db: Session, m: Membership) -> AppAccess:
+def app_access(db: Session, m: Membership, now: datetime | None = None) -> AppAccess:
     """The member's devices and what they mean for the membership's company, for a membership
-    the caller has already checked."""
+    the caller has already checked; with ``now``, also the company's open invitation."""
     rows = db.scalars(
         select(Device)
         .where(Device.person_id == m.person_id)
@@ -98,7 +108,26 @@ def app_access(db: Session, m: Membership) -> AppAccess:
         for d in rows
     ]
     devices.sort(key=lambda d: not d.active)  # stable: newest first within each
-    return AppAccess(company_id=m.company_id, devices=devices)
+    invitation = (
+        db.scalars(
+            select(Invitation)
+            .where(Invitation.person_id == m.person_id, Invitation.company_id == m.company_id)
+            .order_by(Invitation.id.desc())
+            .limit(1)
+        ).first()
+        if now is not None
+        else None
+    )
+    live = (
+        invitation is not None
+        and now is not None
+        and (invitation.effective_status(now) in LIVE_STATUSES)
+    )
+    return AppAccess(
+        company_id=m.company_id,
+        devices=devices,
+        invitation_sent_at=invitation.sent_at if live and invitation else None,
+    )
 
 
 class MemberDevices:
@@ -114,7 +143,7 @@ class MemberDevices:
 
     def access_of(self, m: Membership) -> AppAccess:
         """For a membership the caller has already checked."""
-        return app_access(self.db, m)
+        return app_access(self.db, m, self.members.clock.now())
 
     def remove(
         self,

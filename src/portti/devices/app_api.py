@@ -299,6 +299,7 @@ def bind_device(
         pin=body.pin,
         biometric_key_alg=body.biometric_key_alg,
         biometric_public_key=body.biometric_public_key,
+        replaces_device=body.replaces_device,
     )
     if act.kind == ActivationKind.INVITATION:
         inv = invitations.by_activation_token(

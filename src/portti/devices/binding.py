@@ -13,6 +13,7 @@ from portti.accounts.models import Account
 from portti.audit.models import AuditAction
 from portti.devices import keys, webauthn_keys
 from portti.devices.errors import InvitationRequired
+from portti.devices.lifecycle import END_REPLACED
 from portti.devices.models import (
     Activation,
     ActivationKind,
@@ -52,6 +53,7 @@ class DeviceBinding(PinTries):
         pin: str,
         biometric_key_alg: str | None = None,
         biometric_public_key: str | None = None,
+        replaces_device: str | None = None,
     ) -> tuple[Device, str]:
         """Binds the app that finished ``activation``; returns the device and the "this wasn't
         me" token (already in the e-mail; returned for tests and the reference client only).
@@ -120,8 +122,11 @@ class DeviceBinding(PinTries):
             account.requires_invitation = False
         self.db.flush()
         carried = self._carry_companies(device, activation)
+        replaced = self._replace(replaces_device, device) if replaces_device else None
         person = self.db.get(Person, device.person_id)
-        recipients = self.notices.device_bound(device, person, account, not_me_token)
+        recipients = self.notices.device_bound(
+            device, person, account, not_me_token, replaced=replaced
+        )
         self.audit.record(
             AuditAction.DEVICE_BOUND,
             actor_person_id=device.person_id,
@@ -136,6 +141,35 @@ class DeviceBinding(PinTries):
             notified=recipients,
         )
         return device, not_me_token
+
+    def _replace(self, old_public_id: str, device: Device) -> Device | None:
+        """The app was activated again on the same phone (its PIN forgotten, or locked after
+        wrong PINs): the device it had before ends, so that only the new one approves. Only
+        the same person's device is ended; any other id is left alone and tells nothing."""
+        old = self._device(old_public_id, lock=True)
+        if old is None or old.person_id != device.person_id or old.id == device.id:
+            return None
+        if old.status == DeviceStatus.REVOKED:
+            return None
+        was = old.status
+        if old.status == DeviceStatus.ACTIVE:
+            self._end(old, DeviceStatus.REVOKED, END_REPLACED, device.created_at)
+        else:
+            # Already locked or logged out: the record says it was replaced.
+            old.status = DeviceStatus.REVOKED.value
+            old.end_reason = END_REPLACED
+        old.not_me_token_hash = None
+        self.audit.record(
+            AuditAction.DEVICE_REPLACED,
+            actor_person_id=device.person_id,
+            subject_person_id=device.person_id,
+            device=old.public_id,
+            name=old.name,
+            status_before=was,
+            replaced_by=device.name,
+            reason=END_REPLACED,
+        )
+        return old
 
     def _carry_companies(self, device: Device, activation: Activation) -> list[int] | None:
         """The companies the new device lets its person into (SEC-14): the company whose

@@ -49,6 +49,7 @@ END_LOGOUT = "logout"
 END_PIN_LOCKED = "pin_locked"
 END_LOGOUT_EVERYWHERE = "logout_everywhere"
 END_NOT_ME = "not_me"
+END_REPLACED = "replaced"
 REVOKED_BY_OWNER = "revoked_by_owner"
 ACTIVE = DeviceStatus.ACTIVE.value
 

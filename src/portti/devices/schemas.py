@@ -67,6 +67,13 @@ class DeviceIn(Strict):
         description="`Ed25519`, `ES256`, or `webauthn` (a platform authenticator's credential).",
     )
     biometric_public_key: str | None = Field(default=None, max_length=300)
+    replaces_device: str | None = Field(
+        default=None,
+        max_length=60,
+        description="The device id this app had before (its PIN forgotten, or locked): the new "
+        "device replaces it, and it can no longer approve anything. A device that is not the "
+        "same person's is left alone.",
+    )
 
 
 class PersonOut(BaseModel):

@@ -148,6 +148,11 @@ def test_provider_settings(
     )
 
 
+def is_test_provider(provider: OidcProviderSettings) -> bool:
+    """Whether ``provider`` is this built-in one (it stands in for one country's provider)."""
+    return provider.issuer.rstrip("/").endswith("/test-idp") and provider.client_id == CLIENT_ID
+
+
 # Pytest would otherwise collect the imported function as a test in test modules.
 test_provider_settings.__test__ = False  # type: ignore[attr-defined]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -12,11 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from portti.audit.services import AuditLog
 from portti.companies.models import Company
 from portti.companies.policy import AdminPolicy
+from portti.config import OidcProviderSettings
 from portti.devices.activation import ActivationService
+from portti.devices.models import Device, DeviceStatus
+from portti.devices.reach import device_carries
+from portti.people.identity_numbers import IdentifierKind
 from portti.people.models import Person, PersonIdentifier
 from portti.runtime import runtime
 from portti.strongauth.services import StrongAuthService
-from portti.strongauth.test_idp import TestIdentity
+from portti.strongauth.test_idp import TestIdentity, is_test_provider
 from portti.web.cookies import set_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -123,6 +128,8 @@ def step_up_page(
 ) -> Response:
     # The header names the company the admin is working in, as on the page they came from.
     company = db.get(Company, ws.company_id) if ws.company_id else None
+    person = db.get(Person, ws.person_id)
+    assert person is not None
     return render(
         request,
         "step_up.html",
@@ -131,10 +138,44 @@ def step_up_page(
             "company": company,
             "grant": AdminPolicy(db, clock).grant(ws.person_id, company) if company else None,
             "next": _path_only(next),
-            "providers": list(runtime(request).providers.values()),
+            # Only what this person can use (UX-10): the providers of the countries whose
+            # identity numbers they have, and the app when one lets them into this company.
+            "providers": usable_providers(person, runtime(request).providers.values()),
+            "has_app": has_app_for(db, person.id, ws.company_id),
+            "has_fi_hetu": any(i.kind == IdentifierKind.FI_HETU for i in person.identifiers),
             "window": settings.step_up_minutes,
         },
     )
+
+
+def usable_providers(
+    person: Person, providers: Iterable[OidcProviderSettings]
+) -> list[OidcProviderSettings]:
+    """The identity providers that can identify ``person``: one whose identity numbers are of
+    a country the person has an identity number of (a Finnish personal identity code for the
+    Finnish ones). A broker that tells the country in a claim, and is not the built-in test
+    provider standing in for one country, is offered to everyone."""
+    countries = {
+        i.country
+        for i in person.identifiers
+        if i.kind in (IdentifierKind.FI_HETU, IdentifierKind.PERSONAL_NUMBER)
+    }
+    return [
+        p
+        for p in providers
+        if p.identifier_country in countries
+        or (p.identifier_country_claim and not is_test_provider(p))
+    ]
+
+
+def has_app_for(db: Session, person_id: int, company_id: int | None) -> bool:
+    """Whether an active app of the person's would be let to approve a step-up here (SEC-14)."""
+    devices = db.scalars(
+        select(Device).where(
+            Device.person_id == person_id, Device.status == DeviceStatus.ACTIVE.value
+        )
+    ).all()
+    return any(company_id is None or device_carries(db, d, company_id) for d in devices)
 
 
 @router.post("/step-up/start")

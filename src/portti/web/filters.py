@@ -15,6 +15,7 @@ from jinja2 import Environment
 from portti.i18n import (
     LANGUAGE_NAMES,
     _l,
+    collation_key,
     current_language,
     language_name,
     lazy_ngettext,
@@ -70,7 +71,8 @@ def country_name(code: str, language: str | None = None) -> str:
 def by_country_name(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """(code, name) pairs with the name in the reader's language, in its alphabetical order."""
     named = [(code, country_name(code)) for code, _ in pairs]
-    return sorted(named, key=lambda kv: kv[1].casefold())
+    language = current_language()
+    return sorted(named, key=lambda kv: collation_key(kv[1], language))
 
 
 # The accessible name weblogin/qr.py gives the login QR code, and its translation.

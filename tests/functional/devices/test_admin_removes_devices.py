@@ -160,3 +160,26 @@ def test_ux8_a_kh_cannot_remove_the_devices_of_someone_also_elsewhere_refused(
     force_login(support, world.support, stepped_up=True)
     assert remove_all(support, world).status_code == 303
     assert device_of(db, phone).status == "revoked"
+
+
+def test_ux11_a_just_sent_invitation_is_what_the_page_says(kh, world, db):  # UX-11 INV-1
+    """No app yet, and an invitation on its way: the page does not tell the admin to invite."""
+    person = world.employee_a
+    person.email, person.phone = "eero.employee@example.org", "+358401234567"
+    db.commit()
+    before = user_page(kh, world)
+    assert "They have no Portti app in use. Send an invitation" in before
+    r = kh.post(
+        f"/api/v1/companies/{world.client_a.id}/members/{world.employee_a_membership.id}"
+        "/invitation",
+        json={"identity_verified": True},
+        headers={"X-CSRF-Token": page_csrf(kh)},
+    )
+    assert r.status_code == 201, r.text
+    after = user_page(kh, world)
+    assert "Send an invitation" not in after
+    assert "An invitation to the Portti app has been sent and is still valid" in after
+    api = kh.get(
+        f"/api/v1/companies/{world.client_a.id}/members/{world.employee_a_membership.id}/devices"
+    ).json()
+    assert api["summary"].startswith("An invitation to the Portti app has been sent")

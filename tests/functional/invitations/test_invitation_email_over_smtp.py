@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import aiosmtplib
 import pytest
@@ -103,6 +104,8 @@ def test_invitation_email_arrives_over_smtp_with_code_inviter_and_company(
             )
             db.commit()
             expires_utc = fmt_datetime(inv.expires_at, "en", tz=UTC) + " UTC"  # 1.12.2026 04:30
+            # The company's local time first, UTC after it (UX-4 of the stranger's walk).
+            expires_local = fmt_datetime(inv.expires_at, "en", tz=ZoneInfo(inv.company.timezone))
         worker = build_worker(smtp_settings, session_factory, clock)
         drain(worker, lambda: all(m.status == "sent" for m in rows(session_factory)))
         received = sink.received()
@@ -122,7 +125,8 @@ def test_invitation_email_arrives_over_smtp_with_code_inviter_and_company(
         assert group_code(code) in part  # "1234 5678 9012 3456"
         assert kh_name in part
         assert company_name in part
-        assert expires_utc in part
+        assert expires_utc in part and expires_local in part
+        assert part.index(expires_local) < part.index(expires_utc)
         # The one address is the app's: nothing that logs anyone in, the code goes into the app.
         assert set(re.findall(r"https?://[^\s<>\"']+", part)) == {app_url}
     (row,) = rows(session_factory)

@@ -17,6 +17,7 @@ from support.web import (
     another_browser,
     api_headers,
     authorize_at_test_idp,
+    force_login,
     identity_of,
     login,
     page_csrf,
@@ -572,3 +573,37 @@ def test_cookies_carry_the_host_prefix_over_https(https_client, world):  # SEC-1
     r = step_up(client, world.kh_a)
     assert r.status_code == 303
     assert r.headers["set-cookie"].startswith("__Host-portti_session=")
+
+
+def test_step_up_offers_only_what_the_person_can_use(client, app, world, db, settings, clock):
+    # UX-10 ADM-2 SEC-14
+    """No app in use: no "Authenticate with the Portti app", and the page says how to get one.
+    The identity providers offered are those of the countries whose identity numbers the
+    person has; with an app that lets them into the company, the app is offered."""
+    from support.qr import phone_of
+
+    cid = world.client_a.id
+    login(client, world.kh_a)
+    page = client.get(f"/step-up?next=/c/{cid}/users", headers=HTML).text
+    assert "Authenticate with the Portti app" not in page
+    assert "You have no Portti app that lets you into this company" in page
+    assert "user administrator for an invitation" in page
+    assert settings.base_url.rstrip("/") + "/app/" in page  # a Finnish bank ID user may
+    assert "Authenticate with Finnish bank ID or mobile certificate" in page
+    assert "Authenticate with an Estonian ID card" not in page
+
+    phone_of(app, db, settings, clock, world.kh_a)
+    page = client.get(f"/step-up?next=/c/{cid}/users", headers=HTML).text
+    assert "Authenticate with the Portti app" in page
+    assert "You have no Portti app" not in page
+
+    # An Estonian administrator is offered the Estonian ID card, not Finnish bank ID.
+    estonian = f.person(db, "Kadri", "Tamm", identifier=("personal_number", "EE", "49403136515"))
+    f.member(db, estonian, world.client_a, ["user_admin"])
+    db.commit()
+    other = another_browser(app)
+    force_login(other, estonian)
+    page = other.get(f"/step-up?next=/c/{cid}/users", headers=HTML).text
+    assert "Authenticate with an Estonian ID card" in page
+    assert "Authenticate with Finnish bank ID" not in page
+    assert "open http" not in page  # no Finnish bank ID: the invitation is the way

@@ -16,6 +16,7 @@ from portti.errors import RateLimited
 from portti.i18n import localize, use_locale
 from portti.invitations.models import Invitation, InvitationStatus
 from portti.web.markdown import render_markdown
+from support import factories as f
 from support.activation import invite
 from support.devices import bind, make_service, unlock
 from support.web import force_login
@@ -73,6 +74,29 @@ def test_the_app_gets_the_terms_in_its_language_under_the_same_version(
     for terms in (english, finnish, swedish):
         # Blocks the app shows as headings and paragraphs, with no Markdown left in them.
         assert terms["text"].count("\n## ") == 9 and "**" not in terms["text"]
+
+
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("en", "Version {v}, in force from 1.11.2026."),
+        ("fi", "Versio {v}, voimassa 1.11.2026 alkaen."),
+        ("sv", "Version {v}, gäller från och med 2026-11-01."),
+    ],
+)
+def test_the_web_and_the_app_show_the_same_terms_version_and_its_day(
+    client, language, line
+) -> None:  # UX-3 APP-3
+    """The page names the version the app asks the person to accept, and the day it took
+    effect, in the reader's way; the clauses are headed and no Markdown marker is left."""
+    app_terms = client.get("/app-api/v1/terms", headers={"accept-language": language}).json()
+    page = get(client, "/terms", language)
+    version = app_terms["version"]
+    shown = page[page.index('data-testid="terms-version">') :].split(">", 1)[1].split("<", 1)[0]
+    assert shown == line.format(v=version), shown
+    terms = page[page.index('<article class="terms"') : page.index("</article>")]
+    assert terms.count("<h2>") == app_terms["text"].count("\n## ") == 9
+    assert not re.search(r"\*\*|^#|\]\(|__", terms, re.M)
 
 
 def test_the_terms_renderer_escapes_everything_it_does_not_render() -> None:  # UX-3
@@ -190,8 +214,11 @@ def test_the_audit_log_tells_event_details_in_words_and_dates_the_readers_way(
 
 
 def test_the_step_up_page_names_the_company_and_its_heading_is_not_its_button(
-    client, world
+    client, app, db, settings, clock, world
 ) -> None:  # UX-16 ADM-2
+    from support.qr import phone_of
+
+    phone_of(app, db, settings, clock, world.kh_a)  # the app is offered to one who has it
     force_login(client, world.kh_a)
     assert client.get("/companies", headers=HTML).status_code == 303  # one company: chosen
     page = get(client, "/step-up", "sv")
@@ -223,12 +250,20 @@ def test_the_step_up_page_names_the_company_and_its_heading_is_not_its_button(
     ],
 )
 def test_identity_provider_buttons_read_as_whole_sentences(
-    client, world, language, log_in, authenticate
+    client, db, world, language, log_in, authenticate
 ) -> None:  # UX-18 WEB-4
     login_page = get(client, "/login", language)
     assert f'<button type="submit">{log_in}</button>' in login_page
     assert "Kirjaudu: " not in login_page and "med Finska" not in login_page
-    force_login(client, world.kh_a)
+    # The step-up offers the providers of the person's countries (UX-10): a Swede's is Swedish.
+    admin = world.kh_a
+    if "Swedish" in authenticate:
+        admin = f.person(
+            db, "Sven", "Svensson", identifier=("personal_number", "SE", "811218-9876")
+        )
+        f.member(db, admin, world.client_a, ["user_admin"])
+        db.commit()
+    force_login(client, admin)
     step_up = get(client, "/step-up", language)
     assert f'<button type="submit">{authenticate}</button>' in step_up
     assert "Estniskt" not in step_up and "Tunnistaudu: " not in step_up

@@ -19,6 +19,23 @@ export class ApiError extends Error {
 
 export class NetworkError extends Error {}
 
+// The server's clock, as its answers' Date headers tell it: how far ahead of this phone's
+// clock it is. Expiry times come from the server, so what is left of them is counted by its
+// clock, not by a phone whose clock is wrong. The header has whole seconds: a gap under two
+// seconds is that rounding, not a wrong clock.
+let serverOffset = 0;
+
+export function serverNow() {
+  return Date.now() + serverOffset;
+}
+
+export function noteServerDate(header) {
+  const server = Date.parse(header || "");
+  if (Number.isNaN(server)) return;
+  const gap = server - Date.now();
+  serverOffset = Math.abs(gap) < 2000 ? 0 : gap;
+}
+
 export async function call(method, path, { body, token } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -35,6 +52,7 @@ export async function call(method, path, { body, token } = {}) {
   } catch (error) {
     throw new NetworkError(String(error));
   }
+  noteServerDate(response.headers.get("Date"));
   if (response.status === 204) return {};
   const text = await response.text();
   let data = {};

@@ -2,10 +2,10 @@
 // Screens are built with DOM calls (never innerHTML from the network), every text comes from the
 // catalogue in texts.js, and every screen's heading takes the focus so screen readers announce it.
 
-import { ApiError, NetworkError, call } from "./api.js";
+import { ApiError, NetworkError, call, serverNow } from "./api.js";
 import { b64url, makeDeviceKey, randomToken, sha256, sign } from "./crypto.js";
 import { store } from "./store.js";
-import { currentLanguage, loadLanguage, t } from "./texts.js";
+import { formatTime, loadLanguage, t } from "./texts.js";
 import * as webauthn from "./webauthn.js";
 import { QrScanner } from "./scanner.js";
 
@@ -62,7 +62,7 @@ function digitsOf(input) {
 }
 
 function alertBox() {
-  return h("div", { class: "alert", role: "alert", "aria-live": "assertive" });
+  return h("div", { class: "alert", role: "alert", "aria-live": "assertive", tabindex: "-1" });
 }
 
 function showError(box, error) {
@@ -143,10 +143,11 @@ function form(fields, submitLabel, action, extra = [], before = []) {
       if (error instanceof ApiError && handleGlobal(error)) return;
       showError(box, error);
       if (error instanceof ApiError && error.retryAfter) countdown(box, error.retryAfter, waitButtons);
-      // A refused PIN is typed again from the start, as on any keypad.
-      for (const f of fields) if (f.input.inputMode === "numeric" && f.input.type === "password") f.input.value = "";
-      const first = fields[0]?.input;
-      if (first && !(error instanceof NetworkError)) first.focus();
+      // What was typed stays (an e-mail address, a code), except what is secret: a refused
+      // password or PIN is typed again from the start, as on any keypad (UX-19). The error
+      // takes the focus, so that it is read out first.
+      for (const f of fields) if (f.input.type === "password") f.input.value = "";
+      if (box.isConnected && box.childElementCount) box.focus();
     } finally {
       if (!button.dataset.waiting) button.disabled = false;
       el.removeAttribute("aria-busy");
@@ -170,7 +171,8 @@ function handleGlobal(error) {
   }
   if (error.code === "device_unknown" || error.code === "pin_locked") {
     const method = state.device?.method;
-    forgetDevice().then(() => screenActivateAgain(error, method));
+    const locked = error.code === "pin_locked" ? state.device?.deviceId : null;
+    (locked ? replaceDevice() : forgetDevice()).then(() => screenActivateAgain(error, method));
     return true;
   }
   if (error.code === "activation_unknown" || error.code === "invitation_expired") {
@@ -229,6 +231,14 @@ async function forgetDevice() {
   state.session = null;
   state.person = null;
   await store.remove("device");
+}
+
+// The app is activated again on this phone (its PIN forgotten or locked): the device it had
+// is kept aside by its id only, and the new activation replaces it on the server, so that the
+// old one can no longer approve anything.
+async function replaceDevice() {
+  if (state.device?.deviceId) await store.set("replaces", state.device.deviceId);
+  await forgetDevice();
 }
 
 function activationCall(method, path, body) {
@@ -579,6 +589,8 @@ async function screenConfirmPin(firstPin) {
       public_key: key.publicKey,
       pin: firstPin,
     };
+    const replaces = await store.get("replaces");
+    if (replaces) body.replaces_device = replaces;
     let credential = null;
     if (bio.checked) {
       credential = await webauthn.register(state.activation?.person?.given_name || "Portti");
@@ -606,6 +618,7 @@ async function screenConfirmPin(firstPin) {
       method: state.activation?.method || "invitation",
     };
     await store.set("device", state.device);
+    await store.remove("replaces");
     await forgetActivation();
     screenDone();
   }, [], [bioField]);
@@ -699,7 +712,9 @@ function screenForgotPin() {
     h(
       "div",
       { class: "actions" },
-      bank ? button(t("bank_id_title"), screenBankId, "primary") : button(t("log_in_with_account"), screenReactivate, "primary"),
+      bank
+        ? button(t("bank_id_title"), () => replaceDevice().then(screenBankId), "primary")
+        : button(t("log_in_with_account"), () => replaceDevice().then(screenReactivate), "primary"),
       button(t("back"), () => screenUnlock(), "link"),
     ),
   );
@@ -896,11 +911,12 @@ function screenApproval(approval) {
     [t("detail_place"), approval.place],
     [t("detail_origin"), approval.origin || t("origin_not_told")],
     [t("detail_country"), approval.country],
-    [t("detail_time"), approval.requested_at ? new Date(approval.requested_at).toLocaleTimeString(`${currentLanguage()}-FI`, { hour: "2-digit", minute: "2-digit" }) : null],
+    [t("detail_time"), approval.requested_at ? formatTime(new Date(approval.requested_at)) : null],
   ];
   for (const [label, value] of rows) {
     if (value) details.append(h("dt", { text: label }), h("dd", { text: value }));
   }
+  const timeLeft = approval.expires_at ? expiryTimer(Date.parse(approval.expires_at)) : null;
   const numbers = h(
     "fieldset",
     { class: "numbers" },
@@ -984,9 +1000,38 @@ function screenApproval(approval) {
     unknownSite ? h("div", { class: "warning", role: "alert" }, h("p", { text: t("origin_warning_unknown", { site }) })) : null,
     h("p", { text: t("approve_intro") }),
     details,
+    timeLeft,
     f.el,
     extra,
   );
+}
+
+// "Time left to approve: 1:45", counted by the server's clock (the approval's expiry is the
+// server's), announced only when it runs out.
+let expiryTimerId = null;
+
+function expiryTimer(expiresAt) {
+  if (expiryTimerId) clearInterval(expiryTimerId);
+  const timer = h("p", { role: "timer", "aria-live": "off", class: "muted", "data-testid": "approve-time-left" });
+  const tick = () => {
+    const left = Math.ceil((expiresAt - serverNow()) / 1000);
+    if (!timer.isConnected && timer.dataset.started) {
+      clearInterval(expiryTimerId);
+      return;
+    }
+    timer.dataset.started = "1";
+    if (left > 0) {
+      const time = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+      timer.textContent = t("approve_time_left", { time });
+      return;
+    }
+    clearInterval(expiryTimerId);
+    timer.setAttribute("role", "status");
+    timer.textContent = t("approve_time_over");
+  };
+  tick();
+  expiryTimerId = setInterval(tick, 500);
+  return timer;
 }
 
 // Answers after which a login cannot be approved any more: the approval screen gives way.

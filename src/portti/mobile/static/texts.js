@@ -108,6 +108,8 @@ export const CATALOGUES = {
     detail_origin: "Web address",
     detail_country: "Country",
     detail_time: "Asked at",
+    approve_time_left: "Time left to approve: {time}",
+    approve_time_over: "The time to approve this login has run out.",
     pick_number: "Pick the number the browser shows",
     approve_with_pin: "Approve with PIN",
     approve_with_biometrics: "Approve with fingerprint or Face ID",
@@ -158,6 +160,14 @@ let language = "en";
 // The language the texts are in (fi, sv, en): dates and times are written its way too.
 export function currentLanguage() {
   return language;
+}
+
+// Times and dates the way the app's language writes them (not the phone's region): English
+// with a 24-hour clock as in Finland, where the companies are.
+const DATE_LOCALES = { en: "en-GB", fi: "fi-FI", sv: "sv-SE" };
+
+export function formatTime(date) {
+  return new Intl.DateTimeFormat(DATE_LOCALES[language] || language, { hour: "2-digit", minute: "2-digit" }).format(date);
 }
 
 export function setLanguage(lang) {
