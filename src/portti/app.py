@@ -281,8 +281,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     from portti.accounts import views as accounts_views
     from portti.companies import api as companies_api
-    from portti.companies import provisioning_api as companies_provisioning_api
     from portti.companies import bulk_views as companies_bulk_views
+    from portti.companies import provisioning_api as companies_provisioning_api
     from portti.companies import views as companies_views
     from portti.devices import admin_api as devices_admin_api
     from portti.devices import app_api as devices_app_api

@@ -480,7 +480,7 @@ class MembershipService:
         company_id: int,
         data: AddUserInput,
         *,
-        audit_details: dict[str, object] | None = None,
+        audit_details: dict[str, Any] | None = None,
     ) -> Membership:
         company, grant = self.require_change_rights(actor, company_id)
         plan = self.check_new_user(company, grant, data)
@@ -617,7 +617,7 @@ class MembershipService:
         grant: AdminGrant,
         data: AddUserInput,
         plan: NewUserPlan,
-        audit_details: dict[str, object],
+        audit_details: dict[str, Any],
     ) -> Membership:
         membership, created = self.stage_new_user(company, data, plan)
         self.flush_new_users()
@@ -681,7 +681,7 @@ class MembershipService:
         plan: NewUserPlan,
         membership: Membership,
         created: bool,
-        audit_details: dict[str, object],
+        audit_details: dict[str, Any],
     ) -> None:
         person_id = membership.person.id
         valid_from, valid_until = plan.valid_from, plan.valid_until

@@ -100,6 +100,8 @@ def progress(
 ) -> list[Progress]:
     """The invitations this admin sent in this company since ``since`` (one "Invite all"), each
     with its state and whether its e-mail has left."""
+    # A person's page (Users and roles, after "Invite all"): a machine has no such page.
+    assert actor.person_id is not None
     invitations.policy.require_admin(actor.person_id, company_id)
     db = invitations.db
     now = invitations.clock.now()

@@ -489,7 +489,9 @@ def _token_answer(request: Request, provider: ProviderService, form: TokenForm) 
                 provider.clock,
                 provider.keys,
                 issuer=provider.issuer,
-                lifetime=timedelta(seconds=settings.machine_token_lifetime_seconds),
+                lifetime=timedelta(
+                    seconds=runtime(request).settings.machine_token_lifetime_seconds
+                ),
             ).issue(client, form.scope, provider.audit)
         elif client.is_machine:
             provider.audit.record(
