@@ -300,6 +300,7 @@ def invitation_progress(
     request: Request, company_id: Id, actor: CurrentActor, invitations: Invitations
 ) -> Response:
     """The delivery of the invitations of one "Invite all", for the page to follow (htmx)."""
+    invitations.policy.require_admin(actor.person_id, company_id)
     try:
         since = datetime.fromisoformat(request.query_params.get("since", ""))
     except ValueError as exc:

@@ -419,3 +419,19 @@ def test_progress_tells_an_undeliverable_invitation_and_stops_polling(
     assert "1 of 2 invitation e-mails delivered" in progress.text
     assert "1 e-mail could not be delivered" in progress.text
     assert "hx-trigger" not in progress.text  # nothing left to wait for
+
+
+def test_invite_all_never_reaches_another_companys_member(kh, world, db):  # PRV-4 ADM-9
+    c = world.client_a
+    theirs = world.employee_other_membership
+    page = kh.get(f"/c/{c.id}/users/import", headers=HTML)
+    r = kh.post(
+        f"/c/{c.id}/users/import/invite",
+        data={"csrf_token": csrf_from(page), "m": [str(theirs.id)], "identity_verified": "yes"},
+        headers=HTML,
+    )
+    assert r.status_code == 200
+    assert "0 invitations were sent." in r.text and "No such user in this company." in r.text
+    assert world.employee_other.family_name not in r.text
+    fresh(db)
+    assert db.scalars(select(Invitation)).all() == []
