@@ -86,8 +86,15 @@ def test_preview_is_in_the_readers_language(kh, world, db):  # PRV-4
     r = upload(kh, world.client_a.id, csv_text(rows), headers=FI)
     assert r.status_code == 200, r.text
     assert "Tarkista käyttäjät ennen lisäämistä" in r.text
-    assert "Tuntemattomat roolit: “astronautti”" in r.text
+    assert "Tuntemattomat roolit: ”astronautti”" in r.text
     assert "Päättymispäivä on ennen alkamispäivää." in r.text
+    # A file refused whole names the missing columns by their Finnish headers.
+    r = upload(kh, world.client_a.id, "Etunimi;Sukunimi\r\nA;B\r\n", headers=FI)
+    assert r.status_code == 422
+    assert (
+        "Otsikkoriviltä puuttuvat sarakkeet: ”Henkilötunnus tai muu tunniste”, ”Sähköposti”"
+        in r.text
+    )
 
 
 def test_add_writes_only_the_valid_rows_each_audited(kh, world, db):  # PRV-4 ADM-10
