@@ -129,6 +129,9 @@ def test_add_writes_only_the_valid_rows_each_audited(kh, world, db):  # PRV-4 AD
         )
     ).all()
     assert {e.details.get("row") for e in created} == {2, 4}
+    # The audit log tells it in words.
+    log = kh.get(f"/c/{c.id}/audit", headers=HTML).text
+    assert "Row in the file" in log and "a file of users (CSV)" in log
 
 
 def test_existing_person_is_linked_only_by_portti_id_with_identifier(kh, world, db):  # PRV-4 ADM-5
