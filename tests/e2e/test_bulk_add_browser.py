@@ -117,7 +117,7 @@ def test_kh_adds_users_from_a_file_and_invites_them_in_finnish_on_a_phone(
     expect(page.get_by_role("heading", name="Tarkista käyttäjät ennen lisäämistä")).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("Tiedostossa on 3 käyttäjää.")
     errors = page.get_by_role("table", name="Virheelliset rivit")
-    expect(errors).to_contain_text("Tuntemattomat roolit: “Astronautti”")
+    expect(errors).to_contain_text("Tuntemattomat roolit: ”Astronautti”")
     expect(errors).to_contain_text("Liis Selainkoe")
     shot(page, "preview-with-errors", shots)
     live_db.expire_all()

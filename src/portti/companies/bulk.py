@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 
-from portti.companies.csv_file import LABELS, FileRow, UsersFile
+from portti.companies.csv_file import LABELS, FileRow, QuotedNames, UsersFile
 from portti.companies.forms import MESSAGES
 from portti.companies.models import Company, Membership, Role
 from portti.companies.policy import AdminGrant
@@ -275,13 +275,13 @@ class BulkAddService:
                 continue
             code = roles.get(name.casefold())
             if code is None:
-                unknown.append(f"“{name}”")
+                unknown.append(name)
             elif code not in codes:
                 codes.append(code)
         if unknown:
             row.errors["roles"] = _l(
                 "Unknown roles: %(roles)s. Use the role names of the template.",
-                roles=", ".join(unknown),
+                roles=QuotedNames(unknown),
             )
         return codes
 

@@ -37,7 +37,7 @@ from portti.companies.models import Company, Membership
 from portti.companies.policy import AdminGrant
 from portti.companies.views import page_context
 from portti.errors import DomainError, ValidationFailed
-from portti.i18n import _l, current_language
+from portti.i18n import _l, current_language, localize
 from portti.infra.crypto import SecretBox
 from portti.invitations.bulk import invite_all, progress
 from portti.invitations.deps import Invitations, wake_outbox
@@ -201,7 +201,7 @@ async def preview(
             raise BadFile(_l("The file is too big to add at once. Split it into smaller files."))
     except BadFile as exc:
         ctx = upload_context(
-            request, ws, company, grant, settings, members, str(exc.errors["file"])
+            request, ws, company, grant, settings, members, str(localize(exc.errors["file"]))
         )
         return render(request, "users/import.html", ctx, status=422)
     ctx = _preview_context(request, ws, company, grant, settings, members, checked)
@@ -300,6 +300,7 @@ def invitation_progress(
     request: Request, company_id: Id, actor: CurrentActor, invitations: Invitations
 ) -> Response:
     """The delivery of the invitations of one "Invite all", for the page to follow (htmx)."""
+    invitations.policy.require_admin(actor.person_id, company_id)
     try:
         since = datetime.fromisoformat(request.query_params.get("since", ""))
     except ValueError as exc:

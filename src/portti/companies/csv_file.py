@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from portti.errors import ValidationFailed
-from portti.i18n import SUPPORTED, LazyText, _l
+from portti.i18n import SUPPORTED, LazyText, _l, current_language, localize
 
 MAX_FILE_BYTES: Final = 1024 * 1024
 MAX_ROWS: Final = 5000
@@ -48,6 +48,26 @@ _FORMULA_START: Final = re.compile(r"^[=@\t\r]")
 _SIGNED: Final = re.compile(r"^[+-]")
 _NUMBER_LIKE: Final = re.compile(r"^[+-][0-9 ()./-]*$")
 _SPACES: Final = re.compile(r"\s+")
+
+
+class QuotedNames(LazyText):
+    """Names in quotation marks, as the reader's language writes them (“x” in English, ”x” in
+    Finnish and Swedish), each translated when it is a message itself (a column's label)."""
+
+    names: tuple[str, ...]
+
+    def __new__(cls, names: Iterable[str]) -> QuotedNames:
+        names = tuple(names)
+        obj = super().__new__(cls, ", ".join(f"“{n}”" for n in names))
+        obj.names = names
+        return obj
+
+    def translated(self, language: str | None = None) -> str:
+        lang = language or current_language()
+        left = "”" if lang in {"fi", "sv"} else "“"
+        return ", ".join(
+            f"{left}{localize(n, lang) if isinstance(n, LazyText) else n}”" for n in self.names
+        )
 
 
 class BadFile(ValidationFailed):
@@ -163,7 +183,7 @@ def read_users_file(data: bytes) -> UsersFile:
             _l(
                 "The header row has columns that are not known: %(columns)s. Use the headers of "
                 "the template.",
-                columns=", ".join(f"“{c}”" for c in unknown),
+                columns=QuotedNames(unknown),
             )
         )
     missing = [code for code, _ in COLUMNS if code in REQUIRED and code not in columns]
@@ -171,7 +191,7 @@ def read_users_file(data: bytes) -> UsersFile:
         raise BadFile(
             _l(
                 "The header row lacks these columns: %(columns)s. Use the headers of the template.",
-                columns=", ".join(f"“{LABELS[c]}”" for c in missing),
+                columns=QuotedNames(LABELS[c] for c in missing),
             )
         )
     body = numbered[1:]

@@ -582,7 +582,7 @@ class MembershipService:
 
         already_member = False
         holder = person.id if person is not None else None
-        if holder is None and existing_identifier is not None:
+        if holder is None and existing_identifier is not None and not data.already_user:
             holder = existing_identifier.person_id
         if holder is not None:
             already_member = (

@@ -86,8 +86,15 @@ def test_preview_is_in_the_readers_language(kh, world, db):  # PRV-4
     r = upload(kh, world.client_a.id, csv_text(rows), headers=FI)
     assert r.status_code == 200, r.text
     assert "Tarkista käyttäjät ennen lisäämistä" in r.text
-    assert "Tuntemattomat roolit: “astronautti”" in r.text
+    assert "Tuntemattomat roolit: ”astronautti”" in r.text
     assert "Päättymispäivä on ennen alkamispäivää." in r.text
+    # A file refused whole names the missing columns by their Finnish headers.
+    r = upload(kh, world.client_a.id, "Etunimi;Sukunimi\r\nA;B\r\n", headers=FI)
+    assert r.status_code == 422
+    assert (
+        "Otsikkoriviltä puuttuvat sarakkeet: ”Henkilötunnus tai muu tunniste”, ”Sähköposti”"
+        in r.text
+    )
 
 
 def test_add_writes_only_the_valid_rows_each_audited(kh, world, db):  # PRV-4 ADM-10
@@ -122,6 +129,9 @@ def test_add_writes_only_the_valid_rows_each_audited(kh, world, db):  # PRV-4 AD
         )
     ).all()
     assert {e.details.get("row") for e in created} == {2, 4}
+    # The audit log tells it in words.
+    log = kh.get(f"/c/{c.id}/audit", headers=HTML).text
+    assert "Row in the file" in log and "a file of users (CSV)" in log
 
 
 def test_existing_person_is_linked_only_by_portti_id_with_identifier(kh, world, db):  # PRV-4 ADM-5
@@ -419,3 +429,19 @@ def test_progress_tells_an_undeliverable_invitation_and_stops_polling(
     assert "1 of 2 invitation e-mails delivered" in progress.text
     assert "1 e-mail could not be delivered" in progress.text
     assert "hx-trigger" not in progress.text  # nothing left to wait for
+
+
+def test_invite_all_never_reaches_another_companys_member(kh, world, db):  # PRV-4 ADM-9
+    c = world.client_a
+    theirs = world.employee_other_membership
+    page = kh.get(f"/c/{c.id}/users/import", headers=HTML)
+    r = kh.post(
+        f"/c/{c.id}/users/import/invite",
+        data={"csrf_token": csrf_from(page), "m": [str(theirs.id)], "identity_verified": "yes"},
+        headers=HTML,
+    )
+    assert r.status_code == 200
+    assert "0 invitations were sent." in r.text and "No such user in this company." in r.text
+    assert world.employee_other.family_name not in r.text
+    fresh(db)
+    assert db.scalars(select(Invitation)).all() == []
