@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -626,6 +627,17 @@ def serve(
     import uvicorn
 
     settings = _settings()  # fail early on bad settings
+    from portti.infra.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    # The one line that says where to find it (uvicorn's own, at INFO, is left to warnings).
+    structlog.get_logger("portti.serve").info(
+        "serving",
+        url=f"http://{host}:{port}",
+        workers=workers,
+        database=settings.database_url.split(":", 1)[0],
+        mode=str(settings.mode),
+    )
     multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if multiproc:
         # Counts of an earlier run would be added to this one's (prometheus-client's rule:

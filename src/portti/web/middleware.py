@@ -10,6 +10,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from portti.web.cookies import BROWSER, cookie_name
 
 
+NO_BROWSER_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def content_security_policy(form_targets: list[str]) -> str:
     """Forms post only here, or (through a redirect) to the configured identity providers."""
     targets = " ".join(["'self'", *sorted(set(form_targets))])
@@ -39,7 +42,8 @@ class BrowserMiddleware:
                     continue
         existing = cookies.get(self.browser_cookie)
         browser_id = existing.value if existing and 20 <= len(existing.value) <= 64 else None
-        new_cookie = browser_id is None
+        # Probes and the metrics scrape are no browser's: they get no cookie to keep.
+        new_cookie = browser_id is None and scope.get("path") not in NO_BROWSER_PATHS
         if browser_id is None:
             browser_id = secrets.token_urlsafe(24)
         scope.setdefault("state", {})["browser_id"] = browser_id

@@ -53,6 +53,9 @@ def test_healthz_answers_without_touching_the_database(client, runtime):  # OPS-
     assert (r.status_code, r.json()) == (200, {"status": "ok"})
     assert r.headers["cache-control"] == "no-store"
     assert seen == []
+    # A probe is no browser: it is given no cookie to keep (a page is).
+    assert "set-cookie" not in r.headers
+    assert "set-cookie" in client.get("/login").headers
 
 
 def test_readyz_is_ready_with_database_schema_and_keys(client, runtime):  # OPS-11
