@@ -300,6 +300,7 @@ def invitation_progress(
     request: Request, company_id: Id, actor: CurrentActor, invitations: Invitations
 ) -> Response:
     """The delivery of the invitations of one "Invite all", for the page to follow (htmx)."""
+    assert actor.person_id is not None  # a page: the actor is the logged-in person
     invitations.policy.require_admin(actor.person_id, company_id)
     try:
         since = datetime.fromisoformat(request.query_params.get("since", ""))

@@ -9,7 +9,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portti.web.cookies import BROWSER, cookie_name
 
-
 NO_BROWSER_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
