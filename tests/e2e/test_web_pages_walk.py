@@ -64,10 +64,11 @@ LOOK = r"""() => {
         if (!el.checkVisibility({checkVisibilityCSS: true})) continue;
         const marked = el.closest('[lang]');
         if (marked && marked.lang && marked.lang !== lang) continue;  // another language on purpose
+        if (el.closest('[data-sent]')) continue;  // the dev mailbox: a message in its own language
         shown.push(node.textContent);
     }
     const named = [...document.querySelectorAll('[aria-label], [title], img[alt], [placeholder]')]
-        .filter(el => el.checkVisibility())
+        .filter(el => el.checkVisibility() && !el.closest('[data-sent]'))
         .map(el => el.getAttribute('aria-label') || el.getAttribute('title')
                     || el.getAttribute('alt') || el.getAttribute('placeholder') || '');
     const broken = [...document.images].filter(i => !i.complete || i.naturalWidth === 0)
