@@ -184,17 +184,14 @@ class ProvisioningService:
         if errors:
             raise ValidationFailed(errors)
         digest = request_hash(data, bid)
-        existing = self.db.scalars(
-            select(Company).where(
-                Company.created_by_client_id == machine.client_id,
-                Company.external_id == data.external_id,
-            )
-        ).one_or_none()
+        existing = self._created_before(machine, data.external_id, digest)
         if existing is not None:
-            if existing.external_request_hash != digest:
-                raise ExternalIdConflict()
-            return Created(existing, created=False)
+            return existing
         if self.db.scalar(select(Company.id).where(Company.business_id == bid)) is not None:
+            # Perhaps this very request, sent again, committed in between the two reads.
+            existing = self._created_before(machine, data.external_id, digest)
+            if existing is not None:
+                return existing
             raise BusinessIdTaken()
         company = Company(
             name=" ".join(data.name.split()),
@@ -207,13 +204,18 @@ class ProvisioningService:
             external_id=data.external_id,
             external_request_hash=digest,
         )
-        self.db.add(company)
         try:
+            # Added within the savepoint: a refused insert leaves nothing pending behind it.
             with self.db.begin_nested():
+                self.db.add(company)
                 self.db.flush()
         except IntegrityError:
-            # The same request at the same moment, or the business ID taken meanwhile.
-            raise ExternalIdConflict() from None
+            # The same request at the same moment (the first one's company is the answer), or
+            # the business ID taken meanwhile.
+            existing = self._created_before(machine, data.external_id, digest)
+            if existing is not None:
+                return existing
+            raise BusinessIdTaken() from None
         self.audit.record(
             AuditAction.COMPANY_CREATED,
             company_id=company.id,
@@ -225,6 +227,21 @@ class ProvisioningService:
             external_id=data.external_id,
         )
         return Created(company, created=True)
+
+    def _created_before(
+        self, machine: MachinePrincipal, external_id: str, digest: str
+    ) -> Created | None:
+        existing = self.db.scalars(
+            select(Company).where(
+                Company.created_by_client_id == machine.client_id,
+                Company.external_id == external_id,
+            )
+        ).one_or_none()
+        if existing is None:
+            return None
+        if existing.external_request_hash != digest:
+            raise ExternalIdConflict()
+        return Created(existing, created=False)
 
     def rename(self, machine: MachinePrincipal, company_id: int, name: str) -> Company:
         company = self._company(machine, company_id)

@@ -297,3 +297,15 @@ def test_closing_a_company_ends_its_memberships_and_logs_out_of_business_apps(
     closed = db.scalars(select(AuditEvent).where(AuditEvent.action == "company_closed")).all()
     assert len(closed) == 1 and closed[0].details["memberships_ended"] >= 2
     assert isinstance(today, date)
+
+
+def test_the_same_creation_sent_at_once_makes_one_company(client, db, creator):  # PRV-2
+    """A retry that overtakes the first request (a timeout on the business software's side):
+    every answer names the one company made."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: create(client, creator), range(6)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201], [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(db.scalars(select(Company).where(Company.external_id == "cust-1001")).all()) == 1
