@@ -30,6 +30,7 @@ from portti.companies.bootstrap import (
     normalise_business_id,
 )
 from portti.companies.catalogue import USER_ADMIN
+from portti.companies.errors import CompanyClosed
 from portti.companies.models import Company, CompanyKind, Membership, MembershipRole
 from portti.companies.policy import local_today
 from portti.companies.schemas import AddUserInput
@@ -109,14 +110,6 @@ class BusinessIdTaken(Conflict):
 
     def __init__(self) -> None:
         super().__init__(_l("Another company in Portti has this business ID."))
-
-
-class CompanyClosed(Conflict):
-    code = "company_closed"
-    title = _l("The company is closed")
-
-    def __init__(self) -> None:
-        super().__init__(_l("The company is closed: it cannot be changed any more."))
 
 
 class AdminExists(Conflict):
