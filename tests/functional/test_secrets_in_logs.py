@@ -46,3 +46,40 @@ def test_no_identity_number_or_token_reaches_the_logs(client, world, caplog):  #
     }
     for name, value in secrets.items():
         assert value and value not in logged, f"{name} is in the logs"
+
+
+def test_no_machine_secret_or_token_reaches_the_logs(
+    client, db, clock, settings, world, caplog
+):  # PRV-1 OPS-4
+    from support.machines import bearer, register_machine
+
+    caplog.set_level(logging.DEBUG)
+    reg = register_machine(
+        db, clock, settings.secret, scopes=["members:write"], company_ids=[world.client_a.id]
+    )
+    assert reg.client_secret
+    r = client.post(
+        "/oidc/token",
+        data={"grant_type": "client_credentials"},
+        auth=(reg.client_id, reg.client_secret),
+    )
+    token = r.json()["access_token"]
+    hetu = wizard.new_hetu()
+    added = client.post(
+        f"/api/v1/companies/{world.client_a.id}/members",
+        json=wizard.body(id_value=hetu),
+        headers=bearer(token),
+    )
+    assert added.status_code == 201, added.text
+    client.post("/oidc/token", data={"grant_type": "client_credentials"}, auth=(reg.client_id, "x"))
+    logged = "\n".join(
+        [rec.getMessage() for rec in caplog.records]
+        + [repr(rec.__dict__) for rec in caplog.records]
+    )
+    assert caplog.records, "nothing was logged at all: the check would prove nothing"
+    for name, value in {
+        "the client secret": reg.client_secret,
+        "the access token": token,
+        "the new person's HETU": hetu,
+    }.items():
+        assert value not in logged, f"{name} is in the logs"

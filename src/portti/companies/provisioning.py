@@ -30,6 +30,7 @@ from portti.companies.bootstrap import (
     normalise_business_id,
 )
 from portti.companies.catalogue import USER_ADMIN
+from portti.companies.errors import CompanyClosed
 from portti.companies.models import Company, CompanyKind, Membership, MembershipRole
 from portti.companies.policy import local_today
 from portti.companies.schemas import AddUserInput
@@ -111,14 +112,6 @@ class BusinessIdTaken(Conflict):
         super().__init__(_l("Another company in Portti has this business ID."))
 
 
-class CompanyClosed(Conflict):
-    code = "company_closed"
-    title = _l("The company is closed")
-
-    def __init__(self) -> None:
-        super().__init__(_l("The company is closed: it cannot be changed any more."))
-
-
 class AdminExists(Conflict):
     code = "first_admin_exists"
     title = _l("The company has a user administrator")
@@ -184,17 +177,14 @@ class ProvisioningService:
         if errors:
             raise ValidationFailed(errors)
         digest = request_hash(data, bid)
-        existing = self.db.scalars(
-            select(Company).where(
-                Company.created_by_client_id == machine.client_id,
-                Company.external_id == data.external_id,
-            )
-        ).one_or_none()
+        existing = self._created_before(machine, data.external_id, digest)
         if existing is not None:
-            if existing.external_request_hash != digest:
-                raise ExternalIdConflict()
-            return Created(existing, created=False)
+            return existing
         if self.db.scalar(select(Company.id).where(Company.business_id == bid)) is not None:
+            # Perhaps this very request, sent again, committed in between the two reads.
+            existing = self._created_before(machine, data.external_id, digest)
+            if existing is not None:
+                return existing
             raise BusinessIdTaken()
         company = Company(
             name=" ".join(data.name.split()),
@@ -207,13 +197,18 @@ class ProvisioningService:
             external_id=data.external_id,
             external_request_hash=digest,
         )
-        self.db.add(company)
         try:
+            # Added within the savepoint: a refused insert leaves nothing pending behind it.
             with self.db.begin_nested():
+                self.db.add(company)
                 self.db.flush()
         except IntegrityError:
-            # The same request at the same moment, or the business ID taken meanwhile.
-            raise ExternalIdConflict() from None
+            # The same request at the same moment (the first one's company is the answer), or
+            # the business ID taken meanwhile.
+            existing = self._created_before(machine, data.external_id, digest)
+            if existing is not None:
+                return existing
+            raise BusinessIdTaken() from None
         self.audit.record(
             AuditAction.COMPANY_CREATED,
             company_id=company.id,
@@ -225,6 +220,21 @@ class ProvisioningService:
             external_id=data.external_id,
         )
         return Created(company, created=True)
+
+    def _created_before(
+        self, machine: MachinePrincipal, external_id: str, digest: str
+    ) -> Created | None:
+        existing = self.db.scalars(
+            select(Company).where(
+                Company.created_by_client_id == machine.client_id,
+                Company.external_id == external_id,
+            )
+        ).one_or_none()
+        if existing is None:
+            return None
+        if existing.external_request_hash != digest:
+            raise ExternalIdConflict()
+        return Created(existing, created=False)
 
     def rename(self, machine: MachinePrincipal, company_id: int, name: str) -> Company:
         company = self._company(machine, company_id)

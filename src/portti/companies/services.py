@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
-from portti.companies.errors import MemberOutranksAdmin, PersonNeedsSupport
+from portti.companies.errors import CompanyClosed, MemberOutranksAdmin, PersonNeedsSupport
 from portti.companies.models import (
     Company,
     CompanyKind,
@@ -395,6 +395,9 @@ class MembershipService:
         """The admin may administer the company (ADM-9) and, a person, stepped up recently
         (ADM-2)."""
         company, grant = self._admin(actor, company_id)
+        if company.closed_at is not None:
+            # Its history stays readable (the audit log); nobody adds or changes users in it.
+            raise CompanyClosed()
         if actor.machine is not None:
             # Step-up proves a person is at the keyboard; a machine client proved itself at
             # the token endpoint moments ago (PRV-1).

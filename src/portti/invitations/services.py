@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, MachineActor
 from portti.companies.catalogue import SUPPORT
-from portti.companies.errors import PersonNeedsSupport
+from portti.companies.errors import CompanyClosed, PersonNeedsSupport
 from portti.companies.models import Membership
 from portti.companies.policy import AdminGrant, AdminPolicy, local_today
 from portti.companies.services import Actor, machine_grant, require_person_rights
@@ -235,6 +235,8 @@ class InvitationService:
             change = False
         else:
             company, grant = self.policy.require_admin(actor.acting_person_id, company_id)
+        if change and company.closed_at is not None:
+            raise CompanyClosed()
         if change:
             now = self.clock.now()
             if not is_stepped_up(actor.strong_auth_at, now, self.step_up_window):

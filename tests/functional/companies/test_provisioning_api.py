@@ -14,10 +14,11 @@ from portti.companies.models import Company, Membership
 from portti.invitations.models import Invitation
 from portti.oidc_provider.models import OidcLogin
 from support import factories as f
+from support import wizard
 from support.machines import bearer, machine_token, register_machine
 from support.messages import queued
 from support.oidc import logout_receiver, register, relying_party, return_url
-from support.web import force_login, local
+from support.web import api_headers, force_login, local
 from support.wizard import new_hetu
 
 BODY = {
@@ -294,6 +295,27 @@ def test_closing_a_company_ends_its_memberships_and_logs_out_of_business_apps(
     assert r.status_code == 409 and r.json()["code"] == "company_closed"
     r = client.get(f"/api/v1/companies/{world.client_a.id}/members", headers=creator)
     assert r.status_code == 403
+    # Support still reads its audit trail, but adds nobody to it.
+    force_login(client, world.support, stepped_up=True)
+    assert client.get(f"/api/v1/companies/{world.client_a.id}/audit").status_code == 200
+    r = client.post(
+        f"/api/v1/companies/{world.client_a.id}/members",
+        json=wizard.body(),
+        headers=api_headers(client),
+    )
+    assert r.status_code == 409 and r.json()["code"] == "company_closed"
     closed = db.scalars(select(AuditEvent).where(AuditEvent.action == "company_closed")).all()
     assert len(closed) == 1 and closed[0].details["memberships_ended"] >= 2
     assert isinstance(today, date)
+
+
+def test_the_same_creation_sent_at_once_makes_one_company(client, db, creator):  # PRV-2
+    """A retry that overtakes the first request (a timeout on the business software's side):
+    every answer names the one company made."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: create(client, creator), range(6)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201], [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(db.scalars(select(Company).where(Company.external_id == "cust-1001")).all()) == 1
