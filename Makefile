@@ -32,6 +32,9 @@ run: $(STAMP)
 	  --name "Numerot accounting (example)" --redirect-uri http://127.0.0.1:8001/callback \
 	  --post-logout-redirect-uri http://127.0.0.1:8001/ \
 	  --backchannel-logout-uri http://127.0.0.1:8001/backchannel-logout --json-out var/example-client.json
+	@test -f var/example-machine.json || $(DEMO_ENV) $(BIN)/portti clients register-machine \
+	  --name "Numerot accounting (example)" --scope companies:write --scope members:read \
+	  --scope members:write --all-companies --json-out var/example-machine.json
 	@echo "Portti is at http://localhost:8000 (dev mailbox: http://localhost:8000/dev/mailbox)"
 	@echo "A business application that logs in through Portti: http://127.0.0.1:8001 (examples/business_app.py)"
 	$(BIN)/uvicorn --app-dir examples business_app:app --host 127.0.0.1 --port 8001 --log-level warning & \

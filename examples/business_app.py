@@ -1,13 +1,23 @@
 """A business application that logs its users in through Portti, with Authlib's OpenID Connect
 client: it shows who logged in, how, and their companies and roles. `make run` starts it at
-http://127.0.0.1:8001 beside Portti (registered by `portti clients register`)."""
+http://127.0.0.1:8001 beside Portti (registered by `portti clients register`).
+
+At start it tells Portti its customer companies through the companies API, as a machine client
+(`portti clients register-machine`, the file in `EXAMPLE_MACHINE`): a token by the client
+credentials grant, then one `POST /api/v1/companies` per customer, idempotent by the
+application's own customer number (`external_id`), so every start may send them all again."""
 
 from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import secrets
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,9 +31,65 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 REG = json.loads(Path(os.environ.get("EXAMPLE_CLIENT", "var/example-client.json")).read_text())
 HERE = os.environ.get("EXAMPLE_URL", "http://127.0.0.1:8001")
+MACHINE = Path(os.environ.get("EXAMPLE_MACHINE", "var/example-machine.json"))
 sessions: dict[str, dict[str, Any]] = {}  # cookie -> the person's ID token and claims
 pending: dict[str, tuple[str, str]] = {}  # state -> (nonce, PKCE verifier)
-app = FastAPI(title="Numerot accounting (example)")
+log = logging.getLogger("business_app")
+
+# The application's customers, by its own customer number: what it tells Portti at start.
+CUSTOMERS = [
+    {"external_id": "numerot-1001", "name": "Kirjanpito Koivu Oy", "business_id": "3141590-3",
+     "default_language": "fi", "timezone": "Europe/Helsinki"},
+    {"external_id": "numerot-1002", "name": "Bokföring Björk Ab", "business_id": "3141591-1",
+     "default_language": "sv", "timezone": "Europe/Helsinki"},
+]  # fmt: skip
+
+
+def provision_companies(machine: dict[str, Any], http: httpx.Client) -> dict[str, int]:
+    """Creates (or finds again) the customers' companies in Portti; their ids by customer
+    number. The same request again answers 200 with the same company."""
+    token = http.post(
+        machine["token_endpoint"],
+        data={"grant_type": "client_credentials", "scope": "companies:write"},
+        auth=(machine["client_id"], machine["client_secret"]),
+    )
+    token.raise_for_status()
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    ids = {}
+    for customer in CUSTOMERS:
+        r = http.post(f"{machine['api']}/api/v1/companies", json=customer, headers=bearer)
+        if r.status_code not in (200, 201):
+            # A problem document (RFC 9457): what Portti refused, and why.
+            log.warning("company %s refused: %s", customer["external_id"], r.text)
+            continue
+        ids[customer["external_id"]] = r.json()["id"]
+    return ids
+
+
+def provision_at_start(machine_file: Path, attempts: int = 60) -> None:
+    """`make run` starts this application beside Portti: Portti may answer a little later."""
+    machine = json.loads(machine_file.read_text())
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            with httpx.Client(timeout=10) as http:
+                created = provision_companies(machine, http)
+            log.warning("customer companies in Portti: %s", created)
+            return
+        except httpx.HTTPError as exc:
+            last = exc
+            time.sleep(1)
+    log.warning("could not create the customer companies in Portti: %s", last)
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    if MACHINE.exists():
+        threading.Thread(target=provision_at_start, args=(MACHINE,), daemon=True).start()
+    yield
+
+
+app = FastAPI(title="Numerot accounting (example)", lifespan=lifespan)
 
 
 def provider() -> dict[str, Any]:

@@ -284,6 +284,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Machine clients (client credentials) registered by Support act on the JSON API within their scopes and companies, audited as themselves",
         "`machines/` (`principal.py`, `tokens.py`, `deps.py`, `registry.py`, `admin.py`), `oidc_provider/views.py` (`token`: client_credentials), `companies/api.py` (`api_actor`), `companies/services.py` (`machine_grant`), `audit/services.py` (`machine=`), `cli.py` (`clients register-machine`)",
     ),
+    "PRV-2": (
+        "Business software creates, renames and closes companies (idempotent by its external id), links accounting offices and names the first user administrator through the API",
+        "`companies/provisioning.py` (`ProvisioningService`), `companies/provisioning_api.py`, `invitations/services.py` (`invite` by a machine, `cancel_company_invitations`), `examples/business_app.py`",
+    ),
     "UX-8": (
         "The admin sees a member's devices and removes a lost phone (step-up, audited, the person told)",
         "`devices/admin.py`, `devices/admin_api.py`, `devices/views.py`, `web/templates/users/_devices.html`, `notices.py` (`devices_removed`)",

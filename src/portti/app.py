@@ -278,6 +278,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     from portti.accounts import views as accounts_views
     from portti.companies import api as companies_api
+    from portti.companies import provisioning_api as companies_provisioning_api
     from portti.companies import views as companies_views
     from portti.devices import admin_api as devices_admin_api
     from portti.devices import app_api as devices_app_api
@@ -305,6 +306,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(strongauth_views.router)
     app.include_router(companies_views.router)
     app.include_router(companies_api.router)
+    app.include_router(companies_provisioning_api.router)
     app.include_router(invitations_views.router)
     app.include_router(invitations_admin_api.router)
     app.include_router(invitations_app_api.router)

@@ -54,11 +54,19 @@ def example_app(live_server, tmp_path):  # type: ignore[no-untyped-def]
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    # Its machine client: at start it creates its customer companies through the API (PRV-2).
+    machine = tmp_path / "machine.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "portti.cli", "clients", "register-machine", "--name", "Example",
+         "--scope", "companies:write", "--all-companies", "--json-out", str(machine)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
     log = (tmp_path / "example.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--app-dir", str(EXAMPLES), "business_app:app",
          "--host", "127.0.0.1", "--port", str(port)],
-        env=env | {"EXAMPLE_CLIENT": str(reg), "EXAMPLE_URL": here},
+        env=env | {"EXAMPLE_CLIENT": str(reg), "EXAMPLE_URL": here, "EXAMPLE_MACHINE": str(machine)},
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -220,3 +228,31 @@ def test_in_a_browser_a_permission_is_revoked_in_basic_settings(
     page.get_by_role("link", name="Log in with Portti").click()
     expect(page.get_by_role("heading", name="Allow Example?")).to_be_visible()
     page.screenshot(path=str(tmp_path / "consent-page.png"), full_page=True)
+
+
+def test_example_app_creates_its_customer_companies_through_the_api_at_start(
+    live_db, example_app
+) -> None:  # PRV-2
+    from portti.audit.models import AuditEvent
+    from portti.companies.models import Company
+
+    deadline = time.monotonic() + 20
+    companies: list[Company] = []
+    while time.monotonic() < deadline:
+        live_db.expire_all()
+        companies = list(
+            live_db.scalars(select(Company).where(Company.external_id.like("numerot-%")))
+        )
+        if len(companies) == 2:
+            break
+        time.sleep(0.2)
+    assert {(c.external_id, c.name, c.default_language) for c in companies} == {
+        ("numerot-1001", "Kirjanpito Koivu Oy", "fi"),
+        ("numerot-1002", "Bokföring Björk Ab", "sv"),
+    }
+    created = live_db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "company_created", AuditEvent.actor_client_id.is_not(None)
+        )
+    ).all()
+    assert len(created) == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portti.errors import Forbidden
+from portti.errors import Conflict, Forbidden
 from portti.i18n import _l
 
 
@@ -45,3 +45,13 @@ class MemberOutranksAdmin(Forbidden):
             ),
             next_step=_l("Ask customer service, or a main user of the accounting office."),
         )
+
+
+class CompanyClosed(Conflict):
+    """A closed company (PRV-2) keeps its users' history and audit trail; nothing changes in it."""
+
+    code = "company_closed"
+    title = _l("The company is closed")
+
+    def __init__(self) -> None:
+        super().__init__(_l("The company is closed: it cannot be changed any more."))

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
-from portti.companies.errors import MemberOutranksAdmin, PersonNeedsSupport
+from portti.companies.errors import CompanyClosed, MemberOutranksAdmin, PersonNeedsSupport
 from portti.companies.models import (
     Company,
     CompanyKind,
@@ -92,11 +92,12 @@ class Actor:
 
 
 def machine_grant(
-    db: Session, machine: MachinePrincipal, company_id: int
+    db: Session, machine: MachinePrincipal, company_id: int, audit: AuditLog | None = None
 ) -> tuple[Company, AdminGrant]:
     """What a machine client may administer (PRV-1): the companies it was registered for, never
     the operator's (Support is not business software's to give), never a closed one. Refused
-    alike whether or not the company exists."""
+    alike whether or not the company exists; the refusal is audited (and kept) when ``audit``
+    is given."""
     company = db.get(Company, company_id)
     if (
         company is None
@@ -104,6 +105,14 @@ def machine_grant(
         or company.kind == CompanyKind.OPERATOR
         or company.closed_at is not None
     ):
+        if audit is not None:
+            audit.record(
+                AuditAction.ACCESS_DENIED,
+                company_id=company.id if company is not None else None,
+                machine=machine,
+                operation="machine_access",
+                reason=CompanyNotAllowed.code,
+            )
         raise CompanyNotAllowed()
     return company, AdminGrant(company.id, MACHINE, frozenset())
 
@@ -239,7 +248,7 @@ class MembershipService:
         """Who may administer the company: a person by the policy (ADM-9), a machine client
         by its registration (PRV-1)."""
         if isinstance(who, Actor) and who.machine is not None:
-            return machine_grant(self.db, who.machine, company_id)
+            return machine_grant(self.db, who.machine, company_id, self.audit)
         person_id = who.acting_person_id if isinstance(who, Actor) else who
         return self.policy.require_admin(person_id, company_id)
 
@@ -364,6 +373,9 @@ class MembershipService:
 
     def _require_change_rights(self, actor: Actor, company_id: int) -> tuple[Company, AdminGrant]:
         company, grant = self._admin(actor, company_id)
+        if company.closed_at is not None:
+            # Its history stays readable (the audit log); nobody adds or changes users in it.
+            raise CompanyClosed()
         if actor.machine is not None:
             # Step-up proves a person is at the keyboard; a machine client proved itself at
             # the token endpoint moments ago (PRV-1).

@@ -22,10 +22,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, MachineActor
 from portti.companies.catalogue import SUPPORT
-from portti.companies.errors import PersonNeedsSupport
+from portti.companies.errors import CompanyClosed, PersonNeedsSupport
 from portti.companies.models import Membership
 from portti.companies.policy import AdminGrant, AdminPolicy, local_today
-from portti.companies.services import Actor, require_person_rights
+from portti.companies.services import Actor, machine_grant, require_person_rights
 from portti.devices.activation import ActivationService
 from portti.devices.models import Activation
 from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
@@ -124,6 +124,34 @@ class Step:
     done: bool
 
 
+def cancel_company_invitations(
+    db: Session, audit: AuditLog, now: datetime, company_id: int, machine: MachineActor | None
+) -> int:
+    """A closed company's live invitations end (PRV-2): their codes stop working."""
+    count = 0
+    for inv in db.scalars(
+        select(Invitation).where(
+            Invitation.company_id == company_id,
+            Invitation.status.in_([s.value for s in LIVE_STATUSES]),
+        )
+    ):
+        inv.status = InvitationStatus.CANCELLED
+        inv.ended_at = now
+        inv.code_hash = None
+        for c in inv.codes:
+            c.revoked_at = c.revoked_at or now
+        audit.record(
+            AuditAction.INVITATION_CANCELLED,
+            company_id=company_id,
+            machine=machine,
+            subject_person_id=inv.person_id,
+            invitation_id=inv.id,
+            reason="company_closed",
+        )
+        count += 1
+    return count
+
+
 def cancel_after_contact_change(
     db: Session,
     audit: AuditLog,
@@ -200,7 +228,15 @@ class InvitationService:
     def _membership(
         self, actor: Actor, company_id: int, membership_id: int, *, change: bool = True
     ) -> tuple[Membership, AdminGrant]:
-        company, grant = self.policy.require_admin(actor.acting_person_id, company_id)
+        if actor.machine is not None:
+            # Business software naming a company's first user administrator (PRV-2): its
+            # registration decides, and step-up is a person's.
+            company, grant = machine_grant(self.db, actor.machine, company_id, self.audit)
+            change = False
+        else:
+            company, grant = self.policy.require_admin(actor.acting_person_id, company_id)
+        if change and company.closed_at is not None:
+            raise CompanyClosed()
         if change:
             now = self.clock.now()
             if not is_stepped_up(actor.strong_auth_at, now, self.step_up_window):
@@ -293,12 +329,14 @@ class InvitationService:
             raise ReinviteNeedsSupport()
         assert person.email and person.phone
         now = self.clock.now()
-        self._end_live_invitations(m, actor.acting_person_id, now)
+        self._end_live_invitations(m, actor, now)
         code = new_signup_code()
         inv = Invitation(
             company_id=m.company_id,
             person_id=person.id,
-            inviter_person_id=actor.acting_person_id,
+            inviter_person_id=actor.person_id,
+            inviter_client_id=actor.machine.client_id if actor.machine else None,
+            inviter_client_name=actor.machine.name if actor.machine else None,
             status=InvitationStatus.SENT,
             code_hash=self.signup_hasher.hash(code),
             email=person.email,
@@ -314,14 +352,14 @@ class InvitationService:
         self.audit.record(
             AuditAction.INVITEE_IDENTITY_VERIFIED,
             company_id=m.company_id,
-            actor_person_id=actor.acting_person_id,
+            **actor.audit_actor,
             subject_person_id=person.id,
             invitation_id=inv.id,
         )
         self.audit.record(
             AuditAction.INVITATION_SENT,
             company_id=m.company_id,
-            actor_person_id=actor.acting_person_id,
+            **actor.audit_actor,
             subject_person_id=person.id,
             invitation_id=inv.id,
             expires_at=inv.expires_at.isoformat(),
@@ -331,7 +369,7 @@ class InvitationService:
         metrics.INVITATIONS_SENT.inc()
         return inv
 
-    def _end_live_invitations(self, m: Membership, actor_id: int, now: datetime) -> None:
+    def _end_live_invitations(self, m: Membership, actor: Actor, now: datetime) -> None:
         for old in self.db.scalars(
             select(Invitation).where(
                 Invitation.company_id == m.company_id,
@@ -341,14 +379,14 @@ class InvitationService:
         ):
             old.status = InvitationStatus.SUPERSEDED
             old.ended_at = now
-            old.ended_by_person_id = actor_id
+            old.ended_by_person_id = actor.person_id
             old.code_hash = None
             for c in old.codes:
                 c.revoked_at = c.revoked_at or now
             self.audit.record(
                 AuditAction.INVITATION_SUPERSEDED,
                 company_id=m.company_id,
-                actor_person_id=actor_id,
+                **actor.audit_actor,
                 subject_person_id=m.person_id,
                 invitation_id=old.id,
             )

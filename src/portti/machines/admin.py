@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from portti.errors import ValidationFailed, field_message
@@ -123,11 +123,27 @@ def machine_form_input(
         raise ValidationFailed(errors) from exc
 
 
+def _page(
+    request: Request, ws: Any, machines: MachineClientService, created: Any, status_code: int
+) -> Response:
+    return render(
+        request,
+        "oidc/admin_machines.html",
+        {"session": ws, "machines": machines.list(ws.person_id), "created": created},
+        status=status_code,
+        headers={"cache-control": "no-store"},
+    )
+
+
+@views.get("/machines", response_class=HTMLResponse)
+def machines_page(request: Request, ws: CurrentSession, machines: Machines) -> Response:
+    return _page(request, ws, machines, None, 200)
+
+
 @views.post("/machines", response_class=HTMLResponse)
 def register_machine(
     request: Request,
     ws: CurrentSession,
-    clients: Clients,
     machines: Machines,
     name: Annotated[str, Form()],
     auth_method: Annotated[str, Form()] = "client_secret_basic",
@@ -141,15 +157,10 @@ def register_machine(
         data, actor_person_id=ws.person_id, strong_auth_at=ws.strong_auth_at
     )
     # The secret is on this page only; it is not stored in clear anywhere.
-    return render(
-        request,
-        "oidc/admin_list.html",
-        {
-            "session": ws,
-            "clients": clients.list(ws.person_id),
-            "machines": machines.list(ws.person_id),
-            "created": created,
-        },
-        status=201,
-        headers={"cache-control": "no-store"},
-    )
+    return _page(request, ws, machines, created, 201)
+
+
+@views.post("/machines/{client_id}/disable")
+def disable_machine(client_id: str, ws: CurrentSession, machines: Machines) -> Response:
+    machines.disable(client_id, actor_person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
+    return RedirectResponse("/admin/applications/machines", 303)

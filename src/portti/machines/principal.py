@@ -40,8 +40,9 @@ class InsufficientScope(Forbidden):
 
 
 class CompanyNotAllowed(Forbidden):
-    """Refused without telling whether the company exists."""
+    """Refused without telling whether the company exists. Kept: the refusal's audit row."""
 
+    keeps_writes = True
     code = "company_not_allowed"
     title = _l("Not allowed for this company")
 

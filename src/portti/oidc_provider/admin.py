@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from portti.errors import ValidationFailed, field_message
 from portti.oidc_provider.clients import ClientInput, ClientService, ClientView, RegisteredClient
-from portti.oidc_provider.models import ClientKind
 from portti.web.csrf import verify_csrf
 from portti.web.deps import Audit, ClockDep, CurrentSession, DbSession, SettingsDep
 from portti.web.render import render
@@ -157,7 +156,6 @@ def applications_page(request: Request, ws: CurrentSession, clients: Clients) ->
         {
             "session": ws,
             "clients": clients.list(ws.person_id),
-            "machines": clients.list(ws.person_id, kind=ClientKind.MACHINE),
             "created": None,
         },
     )
@@ -205,7 +203,6 @@ def register_application(
         {
             "session": ws,
             "clients": clients.list(ws.person_id),
-            "machines": clients.list(ws.person_id, kind=ClientKind.MACHINE),
             "created": created,
         },
         status_code=201,

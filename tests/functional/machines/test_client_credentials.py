@@ -240,3 +240,49 @@ def test_a_foreign_company_is_not_in_a_machine_clients_reach(
     assert r.status_code == 403 and r.json()["code"] == "company_not_allowed"
     missing = client.get("/api/v1/companies/999999/members", headers=bearer(token))
     assert missing.status_code == 403 and missing.json()["code"] == "company_not_allowed"
+
+
+def test_forged_machine_tokens_are_refused(
+    client, db, clock, settings, runtime, machine, world
+):  # PRV-1
+    """Signed by another key, naming a login client, issued by another issuer or with a login
+    token's type: each is refused, though every other claim is right."""
+    from portti.oidc_provider.keys import ACCESS_TOKEN_ALGORITHM, sign_compact
+
+    url = f"/api/v1/companies/{world.client_a.id}/members"
+    login_client = register(db, clock, settings.secret, company_ids=[world.client_a.id])
+    now = int(time.time())
+
+    def claims(sub: str, **extra: object) -> dict[str, object]:
+        return {
+            "iss": "http://testserver",
+            "aud": "http://testserver",
+            "sub": sub,
+            "client_id": sub,
+            "scope": "members:read",
+            "iat": now,
+            "exp": now + 60,
+            "jti": secrets.token_urlsafe(8),
+            **extra,
+        }
+
+    ours = runtime.oidc_keys.active_signing_key(ACCESS_TOKEN_ALGORITHM)
+    stranger = ECKey.generate_key("P-256", {"kid": ours.kid}, private=True)
+    forged = {
+        "foreign key": sign_compact(stranger, "ES256", claims(machine.client_id), "machine-at+jwt"),
+        "login client": sign_compact(
+            ours, "ES256", claims(login_client.client_id), "machine-at+jwt"
+        ),
+        "other issuer": sign_compact(
+            ours, "ES256", claims(machine.client_id, iss="https://evil.example"), "machine-at+jwt"
+        ),
+        "login type": sign_compact(ours, "ES256", claims(machine.client_id), "at+jwt"),
+        "with a sid": sign_compact(
+            ours, "ES256", claims(machine.client_id, sid="x"), "machine-at+jwt"
+        ),
+    }
+    genuine = sign_compact(ours, "ES256", claims(machine.client_id), "machine-at+jwt")
+    assert client.get(url, headers=bearer(genuine)).status_code == 200
+    for what, token in forged.items():
+        r = client.get(url, headers=bearer(token))
+        assert r.status_code == 401 and r.json()["code"] == "invalid_token", what

@@ -118,6 +118,13 @@ def test_a_machine_cannot_act_on_a_company_outside_its_list(client, db, world, m
     assert r.status_code == 404
     db.expire_all()
     assert len(db.scalars(select(Membership)).all()) == before
+    denied = db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "access_denied", AuditEvent.company_id == world.other.id
+        )
+    ).all()
+    assert denied and all(e.actor_client_id == machine.client_id for e in denied)
+    assert denied[0].details["reason"] == "company_not_allowed"
 
 
 def test_a_machine_can_never_grant_support_or_reach_the_operator(

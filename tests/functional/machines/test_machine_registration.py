@@ -91,7 +91,9 @@ def test_only_support_registers_machine_clients_and_after_step_up(client, db, wo
 
 def test_support_registers_a_machine_client_on_the_applications_page(client, db, world):  # PRV-1
     force_login(client, world.support, stepped_up=True)
-    page = client.get("/admin/applications", headers=HTML)
+    listing = client.get("/admin/applications", headers=HTML)
+    assert 'href="/admin/applications/machines"' in listing.text
+    page = client.get("/admin/applications/machines", headers=HTML)
     assert page.status_code == 200
     assert "Register a machine client" in page.text
     r = client.post(
@@ -110,6 +112,16 @@ def test_support_registers_a_machine_client_on_the_applications_page(client, db,
     assert row.kind == "machine" and row.company_ids is None
     assert row.allowed_scopes == ["members:read", "companies:write"]
     assert 'id="client-secret"' in r.text and "all companies; may create companies" in r.text
+    assert "<title>Machine clients (business software)" in r.text
+    # Disabled from the same page: its tokens stop working.
+    gone = client.post(
+        f"/admin/applications/machines/{row.client_id}/disable",
+        data={"csrf_token": csrf_from(r)},
+        headers=HTML,
+    )
+    assert gone.status_code == 303
+    db.expire_all()
+    assert db.scalars(select(OidcClient)).one().disabled_at is not None
 
 
 def test_the_command_line_registers_a_machine_client_and_prints_the_secret_once(
@@ -148,3 +160,20 @@ def test_the_command_line_registers_a_machine_client_and_prints_the_secret_once(
         env=env,
     )
     assert refused.exit_code == 2 and "scopes" in refused.output
+
+
+def test_the_openapi_document_names_the_machine_token_scheme(client):  # PRV-1 PRV-2
+    doc = client.get("/api/openapi.json").json()
+    scheme = doc["components"]["securitySchemes"]["machineToken"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    for path, method in (
+        ("/api/v1/companies", "post"),
+        ("/api/v1/companies/{company_id}", "patch"),
+        ("/api/v1/companies/{company_id}/close", "post"),
+        ("/api/v1/companies/{company_id}/accounting-office", "put"),
+        ("/api/v1/companies/{company_id}/first-admin", "post"),
+        ("/api/v1/companies/{company_id}/members", "get"),
+        ("/api/v1/companies/{company_id}/members", "post"),
+        ("/api/v1/companies/{company_id}/members/{membership_id}", "patch"),
+    ):
+        assert {"machineToken": []} in doc["paths"][path][method]["security"], (path, method)

@@ -1,0 +1,175 @@
+"""The companies API for business software (PRV-2), under /api/v1/companies: a machine client's
+bearer token with the ``companies:write`` scope (PRV-1); no cookie session, no CSRF token, no
+step-up. Rules live in ``provisioning.py``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import BaseModel, Field
+
+from portti.companies.models import Company
+from portti.companies.provisioning import (
+    CompanyInput,
+    OfficeLinkInput,
+    ProvisioningService,
+    RenameInput,
+)
+from portti.companies.schemas import AddUserInput, IdentificationMethod
+from portti.companies.services import Actor
+from portti.invitations.deps import Invitations, wake_outbox
+from portti.machines.deps import machine_principal
+from portti.machines.principal import COMPANIES_WRITE, MachinePrincipal
+from portti.web.deps import Audit, ClockDep, DbSession, Id, Members, Uow
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid access token of a machine client"},
+    403: {"description": "insufficient_scope, company_not_allowed or may_not_create_companies"},
+    409: {
+        "description": "external_id_conflict, business_id_taken, company_closed or "
+        "first_admin_exists"
+    },
+    422: {"description": "Validation failed"},
+}
+
+router = APIRouter(prefix="/api/v1/companies", tags=["companies-provisioning"], responses=ERRORS)
+
+Machine = Annotated[MachinePrincipal, Depends(machine_principal(COMPANIES_WRITE))]
+
+
+async def get_provisioning(
+    db: DbSession, clock: ClockDep, audit: Audit, members: Members
+) -> ProvisioningService:
+    return ProvisioningService(db, clock, audit, members)
+
+
+Provisioning = Annotated[ProvisioningService, Depends(get_provisioning)]
+
+
+class ProvisionedCompanyOut(BaseModel):
+    id: int
+    external_id: str | None
+    name: str
+    business_id: str | None
+    kind: str
+    default_language: str
+    timezone: str
+    accounting_office_id: int | None
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, c: Company) -> ProvisionedCompanyOut:
+        return cls.model_validate(c, from_attributes=True)
+
+
+class FirstAdminInput(AddUserInput):
+    """The add-user wizard's fields; the roles are the user administrator's, whatever is sent."""
+
+    roles: list[str] = Field(default_factory=list, max_length=0)
+    profiles: list[int] = Field(default_factory=list, max_length=0)
+
+
+class FirstAdminOut(BaseModel):
+    membership_id: int
+    portti_id: str
+    given_name: str
+    family_name: str
+    login: str = Field(
+        description="bank_id: they log in with Finnish bank ID at once; invitation: an "
+        "invitation went to their e-mail and phone, in the company's language."
+    )
+    invitation_expires_at: datetime | None = None
+
+
+@router.post(
+    "",
+    operation_id="create_company",
+    response_model=ProvisionedCompanyOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "Created before by the same request (same external_id)"}},
+)
+def create_company(
+    data: CompanyInput, response: Response, machine: Machine, provisioning: Provisioning
+) -> ProvisionedCompanyOut:
+    """Creates a company; needs a machine client registered for every company."""
+    result = provisioning.create(machine, data)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return ProvisionedCompanyOut.of(result.company)
+
+
+@router.patch("/{company_id}", operation_id="rename_company", response_model=ProvisionedCompanyOut)
+def rename_company(
+    company_id: Id, data: RenameInput, machine: Machine, provisioning: Provisioning
+) -> ProvisionedCompanyOut:
+    return ProvisionedCompanyOut.of(provisioning.rename(machine, company_id, data.name))
+
+
+@router.post(
+    "/{company_id}/close", operation_id="close_company", response_model=ProvisionedCompanyOut
+)
+def close_company(
+    company_id: Id, machine: Machine, provisioning: Provisioning
+) -> ProvisionedCompanyOut:
+    """Ends every membership (and the business applications' logins resting on them, by
+    back-channel logout) and every open invitation. Closing again changes nothing."""
+    return ProvisionedCompanyOut.of(provisioning.close(machine, company_id))
+
+
+@router.put(
+    "/{company_id}/accounting-office",
+    operation_id="link_accounting_office",
+    response_model=ProvisionedCompanyOut,
+)
+def link_accounting_office(
+    company_id: Id, data: OfficeLinkInput, machine: Machine, provisioning: Provisioning
+) -> ProvisionedCompanyOut:
+    """The accounting office whose main users (TPK) administer this client company."""
+    return ProvisionedCompanyOut.of(provisioning.link_office(machine, company_id, data.office_id))
+
+
+@router.post(
+    "/{company_id}/first-admin",
+    operation_id="name_first_admin",
+    response_model=FirstAdminOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "This person was named before: nothing changed"}},
+)
+def name_first_admin(
+    company_id: Id,
+    data: FirstAdminInput,
+    request: Request,
+    response: Response,
+    machine: Machine,
+    provisioning: Provisioning,
+    invitations: Invitations,
+    uow: Uow,
+) -> FirstAdminOut:
+    """The company's first user administrator (KH): by a Finnish personal identity code
+    (they log in with bank ID), or by a foreign identifier and its issuing country with e-mail
+    and phone (an invitation to the Portti app goes out in the company's language)."""
+    m, created = provisioning.name_first_admin(machine, company_id, data)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    expires = None
+    if data.method is IdentificationMethod.FOREIGN and created:
+        inv = invitations.invite(
+            Actor.of_machine(machine),
+            company_id,
+            m.id,
+            identity_verified=True,
+            language=m.company.default_language,
+        )
+        expires = inv.expires_at
+        uow.after_commit(partial(wake_outbox, request))
+    return FirstAdminOut(
+        membership_id=m.id,
+        portti_id=m.person.portti_id,
+        given_name=m.person.given_name,
+        family_name=m.person.family_name,
+        login="bank_id" if data.method is IdentificationMethod.FI_HETU else "invitation",
+        invitation_expires_at=expires,
+    )
