@@ -365,6 +365,9 @@ def main() -> None:
             )
             if "Traceback" in server.log.read_text(errors="replace"):
                 raise Failed("the server logged a traceback:\n" + server.log.read_text()[-3000:])
+        except Failed:
+            print("\n--- server log (tail) ---\n" + server.log.read_text(errors="replace")[-4000:])
+            raise
         finally:
             server.stop()
     print(

@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import httpx2
 import pytest
-from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import (
     ListResponse,
     PatchOp,
@@ -32,6 +30,7 @@ from portti.companies.models import Company
 from portti.db.session import make_engine, make_session_factory
 from support.live_server import LiveServer, run_portti, running_server, server_env
 from support.pg import scratch_database
+from support.scim_client import HttpxSCIMClient
 
 pytestmark = pytest.mark.e2e
 
@@ -120,11 +119,11 @@ def endpoint(scim_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture
-def scim(endpoint: Endpoint) -> Iterator[SyncSCIMClient]:
-    http = httpx2.Client(
+def scim(endpoint: Endpoint) -> Iterator[HttpxSCIMClient]:
+    http = httpx.Client(
         base_url=endpoint.base, headers={"Authorization": f"Bearer {endpoint.token}"}
     )
-    client = SyncSCIMClient(http)
+    client = HttpxSCIMClient(http)
     client.discover()
     yield client
     http.close()
@@ -137,7 +136,7 @@ def ee_code(n: int) -> str:
     return base + ik.calc_check_digit(base + "0")
 
 
-def test_scim2_client_drives_every_operation(scim: SyncSCIMClient, endpoint: Endpoint):  # PRV-3
+def test_scim2_client_drives_every_operation(scim: HttpxSCIMClient, endpoint: Endpoint):  # PRV-3
     user_model = scim.get_resource_model("User")
     group_model = scim.get_resource_model("Group")
     assert user_model is not None and group_model is not None

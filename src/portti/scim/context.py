@@ -86,7 +86,7 @@ class ScimContext:
         # The companies the machine client was registered for, never the operator's nor a
         # closed one (refused alike whether or not the company exists); it gives the roles a
         # user administrator gives, never a main user of an office nor customer service (SEC-7).
-        self.company, self.grant = machine_grant(db, actor, company_id)
+        self.company, self.grant = machine_grant(db, actor, company_id, audit)
 
     def today(self) -> date:
         return local_today(self.company, self.clock.now())

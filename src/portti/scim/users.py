@@ -341,7 +341,13 @@ class ScimUsers:
                 PersonIdentifier(kind=str(kind), country=country, value=value, created_at=now)
             )
             self.db.add(person)
-            self.db.flush()
+            try:
+                self.db.flush()
+            except IntegrityError as exc:
+                # Two requests adding the same identifier at once: the unique index decides.
+                raise Uniqueness(
+                    _l("A Portti user with this identifier was added just now.")
+                ) from exc
         elif self.db.scalar(
             select(Membership.id).where(
                 Membership.company_id == ctx.company.id, Membership.person_id == person.id

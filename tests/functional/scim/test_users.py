@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from portti.audit.models import AuditEvent
 from portti.companies.models import Membership
 from portti.people.models import Person
 from support.db import fresh
@@ -203,9 +204,7 @@ def test_another_companys_user_is_not_found(scim_for, world):  # PRV-3 ADM-9
     assert listed["totalResults"] == 0
 
 
-def test_only_a_machine_token_for_this_company_with_scim_gets_in(
-    scim_for, world, client
-):  # PRV-3 PRV-1
+def test_only_a_token_for_this_company_with_scim(scim_for, world, client, db):  # PRV-3 PRV-1
     anonymous = Scim(client, world.client_a.id, None).get("/Users")
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"].startswith("Bearer")
@@ -217,6 +216,15 @@ def test_only_a_machine_token_for_this_company_with_scim_gets_in(
     other_company = Scim(client, world.client_a.id, elsewhere.token).get("/Users")
     assert other_company.status_code == 403
     assert other_company.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    # The refusal is audited with the client as the actor.
+    fresh(db)
+    denied = db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "access_denied",
+            AuditEvent.actor_client_id == elsewhere.client_id,
+        )
+    ).all()
+    assert [e.company_id for e in denied] == [world.client_a.id]
     # Not even whether a company exists is told to a token not allowed it.
     assert Scim(client, 999999, elsewhere.token).get("/Users").status_code == 403
     no_scope = scim_for(world.client_a.id, scopes=("members:read",))
