@@ -1,29 +1,12 @@
 """Shared fixtures: a fresh database per test (SQLite or PostgreSQL), the app, a browser-like
 client, and helpers to log in through the built-in test identity provider."""
 
-# ruff: noqa: E402 - Starlette's TestClient is imported below a choice of its HTTP library.
-
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-
-# Starlette's TestClient is built on httpx2 when that is installed (scim2-client's engine, for the
-# SCIM tests, brings it), else on httpx. The suite's clients — authlib's OAuth client in the
-# relying-party helpers, and Portti's own outbound clients handed a TestClient's transport — are
-# httpx clients, and an httpx2 transport is not theirs: the TestClient is made on httpx here,
-# before anything imports it, and httpx2 is importable again afterwards.
-_hidden = sys.modules.get("httpx2")
-sys.modules["httpx2"] = None  # type: ignore[assignment]
-import starlette.testclient  # noqa: F401
-
-if _hidden is None:
-    del sys.modules["httpx2"]
-else:
-    sys.modules["httpx2"] = _hidden
 
 import pytest
 from fastapi.testclient import TestClient
