@@ -13,14 +13,27 @@ target_metadata = Model.metadata
 
 
 def run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A batch migration rebuilds a SQLite table (create, copy, drop, rename). With foreign
+        # keys on, dropping the old table deletes every row that refers to it through ON DELETE
+        # CASCADE (a rebuilt `invitations` took the devices activated by them, and their
+        # companies). SQLite reads the pragma only outside a transaction, so before the first
+        # write; the connection's engine is disposed after the migration, and the pool's
+        # connections turn foreign keys on as they connect (``db/session.py``).
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration left rows without their parents: {broken}")
 
 
 connection = config.attributes.get("connection")
