@@ -260,3 +260,13 @@ def test_a_closed_company_takes_no_provisioning(scim, db, world, clock):  # PRV-
     r = scim.post("/Users", user_payload("late@a.fi"))
     assert r.status_code == 403
     assert r.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+def test_an_id_is_never_given_again_after_delete(scim):  # PRV-3
+    # RFC 7643 §3.1: a stale GET or PUT of a removed user must not reach another person.
+    first = scim.post("/Users", user_payload("x1@a.fi", identifier=ee_code(41))).json()["id"]
+    assert scim.delete(f"/Users/{first}").status_code == 204
+    second = scim.post("/Users", user_payload("x2@a.fi", identifier=ee_code(42))).json()["id"]
+    assert second != first
+    assert scim.get(f"/Users/{first}").status_code == 404
+    assert scim.get(f"/Users/{second}").status_code == 200
