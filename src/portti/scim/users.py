@@ -426,26 +426,8 @@ class ScimUsers:
         user_name = self._user_name(user, m.id)
         ext = user[PorttiUser]
         ident = person.identifiers[0] if person.identifiers else None
-        if ext is not None and ident is not None:
-            given = {
-                "identifier": (ext.identifier, ident.value),
-                "issuingCountry": ((ext.issuingCountry or "").upper() or None, ident.country),
-                "porttiId": (ext.porttiId, person.portti_id),
-            }
-            for name, (new, old) in given.items():
-                if new is not None and new.strip() and new.strip() != old:
-                    if name == "identifier":
-                        with contextlib.suppress(InvalidIdentifier):
-                            _, new = normalise_identifier(
-                                IdentifierKind(ident.kind), new, ident.country
-                            )
-                    if new != old:
-                        raise Mutability(
-                            _l(
-                                "%(attribute)s cannot be changed: it names the person.",
-                                attribute=name,
-                            )
-                        )
+        if ext is not None:
+            self._check_unchanged(ext, person, ident)
         region = ident.country if ident else "FI"
         details = read_details(user, region)
         # Contact details SCIM leaves out stay as they are: they are the person's.
@@ -493,6 +475,36 @@ class ScimUsers:
         body = self.resource(m, row)
         return Written(body, body["meta"]["version"])
 
+    @staticmethod
+    def _check_unchanged(ext: PorttiUser, person: Person, ident: PersonIdentifier | None) -> None:
+        """The attributes that name the person may be sent again (RFC 7644 §3.5.1: the value
+        must match), in any written form of the same value; a different value is refused."""
+        if ident is None:
+            return
+        kind = IdentifierKind(ident.kind)
+        country = (ext.issuingCountry or "").strip().upper()
+        if country and country != ident.country:
+            raise _immutable("issuingCountry")
+        kind_text = (ext.identifierKind or "").strip().lower()
+        if kind_text:
+            same_kind = {kind.value}
+            if kind is IdentifierKind.FI_HETU:
+                same_kind.add(IdentifierKind.PERSONAL_NUMBER.value)  # the wizard's one kind
+            if kind_text not in same_kind:
+                raise _immutable("identifierKind")
+        given = (ext.identifier or "").strip()
+        if given and given != ident.value:
+            with contextlib.suppress(InvalidIdentifier):
+                _, given = normalise_identifier(kind, given, ident.country)
+            if given != ident.value:
+                raise _immutable("identifier")
+        pid = (ext.porttiId or "").strip()
+        if pid and pid != person.portti_id:
+            with contextlib.suppress(InvalidPorttiId):
+                pid = normalise_portti_id(pid)
+            if pid != person.portti_id:
+                raise _immutable("porttiId")
+
     def delete(self, resource_id: str, if_match: str | None) -> None:
         ctx = self.ctx
         m, row = self._load(parse_id(resource_id))
@@ -509,6 +521,12 @@ class ScimUsers:
             company_id=ctx.company.id,
         )
         ctx.record(AuditAction.MEMBERSHIP_REMOVED, subject_person_id=person_id, roles=roles)
+
+
+def _immutable(attribute: str) -> Mutability:
+    return Mutability(
+        _l("%(attribute)s cannot be changed: it names the person.", attribute=attribute)
+    )
 
 
 def _iso(day: date | None) -> str | None:

@@ -270,3 +270,48 @@ def test_an_id_is_never_given_again_after_delete(scim):  # PRV-3
     assert second != first
     assert scim.get(f"/Users/{first}").status_code == 404
     assert scim.get(f"/Users/{second}").status_code == 200
+
+
+def test_an_identifier_sent_in_another_written_form_is_no_change(scim):  # PRV-3
+    # Entra sends the identifier as the directory holds it; Portti returns its one stored form.
+    sent = "19850505-1238"
+    created = scim.post("/Users", user_payload("se@a.fi", identifier=sent, country="SE")).json()
+    assert created[EXT]["identifier"] == "198505051238"
+    uid = created["id"]
+    same = {
+        "schemas": [PATCH],
+        "Operations": [
+            {"op": "replace", "path": f"{EXT}:identifier", "value": sent},
+            {"op": "replace", "path": f"{EXT}:issuingCountry", "value": "se"},
+        ],
+    }
+    r = scim.patch(f"/Users/{uid}", same)
+    assert r.status_code == 200, r.text
+    assert r.json()[EXT]["identifier"] == "198505051238"
+    assert r.json()["meta"]["version"] == created["meta"]["version"]
+    put = {k: v for k, v in created.items() if k != "meta"}
+    put[EXT] = dict(created[EXT], identifier="850505-1238")
+    assert scim.put(f"/Users/{uid}", put).status_code == 200
+    other = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": f"{EXT}:identifier", "value": "19811218-9876"}],
+    }
+    refused = scim.patch(f"/Users/{uid}", other, **{"Accept-Language": "sv"})
+    assert refused.status_code == 400
+    assert refused.json()["scimType"] == "mutability"
+    assert refused.json()["detail"] == (
+        "Fältet identifier kan inte ändras: det identifierar personen."
+    )
+    assert scim.get(f"/Users/{uid}").json()[EXT]["identifier"] == "198505051238"
+    groups = [{"value": "kh"}]
+    read_only = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "add", "path": "groups", "value": groups}],
+    }
+    r = scim.patch(f"/Users/{uid}", read_only, **{"Accept-Language": "fi"})
+    assert (r.status_code, r.json()["scimType"]) == (400, "mutability")
+    assert r.json()["detail"] == "Kenttää ”groups” ei voi muuttaa."
+    required = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": "userName"}]}
+    r = scim.patch(f"/Users/{uid}", required, **{"Accept-Language": "sv"})
+    assert (r.status_code, r.json()["scimType"]) == (400, "mutability")
+    assert r.json()["detail"] == "Ett obligatoriskt fält kan inte tas bort."
