@@ -179,10 +179,11 @@ class ScimUsers:
                 ]
             elif path == "emails.value":
                 joins_person = True
-                emails = {str(value).lower(), str(value)}
+                # caseExact false (RFC 7643 §4.1.2): lower(email) has its own index.
+                emails = {str(value).strip().lower()}
                 with contextlib.suppress(InvalidEmail):
-                    emails.add(normalise_email(str(value)))
-                conditions.append(Person.email.in_(sorted(emails)))
+                    emails.add(normalise_email(str(value)).lower())
+                conditions.append(func.lower(Person.email).in_(sorted(emails)))
             elif path == "emails.type":
                 if str(value).lower() != "work":
                     conditions.append(Membership.id.is_(None))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from portti.audit.models import AuditEvent
 from portti.companies.models import Membership
@@ -315,3 +315,19 @@ def test_an_identifier_sent_in_another_written_form_is_no_change(scim):  # PRV-3
     r = scim.patch(f"/Users/{uid}", required, **{"Accept-Language": "sv"})
     assert (r.status_code, r.json()["scimType"]) == (400, "mutability")
     assert r.json()["detail"] == "Ett obligatoriskt fält kan inte tas bort."
+
+
+def test_emails_value_filter_ignores_case_and_uses_an_index(scim, db):  # PRV-3
+    # RFC 7643 §4.1.2: emails.value is caseExact false.
+    made = scim.post("/Users", user_payload("m@a.fi", email="Aino.Virtanen@Client-A.fi")).json()
+    for sent in ("aino.virtanen@client-a.fi", "AINO.VIRTANEN@CLIENT-A.FI"):
+        found = scim.get(f'/Users?filter=emails.value eq "{sent}"').json()
+        assert [r["id"] for r in found["Resources"]] == [made["id"]], sent
+    assert scim.get('/Users?filter=emails.value eq "aino@client-a.fi"').json()["totalResults"] == 0
+    query = "SELECT id FROM persons WHERE lower(email) IN ('aino.virtanen@client-a.fi')"
+    if db.bind.dialect.name == "sqlite":
+        plan = " ".join(str(r) for r in db.execute(text(f"EXPLAIN QUERY PLAN {query}")))
+    else:
+        db.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = " ".join(str(r) for r in db.execute(text(f"EXPLAIN {query}")))
+    assert "ix_persons_email_lower" in plan

@@ -1,6 +1,7 @@
 """SCIM users: the identity provider's userName, externalId and display name of a membership,
 unique userName per company whatever its case, and the indexes the SCIM filters search by;
-on SQLite, membership ids (the SCIM users' ids) are never given again after a removal
+on SQLite, membership ids (the SCIM users' ids) are never given again after a removal; e-mail
+addresses searched whatever their case
 
 Revision ID: 0024
 Revises: 0023
@@ -70,9 +71,11 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_scim_users_company_external", "scim_users", ["company_id", "external_id"])
+    op.create_index("ix_persons_email_lower", "persons", [sa.text("lower(email)")])
 
 
 def downgrade() -> None:
     # Memberships keep AUTOINCREMENT on SQLite: harmless to the earlier revisions.
+    op.drop_index("ix_persons_email_lower", table_name="persons")
     op.drop_index("ix_scim_users_company_external", table_name="scim_users")
     op.drop_table("scim_users")
