@@ -429,6 +429,11 @@ class ScimUsers:
         ident = person.identifiers[0] if person.identifiers else None
         if ext is not None:
             self._check_unchanged(ext, person, ident)
+        # A displayName Portti made from the name (the identity provider gave none) comes back
+        # in a PATCH's or PUT's copy: it is still the default, and follows the name.
+        display_name = " ".join((user.display_name or "").split()) or None
+        if (row is None or row.display_name is None) and display_name == person.full_name:
+            display_name = None
         region = ident.country if ident else "FI"
         details = read_details(user, region)
         # Contact details SCIM leaves out stay as they are: they are the person's.
@@ -445,7 +450,7 @@ class ScimUsers:
             self.db.add(row)
         row.user_name, row.user_name_key = user_name, user_name.casefold()
         row.external_id = user.external_id
-        row.display_name = user.display_name
+        row.display_name = display_name
         valid_from, valid_until = self._window(ext, user.active)
         before = (m.valid_from, m.valid_until)
         if before != (valid_from, valid_until):

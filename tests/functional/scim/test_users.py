@@ -331,3 +331,26 @@ def test_emails_value_filter_ignores_case_and_uses_an_index(scim, db):  # PRV-3
         db.execute(text("SET LOCAL enable_seqscan = off"))
         plan = " ".join(str(r) for r in db.execute(text(f"EXPLAIN {query}")))
     assert "ix_persons_email_lower" in plan
+
+
+def test_a_default_display_name_follows_the_name(scim):  # PRV-3
+    def rename(uid: str, family: str) -> dict:
+        op = {"op": "replace", "path": "name.familyName", "value": family}
+        r = scim.patch(f"/Users/{uid}", {"schemas": [PATCH], "Operations": [op]})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    made = scim.post("/Users", user_payload("d@a.fi", identifier=ee_code(51))).json()
+    assert made["displayName"] == "Aino Asiakas"
+    assert rename(made["id"], "Uusinimi")["displayName"] == "Aino Uusinimi"
+    # A PUT of what was read, with a new name, follows too.
+    got = scim.get(f"/Users/{made['id']}").json()
+    put = {k: v for k, v in got.items() if k != "meta"}
+    put["name"] = {"givenName": "Aino", "familyName": "Kolmas"}
+    assert scim.put(f"/Users/{made['id']}", put).json()["displayName"] == "Aino Kolmas"
+    assert rename(made["id"], "Neljäs")["displayName"] == "Aino Neljäs"
+    # The identity provider's own displayName stays.
+    own = scim.post(
+        "/Users", user_payload("o@a.fi", identifier=ee_code(52), displayName="Aino (HR)")
+    ).json()
+    assert rename(own["id"], "Uusinimi")["displayName"] == "Aino (HR)"
