@@ -197,7 +197,7 @@ class ScimUsers:
                     _l(
                         "Users can be filtered by userName, externalId, emails.value and id, "
                         "not by “%(attribute)s”.",
-                        attribute=test.path,
+                        attribute=test.written,
                     )
                 )
         ids = select(Membership.id)

@@ -354,3 +354,22 @@ def test_a_default_display_name_follows_the_name(scim):  # PRV-3
         "/Users", user_payload("o@a.fi", identifier=ee_code(52), displayName="Aino (HR)")
     ).json()
     assert rename(own["id"], "Uusinimi")["displayName"] == "Aino (HR)"
+
+
+def test_errors_echo_the_filter_and_say_what_is_wrong_with_the_body(scim):  # PRV-3
+    r = scim.get('/Users?filter=name.familyName eq "Virtanen"')
+    assert r.status_code == 400
+    assert r.json()["detail"].endswith("not by “name.familyName”.")
+    r = scim.get('/Users?filter=addresses[postalCode eq "00100"]')
+    assert r.json()["detail"].endswith("not by “addresses.postalCode”.")
+    sent = {"Content-Type": SCIM, "Authorization": f"Bearer {scim.token}", "Accept": SCIM}
+    broken = scim.client.post(f"{scim.base}/Users", content='{"userName": "a",', headers=sent)
+    assert (broken.status_code, broken.json()["scimType"]) == (400, "invalidSyntax")
+    assert broken.json()["detail"] == (
+        "The request body is not valid JSON (the error is at character 18)."
+    )
+    empty = scim.client.post(
+        f"{scim.base}/Users", content="", headers=sent | {"Accept-Language": "fi"}
+    )
+    assert empty.json()["detail"] == "Pyynnöllä ei ole sisältöä: lähetä JSON-objekti."
+    assert scim.get("/Users?count=many").json()["detail"] == "“count” must be a whole number."
