@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
-from portti.audit.models import AuditAction
+from portti.audit.models import AuditAction, AuditEvent
 from portti.companies.catalogue import ROLES
 from portti.companies.models import Membership
 from portti.companies.services import sort_name_of
@@ -320,12 +320,7 @@ class ScimUsers:
                     )
                 )
         elif existing is not None:
-            raise Uniqueness(
-                _l(
-                    "A Portti user with this identifier exists already. Give their Portti ID "
-                    "in porttiId to add them to this company; people are never merged."
-                )
-            )
+            raise self._already_a_portti_user(existing.person_id)
         now = ctx.clock.now()
         created = person is None
         if person is None:
@@ -405,6 +400,37 @@ class ScimUsers:
         self.db.refresh(m)
         body = self.resource(m, row)
         return Written(body, body["meta"]["version"])
+
+    def _already_a_portti_user(self, person_id: int) -> Uniqueness:
+        """409 for an identifier Portti knows, created without its Portti ID: what the directory
+        administrator does next. A person removed from this company earlier is named as such:
+        removing a user keeps the person, so the identity provider's new POST lands here."""
+        removed_here = self.db.scalar(
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.subject_person_id == person_id,
+                AuditEvent.company_id == self.ctx.company.id,
+                AuditEvent.action == AuditAction.MEMBERSHIP_REMOVED,
+            )
+            .limit(1)
+        )
+        if removed_here is not None:
+            return Uniqueness(
+                _l(
+                    "This person was removed from this company earlier and is still a Portti "
+                    "user: removing a user keeps the person. To add them again, send their "
+                    "Portti ID in porttiId together with the identifier (the person sees it in "
+                    "Portti's Basic settings); people are never merged."
+                )
+            )
+        return Uniqueness(
+            _l(
+                "This person is a Portti user already (through another company, or removed "
+                "from this one). To add them to this company, send their Portti ID in porttiId "
+                "together with the identifier (the person sees it in Portti's Basic settings); "
+                "people are never merged."
+            )
+        )
 
     def replace(self, resource_id: str, payload: Any, if_match: str | None) -> Written:
         m, row = self._load(parse_id(resource_id))

@@ -120,7 +120,7 @@ def test_an_identifier_links_only_with_its_portti_id(scim_for, world, db):  # PR
     other = scim_for(world.other.id)
     without = other.post("/Users", user_payload("p@other.fi"))
     assert without.status_code == 409
-    assert "Portti ID" in without.json()["detail"]
+    assert without.json()["detail"].startswith("This person is a Portti user already")
     wrong = other.post("/Users", user_payload("p@other.fi", ext={"porttiId": world.kh_a.portti_id}))
     assert wrong.status_code == 400
     linked = other.post(
@@ -373,3 +373,27 @@ def test_errors_echo_the_filter_and_say_what_is_wrong_with_the_body(scim):  # PR
     )
     assert empty.json()["detail"] == "Pyynnöllä ei ole sisältöä: lähetä JSON-objekti."
     assert scim.get("/Users?count=many").json()["detail"] == "“count” must be a whole number."
+
+
+def test_re_creating_a_deleted_user_says_how_to_link_them(scim, db):  # PRV-3 ADM-5
+    made = scim.post("/Users", user_payload("r@a.fi", identifier=ee_code(61))).json()
+    assert scim.delete(f"/Users/{made['id']}").status_code == 204
+    again = scim.post("/Users", user_payload("r@a.fi", identifier=ee_code(61)))
+    assert (again.status_code, again.json()["scimType"]) == (409, "uniqueness")
+    detail = again.json()["detail"]
+    assert detail.startswith("This person was removed from this company earlier")
+    assert "porttiId" in detail and "never merged" in detail
+    sv = scim.post(
+        "/Users", user_payload("r@a.fi", identifier=ee_code(61)), **{"Accept-Language": "sv"}
+    )
+    assert sv.json()["detail"].startswith("Personen togs bort från företaget tidigare")
+    # With the Portti ID the person is added again: the same person, a new id.
+    linked = scim.post(
+        "/Users",
+        user_payload("r@a.fi", identifier=ee_code(61), ext={"porttiId": made[EXT]["porttiId"]}),
+    )
+    assert linked.status_code == 201, linked.text
+    assert linked.json()[EXT]["porttiId"] == made[EXT]["porttiId"]
+    assert linked.json()["id"] != made["id"]
+    fresh(db)
+    assert len(db.scalars(select(Person).where(Person.email == "r@a.fi")).all()) == 1
