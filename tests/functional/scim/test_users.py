@@ -303,6 +303,12 @@ def test_an_identifier_sent_in_another_written_form_is_no_change(scim):  # PRV-3
         "Fältet identifier kan inte ändras: det identifierar personen."
     )
     assert scim.get(f"/Users/{uid}").json()[EXT]["identifier"] == "198505051238"
+    # Immutable still, as the schema document says (RFC 7643 §7).
+    schema = scim.get(f"/Schemas/{EXT}").json()
+    kinds = {a["name"]: a["mutability"] for a in schema["attributes"]}
+    assert {kinds[n] for n in ("identifier", "issuingCountry", "identifierKind", "porttiId")} == {
+        "immutable"
+    }
     groups = [{"value": "kh"}]
     read_only = {
         "schemas": [PATCH],
