@@ -91,7 +91,10 @@ class Membership(Model):
     """A person's roles in one company, valid until further notice or within a window."""
 
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("company_id", "person_id"),)
+    # An id is never given again after a removal (it is the SCIM user's id, RFC 7643 §3.1):
+    # AUTOINCREMENT on SQLite, whose plain rowid would reuse the largest; PostgreSQL's
+    # sequence never reuses.
+    __table_args__ = (UniqueConstraint("company_id", "person_id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))

@@ -8,7 +8,7 @@ company. Every answer is ``application/scim+json``; every refusal a SCIM error d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
@@ -55,6 +55,33 @@ def error_response(exc: ScimError) -> Response:
     return scim_response(exc.document(str(localize(exc.detail))), exc.status, exc.headers)
 
 
+def unreadable(errors: Sequence[Any]) -> ScimError:
+    """What is wrong with a request FastAPI could not read, in words (``invalidSyntax``)."""
+    for e in errors:
+        loc, kind = tuple(e["loc"]), str(e["type"])
+        if kind == "json_invalid":
+            # The character the JSON parser stopped at, counted from 1.
+            at = loc[1] + 1 if len(loc) > 1 and isinstance(loc[1], int) else 1
+            detail = _l(
+                "The request body is not valid JSON (the error is at character %(position)s).",
+                position=at,
+            )
+        elif loc == ("body",) and kind == "missing":
+            detail = _l("The request has no body: send a JSON object.")
+        elif loc[:1] in {("query",), ("header",)} and len(loc) > 1:
+            name = str(loc[1])
+            if kind.startswith("int"):
+                detail = _l("“%(name)s” must be a whole number.", name=name)
+            elif kind == "string_too_long":
+                detail = _l("“%(name)s” is too long.", name=name)
+            else:
+                detail = _l("“%(name)s” is not valid.", name=name)
+        else:
+            continue
+        return ScimError(detail, scim_type="invalidSyntax")
+    return ScimError(_l("The request cannot be read."), scim_type="invalidSyntax")
+
+
 class ScimRoute(APIRoute):
     """Every refusal on a SCIM route answered as a SCIM error document."""
 
@@ -72,17 +99,9 @@ class ScimRoute(APIRoute):
                     ScimError(exc.message, status=exc.status, headers=headers or None)
                 )
             except RequestValidationError as exc:
-                fields = ", ".join(
-                    ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in exc.errors()
-                )
                 if any(e["loc"][:1] == ("path",) for e in exc.errors()):
                     return error_response(ResourceNotFound())
-                return error_response(
-                    ScimError(
-                        _l("The request cannot be read (%(fields)s).", fields=fields),
-                        scim_type="invalidSyntax",
-                    )
-                )
+                return error_response(unreadable(exc.errors()))
             except StarletteHTTPException as exc:
                 return error_response(
                     ScimError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from portti.i18n import _l
 from portti.scim.errors import InvalidFilter
@@ -40,6 +40,8 @@ class Equality:
 
     path: str
     value: str | bool | int | float | None
+    # The attribute as the filter wrote it (``name.familyName``), for messages.
+    written: str = field(default="", compare=False)
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -102,7 +104,7 @@ def parse_filter(text: str) -> list[Equality]:
     out: list[Equality] = []
     i = 0
 
-    def comparison(prefix: str) -> None:
+    def comparison(prefix: str, written: str) -> None:
         nonlocal i
         if i + 1 >= len(tokens):
             raise InvalidFilter(_l("The filter ends too early."))
@@ -116,7 +118,7 @@ def parse_filter(text: str) -> list[Equality]:
         kind, raw = tokens[i + 2]
         if kind not in {"string", "word"}:
             raise InvalidFilter(_l("The filter cannot be read near “%(part)s”.", part=raw))
-        out.append(Equality(prefix + attr.lower(), _value(kind, raw)))
+        out.append(Equality(prefix + attr.lower(), _value(kind, raw), written + attr))
         i += 3
 
     while True:
@@ -130,7 +132,7 @@ def parse_filter(text: str) -> list[Equality]:
             prefix = word.lower() + "."
             i += 2
             while True:
-                comparison(prefix)
+                comparison(prefix, word + ".")
                 if i < len(tokens) and tokens[i][0] == "word" and tokens[i][1].lower() == "and":
                     i += 1
                     continue
@@ -139,7 +141,7 @@ def parse_filter(text: str) -> list[Equality]:
                 raise InvalidFilter(_l("A “[” in the filter is not closed."))
             i += 1
         else:
-            comparison("")
+            comparison("", "")
         if i == len(tokens):
             return out
         kind, word = tokens[i]

@@ -122,7 +122,7 @@ class ScimGroups:
                     _l(
                         "Groups can be filtered by displayName, id and members.value, "
                         "not by “%(attribute)s”.",
-                        attribute=test.path,
+                        attribute=test.written,
                     )
                 )
         page = roles[start_index - 1 : start_index - 1 + count] if count > 0 else []

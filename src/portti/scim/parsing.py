@@ -3,13 +3,14 @@ SCIM error (``invalidSyntax`` / ``invalidValue``), never a 500 or a half-applied
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from scim2_models import Context, Group, PatchOp, SCIMException, ScimPolicy
+from scim2_models import Context, Group, MutabilityException, PatchOp, SCIMException, ScimPolicy
 
 from portti.i18n import _l
-from portti.scim.errors import InvalidSyntax, InvalidValue, ScimError
+from portti.scim.errors import InvalidSyntax, InvalidValue, Mutability, ScimError
 from portti.scim.resources import ScimUserModel
 
 T = TypeVar("T")
@@ -31,8 +32,37 @@ def _explain(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_NAMED = re.compile(r"'([^']+)'")
+
+
+def _mutability(detail: str, attribute: str | None) -> Mutability:
+    """The library's mutability refusal, in the request's language as every other refusal
+    (its own text is English)."""
+    if attribute is None:
+        found = _NAMED.search(detail)
+        attribute = found.group(1) if found else None
+    if "required" in detail:
+        if attribute:
+            return Mutability(
+                _l("“%(attribute)s” is required: it cannot be removed.", attribute=attribute)
+            )
+        return Mutability(_l("A required attribute cannot be removed."))
+    if attribute:
+        return Mutability(_l("“%(attribute)s” cannot be changed.", attribute=attribute))
+    return Mutability(_l("The request changes an attribute that cannot be changed."))
+
+
 def scim_exception(exc: SCIMException) -> ScimError:
+    if isinstance(exc, MutabilityException):
+        return _mutability(str(exc.detail), exc.attribute)
     return ScimError(exc.detail, status=exc.status, scim_type=exc.scim_type or None)
+
+
+def _invalid(exc: ValidationError) -> ScimError:
+    first = exc.errors()[0] if exc.errors() else None
+    if first is not None and first["type"] == "scim_mutability":
+        return _mutability(str(first["msg"]), None)
+    return InvalidValue(_explain(exc))
 
 
 def _require_object(payload: Any) -> dict[str, Any]:
@@ -51,7 +81,7 @@ def read_user(payload: Any, *, creating: bool) -> ScimUserModel:
     except SCIMException as exc:
         raise scim_exception(exc) from exc
     except ValidationError as exc:
-        raise InvalidValue(_explain(exc)) from exc
+        raise _invalid(exc) from exc
 
 
 def read_group(payload: Any) -> Group:
@@ -61,7 +91,7 @@ def read_group(payload: Any) -> Group:
     except SCIMException as exc:
         raise scim_exception(exc) from exc
     except ValidationError as exc:
-        raise InvalidValue(_explain(exc)) from exc
+        raise _invalid(exc) from exc
 
 
 def apply_patch(payload: Any, resource: T, model: type[Any]) -> T:
@@ -76,5 +106,5 @@ def apply_patch(payload: Any, resource: T, model: type[Any]) -> T:
     except SCIMException as exc:
         raise scim_exception(exc) from exc
     except ValidationError as exc:
-        raise InvalidValue(_explain(exc)) from exc
+        raise _invalid(exc) from exc
     return resource

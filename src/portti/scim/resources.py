@@ -31,23 +31,33 @@ MAX_RESULTS = 200
 DEFAULT_COUNT = 100
 
 
+# The attributes that name the person: immutable (RFC 7643 §7) in the schema document, but read
+# here as readWrite so that Portti itself compares a value sent again with the stored one after
+# normalising both (``19850505-1238`` is ``198505051238``) and answers a real change with its
+# own, translated, mutability error.
+IMMUTABLE = ("identifier", "issuingCountry", "identifierKind", "porttiId")
+
+
 class PorttiUser(Extension):
     """Who the person is and when their rights in this company hold."""
 
     __schema__ = URN(PORTTI_USER_SCHEMA)
 
-    identifier: Annotated[str | None, Required.false, Mutability.immutable] = None
+    identifier: Annotated[str | None, Required.false, Mutability.read_write] = None
     """The person's national identity number (a Finnish personal identity code, or a foreign
-    personal number) or another identifying code, as issued."""
+    personal number) or another identifying code. Returned in Portti's one stored form (a
+    Swedish number as YYYYMMDDNNNN); any written form of the same number is accepted."""
 
-    issuingCountry: Annotated[str | None, Required.false, Mutability.immutable] = None
+    issuingCountry: Annotated[str | None, Required.false, Mutability.read_write] = None
     """ISO 3166-1 alpha-2 code of the country that issued ``identifier`` (FI for a Finnish
     personal identity code)."""
 
-    identifierKind: Annotated[str | None, Required.false, Mutability.immutable] = None
+    identifierKind: Annotated[str | None, Required.false, Mutability.read_write] = None
     """``fi_hetu``, ``personal_number`` (the default) or ``other_code``."""
 
-    porttiId: Annotated[str | None, Required.false, Mutability.immutable, Uniqueness.global_] = None
+    porttiId: Annotated[str | None, Required.false, Mutability.read_write, Uniqueness.global_] = (
+        None
+    )
     """The person's Portti ID. Given with ``identifier`` on creation, it links an existing
     Portti user to this company (both must name the same person); returned always."""
 
@@ -79,6 +89,8 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
         "Portti: the person's identifier and the validity of their rights in this company",
     )
     for attr in ext["attributes"]:
+        if attr["name"] in IMMUTABLE:
+            attr["mutability"] = Mutability.immutable.value
         if attr["name"] == "porttiId":
             attr["returned"] = Returned.always.value
         if attr["name"] in {"validFrom", "validUntil"}:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
-from portti.audit.models import AuditAction
+from portti.audit.models import AuditAction, AuditEvent
 from portti.companies.catalogue import ROLES
 from portti.companies.models import Membership
 from portti.companies.services import sort_name_of
@@ -179,10 +179,11 @@ class ScimUsers:
                 ]
             elif path == "emails.value":
                 joins_person = True
-                emails = {str(value).lower(), str(value)}
+                # caseExact false (RFC 7643 §4.1.2): lower(email) has its own index.
+                emails = {str(value).strip().lower()}
                 with contextlib.suppress(InvalidEmail):
-                    emails.add(normalise_email(str(value)))
-                conditions.append(Person.email.in_(sorted(emails)))
+                    emails.add(normalise_email(str(value)).lower())
+                conditions.append(func.lower(Person.email).in_(sorted(emails)))
             elif path == "emails.type":
                 if str(value).lower() != "work":
                     conditions.append(Membership.id.is_(None))
@@ -196,7 +197,7 @@ class ScimUsers:
                     _l(
                         "Users can be filtered by userName, externalId, emails.value and id, "
                         "not by “%(attribute)s”.",
-                        attribute=test.path,
+                        attribute=test.written,
                     )
                 )
         ids = select(Membership.id)
@@ -319,12 +320,7 @@ class ScimUsers:
                     )
                 )
         elif existing is not None:
-            raise Uniqueness(
-                _l(
-                    "A Portti user with this identifier exists already. Give their Portti ID "
-                    "in porttiId to add them to this company; people are never merged."
-                )
-            )
+            raise self._already_a_portti_user(existing.person_id)
         now = ctx.clock.now()
         created = person is None
         if person is None:
@@ -405,6 +401,37 @@ class ScimUsers:
         body = self.resource(m, row)
         return Written(body, body["meta"]["version"])
 
+    def _already_a_portti_user(self, person_id: int) -> Uniqueness:
+        """409 for an identifier Portti knows, created without its Portti ID: what the directory
+        administrator does next. A person removed from this company earlier is named as such:
+        removing a user keeps the person, so the identity provider's new POST lands here."""
+        removed_here = self.db.scalar(
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.subject_person_id == person_id,
+                AuditEvent.company_id == self.ctx.company.id,
+                AuditEvent.action == AuditAction.MEMBERSHIP_REMOVED,
+            )
+            .limit(1)
+        )
+        if removed_here is not None:
+            return Uniqueness(
+                _l(
+                    "This person was removed from this company earlier and is still a Portti "
+                    "user: removing a user keeps the person. To add them again, send their "
+                    "Portti ID in porttiId together with the identifier (the person sees it in "
+                    "Portti's Basic settings); people are never merged."
+                )
+            )
+        return Uniqueness(
+            _l(
+                "This person is a Portti user already (through another company, or removed "
+                "from this one). To add them to this company, send their Portti ID in porttiId "
+                "together with the identifier (the person sees it in Portti's Basic settings); "
+                "people are never merged."
+            )
+        )
+
     def replace(self, resource_id: str, payload: Any, if_match: str | None) -> Written:
         m, row = self._load(parse_id(resource_id))
         check_if_match(if_match, self.resource(m, row)["meta"]["version"])
@@ -426,26 +453,13 @@ class ScimUsers:
         user_name = self._user_name(user, m.id)
         ext = user[PorttiUser]
         ident = person.identifiers[0] if person.identifiers else None
-        if ext is not None and ident is not None:
-            given = {
-                "identifier": (ext.identifier, ident.value),
-                "issuingCountry": ((ext.issuingCountry or "").upper() or None, ident.country),
-                "porttiId": (ext.porttiId, person.portti_id),
-            }
-            for name, (new, old) in given.items():
-                if new is not None and new.strip() and new.strip() != old:
-                    if name == "identifier":
-                        with contextlib.suppress(InvalidIdentifier):
-                            _, new = normalise_identifier(
-                                IdentifierKind(ident.kind), new, ident.country
-                            )
-                    if new != old:
-                        raise Mutability(
-                            _l(
-                                "%(attribute)s cannot be changed: it names the person.",
-                                attribute=name,
-                            )
-                        )
+        if ext is not None:
+            self._check_unchanged(ext, person, ident)
+        # A displayName Portti made from the name (the identity provider gave none) comes back
+        # in a PATCH's or PUT's copy: it is still the default, and follows the name.
+        display_name = " ".join((user.display_name or "").split()) or None
+        if (row is None or row.display_name is None) and display_name == person.full_name:
+            display_name = None
         region = ident.country if ident else "FI"
         details = read_details(user, region)
         # Contact details SCIM leaves out stay as they are: they are the person's.
@@ -462,7 +476,7 @@ class ScimUsers:
             self.db.add(row)
         row.user_name, row.user_name_key = user_name, user_name.casefold()
         row.external_id = user.external_id
-        row.display_name = user.display_name
+        row.display_name = display_name
         valid_from, valid_until = self._window(ext, user.active)
         before = (m.valid_from, m.valid_until)
         if before != (valid_from, valid_until):
@@ -493,6 +507,36 @@ class ScimUsers:
         body = self.resource(m, row)
         return Written(body, body["meta"]["version"])
 
+    @staticmethod
+    def _check_unchanged(ext: PorttiUser, person: Person, ident: PersonIdentifier | None) -> None:
+        """The attributes that name the person may be sent again (RFC 7644 §3.5.1: the value
+        must match), in any written form of the same value; a different value is refused."""
+        if ident is None:
+            return
+        kind = IdentifierKind(ident.kind)
+        country = (ext.issuingCountry or "").strip().upper()
+        if country and country != ident.country:
+            raise _immutable("issuingCountry")
+        kind_text = (ext.identifierKind or "").strip().lower()
+        if kind_text:
+            same_kind = {kind.value}
+            if kind is IdentifierKind.FI_HETU:
+                same_kind.add(IdentifierKind.PERSONAL_NUMBER.value)  # the wizard's one kind
+            if kind_text not in same_kind:
+                raise _immutable("identifierKind")
+        given = (ext.identifier or "").strip()
+        if given and given != ident.value:
+            with contextlib.suppress(InvalidIdentifier):
+                _, given = normalise_identifier(kind, given, ident.country)
+            if given != ident.value:
+                raise _immutable("identifier")
+        pid = (ext.porttiId or "").strip()
+        if pid and pid != person.portti_id:
+            with contextlib.suppress(InvalidPorttiId):
+                pid = normalise_portti_id(pid)
+            if pid != person.portti_id:
+                raise _immutable("porttiId")
+
     def delete(self, resource_id: str, if_match: str | None) -> None:
         ctx = self.ctx
         m, row = self._load(parse_id(resource_id))
@@ -509,6 +553,12 @@ class ScimUsers:
             company_id=ctx.company.id,
         )
         ctx.record(AuditAction.MEMBERSHIP_REMOVED, subject_person_id=person_id, roles=roles)
+
+
+def _immutable(attribute: str) -> Mutability:
+    return Mutability(
+        _l("%(attribute)s cannot be changed: it names the person.", attribute=attribute)
+    )
 
 
 def _iso(day: date | None) -> str | None:

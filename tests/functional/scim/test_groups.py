@@ -99,3 +99,9 @@ def test_a_main_user_of_the_office_is_out_of_reach(scim_for, world, db):  # PRV-
     assert scim.delete(f"/Users/{uid}").status_code == 403
     groups = {g["id"] for g in scim.get("/Groups").json()["Resources"]}
     assert "office_main_user" not in groups and "support" not in groups
+
+
+def test_a_filter_attribute_is_echoed_as_sent(scim):  # PRV-3
+    r = scim.get('/Groups?filter=displayName eq "x" and memberS.Display eq "y"')
+    assert r.status_code == 400
+    assert r.json()["detail"].endswith("not by “memberS.Display”.")

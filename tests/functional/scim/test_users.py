@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from portti.audit.models import AuditEvent
 from portti.companies.models import Membership
@@ -120,7 +120,7 @@ def test_an_identifier_links_only_with_its_portti_id(scim_for, world, db):  # PR
     other = scim_for(world.other.id)
     without = other.post("/Users", user_payload("p@other.fi"))
     assert without.status_code == 409
-    assert "Portti ID" in without.json()["detail"]
+    assert without.json()["detail"].startswith("This person is a Portti user already")
     wrong = other.post("/Users", user_payload("p@other.fi", ext={"porttiId": world.kh_a.portti_id}))
     assert wrong.status_code == 400
     linked = other.post(
@@ -260,3 +260,146 @@ def test_a_closed_company_takes_no_provisioning(scim, db, world, clock):  # PRV-
     r = scim.post("/Users", user_payload("late@a.fi"))
     assert r.status_code == 403
     assert r.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+def test_an_id_is_never_given_again_after_delete(scim):  # PRV-3
+    # RFC 7643 §3.1: a stale GET or PUT of a removed user must not reach another person.
+    first = scim.post("/Users", user_payload("x1@a.fi", identifier=ee_code(41))).json()["id"]
+    assert scim.delete(f"/Users/{first}").status_code == 204
+    second = scim.post("/Users", user_payload("x2@a.fi", identifier=ee_code(42))).json()["id"]
+    assert second != first
+    assert scim.get(f"/Users/{first}").status_code == 404
+    assert scim.get(f"/Users/{second}").status_code == 200
+
+
+def test_an_identifier_sent_in_another_written_form_is_no_change(scim):  # PRV-3
+    # Entra sends the identifier as the directory holds it; Portti returns its one stored form.
+    sent = "19850505-1238"
+    created = scim.post("/Users", user_payload("se@a.fi", identifier=sent, country="SE")).json()
+    assert created[EXT]["identifier"] == "198505051238"
+    uid = created["id"]
+    same = {
+        "schemas": [PATCH],
+        "Operations": [
+            {"op": "replace", "path": f"{EXT}:identifier", "value": sent},
+            {"op": "replace", "path": f"{EXT}:issuingCountry", "value": "se"},
+        ],
+    }
+    r = scim.patch(f"/Users/{uid}", same)
+    assert r.status_code == 200, r.text
+    assert r.json()[EXT]["identifier"] == "198505051238"
+    assert r.json()["meta"]["version"] == created["meta"]["version"]
+    put = {k: v for k, v in created.items() if k != "meta"}
+    put[EXT] = dict(created[EXT], identifier="850505-1238")
+    assert scim.put(f"/Users/{uid}", put).status_code == 200
+    other = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": f"{EXT}:identifier", "value": "19811218-9876"}],
+    }
+    refused = scim.patch(f"/Users/{uid}", other, **{"Accept-Language": "sv"})
+    assert refused.status_code == 400
+    assert refused.json()["scimType"] == "mutability"
+    assert refused.json()["detail"] == (
+        "Fältet identifier kan inte ändras: det identifierar personen."
+    )
+    assert scim.get(f"/Users/{uid}").json()[EXT]["identifier"] == "198505051238"
+    # Immutable still, as the schema document says (RFC 7643 §7).
+    schema = scim.get(f"/Schemas/{EXT}").json()
+    kinds = {a["name"]: a["mutability"] for a in schema["attributes"]}
+    assert {kinds[n] for n in ("identifier", "issuingCountry", "identifierKind", "porttiId")} == {
+        "immutable"
+    }
+    groups = [{"value": "kh"}]
+    read_only = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "add", "path": "groups", "value": groups}],
+    }
+    r = scim.patch(f"/Users/{uid}", read_only, **{"Accept-Language": "fi"})
+    assert (r.status_code, r.json()["scimType"]) == (400, "mutability")
+    assert r.json()["detail"] == "Kenttää ”groups” ei voi muuttaa."
+    required = {"schemas": [PATCH], "Operations": [{"op": "remove", "path": "userName"}]}
+    r = scim.patch(f"/Users/{uid}", required, **{"Accept-Language": "sv"})
+    assert (r.status_code, r.json()["scimType"]) == (400, "mutability")
+    assert r.json()["detail"] == "Ett obligatoriskt fält kan inte tas bort."
+
+
+def test_emails_value_filter_ignores_case_and_uses_an_index(scim, db):  # PRV-3
+    # RFC 7643 §4.1.2: emails.value is caseExact false.
+    made = scim.post("/Users", user_payload("m@a.fi", email="Aino.Virtanen@Client-A.fi")).json()
+    for sent in ("aino.virtanen@client-a.fi", "AINO.VIRTANEN@CLIENT-A.FI"):
+        found = scim.get(f'/Users?filter=emails.value eq "{sent}"').json()
+        assert [r["id"] for r in found["Resources"]] == [made["id"]], sent
+    assert scim.get('/Users?filter=emails.value eq "aino@client-a.fi"').json()["totalResults"] == 0
+    query = "SELECT id FROM persons WHERE lower(email) IN ('aino.virtanen@client-a.fi')"
+    if db.bind.dialect.name == "sqlite":
+        plan = " ".join(str(r) for r in db.execute(text(f"EXPLAIN QUERY PLAN {query}")))
+    else:
+        db.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = " ".join(str(r) for r in db.execute(text(f"EXPLAIN {query}")))
+    assert "ix_persons_email_lower" in plan
+
+
+def test_a_default_display_name_follows_the_name(scim):  # PRV-3
+    def rename(uid: str, family: str) -> dict:
+        op = {"op": "replace", "path": "name.familyName", "value": family}
+        r = scim.patch(f"/Users/{uid}", {"schemas": [PATCH], "Operations": [op]})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    made = scim.post("/Users", user_payload("d@a.fi", identifier=ee_code(51))).json()
+    assert made["displayName"] == "Aino Asiakas"
+    assert rename(made["id"], "Uusinimi")["displayName"] == "Aino Uusinimi"
+    # A PUT of what was read, with a new name, follows too.
+    got = scim.get(f"/Users/{made['id']}").json()
+    put = {k: v for k, v in got.items() if k != "meta"}
+    put["name"] = {"givenName": "Aino", "familyName": "Kolmas"}
+    assert scim.put(f"/Users/{made['id']}", put).json()["displayName"] == "Aino Kolmas"
+    assert rename(made["id"], "Neljäs")["displayName"] == "Aino Neljäs"
+    # The identity provider's own displayName stays.
+    own = scim.post(
+        "/Users", user_payload("o@a.fi", identifier=ee_code(52), displayName="Aino (HR)")
+    ).json()
+    assert rename(own["id"], "Uusinimi")["displayName"] == "Aino (HR)"
+
+
+def test_errors_echo_the_filter_and_say_what_is_wrong_with_the_body(scim):  # PRV-3
+    r = scim.get('/Users?filter=name.familyName eq "Virtanen"')
+    assert r.status_code == 400
+    assert r.json()["detail"].endswith("not by “name.familyName”.")
+    r = scim.get('/Users?filter=addresses[postalCode eq "00100"]')
+    assert r.json()["detail"].endswith("not by “addresses.postalCode”.")
+    sent = {"Content-Type": SCIM, "Authorization": f"Bearer {scim.token}", "Accept": SCIM}
+    broken = scim.client.post(f"{scim.base}/Users", content='{"userName": "a",', headers=sent)
+    assert (broken.status_code, broken.json()["scimType"]) == (400, "invalidSyntax")
+    assert broken.json()["detail"] == (
+        "The request body is not valid JSON (the error is at character 18)."
+    )
+    empty = scim.client.post(
+        f"{scim.base}/Users", content="", headers=sent | {"Accept-Language": "fi"}
+    )
+    assert empty.json()["detail"] == "Pyynnöllä ei ole sisältöä: lähetä JSON-objekti."
+    assert scim.get("/Users?count=many").json()["detail"] == "“count” must be a whole number."
+
+
+def test_re_creating_a_deleted_user_says_how_to_link_them(scim, db):  # PRV-3 ADM-5
+    made = scim.post("/Users", user_payload("r@a.fi", identifier=ee_code(61))).json()
+    assert scim.delete(f"/Users/{made['id']}").status_code == 204
+    again = scim.post("/Users", user_payload("r@a.fi", identifier=ee_code(61)))
+    assert (again.status_code, again.json()["scimType"]) == (409, "uniqueness")
+    detail = again.json()["detail"]
+    assert detail.startswith("This person was removed from this company earlier")
+    assert "porttiId" in detail and "never merged" in detail
+    sv = scim.post(
+        "/Users", user_payload("r@a.fi", identifier=ee_code(61)), **{"Accept-Language": "sv"}
+    )
+    assert sv.json()["detail"].startswith("Personen togs bort från företaget tidigare")
+    # With the Portti ID the person is added again: the same person, a new id.
+    linked = scim.post(
+        "/Users",
+        user_payload("r@a.fi", identifier=ee_code(61), ext={"porttiId": made[EXT]["porttiId"]}),
+    )
+    assert linked.status_code == 201, linked.text
+    assert linked.json()[EXT]["porttiId"] == made[EXT]["porttiId"]
+    assert linked.json()["id"] != made["id"]
+    fresh(db)
+    assert len(db.scalars(select(Person).where(Person.email == "r@a.fi")).all()) == 1
