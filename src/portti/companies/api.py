@@ -13,12 +13,12 @@ from portti.companies.models import Membership
 from portti.companies.policy import AdminPolicy
 from portti.companies.schemas import (
     AddUserInput,
-    ChangeMembershipInput,
     ChangePersonInput,
     IdentifierOut,
     MemberDetailOut,
     MemberOut,
     MemberPage,
+    MembershipPatch,
     MemberStatus,
 )
 from portti.companies.services import Actor, PersonDirectory, member_status
@@ -264,10 +264,11 @@ def get_member(
 def change_member(
     company_id: Id,
     membership_id: Id,
-    data: ChangeMembershipInput,
+    data: MembershipPatch,
     actor: WritingActor,
     members: Members,
 ) -> MemberOut:
+    """A partial change: the fields left out keep their values."""
     # A refusal of the hierarchy is audited, and kept.
     m = members.change_membership(actor, company_id, membership_id, data)
     return member_out(m, members, detail=True)

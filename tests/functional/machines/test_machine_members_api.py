@@ -177,3 +177,47 @@ def test_a_bearer_request_never_acts_by_the_cookie(client, world):  # PRV-1
     # Without a token the cookie session is as before: CSRF is required.
     r = client.post(members_url(world.client_a.id), json=wizard.body())
     assert r.status_code == 403 and r.json()["code"] == "csrf_failed"
+
+
+def test_a_patch_changes_only_the_fields_it_gives(client, db, world, machine):  # PRV-1 ADM-7
+    token = machine_token(client, machine)
+    added = client.post(
+        members_url(world.client_a.id),
+        json=wizard.body(
+            validity="time_limited", valid_from="2026-01-01", valid_until="2026-12-31"
+        ),
+        headers=bearer(token),
+    )
+    assert added.status_code == 201, added.text
+    url = f"{members_url(world.client_a.id)}/{added.json()['membership_id']}"
+
+    roles_only = client.patch(url, json={"roles": ["payroll"]}, headers=bearer(token))
+    assert roles_only.status_code == 200, roles_only.text
+    body = roles_only.json()
+    assert body["roles"] == ["payroll"]
+    # The rights are not silently extended: the validity period stays.
+    assert (body["valid_from"], body["valid_until"]) == ("2026-01-01", "2026-12-31")
+
+    until_only = client.patch(
+        url, json={"validity": "time_limited", "valid_until": "2026-06-30"}, headers=bearer(token)
+    )
+    assert until_only.status_code == 200, until_only.text
+    body = until_only.json()
+    assert body["roles"] == ["payroll"]
+    assert (body["valid_from"], body["valid_until"]) == ("2026-01-01", "2026-06-30")
+
+    date_alone = client.patch(url, json={"valid_from": "2026-02-01"}, headers=bearer(token))
+    assert date_alone.status_code == 200, date_alone.text
+    assert (date_alone.json()["valid_from"], date_alone.json()["valid_until"]) == (
+        "2026-02-01",
+        "2026-06-30",
+    )
+
+    open_ended = client.patch(url, json={"validity": "until_further_notice"}, headers=bearer(token))
+    assert open_ended.status_code == 200, open_ended.text
+    assert (open_ended.json()["valid_from"], open_ended.json()["valid_until"]) == (None, None)
+    assert open_ended.json()["roles"] == ["payroll"]
+
+    no_roles = client.patch(url, json={"roles": []}, headers=bearer(token))
+    assert no_roles.status_code == 422
+    assert client.get(url, headers=bearer(token)).json()["roles"] == ["payroll"]
