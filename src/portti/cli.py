@@ -309,6 +309,13 @@ def clients_register_machine(
     from portti.machines.registry import MachineClientInput, MachineClientService
     from portti.oidc_provider.clients import ClientService
 
+    if all_companies == bool(company_id):
+        typer.echo(
+            "Give either --company-id (repeatable) for the companies it may act on, or "
+            "--all-companies for every company" + (", not both." if all_companies else "."),
+            err=True,
+        )
+        raise typer.Exit(2)
     settings = _settings()
     try:
         data = MachineClientInput.model_validate(
