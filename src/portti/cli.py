@@ -756,7 +756,14 @@ def worker(
 
 
 def main() -> None:
-    cli()
+    from portti.infra.secret_material import SecretMaterialError
+
+    try:
+        cli()
+    except SecretMaterialError as exc:
+        # A wrong or missing secret is a setting, told in one line (no traceback).
+        err_console.print(f"Portti cannot start: {exc}", soft_wrap=True, markup=False)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
