@@ -114,7 +114,8 @@ def api_actor(scope: str) -> Any:
             # The company is the service's to check (``machine_grant``): it audits a refusal.
             return Actor.of_machine(verify_machine(request, db, scope))
         if ws is None:
-            raise NotAuthenticated(_l("Log in to continue."))
+            # The route takes a machine's bearer token too: say so (RFC 6750 §3).
+            raise NotAuthenticated(_l("Log in to continue."), challenge="Bearer")
         return Actor(person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
 
     return Depends(dependency)
