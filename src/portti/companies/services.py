@@ -871,6 +871,7 @@ class MembershipService:
         ctx = {
             "person": person,
             "actor": admin,
+            "by_software": actor.person_id is None,
             "company": company,
             "changed": [labels[f] for f in fields],
             "changed_at": now,

@@ -234,8 +234,10 @@ def test_the_first_admin_by_foreign_identifier_is_invited_in_the_companys_langua
     assert inv.inviter_client_name == "Numerot ERP"
     mail = queued(db, settings.secret, channel="email", to="sven@svensson.example")
     assert len(mail) == 1
-    assert "Numerot ERP" in mail[0]["subject"] and "Rakennus Virtanen Oy" in mail[0]["subject"]
-    assert "bjuder in dig" in mail[0]["subject"]
+    # The company invites, not the software as if it were a person.
+    assert mail[0]["subject"] == "Rakennus Virtanen Oy bjuder in dig att logga in med Portti-appen"
+    assert "Rakennus Virtanen Oy bjuder in dig att logga in med Portti-appen." in mail[0]["text"]
+    assert "Numerot ERP" not in mail[0]["text"] + mail[0]["html"]
     sent = db.scalars(select(AuditEvent).where(AuditEvent.action == "invitation_sent")).one()
     assert sent.actor_client_id is not None and sent.actor_person_id is None
 

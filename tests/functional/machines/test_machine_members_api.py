@@ -221,3 +221,34 @@ def test_a_patch_changes_only_the_fields_it_gives(client, db, world, machine):  
     no_roles = client.patch(url, json={"roles": []}, headers=bearer(token))
     assert no_roles.status_code == 422
     assert client.get(url, headers=bearer(token)).json()["roles"] == ["payroll"]
+
+
+def test_a_contact_change_by_the_software_is_told_as_the_companys(
+    client, db, settings, world, machine
+):  # PRV-1 SEC-1
+    from support.messages import queued
+
+    token = machine_token(client, machine)
+    added = client.post(
+        members_url(world.client_a.id),
+        json=wizard.body(email="before@example.com"),
+        headers=bearer(token),
+    )
+    assert added.status_code == 201, added.text
+    person = {
+        "given_name": "Matti",
+        "family_name": "Meikäläinen",
+        "email": "after@example.com",
+        "phone": "+358 40 765 4322",
+    }
+    r = client.put(
+        f"{members_url(world.client_a.id)}/{added.json()['membership_id']}/person",
+        json=person,
+        headers=bearer(token),
+    )
+    assert r.status_code == 200, r.text
+    notice = queued(db, settings.secret, channel="email", to="before@example.com")
+    assert [n["kind"] for n in notice] == ["contact_changed"]
+    company = world.client_a.name
+    expected = f"{company} changed your contact details in Portti through its business software:"
+    assert expected in notice[0]["text"] and "Numerot payroll" not in notice[0]["text"]
