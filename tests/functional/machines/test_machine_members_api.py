@@ -252,3 +252,55 @@ def test_a_contact_change_by_the_software_is_told_as_the_companys(
     company = world.client_a.name
     expected = f"{company} changed your contact details in Portti through its business software:"
     assert expected in notice[0]["text"] and "Numerot payroll" not in notice[0]["text"]
+
+
+def test_the_software_invites_a_member_it_added(
+    client, db, clock, settings, world, machine
+):  # PRV-1 INV-1
+    from portti.companies.models import Company
+    from portti.invitations.models import Invitation
+    from support import factories as f
+    from support.messages import queued
+
+    token = machine_token(client, machine)
+    added = client.post(
+        members_url(world.client_a.id),
+        json=wizard.body(email="invitee@example.com"),
+        headers=bearer(token),
+    )
+    assert added.status_code == 201, added.text
+    url = f"{members_url(world.client_a.id)}/{added.json()['membership_id']}/invitation"
+    unverified = client.post(url, json={"identity_verified": False}, headers=bearer(token))
+    assert unverified.status_code == 422
+    sent = client.post(
+        url, json={"identity_verified": True, "language": "fi"}, headers=bearer(token)
+    )
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["inviter_name"] == "Numerot payroll"
+    got = client.get(url, headers=bearer(token))
+    assert got.status_code == 200 and got.json()["id"] == sent.json()["id"]
+    mail = queued(db, settings.secret, channel="email", to="invitee@example.com")
+    assert mail[0]["subject"] == (
+        f"{world.client_a.name} kutsuu sinut kirjautumaan Portti-sovelluksella"
+    )
+    events = db.scalars(select(AuditEvent).where(AuditEvent.action == "invitation_sent")).all()
+    assert [e.actor_client_id for e in events] == [machine.client_id]
+
+    # A person whose rights reach a company the software was not registered for is not its
+    # to invite (SEC-1), and the refusal is audited.
+    m = db.get(Membership, added.json()["membership_id"])
+    f.member(db, m.person, db.get(Company, world.other.id), ["payroll"])
+    db.commit()
+    refused = client.post(url, json={"identity_verified": True}, headers=bearer(token))
+    assert refused.status_code == 403, refused.text
+    assert len(db.scalars(select(Invitation)).all()) == 1
+    denied = db.scalars(select(AuditEvent).where(AuditEvent.action == "access_denied")).all()
+    assert [e.actor_client_id for e in denied] == [machine.client_id]
+    # Sending needs members:write.
+    reader = register_machine(
+        db, clock, settings.secret, scopes=["members:read"], company_ids=[world.client_a.id]
+    )
+    reading = bearer(machine_token(client, reader))
+    assert client.get(url, headers=reading).status_code == 200
+    r = client.post(url, json={"identity_verified": True}, headers=reading)
+    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
