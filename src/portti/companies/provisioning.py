@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -283,7 +283,7 @@ class ProvisioningService:
                 machine=machine,
                 changes={"name": [old, name]},
             )
-        settings: dict[str, dict[str, str]] = {}
+        settings: dict[str, Any] = {}
         if data.default_language is not None and data.default_language != company.default_language:
             settings["default_language"] = {
                 "from": company.default_language,
