@@ -309,6 +309,13 @@ def clients_register_machine(
     from portti.machines.registry import MachineClientInput, MachineClientService
     from portti.oidc_provider.clients import ClientService
 
+    if all_companies == bool(company_id):
+        typer.echo(
+            "Give either --company-id (repeatable) for the companies it may act on, or "
+            "--all-companies for every company" + (", not both." if all_companies else "."),
+            err=True,
+        )
+        raise typer.Exit(2)
     settings = _settings()
     try:
         data = MachineClientInput.model_validate(
@@ -749,7 +756,14 @@ def worker(
 
 
 def main() -> None:
-    cli()
+    from portti.infra.secret_material import SecretMaterialError
+
+    try:
+        cli()
+    except SecretMaterialError as exc:
+        # A wrong or missing secret is a setting, told in one line (no traceback).
+        err_console.print(f"Portti cannot start: {exc}", soft_wrap=True, markup=False)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -130,11 +130,16 @@ class SecretRing(bytes):
 
     previous: tuple[bytes, ...]
     stable: dict[str, bytes]
+    # No secret was configured: demo mode made this one up for the process.
+    made_up: bool
 
-    def __new__(cls, current: bytes, previous: tuple[bytes, ...] = ()) -> SecretRing:
+    def __new__(
+        cls, current: bytes, previous: tuple[bytes, ...] = (), *, made_up: bool = False
+    ) -> SecretRing:
         ring = super().__new__(cls, current)
         ring.previous = tuple(previous)
         ring.stable = {}
+        ring.made_up = made_up
         return ring
 
     @property
@@ -183,6 +188,8 @@ class Settings(BaseSettings):
         env_prefix="PORTTI_", env_nested_delimiter="__", hide_input_in_errors=True
     )
     _ring: SecretRing | None = PrivateAttr(default=None)
+    # Demo mode without PORTTI_SECRET_KEY(_FILE): a secret made up for this process only.
+    _secret_key_made_up: bool = PrivateAttr(default=False)
 
     mode: Mode = Mode.PRODUCTION
     base_url: str = "http://127.0.0.1:8000"
@@ -374,6 +381,7 @@ class Settings(BaseSettings):
                     "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
                 )
             self.secret_key = SecretStr(secrets.token_urlsafe(48))
+            self._secret_key_made_up = True
         if (
             self.mode is Mode.PRODUCTION
             and not self.base_url.startswith("https://")
@@ -429,7 +437,7 @@ class Settings(BaseSettings):
         previous = tuple(p.get_secret_value().encode() for p in self.previous_secret_keys)
         # A copy with other secrets (``model_copy(update=…)``) must not keep this ring.
         if self._ring is None or self._ring.current != current or self._ring.previous != previous:
-            self._ring = SecretRing(current, previous)
+            self._ring = SecretRing(current, previous, made_up=self._secret_key_made_up)
         return self._ring
 
     @property

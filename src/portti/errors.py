@@ -85,6 +85,11 @@ class NotAuthenticated(DomainError):
     code = "not_authenticated"
     title = _l("Log in first")
 
+    def __init__(self, message: str | None = None, *, challenge: str | None = None) -> None:
+        """``challenge``: the ``WWW-Authenticate`` of a route that also takes a bearer token."""
+        super().__init__(message)
+        self.headers = {"WWW-Authenticate": challenge} if challenge else {}
+
 
 class Conflict(DomainError):
     status = 409

@@ -13,12 +13,12 @@ from portti.companies.models import Membership
 from portti.companies.policy import AdminPolicy
 from portti.companies.schemas import (
     AddUserInput,
-    ChangeMembershipInput,
     ChangePersonInput,
     IdentifierOut,
     MemberDetailOut,
     MemberOut,
     MemberPage,
+    MembershipPatch,
     MemberStatus,
 )
 from portti.companies.services import Actor, PersonDirectory, member_status
@@ -114,7 +114,8 @@ def api_actor(scope: str) -> Any:
             # The company is the service's to check (``machine_grant``): it audits a refusal.
             return Actor.of_machine(verify_machine(request, db, scope))
         if ws is None:
-            raise NotAuthenticated(_l("Log in to continue."))
+            # The route takes a machine's bearer token too: say so (RFC 6750 §3).
+            raise NotAuthenticated(_l("Log in to continue."), challenge="Bearer")
         return Actor(person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
 
     return Depends(dependency)
@@ -264,10 +265,11 @@ def get_member(
 def change_member(
     company_id: Id,
     membership_id: Id,
-    data: ChangeMembershipInput,
+    data: MembershipPatch,
     actor: WritingActor,
     members: Members,
 ) -> MemberOut:
+    """A partial change: the fields left out keep their values."""
     # A refusal of the hierarchy is audited, and kept.
     m = members.change_membership(actor, company_id, membership_id, data)
     return member_out(m, members, detail=True)

@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -67,10 +67,19 @@ class CompanyInput(BaseModel):
     timezone: str = Field(default="Europe/Helsinki", max_length=64)
 
 
-class RenameInput(BaseModel):
+class CompanyChangeInput(BaseModel):
+    """A change of a company (PATCH): the fields left out keep their values."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": r"\S"})
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200, json_schema_extra={"pattern": r"\S"}
+    )
+    default_language: Language | None = Field(
+        default=None,
+        description="The language of its pages and invitations for persons who chose none.",
+    )
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class OfficeLinkInput(BaseModel):
@@ -236,18 +245,60 @@ class ProvisioningService:
             raise ExternalIdConflict()
         return Created(existing, created=False)
 
-    def rename(self, machine: MachinePrincipal, company_id: int, name: str) -> Company:
+    def get(self, machine: MachinePrincipal, company_id: int) -> Company:
+        """A company within the client's reach, a closed one too (with its ``closed_at``)."""
+        machine.require(COMPANIES_WRITE)
+        company = self.db.get(Company, company_id)
+        if (
+            company is not None
+            and company.closed_at is not None
+            and company.kind != CompanyKind.OPERATOR
+            and machine.may_act_on(company.id)
+        ):
+            return company
+        company, _ = machine_grant(self.db, machine, company_id, self.audit)
+        return company
+
+    def change(
+        self, machine: MachinePrincipal, company_id: int, data: CompanyChangeInput
+    ) -> Company:
+        """Rename a company, or set its default language or time zone."""
         company = self._company(machine, company_id)
-        name = " ".join(name.split())
-        if not name:
-            raise ValidationFailed({"name": _l("Required.")})
-        if name != company.name:
+        errors: dict[str, str] = {}
+        name = None if data.name is None else " ".join(data.name.split())
+        if name is not None and not name:
+            errors["name"] = _l("Required.")
+        if data.timezone is not None:
+            try:
+                check_timezone(data.timezone)
+            except BootstrapError:
+                errors["timezone"] = _l("Not a time zone name (IANA, e.g. Europe/Helsinki).")
+        if errors:
+            raise ValidationFailed(errors)
+        if name is not None and name != company.name:
             old, company.name = company.name, name
             self.audit.record(
                 AuditAction.COMPANY_RENAMED,
                 company_id=company.id,
                 machine=machine,
                 changes={"name": [old, name]},
+            )
+        settings: dict[str, Any] = {}
+        if data.default_language is not None and data.default_language != company.default_language:
+            settings["default_language"] = {
+                "from": company.default_language,
+                "to": data.default_language,
+            }
+            company.default_language = data.default_language
+        if data.timezone is not None and data.timezone != company.timezone:
+            settings["timezone"] = {"from": company.timezone, "to": data.timezone}
+            company.timezone = data.timezone
+        if settings:
+            self.audit.record(
+                AuditAction.COMPANY_SETTINGS_CHANGED,
+                company_id=company.id,
+                machine=machine,
+                **settings,
             )
         return company
 

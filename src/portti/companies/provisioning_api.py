@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 
 from portti.companies.models import Company
 from portti.companies.provisioning import (
+    CompanyChangeInput,
     CompanyInput,
     OfficeLinkInput,
     ProvisioningService,
-    RenameInput,
 )
 from portti.companies.schemas import AddUserInput, IdentificationMethod
 from portti.companies.services import Actor
@@ -101,11 +101,22 @@ def create_company(
     return ProvisionedCompanyOut.of(result.company)
 
 
+@router.get("/{company_id}", operation_id="get_company", response_model=ProvisionedCompanyOut)
+def get_company(
+    company_id: Id, machine: Machine, provisioning: Provisioning
+) -> ProvisionedCompanyOut:
+    """A company within the client's reach (``companies:write``), a closed one too: then
+    ``closed_at`` is set."""
+    return ProvisionedCompanyOut.of(provisioning.get(machine, company_id))
+
+
 @router.patch("/{company_id}", operation_id="rename_company", response_model=ProvisionedCompanyOut)
 def rename_company(
-    company_id: Id, data: RenameInput, machine: Machine, provisioning: Provisioning
+    company_id: Id, data: CompanyChangeInput, machine: Machine, provisioning: Provisioning
 ) -> ProvisionedCompanyOut:
-    return ProvisionedCompanyOut.of(provisioning.rename(machine, company_id, data.name))
+    """Renames the company, or sets its default language (``fi``, ``sv``, ``en``) or time
+    zone; the fields left out keep their values."""
+    return ProvisionedCompanyOut.of(provisioning.change(machine, company_id, data))
 
 
 @router.post(

@@ -68,6 +68,46 @@ class ChangeMembershipInput(BaseModel):
     receives_email: bool = True
 
 
+class MembershipPatch(BaseModel):
+    """A partial change of a membership (the JSON API's PATCH): a field left out keeps its
+    value. Giving ``valid_from`` or ``valid_until`` without ``validity`` means a time-limited
+    membership; ``"validity": "until_further_notice"`` clears both dates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[str] | None = None
+    profiles: list[int] | None = None
+    validity: Validity | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+    receives_email: bool | None = None
+
+    def over(
+        self,
+        roles: list[str],
+        profiles: list[int],
+        valid_from: date | None,
+        valid_until: date | None,
+        receives_email: bool,
+    ) -> ChangeMembershipInput:
+        """The whole change: this patch laid over the membership's present values."""
+        given = self.model_fields_set
+        validity = self.validity
+        if validity is None:
+            dated = valid_from is not None or valid_until is not None
+            if {"valid_from", "valid_until"} & given:
+                dated = True
+            validity = Validity.TIME_LIMITED if dated else Validity.UNTIL_FURTHER_NOTICE
+        return ChangeMembershipInput(
+            roles=roles if self.roles is None else self.roles,
+            profiles=profiles if self.profiles is None else self.profiles,
+            validity=validity,
+            valid_from=self.valid_from if "valid_from" in given else valid_from,
+            valid_until=self.valid_until if "valid_until" in given else valid_until,
+            receives_email=receives_email if self.receives_email is None else self.receives_email,
+        )
+
+
 class ChangePersonInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -39,6 +39,7 @@ from portti.companies.schemas import (
     ChangeMembershipInput,
     ChangePersonInput,
     IdentificationMethod,
+    MembershipPatch,
     MemberStatus,
     Validity,
 )
@@ -713,11 +714,26 @@ class MembershipService:
         )
 
     def change_membership(
-        self, actor: Actor, company_id: int, membership_id: int, data: ChangeMembershipInput
+        self,
+        actor: Actor,
+        company_id: int,
+        membership_id: int,
+        data: ChangeMembershipInput | MembershipPatch,
     ) -> Membership:
+        """Change a membership. The web form gives every field (``ChangeMembershipInput``);
+        the JSON API's PATCH gives only the fields to change (``MembershipPatch``): the others
+        keep their values."""
         company, grant = self.require_change_rights(actor, company_id)
         m = self.get_member(actor, company_id, membership_id)
         self._require_membership_rights(actor, grant, company, m, "change_membership")
+        if isinstance(data, MembershipPatch):
+            data = data.over(
+                sorted(m.role_codes),
+                sorted(m.profile_ids),
+                m.valid_from,
+                m.valid_until,
+                m.receives_email,
+            )
         errors: dict[str, str] = {}
         valid_from, valid_until = self._check_validity(
             data.validity, data.valid_from, data.valid_until, errors
@@ -855,6 +871,7 @@ class MembershipService:
         ctx = {
             "person": person,
             "actor": admin,
+            "by_software": actor.person_id is None,
             "company": company,
             "changed": [labels[f] for f in fields],
             "changed_at": now,

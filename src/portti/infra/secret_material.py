@@ -70,6 +70,12 @@ def load(session_factory: sessionmaker[Session], ring: SecretRing, clock: Clock)
         try:
             stable[purpose] = bytes.fromhex(box.open(rows[purpose]))
         except InvalidTag:
+            if ring.made_up:
+                raise SecretMaterialError(
+                    "No secret key is configured, and the keys stored in this database were "
+                    "sealed under one: set PORTTI_SECRET_KEY or PORTTI_SECRET_KEY_FILE to it "
+                    "(`make run` keeps it in var/secret_key)"
+                ) from None
             raise SecretMaterialError(
                 "PORTTI_SECRET_KEY cannot open Portti's stored keys: they were sealed under "
                 "another secret. Set PORTTI_PREVIOUS_SECRET_KEYS to the secret in use before "

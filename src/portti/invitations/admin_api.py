@@ -6,6 +6,7 @@ from functools import partial
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from portti.companies.api import ReadingActor, WritingActor
 from portti.errors import NotFound
 from portti.i18n import _l, localize
 from portti.invitations.deps import Invitations, wake_outbox
@@ -42,8 +43,10 @@ def invitation_out(svc: InvitationService, inv: Invitation) -> InvitationOut:
 
 @router.get("", operation_id="get_invitation", response_model=InvitationOut)
 def get_invitation(
-    company_id: Id, membership_id: Id, actor: CurrentActor, invitations: Invitations
+    company_id: Id, membership_id: Id, actor: ReadingActor, invitations: Invitations
 ) -> InvitationOut:
+    """The member's latest invitation: for an admin, or business software with
+    ``members:read``."""
     _, inv = invitations.for_admin(actor, company_id, membership_id)
     if inv is None:
         raise NotFound(_l("This user has not been invited."))
@@ -61,7 +64,7 @@ def send_invitation(
     membership_id: Id,
     body: InviteIn,
     request: Request,
-    actor: CurrentActor,
+    actor: WritingActor,
     invitations: Invitations,
     uow: Uow,
 ) -> InvitationOut:
@@ -69,7 +72,9 @@ def send_invitation(
 
     Only an admin of every company the person's rights reach (or Support) may invite, only a
     membership valid today is invited, and after a change of e-mail or phone since the
-    person's last invitation in any company only Support may invite again."""
+    person's last invitation in any company only Support may invite again. Business software
+    with ``members:write`` invites too (no step-up), when every company the person's rights
+    reach is one it was registered for; the invitation then speaks of the company inviting."""
     # A refusal of the hierarchy is audited, and kept.
     inv = invitations.invite(
         actor,

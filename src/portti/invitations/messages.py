@@ -59,6 +59,7 @@ def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
             "app_qr_size": qr_size,
             "invitation": inv,
             "inviter_name": inv.inviter_name,
+            "by_software": inv.by_software,
             "company": inv.company,
             "person": inv.person,
             "code": code,
@@ -66,10 +67,16 @@ def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
             "expires_local": fmt_datetime(inv.expires_at, lang, tz=tz),
             "timezone": inv.company.timezone,
         }
-        subject = gettext(
-            "%(inviter)s invites you to log in to %(company)s with the Portti app",
-            inviter=inv.inviter_name,
-            company=inv.company.name,
+        subject = (
+            gettext(
+                "%(company)s invites you to log in with the Portti app", company=inv.company.name
+            )
+            if inv.by_software
+            else gettext(
+                "%(inviter)s invites you to log in to %(company)s with the Portti app",
+                inviter=inv.inviter_name,
+                company=inv.company.name,
+            )
         )
         return Email(
             subject=subject,

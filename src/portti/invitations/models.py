@@ -66,6 +66,12 @@ class Invitation(Model):
     )
 
     @property
+    def by_software(self) -> bool:
+        """Sent on behalf of business software (a machine client), not by a person: the
+        invitation then speaks of the company inviting."""
+        return self.inviter_person_id is None and self.inviter_client_id is not None
+
+    @property
     def inviter_name(self) -> str:
         if self.inviter is not None:
             return self.inviter.full_name

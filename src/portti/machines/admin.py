@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from portti.errors import ValidationFailed, field_message
+from portti.i18n import _l
 from portti.machines.registry import (
     MachineClientInput,
     MachineClientService,
@@ -101,6 +102,10 @@ def machine_form_input(
 ) -> MachineClientInput:
     import json
 
+    if all_companies and company_ids.strip():
+        raise ValidationFailed(
+            {"companies": _l("Choose either every company or the listed companies, not both.")}
+        )
     try:
         return MachineClientInput(
             name=name,

@@ -16,8 +16,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from portti.i18n import _l
-from portti.machines.principal import MachinePrincipal, MachineTokenInvalid
-from portti.machines.tokens import MachineTokens
+from portti.machines.principal import MachinePrincipal, MachineTokenInvalid, MachineTokenMissing
+from portti.machines.tokens import EXPIRED, MachineTokens
 from portti.oidc_provider.errors import BearerError
 from portti.runtime import runtime
 from portti.web.deps import DbSession
@@ -55,10 +55,18 @@ def verify_machine(request: Request, db: DbSession, scope: str | None) -> Machin
     """The principal of the request's machine token, with ``scope`` granted (when given)."""
     token = bearer_token(request)
     if token is None:
-        raise MachineTokenInvalid(_l("Send a machine client's access token as a Bearer token."))
+        if request.headers.get("authorization"):
+            # Credentials of another kind: a token that is not valid here.
+            raise MachineTokenInvalid(_l("Send a machine client's access token as a Bearer token."))
+        raise MachineTokenMissing(_l("Send a machine client's access token as a Bearer token."))
     try:
         principal = machine_tokens(request, db).verify(token)
     except BearerError as exc:
+        if exc.description == EXPIRED:
+            raise MachineTokenInvalid(
+                _l("The access token has expired: ask the token endpoint for a new one."),
+                description=EXPIRED,
+            ) from exc
         raise MachineTokenInvalid() from exc
     if scope is not None:
         principal.require(scope)
@@ -68,7 +76,8 @@ def verify_machine(request: Request, db: DbSession, scope: str | None) -> Machin
 
 def machine_principal(scope: str) -> Callable[..., Awaitable[MachinePrincipal]]:
     """A FastAPI dependency: the machine principal of the request, which must hold ``scope``.
-    401 ``invalid_token`` (with ``WWW-Authenticate``) without a valid token, 403
+    401 with ``WWW-Authenticate: Bearer`` without a token, 401 ``invalid_token`` (told apart
+    when it has expired) with a token that is not valid, 403
     ``insufficient_scope`` without the scope."""
 
     async def dependency(

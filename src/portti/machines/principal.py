@@ -22,9 +22,25 @@ class MachineTokenInvalid(DomainError):
     code = "invalid_token"
     title = _l("The access token is not valid")
 
+    def __init__(self, message: str | None = None, *, description: str | None = None) -> None:
+        super().__init__(message)
+        challenge = 'Bearer error="invalid_token"'
+        if description is not None:
+            challenge += f', error_description="{description}"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class MachineTokenMissing(DomainError):
+    """No credentials at all on a route that takes a machine's bearer token: 401 with a bare
+    ``WWW-Authenticate: Bearer`` challenge, without an error code (RFC 6750 §3.1)."""
+
+    status = 401
+    code = "not_authenticated"
+    title = _l("The access token is missing")
+
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message)
-        self.headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        self.headers = {"WWW-Authenticate": "Bearer"}
 
 
 class InsufficientScope(Forbidden):

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ExpiredTokenError, JoseError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from portti.oidc_provider.models import ClientKind, OidcClient
 MACHINE_TOKEN_TYPE = "machine-at+jwt"  # noqa: S105 (a JOSE type, not a secret)
 GRANT_TYPE = "client_credentials"
 DEFAULT_LIFETIME = timedelta(minutes=10)
+EXPIRED = "The access token has expired"
 
 
 class MachineTokens:
@@ -122,6 +123,9 @@ class MachineTokens:
                 exp={"essential": True},
                 sub={"essential": True},
             ).validate(decoded.claims)
+        except ExpiredTokenError as exc:
+            # Told apart from a forged one: the client asks for a new token (RFC 6750 §3.1).
+            raise BearerError("invalid_token", EXPIRED) from exc
         except (JoseError, ValueError, TypeError) as exc:
             raise invalid from exc
         claims = decoded.claims

@@ -234,8 +234,10 @@ def test_the_first_admin_by_foreign_identifier_is_invited_in_the_companys_langua
     assert inv.inviter_client_name == "Numerot ERP"
     mail = queued(db, settings.secret, channel="email", to="sven@svensson.example")
     assert len(mail) == 1
-    assert "Numerot ERP" in mail[0]["subject"] and "Rakennus Virtanen Oy" in mail[0]["subject"]
-    assert "bjuder in dig" in mail[0]["subject"]
+    # The company invites, not the software as if it were a person.
+    assert mail[0]["subject"] == "Rakennus Virtanen Oy bjuder in dig att logga in med Portti-appen"
+    assert "Rakennus Virtanen Oy bjuder in dig att logga in med Portti-appen." in mail[0]["text"]
+    assert "Numerot ERP" not in mail[0]["text"] + mail[0]["html"]
     sent = db.scalars(select(AuditEvent).where(AuditEvent.action == "invitation_sent")).one()
     assert sent.actor_client_id is not None and sent.actor_person_id is None
 
@@ -307,6 +309,9 @@ def test_closing_a_company_ends_its_memberships_and_logs_out_of_business_apps(
     closed = db.scalars(select(AuditEvent).where(AuditEvent.action == "company_closed")).all()
     assert len(closed) == 1 and closed[0].details["memberships_ended"] >= 2
     assert isinstance(today, date)
+    # It is still read, closed_at and all.
+    got = client.get(f"/api/v1/companies/{world.client_a.id}", headers=creator)
+    assert got.status_code == 200 and got.json()["closed_at"] is not None
 
 
 def test_the_same_creation_sent_at_once_makes_one_company(client, db, creator):  # PRV-2
@@ -319,3 +324,55 @@ def test_the_same_creation_sent_at_once_makes_one_company(client, db, creator): 
     assert sorted(a.status_code for a in answers) == [200] * 5 + [201], [a.text for a in answers]
     assert len({a.json()["id"] for a in answers}) == 1
     assert len(db.scalars(select(Company).where(Company.external_id == "cust-1001")).all()) == 1
+
+
+def test_a_company_is_read_and_its_language_and_time_zone_changed(
+    client, db, clock, settings, creator, world
+):  # PRV-2 I18N-1
+    company = create(client, creator).json()
+    url = f"/api/v1/companies/{company['id']}"
+    got = client.get(url, headers=creator)
+    assert got.status_code == 200 and got.json() == company
+    assert got.json()["closed_at"] is None and got.json()["default_language"] == "sv"
+
+    r = client.patch(
+        url, json={"default_language": "en", "timezone": "Europe/Stockholm"}, headers=creator
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["name"], r.json()["default_language"], r.json()["timezone"]) == (
+        "Rakennus Virtanen Oy",
+        "en",
+        "Europe/Stockholm",
+    )
+    for bad in ({"timezone": "Mars/Olympus"}, {"default_language": "de"}, {"name": " "}):
+        assert client.patch(url, json=bad, headers=creator).status_code == 422, bad
+    db.expire_all()
+    row = db.get(Company, company["id"])
+    assert (row.default_language, row.timezone) == ("en", "Europe/Stockholm")
+    event = db.scalars(
+        select(AuditEvent).where(AuditEvent.action == "company_settings_changed")
+    ).one()
+    assert event.details["default_language"] == {"from": "sv", "to": "en"}
+    assert event.actor_client_id is not None
+
+    # Replaying the first creation answers 200 with the company as it is now.
+    client.patch(url, json={"name": "Virtanen Bygg Ab"}, headers=creator)
+    client.post(f"{url}/close", headers=creator)
+    again = create(client, creator)
+    assert again.status_code == 200 and again.json()["id"] == company["id"]
+    assert again.json()["name"] == "Virtanen Bygg Ab" and again.json()["closed_at"] is not None
+
+    # Only within the client's reach, and with companies:write.
+    listed = register_machine(
+        db, clock, settings.secret, scopes=["companies:write"], company_ids=[world.client_a.id]
+    )
+    headers = bearer(machine_token(client, listed))
+    assert client.get(url, headers=headers).status_code == 403
+    assert client.get(f"/api/v1/companies/{world.operator.id}", headers=headers).status_code == 403
+    assert client.get(f"/api/v1/companies/{world.client_a.id}", headers=headers).status_code == 200
+    reader = register_machine(
+        db, clock, settings.secret, scopes=["members:read"], company_ids=[world.client_a.id]
+    )
+    headers = bearer(machine_token(client, reader))
+    r = client.get(f"/api/v1/companies/{world.client_a.id}", headers=headers)
+    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"

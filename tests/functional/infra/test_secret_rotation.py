@@ -192,3 +192,36 @@ def test_the_stable_keys_are_stored_sealed_never_in_clear(database_url, db, cloc
     assert {r.purpose for r in rows} >= {"pin-pepper", "oidc-pairwise-subject"}
     for r in rows:
         assert pepper.hex() not in r.sealed
+
+
+def test_demo_mode_without_a_secret_says_to_set_one_in_a_line(database_url, clock):  # OPS-13
+    with instance(settings_for(database_url, OLD), clock):
+        pass  # the stored keys are made and sealed under OLD
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PORTTI_") or k == "PORTTI_TEST_DATABASE"
+    }
+    env.update({"PORTTI_MODE": "demo", "PORTTI_DATABASE_URL": database_url})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portti.cli",
+            "clients",
+            "register-machine",
+            "--name",
+            "X",
+            "--scope",
+            "members:read",
+            "--all-companies",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "PORTTI_SECRET_KEY or PORTTI_SECRET_KEY_FILE" in out.stderr
+    assert "PREVIOUS" not in out.stderr

@@ -192,7 +192,13 @@ def test_a_token_stops_working_when_it_expires_or_its_client_is_disabled(
     token = machine_token(client, machine)
     assert client.get(url, headers=bearer(token)).status_code == 200
     clock.advance(timedelta(seconds=601))
-    assert client.get(url, headers=bearer(token)).status_code == 401
+    expired = client.get(url, headers=bearer(token))
+    assert expired.status_code == 401 and expired.json()["code"] == "invalid_token"
+    # Told apart from a forged token: the software asks for a new one.
+    assert expired.headers["www-authenticate"] == (
+        'Bearer error="invalid_token", error_description="The access token has expired"'
+    )
+    assert "expired" in expired.json()["detail"]
     token = machine_token(client, machine)
     row = db.scalars(select(OidcClient).where(OidcClient.client_id == machine.client_id)).one()
     row.disabled_at = clock.now()
@@ -286,3 +292,17 @@ def test_forged_machine_tokens_are_refused(
     for what, token in forged.items():
         r = client.get(url, headers=bearer(token))
         assert r.status_code == 401 and r.json()["code"] == "invalid_token", what
+        assert "expired" not in r.headers["www-authenticate"] + r.text, what
+
+
+def test_a_request_without_credentials_is_challenged_for_a_bearer_token(
+    client, world
+):  # PRV-1 PRV-2
+    for url in (
+        f"/api/v1/companies/{world.client_a.id}/members",  # a person's session or a token
+        f"/api/v1/companies/{world.client_a.id}",  # a machine's token only
+    ):
+        r = client.get(url)
+        assert r.status_code == 401, url
+        assert r.headers["www-authenticate"] == "Bearer", url
+        assert r.headers["content-type"].startswith("application/problem+json"), url

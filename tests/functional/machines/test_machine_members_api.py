@@ -177,3 +177,130 @@ def test_a_bearer_request_never_acts_by_the_cookie(client, world):  # PRV-1
     # Without a token the cookie session is as before: CSRF is required.
     r = client.post(members_url(world.client_a.id), json=wizard.body())
     assert r.status_code == 403 and r.json()["code"] == "csrf_failed"
+
+
+def test_a_patch_changes_only_the_fields_it_gives(client, db, world, machine):  # PRV-1 ADM-7
+    token = machine_token(client, machine)
+    added = client.post(
+        members_url(world.client_a.id),
+        json=wizard.body(
+            validity="time_limited", valid_from="2026-01-01", valid_until="2026-12-31"
+        ),
+        headers=bearer(token),
+    )
+    assert added.status_code == 201, added.text
+    url = f"{members_url(world.client_a.id)}/{added.json()['membership_id']}"
+
+    roles_only = client.patch(url, json={"roles": ["payroll"]}, headers=bearer(token))
+    assert roles_only.status_code == 200, roles_only.text
+    body = roles_only.json()
+    assert body["roles"] == ["payroll"]
+    # The rights are not silently extended: the validity period stays.
+    assert (body["valid_from"], body["valid_until"]) == ("2026-01-01", "2026-12-31")
+
+    until_only = client.patch(
+        url, json={"validity": "time_limited", "valid_until": "2026-06-30"}, headers=bearer(token)
+    )
+    assert until_only.status_code == 200, until_only.text
+    body = until_only.json()
+    assert body["roles"] == ["payroll"]
+    assert (body["valid_from"], body["valid_until"]) == ("2026-01-01", "2026-06-30")
+
+    date_alone = client.patch(url, json={"valid_from": "2026-02-01"}, headers=bearer(token))
+    assert date_alone.status_code == 200, date_alone.text
+    assert (date_alone.json()["valid_from"], date_alone.json()["valid_until"]) == (
+        "2026-02-01",
+        "2026-06-30",
+    )
+
+    open_ended = client.patch(url, json={"validity": "until_further_notice"}, headers=bearer(token))
+    assert open_ended.status_code == 200, open_ended.text
+    assert (open_ended.json()["valid_from"], open_ended.json()["valid_until"]) == (None, None)
+    assert open_ended.json()["roles"] == ["payroll"]
+
+    no_roles = client.patch(url, json={"roles": []}, headers=bearer(token))
+    assert no_roles.status_code == 422
+    assert client.get(url, headers=bearer(token)).json()["roles"] == ["payroll"]
+
+
+def test_a_contact_change_by_the_software_is_told_as_the_companys(
+    client, db, settings, world, machine
+):  # PRV-1 SEC-1
+    from support.messages import queued
+
+    token = machine_token(client, machine)
+    added = client.post(
+        members_url(world.client_a.id),
+        json=wizard.body(email="before@example.com"),
+        headers=bearer(token),
+    )
+    assert added.status_code == 201, added.text
+    person = {
+        "given_name": "Matti",
+        "family_name": "Meikäläinen",
+        "email": "after@example.com",
+        "phone": "+358 40 765 4322",
+    }
+    r = client.put(
+        f"{members_url(world.client_a.id)}/{added.json()['membership_id']}/person",
+        json=person,
+        headers=bearer(token),
+    )
+    assert r.status_code == 200, r.text
+    notice = queued(db, settings.secret, channel="email", to="before@example.com")
+    assert [n["kind"] for n in notice] == ["contact_changed"]
+    company = world.client_a.name
+    expected = f"{company} changed your contact details in Portti through its business software:"
+    assert expected in notice[0]["text"] and "Numerot payroll" not in notice[0]["text"]
+
+
+def test_the_software_invites_a_member_it_added(
+    client, db, clock, settings, world, machine
+):  # PRV-1 INV-1
+    from portti.companies.models import Company
+    from portti.invitations.models import Invitation
+    from support import factories as f
+    from support.messages import queued
+
+    token = machine_token(client, machine)
+    added = client.post(
+        members_url(world.client_a.id),
+        json=wizard.body(email="invitee@example.com"),
+        headers=bearer(token),
+    )
+    assert added.status_code == 201, added.text
+    url = f"{members_url(world.client_a.id)}/{added.json()['membership_id']}/invitation"
+    unverified = client.post(url, json={"identity_verified": False}, headers=bearer(token))
+    assert unverified.status_code == 422
+    sent = client.post(
+        url, json={"identity_verified": True, "language": "fi"}, headers=bearer(token)
+    )
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["inviter_name"] == "Numerot payroll"
+    got = client.get(url, headers=bearer(token))
+    assert got.status_code == 200 and got.json()["id"] == sent.json()["id"]
+    mail = queued(db, settings.secret, channel="email", to="invitee@example.com")
+    assert mail[0]["subject"] == (
+        f"{world.client_a.name} kutsuu sinut kirjautumaan Portti-sovelluksella"
+    )
+    events = db.scalars(select(AuditEvent).where(AuditEvent.action == "invitation_sent")).all()
+    assert [e.actor_client_id for e in events] == [machine.client_id]
+
+    # A person whose rights reach a company the software was not registered for is not its
+    # to invite (SEC-1), and the refusal is audited.
+    m = db.get(Membership, added.json()["membership_id"])
+    f.member(db, m.person, db.get(Company, world.other.id), ["payroll"])
+    db.commit()
+    refused = client.post(url, json={"identity_verified": True}, headers=bearer(token))
+    assert refused.status_code == 403, refused.text
+    assert len(db.scalars(select(Invitation)).all()) == 1
+    denied = db.scalars(select(AuditEvent).where(AuditEvent.action == "access_denied")).all()
+    assert [e.actor_client_id for e in denied] == [machine.client_id]
+    # Sending needs members:write.
+    reader = register_machine(
+        db, clock, settings.secret, scopes=["members:read"], company_ids=[world.client_a.id]
+    )
+    reading = bearer(machine_token(client, reader))
+    assert client.get(url, headers=reading).status_code == 200
+    r = client.post(url, json={"identity_verified": True}, headers=reading)
+    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"

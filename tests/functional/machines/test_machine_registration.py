@@ -73,6 +73,10 @@ def test_a_machine_clients_registration_is_checked(client, db, world):  # PRV-1
     for data in bad:
         r = client.post("/api/v1/machine-clients", json=data, headers=api_headers(client))
         assert r.status_code == 422, (data, r.text)
+        # A readable sentence, not the branches of pydantic's union.
+        assert "constrained-int" not in r.text and "literal[" not in r.text, r.text
+    missing = client.post("/api/v1/machine-clients", json=MACHINE, headers=api_headers(client))
+    assert 'a list of company ids, or \\"all\\"' in missing.text, missing.text
     assert db.scalars(select(OidcClient)).all() == []
 
 
@@ -122,6 +126,20 @@ def test_support_registers_a_machine_client_on_the_applications_page(client, db,
     assert gone.status_code == 303
     db.expire_all()
     assert db.scalars(select(OidcClient)).one().disabled_at is not None
+    both = client.post(
+        "/admin/applications/machines",
+        data={
+            "csrf_token": csrf_from(page),
+            "name": "Two minds",
+            "auth_method": "client_secret_basic",
+            "scopes": ["members:read"],
+            "company_ids": str(world.client_a.id),
+            "all_companies": "true",
+        },
+        headers=HTML,
+    )
+    assert both.status_code == 422 and "not both" in both.text
+    assert len(db.scalars(select(OidcClient)).all()) == 1
 
 
 def test_the_command_line_registers_a_machine_client_and_prints_the_secret_once(
@@ -160,6 +178,15 @@ def test_the_command_line_registers_a_machine_client_and_prints_the_secret_once(
         env=env,
     )
     assert refused.exit_code == 2 and "scopes" in refused.output
+    base = ["clients", "register-machine", "--name", "X", "--scope", "members:read"]
+    both = CliRunner().invoke(cli, [*base, "--company-id", "12", "--all-companies"], env=env)
+    assert both.exit_code == 2 and "not both" in both.output, both.output
+    neither = CliRunner().invoke(cli, base, env=env)
+    assert neither.exit_code == 2, neither.output
+    assert "--company-id" in neither.output and "--all-companies" in neither.output
+    assert "constrained-int" not in neither.output
+    db.expire_all()
+    assert len(db.scalars(select(OidcClient)).all()) == 1
 
 
 def test_the_openapi_document_names_the_machine_token_scheme(client):  # PRV-1 PRV-2
