@@ -302,11 +302,14 @@ def test_template_has_the_header_and_the_roles_in_the_readers_language(kh, world
     text = r.content.decode("utf-8")
     assert text.startswith("\ufeffFörnamn;Efternamn;")
     assert "Bokförare" in text and "Användaradministratör" in text
-    # The template, filled in, reads back.
-    body = text.replace("Maija;Meikäläinen;;FI", f"Maija;Meikäläinen;{wizard.new_hetu()};FI")
-    r = upload(kh, world.client_a.id, body.encode(), headers={"accept-language": "sv"})
+    # The example row is valid as it is (a Swedish personnummer with its country) and reads
+    # back; the preview shows its e-mail and phone, which its invitation goes to.
+    assert "\r\nAnna;Svensson;811228-9874;SE;" in text
+    r = upload(kh, world.client_a.id, text.encode(), headers={"accept-language": "sv"})
     assert r.status_code == 200, r.text
     assert "Lägg till 1 användare" in r.text
+    assert 'data-label="E-post" class="contact">anna.svensson@example.com<' in r.text
+    assert 'data-label="Mobiltelefon" class="contact">+46 70 123 45 67<' in r.text
 
 
 def test_invite_all_who_need_the_app(kh, world, db, runtime):  # PRV-4 INV-1
@@ -377,7 +380,7 @@ def test_invite_form_defaults_to_the_companys_language_and_says_so(kh, world, db
     db.commit()
     done = confirm(kh, c.id, upload(kh, c.id, csv_text([row(family_name="Kielinen")])))
     assert re.search(r'<option value="sv" lang="sv" selected>', done.text), done.text
-    assert "goes in the language chosen here" in done.text
+    assert "skickas på det språk som väljs här" in done.text  # the page reads in sv too
 
 
 def test_the_invite_address_opened_leads_to_the_upload_page(kh, world):  # PRV-4
