@@ -646,3 +646,11 @@ def test_a_wrong_method_or_a_missing_page_reads_in_the_readers_language(
         assert f"<h1>{t(title)}</h1>" in main
         assert "Method Not Allowed" not in main and "Not Found" not in main
         assert f'<html lang="{language}">' in r.text and "<footer>" in r.text
+
+
+def test_basic_settings_has_one_language_choice_its_own(client, scene) -> None:  # I18N-1 UX-6
+    page = get(client, "/settings", "sv").text
+    assert page.count('name="language"') == 1
+    assert 'id="own-language"' in page and 'id="language-switcher"' not in page
+    # Every other page keeps the footer's switcher.
+    assert 'id="language-switcher"' in get(client, "/home", "sv").text
