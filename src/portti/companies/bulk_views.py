@@ -329,9 +329,10 @@ def open_not_invited(
 
 
 @router.get("/invite")
-def invite_form_again(company_id: Id) -> Response:
+def invite_form_again(company_id: Id, ws: CurrentSession, members: Members) -> Response:
     """The address the invitations are posted to, opened (a bookmark, a reload after going
     back): the form is on the page of the upload."""
+    members.company_for_admin(ws.person_id, company_id)
     return RedirectResponse(f"/c/{company_id}/users/import", 303)
 
 
