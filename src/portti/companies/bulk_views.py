@@ -289,7 +289,7 @@ def _invited_since(
             Invitation.company_id == company_id,
             Invitation.inviter_person_id == actor.person_id,
             Invitation.sent_at >= since,
-            Invitation.person_id.in_(persons),
+            Invitation.person_id.in_(list(persons)),
         )
     )
     return {persons[p] for p in sent}
