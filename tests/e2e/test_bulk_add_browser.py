@@ -119,6 +119,9 @@ def test_kh_adds_users_from_a_file_and_invites_them_in_finnish_on_a_phone(
     errors = page.get_by_role("table", name="Virheelliset rivit")
     expect(errors).to_contain_text("Tuntemattomat roolit: ”Astronautti”")
     expect(errors).to_contain_text("Liis Selainkoe")
+    # Each row's e-mail and phone, which its invitation goes to, on the phone's width too.
+    expect(page.get_by_text("jaan.selainkoe@example.com", exact=True)).to_be_visible()
+    expect(page.get_by_text("+372 5123 4568", exact=True)).to_be_visible()
     shot(page, "preview-with-errors", shots)
     live_db.expire_all()
     assert live_db.scalars(select(Person).where(Person.family_name == "Selainkoe")).all() == []
@@ -161,3 +164,15 @@ def test_kh_adds_users_from_a_file_and_invites_them_in_finnish_on_a_phone(
         select(Invitation).where(Invitation.person_id.in_([m.person_id for m in added]))
     ).all()
     assert len(invitations) == 2 and {i.language for i in invitations} == {"en"}
+    # The page after the sending is a GET (POST-redirect-GET): a reload sends nothing again.
+    assert "/users/import/invitations?since=" in page.url
+    page.reload()
+    expect(page.get_by_text("2/2 kutsusähköpostia toimitettu")).to_be_visible()
+    live_db.expire_all()
+    again = live_db.scalars(
+        select(Invitation).where(Invitation.person_id.in_([m.person_id for m in added]))
+    ).all()
+    assert sorted(i.id for i in again) == sorted(i.id for i in invitations)
+    assert {i.status for i in again} == {"sent"}
+    page.get_by_role("link", name=t("Back to Users and roles")).click()
+    expect(page.get_by_role("heading", name="Käyttäjät ja roolit", level=1)).to_be_visible()

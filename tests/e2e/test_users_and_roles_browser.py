@@ -83,6 +83,16 @@ def assert_png(path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+# Whether an input's text fits in it: the text's width in its font against the room inside.
+FITS = """e => {
+  const style = getComputedStyle(e);
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = style.font;
+  const room = e.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return ctx.measureText(e.value).width <= room;
+}"""
+
+
 def test_kh_adds_swede_for_90_days(page, live_db, tmp_path):  # ADM-1 ADM-2 ADM-3 ADM-4 ADM-7 WEB-4
     log_in(page, KH)
     # Her only company: she lands on it without a choice.
@@ -121,7 +131,7 @@ def test_kh_adds_swede_for_90_days(page, live_db, tmp_path):  # ADM-1 ADM-2 ADM-
     # 4. Personal details
     page.get_by_label("Given name", exact=True).fill("Astrid")
     page.get_by_label("Family name", exact=True).fill("Lindqvist")
-    page.get_by_label("E-mail", exact=True).fill("astrid.lindqvist@example.com")
+    page.get_by_label("E-mail", exact=True).fill("astrid.lindqvist@lindqvist-konsult.example.com")
     page.get_by_label("Mobile phone", exact=True).fill("+46 70 123 45 67")
     # 5. Roles, 6. validity
     page.get_by_role("checkbox", name="Bookkeeper", exact=True).check()
@@ -145,6 +155,10 @@ def test_kh_adds_swede_for_90_days(page, live_db, tmp_path):  # ADM-1 ADM-2 ADM-
     identity = page.get_by_role("region", name="Identity")
     expect(identity).to_contain_text(person.portti_id)
     expect(identity).to_contain_text(f"{NEW_SWEDE_STORED} (Sweden)")
+    # The person's e-mail reads whole in its input, not cut off.
+    email = page.get_by_label("E-mail", exact=True)
+    expect(email).to_have_value("astrid.lindqvist@lindqvist-konsult.example.com")
+    assert email.evaluate(FITS), "the e-mail input cuts the address"
     assert person.phone == "+46701234567"
     [identifier] = person.identifiers
     assert (identifier.kind, identifier.country) == ("personal_number", "SE")

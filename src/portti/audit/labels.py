@@ -116,9 +116,11 @@ DETAIL_LABELS: dict[str, LazyText] = {
     "invitation_expires_at": _l("Invitation valid until"),
     "invitations_cancelled": _l("Invitations cancelled"),
     "linked_existing_person": _l("Existing Portti user"),
+    "ip": _l("IP address"),
     "method": _l("Method"),
     "name": _l("Name"),
-    "notified": _l("Notified"),
+    # How many people were told of it (the person, and their admins where the rules say so).
+    "notified": _l("People told about it"),
     "operation": _l("Operation"),
     "origin": _l("Site"),
     "phone": _l("Mobile phone"),

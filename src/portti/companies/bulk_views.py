@@ -12,14 +12,17 @@ checks every row again against the database as it is then. No table, no purge.
 from __future__ import annotations
 
 import base64
+import json
 import zlib
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from portti.companies.bulk import BulkAddService, Checked, needs_the_app
@@ -35,18 +38,27 @@ from portti.companies.csv_file import (
 )
 from portti.companies.models import Company, Membership
 from portti.companies.policy import AdminGrant
+from portti.companies.services import Actor
 from portti.companies.views import page_context
 from portti.errors import DomainError, ValidationFailed
 from portti.i18n import _l, current_language, localize
 from portti.infra.crypto import SecretBox
-from portti.invitations.bulk import invite_all, progress
+from portti.invitations.bulk import InviteOutcome, invite_all, progress
 from portti.invitations.deps import Invitations, wake_outbox
+from portti.invitations.models import Invitation
+from portti.invitations.services import InvitationService
 from portti.web.csrf import verify_csrf
 from portti.web.deps import CurrentActor, CurrentSession, Id, Members, SettingsDep, Uow
 from portti.web.render import NO_STORE, render
 from portti.weblogin.models import WebSession
 
 UPLOAD_VALIDITY = timedelta(minutes=30)
+# How long the page after adding users may send its "Invite all" as one batch.
+BATCH_VALIDITY = timedelta(hours=12)
+# The progress page without a batch: the invitations of the last day.
+RECENT = timedelta(days=1)
+# Who could not be invited, named on the page after the sending (the rest counted).
+MAX_NOT_INVITED_SHOWN = 50
 # A multipart form field is at most 1 MiB (Starlette); the sealed file must fit in one.
 MAX_SEALED_CHARS = 1_000_000
 # The upload's whole request: the file and the form around it.
@@ -229,19 +241,99 @@ async def confirm(
     checked = BulkAddService(members).add(actor, company_id, users)
     added = [r.membership for r in checked.rows if r.membership is not None]
     ctx = _preview_context(request, ws, company, grant, settings, members, checked)
-    ctx.update(invite_context(company, added, {}))
+    ctx.update(invite_context(company, added, {}, members.clock.now()))
     return render(request, "users/import_done.html", ctx, headers=NO_STORE)
 
 
 def invite_context(
-    company: Company, added: list[Membership], errors: dict[str, str]
+    company: Company, added: list[Membership], errors: dict[str, str], batch: datetime
 ) -> dict[str, Any]:
     return {
         "added": added,
         "to_invite": [m for m in added if needs_the_app(m)],
         "invite_errors": errors,
         "invite_language": company.default_language,
+        # When the page with the form was made: one "Invite all" is the invitations sent since.
+        "invite_batch": batch.isoformat(),
     }
+
+
+def batch_start(value: object, now: datetime) -> datetime:
+    """The start of one "Invite all" as its form tells it; a missing, future or stale one starts
+    a new batch now. (Only what this admin sent since is followed or spared a second sending:
+    a changed value can only make the admin's own form send again.)"""
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        at = None
+    if at is None:
+        return now
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at if now - BATCH_VALIDITY <= at <= now else now
+
+
+def _invited_since(
+    invitations: InvitationService, actor: Actor, company_id: int, ids: list[int], since: datetime
+) -> set[int]:
+    """The members among ``ids`` this admin has invited in this company since ``since``."""
+    persons = {
+        m.person_id: m.id
+        for m in (invitations.db.get(Membership, i) for i in ids)
+        if m is not None and m.company_id == company_id
+    }
+    if not persons:
+        return set()
+    sent = invitations.db.scalars(
+        select(Invitation.person_id).where(
+            Invitation.company_id == company_id,
+            Invitation.inviter_person_id == actor.person_id,
+            Invitation.sent_at >= since,
+            Invitation.person_id.in_(list(persons)),
+        )
+    )
+    return {persons[p] for p in sent}
+
+
+def _progress_url(company_id: int, since: datetime, not_invited: str | None) -> str:
+    query = {"since": since.isoformat()}
+    if not_invited:
+        query["n"] = not_invited
+    return f"/c/{company_id}/users/import/invitations?{urlencode(query)}"
+
+
+def seal_not_invited(
+    box: SecretBox, ws: WebSession, company_id: int, outcomes: list[InviteOutcome]
+) -> str | None:
+    """Who could not be invited and why, for the page after the redirect (sealed like an upload:
+    the link works only in this login and company)."""
+    skipped = [[o.name, o.reason or ""] for o in outcomes if not o.invited]
+    if not skipped:
+        return None
+    shown = skipped[:MAX_NOT_INVITED_SHOWN]
+    packed = json.dumps({"rows": shown, "more": len(skipped) - len(shown)})
+    data = base64.urlsafe_b64encode(zlib.compress(packed.encode(), 6)).decode()
+    return box.seal(data, context=_context(ws, company_id))
+
+
+def open_not_invited(
+    box: SecretBox, ws: WebSession, company_id: int, token: str
+) -> tuple[list[tuple[str, str]], int]:
+    try:
+        data = box.open(token, context=_context(ws, company_id))
+        packed = json.loads(zlib.decompress(base64.urlsafe_b64decode(data), bufsize=1 << 20))
+        rows = [(str(name), str(reason)) for name, reason in packed["rows"]]
+        return rows, int(packed["more"])
+    except (InvalidTag, ValueError, TypeError, KeyError, zlib.error):
+        return [], 0
+
+
+@router.get("/invite")
+def invite_form_again(company_id: Id, ws: CurrentSession, members: Members) -> Response:
+    """The address the invitations are posted to, opened (a bookmark, a reload after going
+    back): the form is on the page of the upload."""
+    members.company_for_admin(ws.person_id, company_id)
+    return RedirectResponse(f"/c/{company_id}/users/import", 303)
 
 
 @router.post("/invite", response_class=HTMLResponse)
@@ -259,13 +351,16 @@ async def invite(
     form = await request.form()
     ids = [int(v) for v in form.getlist("m") if isinstance(v, str) and v.isdigit()][:MAX_ROWS]
     language = str(form.get("language") or company.default_language)
-    since = members.clock.now()
+    since = batch_start(form.get("batch"), members.clock.now())
+    # The same form posted again (a reload, a second click): who got an invitation from it
+    # keeps it; sending again would make the first code stop working.
+    already = _invited_since(invitations, actor, company_id, ids, since)
     try:
         outcomes = invite_all(
             invitations,
             actor,
             company_id,
-            ids,
+            [i for i in ids if i not in already],
             identity_verified=form.get("identity_verified") == "yes",
             language=language,
         )
@@ -278,42 +373,54 @@ async def invite(
         ]
         ctx = {
             **page_context(request, ws, company, grant, settings, members),
-            **invite_context(company, chosen, exc.errors),
+            **invite_context(company, chosen, exc.errors, since),
             "invite_language": language,
         }
         return render(request, "users/import_invite.html", ctx, status=422)
-    uow.after_commit(partial(wake_outbox, request))
-    return render(
-        request,
-        "users/import_invitations.html",
-        {
-            **page_context(request, ws, company, grant, settings, members),
-            "outcomes": outcomes,
-            "since": since.isoformat(),
-            "progress": progress(invitations, actor, company_id, since),
-        },
-    )
+    if any(o.invited for o in outcomes):
+        uow.after_commit(partial(wake_outbox, request))
+    not_invited = seal_not_invited(_box(settings), ws, company_id, outcomes)
+    # POST-redirect-GET: the page after is the progress, which a reload only reads again.
+    return RedirectResponse(_progress_url(company_id, since, not_invited), 303)
 
 
 @router.get("/invitations", response_class=HTMLResponse)
 def invitation_progress(
-    request: Request, company_id: Id, actor: CurrentActor, invitations: Invitations
+    request: Request,
+    company_id: Id,
+    ws: CurrentSession,
+    actor: CurrentActor,
+    members: Members,
+    settings: SettingsDep,
+    invitations: Invitations,
 ) -> Response:
-    """The delivery of the invitations of one "Invite all", for the page to follow (htmx)."""
+    """The delivery of the invitations of one "Invite all": the page, and its part that follows
+    the delivery (htmx). Without ``since``: what this admin sent in the last day."""
     assert actor.person_id is not None  # a page: the actor is the logged-in person
     invitations.policy.require_admin(actor.person_id, company_id)
+    given = request.query_params.get("since")
     try:
-        since = datetime.fromisoformat(request.query_params.get("since", ""))
+        since = datetime.fromisoformat(given) if given else members.clock.now() - RECENT
     except ValueError as exc:
         raise ValidationFailed({"since": _l("The page link is broken.")}) from exc
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    return render(
-        request,
-        "users/_import_progress.html",
-        {
-            "company_id": company_id,
-            "since": since.isoformat(),
-            "progress": progress(invitations, actor, company_id, since),
-        },
+    ctx: dict[str, Any] = {
+        "company_id": company_id,
+        "since": since.isoformat(),
+        "progress": progress(invitations, actor, company_id, since),
+    }
+    if request.headers.get("hx-request") == "true":
+        return render(request, "users/_import_progress.html", ctx, headers=NO_STORE)
+    company, grant = members.company_for_admin(ws.person_id, company_id)
+    token = request.query_params.get("n")
+    not_invited, more = (
+        open_not_invited(_box(settings), ws, company_id, token) if token else ([], 0)
     )
+    ctx.update(
+        page_context(request, ws, company, grant, settings, members),
+        not_invited=not_invited,
+        not_invited_more=more,
+        recent=not given,
+    )
+    return render(request, "users/import_invitations.html", ctx, headers=NO_STORE)

@@ -236,18 +236,24 @@ def read_users_file(data: bytes) -> UsersFile:
     return UsersFile(columns=[c for c in columns if c], rows=rows)
 
 
+EXAMPLE_ID = ("811228-9874", "SE")
+
+
 def template_csv(role_names: Iterable[str], language: str) -> str:
     """The template: the header row in ``language`` and one example row whose roles cell
     lists every role the admin may give. With a byte-order mark so that Excel reads UTF-8."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow([label.translated(language) for _, label in COLUMNS])
+    # A person who needs the app (no Finnish identity code): a Swedish personal identity number
+    # that passes its check digit, with its country. A Finnish one would log in with bank ID.
     example = {
-        "given_name": "Maija",
-        "family_name": "Meikäläinen",
-        "id_country": "FI",
-        "email": "maija.meikalainen@example.com",
-        "phone": "+358 40 123 4567",
+        "given_name": "Anna",
+        "family_name": "Svensson",
+        "id_value": EXAMPLE_ID[0],
+        "id_country": EXAMPLE_ID[1],
+        "email": "anna.svensson@example.com",
+        "phone": "+46 70 123 45 67",
         "roles": ", ".join(role_names),
     }
     writer.writerow([example.get(code, "") for code, _ in COLUMNS])

@@ -23,7 +23,7 @@ from portti.companies.schemas import (
 from portti.companies.services import member_status
 from portti.devices.admin import app_access
 from portti.errors import ValidationFailed
-from portti.i18n import _l
+from portti.i18n import _l, localize
 from portti.invitations.deps import wake_outbox
 from portti.oidc_provider.models import OidcClient
 from portti.people.countries import COUNTRY_NAMES
@@ -76,6 +76,18 @@ def page_context(
     }
 
 
+def access_names(
+    role_names: dict[str, Any], profile_names: dict[int, Any], m: Membership
+) -> list[str]:
+    """What a member may do, as the list names it: the roles by name, then the profiles by
+    name, each in the reader's language."""
+    roles = sorted((str(localize(role_names.get(c, c))) for c in m.role_codes), key=str.casefold)
+    profiles = sorted(
+        (str(localize(profile_names.get(i, "—"))) for i in m.profile_ids), key=str.casefold
+    )
+    return roles + profiles
+
+
 @router.get("/users", response_class=HTMLResponse)
 def users_and_roles(
     request: Request,
@@ -105,6 +117,11 @@ def users_and_roles(
         ],
         "role_names": {r.code: r.name for r in members.available_roles(grant, company)},
     }
+    ctx["access_names"] = partial(
+        access_names,
+        ctx["role_names"],
+        {p.id: p.name for p in members.available_profiles(company)},
+    )
     if (
         request.headers.get("hx-request") == "true"
         and request.headers.get("hx-target") == "member-results"

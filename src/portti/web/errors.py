@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -209,10 +210,24 @@ def install_error_handlers(app: FastAPI) -> None:
             # (GET and POST of a collection) has them all (SEC-20).
             headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
         if wants_html(request):
-            return error_page(request, exc.status_code, title, str(exc.detail), {}, headers=headers)
+            # Starlette's detail is its English reason phrase: a page says it in the reader's
+            # language.
+            message: Any = str(exc.detail)
+            if message == HTTPStatus(exc.status_code).phrase:
+                message = HTTP_ERROR_MESSAGES.get(exc.status_code, message)
+            return error_page(request, exc.status_code, title, message, {}, headers=headers)
         resp = problem(exc.status_code, "http_" + str(exc.status_code), title, str(exc.detail))
         resp.headers.update(headers)
         return resp
+
+
+HTTP_ERROR_MESSAGES: Mapping[int, Any] = {
+    404: _l("There is no such page. Check the address, or start again from the front page."),
+    405: _l(
+        "This address does not take this kind of request. Go back to the page you came from "
+        "and use its form or links."
+    ),
+}
 
 
 def allowed_methods(request: Request) -> list[str]:

@@ -111,6 +111,10 @@ def _detail_value(key: str, value: Any) -> str:
     if isinstance(value, (int, float)):
         return fmt_number(value)
     text = str(value)
+    if key == "browser":
+        from portti.weblogin.qr.requester import described_browser
+
+        return str(localize(described_browser(text)))
     if key in ("roles", "via"):
         names = {code: name for code, name, *_ in ROLES}
         if text in names:

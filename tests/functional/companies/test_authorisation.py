@@ -75,6 +75,7 @@ ADMIN_CALLS = [
     Call("POST", "/c/{cid}/users/import", html=True),
     Call("POST", "/c/{cid}/users/import/confirm", html=True, form={"upload": "x"}),
     Call("POST", "/c/{cid}/users/import/invite", html=True, form={"m": ["{mid}"]}),
+    Call("GET", "/c/{cid}/users/import/invite", html=True),
     Call("GET", "/c/{cid}/users/import/invitations?since=2026-01-01T00:00:00", html=True),
     Call("POST", "/c/{cid}/settings/language", html=True, form={"default_language": "sv"}),
     Call("GET", "/api/v1/companies/{cid}/members", html=False),

@@ -4,6 +4,7 @@ bad files are refused whole; the upload is kept sealed to the session and compan
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -301,11 +302,14 @@ def test_template_has_the_header_and_the_roles_in_the_readers_language(kh, world
     text = r.content.decode("utf-8")
     assert text.startswith("\ufeffFörnamn;Efternamn;")
     assert "Bokförare" in text and "Användaradministratör" in text
-    # The template, filled in, reads back.
-    body = text.replace("Maija;Meikäläinen;;FI", f"Maija;Meikäläinen;{wizard.new_hetu()};FI")
-    r = upload(kh, world.client_a.id, body.encode(), headers={"accept-language": "sv"})
+    # The example row is valid as it is (a Swedish personnummer with its country) and reads
+    # back; the preview shows its e-mail and phone, which its invitation goes to.
+    assert "\r\nAnna;Svensson;811228-9874;SE;" in text
+    r = upload(kh, world.client_a.id, text.encode(), headers={"accept-language": "sv"})
     assert r.status_code == 200, r.text
     assert "Lägg till 1 användare" in r.text
+    assert 'data-label="E-post" class="contact">anna.svensson@example.com<' in r.text
+    assert 'data-label="Mobiltelefon" class="contact">+46 70 123 45 67<' in r.text
 
 
 def test_invite_all_who_need_the_app(kh, world, db, runtime):  # PRV-4 INV-1
@@ -329,23 +333,74 @@ def test_invite_all_who_need_the_app(kh, world, db, runtime):  # PRV-4 INV-1
     assert "verified these persons' identities" in r.text
     fresh(db)
     assert db.scalars(select(Invitation).where(Invitation.company_id == c.id)).all() == []
-    r = kh.post(
-        f"/c/{c.id}/users/import/invite",
-        data={
-            "csrf_token": csrf_from(done),
-            "m": ids,
-            "identity_verified": "yes",
-            "language": "fi",
-        },
-        headers=HTML,
-    )
+    form = {
+        "csrf_token": csrf_from(done),
+        "m": ids,
+        "identity_verified": "yes",
+        "language": "fi",
+        "batch": batch_of(done),
+    }
+    sent = kh.post(f"/c/{c.id}/users/import/invite", data=form, headers=HTML)
+    # POST-redirect-GET: the page after the sending is the progress, which a reload only reads.
+    assert sent.status_code == 303, sent.text
+    progress_url = sent.headers["location"]
+    assert progress_url.startswith(f"/c/{c.id}/users/import/invitations?since=")
+    r = kh.get(progress_url, headers=HTML)
     assert r.status_code == 200, r.text
     assert "1 invitation was sent." in r.text
     assert "0 of 1 invitation e-mails delivered" in r.text or "1 of 1" in r.text
+    assert f'href="/c/{c.id}/users"' in r.text  # back to Users and roles
     fresh(db)
     inv = db.scalars(select(Invitation).where(Invitation.company_id == c.id)).one()
     assert inv.language == "fi" and inv.person.family_name == "Virolainen"
     assert inv.identity_verified_at is not None
+    code_hash = inv.code_hash
+    # The reload, and the same form posted again: nothing is sent again, the code still works.
+    assert "1 invitation was sent." in kh.get(progress_url, headers=HTML).text
+    again = kh.post(f"/c/{c.id}/users/import/invite", data=form, headers=HTML)
+    assert again.status_code == 303
+    assert again.headers["location"] == progress_url
+    fresh(db)
+    inv = db.scalars(select(Invitation).where(Invitation.company_id == c.id)).one()
+    assert inv.code_hash == code_hash and inv.status == "sent"
+    assert (
+        len(db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitation")).all()) == 1
+    )
+
+
+def batch_of(page) -> str:  # type: ignore[no-untyped-def]
+    found = re.search(r'name="batch" value="([^"]+)"', page.text)
+    assert found, "the invite form carries its batch"
+    return html.unescape(found.group(1))
+
+
+def test_invite_form_defaults_to_the_companys_language_and_says_so(kh, world, db):  # PRV-4
+    c = world.client_a
+    c.default_language = "sv"
+    db.commit()
+    done = confirm(kh, c.id, upload(kh, c.id, csv_text([row(family_name="Kielinen")])))
+    assert re.search(r'<option value="sv" lang="sv" selected>', done.text), done.text
+    assert "skickas på det språk som väljs här" in done.text  # the page reads in sv too
+
+
+def test_the_invite_address_opened_leads_to_the_upload_page(kh, world):  # PRV-4
+    r = kh.get(f"/c/{world.client_a.id}/users/import/invite", headers=HTML)
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/c/{world.client_a.id}/users/import"
+
+
+def test_the_invite_page_has_one_heading_for_one_idea(kh, world):  # PRV-4 UX-20
+    c = world.client_a
+    done = confirm(kh, c.id, upload(kh, c.id, csv_text([row(family_name="Otsikko")])))
+    ids = re.findall(r'name="m" value="(\d+)"', done.text)
+    r = kh.post(
+        f"/c/{c.id}/users/import/invite",
+        data={"csrf_token": csrf_from(done), "m": ids, "batch": batch_of(done)},
+        headers=HTML,
+    )
+    assert r.status_code == 422
+    headings = re.findall(r"<h[1-6][^>]*>([^<]+)</h[1-6]>", r.text)
+    assert len(headings) == len(set(headings)), headings
 
 
 def test_invite_all_skips_who_cannot_be_invited_and_says_why(kh, world, db, today):  # PRV-4
@@ -359,7 +414,8 @@ def test_invite_all_skips_who_cannot_be_invited_and_says_why(kh, world, db, toda
         data={"csrf_token": csrf_from(done), "m": ids, "identity_verified": "yes"},
         headers=HTML,
     )
-    assert r.status_code == 200, r.text
+    assert r.status_code == 303, r.text
+    r = kh.get(r.headers["location"], headers=HTML)
     assert "1 invitation was sent." in r.text
     assert "Not invited" in r.text and "Myöhemmin" in r.text
     progress = kh.get(
@@ -417,6 +473,7 @@ def test_progress_tells_an_undeliverable_invitation_and_stops_polling(
         data={"csrf_token": csrf_from(done), "m": ids, "identity_verified": "yes"},
         headers=HTML,
     )
+    r = kh.get(r.headers["location"], headers=HTML)
     assert 'hx-trigger="every 2s"' in r.text  # waiting for the outbox
     fresh(db)
     lost = db.scalars(select(Person).where(Person.family_name == "Hukassa")).one()
@@ -440,7 +497,8 @@ def test_invite_all_never_reaches_another_companys_member(kh, world, db):  # PRV
         data={"csrf_token": csrf_from(page), "m": [str(theirs.id)], "identity_verified": "yes"},
         headers=HTML,
     )
-    assert r.status_code == 200
+    assert r.status_code == 303
+    r = kh.get(r.headers["location"], headers=HTML)
     assert "0 invitations were sent." in r.text and "No such user in this company." in r.text
     assert world.employee_other.family_name not in r.text
     fresh(db)

@@ -196,6 +196,34 @@ def test_a_broken_cursor_in_the_html_page_gives_a_readable_422(kh, world):  # AD
     assert "The page link is broken" in r.text
 
 
+def test_the_list_names_roles_then_profiles_by_name(kh, world, db):  # ADM-1
+    from portti.companies.models import MembershipProfile, MembershipRole
+
+    profile = db.scalars(select(Profile).where(Profile.company_id.is_(None))).first()
+    p = f.person(db, "Pia", "Profiilinen")
+    m = f.member(db, p, world.client_a, ["payroll"])
+    m.roles.append(MembershipRole(role_code="bookkeeper"))
+    m.profiles.append(MembershipProfile(profile_id=profile.id))
+    only_profile = f.member(db, f.person(db, "Olli", "Profiilinen"), world.client_a, [])
+    only_profile.profiles.append(MembershipProfile(profile_id=profile.id))
+    db.commit()
+    r = kh.get(f"/c/{world.client_a.id}/users", params={"q": "Profiilinen"}, headers=HTML)
+    cells = re.findall(r'<td data-label="Roles">([^<]*)</td>', r.text)
+    assert sorted(cells) == sorted([f"Bookkeeper, Payroll, {profile.name}", profile.name])
+    assert "1 profile" not in r.text
+
+
+def test_the_list_leads_to_the_delivery_of_recent_invitations(kh, world):  # PRV-4 INV-1
+    c = world.client_a
+    r = kh.get(f"/c/{c.id}/users", headers=HTML)
+    link = f'href="/c/{c.id}/users/import/invitations"'
+    assert link in r.text
+    page = kh.get(f"/c/{c.id}/users/import/invitations", headers=HTML)
+    assert page.status_code == 200
+    assert "The invitations you have sent in this company in the last 24 hours." in page.text
+    assert f'href="/c/{c.id}/users"' in page.text
+
+
 # -- adding users ---------------------------------------------------------------------------
 
 

@@ -627,3 +627,30 @@ def test_a_validation_problems_detail_joins_its_field_messages_in_the_readers_la
         )
     own = ValidationFailed({"pin": _l("The PIN must be digits only.")}, _l("Check the PIN."))
     assert detail_of(own) == "Check the PIN."
+
+
+@pytest.mark.parametrize("language", ["fi", "sv"])
+def test_a_wrong_method_or_a_missing_page_reads_in_the_readers_language(
+    client, language
+) -> None:  # I18N-1
+    t = translations(language).gettext
+    for method, path, title in (
+        ("PUT", "/login", "Method not allowed"),
+        ("GET", "/no-such-page", "Not found"),
+    ):
+        r = client.request(
+            method, path, headers={"accept-language": language, "accept": "text/html"}
+        )
+        assert r.status_code in (404, 405)
+        main = r.text.split("<main", 1)[1]
+        assert f"<h1>{t(title)}</h1>" in main
+        assert "Method Not Allowed" not in main and "Not Found" not in main
+        assert f'<html lang="{language}">' in r.text and "<footer>" in r.text
+
+
+def test_basic_settings_has_one_language_choice_its_own(client, scene) -> None:  # I18N-1 UX-6
+    page = get(client, "/settings", "sv").text
+    assert page.count('name="language"') == 1
+    assert 'id="own-language"' in page and 'id="language-switcher"' not in page
+    # Every other page keeps the footer's switcher.
+    assert 'id="language-switcher"' in get(client, "/home", "sv").text

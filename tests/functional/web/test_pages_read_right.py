@@ -337,3 +337,39 @@ def test_pin_tries_left_are_counted_with_plural_forms(language, one, many) -> No
 
     assert one in localize(PinWrong(tries_left=1, retry_after=None).message, language)
     assert many in localize(PinWrong(tries_left=2, retry_after=30).message, language)
+
+
+def test_security_events_tell_browser_ip_and_who_was_told_in_the_readers_words(
+    client, db, world
+) -> None:  # UX-8 UX-16
+    from portti.audit.services import AuditLog
+    from portti.infra.clock import SystemClock
+
+    log = AuditLog(db, SystemClock())
+    who = world.employee_a
+    log.record(
+        "login_rejected_in_app",
+        actor_person_id=who.id,
+        subject_person_id=who.id,
+        purpose="login",
+        browser="Chrome on Linux",
+        ip="127.0.0.1",
+    )
+    log.record(
+        "device_bound",
+        actor_person_id=who.id,
+        subject_person_id=who.id,
+        name="Linux",
+        platform="Linux",
+        biometrics=False,
+        notified=1,
+    )
+    db.commit()
+    force_login(client, world.kh_a)
+    page = get(client, f"/c/{world.client_a.id}/users/{world.employee_a_membership.id}", "sv")
+    section = page[page.index('data-testid="security-events"') :]
+    section = section[: section.index("</section>")]
+    assert "<li>Webbläsare: Chrome på Linux</li>" in section
+    assert "<li>IP-adress: 127.0.0.1</li>" in section
+    assert "<li>Personer som fick veta: 1</li>" in section
+    assert " on " not in section and "ip:" not in section

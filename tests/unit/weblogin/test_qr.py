@@ -124,3 +124,20 @@ def test_the_browser_is_described_roughly(ua, expected):  # WEB-2
 )
 def test_an_origin_is_read_strictly(text, origin):  # SEC-13
     assert origin_of(text) == origin
+
+
+@pytest.mark.parametrize(
+    ("stored", "swedish"),
+    [
+        ("Chrome on Linux", "Chrome på Linux"),
+        ("A browser on Windows", "En webbläsare på Windows"),
+        ("Unknown browser", "Okänd webbläsare"),
+        ("Firefox", "Firefox"),
+        ("Something odd on Mars", "Something odd on Mars"),
+    ],
+)
+def test_the_audit_logs_browser_words_read_in_the_readers_language(stored, swedish):  # UX-16
+    from portti.i18n import localize
+    from portti.weblogin.qr.requester import described_browser
+
+    assert str(localize(described_browser(stored), "sv")) == swedish

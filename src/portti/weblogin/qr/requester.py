@@ -74,6 +74,22 @@ def describe_browser(user_agent: str | None) -> str:
     return browser or (f"A browser on {system}" if system else "Unknown browser")
 
 
+def described_browser(description: str) -> LazyText:
+    """``describe_browser``'s English words (as the audit log keeps them) as the message
+    ``browser_summary`` gives, to be read in the reader's language."""
+    names = {name for _, name in _BROWSERS}
+    systems = {name for _, name in _SYSTEMS}
+    if description == "Unknown browser":
+        return _l("Unknown browser")
+    head, sep, system = description.rpartition(" on ")
+    if sep and system in systems:
+        if head == "A browser":
+            return _l("A browser on %(system)s", system=system)
+        if head in names:
+            return _l("%(browser)s on %(system)s", browser=head, system=system)
+    return LazyText("%(browser)s", browser=description)  # a name: the same in every language
+
+
 def browser_summary(user_agent: str | None) -> LazyText:
     """``describe_browser`` as a message, read in the reader's language where it is shown (the
     sessions in basic settings, UX-6)."""
