@@ -221,7 +221,7 @@ def point_camera_at_qr(computer: Page, camera: Path) -> None:
 
 def test_the_whole_story_in_the_portti_app(
     browser: Browser, page: Page, phone: Phone, live_server: Any
-):  # APP-1 APP-2 APP-3 APP-4 APP-5 APP-6 APP-7 APP-8 APP-10 WEB-1 WEB-2
+):  # APP-1 APP-2 APP-3 APP-4 APP-5 APP-6 APP-7 APP-8 APP-10 WEB-1 WEB-2 UX-23
     screens: dict[str, list[str]] = {}
     app = phone.page
 

@@ -341,7 +341,7 @@ def test_sec14_a_business_application_learns_only_the_companies_the_app_login_ca
 
 def test_a_device_replacing_one_after_a_forgotten_pin_still_says_who_invited(
     app, client, db, settings, clock, world
-):  # SEC-14 UX-9
+):  # SEC-14 UX-9 UX-23
     scene = Scene(app, db, settings, clock, world)
     person, _ = scene.kaisa_adds_and_invites()
     first, creds = scene.attacker_activates(person)

@@ -96,7 +96,7 @@ def test_a_relayed_code_older_than_30_seconds_is_refused(
     assert event.details["approval"] == panel.public_id
 
 
-def test_a_code_typed_within_30_seconds_works(browser, phone, clock):  # SEC-13 WEB-2
+def test_a_code_typed_within_30_seconds_works(browser, phone, clock):  # SEC-13 WEB-2 UX-23
     panel = open_qr_login(browser)
     code = typed_code(browser, panel)
     # The test clock runs on real time too: leave a margin for a slow machine.

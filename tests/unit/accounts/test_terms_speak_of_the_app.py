@@ -13,7 +13,7 @@ LANGUAGES = ("en", "fi", "sv")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_terms_name_the_apps_buttons_as_the_app_does(language: str) -> None:  # UX-3
+def test_the_terms_name_the_apps_buttons_as_the_app_does(language: str) -> None:  # UX-3 UX-23
     text = " ".join(current_terms_text(language)[1].split())  # as the paragraphs read
     texts = app_texts(language)
     for key in ("log_out_all", "not_me"):
@@ -21,7 +21,7 @@ def test_the_terms_name_the_apps_buttons_as_the_app_does(language: str) -> None:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_version_is_not_repeated_in_the_text(language: str) -> None:  # UX-3
+def test_the_version_is_not_repeated_in_the_text(language: str) -> None:  # UX-3 UX-23
     version, text = current_terms_text(language)
     assert version not in text
 
@@ -36,7 +36,7 @@ def test_the_version_is_not_repeated_in_the_text(language: str) -> None:  # UX-3
 )
 def test_the_terms_speak_of_nothing_the_app_does_not_have(
     language: str, not_in_the_app: list[str]
-) -> None:  # UX-3
+) -> None:  # UX-3 UX-23
     _, text = current_terms_text(language)
     for words in not_in_the_app:
         assert words not in text, (language, words)
