@@ -583,7 +583,10 @@ async function screenCreatePin(message) {
   const pin = pinField(t("pin_label"));
   const f = form([pin], t("next"), async () => {
     if (!/^\d{6}$/.test(pin.input.value)) throw new Error(t("pin_intro"));
-    if (pinTooSimple(pin.input.value)) throw new Error(t("pin_too_simple"));
+    if (pinTooSimple(pin.input.value)) {
+      pin.input.value = "";
+      throw new Error(t("pin_too_simple"));
+    }
     screenConfirmPin(pin.input.value);
   });
   show(t("pin_title"), h("p", { text: t("pin_intro") }), f.el);
