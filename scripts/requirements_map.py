@@ -240,6 +240,10 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
         "Every app screen in fi, sv and en at phone and desktop width: no stray text, foreign text, broken image, overflow, console error or axe violation; a browser walk through every web page in three languages at phone and desktop width fails on console errors, stray text, broken images, overflow, another language and serious accessibility problems",
         "`tests/e2e/test_app_screens_guard.py`, `tests/e2e/test_web_pages_walk.py`, `tests/support/leaks.py`",
     ),
+    "UX-23": (
+        "The app's words are true of what the person has: a camera failure in words, typing the code named as the login page names its button; a forbidden PIN refused at first entry, a way back from confirming; whom to ask once no new code can be sent; each choice says whom it is for; the login screen names only what the phone has; the terms name the app's buttons; the login page says the app has the code, read or typed; a replacing device keeps who invited",
+        "`mobile/static/app.js` (`screenScan`, `pinTooSimple`, `screenPhoneCode`, `choice`, `screenUnlock`), `mobile/static/texts.js`, `invitations/services.py` (`_wrong_code_next_step`), `accounts/terms/`, `web/templates/weblogin/`, `devices/binding.py` (`_carry_companies`)",
+    ),
     "OIDC-1": (
         "CORS for single-page apps: discovery and JWKS to anyone; token, UserInfo and revocation to the client's web origins",
         "`oidc_provider/cors.py`, `oidc_provider/views.py`, `oidc_provider/revocation.py`, `oidc_provider/clients.py` (`web_origins`)",

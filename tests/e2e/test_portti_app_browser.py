@@ -221,7 +221,7 @@ def point_camera_at_qr(computer: Page, camera: Path) -> None:
 
 def test_the_whole_story_in_the_portti_app(
     browser: Browser, page: Page, phone: Phone, live_server: Any
-):  # APP-1 APP-2 APP-3 APP-4 APP-5 APP-6 APP-7 APP-8 APP-10 WEB-1 WEB-2
+):  # APP-1 APP-2 APP-3 APP-4 APP-5 APP-6 APP-7 APP-8 APP-10 WEB-1 WEB-2 UX-23
     screens: dict[str, list[str]] = {}
     app = phone.page
 
@@ -243,7 +243,16 @@ def test_the_whole_story_in_the_portti_app(
 
     app.get_by_role("button", name="Don't have a Finnish bank ID").click()
     axe_check(app, "no bank ID", screens)
+    # Each choice says whom it is for; Back starts at the same place as on the next screen.
+    expect(
+        app.get_by_role("button", name="Two-factor authentication already done")
+    ).to_have_accessible_description(re.compile(r"^If you already have a Portti account"))
+    expect(app.get_by_role("button", name="I have a sign-up code")).to_have_accessible_description(
+        re.compile("first time")
+    )
+    back_x = (app.get_by_role("button", name="Back").bounding_box() or {})["x"]
     app.get_by_role("button", name="I have a sign-up code").click()
+    assert (app.get_by_role("button", name="Back").bounding_box() or {})["x"] == back_x
     app.get_by_label("Sign-up code").fill("1234 5678 9012 3456")
     app.get_by_role("button", name="Next").click()
     expect(app.get_by_role("alert")).to_contain_text("The sign-up code is not valid")
@@ -256,7 +265,17 @@ def test_the_whole_story_in_the_portti_app(
     app.get_by_role("button", name="Resend code?").click()
     expect(app.get_by_role("status")).to_contain_text("You can ask for 1 more new code.")
     axe_check(app, "SMS code", screens)
-    sms = mailbox(app, "sms", who.phone, count=2)[0]  # the newest code replaced the first
+    mailbox(app, "sms", who.phone, count=2)
+    app.get_by_role("button", name="Resend code?").click()
+    expect(app.get_by_role("status")).to_contain_text("You cannot ask for more new codes.")
+    # No new code can be asked for: a wrong code says whom to ask; the stale notice is gone.
+    app.get_by_label("Confirmation code").fill("000000")
+    app.get_by_role("button", name="Next").click()
+    expect(app.get_by_role("alert")).to_contain_text(f"ask {KH}, who invited you")
+    expect(app.get_by_role("alert")).not_to_contain_text("ask for a new code")
+    expect(app.get_by_text("A new code is on its way")).to_have_count(0)
+    expect(app.get_by_role("button", name="Resend code?")).to_be_hidden()
+    sms = mailbox(app, "sms", who.phone, count=3)[0]  # the newest code replaced the others
     app.get_by_label("Confirmation code").fill(sms_code_in(sms["text"]))
     app.get_by_role("button", name="Next").click()
 
@@ -292,14 +311,26 @@ def test_the_whole_story_in_the_portti_app(
 
     expect(app.get_by_role("heading", name="Terms and conditions")).to_be_visible()
     axe_check(app, "terms", screens)
+    expect(app.get_by_text(re.compile(r"\bVersion \d{4}-\d\d-\d\d"))).to_have_count(1)
     app.get_by_role("button", name="Accept the terms and conditions").click()
 
     expect(app.get_by_role("heading", name="Create a personal PIN code")).to_be_visible()
     axe_check(app, "create PIN", screens)
+    # A PIN the hint forbids is refused at once, with the reason, not after typing it twice.
+    app.get_by_label("PIN code", exact=True).fill("123456")
+    app.get_by_role("button", name="Next").click()
+    expect(app.get_by_role("alert")).to_contain_text("a run such as 123456")
+    expect(app.get_by_role("heading", name="Create a personal PIN code")).to_be_visible()
+    app.get_by_label("PIN code", exact=True).fill("121212")
+    app.get_by_role("button", name="Next").click()
+    expect(app.get_by_role("alert")).to_contain_text("a short repeated pattern")
     app.get_by_label("PIN code", exact=True).fill(PIN)
     app.get_by_role("button", name="Next").click()
     expect(app.get_by_role("heading", name="Confirm the PIN code")).to_be_visible()
     axe_check(app, "confirm PIN", screens)
+    app.get_by_role("button", name="Back").click()  # the confirming screen has a way back
+    app.get_by_label("PIN code", exact=True).fill(PIN)
+    app.get_by_role("button", name="Next").click()
     app.get_by_label("PIN code again").fill("111111")
     app.get_by_role("button", name="Next").click()
     expect(app.get_by_role("alert")).to_contain_text("The PIN codes are not the same")
@@ -324,6 +355,9 @@ def test_the_whole_story_in_the_portti_app(
     # Unlock with the PIN; a wrong one shows the API's words.
     expect(app.get_by_role("heading", name="Log in to the Portti app")).to_be_visible()
     axe_check(app, "unlock", screens)
+    # No fingerprint or face check on this phone: the screen offers only what it has.
+    expect(app.get_by_text("Log in with your PIN.", exact=True)).to_be_visible()
+    expect(app.get_by_text(re.compile("fingerprint|Face ID"))).to_have_count(0)
     app.get_by_label("PIN code", exact=True).fill("739146")
     app.get_by_role("button", name="Log in with PIN").click()
     expect(app.get_by_role("alert")).to_contain_text("The PIN is wrong")
@@ -344,6 +378,23 @@ def test_the_whole_story_in_the_portti_app(
         expect(app.get_by_role("status")).to_have_text("Looking for the QR code…")
         assert app.locator("video").get_attribute("data-decoder") in ("jsQR", "BarcodeDetector")
         axe_check(app, "scan", screens)
+        app.get_by_role("button", name="Cancel").click()
+        # A phone without a camera: said in words, no black box, and typing the code named as
+        # the computer's login page names its button.
+        app.evaluate(
+            """() => { window.realCamera = navigator.mediaDevices.getUserMedia;
+                navigator.mediaDevices.getUserMedia = () =>
+                  Promise.reject(new DOMException('Requested device not found', 'NotFoundError')); }"""
+        )
+        app.get_by_role("button", name="Read QR code for web login").click()
+        status = app.get_by_role("status")
+        expect(status).to_contain_text("No camera was found on this phone.")
+        expect(status).not_to_contain_text("NotFoundError")
+        expect(status).to_contain_text("press “Type a code instead”")
+        expect(computer.get_by_role("button", name="Type a code instead")).to_be_visible()
+        expect(app.get_by_label("Camera view")).to_be_hidden()
+        expect(app.get_by_role("button", name="Type a code instead")).to_be_focused()
+        app.evaluate("() => { navigator.mediaDevices.getUserMedia = window.realCamera; }")
         app.get_by_role("button", name="Cancel").click()
         point_camera_at_qr(computer, phone.camera)
         started = time.perf_counter()

@@ -180,8 +180,10 @@ class DeviceBinding(PinTries):
             return None
         companies: dict[int, int | None] = {}
         if device.account_id is not None:
-            for company_id in self.db.scalars(
-                select(DeviceCompany.company_id)
+            # The invitation comes along with the company: a device that replaces one (a
+            # forgotten PIN) still says who invited the person, as the first one did.
+            for company_id, invitation_id in self.db.execute(
+                select(DeviceCompany.company_id, DeviceCompany.invitation_id)
                 .join(Device, Device.id == DeviceCompany.device_id)
                 .where(
                     Device.account_id == device.account_id,
@@ -190,7 +192,8 @@ class DeviceBinding(PinTries):
                 )
                 .distinct()
             ):
-                companies[company_id] = None
+                if companies.get(company_id) is None:
+                    companies[company_id] = invitation_id
         if activation.invitation_id is not None:
             invitation = self.db.get(Invitation, activation.invitation_id)
             if invitation is not None:

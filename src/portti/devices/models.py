@@ -105,8 +105,8 @@ class DeviceCompany(Model):
     company_id: Mapped[int] = mapped_column(
         ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    # The invitation that brought the company to the device (None: carried from an earlier
-    # device of the same account).
+    # The invitation that brought the company to the device or to the earlier device of the
+    # same account it was carried from (None: that earlier one had no invitation on record).
     invitation_id: Mapped[int | None] = mapped_column(
         ForeignKey("invitations.id", ondelete="SET NULL")
     )

@@ -41,7 +41,7 @@ class CarriedCompany:
 
     company_id: int
     company_name: str
-    inviter_name: str | None  # None: carried from an earlier device of the same account
+    inviter_name: str | None  # None: no invitation on record (nor on the earlier device)
     added_at: datetime
 
 

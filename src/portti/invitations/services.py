@@ -29,7 +29,7 @@ from portti.companies.services import Actor, machine_grant, require_person_right
 from portti.devices.activation import ActivationService
 from portti.devices.models import Activation
 from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
-from portti.i18n import _l, lazy_ngettext, supported
+from portti.i18n import LazyText, _l, lazy_ngettext, supported
 from portti.infra import metrics
 from portti.infra.clock import Clock
 from portti.infra.codes import clean_digits, random_digits
@@ -729,7 +729,24 @@ class InvitationService:
                 "The confirmation code is wrong. %(num)d tries left.",
                 left,
             ),
-            next_step=_l("Check the 6 digits in the text message, or ask for a new code."),
+            next_step=self._wrong_code_next_step(inv),
+        )
+
+    @staticmethod
+    def _wrong_code_next_step(inv: Invitation) -> LazyText:
+        """What the person can do after a wrong code: ask for a new one while they still may,
+        then ask the one who invited them (who can make a confirmation code, UX-4)."""
+        if inv.sms_resends < MAX_SMS_RESENDS:
+            return _l("Check the 6 digits in the text message, or ask for a new code.")
+        if inv.inviter_name:
+            return _l(
+                "Check the 6 digits in the text message. No more new codes can be sent: ask "
+                "%(inviter)s, who invited you, for a confirmation code.",
+                inviter=inv.inviter_name,
+            )
+        return _l(
+            "Check the 6 digits in the text message. No more new codes can be sent: ask your "
+            "company's user administrator for a confirmation code."
         )
 
     def mark_activated(self, inv: Invitation) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from portti.companies.catalogue import USER_ADMIN
 from portti.devices.models import Device, DeviceCompany
+from portti.devices.reach import carried_companies
 from portti.people.identity_numbers import make_hetu
 from portti.people.models import Person
 from support import factories as f
@@ -336,3 +337,23 @@ def test_sec14_a_business_application_learns_only_the_companies_the_app_login_ca
     assert [c["name"] for c in rp.id_claims(refreshed["id_token"], nonce=None)["companies"]] == [
         "Mäkinen Design Oy"
     ]
+
+
+def test_a_device_replacing_one_after_a_forgotten_pin_still_says_who_invited(
+    app, client, db, settings, clock, world
+):  # SEC-14 UX-9 UX-23
+    scene = Scene(app, db, settings, clock, world)
+    person, _ = scene.kaisa_adds_and_invites()
+    first, creds = scene.attacker_activates(person)
+    again = AppActivation(another_browser(app))
+    r = again.start_with_account(creds.login_body(clock))
+    assert r.status_code == 201, r.text
+    if r.json()["step"] == "terms":
+        assert again.accept_terms().status_code == 200
+    bound = again.bind(name="Phone again", replaces=first.sim.public_id)
+    assert bound.status_code == 201, bound.text
+
+    fresh(db)
+    device = db.scalars(select(Device).where(Device.public_id == bound.json()["device_id"])).one()
+    [company] = carried_companies(db, [device.id])[device.id]
+    assert (company.company_name, company.inviter_name) == ("Mäkinen Design Oy", "Kaisa Mäkinen")

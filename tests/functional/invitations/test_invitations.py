@@ -210,7 +210,7 @@ def test_sms_code_expires_after_10_minutes(client, db, settings, world, travel):
     assert r.status_code == 400 and r.json()["code"] == "sms_code_expired"
 
 
-def test_at_most_two_new_sms_codes(client, db, settings, world):  # INV-5
+def test_at_most_two_new_sms_codes(client, db, settings, world):  # INV-5 UX-23
     login_and_step_up(client, world.kh_a)
     invite_via_api(client, world)
     token = redeem(client, latest_signup_code(db, settings.secret, world.employee_a)).json()[
@@ -235,6 +235,17 @@ def test_at_most_two_new_sms_codes(client, db, settings, world):  # INV-5
     assert len(queued(db, settings.secret, channel="sms", to=world.employee_a.phone)) == 3
     # Each new code replaces the last.
     newest = latest_sms_code(db, settings.secret, world.employee_a)
+    # No new code can be asked for any more: a wrong code says whom to ask instead (UX-4).
+    wrong = f"{(int(newest) + 1) % 1000000:06d}"
+    r = client.post(
+        "/app-api/v1/activations/current/confirmation-code", json={"code": wrong}, headers=auth
+    )
+    assert r.status_code == 400 and r.json()["code"] == "sms_code_wrong", r.text
+    inviter = f"{world.kh_a.given_name} {world.kh_a.family_name}"
+    assert r.json()["next_step"] == (
+        "Check the 6 digits in the text message. No more new codes can be sent: ask "
+        f"{inviter}, who invited you, for a confirmation code."
+    )
     if first != newest:
         r = client.post(
             "/app-api/v1/activations/current/confirmation-code", json={"code": first}, headers=auth

@@ -108,7 +108,11 @@ def test_every_page_renders_in_the_language_with_nothing_left_in_another(
     )
     assert qr.status_code == 200, qr.text
     assert leaks(qr.text, language) == []
-    scanned = {"fi": "Sovellus on lukenut koodin", "sv": "Appen har läst koden", "en": "The app"}
+    scanned = {
+        "fi": "Koodi on välittynyt sovellukseen",
+        "sv": "Appen har fått koden",
+        "en": "The app",
+    }
     assert f'data-text-scanned="{scanned[language]}' in qr.text
     # Customer service's page of applications.
     support = another_browser(app)

@@ -173,7 +173,7 @@ def test_scan_tells_the_app_what_is_asking_and_the_browser_the_number(
     assert all(10 <= n <= 99 for n in asking["numbers"])
     # The QR code stops changing once read (htmx stops polling on 286).
     r = browser.get(f"/login/qr/{panel.public_id}/frame")
-    assert r.status_code == 286 and "The app has read the code" in r.text
+    assert r.status_code == 286 and "The app has the code." in r.text
 
 
 def test_approval_with_pin_logs_in_only_the_browser_that_showed_the_code(

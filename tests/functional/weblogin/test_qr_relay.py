@@ -96,7 +96,7 @@ def test_a_relayed_code_older_than_30_seconds_is_refused(
     assert event.details["approval"] == panel.public_id
 
 
-def test_a_code_typed_within_30_seconds_works(browser, phone, clock):  # SEC-13 WEB-2
+def test_a_code_typed_within_30_seconds_works(browser, phone, clock):  # SEC-13 WEB-2 UX-23
     panel = open_qr_login(browser)
     code = typed_code(browser, panel)
     # The test clock runs on real time too: leave a margin for a slow machine.
@@ -105,6 +105,9 @@ def test_a_code_typed_within_30_seconds_works(browser, phone, clock):  # SEC-13 
     assert r.status_code == 200, r.text
     assert r.json()["approval_id"] == panel.public_id
     assert status(browser, panel.public_id)["status"] == "scanned"
+    # The page says what is true of a typed code as of a read one (nothing was "read").
+    frame = browser.get(f"/login/qr/{panel.public_id}/frame")
+    assert "The app has the code." in frame.text and "has read" not in frame.text
 
 
 def test_show_a_new_code_replaces_the_old_one_at_once(browser, phone, clock):  # SEC-13 WEB-2
@@ -143,7 +146,7 @@ def test_only_the_browser_showing_the_qr_code_gets_a_code_to_type(
     # Once the app has read the QR code, the page offers no code any more.
     scanned(phone, db, settings, clock, panel)
     after = ask_for_typed_code(browser, panel)
-    assert after.status_code == 200 and "The app has read the code." in after.text
+    assert after.status_code == 200 and "The app has the code." in after.text
     assert TYPED_CODE.search(after.text) is None
 
 

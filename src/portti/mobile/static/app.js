@@ -280,14 +280,22 @@ function screenWelcome(message) {
   );
 }
 
+// Each choice says whom it is for: the button's description is read out with it.
+function choice(label, help, onclick, cls) {
+  const id = `c${++fieldSerial}`;
+  const b = button(label, onclick, cls);
+  b.setAttribute("aria-describedby", id);
+  return h("div", { class: "choice" }, b, h("p", { class: "muted", id, text: help }));
+}
+
 function screenNoBankId() {
   show(
     t("no_bank_id_title"),
     h(
       "div",
       { class: "actions" },
-      button(t("have_signup_code"), screenSignupCode, "primary"),
-      button(t("two_factor_done"), screenReactivate),
+      choice(t("have_signup_code"), t("have_signup_code_help"), screenSignupCode, "primary"),
+      choice(t("two_factor_done"), t("two_factor_done_help"), screenReactivate),
       button(t("back"), screenWelcome, "link"),
     ),
   );
@@ -334,7 +342,12 @@ function screenPhoneCode() {
       resendButton.disabled = error instanceof ApiError && error.code === "sms_resend_limit";
     }
   });
-  const resendsText = (n) => (n > 0 ? t("resends_left", { n }) : t("no_resends_left"));
+  const resendsText = (n) =>
+    n > 0
+      ? t("resends_left", { n })
+      : info.inviter
+        ? t("no_resends_left_inviter", { inviter: info.inviter })
+        : t("no_resends_left");
   resendArea.append(resendButton, resendStatus);
   const didnt = h("button", {
     type: "button",
@@ -349,10 +362,21 @@ function screenPhoneCode() {
     },
   });
   const f = form([code], t("next"), async () => {
-    const answer = await activationCall("POST", "/activations/current/confirmation-code", {
-      code: digitsOf(code.input),
-    });
-    goStep(answer.step);
+    // A notice of an earlier resend is stale once a code is tried: only what is true now stays.
+    if (!resendArea.hidden) resendStatus.textContent = resendsText(info.resendsLeft ?? 2);
+    try {
+      const answer = await activationCall("POST", "/activations/current/confirmation-code", {
+        code: digitsOf(code.input),
+      });
+      goStep(answer.step);
+    } catch (error) {
+      if (info.resendsLeft === 0) {
+        // No new code can be asked for: the error says whom to ask; no dead button stays.
+        resendArea.hidden = true;
+        didnt.hidden = true;
+      }
+      throw error;
+    }
   });
   show(
     t("phone_title"),
@@ -545,10 +569,24 @@ function platformName() {
   return `${found ? found[0] : "Web"} (web app)`;
 }
 
+// The server's rule (portti.devices.pins.is_pin_too_simple), checked here too so that a PIN
+// the server would refuse is refused before it is typed a second time: all one digit, a run
+// up or down (9→0 wraps), or a pattern of 2 or 3 digits repeated.
+function pinTooSimple(pin) {
+  const digits = [...pin].map(Number);
+  const steps = new Set(digits.slice(1).map((d, i) => (d - digits[i] + 10) % 10));
+  if (steps.size === 1 && [0, 1, 9].includes([...steps][0])) return true;
+  return [2, 3].some((period) => pin.length % period === 0 && pin === pin.slice(0, period).repeat(pin.length / period));
+}
+
 async function screenCreatePin(message) {
   const pin = pinField(t("pin_label"));
   const f = form([pin], t("next"), async () => {
     if (!/^\d{6}$/.test(pin.input.value)) throw new Error(t("pin_intro"));
+    if (pinTooSimple(pin.input.value)) {
+      pin.input.value = "";
+      throw new Error(t("pin_too_simple"));
+    }
     screenConfirmPin(pin.input.value);
   });
   show(t("pin_title"), h("p", { text: t("pin_intro") }), f.el);
@@ -622,7 +660,7 @@ async function screenConfirmPin(firstPin) {
     await forgetActivation();
     screenDone();
   }, [], [bioField]);
-  show(t("confirm_pin_title"), f.el);
+  show(t("confirm_pin_title"), f.el, button(t("back"), () => screenCreatePin(), "link"));
 }
 
 function screenDone() {
@@ -694,7 +732,7 @@ function screenUnlock(message) {
   if (bio) f.waitButtons.push(bio);
   show(
     t("unlock_title"),
-    h("p", { text: t("unlock_intro") }),
+    h("p", { text: bio ? t("unlock_intro") : t("unlock_intro_pin") }),
     f.el,
     bio,
     button(t("forgot_pin"), screenForgotPin, "link"),
@@ -766,7 +804,7 @@ async function screenHome(message) {
     h(
       "section",
       { class: "account-actions", "aria-label": t("log_out") },
-      h("div", { class: "row" }, button(t("lock"), lock), h("p", { class: "muted", text: t("lock_help") })),
+      h("div", { class: "row" }, button(t("lock"), lock), h("p", { class: "muted", text: t(state.device?.webauthnCredential ? "lock_help" : "lock_help_pin") })),
       h("div", { class: "row" }, button(t("log_out"), logOut), h("p", { class: "muted", text: t(bank ? "log_out_help_bank" : "log_out_help") })),
       h("div", { class: "row" }, button(t("log_out_all"), logOutEverywhere, "danger"), h("p", { class: "muted", text: t(bank ? "log_out_all_help_bank" : "log_out_all_help") })),
     ),
@@ -842,6 +880,7 @@ function stopScanner() {
 }
 
 function screenScan() {
+  const typeButton = button(t("type_code"), screenTypeCode);
   const video = h("video", { class: "camera", playsinline: true, muted: true, "aria-label": t("camera_label") });
   const status = h("p", { role: "status", text: t("camera_starting") });
   const box = alertBox();
@@ -851,7 +890,7 @@ function screenScan() {
     video,
     status,
     box,
-    h("div", { class: "actions" }, button(t("type_code"), screenTypeCode), button(t("cancel"), () => screenHome(), "link")),
+    h("div", { class: "actions" }, typeButton, button(t("cancel"), () => screenHome(), "link")),
   );
   let busy = false;
   const scanner = new QrScanner(video, async (text) => {
@@ -876,7 +915,18 @@ function screenScan() {
       status.textContent = t("camera_looking");
     })
     .catch((error) => {
-      status.textContent = t("camera_failed", { reason: error.name || String(error) });
+      // In words, never the browser's error name; the black box goes, typing the code stays.
+      const name = error && error.name;
+      const why =
+        name === "NotFoundError" || name === "OverconstrainedError"
+          ? "camera_not_found"
+          : name === "NotAllowedError" || name === "SecurityError"
+            ? "camera_refused"
+            : "camera_unusable";
+      video.hidden = true;
+      status.textContent = `${t(why)} ${t("camera_type_instead")}`;
+      typeButton.classList.replace("secondary", "primary");
+      typeButton.focus();
     });
 }
 

@@ -1,5 +1,5 @@
 // QR login in the browser (WEB-1, WEB-2): listen for the outcome with Server-Sent Events
-// (polling the status as a fallback), show the number to pick once the app has read the code,
+// (polling the status as a fallback), show the number to pick once the app has the code (read or typed),
 // and log in once the app has approved. The QR code itself is refreshed by htmx every second.
 // The code to type appears only after "Type a code instead" (htmx) and lasts 30 seconds: when
 // its countdown runs out the code is taken off the page (SEC-13).
@@ -70,7 +70,7 @@
       if (state.status === "scanned") {
         if (frame) frame.hidden = true;
         hideTypedCode();
-        say(text(panel, "textScanned", "The app has read the code. Pick the number {number} " +
+        say(text(panel, "textScanned", "The app has the code. Pick the number {number} " +
             "in the app and confirm with your PIN or biometrics.").replace("{number}", String(state.number)));
       } else if (state.status === "approved") {
         stopListening();
