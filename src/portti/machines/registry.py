@@ -20,13 +20,25 @@ from portti.oidc_provider.clients import ClientInput, ClientService
 from portti.oidc_provider.models import ClientKind, OidcClient
 
 MachineScope = Literal["companies:write", "members:read", "members:write", "scim"]
-CompanyList = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=1000)]
+# Row ids are INTEGER columns (PostgreSQL's int4): larger numbers are refused here (SEC-10).
+MAX_ID = 2**31 - 1
+CompanyList = Annotated[
+    list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=1000)
+]
+
+
+def _companies_required(schema: dict[str, Any]) -> None:
+    # `companies` has a default only so that leaving it out reaches its validator's readable
+    # sentence; the API requires it, and its schema says so (SEC-20).
+    required = schema.setdefault("required", [])
+    if "companies" not in required:
+        required.append("companies")
 
 
 class MachineClientInput(BaseModel):
     """A machine client's registration, as Support enters it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_companies_required)
 
     name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": r"\S"})
     auth_method: Literal["client_secret_basic", "private_key_jwt"] = "client_secret_basic"
@@ -54,9 +66,15 @@ class MachineClientInput(BaseModel):
         if (
             isinstance(value, list)
             and 1 <= len(value) <= 1000
-            and all(type(v) is int and v >= 1 for v in value)
+            and all(
+                isinstance(v, int | float)
+                and not isinstance(v, bool)
+                and v == int(v)
+                and 1 <= v <= MAX_ID
+                for v in value
+            )
         ):
-            return value
+            return [int(v) for v in value]  # JSON's 3.0 is the integer 3
         raise ValueError(
             'Give the companies it may act on: a list of company ids, or "all" for every '
             "company (and then it may create companies)."
