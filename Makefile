@@ -88,7 +88,11 @@ test-sqlite: $(STAMP) $(INTEROP_STAMP) $(NODE_STAMP) $(SPA_STAMP)
 test-postgresql: $(STAMP) $(INTEROP_STAMP) $(NODE_STAMP) $(SPA_STAMP)
 	PORTTI_TEST_DATABASE=postgresql $(PYTEST) $(PYTEST_ARGS)
 
-test: lint typecheck test-sqlite test-postgresql
+# The two passes run side by side: most of their time is waiting (servers starting, browsers,
+# SMTP, Node), and each has its own databases, ports and temporary files. Each pass's output is
+# printed whole when it ends; either failing (pytest's exit status 5 included) fails the target.
+test: lint typecheck $(INTEROP_STAMP) $(NODE_STAMP) $(SPA_STAMP)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/users_list.py
