@@ -412,7 +412,15 @@ class _ClientCall:
         provider = self.provider
         self.basic = basic = parse_basic(self.request.headers.get("authorization"))
         if form.client_secret is not None:
-            raise TokenError("invalid_client", "client_secret_post is not supported; use Basic.")
+            # RFC 6749 §2.3.1: the secret in the form body, taken from business software only
+            # (directory services' provisioning, such as Entra ID's, may send it so); login
+            # clients use Basic. Then authenticated, and limited, as a Basic secret is.
+            posted = provider.client(form.client_id) if basic is None else None
+            if posted is None or not posted.is_machine or form.client_id is None:
+                raise TokenError(
+                    "invalid_client", "client_secret_post is not supported; use Basic."
+                )
+            self.basic = basic = (form.client_id, form.client_secret)
         assertion = form.client_assertion
         if assertion is not None and form.client_assertion_type != JWT_BEARER:
             raise TokenError("invalid_client", "Unsupported client_assertion_type.")

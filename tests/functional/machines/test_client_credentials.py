@@ -65,6 +65,35 @@ def test_a_machine_client_gets_a_short_lived_typed_token_with_its_secret(
     assert issued.details["grant"] == "client_credentials"
 
 
+def test_a_machine_client_may_send_its_secret_in_the_form_body(
+    client, machine, settings, db, clock
+):
+    """RFC 6749 §2.3.1 client_secret_post, as directory provisioning may send it: for business
+    software only, checked and limited as a Basic secret is (PRV-1 SEC-21)."""
+    r = client.post(
+        TOKEN,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": machine.client_id,
+            "client_secret": machine.client_secret,
+        },
+    )
+    assert r.status_code == 200, r.text
+    wrong = client.post(
+        TOKEN,
+        data={"grant_type": "client_credentials", "client_id": machine.client_id,
+              "client_secret": "not-the-secret"},
+    )  # fmt: skip
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    login_client = register(db, clock, settings.secret)
+    refused = client.post(
+        TOKEN,
+        data={"grant_type": "authorization_code", "code": "x", "client_id": login_client.client_id,
+              "client_secret": login_client.client_secret},
+    )  # fmt: skip
+    assert refused.status_code == 401 and "use Basic" in refused.json()["error_description"]
+
+
 def test_a_token_carries_only_the_scopes_asked_for_and_allowed(client, machine):  # PRV-1
     ok = client.post(
         TOKEN,
