@@ -16,14 +16,14 @@ import json
 import zlib
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from portti.companies.bulk import BulkAddService, Checked, needs_the_app
 from portti.companies.csv_file import (
@@ -103,6 +103,15 @@ router = APIRouter(
     dependencies=[Depends(limit_upload), Depends(verify_csrf)],
     include_in_schema=False,
 )
+
+
+async def posted_form(request: Request) -> FormData:
+    """The posted form, read on the event loop: the handlers that take it are plain functions,
+    run in the thread pool with their database work, as every route's is."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(posted_form)]
 
 
 def _box(settings: SettingsDep) -> SecretBox:
@@ -189,8 +198,9 @@ def _preview_context(
 
 
 @router.post("", response_class=HTMLResponse)
-async def preview(
+def preview(
     request: Request,
+    form: PostedForm,
     company_id: Id,
     ws: CurrentSession,
     actor: CurrentActor,
@@ -198,12 +208,11 @@ async def preview(
     settings: SettingsDep,
 ) -> Response:
     company, grant = members.company_for_admin(ws.person_id, company_id)
-    form = await request.form()
     upload = form.get("file")
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise BadFile(_l("Choose the file to upload."))
-        data = await upload.read(MAX_FILE_BYTES + 1)
+        data = upload.file.read(MAX_FILE_BYTES + 1)
         users = read_users_file(data)
         checked = BulkAddService(members).preview(actor, company_id, users)
         sealed = seal_upload(
@@ -222,8 +231,9 @@ async def preview(
 
 
 @router.post("/confirm", response_class=HTMLResponse)
-async def confirm(
+def confirm(
     request: Request,
+    form: PostedForm,
     company_id: Id,
     ws: CurrentSession,
     actor: CurrentActor,
@@ -231,7 +241,6 @@ async def confirm(
     settings: SettingsDep,
 ) -> Response:
     company, grant = members.company_for_admin(ws.person_id, company_id)
-    form = await request.form()
     token = form.get("upload")
     if not isinstance(token, str):
         raise PreviewExpired()
@@ -278,9 +287,12 @@ def _invited_since(
 ) -> set[int]:
     """The members among ``ids`` this admin has invited in this company since ``since``."""
     persons = {
-        m.person_id: m.id
-        for m in (invitations.db.get(Membership, i) for i in ids)
-        if m is not None and m.company_id == company_id
+        person_id: membership_id
+        for person_id, membership_id in invitations.db.execute(
+            select(Membership.person_id, Membership.id).where(
+                Membership.id.in_(ids), Membership.company_id == company_id
+            )
+        )
     }
     if not persons:
         return set()
@@ -337,8 +349,9 @@ def invite_form_again(company_id: Id, ws: CurrentSession, members: Members) -> R
 
 
 @router.post("/invite", response_class=HTMLResponse)
-async def invite(
+def invite(
     request: Request,
+    form: PostedForm,
     company_id: Id,
     ws: CurrentSession,
     actor: CurrentActor,
@@ -348,7 +361,6 @@ async def invite(
     uow: Uow,
 ) -> Response:
     company, grant = members.company_for_admin(ws.person_id, company_id)
-    form = await request.form()
     ids = [int(v) for v in form.getlist("m") if isinstance(v, str) and v.isdigit()][:MAX_ROWS]
     language = str(form.get("language") or company.default_language)
     since = batch_start(form.get("batch"), members.clock.now())
