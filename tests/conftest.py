@@ -22,7 +22,11 @@ from portti.infra.clock import OffsetClock
 from portti.runtime import Runtime
 from portti.strongauth.discovery import DiscoveryCache
 from portti.strongauth.oidc import JwksCache
+from portti.wiring import connect_hooks
 from support.pg import scratch_database
+
+# Services built by hand in tests announce what ends through the same subscribers as the app.
+connect_hooks()
 
 BACKEND = os.environ.get("PORTTI_TEST_DATABASE", "sqlite")
 PG_ADMIN = os.environ.get("PORTTI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -42,6 +42,7 @@ from portti.web.health import health_routes, pool_status
 from portti.web.middleware import BrowserMiddleware, LocaleMiddleware, content_security_policy
 from portti.web.proxy import ProxyHeadersMiddleware
 from portti.web.response_headers import ResponseHeadersMiddleware
+from portti.wiring import connect_hooks
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -146,6 +147,7 @@ def build_runtime(
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    connect_hooks()
     providers = list(settings.oidc_providers)
     if settings.test_idp_enabled:
         # In demo mode the test provider fills in for the methods that have no real provider

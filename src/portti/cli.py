@@ -12,6 +12,7 @@ from rich.table import Table
 
 from portti.config import Settings, SettingsError, load_settings
 from portti.errors import field_message
+from portti.wiring import connect_hooks
 
 cli = typer.Typer(
     help="Portti: onboarding and login for people without a national e-ID.", no_args_is_help=True
@@ -758,6 +759,7 @@ def worker(
 def main() -> None:
     from portti.infra.secret_material import SecretMaterialError
 
+    connect_hooks()
     try:
         cli()
     except SecretMaterialError as exc:

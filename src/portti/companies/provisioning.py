@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portti import hooks
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.companies.bootstrap import (
@@ -39,7 +40,6 @@ from portti.errors import Conflict, Forbidden, ValidationFailed
 from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.machines.principal import COMPANIES_WRITE, MachinePrincipal
-from portti.oidc_provider.logins import end_client_logins
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import PersonIdentifier
 
@@ -348,16 +348,18 @@ class ProvisioningService:
                     m.valid_from = yesterday
                 m.updated_at = now
                 ended.append(m.person_id)
-            end_client_logins(
-                self.db,
-                now,
-                reason="membership_ended",
-                person_id=m.person_id,
-                company_id=company.id,
+            hooks.membership_ended.fire(
+                hooks.MembershipEnded(
+                    self.db,
+                    now,
+                    reason="membership_ended",
+                    person_id=m.person_id,
+                    company_id=company.id,
+                )
             )
-        from portti.invitations.services import cancel_company_invitations
-
-        cancelled = cancel_company_invitations(self.db, self.audit, now, company.id, machine)
+        cancelled = hooks.company_closed.fire(
+            hooks.CompanyClosed(self.db, self.audit, now, company.id, {"machine": machine})
+        )
         company.closed_at = now
         self.db.flush()
         self.audit.record(

@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from portti import hooks
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.companies.errors import CompanyClosed, MemberOutranksAdmin, PersonNeedsSupport
@@ -48,7 +49,6 @@ from portti.i18n import SUPPORTED, _l, gettext, use_locale
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
 from portti.machines.principal import CompanyNotAllowed, MachinePrincipal
-from portti.oidc_provider.logins import end_client_logins
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
 from portti.people.phones import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
@@ -758,12 +758,14 @@ class MembershipService:
         if not m.is_valid_on(local_today(company, m.updated_at)):
             # The membership has ended (or not begun): logins at business applications that
             # rest on it end now, not when their tokens would run out.
-            end_client_logins(
-                self.db,
-                m.updated_at,
-                reason="membership_ended",
-                person_id=m.person_id,
-                company_id=company.id,
+            hooks.membership_ended.fire(
+                hooks.MembershipEnded(
+                    self.db,
+                    m.updated_at,
+                    reason="membership_ended",
+                    person_id=m.person_id,
+                    company_id=company.id,
+                )
             )
         after = {
             "roles": sorted(set(data.roles)),
@@ -852,12 +854,11 @@ class MembershipService:
     ) -> int:
         """SEC-3: open invitations went to the old address and number, so they end; SEC-1: the
         old address (or, without one, the old number) hears of the change."""
-        from portti.invitations.services import cancel_after_contact_change
         from portti.notices import recipient_language
 
         now = self.clock.now()
-        ended = cancel_after_contact_change(
-            self.db, self.audit, now, person.id, **actor.audit_actor
+        ended = hooks.contact_changed.fire(
+            hooks.ContactChanged(self.db, self.audit, now, person.id, actor.audit_actor)
         )
         if self.outbox is None or self.jinja is None:
             raise RuntimeError("MembershipService needs an outbox to change contact details")
@@ -875,7 +876,7 @@ class MembershipService:
             "company": company,
             "changed": [labels[f] for f in fields],
             "changed_at": now,
-            "cancelled": bool(ended),
+            "cancelled": ended > 0,
         }
         # In the person's own language, else their company's default (never the admin's).
         with use_locale(recipient_language(self.db, person, company=company)):
@@ -902,7 +903,7 @@ class MembershipService:
                     company_id=company.id,
                     person_id=person.id,
                 )
-        return len(ended)
+        return ended
 
     def remove_membership(self, actor: Actor, company_id: int, membership_id: int) -> None:
         company, grant = self.require_change_rights(actor, company_id)
@@ -912,12 +913,14 @@ class MembershipService:
         roles = sorted(m.role_codes)
         self.db.delete(m)
         self.db.flush()
-        end_client_logins(
-            self.db,
-            self.clock.now(),
-            reason="membership_removed",
-            person_id=person_id,
-            company_id=company.id,
+        hooks.membership_ended.fire(
+            hooks.MembershipEnded(
+                self.db,
+                self.clock.now(),
+                reason="membership_removed",
+                person_id=person_id,
+                company_id=company.id,
+            )
         )
         self.audit.record(
             AuditAction.MEMBERSHIP_REMOVED,

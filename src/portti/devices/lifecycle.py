@@ -28,6 +28,7 @@ from jinja2 import Environment
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from portti import hooks
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.devices.errors import DeviceLocked, DeviceUnknown
@@ -38,7 +39,6 @@ from portti.infra.crypto import CodeHasher, derive_key
 from portti.infra.outbox import Outbox
 from portti.infra.ratelimit import RateLimiter
 from portti.notices import NoticeService
-from portti.oidc_provider.logins import end_client_logins
 
 # The PIN policy: 6 digits by default; a deployment may allow up to 12 (``pin_lengths``).
 PIN_MIN_LENGTH = 6
@@ -168,4 +168,6 @@ class DeviceLifecycle:
         device.end_reason = reason
         self._end_sessions(device.id, now)
         # Logins at business applications made by approving with this device end with it.
-        end_client_logins(self.db, now, reason="device_" + status.value, device_id=device.id)
+        hooks.device_ended.fire(
+            hooks.DeviceEnded(self.db, now, reason="device_" + status.value, device_id=device.id)
+        )

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from portti import hooks
 from portti.accounts.models import Account
 from portti.audit.models import AuditAction
 from portti.devices.app_sessions import AppSessions
@@ -14,7 +15,6 @@ from portti.devices.lifecycle import END_LOGOUT, END_LOGOUT_EVERYWHERE, END_NOT_
 from portti.devices.models import Device, DeviceStatus
 from portti.errors import NotFound
 from portti.i18n import _l
-from portti.oidc_provider.logins import end_client_logins
 from portti.weblogin.models import LoginTransaction, LoginTransactionStatus
 from portti.weblogin.sessions import SessionService
 
@@ -107,7 +107,9 @@ class DeviceRevocation(AppSessions):
         self._require_invitation(device.person_id)
         web_sessions = self._end_what_it_let_in(device, AuditAction.DEVICE_REPORTED_NOT_ME, now)
         # Someone else acted as this person: every login at a business application ends.
-        end_client_logins(self.db, now, reason="not_me", person_id=device.person_id)
+        hooks.person_disowned.fire(
+            hooks.PersonDisowned(self.db, now, reason="not_me", person_id=device.person_id)
+        )
         self.audit.record(
             AuditAction.DEVICE_REPORTED_NOT_ME,
             subject_person_id=device.person_id,

@@ -19,12 +19,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
+from portti import hooks
 from portti.audit.models import AuditAction, AuditEvent
 from portti.companies.catalogue import ROLES
 from portti.companies.models import Membership
 from portti.companies.services import sort_name_of
 from portti.i18n import _l
-from portti.oidc_provider.logins import end_client_logins
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
 from portti.people.phones import InvalidEmail, normalise_email
@@ -484,9 +484,11 @@ class ScimUsers:
             m.updated_at = now
             if not m.is_valid_on(ctx.today()):
                 # Ended (or not begun): the business applications' logins on it end now.
-                end_client_logins(
-                    self.db, now, reason="membership_ended", person_id=m.person_id,
-                    company_id=ctx.company.id,
+                hooks.membership_ended.fire(
+                    hooks.MembershipEnded(
+                        self.db, now, reason="membership_ended", person_id=m.person_id,
+                        company_id=ctx.company.id,
+                    )
                 )  # fmt: skip
             ctx.record(
                 AuditAction.MEMBERSHIP_CHANGED,
@@ -545,12 +547,14 @@ class ScimUsers:
         person_id, roles = m.person_id, sorted(m.role_codes)
         self.db.delete(m)
         self.db.flush()
-        end_client_logins(
-            self.db,
-            ctx.clock.now(),
-            reason="membership_removed",
-            person_id=person_id,
-            company_id=ctx.company.id,
+        hooks.membership_ended.fire(
+            hooks.MembershipEnded(
+                self.db,
+                ctx.clock.now(),
+                reason="membership_removed",
+                person_id=person_id,
+                company_id=ctx.company.id,
+            )
         )
         ctx.record(AuditAction.MEMBERSHIP_REMOVED, subject_person_id=person_id, roles=roles)
 

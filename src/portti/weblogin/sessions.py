@@ -10,12 +10,12 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from portti import hooks
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, RequestContext
 from portti.errors import NotFound
 from portti.i18n import _l
 from portti.infra.clock import Clock
-from portti.oidc_provider.logins import end_client_logins, move_client_logins
 from portti.weblogin.models import (
     LoginPurpose,
     LoginTransaction,
@@ -70,7 +70,11 @@ class SessionService:
                 .where(WebSession.id == replaces, WebSession.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
-            end_client_logins(self.db, now, reason="session_replaced", web_session_ids=[replaces])
+            hooks.sessions_ended.fire(
+                hooks.SessionsEnded(
+                    self.db, now, reason="session_replaced", web_session_ids=[replaces]
+                )
+            )
         token = secrets.token_urlsafe(32)
         ws = WebSession(
             id=hash_token(token),
@@ -119,7 +123,11 @@ class SessionService:
         if ws is None or ws.person_id != person_id or ws.revoked_at is not None:
             raise NotFound(_l("No such session."))
         ws.revoked_at = self.clock.now()
-        end_client_logins(self.db, ws.revoked_at, reason="session_revoked", web_session_ids=[ws.id])
+        hooks.sessions_ended.fire(
+            hooks.SessionsEnded(
+                self.db, ws.revoked_at, reason="session_revoked", web_session_ids=[ws.id]
+            )
+        )
         audit.record(
             AuditAction.SESSION_REVOKED,
             actor_person_id=actor_id,
@@ -131,7 +139,9 @@ class SessionService:
         """The person logs out of this browser: the session ends, and with it the business
         applications' logins it made (their back-channel logout)."""
         ws.revoked_at = self.clock.now()
-        end_client_logins(self.db, ws.revoked_at, reason="logout", web_session_ids=[ws.id])
+        hooks.sessions_ended.fire(
+            hooks.SessionsEnded(self.db, ws.revoked_at, reason="logout", web_session_ids=[ws.id])
+        )
         audit.record(
             AuditAction.LOGOUT, actor_person_id=ws.person_id, subject_person_id=ws.person_id
         )
@@ -153,12 +163,14 @@ class SessionService:
             q = q.where(WebSession.id != except_id)
         count = self.db.execute(q.values(revoked_at=now)).rowcount  # type: ignore[attr-defined]
         # The person's logins at business applications end with the sessions they were made in.
-        end_client_logins(
-            self.db,
-            now,
-            reason="sessions_revoked",
-            person_id=person_id,
-            except_web_session_id=except_id,
+        hooks.sessions_ended.fire(
+            hooks.SessionsEnded(
+                self.db,
+                now,
+                reason="sessions_revoked",
+                person_id=person_id,
+                except_web_session_id=except_id,
+            )
         )
         audit.record(
             AuditAction.SESSION_REVOKED,
@@ -236,5 +248,5 @@ class SessionService:
         )
         self.db.add(rotated)
         self.db.flush()
-        move_client_logins(self.db, ws.id, rotated.id)
+        hooks.session_rotated.fire(hooks.SessionRotated(self.db, ws.id, rotated.id))
         return token, rotated
