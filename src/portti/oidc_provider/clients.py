@@ -37,7 +37,7 @@ from portti.oidc_provider.models import (
     SubjectType,
     UsedClientAssertion,
 )
-from portti.oidc_provider.service import SCOPES
+from portti.oidc_provider.provider import SCOPES
 from portti.strongauth.step_up import is_stepped_up
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
