@@ -222,7 +222,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-14": (
         "The app's approval names the business application that asked (`client_name`); Portti's login page names the business application a login is for",
-        "`oidc_provider/parked.py`, `weblogin/app_api.py` (`approval_out`), `weblogin/schemas.py`, `mobile/static/app.js` (`approvalTitle`), `oidc_provider/parked.py`, `weblogin/views.py` (`login_page`), `web/templates/login.html`",
+        "`oidc_provider/parked.py`, `weblogin/app_api.py` (`approval_out`), `weblogin/qr/schemas.py`, `mobile/static/app.js` (`approvalTitle`), `oidc_provider/parked.py`, `weblogin/views.py` (`login_page`), `web/templates/login.html`",
     ),
     "UX-15": (
         "One word for one thing in the app: the SMS code is the confirmation code; the account login screen is not named after its button",

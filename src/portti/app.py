@@ -91,7 +91,7 @@ def build_runtime(
     from portti.strongauth.oidc import JwksCache
     from portti.web.drain import Drain
     from portti.weblogin.geo import CountryLookup
-    from portti.weblogin.watch import StreamWatch
+    from portti.weblogin.qr.watch import StreamWatch
 
     engine = engine_for(settings)
     session_factory = make_session_factory(engine)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from portti.strongauth.oidc import JwksCache
     from portti.web.drain import Drain
     from portti.weblogin.geo import CountryLookup
-    from portti.weblogin.watch import StreamWatch
+    from portti.weblogin.qr.watch import StreamWatch
 
 
 @dataclass(eq=False)

@@ -55,7 +55,7 @@ from portti.weblogin.qr import (
     read_browser_state,
     render_qr_svg,
 )
-from portti.weblogin.watch import StreamWatch
+from portti.weblogin.qr.watch import StreamWatch
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
