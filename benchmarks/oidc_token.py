@@ -43,7 +43,8 @@ from portti.db.session import make_engine, make_session_factory  # noqa: E402
 from portti.infra.clock import SystemClock  # noqa: E402
 from portti.keys.services import key_store_for  # noqa: E402
 from portti.oidc_provider.authorize import Authorization, Redirect  # noqa: E402
-from portti.oidc_provider.clients import ClientInput, ClientService  # noqa: E402
+from portti.oidc_provider.client_settings import ClientInput  # noqa: E402
+from portti.oidc_provider.clients import ClientService  # noqa: E402
 from portti.oidc_provider.keys import KeyStoreSigningKeys  # noqa: E402
 from portti.oidc_provider.models import OidcClient  # noqa: E402
 from portti.oidc_provider.provider import ProviderContext, s256  # noqa: E402

@@ -224,7 +224,8 @@ def clients_register(
     from portti.db.session import make_engine, make_session_factory
     from portti.infra.clock import SystemClock
     from portti.infra.secret_material import load as load_secret_material
-    from portti.oidc_provider.clients import ClientInput, ClientService
+    from portti.oidc_provider.client_settings import ClientInput
+    from portti.oidc_provider.clients import ClientService
 
     settings = _settings()
     fields: dict[str, object] = {
