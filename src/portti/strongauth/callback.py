@@ -5,17 +5,15 @@ hands off to the app). Every outcome is audited."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from portti.audit.models import AuditAction
+from portti.audit.services import AuditLog, RequestContext
+from portti.devices.activation import ActivationService
 from portti.i18n import _l
 from portti.strongauth.services import LoginFailed, StrongAuthService, record_failure
-
-if TYPE_CHECKING:
-    from portti.audit.services import AuditLog, RequestContext
-    from portti.devices.activation import ActivationService
-    from portti.weblogin.models import WebSession
-    from portti.weblogin.sessions import SessionService
+from portti.weblogin.models import WebSession
+from portti.weblogin.sessions import SessionService
 
 __all__ = ["NOT_A_USER", "LoginCallback", "LoginOutcome"]
 

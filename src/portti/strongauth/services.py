@@ -8,7 +8,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import structlog
@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from portti.audit.models import AuditAction
+from portti.audit.services import AuditLog
 from portti.config import OidcProviderSettings
 from portti.errors import DomainError, NotFound
 from portti.i18n import _l
@@ -32,9 +33,6 @@ from portti.strongauth.oidc.errors import ProviderError, callback_error, safe_pr
 from portti.strongauth.oidc.identity import VerifiedIdentity
 from portti.strongauth.oidc.jwks import JwksCache
 from portti.strongauth.oidc.request import start_authorization
-
-if TYPE_CHECKING:
-    from portti.audit.services import AuditLog
 
 log = structlog.get_logger(__name__)
 
