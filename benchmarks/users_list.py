@@ -416,7 +416,7 @@ def main() -> None:
     from portti.config import Mode, Settings
     from portti.db.migrate import upgrade
     from portti.infra.clock import SystemClock
-    from portti.strongauth.oidc import JwksCache
+    from portti.strongauth.oidc.jwks import JwksCache
     from support.web import login
 
     started = time.perf_counter()

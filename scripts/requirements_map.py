@@ -121,7 +121,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "APP-9": (
         "Finnish users activate with bank ID",
         "`devices/activation.py` (`ActivationService`: bank-ID hand-off), "
-        "`strongauth/services.py` (`finish_login`)",
+        "`strongauth/callback.py` (`LoginCallback`)",
     ),
     "APP-10": ("A reference app client walks every step", "`src/portti_app/` (`portti-app`)"),
     "WEB-1": (
@@ -138,7 +138,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "WEB-4": (
         "Bank ID / mobile certificate / EE, NO, SE ID cards through OIDC; built-in test provider",
-        "`strongauth/oidc.py`, `strongauth/test_idp.py`, `strongauth/services.py`, `strongauth/views.py`",
+        "`strongauth/oidc/`, `strongauth/stand_in_provider.py`, `strongauth/stand_in_views.py`, `strongauth/services.py`, `strongauth/callback.py`, `strongauth/views.py`",
     ),
     "WEB-5": (
         "Sessions listed and revocable by their owner; admins can end a person's sessions",
@@ -230,7 +230,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-17": (
         "The approval's browser and place in the phone's language; languages named in the reader's language; the test identity provider's page translated",
-        "`weblogin/app_api.py` (`browser_for_reader`, `place_for_reader`), `weblogin/qr/requester.py`, `i18n.py` (`language_name`), `strongauth/test_idp.py`, `web/templates/test_idp/authorize.html`",
+        "`weblogin/app_api.py` (`browser_for_reader`, `place_for_reader`), `weblogin/qr/requester.py`, `i18n.py` (`language_name`), `strongauth/stand_in_views.py`, `web/templates/test_idp/authorize.html`",
     ),
     "UX-19": (
         "“This wasn't me” says what happened; answers do not linger; the invited address pre-filled; a cancelled code's possible reasons; the dev mailbox shows Finnish time, the reader's way",
@@ -266,7 +266,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OIDC-5": (
         "The broker's level of assurance reaches applications as acr (FTN, eIDAS); amr from RFC 8176",
-        "`oidc_provider/claims.py` (`assurance_of`, `Assurance`), `weblogin/sessions.py` (`login_acr`, `login_amr`), `strongauth/services.py`",
+        "`oidc_provider/claims.py` (`assurance_of`, `Assurance`), `weblogin/sessions.py` (`login_acr`, `login_amr`), `strongauth/callback.py`",
     ),
     "OIDC-6": (
         "Client companies a TPK administers through an accounting office appear in the company claims with the office role and `via`",
@@ -274,7 +274,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OIDC-8": (
         "A login that cannot be started (PAR refused, broker unreachable, TLS failure) is audited and logged with its cause",
-        "`strongauth/services.py` (`_start_failed`), `strongauth/oidc.py` (`_push`), `strongauth/discovery.py`, `infra/tls.py` (`transport_failure`)",
+        "`strongauth/services.py` (`_start_failed`, `record_failure`), `strongauth/oidc/request.py` (`_push`), `strongauth/discovery.py`, `infra/tls.py` (`transport_failure`)",
     ),
     "OIDC-9": (
         "A key rotation reaches every instance at once over the event bus; the active key first in the JWKS",
@@ -366,7 +366,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-6": (
         "Step-up is fresh: max_age=0, prompt=login, auth_time and acr checked",
-        "`strongauth/oidc.py`, `strongauth/services.py`, `strongauth/test_idp.py`",
+        "`strongauth/oidc/assurance.py`, `strongauth/oidc/request.py`, `strongauth/services.py`, `strongauth/stand_in_provider.py`",
     ),
     "SEC-7": (
         "Ending sessions, removing and editing members follow the grant hierarchy and need step-up",

@@ -21,7 +21,7 @@ from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import OffsetClock
 from portti.runtime import Runtime
 from portti.strongauth.discovery import DiscoveryCache
-from portti.strongauth.oidc import JwksCache
+from portti.strongauth.oidc.jwks import JwksCache
 from portti.wiring import connect_hooks
 from support.pg import scratch_database
 

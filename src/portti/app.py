@@ -49,14 +49,16 @@ WEB_DIR = Path(__file__).parent / "web"
 
 def built_in_providers(settings: Settings) -> list[OidcProviderSettings]:
     """The test identity provider, under the names of the real ones it stands in for."""
-    from portti.strongauth.test_idp import test_provider_settings
+    from portti.strongauth.stand_in_provider import stand_in_provider_settings
 
     base = settings.base_url.rstrip("/")
     return [
-        test_provider_settings(base, "fi_bank", _l("Finnish bank ID or mobile certificate"), "FI"),
-        test_provider_settings(base, "ee_id", _l("Estonian ID card"), "EE"),
-        test_provider_settings(base, "no_id", _l("Norwegian ID card"), "NO"),
-        test_provider_settings(base, "se_id", _l("Swedish ID card"), "SE"),
+        stand_in_provider_settings(
+            base, "fi_bank", _l("Finnish bank ID or mobile certificate"), "FI"
+        ),
+        stand_in_provider_settings(base, "ee_id", _l("Estonian ID card"), "EE"),
+        stand_in_provider_settings(base, "no_id", _l("Norwegian ID card"), "NO"),
+        stand_in_provider_settings(base, "se_id", _l("Swedish ID card"), "SE"),
     ]
 
 
@@ -88,7 +90,7 @@ def build_runtime(
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
     from portti.strongauth.discovery import DiscoveryCache
-    from portti.strongauth.oidc import JwksCache
+    from portti.strongauth.oidc.jwks import JwksCache
     from portti.web.drain import Drain
     from portti.weblogin.geo import CountryLookup
     from portti.weblogin.qr.watch import StreamWatch
@@ -339,11 +341,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
         app.include_router(devmailbox_views.router)
     if settings.test_idp_enabled:
-        from portti.strongauth.test_idp import build_test_idp_router
+        from portti.strongauth.stand_in_views import build_stand_in_router
         from portti.strongauth.views import demo_identities
 
         app.include_router(
-            build_test_idp_router(
+            build_stand_in_router(
                 issuer=f"{settings.base_url.rstrip('/')}/test-idp",
                 signing_seed=settings.secret,
                 identities=lambda: demo_identities(rt.session_factory),

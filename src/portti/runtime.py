@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
     from portti.strongauth.discovery import DiscoveryCache
-    from portti.strongauth.oidc import JwksCache
+    from portti.strongauth.oidc.jwks import JwksCache
     from portti.web.drain import Drain
     from portti.weblogin.geo import CountryLookup
     from portti.weblogin.qr.watch import StreamWatch

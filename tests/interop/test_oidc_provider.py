@@ -24,7 +24,7 @@ from interop.conftest import LOA2, LOA3, Interop, account, provider_jwks
 from portti.audit.models import AuditEvent
 from portti.keys.services import KeyPolicy
 from portti.people.models import Person
-from portti.strongauth.oidc import FORCE_INTERVAL
+from portti.strongauth.oidc.jwks import FORCE_INTERVAL
 from support import factories as f
 from support.web import CSRF_RE
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from portti.app import make_templates
-from portti.strongauth.test_idp import TestIdentity, build_test_idp_router
+from portti.strongauth.stand_in_provider import StandInIdentity
+from portti.strongauth.stand_in_views import build_stand_in_router
 from portti.web.middleware import LocaleMiddleware
 
 
@@ -21,11 +22,11 @@ class FakeClock:
 
 
 def idp_app(
-    clock: FakeClock, *, issuer: str, seed: bytes, identities: Sequence[TestIdentity]
+    clock: FakeClock, *, issuer: str, seed: bytes, identities: Sequence[StandInIdentity]
 ) -> FastAPI:
     app = FastAPI()
     app.include_router(
-        build_test_idp_router(
+        build_stand_in_router(
             issuer=issuer,
             signing_seed=seed,
             identities=lambda: list(identities),

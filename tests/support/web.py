@@ -93,8 +93,8 @@ def recode_test_idp_callback(client: TestClient, callback: str, **claims: object
 
     from joserfc import jwt
 
-    from portti.strongauth.oidc import AllowListRegistry
-    from portti.strongauth.test_idp import ALGORITHM, derive_signing_key
+    from portti.strongauth.oidc.jose import AllowListRegistry
+    from portti.strongauth.stand_in_provider import ALGORITHM, derive_signing_key
 
     key = derive_signing_key(client.app.state.runtime.settings.secret)  # type: ignore[attr-defined]
     registry = AllowListRegistry([ALGORITHM])

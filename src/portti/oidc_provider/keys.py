@@ -19,7 +19,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from joserfc.jws import JWSRegistry
 
 from portti.keys.services import SIGNING_ALGORITHMS, KeyStore
-from portti.strongauth.oidc import AllowListRegistry
+from portti.strongauth.oidc.jose import AllowListRegistry
 
 SigningKey = ECKey | RSAKey
 # What ID tokens may be signed with: RS256 (OIDC Core's default, what clients expect unless

@@ -1,1 +1,1 @@
-"""Strong authentication: OIDC identity providers (bank ID, ID cards), step-up, the built-in test provider."""
+"""Strong authentication: OIDC identity providers (bank ID, ID cards), step-up, the built-in stand-in provider."""

@@ -8,7 +8,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import structlog
@@ -16,6 +16,8 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from portti.audit.models import AuditAction
+from portti.audit.services import AuditLog
 from portti.config import OidcProviderSettings
 from portti.errors import DomainError, NotFound
 from portti.i18n import _l
@@ -26,30 +28,15 @@ from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, no
 from portti.people.models import Person, PersonIdentifier
 from portti.strongauth.discovery import DiscoveryCache, DiscoveryError, Endpoints
 from portti.strongauth.models import OidcFlow
-from portti.strongauth.oidc import (
-    JwksCache,
-    OidcError,
-    VerifiedIdentity,
-    callback_error,
-    complete_authorization,
-    safe_provider_text,
-    start_authorization,
-)
-
-if TYPE_CHECKING:
-    from portti.audit.services import AuditLog, RequestContext
-    from portti.devices.activation import ActivationService
-    from portti.weblogin.models import WebSession
-    from portti.weblogin.sessions import SessionService
+from portti.strongauth.oidc.completion import complete_authorization
+from portti.strongauth.oidc.errors import ProviderError, callback_error, safe_provider_text
+from portti.strongauth.oidc.identity import VerifiedIdentity
+from portti.strongauth.oidc.jwks import JwksCache
+from portti.strongauth.oidc.request import start_authorization
 
 log = structlog.get_logger(__name__)
 
 FLOW_LIFETIME = timedelta(minutes=10)
-
-NOT_A_USER = _l(
-    "You are not a user of any company in Portti. Ask your company's user administrator to add "
-    "you as a user."
-)
 
 
 class LoginFailed(DomainError):
@@ -80,21 +67,6 @@ class FinishedFlow:
     flow: OidcFlow
     identity: VerifiedIdentity
     person: Person | None
-
-
-@dataclass(frozen=True)
-class LoginOutcome:
-    """Where the identity provider's callback sends the browser: to ``redirect_to`` (with a new
-    session cookie when ``session_token`` is set), or to the "login failed" page."""
-
-    redirect_to: str | None = None
-    session_token: str | None = None
-    failure: str | None = None
-    status: int = 303
-
-    @classmethod
-    def failed(cls, message: str, status: int) -> LoginOutcome:
-        return cls(failure=message, status=status)
 
 
 class StrongAuthService:
@@ -161,7 +133,7 @@ class StrongAuthService:
                     keys=self.keys,
                     http=self.http,
                 )
-            except OidcError as exc:
+            except ProviderError as exc:
                 # A pushed request that failed may mean the metadata moved: read it again
                 # next time.
                 self.discovery.invalidate(provider.issuer)
@@ -268,8 +240,8 @@ class StrongAuthService:
                 endpoints=endpoints,
                 keys=self.keys,
             )
-        except OidcError as exc:
-            if exc.code == OidcError.TOKEN_EXCHANGE_FAILED:
+        except ProviderError as exc:
+            if exc.code == ProviderError.TOKEN_EXCHANGE_FAILED:
                 self.discovery.invalidate(provider.issuer)
             raise self._failed(LoginFailed(exc.message, code=exc.code), flow) from exc
         return FinishedFlow(flow, identity, self.person_for(identity))
@@ -299,8 +271,6 @@ class StrongAuthService:
         """OIDC-8: a login that could not even be started (the broker unreachable, its TLS
         certificate not trusted, the pushed request refused) is audited and logged with the
         reason, like one that failed at the callback. The person sees the readable page."""
-        from portti.audit.models import AuditAction
-
         cause = (failed.details or {}).get("cause", "provider_error")
         log.warning(
             "login_start_failed",
@@ -311,19 +281,7 @@ class StrongAuthService:
         )
         if audit is None:
             return failed
-        extra: dict[str, Any] = {**(failed.details or {}), "method": f"oidc:{failed.provider}"}
-        extra["stage"] = "start"
-        if failed.purpose == "step_up":
-            audit.record(
-                AuditAction.STEP_UP_FAILED,
-                actor_person_id=actor_person_id,
-                reason=failed.code,
-                **extra,
-            )
-        else:
-            if failed.purpose == "app_activation":
-                extra["purpose"] = "app_activation"
-            audit.record(AuditAction.LOGIN_FAILED, reason=failed.code, **extra)
+        record_failure(audit, failed, actor_person_id=actor_person_id, stage="start")
         started = LoginStartFailed(failed.message, code=failed.code)
         started.purpose, started.provider, started.details = (
             failed.purpose,
@@ -356,129 +314,29 @@ class StrongAuthService:
             )
         ).one_or_none()
 
-    def finish_login(
-        self,
-        *,
-        state: str,
-        code: str | None,
-        error: str | None,
-        error_description: str | None,
-        iss: str | None,
-        browser_id: str,
-        current: WebSession | None,
-        sessions: SessionService,
-        audit: AuditLog,
-        ctx: RequestContext,
-        activations: ActivationService,
-    ) -> LoginOutcome:
-        """The provider's callback, for each purpose: a login (a new web session), a step-up (the
-        session rotated with its strong authentication, SEC-11) or an app activation (APP-9: the
-        browser hands off to the app). Every outcome is audited; a failure is an answer, not an
-        error, so its audit row is committed with the request."""
-        from portti.audit.models import AuditAction
 
-        try:
-            finished = self.finish(
-                state=state,
-                code=code,
-                error=error,
-                error_description=error_description,
-                iss=iss,
-                browser_id=browser_id,
-            )
-        except LoginFailed as exc:
-            extra: dict[str, Any] = dict(exc.details or {})
-            if exc.provider:
-                extra["method"] = f"oidc:{exc.provider}"
-            if exc.purpose == "step_up":
-                audit.record(
-                    AuditAction.STEP_UP_FAILED,
-                    actor_person_id=current.person_id if current else None,
-                    reason=exc.code,
-                    **extra,
-                )
-            else:
-                if exc.purpose == "app_activation":
-                    extra["purpose"] = "app_activation"
-                audit.record(AuditAction.LOGIN_FAILED, reason=exc.code, **extra)
-            return LoginOutcome.failed(exc.message, 400)
-        flow, person = finished.flow, finished.person
-        method = f"oidc:{flow.provider}"
-        assurance: dict[str, Any] = {"acr": finished.identity.acr}
-        if finished.identity.amr:
-            assurance["amr"] = list(finished.identity.amr)
-
-        if flow.purpose == "app_activation":
-            if person is None:
-                audit.record(
-                    AuditAction.LOGIN_FAILED,
-                    method=method,
-                    reason="unknown_person",
-                    purpose="app_activation",
-                )
-                return LoginOutcome.failed(NOT_A_USER, 403)
-            handoff = activations.start_bank_id_handoff(person.id, flow.return_to)
-            audit.record(
-                AuditAction.LOGIN_SUCCEEDED,
-                actor_person_id=person.id,
-                subject_person_id=person.id,
-                method=method,
-                purpose="app_activation",
-                **assurance,
-            )
-            return LoginOutcome(redirect_to=handoff.url)
-
-        if flow.purpose == "step_up":
-            if (
-                current is None
-                or current.id != flow.session_id
-                or person is None
-                or person.id != current.person_id
-            ):
-                audit.record(
-                    AuditAction.STEP_UP_FAILED,
-                    actor_person_id=current.person_id if current else None,
-                    method=method,
-                    reason="identity_mismatch",
-                )
-                return LoginOutcome.failed(
-                    "The identity you authenticated with is not the one logged in here. "
-                    "Authenticate as yourself.",
-                    403,
-                )
-            token, _ = sessions.record_step_up(current, method)
-            audit.record(
-                AuditAction.STEP_UP_SUCCEEDED,
-                actor_person_id=person.id,
-                subject_person_id=person.id,
-                method=method,
-                **assurance,
-            )
-            return LoginOutcome(redirect_to=flow.return_to or "/", session_token=token)
-
-        if person is None:
-            audit.record(
-                AuditAction.LOGIN_FAILED,
-                method=method,
-                reason="unknown_person",
-                country=finished.identity.country,
-            )
-            return LoginOutcome.failed(NOT_A_USER, 403)
-        token, _ = sessions.start(
-            person.id,
-            method=method,
-            strong=False,
-            ctx=ctx,
-            replaces=current.id if current else None,
-            acr=finished.identity.acr,
-            amr=list(finished.identity.amr[:10]),
-        )
+def record_failure(
+    audit: AuditLog,
+    failed: LoginFailed,
+    *,
+    actor_person_id: int | None,
+    stage: str | None = None,
+) -> None:
+    """A login, step-up or app activation through a provider that failed, in the audit log with
+    the provider's reasons (``details``) and, for one that could not start, its ``stage``."""
+    extra: dict[str, Any] = dict(failed.details or {})
+    if failed.provider:
+        extra["method"] = f"oidc:{failed.provider}"
+    if stage is not None:
+        extra["stage"] = stage
+    if failed.purpose == "step_up":
         audit.record(
-            AuditAction.LOGIN_SUCCEEDED,
-            actor_person_id=person.id,
-            subject_person_id=person.id,
-            method=method,
-            **assurance,
+            AuditAction.STEP_UP_FAILED,
+            actor_person_id=actor_person_id,
+            reason=failed.code,
+            **extra,
         )
-        target = flow.return_to if flow.return_to not in ("", "/") else "/companies"
-        return LoginOutcome(redirect_to=target, session_token=token)
+    else:
+        if failed.purpose == "app_activation":
+            extra["purpose"] = "app_activation"
+        audit.record(AuditAction.LOGIN_FAILED, reason=failed.code, **extra)

@@ -20,8 +20,9 @@ from portti.devices.reach import device_carries
 from portti.people.identity_numbers import IdentifierKind
 from portti.people.models import Person, PersonIdentifier
 from portti.runtime import runtime
+from portti.strongauth.callback import LoginCallback
 from portti.strongauth.services import StrongAuthService
-from portti.strongauth.test_idp import TestIdentity, is_test_provider
+from portti.strongauth.stand_in_provider import StandInIdentity, is_stand_in_provider
 from portti.web.cookies import set_session_cookie
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
@@ -58,8 +59,8 @@ def get_strong_auth(request: Request, db: DbSession, clock: ClockDep) -> StrongA
 StrongAuth = Annotated[StrongAuthService, Depends(get_strong_auth)]
 
 
-def demo_identities(factory: sessionmaker[Session]) -> list[TestIdentity]:
-    """The test provider offers the demo people who can log in with a national identifier."""
+def demo_identities(factory: sessionmaker[Session]) -> list[StandInIdentity]:
+    """The stand-in provider offers the demo people who can log in with a national identifier."""
     with factory() as db:
         rows = db.execute(
             select(Person, PersonIdentifier)
@@ -72,7 +73,7 @@ def demo_identities(factory: sessionmaker[Session]) -> list[TestIdentity]:
             .limit(40)
         ).all()
     return [
-        TestIdentity(
+        StandInIdentity(
             label=f"{p.given_name} {p.family_name}",
             given_name=p.given_name,
             family_name=p.family_name,
@@ -153,7 +154,7 @@ def usable_providers(
 ) -> list[OidcProviderSettings]:
     """The identity providers that can identify ``person``: one whose identity numbers are of
     a country the person has an identity number of (a Finnish personal identity code for the
-    Finnish ones). A broker that tells the country in a claim, and is not the built-in test
+    Finnish ones). A broker that tells the country in a claim, and is not the built-in stand-in
     provider standing in for one country, is offered to everyone."""
     countries = {
         i.country
@@ -164,7 +165,7 @@ def usable_providers(
         p
         for p in providers
         if p.identifier_country in countries
-        or (p.identifier_country_claim and not is_test_provider(p))
+        or (p.identifier_country_claim and not is_stand_in_provider(p))
     ]
 
 
@@ -207,7 +208,13 @@ def login_callback(
     error_description: str | None = None,
     iss: str | None = None,
 ) -> Response:
-    outcome = strong.finish_login(
+    callback = LoginCallback(
+        strong,
+        sessions=sessions,
+        audit=audit,
+        activations=ActivationService(db, clock, settings.secret),
+    )
+    outcome = callback.handle(
         state=state,
         code=code,
         error=error,
@@ -215,10 +222,7 @@ def login_callback(
         iss=iss,
         browser_id=request.state.browser_id,
         current=current,
-        sessions=sessions,
-        audit=audit,
         ctx=ctx,
-        activations=ActivationService(db, clock, settings.secret),
     )
     if outcome.failure is not None:
         return render(request, "login_failed.html", {"message": outcome.failure}, outcome.status)

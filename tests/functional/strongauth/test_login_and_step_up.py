@@ -7,11 +7,16 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 
+from portti.app import create_app
+from portti.config import OidcProviderSettings
+from portti.strongauth.oidc.jwks import JwksCache
 from portti.weblogin.models import WebSession
 from support import factories as f
 from support import wizard
 from support.db import audit_events, counts, fresh, snapshot
+from support.qr import phone_of
 from support.web import (
     HTML,
     another_browser,
@@ -481,8 +486,6 @@ def test_an_authorization_response_from_another_issuer_is_refused(client, world,
 
 
 def test_a_provider_given_by_issuer_alone_is_discovered(client, app, world, db):  # WEB-4
-    from portti.config import OidcProviderSettings
-
     app.state.runtime.providers["fi_discovered"] = OidcProviderSettings(
         key="fi_discovered",
         label="Discovered",
@@ -534,11 +537,6 @@ def https_settings(settings):
 
 @pytest.fixture
 def https_client(https_settings, clock):
-    from fastapi.testclient import TestClient
-
-    from portti.app import create_app
-    from portti.strongauth.oidc import JwksCache
-
     app = create_app(https_settings, clock=clock)
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as c:
         app.state.runtime.http = c
@@ -580,8 +578,6 @@ def test_step_up_offers_only_what_the_person_can_use(client, app, world, db, set
     """No app in use: no "Authenticate with the Portti app", and the page says how to get one.
     The identity providers offered are those of the countries whose identity numbers the
     person has; with an app that lets them into the company, the app is offered."""
-    from support.qr import phone_of
-
     cid = world.client_a.id
     login(client, world.kh_a)
     page = client.get(f"/step-up?next=/c/{cid}/users", headers=HTML).text

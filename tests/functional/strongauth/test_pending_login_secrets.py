@@ -11,6 +11,7 @@ from sqlalchemy import inspect, select
 
 from portti.infra.crypto import SecretBox
 from portti.strongauth.models import OidcFlow
+from portti.strongauth.oidc.request import pkce_challenge
 from support.db import fresh
 from support.web import start_login
 
@@ -39,8 +40,6 @@ def test_a_database_copy_does_not_hold_the_pending_logins_nonce_or_verifier(
     )
     assert opened["nonce"] == sent["nonce"]
     # The verifier is the one whose challenge the provider got.
-    from portti.strongauth.oidc import pkce_challenge
-
     assert pkce_challenge(opened["code_verifier"]) == sent["code_challenge"]
 
 

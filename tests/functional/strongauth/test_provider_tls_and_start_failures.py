@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from portti.app import create_app
 from portti.config import OidcProviderSettings, Settings
-from portti.infra.tls import ssl_context
+from portti.infra.tls import CaBundleError, ssl_context
 from portti.strongauth.models import OidcFlow
 from support.db import audit_events
 from support.tls import LocalCa, https_json_server, make_ca
@@ -108,8 +108,6 @@ def test_the_ca_bundle_setting_trusts_an_internal_ca_and_only_then(ca) -> None: 
 
 
 def test_an_unreadable_ca_bundle_is_refused_at_start(tmp_path) -> None:  # OIDC-10
-    from portti.infra.tls import CaBundleError
-
     missing = tmp_path / "nope.pem"
     with pytest.raises(CaBundleError, match="PORTTI_CA_BUNDLE"):
         ssl_context(str(missing))

@@ -22,20 +22,25 @@ from joserfc.jwk import OKPKey
 from pydantic import SecretStr
 
 from portti.config import OidcProviderSettings
-from portti.strongauth import test_idp
-from portti.strongauth.oidc import (
-    AllowListRegistry,
+from portti.strongauth.discovery import DiscoveryCache, DiscoveryError
+from portti.strongauth.oidc.assurance import acr_satisfies
+from portti.strongauth.oidc.completion import complete_authorization
+from portti.strongauth.oidc.errors import ProviderError, callback_error
+from portti.strongauth.oidc.id_token import verify_id_token
+from portti.strongauth.oidc.identity import VerifiedIdentity
+from portti.strongauth.oidc.jose import AllowListRegistry
+from portti.strongauth.oidc.jwks import JwksCache
+from portti.strongauth.oidc.request import (
     AuthorizationRequest,
-    JwksCache,
-    OidcError,
-    VerifiedIdentity,
-    callback_error,
-    complete_authorization,
     pkce_challenge,
     start_authorization,
     states_match,
 )
-from portti.strongauth.test_idp import TestIdentity, derive_signing_key
+from portti.strongauth.stand_in_provider import (
+    StandInIdentity,
+    derive_signing_key,
+    stand_in_provider_settings,
+)
 from support.idp import FakeClock, idp_app
 
 BASE_URL = "http://testserver"
@@ -43,8 +48,8 @@ SEED = b"seed for the unit tests of the relying party"
 NOW = datetime(2026, 5, 4, 8, 15, tzinfo=UTC)
 REDIRECT_URI = f"{BASE_URL}/login/oidc/test-fi/callback"
 IDENTITIES = [
-    TestIdentity("Finnish bank ID", "Aino", "Virtanen", "FI", "131052-308T"),
-    TestIdentity("Estonian ID card", "Mari", "Tamm", "EE", "49403136515"),
+    StandInIdentity("Finnish bank ID", "Aino", "Virtanen", "FI", "131052-308T"),
+    StandInIdentity("Estonian ID card", "Mari", "Tamm", "EE", "49403136515"),
 ]
 
 
@@ -95,7 +100,7 @@ def browser(clock: FakeClock) -> TestClient:
 
 @pytest.fixture
 def provider() -> OidcProviderSettings:
-    return test_idp.test_provider_settings(BASE_URL, "test-fi", "Test bank ID", "FI")
+    return stand_in_provider_settings(BASE_URL, "test-fi", "Test bank ID", "FI")
 
 
 def browse_to_code(
@@ -142,7 +147,7 @@ def login(
 
 
 def refused(call: Callable[[], object], detail: str = "") -> str:
-    with pytest.raises(OidcError) as info:
+    with pytest.raises(ProviderError) as info:
         call()
     assert info.value.message and "eyJ" not in info.value.message  # no token in the message
     assert detail in info.value.message
@@ -237,7 +242,7 @@ def test_round_trip_through_the_test_provider(
 
 def test_country_comes_from_the_claim(browser: TestClient) -> None:  # WEB-4
     # The ID-card provider is configured for EE, but the chosen identity's claim decides.
-    provider = test_idp.test_provider_settings(BASE_URL, "test-ee", "ID card", "EE")
+    provider = stand_in_provider_settings(BASE_URL, "test-ee", "ID card", "EE")
     identity = login(browser, provider, identity="1")
     assert (identity.country, identity.national_id) == ("EE", "49403136515")
     assert identity.acr == "substantial"
@@ -488,7 +493,7 @@ def test_expired_code_fails_the_exchange(
     request = start_authorization(provider, REDIRECT_URI)
     code, _ = browse_to_code(browser, request)
     clock.current = NOW + timedelta(seconds=61)
-    with pytest.raises(OidcError) as info:
+    with pytest.raises(ProviderError) as info:
         complete_authorization(
             provider,
             http=browser,
@@ -640,8 +645,6 @@ def test_unusable_jwks_is_a_provider_error(response: httpx.Response) -> None:  #
 
 
 def test_acr_meets_what_was_asked_or_a_higher_level_of_the_same_table() -> None:  # SEC-6
-    from portti.strongauth.oidc import acr_satisfies
-
     loa2, loa3 = "http://ftn.ficora.fi/2017/loa2", "http://ftn.ficora.fi/2017/loa3"
     assert acr_satisfies(None, None) and acr_satisfies("anything", "")
     assert acr_satisfies(loa3, loa3) and acr_satisfies(loa3, loa2)
@@ -653,7 +656,7 @@ def test_acr_meets_what_was_asked_or_a_higher_level_of_the_same_table() -> None:
 
 
 def test_step_up_request_asks_for_a_new_authentication_and_its_acr() -> None:  # SEC-6
-    provider = test_idp.test_provider_settings(BASE_URL, "fi", "FI", "FI").model_copy(
+    provider = stand_in_provider_settings(BASE_URL, "fi", "FI", "FI").model_copy(
         update={"acr_values": "a", "step_up_acr_values": "b"}
     )
     login = parse_qs(urlsplit(start_authorization(provider, REDIRECT_URI).url).query)
@@ -680,8 +683,6 @@ def _signed_id_token(key: OKPKey, kid: str, issuer: str, nonce: str) -> str:
 
 
 def test_a_reused_kid_with_a_new_key_triggers_one_refetch() -> None:  # WEB-4
-    from portti.strongauth.oidc import verify_id_token
-
     def as_kid(seed: bytes) -> OKPKey:
         return OKPKey.import_key(derive_signing_key(seed).as_dict(private=True) | {"kid": "k1"})
 
@@ -704,14 +705,12 @@ def test_a_reused_kid_with_a_new_key_triggers_one_refetch() -> None:  # WEB-4
     assert claims["sub"] == "s1" and len(calls) == 2
     # A token that fails again right after is refused without another fetch.
     bad = _signed_id_token(forged, "k1", provider.issuer, "n")
-    with pytest.raises(OidcError, match="bad signature"):
+    with pytest.raises(ProviderError, match="bad signature"):
         verify_id_token(provider, bad, jwks=cache, expected_nonce="n", now=NOW)
     assert len(calls) == 2
 
 
 def test_discovery_by_issuer_cached_kept_on_failure_and_checked() -> None:  # WEB-4
-    from portti.strongauth.discovery import DiscoveryCache, DiscoveryError
-
     issuer = "https://broker.example"
     doc = {
         "issuer": issuer,

@@ -16,9 +16,13 @@ from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from portti.strongauth import test_idp
-from portti.strongauth.oidc import AllowListRegistry, pkce_challenge
-from portti.strongauth.test_idp import TestIdentity, derive_signing_key
+from portti.strongauth.oidc.jose import AllowListRegistry
+from portti.strongauth.oidc.request import pkce_challenge
+from portti.strongauth.stand_in_provider import (
+    StandInIdentity,
+    derive_signing_key,
+    stand_in_provider_settings,
+)
 from support.idp import FakeClock, idp_app
 
 SEED = b"seed for the unit tests of the test idp"
@@ -27,9 +31,11 @@ NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 REDIRECT_URI = "http://testserver/login/oidc/callback"
 VERIFIER = "v" * 20 + "-._~" + "0123456789abcdefghijklmnopqrstuvwxyz"
 IDENTITIES = [
-    TestIdentity("Finnish admin", "Aino", "Virtanen", "FI", "131052-308T", note="Has every role"),
-    TestIdentity("Estonian ID card", "Mari", "Tamm", "EE", "49403136515"),
-    TestIdentity("Swedish BankID", "Sven", "Svensson", "SE", "19121212-1212"),
+    StandInIdentity(
+        "Finnish admin", "Aino", "Virtanen", "FI", "131052-308T", note="Has every role"
+    ),
+    StandInIdentity("Estonian ID card", "Mari", "Tamm", "EE", "49403136515"),
+    StandInIdentity("Swedish BankID", "Sven", "Svensson", "SE", "19121212-1212"),
 ]
 
 
@@ -440,7 +446,7 @@ def jwt_payload(claims: dict[str, Any]) -> str:
 
 
 def test_provider_settings_for_the_built_in_provider() -> None:  # WEB-4
-    settings = test_idp.test_provider_settings("http://127.0.0.1:8000/", "test-ee", "ID card", "EE")
+    settings = stand_in_provider_settings("http://127.0.0.1:8000/", "test-ee", "ID card", "EE")
     assert settings.issuer == "http://127.0.0.1:8000/test-idp"
     assert settings.authorization_endpoint == (
         "http://127.0.0.1:8000/test-idp/authorize?"
@@ -453,4 +459,4 @@ def test_provider_settings_for_the_built_in_provider() -> None:  # WEB-4
     assert settings.identifier_claim == "national_id"
     assert settings.identifier_country_claim == "national_id_country"
     assert settings.identifier_country == "EE"
-    assert test_idp.test_provider_settings("http://x", "t", "T", None).identifier_country == "FI"
+    assert stand_in_provider_settings("http://x", "t", "T", None).identifier_country == "FI"

@@ -1,20 +1,9 @@
-"""The built-in test identity provider: an OpenID Connect provider for demo and test mode only.
-
-Owns the ``/test-idp`` routes (discovery, key set, a login page listing test identities, the token
-endpoint), its signing key, and the settings with which Portti's relying party talks to it. It
-stands in for bank ID, mobile certificate and ID-card providers so the product runs offline; it
-speaks the same protocol (authorization code + PKCE S256, EdDSA-signed ID tokens), so logins
-through it exercise the real relying-party code in ``portti.strongauth.oidc``.
-
-It keeps no server-side state: the authorization code is itself a short-lived signed token, and
-the key is derived from a seed, so any process of a multi-process deployment can serve any step.
-Mounting it is the caller's decision (only when ``Settings.test_idp_enabled``).
-"""
+"""The stand-in identity provider's routes under ``/test-idp``: discovery, key set, the login page
+listing the identities it offers, and the token endpoint (see ``stand_in_provider``)."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -23,44 +12,29 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
 
-from portti.config import OidcProviderSettings
 from portti.i18n import LazyText, _l
 from portti.infra.clock import Clock, SystemClock
-from portti.strongauth.oidc import AllowListRegistry, pkce_challenge
-
-__all__ = [
-    "COUNTRIES",
-    "TestIdentity",
-    "build_test_idp_router",
-    "derive_signing_key",
-    "test_provider_settings",
-]
-
-ALGORITHM = "EdDSA"
-CLIENT_ID = "portti"
-CODE_LIFETIME_SECONDS = 60
-ID_TOKEN_LIFETIME_SECONDS = 300
-ACR_FI = "http://ftn.ficora.fi/2017/loa2"
-ACR_OTHER = "substantial"
-# The levels it can claim, per country of the identity: what ``acr_values`` may ask for.
-ACRS_FI = (ACR_FI, "http://ftn.ficora.fi/2017/loa3")
-ACRS_OTHER = (
-    ACR_OTHER,
-    "high",
-    "http://eidas.europa.eu/LoA/substantial",
-    "http://eidas.europa.eu/LoA/high",
+from portti.strongauth.oidc.jose import AllowListRegistry
+from portti.strongauth.oidc.request import pkce_challenge
+from portti.strongauth.stand_in_provider import (
+    ALGORITHM,
+    COUNTRIES,
+    PATH,
+    StandInIdentity,
+    code_claims,
+    derive_signing_key,
+    discovery_document,
+    id_token_claims,
 )
-COUNTRIES: dict[str, str] = {"FI": "Finland", "EE": "Estonia", "NO": "Norway", "SE": "Sweden"}
+
+__all__ = ["build_stand_in_router"]
+
 # The providers the built-in one stands in for (``provider_hint``), by name on its page.
 PROVIDER_NAMES: dict[str, LazyText] = {
     "fi_bank": _l("Finnish bank ID or mobile certificate"),
@@ -73,7 +47,7 @@ _PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 _MAX_FIELD = 100
 # The query parameters of an authorization request this provider reads and carries through its
 # login form. ``provider_hint`` and ``country_hint`` come from the configured endpoint URL (see
-# ``test_provider_settings``) and only shape the page.
+# ``stand_in_provider_settings``) and only shape the page.
 _AUTH_PARAMS = (
     "client_id",
     "redirect_uri",
@@ -89,72 +63,6 @@ _AUTH_PARAMS = (
     "prompt",
     "acr_values",
 )
-
-
-@dataclass(frozen=True)
-class TestIdentity:
-    # Not a pytest test class, despite the name.
-    __test__ = False
-
-    label: str
-    given_name: str
-    family_name: str
-    country: str
-    national_id: str
-    note: str = ""
-
-
-def derive_signing_key(signing_seed: bytes) -> OKPKey:
-    """The provider's Ed25519 key: HKDF-SHA256(seed, info="portti test idp") as the private key.
-
-    Deterministic, so every process given the same seed signs and verifies with the same key;
-    ``kid`` is the key's RFC 7638 thumbprint.
-    """
-    if not signing_seed:
-        raise ValueError("the test identity provider needs a non-empty signing seed")
-    private_bytes = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"portti test idp"
-    ).derive(signing_seed)
-    private_key = Ed25519PrivateKey.from_private_bytes(private_bytes)
-    kid = OKPKey.import_key(private_key).thumbprint()
-    return OKPKey.import_key(private_key, {"kid": kid, "use": "sig", "alg": ALGORITHM})
-
-
-def test_provider_settings(
-    base_url: str, key: str, label: str, country: str | None
-) -> OidcProviderSettings:
-    """Relying-party settings for the built-in provider, mounted under ``{base_url}/test-idp``.
-
-    ``key`` and ``country`` ride along in the authorization endpoint's query as hints for the
-    login page (which provider it stands in for, which country's identities to offer first).
-    """
-    issuer = f"{base_url.rstrip('/')}/test-idp"
-    hints = {"provider_hint": key}
-    if country:
-        hints["country_hint"] = country
-    return OidcProviderSettings(
-        key=key,
-        label=label,
-        issuer=issuer,
-        client_id=CLIENT_ID,
-        authorization_endpoint=f"{issuer}/authorize?{urlencode(hints)}",
-        token_endpoint=f"{issuer}/token",
-        jwks_uri=f"{issuer}/jwks",
-        scopes=["openid", "profile"],
-        algorithms=[ALGORITHM],
-        identifier_claim="national_id",
-        identifier_country_claim="national_id_country",
-        identifier_country=country or "FI",
-    )
-
-
-def is_test_provider(provider: OidcProviderSettings) -> bool:
-    """Whether ``provider`` is this built-in one (it stands in for one country's provider)."""
-    return provider.issuer.rstrip("/").endswith("/test-idp") and provider.client_id == CLIENT_ID
-
-
-# Pytest would otherwise collect the imported function as a test in test modules.
-test_provider_settings.__test__ = False  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -179,29 +87,11 @@ def _with_query(url: str, params: Mapping[str, str]) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
 
-def _acr_for(country: str, acr_values: str) -> str:
-    """The first asked-for level this provider can claim for the identity, else its default.
-
-    Every login on this provider is a new authentication on its page (it keeps no session with
-    the person), so ``prompt=login`` and ``max_age=0`` always hold and ``auth_time`` is the
-    moment the identity was picked.
-    """
-    supported = ACRS_FI if country == "FI" else ACRS_OTHER
-    for asked in acr_values.split():
-        if asked in supported:
-            return asked
-    return supported[0]
-
-
-def _sub(country: str, national_id: str) -> str:
-    return hashlib.sha256(f"{country}{national_id}".encode()).hexdigest()[:32]
-
-
-def build_test_idp_router(
+def build_stand_in_router(
     *,
     issuer: str,
     signing_seed: bytes,
-    identities: Callable[[], list[TestIdentity]],
+    identities: Callable[[], list[StandInIdentity]],
     templates: Jinja2Templates,
     clock: Clock | None = None,
 ) -> APIRouter:
@@ -213,7 +103,7 @@ def build_test_idp_router(
     registry = AllowListRegistry([ALGORITHM])
     public_jwks = {"keys": [key.as_dict(private=False)]}
     the_clock: Clock = clock or SystemClock()
-    router = APIRouter(prefix="/test-idp", tags=["test identity provider"])
+    router = APIRouter(prefix=PATH, tags=["test identity provider"])
 
     def now_ts() -> int:
         return int(the_clock.now().timestamp())
@@ -312,36 +202,7 @@ def build_test_idp_router(
 
     @router.get("/.well-known/openid-configuration")
     def discovery() -> dict[str, Any]:
-        return {
-            "issuer": issuer,
-            "authorization_endpoint": f"{issuer}/authorize",
-            "token_endpoint": f"{issuer}/token",
-            "jwks_uri": f"{issuer}/jwks",
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [ALGORITHM],
-            "scopes_supported": ["openid", "profile"],
-            "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
-            "code_challenge_methods_supported": ["S256"],
-            "authorization_response_iss_parameter_supported": True,
-            "acr_values_supported": [*ACRS_FI, *ACRS_OTHER],
-            "claims_supported": [
-                "iss",
-                "sub",
-                "aud",
-                "exp",
-                "iat",
-                "auth_time",
-                "nonce",
-                "acr",
-                "given_name",
-                "family_name",
-                "name",
-                "national_id",
-                "national_id_country",
-            ],
-        }
+        return discovery_document(issuer)
 
     @router.get("/jwks")
     def jwks() -> dict[str, Any]:
@@ -371,66 +232,16 @@ def build_test_idp_router(
             country=_str(form, "country").upper() or "FI",
             national_id=_str(form, "national_id"),
         )
-        chosen: TestIdentity | None = None
         choice = _str(form, "identity")
-        if other.filled:
-            # Filled-in fields win over the (pre-selected) radio button.
-            for name, missing, too_long in (
-                ("given_name", _l("Give a given name."), _l("The given name is too long.")),
-                ("family_name", _l("Give a family name."), _l("The family name is too long.")),
-                (
-                    "national_id",
-                    _l("Give a national identity number."),
-                    _l("The national identity number is too long."),
-                ),
-            ):
-                value = getattr(other, name)
-                if not value:
-                    other.errors.append(missing)
-                elif len(value) > _MAX_FIELD:
-                    other.errors.append(too_long)
-            if other.country not in COUNTRIES:
-                other.errors.append(_l("Choose a country from the list."))
-            if not other.errors:
-                chosen = TestIdentity(
-                    label="Another identity",
-                    given_name=other.given_name,
-                    family_name=other.family_name,
-                    country=other.country,
-                    national_id=other.national_id,
-                )
-        else:
-            people = identities()
-            if choice.isdigit() and int(choice) < len(people):
-                chosen = people[int(choice)]
-            else:
-                other.errors.append(_l("Choose an identity, or fill in another identity."))
+        chosen = _chosen_identity(other, choice, identities)
         if chosen is None:
             selected = int(choice) if choice.isdigit() else None
             return login_page(request, params, other=other, selected=selected, status_code=400)
 
-        now = now_ts()
-        code_claims: dict[str, Any] = {
-            "typ": "code",
-            "client_id": params["client_id"],
-            "redirect_uri": params["redirect_uri"],
-            "code_challenge": params["code_challenge"],
-            "given_name": chosen.given_name,
-            "family_name": chosen.family_name,
-            "country": chosen.country.upper(),
-            "national_id": chosen.national_id,
-            "acr": _acr_for(chosen.country.upper(), params["acr_values"]),
-            "auth_time": now,
-            "iat": now,
-            "exp": now + CODE_LIFETIME_SECONDS,
-            "jti": secrets.token_urlsafe(12),
-        }
-        if params["nonce"]:
-            code_claims["nonce"] = params["nonce"]
         # Stateless, so a code can be redeemed more than once within its minute; acceptable for
         # a test provider, and it lets any process redeem it.
         # RFC 9207: the response names its issuer.
-        back = {"code": sign(code_claims), "iss": issuer}
+        back = {"code": sign(code_claims(chosen, params, now_ts())), "iss": issuer}
         if params["state"]:
             back["state"] = params["state"]
         return RedirectResponse(_with_query(params["redirect_uri"], back), status_code=303)
@@ -474,30 +285,7 @@ def build_test_idp_router(
         ):
             return fail("invalid_grant", "PKCE verification failed.")
 
-        now = now_ts()
-        country = str(claims["country"])
-        national_id = str(claims["national_id"])
-        given_name = str(claims["given_name"])
-        family_name = str(claims["family_name"])
-        id_claims: dict[str, Any] = {
-            "iss": issuer,
-            "sub": _sub(country, national_id),
-            "aud": client_id,
-            "exp": now + ID_TOKEN_LIFETIME_SECONDS,
-            "iat": now,
-            "auth_time": claims.get("auth_time", now),
-            "acr": claims.get("acr") or (ACR_FI if country == "FI" else ACR_OTHER),
-            "given_name": given_name,
-            "family_name": family_name,
-            "name": f"{given_name} {family_name}",
-            "national_id": national_id,
-            "national_id_country": country,
-        }
-        if "nonce" in claims:
-            id_claims["nonce"] = claims["nonce"]
-        if isinstance(claims.get("amr"), list):
-            # A broker's methods (RFC 8176), when a test has the code say so.
-            id_claims["amr"] = claims["amr"]
+        id_claims = id_token_claims(claims, issuer=issuer, client_id=client_id, now=now_ts())
         return JSONResponse(
             {
                 "access_token": secrets.token_urlsafe(32),
@@ -509,6 +297,44 @@ def build_test_idp_router(
         )
 
     return router
+
+
+def _chosen_identity(
+    other: _OtherIdentity, choice: str, identities: Callable[[], list[StandInIdentity]]
+) -> StandInIdentity | None:
+    """The identity picked on the login page: the filled-in one (which wins over the
+    pre-selected radio button) or the listed one; ``None``, with ``other.errors``, if neither."""
+    if other.filled:
+        for name, missing, too_long in (
+            ("given_name", _l("Give a given name."), _l("The given name is too long.")),
+            ("family_name", _l("Give a family name."), _l("The family name is too long.")),
+            (
+                "national_id",
+                _l("Give a national identity number."),
+                _l("The national identity number is too long."),
+            ),
+        ):
+            value = getattr(other, name)
+            if not value:
+                other.errors.append(missing)
+            elif len(value) > _MAX_FIELD:
+                other.errors.append(too_long)
+        if other.country not in COUNTRIES:
+            other.errors.append(_l("Choose a country from the list."))
+        if other.errors:
+            return None
+        return StandInIdentity(
+            label="Another identity",
+            given_name=other.given_name,
+            family_name=other.family_name,
+            country=other.country,
+            national_id=other.national_id,
+        )
+    people = identities()
+    if choice.isdigit() and int(choice) < len(people):
+        return people[int(choice)]
+    other.errors.append(_l("Choose an identity, or fill in another identity."))
+    return None
 
 
 def _basic_client_id(request: Request) -> str:
