@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from portti import hooks
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
+from portti.companies.actors import Actor, machine_grant
 from portti.companies.bootstrap import (
     BootstrapError,
     check_timezone,
@@ -34,12 +35,12 @@ from portti.companies.catalogue import USER_ADMIN
 from portti.companies.errors import CompanyClosed
 from portti.companies.models import Company, CompanyKind, Membership, MembershipRole
 from portti.companies.policy import local_today
+from portti.companies.principal import COMPANIES_WRITE, MachinePrincipal
 from portti.companies.schemas import AddUserInput
-from portti.companies.services import Actor, MembershipService, machine_grant
+from portti.companies.services import MembershipService
 from portti.errors import Conflict, Forbidden, ValidationFailed
 from portti.i18n import _l
 from portti.infra.clock import Clock
-from portti.machines.principal import COMPANIES_WRITE, MachinePrincipal
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import PersonIdentifier
 

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
+from portti.companies.actors import Actor
 from portti.companies.models import Company
+from portti.companies.principal import COMPANIES_WRITE, MachinePrincipal
 from portti.companies.provisioning import (
     CompanyChangeInput,
     CompanyInput,
@@ -19,10 +21,8 @@ from portti.companies.provisioning import (
     ProvisioningService,
 )
 from portti.companies.schemas import AddUserInput, IdentificationMethod
-from portti.companies.services import Actor
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.machines.deps import machine_principal
-from portti.machines.principal import COMPANIES_WRITE, MachinePrincipal
 from portti.web.deps import Audit, ClockDep, DbSession, Id, Members, Uow
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -19,9 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
+from portti.companies.principal import MACHINE_SCOPES
 from portti.i18n import _l
 from portti.infra.ratelimit import client_network
-from portti.machines.principal import MACHINE_SCOPES
 from portti.machines.tokens import MachineTokens
 from portti.oidc_provider.claims import ACR_VALUES
 from portti.oidc_provider.client_auth_limits import ClientAuthLimits, ClientAuthThrottled

@@ -16,12 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from portti.companies.principal import SCIM, MachinePrincipal
 from portti.errors import DomainError
 from portti.i18n import _l, localize
 from portti.infra.outbox import Outbox, outbox_box
 from portti.invitations.deps import wake_outbox
 from portti.machines.deps import machine_principal
-from portti.machines.principal import SCIM, MachinePrincipal
 from portti.runtime import runtime
 from portti.scim.context import ScimContext
 from portti.scim.errors import SCIM_JSON, NotPermitted, ResourceNotFound, ScimError

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from portti.audit.models import AuditAction
+from portti.companies.listing import sort_name_of
 from portti.companies.models import Membership
-from portti.companies.services import sort_name_of
 from portti.i18n import _l, gettext, use_locale
 from portti.invitations.services import cancel_after_contact_change
 from portti.people.models import Person

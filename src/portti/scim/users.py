@@ -22,8 +22,8 @@ from sqlalchemy.orm import joinedload, lazyload
 from portti import hooks
 from portti.audit.models import AuditAction, AuditEvent
 from portti.companies.catalogue import ROLES
+from portti.companies.listing import sort_name_of
 from portti.companies.models import Membership
-from portti.companies.services import sort_name_of
 from portti.i18n import _l
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
