@@ -20,7 +20,7 @@ DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test_\w+)\(.*#(.*)$")
 REQUIREMENTS: dict[str, tuple[str, str]] = {
     "ADM-1": (
         "“Users and roles” per company; search and keyset paging at 100,000 members",
-        "`companies/services.py` (`MembershipService.list_members`), `companies/views.py`, `companies/api.py`, `benchmarks/users_list.py`",
+        "`companies/services.py` (`MembershipService.list_members`), `companies/listing.py`, `companies/views.py`, `companies/api.py`, `benchmarks/users_list.py`",
     ),
     "ADM-2": (
         "Changes need a fresh strong authentication (step-up, 15 min): app or bank ID",
@@ -36,7 +36,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "ADM-5": (
         "“Already a user?” by Portti ID; never merged; warned before commit",
-        "`companies/services.py` (`add_user`), `people/portti_id.py`, `web/templates/users/new.html`",
+        "`companies/services.py` (`add_user`), `companies/new_users.py`, `people/portti_id.py`, `web/templates/users/new.html`",
     ),
     "ADM-6": (
         "A person sees their own Portti ID; KH sees it and the foreign identifiers",
@@ -286,11 +286,11 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "PRV-1": (
         "Machine clients (client credentials) registered by Support act on the JSON API within their scopes and companies, audited as themselves",
-        "`machines/` (`principal.py`, `tokens.py`, `deps.py`, `registry.py`, `admin.py`), `oidc_provider/views.py` (`token`: client_credentials), `companies/api.py` (`api_actor`), `companies/services.py` (`machine_grant`), `audit/services.py` (`machine=`), `cli.py` (`clients register-machine`)",
+        "`companies/principal.py` (`MachinePrincipal`), `machines/` (`tokens.py`, `deps.py`, `registry.py`, `admin.py`), `oidc_provider/views.py` (`token`: client_credentials), `companies/api.py` (`api_actor`), `companies/actors.py` (`machine_grant`), `audit/services.py` (`machine=`), `cli.py` (`clients register-machine`)",
     ),
     "PRV-2": (
         "Business software creates, renames and closes companies (idempotent by its external id), links accounting offices and names the first user administrator through the API",
-        "`companies/provisioning.py` (`ProvisioningService`), `companies/provisioning_api.py`, `invitations/services.py` (`invite` by a machine, `cancel_company_invitations`), `examples/business_app.py`",
+        "`provisioning/companies.py` (`ProvisioningService`), `provisioning/api.py`, `invitations/services.py` (`invite` by a machine, `cancel_company_invitations`), `examples/business_app.py`",
     ),
     "UX-8": (
         "The admin sees a member's devices and removes a lost phone (step-up, audited, the person told)",
