@@ -294,7 +294,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-8": (
         "The admin sees a member's devices and removes a lost phone (step-up, audited, the person told)",
-        "`devices/admin.py`, `devices/admin_api.py`, `devices/views.py`, `web/templates/users/_devices.html`, `notices.py` (`devices_removed`)",
+        "`devices/admin.py`, `devices/admin_api.py`, `devices/views.py`, `web/templates/users/_devices.html`, `devices/notices.py` (`devices_removed`)",
     ),
     "UX-3": (
         "The terms rendered (headings, paragraphs; no Markdown shown) and translated into Finnish and Swedish, on the web and in the app",

@@ -5,6 +5,7 @@ old ones (SEC-3) and is told to the old address or number (SEC-1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -17,9 +18,10 @@ from portti.audit.services import AuditLog
 from portti.companies.actors import Actor
 from portti.companies.listing import sort_name_of
 from portti.companies.models import Company, Membership
+from portti.companies.notices import Notifier
 from portti.companies.schemas import ChangePersonInput
 from portti.errors import ValidationFailed
-from portti.i18n import _l, gettext, use_locale
+from portti.i18n import _l, gettext
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
 from portti.people.models import Person
@@ -51,8 +53,9 @@ class PersonDetails:
         self.db = db
         self.clock = clock
         self.audit = audit
-        self.outbox = outbox
-        self.jinja = jinja
+        self.notifier = (
+            Notifier(db, outbox, jinja) if outbox is not None and jinja is not None else None
+        )
 
     def change(
         self, actor: Actor, company: Company, person: Person, data: ChangePersonInput
@@ -122,13 +125,11 @@ class PersonDetails:
     ) -> int:
         """SEC-3: open invitations went to the old address and number, so they end; SEC-1: the
         old address (or, without one, the old number) hears of the change."""
-        from portti.notices import recipient_language
-
         now = self.clock.now()
         ended = hooks.contact_changed.fire(
             hooks.ContactChanged(self.db, self.audit, now, person.id, actor.audit_actor)
         )
-        if self.outbox is None or self.jinja is None:
+        if self.notifier is None:
             raise RuntimeError("PersonDetails needs an outbox to change contact details")
         admin: object = (
             self.db.get(Person, actor.person_id)
@@ -136,39 +137,72 @@ class PersonDetails:
             # The message names business software by its name, as it names a person.
             else SimpleNamespace(full_name=actor.machine.name if actor.machine else "")
         )
-        labels = {"email": _l("E-mail address"), "phone": _l("Mobile phone number")}
-        ctx = {
-            "person": person,
-            "actor": admin,
-            "by_software": actor.person_id is None,
-            "company": company,
-            "changed": [labels[f] for f in fields],
-            "changed_at": now,
-            "cancelled": ended > 0,
-        }
-        # In the person's own language, else their company's default (never the admin's).
-        with use_locale(recipient_language(self.db, person, company=company)):
-            if old_email:
-                self.outbox.email(
-                    to=old_email,
-                    subject=gettext("Your contact details in Portti were changed"),
-                    text=self.jinja.get_template("email/contact_changed.txt").render(ctx),
-                    html=self.jinja.get_template("email/contact_changed.html").render(ctx),
-                    kind="contact_changed",
-                    company_id=company.id,
-                    person_id=person.id,
-                )
-            elif old_phone:
-                self.outbox.sms(
-                    to=old_phone,
-                    text=gettext(
-                        "Your contact details in Portti were changed by %(company)s. If you did "
-                        "not expect this, contact its user administrator or Portti customer "
-                        "service.",
-                        company=company.name,
-                    ),
-                    kind="contact_changed",
-                    company_id=company.id,
-                    person_id=person.id,
-                )
+        tell_old_contact(
+            self.notifier,
+            person,
+            company,
+            fields,
+            old_email=old_email,
+            old_phone=old_phone,
+            actor=admin,
+            by_software=actor.person_id is None,
+            changed_at=now,
+            cancelled=ended > 0,
+        )
         return ended
+
+
+def tell_old_contact(
+    notifier: Notifier,
+    person: Person,
+    company: Company,
+    fields: list[str],
+    *,
+    old_email: str | None,
+    old_phone: str | None,
+    actor: object,
+    by_software: bool,
+    changed_at: datetime,
+    cancelled: bool,
+) -> bool:
+    """SEC-1: the old address (or, without one, the old number) hears that the contact details
+    changed, and who changed them (``actor``'s ``full_name``). Returns whether a message was
+    queued."""
+    labels = {"email": _l("E-mail address"), "phone": _l("Mobile phone number")}
+    ctx = {
+        "person": person,
+        "actor": actor,
+        "by_software": by_software,
+        "company": company,
+        "changed": [labels[f] for f in fields],
+        "changed_at": changed_at,
+        "cancelled": cancelled,
+    }
+    # In the person's own language, else their company's default (never the admin's).
+    with notifier.in_language_of(person, company=company):
+        if old_email:
+            notifier.email(
+                "contact_changed",
+                ctx,
+                to=old_email,
+                subject=gettext("Your contact details in Portti were changed"),
+                kind="contact_changed",
+                company_id=company.id,
+                person_id=person.id,
+            )
+        elif old_phone:
+            notifier.outbox.sms(
+                to=old_phone,
+                text=gettext(
+                    "Your contact details in Portti were changed by %(company)s. If you did "
+                    "not expect this, contact its user administrator or Portti customer "
+                    "service.",
+                    company=company.name,
+                ),
+                kind="contact_changed",
+                company_id=company.id,
+                person_id=person.id,
+            )
+        else:
+            return False
+    return True
