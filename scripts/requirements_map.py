@@ -334,7 +334,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "PRV-3": (
         "SCIM 2.0 service provider per company (path-bound): Users with validity and the Portti extension, Groups = roles, filters, pages, ETags, RFC 7644 errors; linked only as the add-user wizard links, never merged",
-        "`scim/` (`api.py`, `users.py`, `groups.py`, `filters.py`, `resources.py`), `docs/scim.md`, `benchmarks/scim.py`",
+        "`scim/` (`api.py`, `users.py`, `user_resources.py`, `groups.py`, `filters.py`, `resources.py`), `docs/scim.md`, `benchmarks/scim.py`",
     ),
     "PRV-4": (
         "Many users at once from a CSV file: a preview of every row's errors, nothing written before “Add N users”, then “Invite all who need the app”",

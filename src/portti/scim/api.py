@@ -8,6 +8,7 @@ company. Every answer is ``application/scim+json``; every refusal a SCIM error d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
@@ -34,15 +35,14 @@ from portti.scim.resources import (
     schemas,
     service_provider_config,
 )
-from portti.scim.users import ScimUsers, Written
+from portti.scim.user_resources import Written
+from portti.scim.users import ScimUsers
 from portti.web.deps import Audit, ClockDep, DbSession, Id, SettingsDep, Uow
 
 PREFIX = "/scim/v2/companies/{company_id}"
 
 
 def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    import json
-
     return Response(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         status_code=status,
