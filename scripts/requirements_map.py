@@ -290,7 +290,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "PRV-2": (
         "Business software creates, renames and closes companies (idempotent by its external id), links accounting offices and names the first user administrator through the API",
-        "`provisioning/companies.py` (`ProvisioningService`), `provisioning/api.py`, `invitations/services.py` (`invite` by a machine, `cancel_company_invitations`), `examples/business_app.py`",
+        "`provisioning/companies.py` (`ProvisioningService`), `provisioning/schemas.py`, `provisioning/api.py`, `invitations/services.py` (`invite` by a machine, `cancel_company_invitations`), `examples/business_app.py`",
     ),
     "UX-8": (
         "The admin sees a member's devices and removes a lost phone (step-up, audited, the person told)",

@@ -16,12 +16,8 @@ from portti.companies.principal import COMPANIES_WRITE, MachinePrincipal
 from portti.companies.schemas import AddUserInput, IdentificationMethod
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.machines.deps import machine_principal
-from portti.provisioning.companies import (
-    CompanyChangeInput,
-    CompanyInput,
-    OfficeLinkInput,
-    ProvisioningService,
-)
+from portti.provisioning.companies import ProvisioningService
+from portti.provisioning.schemas import CompanyChangeInput, CompanyInput, OfficeLinkInput
 from portti.web.deps import Audit, ClockDep, DbSession, Id, Members, Uow
 
 ERRORS: dict[int | str, dict[str, Any]] = {
