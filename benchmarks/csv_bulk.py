@@ -90,8 +90,8 @@ def seed(url: str) -> tuple[int, int]:
     from sqlalchemy.orm import Session
 
     from portti.companies.catalogue import USER_ADMIN
+    from portti.companies.listing import sort_name_of
     from portti.companies.models import Company, Membership, MembershipRole
-    from portti.companies.services import sort_name_of
     from portti.db.session import make_engine
     from portti.people.identity_numbers import make_hetu
     from portti.people.models import Person, PersonIdentifier

@@ -259,8 +259,8 @@ class Seeded:
 
 def seed(engine: Engine, members: int) -> Seeded:
     """One company, its KH (user_admin) and ``members`` persons with e-mail and phone."""
+    from portti.companies.listing import sort_name_of
     from portti.companies.models import Company, Membership, MembershipRole
-    from portti.companies.services import sort_name_of
     from portti.people.models import Person
     from portti.people.portti_id import new_portti_id
 
@@ -449,7 +449,7 @@ class Bench:
         """``InvitationService.invite`` per member, each its own transaction: the commit times
         and the CPU seconds of this thread."""
         from portti.audit.services import AuditLog
-        from portti.companies.services import Actor
+        from portti.companies.actors import Actor
         from portti.infra.outbox import Outbox, outbox_box
         from portti.invitations.services import InvitationService
 

@@ -475,7 +475,7 @@ def invitation_writer(database_url: str, members: int, per_second: float, pipe: 
     from invitations import seed  # beside this script
 
     from portti.audit.services import AuditLog
-    from portti.companies.services import Actor
+    from portti.companies.actors import Actor
     from portti.infra.ratelimit import LimitsRateLimiter
     from portti.invitations.services import InvitationService
 

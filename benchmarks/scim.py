@@ -80,8 +80,8 @@ def seed_members(url: str, company_id: int, members: int) -> list[str]:
     """``members`` persons, memberships and SCIM rows in one company; returns the userNames."""
     from users_list import unique_portti_ids  # beside this script
 
+    from portti.companies.listing import sort_name_of
     from portti.companies.models import Membership
-    from portti.companies.services import sort_name_of
     from portti.db.session import make_engine
     from portti.people.models import Person, PersonIdentifier
     from portti.scim.models import ScimUser

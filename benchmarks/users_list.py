@@ -192,6 +192,7 @@ def unique_portti_ids(n: int) -> list[str]:
 
 def seed(url: str, members: int, rng: random.Random) -> Seeded:
     """One company, ``members`` persons and memberships and one KH, with Core executemany."""
+    from portti.companies.listing import sort_name_of
     from portti.companies.models import (
         Company,
         Membership,
@@ -199,7 +200,6 @@ def seed(url: str, members: int, rng: random.Random) -> Seeded:
         MembershipRole,
         Profile,
     )
-    from portti.companies.services import sort_name_of
     from portti.db.session import make_engine
     from portti.people.identity_numbers import make_hetu
     from portti.people.models import Person, PersonIdentifier

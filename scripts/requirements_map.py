@@ -20,7 +20,7 @@ DEF = re.compile(r"^\s*(?:async\s+)?def\s+(test_\w+)\(.*#(.*)$")
 REQUIREMENTS: dict[str, tuple[str, str]] = {
     "ADM-1": (
         "“Users and roles” per company; search and keyset paging at 100,000 members",
-        "`companies/services.py` (`MembershipService.list_members`), `companies/views.py`, `companies/api.py`, `benchmarks/users_list.py`",
+        "`companies/services.py` (`MembershipService.list_members`), `companies/listing.py`, `companies/views.py`, `companies/api.py`, `benchmarks/users_list.py`",
     ),
     "ADM-2": (
         "Changes need a fresh strong authentication (step-up, 15 min): app or bank ID",
@@ -36,7 +36,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "ADM-5": (
         "“Already a user?” by Portti ID; never merged; warned before commit",
-        "`companies/services.py` (`add_user`), `people/portti_id.py`, `web/templates/users/new.html`",
+        "`companies/services.py` (`add_user`), `companies/new_users.py`, `people/portti_id.py`, `web/templates/users/new.html`",
     ),
     "ADM-6": (
         "A person sees their own Portti ID; KH sees it and the foreign identifiers",
@@ -246,15 +246,15 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OIDC-1": (
         "CORS for single-page apps: discovery and JWKS to anyone; token, UserInfo and revocation to the client's web origins",
-        "`oidc_provider/cors.py`, `oidc_provider/views.py`, `oidc_provider/revocation.py`, `oidc_provider/clients.py` (`web_origins`)",
+        "`oidc_provider/cors.py`, `oidc_provider/views/`, `oidc_provider/revocation.py`, `oidc_provider/clients.py` (`web_origins`)",
     ),
     "OIDC-2": (
         "A public client with PKCE S256 needs no nonce",
-        "`oidc_provider/service.py` (`validate`)",
+        "`oidc_provider/authorize.py` (`validate`)",
     ),
     "OIDC-3": (
         "Discovery lists no empty UserInfo signing algorithms",
-        "`oidc_provider/views.py` (`discovery`)",
+        "`oidc_provider/views/` (`discovery`)",
     ),
     "OIDC-7": (
         "Allowed scopes, ID token algorithm, first-party flag and web origins in the CLI, API and UI",
@@ -262,7 +262,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OIDC-4": (
         "Consent: third-party applications ask once, naming the claims; remembered, listed and revocable; prompt=consent asks",
-        "`oidc_provider/consent.py`, `oidc_provider/service.py` (`decide`), `oidc_provider/views.py` (`/oidc/consent`, `/settings/applications/…/revoke`), `web/templates/oidc/consent.html`, `web/templates/settings.html`",
+        "`oidc_provider/consent.py`, `oidc_provider/authorize.py` (`decide`), `oidc_provider/views/` (`/oidc/consent`, `/settings/applications/…/revoke`), `web/templates/oidc/consent.html`, `web/templates/settings.html`",
     ),
     "OIDC-5": (
         "The broker's level of assurance reaches applications as acr (FTN, eIDAS); amr from RFC 8176",
@@ -286,15 +286,15 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "PRV-1": (
         "Machine clients (client credentials) registered by Support act on the JSON API within their scopes and companies, audited as themselves",
-        "`machines/` (`principal.py`, `tokens.py`, `deps.py`, `registry.py`, `admin.py`), `oidc_provider/views.py` (`token`: client_credentials), `companies/api.py` (`api_actor`), `companies/services.py` (`machine_grant`), `audit/services.py` (`machine=`), `cli.py` (`clients register-machine`)",
+        "`companies/principal.py` (`MachinePrincipal`), `machines/` (`tokens.py`, `deps.py`, `registry.py`, `admin.py`), `oidc_provider/views/` (`token`: client_credentials), `companies/api.py` (`api_actor`), `companies/actors.py` (`machine_grant`), `audit/services.py` (`machine=`), `cli.py` (`clients register-machine`)",
     ),
     "PRV-2": (
         "Business software creates, renames and closes companies (idempotent by its external id), links accounting offices and names the first user administrator through the API",
-        "`companies/provisioning.py` (`ProvisioningService`), `companies/provisioning_api.py`, `invitations/services.py` (`invite` by a machine, `cancel_company_invitations`), `examples/business_app.py`",
+        "`provisioning/companies.py` (`ProvisioningService`), `provisioning/schemas.py`, `provisioning/api.py`, `invitations/services.py` (`invite` by a machine, `cancel_company_invitations`), `examples/business_app.py`",
     ),
     "UX-8": (
         "The admin sees a member's devices and removes a lost phone (step-up, audited, the person told)",
-        "`devices/admin.py`, `devices/admin_api.py`, `devices/views.py`, `web/templates/users/_devices.html`, `notices.py` (`devices_removed`)",
+        "`devices/admin.py`, `devices/admin_api.py`, `devices/views.py`, `web/templates/users/_devices.html`, `devices/notices.py` (`devices_removed`)",
     ),
     "UX-3": (
         "The terms rendered (headings, paragraphs; no Markdown shown) and translated into Finnish and Swedish, on the web and in the app",
@@ -334,7 +334,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "PRV-3": (
         "SCIM 2.0 service provider per company (path-bound): Users with validity and the Portti extension, Groups = roles, filters, pages, ETags, RFC 7644 errors; linked only as the add-user wizard links, never merged",
-        "`scim/` (`api.py`, `users.py`, `groups.py`, `filters.py`, `resources.py`), `docs/scim.md`, `benchmarks/scim.py`",
+        "`scim/` (`api.py`, `users.py`, `user_resources.py`, `groups.py`, `filters.py`, `resources.py`), `docs/scim.md`, `benchmarks/scim.py`",
     ),
     "PRV-4": (
         "Many users at once from a CSV file: a preview of every row's errors, nothing written before “Add N users”, then “Invite all who need the app”",
@@ -406,11 +406,11 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-15": (
         "Refresh tokens outlive the Portti session only with offline_access; expired sessions end client logins",
-        "`oidc_provider/session_bound.py`, `oidc_provider/service.py` (`refresh`, `userinfo`), `oidc_provider/backchannel.py`",
+        "`oidc_provider/session_bound.py`, `oidc_provider/grants.py` (`refresh`), `oidc_provider/userinfo.py`, `oidc_provider/backchannel.py`",
     ),
     "SEC-17": (
         "A refused refresh request does not spend the refresh token",
-        "`oidc_provider/service.py` (`refresh`)",
+        "`oidc_provider/grants.py` (`refresh`)",
     ),
     "SEC-18": (
         "A pairwise client's redirect URIs are on one host: no shared sector",
@@ -422,7 +422,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-21": (
         "Failed client authentication rate-limited per client id and network (429, Retry-After)",
-        "`oidc_provider/client_auth_limits.py`, `oidc_provider/views.py` (`token`), `infra/ratelimit.py`",
+        "`oidc_provider/client_auth_limits.py`, `oidc_provider/views/` (`token`), `infra/ratelimit.py`",
     ),
     "SEC-23": (
         "Client addresses without user info, wildcards, fragments or plain http off loopback",
@@ -430,7 +430,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-27": (
         "A reused refresh token also ends its family's access tokens (the login ends)",
-        "`oidc_provider/service.py` (`refresh`), `oidc_provider/logins.py`",
+        "`oidc_provider/grants.py` (`refresh`), `oidc_provider/logins.py`",
     ),
     "SEC-29": (
         "No credential, token or query string of an outgoing request (SMS gateway, identity provider, back-channel) reaches a log",
@@ -446,15 +446,15 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-22": (
         "A requested acr (acr_values or an essential claim) is enforced, never stated over a weaker login",
-        "`oidc_provider/service.py` (`decide`, `wanted_acr`), `oidc_provider/claims.py` (`Assurance.satisfies`)",
+        "`oidc_provider/authorize.py` (`decide`, `wanted_acr`), `oidc_provider/claims.py` (`Assurance.satisfies`)",
     ),
     "SEC-24": (
         "An application open to every company learns one company per login, never another tenant's roles",
-        "`oidc_provider/service.py` (`picks_one_company`), `oidc_provider/claims.py` (`person_claims`)",
+        "`oidc_provider/authorize.py` (`picks_one_company`), `oidc_provider/claims.py` (`person_claims`)",
     ),
     "SEC-25": (
         "Keys per purpose (op, rp); `typ` checked on every token read; sealed private parts bound to their row",
-        "`keys/services.py`, `keys/sealing.py`, `keys/models.py`, `oidc_provider/keys.py`, `oidc_provider/service.py` (`id_token_hint`), migration 0014",
+        "`keys/services.py`, `keys/sealing.py`, `keys/models.py`, `oidc_provider/keys.py`, `oidc_provider/end_session.py` (`id_token_hint`), migration 0014",
     ),
     "SEC-28": (
         "A pending bank-ID login's nonce and PKCE verifier sealed under a key only the state opens",

@@ -286,7 +286,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.accounts import views as accounts_views
     from portti.companies import api as companies_api
     from portti.companies import bulk_views as companies_bulk_views
-    from portti.companies import provisioning_api as companies_provisioning_api
     from portti.companies import views as companies_views
     from portti.devices import admin_api as devices_admin_api
     from portti.devices import app_api as devices_app_api
@@ -299,6 +298,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.machines import admin as machines_admin
     from portti.oidc_provider import admin as oidc_admin
     from portti.oidc_provider import views as oidc_views
+    from portti.provisioning import api as companies_provisioning_api
     from portti.scim import api as scim_api
     from portti.strongauth import views as strongauth_views
     from portti.weblogin import app_api as weblogin_app_api

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portti.companies.catalogue import OFFICE_MAIN_USER, SUPPORT, USER_ADMIN
+from portti.companies.listing import sort_name_of
 from portti.companies.models import Company, CompanyKind, Membership, MembershipRole, Profile
-from portti.companies.services import sort_name_of
 from portti.infra.clock import Clock
 from portti.people.identity_numbers import IdentifierKind, make_hetu, normalise_identifier
 from portti.people.models import Person, PersonIdentifier

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from portti.accounts.models import Account
 from portti.companies.catalogue import OFFICE_MAIN_USER, SUPPORT, USER_ADMIN
+from portti.companies.listing import sort_name_of
 from portti.companies.models import Company, CompanyKind, Membership, MembershipRole
-from portti.companies.services import sort_name_of
 from portti.people.identity_numbers import IdentifierKind, make_hetu
 from portti.people.models import Person, PersonIdentifier
 from portti.people.portti_id import new_portti_id

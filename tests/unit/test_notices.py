@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from portti.accounts.models import Account
 from portti.devices.models import Device
+from portti.devices.notices import DeviceNotices
 from portti.infra.outbox import Outbox, outbox_box
-from portti.notices import NoticeService
 from support import factories as f
 from support.messages import queued
 
@@ -15,7 +15,7 @@ from support.messages import queued
 def test_device_bound_tells_an_address_once_whatever_its_case(db, app, settings, clock):  # APP-4
     person = f.person(db, "Maija", "Meikalainen")
     db.flush()
-    notices = NoticeService(
+    notices = DeviceNotices(
         db,
         Outbox(db, clock, outbox_box(settings.secret)),
         app.state.runtime.templates.env,

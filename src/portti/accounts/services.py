@@ -315,7 +315,7 @@ class AccountService:
         )
 
     def _send_email_code(self, activation: Activation, address: str, code: str) -> None:
-        from portti.notices import recipient_language
+        from portti.companies.notices import recipient_language
 
         person = self.db.get(Person, activation.person_id)
         ctx = {

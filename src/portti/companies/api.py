@@ -9,8 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
+from portti.companies.actors import Actor
+from portti.companies.listing import member_status
 from portti.companies.models import Membership
 from portti.companies.policy import AdminPolicy
+from portti.companies.principal import MEMBERS_READ, MEMBERS_WRITE
 from portti.companies.schemas import (
     AddUserInput,
     ChangePersonInput,
@@ -21,7 +24,7 @@ from portti.companies.schemas import (
     MembershipPatch,
     MemberStatus,
 )
-from portti.companies.services import Actor, PersonDirectory, member_status
+from portti.companies.services import PersonDirectory
 from portti.devices.admin import MemberDevices
 from portti.devices.admin_api import app_access_out
 from portti.devices.deps import Devices
@@ -30,7 +33,6 @@ from portti.errors import NotAuthenticated
 from portti.i18n import _l
 from portti.invitations.deps import wake_outbox
 from portti.machines.deps import MachineCredentials, verify_machine
-from portti.machines.principal import MEMBERS_READ, MEMBERS_WRITE
 from portti.web.csrf import carries_bearer, verify_csrf
 from portti.web.deps import (
     Audit,

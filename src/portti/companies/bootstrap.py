@@ -23,8 +23,8 @@ from stdnum.fi import ytunnus
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.companies.catalogue import SUPPORT
+from portti.companies.listing import sort_name_of
 from portti.companies.models import Company, CompanyKind, Membership, MembershipRole
-from portti.companies.services import sort_name_of
 from portti.i18n import SUPPORTED
 from portti.infra.clock import Clock
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier

@@ -1,7 +1,7 @@
 """Adding many users from a file (PRV-4): every row checked as the add-user wizard checks one
 user, a preview of every row's errors that writes nothing, and the adding of the valid rows.
 
-Each row goes through ``MembershipService.check_new_user`` and ``add_user``'s writing: the same
+Each row goes through ``NewUsers.check`` and the add-user wizard's writing (``new_users.py``): the same
 identifier validation (python-stdnum), e-mail and phone rules, role rules (ADM-9, SEC-7) and the
 same rule that people are linked only by Portti ID together with their identifier, never merged
 by e-mail or name (ADM-5). What the file adds to those: role names in any language, dates written
@@ -19,12 +19,14 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 
+from portti.companies.actors import Actor
 from portti.companies.csv_file import LABELS, FileRow, QuotedNames, UsersFile
 from portti.companies.forms import MESSAGES
 from portti.companies.models import Company, Membership, Role
+from portti.companies.new_users import NewUserPlan
 from portti.companies.policy import AdminGrant
 from portti.companies.schemas import AddUserInput
-from portti.companies.services import Actor, MembershipService, NewUserPlan
+from portti.companies.services import MembershipService
 from portti.i18n import SUPPORTED, _l, localize
 from portti.people.identity_numbers import IdentifierKind
 from portti.people.portti_id import InvalidPorttiId, normalise_portti_id
@@ -127,16 +129,16 @@ class BulkAddService:
         staged = []
         for row in checked.valid:
             assert row.data is not None and row.plan is not None
-            row.membership, created = self.members.stage_new_user(company, row.data, row.plan)
+            row.membership, created = self.members.new_users.stage(company, row.data, row.plan)
             staged.append((row, created))
         # One flush for the whole file: the ORM sends each table's rows in batches. Another
         # admin adding one of these identifiers at the same moment makes the unique index
         # refuse it: then nothing of the file is added (ValidationFailed rolls the request
         # back), and previewing the file again names that row.
-        self.members.flush_new_users()
+        self.members.new_users.flush()
         for row, created in staged:
             assert row.data is not None and row.plan is not None and row.membership is not None
-            self.members.audit_new_user(
+            self.members.new_users.record(
                 actor,
                 company,
                 grant,
@@ -222,7 +224,9 @@ class BulkAddService:
                 col = str(e["loc"][0]) if e["loc"] else "id_value"
                 row.errors.setdefault(FIELD_COLUMN.get(col, col), MESSAGES.get(e["type"], e["msg"]))
             return row
-        row.plan = plan = self.members.check_new_user(company, grant, row.data, grantable=grantable)
+        row.plan = plan = self.members.new_users.check(
+            company, grant, row.data, grantable=grantable
+        )
         for col, message in plan.errors.items():
             row.errors.setdefault(FIELD_COLUMN.get(col, col), message)
         if not row.data.roles and "roles" not in cells:

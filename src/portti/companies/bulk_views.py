@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import FormData, UploadFile
 
+from portti.companies.actors import Actor
 from portti.companies.bulk import BulkAddService, Checked, needs_the_app
 from portti.companies.csv_file import (
     COLUMNS,
@@ -38,7 +39,6 @@ from portti.companies.csv_file import (
 )
 from portti.companies.models import Company, Membership
 from portti.companies.policy import AdminGrant
-from portti.companies.services import Actor
 from portti.companies.views import page_context
 from portti.errors import DomainError, ValidationFailed
 from portti.i18n import _l, current_language, localize

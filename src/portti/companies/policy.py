@@ -12,6 +12,10 @@ Within a company the grant hierarchy decides (SEC-1, SEC-7):
   them only when that whole reach lies within what the admin administers; otherwise only
   Support may. A person whose rights have ended everywhere has no reach, so only Support may.
 
+Changing users and applications needs a strong authentication made within the step-up window
+(ADM-2, SEC-6: ``Settings.step_up_window``): ``is_stepped_up`` is the one rule; services check
+it, pages show how long it lasts (``step_up_expires_at``).
+
 A login reaches no further than what it was made with (SEC-14): a login approved in the app
 carries only the companies the device was activated for (``limit_to_login``); every rule here
 that asks what the *logged-in* person may administer sees only those memberships.
@@ -23,13 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portti.companies.catalogue import OFFICE_MAIN_USER, SUPPORT, USER_ADMIN
+from portti.companies.catalogue import OFFICE_MAIN_USER, ROLES, SUPPORT, USER_ADMIN
 from portti.companies.models import Company, CompanyKind, Membership, MembershipRole
 from portti.errors import Forbidden, NotFound
 from portti.i18n import _l
@@ -38,6 +42,15 @@ from portti.infra.clock import Clock
 
 def local_today(company: Company, now: datetime) -> date:
     return now.astimezone(ZoneInfo(company.timezone)).date()
+
+
+def step_up_expires_at(strong_auth_at: datetime | None, window: timedelta) -> datetime | None:
+    return strong_auth_at + window if strong_auth_at is not None else None
+
+
+def is_stepped_up(strong_auth_at: datetime | None, now: datetime, window: timedelta) -> bool:
+    """Fresh up to and including the window's last instant."""
+    return strong_auth_at is not None and now - strong_auth_at <= window
 
 
 # Where the request's session keeps the scope of the login it acts for (SEC-14).
@@ -251,8 +264,6 @@ class AdminPolicy:
 
     def grantable_roles(self, grant: AdminGrant, company: Company) -> set[str]:
         """System roles are handed out only where they mean something, by those who hold them."""
-        from portti.companies.catalogue import ROLES
-
         codes = {code for code, *_ in ROLES if code not in {USER_ADMIN, OFFICE_MAIN_USER, SUPPORT}}
         codes.add(USER_ADMIN)
         # A main user over all of an office's clients is made only by Support or by an

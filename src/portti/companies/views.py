@@ -12,15 +12,15 @@ from sqlalchemy import select
 
 from portti.audit.models import AuditEvent
 from portti.companies.forms import parse_form
+from portti.companies.listing import member_status
 from portti.companies.models import Company, Membership
-from portti.companies.policy import AdminGrant
+from portti.companies.policy import AdminGrant, is_stepped_up, step_up_expires_at
 from portti.companies.schemas import (
     AddUserInput,
     ChangeMembershipInput,
     ChangePersonInput,
     MemberStatus,
 )
-from portti.companies.services import member_status
 from portti.devices.admin import app_access
 from portti.errors import ValidationFailed
 from portti.i18n import _l, localize
@@ -28,7 +28,6 @@ from portti.invitations.deps import wake_outbox
 from portti.oidc_provider.models import OidcClient
 from portti.people.countries import COUNTRY_NAMES
 from portti.people.models import Person
-from portti.strongauth.step_up import is_stepped_up, step_up_expires_at
 from portti.web.csrf import verify_csrf
 from portti.web.deps import (
     Audit,

@@ -18,8 +18,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portti.companies.actors import Actor
 from portti.companies.models import Membership
-from portti.companies.services import Actor, MembershipService
+from portti.companies.policy import is_stepped_up
+from portti.companies.services import MembershipService
 from portti.devices.models import ActivationKind, Device, DeviceStatus
 from portti.devices.reach import CarriedCompany, carried_companies
 from portti.devices.services import DeviceService
@@ -27,7 +29,6 @@ from portti.errors import NotFound, StepUpRequired
 from portti.i18n import _l, localize
 from portti.invitations.models import LIVE_STATUSES, Invitation
 from portti.people.models import Person
-from portti.strongauth.step_up import is_stepped_up
 
 REMOVED_BY_ADMIN = "removed_by_admin"
 

@@ -33,12 +33,12 @@ from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.devices.errors import DeviceLocked, DeviceUnknown
 from portti.devices.models import AppSession, Device, DeviceStatus
+from portti.devices.notices import DeviceNotices
 from portti.devices.queries import DEVICE, DEVICE_FRESH, DEVICE_LOCKED
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher, derive_key
 from portti.infra.outbox import Outbox
 from portti.infra.ratelimit import RateLimiter
-from portti.notices import NoticeService
 
 # The PIN policy: 6 digits by default; a deployment may allow up to 12 (``pin_lengths``).
 PIN_MIN_LENGTH = 6
@@ -78,7 +78,7 @@ class DeviceLifecycle:
         self.db = db
         self.clock = clock
         self.audit = audit
-        self.notices = NoticeService(db, outbox, jinja, base_url=base_url)
+        self.notices = DeviceNotices(db, outbox, jinja, base_url=base_url)
         self.pin_hasher = pin_hasher
         self.base_url = base_url.rstrip("/")
         self.session_idle = session_idle

@@ -2,7 +2,7 @@
 module per concern over the shared lifecycle:
 
 - ``lifecycle``: the device state machine, reading and refusing devices, ending one;
-- ``binding``: binding an app installation, and the new-device notice (``portti.notices``);
+- ``binding``: binding an app installation, and the new-device notice (``devices/notices.py``);
 - ``challenges``: the nonces a device signs, and their limits (SEC-9);
 - ``pins``: the PIN policy, its verifier, and how tries are counted (before they are checked);
 - ``approval``: ``verify``, the one check every approval goes through;

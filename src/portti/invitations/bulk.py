@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from portti.companies.actors import Actor
 from portti.companies.errors import PersonNeedsSupport
 from portti.companies.models import Membership
-from portti.companies.services import Actor
 from portti.errors import DomainError, NotFound, ValidationFailed
 from portti.i18n import _l, localize
 from portti.infra.outbox import OutboxMessage, OutboxStatus

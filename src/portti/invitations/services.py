@@ -21,11 +21,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, MachineActor
+from portti.companies.actors import Actor, machine_grant, require_person_rights
 from portti.companies.catalogue import SUPPORT
 from portti.companies.errors import CompanyClosed, PersonNeedsSupport
 from portti.companies.models import Membership
-from portti.companies.policy import AdminGrant, AdminPolicy, local_today
-from portti.companies.services import Actor, machine_grant, require_person_rights
+from portti.companies.policy import AdminGrant, AdminPolicy, is_stepped_up, local_today
 from portti.devices.activation import ActivationService
 from portti.devices.models import Activation
 from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
@@ -57,7 +57,6 @@ from portti.invitations.models import (
     InvitationStatus,
 )
 from portti.people.phones import format_phone
-from portti.strongauth.step_up import is_stepped_up
 
 log = structlog.get_logger(__name__)
 

@@ -4,6 +4,7 @@ as for the applications that log people in."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
@@ -100,8 +101,6 @@ def disable_machine_client(client_id: str, ws: CurrentSession, machines: Machine
 def machine_form_input(
     name: str, auth_method: str, scopes: list[str], company_ids: str, jwks: str, all_companies: bool
 ) -> MachineClientInput:
-    import json
-
     if all_companies and company_ids.strip():
         raise ValidationFailed(
             {"companies": _l("Choose either every company or the listed companies, not both.")}

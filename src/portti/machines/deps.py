@@ -15,9 +15,9 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from portti.companies.principal import MachinePrincipal
 from portti.i18n import _l
-from portti.machines.principal import MachinePrincipal, MachineTokenInvalid, MachineTokenMissing
-from portti.machines.tokens import EXPIRED, MachineTokens
+from portti.machines.tokens import EXPIRED, MachineTokenInvalid, MachineTokenMissing, MachineTokens
 from portti.oidc_provider.errors import BearerError
 from portti.runtime import runtime
 from portti.web.deps import DbSession

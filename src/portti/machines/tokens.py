@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
+from portti.companies.principal import MACHINE_SCOPES, MachinePrincipal
+from portti.errors import DomainError
+from portti.i18n import _l
 from portti.infra import metrics
 from portti.infra.clock import Clock
-from portti.machines.principal import MACHINE_SCOPES, MachinePrincipal
 from portti.oidc_provider.errors import BearerError, TokenError
 from portti.oidc_provider.keys import (
     ACCESS_TOKEN_ALGORITHM,
@@ -36,6 +38,34 @@ MACHINE_TOKEN_TYPE = "machine-at+jwt"  # noqa: S105 (a JOSE type, not a secret)
 GRANT_TYPE = "client_credentials"
 DEFAULT_LIFETIME = timedelta(minutes=10)
 EXPIRED = "The access token has expired"
+
+
+class MachineTokenInvalid(DomainError):
+    """No valid machine access token: 401 with ``WWW-Authenticate`` (RFC 6750 §3)."""
+
+    status = 401
+    code = "invalid_token"
+    title = _l("The access token is not valid")
+
+    def __init__(self, message: str | None = None, *, description: str | None = None) -> None:
+        super().__init__(message)
+        challenge = 'Bearer error="invalid_token"'
+        if description is not None:
+            challenge += f', error_description="{description}"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class MachineTokenMissing(DomainError):
+    """No credentials at all on a route that takes a machine's bearer token: 401 with a bare
+    ``WWW-Authenticate: Bearer`` challenge, without an error code (RFC 6750 §3.1)."""
+
+    status = 401
+    code = "not_authenticated"
+    title = _l("The access token is missing")
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message)
+        self.headers = {"WWW-Authenticate": "Bearer"}
 
 
 class MachineTokens:

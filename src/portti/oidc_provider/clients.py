@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.companies.models import Company
-from portti.companies.policy import AdminPolicy
+from portti.companies.policy import AdminPolicy, is_stepped_up
 from portti.errors import Forbidden, NotFound, StepUpRequired, ValidationFailed
 from portti.i18n import _l
 from portti.infra.clock import Clock
@@ -38,7 +38,6 @@ from portti.oidc_provider.models import (
     OidcLogin,
     UsedClientAssertion,
 )
-from portti.strongauth.step_up import is_stepped_up
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("ES256", "ES384", "PS256", "RS256", "EdDSA")

@@ -8,6 +8,7 @@ company. Every answer is ``application/scim+json``; every refusal a SCIM error d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
@@ -16,12 +17,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from portti.companies.principal import SCIM, MachinePrincipal
 from portti.errors import DomainError
 from portti.i18n import _l, localize
 from portti.infra.outbox import Outbox, outbox_box
 from portti.invitations.deps import wake_outbox
 from portti.machines.deps import machine_principal
-from portti.machines.principal import SCIM, MachinePrincipal
 from portti.runtime import runtime
 from portti.scim.context import ScimContext
 from portti.scim.errors import SCIM_JSON, NotPermitted, ResourceNotFound, ScimError
@@ -34,15 +35,14 @@ from portti.scim.resources import (
     schemas,
     service_provider_config,
 )
-from portti.scim.users import ScimUsers, Written
+from portti.scim.user_resources import Written
+from portti.scim.users import ScimUsers
 from portti.web.deps import Audit, ClockDep, DbSession, Id, SettingsDep, Uow
 
 PREFIX = "/scim/v2/companies/{company_id}"
 
 
 def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    import json
-
     return Response(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         status_code=status,

@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session
 
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
+from portti.companies.actors import machine_grant
 from portti.companies.models import Membership
 from portti.companies.policy import AdminPolicy, local_today
-from portti.companies.services import machine_grant
+from portti.companies.principal import MachinePrincipal
 from portti.i18n import _l
 from portti.infra.clock import Clock
 from portti.infra.outbox import Outbox
-from portti.machines.principal import MachinePrincipal
 from portti.scim.errors import AuditedRefusal, ResourceNotFound, VersionMismatch
 
 if TYPE_CHECKING:

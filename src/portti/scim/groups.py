@@ -20,7 +20,7 @@ from portti.scim.errors import InvalidFilter, InvalidValue, Mutability, Resource
 from portti.scim.filters import parse_filter
 from portti.scim.parsing import apply_patch, read_group
 from portti.scim.resources import GROUP_SCHEMA, LIST_SCHEMA
-from portti.scim.users import Written
+from portti.scim.user_resources import Written
 
 GROUP_PREFIX = "urn:ietf:params:scim:schemas:core:2.0:group:"
 

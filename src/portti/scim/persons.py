@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from portti.audit.models import AuditAction
+from portti.companies.listing import sort_name_of
 from portti.companies.models import Membership
-from portti.companies.services import sort_name_of
-from portti.i18n import _l, gettext, use_locale
+from portti.companies.notices import Notifier
+from portti.companies.person_details import tell_old_contact
+from portti.i18n import _l
 from portti.invitations.services import cancel_after_contact_change
 from portti.people.models import Person
 from portti.people.phones import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
@@ -126,44 +128,20 @@ def _tell_old_contact(
     cancelled: int,
 ) -> None:
     """SEC-1: the old address (or, without one, the old number) hears of the change, as
-    when a user administrator makes it (``MembershipService._after_contact_change``)."""
-    from portti.notices import recipient_language
-
+    when a user administrator makes it (``companies/person_details.py``)."""
     if ctx.outbox is None or ctx.jinja is None:
         raise RuntimeError("SCIM needs an outbox to change contact details")
-    labels = {"email": _l("E-mail address"), "phone": _l("Mobile phone number")}
-    page = {
-        "person": person,
-        "actor": Sender(ctx.actor.name),
-        "company": ctx.company,
-        "changed": [labels[f] for f in fields],
-        "changed_at": ctx.clock.now(),
-        "cancelled": bool(cancelled),
-    }
-    with use_locale(recipient_language(ctx.db, person, company=ctx.company)):
-        if old_email:
-            ctx.outbox.email(
-                to=old_email,
-                subject=gettext("Your contact details in Portti were changed"),
-                text=ctx.jinja.get_template("email/contact_changed.txt").render(page),
-                html=ctx.jinja.get_template("email/contact_changed.html").render(page),
-                kind="contact_changed",
-                company_id=ctx.company.id,
-                person_id=person.id,
-            )
-        elif old_phone:
-            ctx.outbox.sms(
-                to=old_phone,
-                text=gettext(
-                    "Your contact details in Portti were changed by %(company)s. If you did "
-                    "not expect this, contact its user administrator or Portti customer "
-                    "service.",
-                    company=ctx.company.name,
-                ),
-                kind="contact_changed",
-                company_id=ctx.company.id,
-                person_id=person.id,
-            )
-        else:
-            return
-    ctx.queued_messages = True
+    if tell_old_contact(
+        Notifier(ctx.db, ctx.outbox, ctx.jinja),
+        person,
+        ctx.company,
+        fields,
+        old_email=old_email,
+        old_phone=old_phone,
+        # The notice names the identity provider's app by its name, as it names a person.
+        actor=Sender(ctx.actor.name),
+        by_software=False,
+        changed_at=ctx.clock.now(),
+        cancelled=bool(cancelled),
+    ):
+        ctx.queued_messages = True

@@ -5,57 +5,43 @@ A SCIM user is the person's membership in this company. Creating one links an ex
 person only as the add-user wizard does (ADM-5): by the Portti ID together with an identifier
 of the same person; an identifier already in Portti without its Portti ID is refused, and
 anything else makes a new person. People are never matched by e-mail address or name.
-``active: false`` ends the membership (its last day is yesterday) and keeps the person.
+``active: false`` ends the membership (its last day is yesterday) and keeps the person. How a
+user reads, and the search, are in ``user_resources.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, lazyload
 
 from portti import hooks
 from portti.audit.models import AuditAction, AuditEvent
-from portti.companies.catalogue import ROLES
+from portti.companies.listing import sort_name_of
 from portti.companies.models import Membership
-from portti.companies.services import sort_name_of
 from portti.i18n import _l
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
-from portti.people.phones import InvalidEmail, normalise_email
 from portti.people.portti_id import InvalidPorttiId, new_portti_id, normalise_portti_id
-from portti.scim.context import ScimContext, check_if_match, parse_id, version_of
+from portti.scim.context import ScimContext, check_if_match, parse_id
 from portti.scim.errors import (
-    InvalidFilter,
     InvalidValue,
     Mutability,
     ResourceNotFound,
     Uniqueness,
 )
-from portti.scim.filters import parse_filter
 from portti.scim.models import ScimUser
 from portti.scim.parsing import apply_patch, read_user
 from portti.scim.persons import PersonDetails, change_person, read_details
 from portti.scim.resources import (
-    LIST_SCHEMA,
     PORTTI_USER_SCHEMA,
-    USER_SCHEMA,
     PorttiUser,
     ScimUserModel,
 )
-
-USER_PREFIX = "urn:ietf:params:scim:schemas:core:2.0:user:"
-
-
-@dataclass(frozen=True)
-class Written:
-    resource: dict[str, Any]
-    version: str
+from portti.scim.user_resources import Written, load_members, search_users, user_resource
 
 
 class ScimUsers:
@@ -63,88 +49,12 @@ class ScimUsers:
         self.ctx = ctx
         self.db = ctx.db
 
-    # -- representation ------------------------------------------------------------------
-
-    @staticmethod
-    def role_names() -> dict[str, str]:
-        # The catalogue the roles table is written from: its English names (the groups'
-        # displayName, the same in every language: identity providers match groups by it).
-        return {code: str(name) for code, name, *_ in ROLES}
-
-    def _members(self, *conditions: Any) -> list[tuple[Membership, ScimUser | None]]:
-        """Memberships with their person, identifiers and roles, and their SCIM row: four
-        statements however many (the profiles SCIM does not show are not loaded)."""
-        rows = self.db.execute(
-            select(Membership, ScimUser)
-            .outerjoin(ScimUser, ScimUser.membership_id == Membership.id)
-            .where(*conditions)
-            .options(
-                joinedload(Membership.person).selectinload(Person.identifiers),
-                lazyload(Membership.profiles),
-            )
-            .order_by(Membership.id)
-        ).all()
-        return [(m, row) for m, row in rows]
-
     def resource(self, m: Membership, row: ScimUser | None) -> dict[str, Any]:
-        p = m.person
-        base = self.ctx.base_url
-        today = self.ctx.today()
-        ident = p.identifiers[0] if p.identifiers else None
-        ext: dict[str, Any] = {"porttiId": p.portti_id}
-        if ident is not None:
-            ext |= {
-                "identifier": ident.value,
-                "issuingCountry": ident.country,
-                "identifierKind": ident.kind,
-            }
-        if m.valid_from is not None:
-            ext["validFrom"] = m.valid_from.isoformat()
-        if m.valid_until is not None:
-            ext["validUntil"] = m.valid_until.isoformat()
-        names = self.role_names()
-        body: dict[str, Any] = {
-            "schemas": [USER_SCHEMA, PORTTI_USER_SCHEMA],
-            "id": str(m.id),
-        }
-        if row is not None and row.external_id is not None:
-            body["externalId"] = row.external_id
-        body |= {
-            "userName": row.user_name if row is not None else p.portti_id,
-            "name": {
-                "formatted": p.full_name,
-                "givenName": p.given_name,
-                "familyName": p.family_name,
-            },
-            "displayName": (row.display_name if row is not None else None) or p.full_name,
-            # Ended rights are inactive; rights that start later are provisioned, so active.
-            "active": m.valid_until is None or m.valid_until >= today,
-        }
-        if p.email:
-            body["emails"] = [{"value": p.email, "type": "work", "primary": True}]
-        if p.phone:
-            body["phoneNumbers"] = [{"value": p.phone, "type": "mobile", "primary": True}]
-        if p.language:
-            body["preferredLanguage"] = p.language
-        groups = sorted(m.role_codes)
-        if groups:
-            body["groups"] = [
-                {"value": c, "display": names.get(c, c), "$ref": f"{base}/Groups/{c}"}
-                for c in groups
-            ]
-        body[PORTTI_USER_SCHEMA] = ext
-        body["meta"] = {
-            "resourceType": "User",
-            "created": m.created_at.isoformat(),
-            "lastModified": m.updated_at.isoformat(),
-            "location": f"{base}/Users/{m.id}",
-        }
-        body["meta"]["version"] = version_of(body)
-        return body
+        return user_resource(self.ctx, m, row)
 
     def _load(self, membership_id: int) -> tuple[Membership, ScimUser | None]:
-        found = self._members(
-            Membership.id == membership_id, Membership.company_id == self.ctx.company.id
+        found = load_members(
+            self.db, Membership.id == membership_id, Membership.company_id == self.ctx.company.id
         )
         if not found:
             raise ResourceNotFound(_l("No such user in this company."))
@@ -158,75 +68,7 @@ class ScimUsers:
         return Written(body, body["meta"]["version"])
 
     def search(self, filter_text: str | None, start_index: int, count: int) -> dict[str, Any]:
-        company_id = self.ctx.company.id
-        conditions: list[Any] = [Membership.company_id == company_id]
-        joins_scim = joins_person = False
-        for test in parse_filter(filter_text) if filter_text else []:
-            path = test.path.removeprefix(USER_PREFIX)
-            value = test.value
-            # The SCIM row's own company_id too: the (company, key) indexes serve the search.
-            if path == "username":
-                joins_scim = True
-                conditions += [
-                    ScimUser.company_id == company_id,
-                    ScimUser.user_name_key == str(value).casefold(),
-                ]
-            elif path == "externalid":
-                joins_scim = True
-                conditions += [
-                    ScimUser.company_id == company_id,
-                    ScimUser.external_id == str(value),
-                ]
-            elif path == "emails.value":
-                joins_person = True
-                # caseExact false (RFC 7643 §4.1.2): lower(email) has its own index.
-                emails = {str(value).strip().lower()}
-                with contextlib.suppress(InvalidEmail):
-                    emails.add(normalise_email(str(value)).lower())
-                conditions.append(func.lower(Person.email).in_(sorted(emails)))
-            elif path == "emails.type":
-                if str(value).lower() != "work":
-                    conditions.append(Membership.id.is_(None))
-            elif path == "id":
-                try:
-                    conditions.append(Membership.id == parse_id(str(value)))
-                except ResourceNotFound:
-                    conditions.append(Membership.id.is_(None))
-            else:
-                raise InvalidFilter(
-                    _l(
-                        "Users can be filtered by userName, externalId, emails.value and id, "
-                        "not by “%(attribute)s”.",
-                        attribute=test.written,
-                    )
-                )
-        ids = select(Membership.id)
-        if joins_scim:
-            ids = ids.join(ScimUser, ScimUser.membership_id == Membership.id)
-        if joins_person:
-            ids = ids.join(Person, Person.id == Membership.person_id)
-        ids = ids.where(*conditions)
-        page_ids = (
-            list(self.db.scalars(ids.order_by(Membership.id).offset(start_index - 1).limit(count)))
-            if count > 0
-            else []
-        )
-        if start_index == 1 and len(page_ids) < count:
-            total = len(page_ids)  # the whole result is on this page: no count needed
-        else:
-            total = self.db.scalar(select(func.count()).select_from(ids.subquery())) or 0
-        resources = []
-        if page_ids:
-            resources = [
-                self.resource(m, row) for m, row in self._members(Membership.id.in_(page_ids))
-            ]
-        return {
-            "schemas": [LIST_SCHEMA],
-            "totalResults": total,
-            "startIndex": start_index,
-            "itemsPerPage": len(resources),
-            "Resources": resources,
-        }
+        return search_users(self.ctx, filter_text, start_index, count)
 
     # -- checks shared by create and replace --------------------------------------------
 

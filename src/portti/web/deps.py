@@ -17,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog, RequestContext
+from portti.companies.actors import Actor
 from portti.companies.models import Company, Membership
 from portti.companies.policy import limit_to_login
-from portti.companies.services import Actor, MembershipService
+from portti.companies.services import MembershipService
 from portti.config import Settings
 from portti.errors import NotAuthenticated
 from portti.i18n import _l, current_choice

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portti.audit.models import AuditAction
+from portti.companies.listing import member_status
 from portti.companies.models import Company
 from portti.companies.policy import AdminPolicy, local_today
-from portti.companies.services import PersonDirectory, member_status
+from portti.companies.services import PersonDirectory
 from portti.devices.deps import Devices
 from portti.errors import Forbidden
 from portti.i18n import _l

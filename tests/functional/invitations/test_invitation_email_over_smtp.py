@@ -20,8 +20,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from portti.audit.services import AuditLog
+from portti.companies.actors import Actor
 from portti.companies.catalogue import USER_ADMIN
-from portti.companies.services import Actor
 from portti.infra.clock import OffsetClock
 from portti.infra.crypto import CodeHasher
 from portti.infra.outbox import (

@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from portti.audit.models import AuditAction, AuditEvent
 from portti.audit.services import AuditLog
+from portti.companies.actors import Actor
 from portti.companies.models import Membership
 from portti.companies.policy import local_today
 from portti.companies.schemas import ChangeMembershipInput, Validity
-from portti.companies.services import Actor, MembershipService
+from portti.companies.services import MembershipService
 from portti.devices.models import Device
 from portti.oidc_provider.claims import ACR_APP
 from portti.oidc_provider.models import OidcLogin

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from portti.machines.principal import MACHINE_SCOPES
+from portti.companies.principal import MACHINE_SCOPES
 from portti.oidc_provider.claims import ACR_VALUES
 from portti.oidc_provider.keys import SigningKeys
 from portti.oidc_provider.provider import SCOPES

@@ -1,6 +1,6 @@
 """The companies API for business software (PRV-2), under /api/v1/companies: a machine client's
 bearer token with the ``companies:write`` scope (PRV-1); no cookie session, no CSRF token, no
-step-up. Rules live in ``provisioning.py``."""
+step-up. Rules live in ``companies.py``."""
 
 from __future__ import annotations
 
@@ -12,17 +12,12 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
 from portti.companies.models import Company
-from portti.companies.provisioning import (
-    CompanyChangeInput,
-    CompanyInput,
-    OfficeLinkInput,
-    ProvisioningService,
-)
+from portti.companies.principal import COMPANIES_WRITE, MachinePrincipal
 from portti.companies.schemas import AddUserInput, IdentificationMethod
-from portti.companies.services import Actor
 from portti.invitations.deps import Invitations, wake_outbox
 from portti.machines.deps import machine_principal
-from portti.machines.principal import COMPANIES_WRITE, MachinePrincipal
+from portti.provisioning.companies import ProvisioningService
+from portti.provisioning.schemas import CompanyChangeInput, CompanyInput, OfficeLinkInput
 from portti.web.deps import Audit, ClockDep, DbSession, Id, Members, Uow
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -41,9 +36,9 @@ Machine = Annotated[MachinePrincipal, Depends(machine_principal(COMPANIES_WRITE)
 
 
 async def get_provisioning(
-    db: DbSession, clock: ClockDep, audit: Audit, members: Members
+    db: DbSession, clock: ClockDep, audit: Audit, members: Members, invitations: Invitations
 ) -> ProvisioningService:
-    return ProvisioningService(db, clock, audit, members)
+    return ProvisioningService(db, clock, audit, members, invitations)
 
 
 Provisioning = Annotated[ProvisioningService, Depends(get_provisioning)]
@@ -156,25 +151,16 @@ def name_first_admin(
     response: Response,
     machine: Machine,
     provisioning: Provisioning,
-    invitations: Invitations,
     uow: Uow,
 ) -> FirstAdminOut:
     """The company's first user administrator (KH): by a Finnish personal identity code
     (they log in with bank ID), or by a foreign identifier and its issuing country with e-mail
     and phone (an invitation to the Portti app goes out in the company's language)."""
-    m, created = provisioning.name_first_admin(machine, company_id, data)
-    if not created:
+    named = provisioning.name_and_invite_first_admin(machine, company_id, data)
+    m = named.membership
+    if not named.created:
         response.status_code = status.HTTP_200_OK
-    expires = None
-    if data.method is IdentificationMethod.FOREIGN and created:
-        inv = invitations.invite(
-            Actor.of_machine(machine),
-            company_id,
-            m.id,
-            identity_verified=True,
-            language=m.company.default_language,
-        )
-        expires = inv.expires_at
+    if named.invitation_expires_at is not None:
         uow.after_commit(partial(wake_outbox, request))
     return FirstAdminOut(
         membership_id=m.id,
@@ -182,5 +168,5 @@ def name_first_admin(
         given_name=m.person.given_name,
         family_name=m.person.family_name,
         login="bank_id" if data.method is IdentificationMethod.FI_HETU else "invitation",
-        invitation_expires_at=expires,
+        invitation_expires_at=named.invitation_expires_at,
     )

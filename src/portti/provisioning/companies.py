@@ -6,18 +6,17 @@ when registered for every company, and acts on an existing one only when the com
 its reach (``machine_grant``). Creation is idempotent by the ``external_id`` the business
 software chose: the same id with the same request answers with the company made the first time,
 with another request it is a conflict. The rules for a company's fields are the operator's
-(``bootstrap.py``); adding the administrator is the add-user wizard's (``MembershipService``),
-and the invitation the invitation service's."""
+(``companies/bootstrap.py``); adding the administrator is the add-user wizard's
+(``MembershipService``), and the invitation the invitation service's."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from portti import hooks
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
+from portti.companies.actors import Actor, machine_grant
 from portti.companies.bootstrap import (
     BootstrapError,
     check_timezone,
@@ -34,60 +34,16 @@ from portti.companies.catalogue import USER_ADMIN
 from portti.companies.errors import CompanyClosed
 from portti.companies.models import Company, CompanyKind, Membership, MembershipRole
 from portti.companies.policy import local_today
-from portti.companies.schemas import AddUserInput
-from portti.companies.services import Actor, MembershipService, machine_grant
+from portti.companies.principal import COMPANIES_WRITE, MachinePrincipal
+from portti.companies.schemas import AddUserInput, IdentificationMethod
+from portti.companies.services import MembershipService
 from portti.errors import Conflict, Forbidden, ValidationFailed
 from portti.i18n import _l
 from portti.infra.clock import Clock
-from portti.machines.principal import COMPANIES_WRITE, MachinePrincipal
+from portti.invitations.services import InvitationService
 from portti.people.identity_numbers import IdentifierKind, InvalidIdentifier, normalise_identifier
 from portti.people.models import PersonIdentifier
-
-Language = Literal["fi", "sv", "en"]
-
-
-class CompanyInput(BaseModel):
-    """A company as business software creates it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    external_id: str = Field(
-        min_length=1,
-        max_length=100,
-        json_schema_extra={"pattern": r"\S"},
-        description="The business software's own id for the company: the same id again with "
-        "the same body answers with the same company.",
-    )
-    name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": r"\S"})
-    business_id: str = Field(
-        max_length=20, description="Finnish business ID (Y-tunnus), e.g. 2345678-0."
-    )
-    kind: Literal["company", "accounting_office"] = "company"
-    default_language: Language = "fi"
-    timezone: str = Field(default="Europe/Helsinki", max_length=64)
-
-
-class CompanyChangeInput(BaseModel):
-    """A change of a company (PATCH): the fields left out keep their values."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(
-        default=None, min_length=1, max_length=200, json_schema_extra={"pattern": r"\S"}
-    )
-    default_language: Language | None = Field(
-        default=None,
-        description="The language of its pages and invitations for persons who chose none.",
-    )
-    timezone: str | None = Field(default=None, max_length=64)
-
-
-class OfficeLinkInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    office_id: int | None = Field(
-        ge=1, le=2**31 - 1, description="The accounting office's id; null unlinks it."
-    )
+from portti.provisioning.schemas import CompanyChangeInput, CompanyInput
 
 
 class MayNotCreateCompanies(Forbidden):
@@ -135,6 +91,13 @@ class AdminExists(Conflict):
 
 
 @dataclass(frozen=True)
+class FirstAdmin:
+    membership: Membership
+    created: bool  # False: the same person named again, nothing changed
+    invitation_expires_at: datetime | None  # an invitation went out (a foreign identifier)
+
+
+@dataclass(frozen=True)
 class Created:
     company: Company
     created: bool  # False: the same request answered again
@@ -148,11 +111,19 @@ def request_hash(data: CompanyInput, business_id: str) -> str:
 
 
 class ProvisioningService:
-    def __init__(self, db: Session, clock: Clock, audit: AuditLog, members: MembershipService):
+    def __init__(
+        self,
+        db: Session,
+        clock: Clock,
+        audit: AuditLog,
+        members: MembershipService,
+        invitations: InvitationService,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.audit = audit
         self.members = members
+        self.invitations = invitations
 
     def _company(self, machine: MachinePrincipal, company_id: int) -> Company:
         machine.require(COMPANIES_WRITE)
@@ -372,6 +343,25 @@ class ProvisioningService:
         return company
 
     # -- the first user administrator ----------------------------------------------------------
+
+    def name_and_invite_first_admin(
+        self, machine: MachinePrincipal, company_id: int, data: AddUserInput
+    ) -> FirstAdmin:
+        """The first user administrator (``name_first_admin``); one named by a foreign
+        identifier is invited to the Portti app at once, in the company's language (a Finnish
+        personal identity code logs in with bank ID)."""
+        m, created = self.name_first_admin(machine, company_id, data)
+        expires = None
+        if data.method is IdentificationMethod.FOREIGN and created:
+            inv = self.invitations.invite(
+                Actor.of_machine(machine),
+                company_id,
+                m.id,
+                identity_verified=True,
+                language=m.company.default_language,
+            )
+            expires = inv.expires_at
+        return FirstAdmin(m, created, expires)
 
     def name_first_admin(
         self, machine: MachinePrincipal, company_id: int, data: AddUserInput

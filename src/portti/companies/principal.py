@@ -1,11 +1,12 @@
-"""Who a machine's request acts as: the client, its granted scopes and the companies it may
-reach (PRV-1). Every rule about what a machine may do asks this object; it knows no HTTP."""
+"""Who a machine's request acts as (PRV-1): the client, its granted scopes and the companies it
+may reach. Every rule about what business software may do asks this object; it knows neither
+HTTP nor tokens (``machines/tokens.py`` reads the token that names it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portti.errors import DomainError, Forbidden
+from portti.errors import Forbidden
 from portti.i18n import _l
 
 COMPANIES_WRITE = "companies:write"
@@ -13,34 +14,6 @@ MEMBERS_READ = "members:read"
 MEMBERS_WRITE = "members:write"
 SCIM = "scim"
 MACHINE_SCOPES = (COMPANIES_WRITE, MEMBERS_READ, MEMBERS_WRITE, SCIM)
-
-
-class MachineTokenInvalid(DomainError):
-    """No valid machine access token: 401 with ``WWW-Authenticate`` (RFC 6750 §3)."""
-
-    status = 401
-    code = "invalid_token"
-    title = _l("The access token is not valid")
-
-    def __init__(self, message: str | None = None, *, description: str | None = None) -> None:
-        super().__init__(message)
-        challenge = 'Bearer error="invalid_token"'
-        if description is not None:
-            challenge += f', error_description="{description}"'
-        self.headers = {"WWW-Authenticate": challenge}
-
-
-class MachineTokenMissing(DomainError):
-    """No credentials at all on a route that takes a machine's bearer token: 401 with a bare
-    ``WWW-Authenticate: Bearer`` challenge, without an error code (RFC 6750 §3.1)."""
-
-    status = 401
-    code = "not_authenticated"
-    title = _l("The access token is missing")
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message)
-        self.headers = {"WWW-Authenticate": "Bearer"}
 
 
 class InsufficientScope(Forbidden):
