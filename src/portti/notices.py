@@ -20,10 +20,9 @@ from sqlalchemy.orm import Session
 from portti.accounts.models import Account
 from portti.companies.models import Company, Membership
 from portti.devices.models import Device
-from portti.i18n import DEFAULT, current_choice, gettext, supported, use_locale
+from portti.i18n import DEFAULT, current_choice, fmt_datetime, gettext, supported, use_locale
 from portti.infra.outbox import Outbox
 from portti.people.models import Person
-from portti.web.filters import fmt_datetime
 
 
 def recipient_language(

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from portti.app import make_templates
 from portti.strongauth.test_idp import TestIdentity, build_test_idp_router
+from portti.templating import make_templates
 from portti.web.middleware import LocaleMiddleware
 
 

@@ -5,12 +5,12 @@ step-up. Rules live in ``provisioning.py``."""
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
+from portti.companies.deps import Members
 from portti.companies.models import Company
 from portti.companies.provisioning import (
     CompanyChangeInput,
@@ -20,10 +20,10 @@ from portti.companies.provisioning import (
 )
 from portti.companies.schemas import AddUserInput, IdentificationMethod
 from portti.companies.services import Actor
-from portti.invitations.deps import Invitations, wake_outbox
+from portti.invitations.deps import Invitations
 from portti.machines.deps import machine_principal
 from portti.machines.principal import COMPANIES_WRITE, MachinePrincipal
-from portti.web.deps import Audit, ClockDep, DbSession, Id, Members, Uow
+from portti.web.deps import Audit, ClockDep, DbSession, Id, Uow
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid access token of a machine client"},
@@ -175,7 +175,6 @@ def name_first_admin(
             language=m.company.default_language,
         )
         expires = inv.expires_at
-        uow.after_commit(partial(wake_outbox, request))
     return FirstAdminOut(
         membership_id=m.id,
         portti_id=m.person.portti_id,

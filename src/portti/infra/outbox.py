@@ -2,9 +2,10 @@
 the change that caused them, and a worker delivers them afterwards, with retries.
 
 A service calls ``Outbox.email``/``Outbox.sms`` inside its own transaction; if that rolls back,
-the message never existed. After the commit, a handler calls
-``runtime(request).outbox_wakeup.notify()`` so that the worker delivers at once instead of at
-its next poll (every second).
+the message never existed. Queuing marks the database session (``QUEUED`` in its ``info``);
+after the commit that holds the messages the request's unit of work (``web/uow.py``) calls
+``OutboxWakeup.notify()``, so that the worker delivers at once instead of at its next poll
+(every second).
 
 The worker claims due messages by setting ``status = "sending"`` and a lease in one short
 statement (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``; SQLite, which
@@ -123,6 +124,15 @@ def _single_line(name: str, value: str) -> None:
         raise ValueError(f"outbox: {name} must be a single line")
 
 
+# Set in a database session's ``info`` when a message is queued on it (``take_queued``).
+QUEUED = "portti.outbox.queued"
+
+
+def take_queued(db: Session) -> bool:
+    """Whether messages were queued on ``db`` since the last call; the mark is cleared."""
+    return bool(db.info.pop(QUEUED, False))
+
+
 class Outbox:
     """Queues messages in the caller's transaction: ``db.add`` and ``flush``, never a commit."""
 
@@ -189,6 +199,7 @@ class Outbox:
         )
         self.db.add(message)
         self.db.flush()
+        self.db.info[QUEUED] = True
         # The row's id is the seal's associated data: a body copied to another row does not
         # open (SEC-25).
         message.sealed_body = self.box.seal(

@@ -53,20 +53,15 @@ from portti.oidc_provider.token_form import TokenForm, TokenFormDep
 from portti.runtime import runtime
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
-from portti.web.deps import (
-    Audit,
-    ClockDep,
-    CurrentSession,
-    DbSession,
-    OptionalWebSession,
-    Sessions,
-    Uow,
-    client_ip,
-    optional_session,
-    request_context,
-)
+from portti.web.deps import Audit, ClockDep, DbSession, Uow, client_ip, request_context
 from portti.web.render import render as render_page
 from portti.web.uow import UnitOfWork
+from portti.weblogin.session_deps import (
+    CurrentSession,
+    OptionalWebSession,
+    Sessions,
+    optional_session,
+)
 
 # Browser-facing routes check CSRF on POST; the token endpoint is called by clients' servers.
 router = APIRouter(include_in_schema=False)

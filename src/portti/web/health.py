@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from portti.infra.clock import Clock
-    from portti.runtime import Runtime
+    from portti.web.kit import Kit
 
 READY_CACHE_SECONDS = 1.0
 OUTBOX_CACHE_SECONDS = 5.0
@@ -74,7 +74,7 @@ def migrations_head() -> set[str]:
 
 
 class Readiness:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Kit) -> None:
         self.rt = rt
         self.heads = migrations_head()
         self.redis_urls = sorted(
@@ -177,7 +177,7 @@ class OutboxFacts:
         return value
 
 
-def health_routes(rt: Runtime) -> list[Route]:
+def health_routes(rt: Kit) -> list[Route]:
     settings = rt.settings
     readiness = Readiness(rt)
     outbox: list[Collector] = [metrics.OutboxCollector(OutboxFacts(rt.engine, rt.clock).read)]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portti.audit.services import AuditLog
 from portti.companies.catalogue import USER_ADMIN
 from portti.companies.services import Actor
+from portti.i18n import fmt_datetime
 from portti.infra.clock import OffsetClock
 from portti.infra.crypto import CodeHasher
 from portti.infra.outbox import (
@@ -34,7 +35,6 @@ from portti.infra.outbox import (
 from portti.invitations.deps import build_invitations
 from portti.invitations.models import Invitation
 from portti.invitations.services import InvitationService, group_code
-from portti.web.filters import fmt_datetime
 from support import factories as f
 from support.messages import signup_code_in
 from support.sinks import SmtpSink

@@ -15,10 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from portti.companies.models import Company
-from portti.i18n import SUPPORTED, translations, use_locale
+from portti.i18n import SUPPORTED, fmt_date, fmt_datetime, translations, use_locale
 from portti.invitations.models import Invitation
 from portti.people.models import Person
-from portti.web.filters import fmt_date, fmt_datetime
 from support.devices import bind, make_service
 from support.leaks import LANGUAGES, leaks, visible
 from support.messages import signup_code_in
