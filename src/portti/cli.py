@@ -561,7 +561,7 @@ def secrets_rotate() -> None:
     """Seal again under PORTTI_SECRET_KEY whatever a previous secret (PORTTI_PREVIOUS_SECRET_KEYS)
     sealed: Portti's own keys, TOTP seeds, queued messages and the keys that outlive a rotation.
     Run it after every instance runs with the new secret and the previous one; idempotent."""
-    import portti.db.models  # noqa: F401  (every table, for the sealed columns' metadata)
+    import portti.schema  # noqa: F401  (every table, for the sealed columns' metadata)
     from portti.db.session import make_engine, make_session_factory
     from portti.infra.clock import SystemClock
     from portti.infra.secret_material import SecretMaterialError, load, reseal_all
