@@ -34,7 +34,7 @@ from portti.devices import app_api as devices_app_api
 from portti.devices import views as devices_views
 from portti.devices.pins import make_pin_hasher
 from portti.i18n import _l
-from portti.infra import devmailbox_views, metrics
+from portti.infra import metrics
 from portti.infra.clock import Clock, SystemClock
 from portti.infra.events import make_event_bus
 from portti.infra.logging import configure_logging
@@ -63,6 +63,7 @@ from portti.strongauth.oidc import JwksCache
 from portti.strongauth.test_idp import build_test_idp_router, test_provider_settings
 from portti.strongauth.views import demo_identities
 from portti.templating import WEB_DIR, make_templates
+from portti.web import devmailbox_views
 from portti.web.access import AccessLogMiddleware
 from portti.web.admission import Admission, AdmissionMiddleware
 from portti.web.api_docs import api_docs_routes
