@@ -30,7 +30,11 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
+import psycopg
+import redis.asyncio as aioredis
 import structlog
+
+from portti.db.session import normalise_url
 
 log = structlog.get_logger(__name__)
 
@@ -223,8 +227,6 @@ class PostgresEventBus(_LoopBound):
     """
 
     def __init__(self, url: str) -> None:
-        from portti.db.session import normalise_url
-
         self._url = normalise_url(url).replace("postgresql+psycopg://", "postgresql://", 1)
         self._fanout = _Fanout()
         self._by_identifier: dict[str, str] = {}
@@ -259,8 +261,6 @@ class PostgresEventBus(_LoopBound):
                     fut.cancel()
 
     async def _connect(self) -> Any:
-        import psycopg
-
         return await psycopg.AsyncConnection.connect(self._url, autocommit=True)
 
     async def _notify(self, identifier: str, message: str) -> None:
@@ -396,8 +396,6 @@ class RedisEventBus(_LoopBound):
         return self._pubsub is not None
 
     async def start(self) -> None:
-        import redis.asyncio as aioredis
-
         self._loop = asyncio.get_running_loop()
         self._up = asyncio.Event()
         self._redis = aioredis.Redis.from_url(
