@@ -477,7 +477,7 @@ class Bench:
         return committed, time.thread_time() - cpu
 
     def worker(self, wakeup: Any) -> Any:
-        from portti.infra.outbox import build_worker
+        from portti.infra.outbox_worker import build_worker
 
         worker = build_worker(self.settings, self.factory, self.clock, wakeup=wakeup)
         if self.args.batch_size:

@@ -38,7 +38,8 @@ from portti.infra import metrics
 from portti.infra.clock import Clock, SystemClock
 from portti.infra.events import make_event_bus
 from portti.infra.logging import configure_logging
-from portti.infra.outbox import OutboxWakeup, build_worker
+from portti.infra.outbox import OutboxWakeup
+from portti.infra.outbox_worker import build_worker
 from portti.infra.ratelimit import LimitsRateLimiter
 from portti.infra.secret_material import load as load_secret_material
 from portti.infra.tls import ssl_context

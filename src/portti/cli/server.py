@@ -20,7 +20,7 @@ from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import SystemClock
 from portti.infra.logging import configure_logging
 from portti.infra.metrics import OutboxCollector
-from portti.infra.outbox import build_worker
+from portti.infra.outbox_worker import build_worker
 from portti.infra.secret_material import load as load_secret_material
 from portti.infra.tls import ssl_context
 from portti.keys.services import key_store_for

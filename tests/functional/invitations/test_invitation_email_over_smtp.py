@@ -25,13 +25,8 @@ from portti.companies.services import Actor
 from portti.i18n import fmt_datetime
 from portti.infra.clock import OffsetClock
 from portti.infra.crypto import CodeHasher
-from portti.infra.outbox import (
-    OutboxMessage,
-    OutboxWakeup,
-    OutboxWorker,
-    build_worker,
-    failed_messages,
-)
+from portti.infra.outbox import OutboxMessage, OutboxWakeup, failed_messages
+from portti.infra.outbox_worker import OutboxWorker, build_worker
 from portti.invitations.deps import build_invitations
 from portti.invitations.models import Invitation
 from portti.invitations.services import InvitationService, group_code
