@@ -13,27 +13,27 @@ from portti.companies.policy import limit_to_login
 from portti.companies.queries import company_language, first_company_language
 from portti.errors import NotAuthenticated
 from portti.i18n import _l, current_choice
-from portti.runtime import Runtime, runtime
 from portti.web.cookies import session_cookie_name
 from portti.web.csrf import carries_bearer
 from portti.web.deps import DbSession, Uow
+from portti.web.kit import Kit, kit
 from portti.web.uow import UnitOfWork
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
 
 
-def sessions_from(rt: Runtime, db: Session) -> SessionService:
+def sessions_from(state: Kit, db: Session) -> SessionService:
     """The web session service with the settings' idle and absolute lifetimes."""
     return SessionService(
         db,
-        rt.clock,
-        idle=timedelta(minutes=rt.settings.session_idle_minutes),
-        absolute=timedelta(hours=rt.settings.session_absolute_hours),
+        state.clock,
+        idle=timedelta(minutes=state.settings.session_idle_minutes),
+        absolute=timedelta(hours=state.settings.session_absolute_hours),
     )
 
 
 async def get_session_service(request: Request, db: DbSession) -> SessionService:
-    return sessions_from(runtime(request), db)
+    return sessions_from(kit(request), db)
 
 
 Sessions = Annotated[SessionService, Depends(get_session_service)]
@@ -54,7 +54,7 @@ def optional_session(request: Request, uow: UnitOfWork) -> WebSession | None:
         # A machine client's request (PRV-1): it acts by its token only, never by a cookie
         # the same client might carry; and it skipped the CSRF check on that ground.
         return None
-    sessions = sessions_from(runtime(request), uow.db)
+    sessions = sessions_from(kit(request), uow.db)
     ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
     if ws is not None:
         request.state.session_id = ws.id
