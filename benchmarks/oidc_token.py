@@ -1,7 +1,7 @@
 """Authorization-code exchanges at Portti's token endpoint, per second and per core.
 
 A real server process (`portti serve`, one worker, SQLite by default) and a lean HTTP client
-(rawhttp.py). Codes are made beforehand in batches straight through ``ProviderService`` (the
+(rawhttp.py). Codes are made beforehand in batches straight through ``Authorization`` (the
 authorize step is not what is measured), then redeemed over HTTP with client_secret_basic and
 PKCE: each exchange claims the code (compare-and-set UPDATE), checks the verifier, reads the
 login, person and valid memberships, signs an access token (ES256) and an ID token (RS256 by
@@ -42,10 +42,12 @@ from portti.audit.services import AuditLog, RequestContext  # noqa: E402
 from portti.db.session import make_engine, make_session_factory  # noqa: E402
 from portti.infra.clock import SystemClock  # noqa: E402
 from portti.keys.services import key_store_for  # noqa: E402
-from portti.oidc_provider.clients import ClientInput, ClientService  # noqa: E402
+from portti.oidc_provider.authorize import Authorization, Redirect  # noqa: E402
+from portti.oidc_provider.client_settings import ClientInput  # noqa: E402
+from portti.oidc_provider.clients import ClientService  # noqa: E402
 from portti.oidc_provider.keys import KeyStoreSigningKeys  # noqa: E402
 from portti.oidc_provider.models import OidcClient  # noqa: E402
-from portti.oidc_provider.service import ProviderService, Redirect, s256  # noqa: E402
+from portti.oidc_provider.provider import ProviderContext, s256  # noqa: E402
 from portti.weblogin.sessions import SessionService  # noqa: E402
 from support import factories as f  # noqa: E402
 
@@ -87,14 +89,14 @@ def mint_codes(factory, settings, client_id: str, ws_id: str, count: int) -> lis
     out = []
     with factory() as db:
         ws = db.get(WebSession, ws_id)
-        provider = ProviderService(
+        provider = ProviderContext(
             db, clock, AuditLog(db, clock), issuer=settings.base_url,
             keys=KeyStoreSigningKeys(key_store_for(settings, factory, clock)),
             secret=settings.secret,
         )  # fmt: skip
         for _ in range(count):
             verifier = secrets.token_urlsafe(48)
-            req = provider.validate(
+            req = Authorization(provider).validate(
                 {
                     "client_id": client_id,
                     "redirect_uri": REDIRECT,
@@ -105,7 +107,7 @@ def mint_codes(factory, settings, client_id: str, ws_id: str, count: int) -> lis
                     "code_challenge_method": "S256",
                 }
             )
-            outcome = provider.decide(req, ws)
+            outcome = Authorization(provider).decide(req, ws)
             assert isinstance(outcome, Redirect)
             code = outcome.url.split("code=", 1)[1].split("&", 1)[0]
             out.append((code, verifier))

@@ -53,8 +53,9 @@ from portti.audit.services import AuditLog, RequestContext  # noqa: E402
 from portti.db.session import make_engine, make_session_factory  # noqa: E402
 from portti.infra.clock import SystemClock  # noqa: E402
 from portti.keys.services import key_store_for  # noqa: E402
-from portti.oidc_provider.clients import ClientInput, ClientService  # noqa: E402
-from portti.oidc_provider.service import s256  # noqa: E402
+from portti.oidc_provider.client_settings import ClientInput  # noqa: E402
+from portti.oidc_provider.clients import ClientService  # noqa: E402
+from portti.oidc_provider.provider import s256  # noqa: E402
 from portti.weblogin.sessions import SessionService  # noqa: E402
 from support import factories as f  # noqa: E402
 

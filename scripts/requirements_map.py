@@ -222,7 +222,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-14": (
         "The app's approval names the business application that asked (`client_name`); Portti's login page names the business application a login is for",
-        "`oidc_provider/parked.py`, `weblogin/app_api.py` (`approval_out`), `weblogin/schemas.py`, `mobile/static/app.js` (`approvalTitle`), `oidc_provider/parked.py`, `weblogin/views.py` (`login_page`), `web/templates/login.html`",
+        "`oidc_provider/parked.py`, `weblogin/app_api.py` (`approval_out`), `weblogin/qr/schemas.py`, `mobile/static/app.js` (`approvalTitle`), `oidc_provider/parked.py`, `weblogin/views.py` (`login_page`), `web/templates/login.html`",
     ),
     "UX-15": (
         "One word for one thing in the app: the SMS code is the confirmation code; the account login screen is not named after its button",
@@ -306,7 +306,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-6": (
         'Basic settings name each session as the app does ("Chrome on Linux", translated); buttons\' names start with their visible label',
-        "`weblogin/qr/requester.py` (`browser_summary`), `web/filters.py` (`browser`), `web/templates/settings.html`",
+        "`weblogin/qr/requester.py` (`browser_summary`), `templating.py` (`browser`), `web/templates/settings.html`",
     ),
     "UX-7": (
         "The invitation e-mail gives the app's address and a QR code of it (an inline image), and no sign-in link",
@@ -318,7 +318,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-16": (
         "The audit log tells event details in words, dates the reader's way on one line; the step-up page names the company; no heading that repeats its button",
-        "`audit/labels.py` (`DETAIL_LABELS`), `web/filters.py` (`event_details`), `web/templates/_events.html`, `strongauth/views.py` (`step_up_page`)",
+        "`audit/labels.py` (`DETAIL_LABELS`), `templating.py` (`event_details`), `web/templates/_events.html`, `strongauth/views.py` (`step_up_page`)",
     ),
     "UX-18": (
         "Finnish and Swedish that read as a native writes them: whole sentences for provider buttons, a reviewed catalogue",

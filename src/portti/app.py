@@ -82,7 +82,7 @@ from portti.weblogin import language_views
 from portti.weblogin import qr_views as weblogin_qr_views
 from portti.weblogin import views as weblogin_views
 from portti.weblogin.geo import CountryLookup
-from portti.weblogin.watch import StreamWatch
+from portti.weblogin.qr.watch import StreamWatch
 from portti.wiring import connect_hooks
 
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from portti.strongauth.discovery import DiscoveryCache
     from portti.strongauth.oidc import JwksCache
     from portti.weblogin.geo import CountryLookup
-    from portti.weblogin.watch import StreamWatch
+    from portti.weblogin.qr.watch import StreamWatch
 
 
 @dataclass(eq=False)

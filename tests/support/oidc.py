@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog
 from portti.infra.clock import Clock
-from portti.oidc_provider.clients import ClientInput, ClientService, RegisteredClient
+from portti.oidc_provider.client_settings import ClientInput, RegisteredClient
+from portti.oidc_provider.clients import ClientService
 
 REDIRECT_URI = "https://accounting.example/callback"
 SCOPE = "openid profile email companies"

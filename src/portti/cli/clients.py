@@ -16,7 +16,8 @@ from portti.errors import DomainError, field_message
 from portti.infra.clock import SystemClock
 from portti.infra.secret_material import load as load_secret_material
 from portti.machines.registry import MachineClientInput, MachineClientService
-from portti.oidc_provider.clients import ClientInput, ClientService
+from portti.oidc_provider.client_settings import ClientInput
+from portti.oidc_provider.clients import ClientService
 
 clients = typer.Typer(
     help="Business applications that log people in through Portti (OpenID clients).",

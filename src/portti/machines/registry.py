@@ -16,7 +16,8 @@ from portti.audit.models import AuditAction
 from portti.companies.models import Company, CompanyKind
 from portti.errors import ValidationFailed
 from portti.i18n import _l
-from portti.oidc_provider.clients import ClientInput, ClientService
+from portti.oidc_provider.client_settings import ClientInput
+from portti.oidc_provider.clients import ClientService
 from portti.oidc_provider.models import ClientKind, OidcClient
 
 MachineScope = Literal["companies:write", "members:read", "members:write", "scim"]

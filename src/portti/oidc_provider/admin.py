@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from portti.errors import ValidationFailed, field_message
-from portti.oidc_provider.clients import ClientInput, ClientService, ClientView, RegisteredClient
+from portti.oidc_provider.client_settings import ClientInput, ClientView, RegisteredClient
+from portti.oidc_provider.clients import ClientService
 from portti.web.csrf import verify_csrf
 from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
 from portti.web.render import render

@@ -28,7 +28,9 @@ from portti.infra import metrics
 from portti.infra.clock import Clock
 from portti.oidc_provider.claims import subject_for
 from portti.oidc_provider.keys import SigningKeys
+from portti.oidc_provider.membership_sweep import end_logins_of_ended_memberships
 from portti.oidc_provider.models import OidcClient, OidcLogin
+from portti.oidc_provider.session_bound import end_logins_of_expired_sessions
 from portti.people.models import Person
 
 log = structlog.get_logger(__name__)
@@ -188,8 +190,6 @@ class BackChannelLogout:
 
     def sweep_ended_memberships(self) -> int:
         """Ends the logins of memberships ended with time (their tokens are then due)."""
-        from portti.oidc_provider.membership_sweep import end_logins_of_ended_memberships
-
         with self.session_factory() as db, db.begin():
             ended = end_logins_of_ended_memberships(db, self.clock)
         self._swept_at = self.clock.now()
@@ -199,8 +199,6 @@ class BackChannelLogout:
 
     def sweep_expired_sessions(self, idle: timedelta) -> int:
         """Ends the logins whose Portti session has expired (SEC-15; ``session_bound.py``)."""
-        from portti.oidc_provider.session_bound import end_logins_of_expired_sessions
-
         with self.session_factory() as db, db.begin():
             ended = end_logins_of_expired_sessions(db, self.clock, idle)
         if ended:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from portti.errors import DomainError
+from portti.i18n import _l
+
 
 class OidcError(Exception):
     def __init__(self, error: str, description: str) -> None:
@@ -32,3 +35,13 @@ class TokenError(OidcError):
 
 class BearerError(OidcError):
     """UserInfo: 401 with ``WWW-Authenticate: Bearer error=...``."""
+
+
+class RefusedForClient(DomainError):
+    """The person has no valid user rights in any company that uses this client."""
+
+    keeps_writes = True
+
+    status = 403
+    code = "no_membership_for_client"
+    title = _l("No user rights for this service")

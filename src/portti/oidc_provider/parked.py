@@ -13,8 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portti.oidc_provider.authorize import REQUEST_LIFETIME
 from portti.oidc_provider.models import AuthorizationRequest, OidcClient
-from portti.oidc_provider.service import REQUEST_LIFETIME, sha256_hex
+from portti.oidc_provider.provider import sha256_hex
 
 CONTINUE_PATH = "/oidc/continue"
 

@@ -22,12 +22,12 @@ from portti.oidc_provider.errors import TokenError
 from portti.oidc_provider.keys import registry_for
 from portti.oidc_provider.logins import end_client_logins
 from portti.oidc_provider.models import OidcClient, OidcLogin, RefreshToken
-from portti.oidc_provider.service import ProviderService, sha256_hex
+from portti.oidc_provider.provider import ProviderContext, sha256_hex
 
 REASON = "tokens_revoked"
 
 
-def _login_of_access_token(provider: ProviderService, token: str) -> tuple[str, str] | None:
+def _login_of_access_token(provider: ProviderContext, token: str) -> tuple[str, str] | None:
     """(client_id, sid) of an access token Portti issued, even an expired one, or None."""
     try:
         decoded = jwt.decode(
@@ -46,7 +46,7 @@ def _login_of_access_token(provider: ProviderService, token: str) -> tuple[str, 
     return client_id, sid
 
 
-def revoke(provider: ProviderService, client: OidcClient, token: str) -> bool:
+def revoke(provider: ProviderContext, client: OidcClient, token: str) -> bool:
     """Revokes ``token`` for ``client``; returns whether a login ended."""
     db, now = provider.db, provider.clock.now()
     if not 0 < len(token) < 4096:

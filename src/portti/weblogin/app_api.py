@@ -34,7 +34,7 @@ from portti.weblogin.qr import (
     browser_and_system,
     origin_of,
 )
-from portti.weblogin.schemas import (
+from portti.weblogin.qr.schemas import (
     ApprovalResult,
     ApproveIn,
     CodeIn,

@@ -49,8 +49,8 @@ from portti.weblogin.qr import (
     read_browser_state,
     render_qr_svg,
 )
+from portti.weblogin.qr.watch import StreamWatch
 from portti.weblogin.session_deps import CurrentSession, OptionalWebSession, Sessions
-from portti.weblogin.watch import StreamWatch
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 

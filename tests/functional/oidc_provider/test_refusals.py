@@ -276,7 +276,7 @@ def test_private_key_jwt_authenticates_and_an_assertion_is_single_use(
 
 
 def test_s256_helper_matches_rfc_7636_appendix_b() -> None:  # OPS-4
-    from portti.oidc_provider.service import s256
+    from portti.oidc_provider.provider import s256
 
     verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
     assert s256(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"

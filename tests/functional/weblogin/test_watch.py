@@ -15,7 +15,7 @@ from portti.audit.services import AuditLog, RequestContext
 from portti.infra.events import Subscription
 from portti.weblogin.models import LoginTransaction
 from portti.weblogin.qr import LoginTransactionService
-from portti.weblogin.watch import StreamWatch
+from portti.weblogin.qr.watch import StreamWatch
 
 
 def start_logins(app: Any, db: Any, clock: Any, settings: Any, count: int) -> list[str]:

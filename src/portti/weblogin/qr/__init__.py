@@ -26,7 +26,7 @@ from portti.weblogin.qr.approvals import APPROVE_PURPOSE
 from portti.weblogin.qr.codes import format_short_code
 from portti.weblogin.qr.frames import render_qr_svg
 from portti.weblogin.qr.requester import browser_and_system, describe_browser, origin_of
-from portti.weblogin.qr.service import LoginTransactionService
+from portti.weblogin.qr.services import LoginTransactionService
 from portti.weblogin.qr.state import BrowserState, channel_of, read_browser_state
 
 __all__ = [
