@@ -344,12 +344,12 @@ def seed(engine: Engine, members: int) -> Seeded:
 
 class Bench:
     def __init__(self, args: argparse.Namespace, url: str, sink: ArrivalSink) -> None:
-        from portti.app import make_templates
         from portti.config import Mode, Settings
         from portti.db.session import make_engine, make_session_factory
         from portti.infra.clock import SystemClock
         from portti.infra.logging import configure_logging
         from portti.infra.ratelimit import LimitsRateLimiter
+        from portti.templating import make_templates
 
         self.args = args
         self.sink = sink
@@ -473,11 +473,11 @@ class Bench:
                 db.commit()
             committed[email] = time.perf_counter()
             if notify is not None:
-                notify()  # as `invitations.deps.wake_outbox` does after the handler's commit
+                notify()  # as the unit of work does after a commit that queued messages
         return committed, time.thread_time() - cpu
 
     def worker(self, wakeup: Any) -> Any:
-        from portti.infra.outbox import build_worker
+        from portti.infra.outbox_worker import build_worker
 
         worker = build_worker(self.settings, self.factory, self.clock, wakeup=wakeup)
         if self.args.batch_size:

@@ -306,7 +306,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-6": (
         'Basic settings name each session as the app does ("Chrome on Linux", translated); buttons\' names start with their visible label',
-        "`weblogin/qr/requester.py` (`browser_summary`), `web/filters.py` (`browser`), `web/templates/settings.html`",
+        "`weblogin/qr/requester.py` (`browser_summary`), `templating.py` (`browser`), `web/templates/settings.html`",
     ),
     "UX-7": (
         "The invitation e-mail gives the app's address and a QR code of it (an inline image), and no sign-in link",
@@ -318,7 +318,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-16": (
         "The audit log tells event details in words, dates the reader's way on one line; the step-up page names the company; no heading that repeats its button",
-        "`audit/labels.py` (`DETAIL_LABELS`), `web/filters.py` (`event_details`), `web/templates/_events.html`, `strongauth/views.py` (`step_up_page`)",
+        "`audit/labels.py` (`DETAIL_LABELS`), `templating.py` (`event_details`), `web/templates/_events.html`, `strongauth/views.py` (`step_up_page`)",
     ),
     "UX-18": (
         "Finnish and Swedish that read as a native writes them: whole sentences for provider buttons, a reviewed catalogue",

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from portti.app import create_app
 from portti.config import Mode, Settings
 from portti.db.migrate import upgrade
-from portti.db.models import Model
 from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import OffsetClock
 from portti.runtime import Runtime
+from portti.schema import Model
 from portti.strongauth.discovery import DiscoveryCache
 from portti.strongauth.oidc.jwks import JwksCache
 from portti.wiring import connect_hooks

@@ -2,54 +2,93 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
+from prometheus_client import multiprocess
 
 from portti import __version__
+from portti.accounts import views as accounts_views
 from portti.accounts.passwords import (
     BreachedPasswordChecker,
     PasswordPolicy,
     make_password_hasher,
 )
+from portti.companies import api as companies_api
+from portti.companies import bulk_views as companies_bulk_views
+from portti.companies import views as companies_views
 from portti.config import OidcProviderSettings, Settings, load_settings, parse_networks
 from portti.db.session import engine_for, make_session_factory
+from portti.devices import admin_api as devices_admin_api
+from portti.devices import app_api as devices_app_api
+from portti.devices import views as devices_views
+from portti.devices.pins import make_pin_hasher
 from portti.i18n import _l
 from portti.infra import metrics
 from portti.infra.clock import Clock, SystemClock
+from portti.infra.events import make_event_bus
 from portti.infra.logging import configure_logging
+from portti.infra.outbox import OutboxWakeup
+from portti.infra.outbox_worker import build_worker
 from portti.infra.ratelimit import LimitsRateLimiter
+from portti.infra.secret_material import load as load_secret_material
+from portti.infra.tls import ssl_context
+from portti.invitations import admin_api as invitations_admin_api
+from portti.invitations import app_api as invitations_app_api
+from portti.invitations import messages as invitations_messages
+from portti.invitations import views as invitations_views
+from portti.keys import views as keys_views
+from portti.keys.services import follow_rotations, key_store_for
+from portti.machines import admin as machines_admin
+from portti.mobile import views as mobile_views
+from portti.oidc_provider import admin as oidc_admin
+from portti.oidc_provider import views as oidc_views
+from portti.oidc_provider.backchannel import BackChannelLogout
 from portti.oidc_provider.cors import PublicDocumentsCors
+from portti.oidc_provider.keys import KeyStoreSigningKeys
+from portti.provisioning import api as companies_provisioning_api
 from portti.runtime import Runtime
+from portti.scim import api as scim_api
+from portti.strongauth import views as strongauth_views
+from portti.strongauth.discovery import DiscoveryCache
+from portti.strongauth.oidc.jwks import JwksCache
+from portti.strongauth.stand_in_provider import stand_in_provider_settings
+from portti.strongauth.stand_in_views import build_stand_in_router
+from portti.strongauth.views import demo_identities
+from portti.templating import WEB_DIR, make_templates
+from portti.web import devmailbox_views
 from portti.web.access import AccessLogMiddleware
 from portti.web.admission import Admission, AdmissionMiddleware
 from portti.web.api_docs import api_docs_routes
 from portti.web.cookies import SESSION, cookie_name
-from portti.web.csrf import csrf_token
 from portti.web.deps import UnitOfWorkDep
+from portti.web.drain import Drain
 from portti.web.errors import install_error_handlers, refuse_busy
 from portti.web.health import health_routes, pool_status
 from portti.web.middleware import BrowserMiddleware, LocaleMiddleware, content_security_policy
+from portti.web.openapi import install_openapi
 from portti.web.proxy import ProxyHeadersMiddleware
 from portti.web.response_headers import ResponseHeadersMiddleware
+from portti.weblogin import app_api as weblogin_app_api
+from portti.weblogin import language_views
+from portti.weblogin import qr_views as weblogin_qr_views
+from portti.weblogin import views as weblogin_views
+from portti.weblogin.geo import CountryLookup
+from portti.weblogin.qr.watch import StreamWatch
 from portti.wiring import connect_hooks
-
-WEB_DIR = Path(__file__).parent / "web"
 
 
 def built_in_providers(settings: Settings) -> list[OidcProviderSettings]:
     """The test identity provider, under the names of the real ones it stands in for."""
-    from portti.strongauth.stand_in_provider import stand_in_provider_settings
 
     base = settings.base_url.rstrip("/")
     return [
@@ -62,38 +101,10 @@ def built_in_providers(settings: Settings) -> list[OidcProviderSettings]:
     ]
 
 
-def make_templates(base_url: str = "http://127.0.0.1:8000") -> Jinja2Templates:
-    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
-    templates.env.globals["csrf_token"] = csrf_token
-    # Where the app is: the invitation e-mail gives the address (UX-7).
-    templates.env.globals["app_url"] = base_url.rstrip("/") + "/app/"
-    templates.env.globals["version"] = __version__
-    from portti.web import filters
-
-    filters.install(templates.env)
-    from portti.i18n import install_jinja
-
-    install_jinja(templates.env)
-    return templates
-
-
 def build_runtime(
     settings: Settings, clock: Clock, providers: list[OidcProviderSettings]
 ) -> Runtime:
     """Every long-lived object of one app, wired once (the composition root)."""
-    from portti.devices.pins import make_pin_hasher
-    from portti.infra.events import make_event_bus
-    from portti.infra.outbox import OutboxWakeup
-    from portti.infra.secret_material import load as load_secret_material
-    from portti.infra.tls import ssl_context
-    from portti.keys.services import key_store_for
-    from portti.oidc_provider.backchannel import BackChannelLogout
-    from portti.oidc_provider.keys import KeyStoreSigningKeys
-    from portti.strongauth.discovery import DiscoveryCache
-    from portti.strongauth.oidc.jwks import JwksCache
-    from portti.web.drain import Drain
-    from portti.weblogin.geo import CountryLookup
-    from portti.weblogin.qr.watch import StreamWatch
 
     engine = engine_for(settings)
     session_factory = make_session_factory(engine)
@@ -166,10 +177,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        import asyncio
-
-        from portti.infra.outbox import build_worker
-        from portti.keys.services import follow_rotations
 
         # Handlers (``def``) run on this event loop's thread limiter (docs/operations.md).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
@@ -218,8 +225,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         rt.backchannel_http.close()
         rt.engine.dispose()
         if metrics.multiprocess_dir():
-            from prometheus_client import multiprocess
-
             # This process's live gauges (the pool) stop counting in the sum.
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
@@ -279,31 +284,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.router.routes[:0] = health_routes(rt)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     app.router.routes.extend(api_docs_routes())
-    from portti.mobile import views as mobile_views
 
     app.mount("/app/static", StaticFiles(directory=str(mobile_views.STATIC_DIR)), name="app_static")
-
-    from portti.accounts import views as accounts_views
-    from portti.companies import api as companies_api
-    from portti.companies import bulk_views as companies_bulk_views
-    from portti.companies import views as companies_views
-    from portti.devices import admin_api as devices_admin_api
-    from portti.devices import app_api as devices_app_api
-    from portti.devices import views as devices_views
-    from portti.invitations import admin_api as invitations_admin_api
-    from portti.invitations import app_api as invitations_app_api
-    from portti.invitations import messages as invitations_messages
-    from portti.invitations import views as invitations_views
-    from portti.keys import views as keys_views
-    from portti.machines import admin as machines_admin
-    from portti.oidc_provider import admin as oidc_admin
-    from portti.oidc_provider import views as oidc_views
-    from portti.provisioning import api as companies_provisioning_api
-    from portti.scim import api as scim_api
-    from portti.strongauth import views as strongauth_views
-    from portti.weblogin import app_api as weblogin_app_api
-    from portti.weblogin import qr_views as weblogin_qr_views
-    from portti.weblogin import views as weblogin_views
 
     # Routes are matched in order, one by one: the provider's (fixed paths, shared with no
     # other router) first, as clients' servers call its token endpoint most.
@@ -333,17 +315,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(mobile_views.router)
     app.include_router(scim_api.router)
     app.include_router(accounts_views.router)
-    from portti.web import language as language_views
 
     app.include_router(language_views.router)
     if settings.demo:
-        from portti.infra import devmailbox_views
-
         app.include_router(devmailbox_views.router)
     if settings.test_idp_enabled:
-        from portti.strongauth.stand_in_views import build_stand_in_router
-        from portti.strongauth.views import demo_identities
-
         app.include_router(
             build_stand_in_router(
                 issuer=f"{settings.base_url.rstrip('/')}/test-idp",
@@ -354,8 +330,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ),
             include_in_schema=False,
         )
-
-    from portti.web.openapi import install_openapi
 
     install_openapi(app)
 

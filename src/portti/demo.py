@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portti.companies.catalogue import OFFICE_MAIN_USER, SUPPORT, USER_ADMIN
 from portti.companies.listing import sort_name_of
-from portti.companies.models import Company, CompanyKind, Membership, MembershipRole, Profile
+from portti.companies.models import (
+    Company,
+    CompanyKind,
+    Membership,
+    MembershipProfile,
+    MembershipRole,
+    Profile,
+)
 from portti.infra.clock import Clock
 from portti.people.identity_numbers import IdentifierKind, make_hetu, normalise_identifier
 from portti.people.models import Person, PersonIdentifier
@@ -193,8 +200,6 @@ def seed_demo(factory: sessionmaker[Session], clock: Clock) -> bool:
             )
             m.roles = [MembershipRole(role_code=r) for r in roles]
             if profile:
-                from portti.companies.models import MembershipProfile
-
                 m.profiles = [MembershipProfile(profile_id=profiles[profile].id)]
             db.add(m)
 

@@ -15,7 +15,8 @@ request (e-mail to an invitee, the outbox) picks a language explicitly with :fun
 Messages in Python are marked with :func:`lazy_gettext` (``_l``): a :class:`LazyText` is a
 ``str`` (its English text, so it works anywhere a string does) that also knows its message id
 and arguments, and :func:`localize` turns it into the current language where a person reads it
-(problem details, pages, SMS).
+(problem details, pages, SMS). Dates, times and numbers are written the reader's way, in
+Finnish time (``fmt_date``, ``fmt_datetime``, ``fmt_number``).
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Self
 
 from babel import Locale, negotiate_locale
+from babel.dates import format_date, format_datetime, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
@@ -314,6 +318,42 @@ def install_jinja(env: Any) -> None:
     env.globals["language_name"] = language_name
     env.globals["localize"] = localize
     env.filters["localize"] = localize
+
+
+# -- dates, times and numbers -----------------------------------------------------------------
+
+# Times are shown in Finnish time, where the companies are.
+TIMEZONE = get_timezone("Europe/Helsinki")
+# CLDR's Finnish variants of each language: day.month.year where the language allows it
+# (English keeps the day.month.year order its readers in Finland know).
+_LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_FI"}
+_DATE = {"fi": "short", "sv": "short", "en": "d.M.yyyy"}
+_DATETIME = {"fi": "short", "sv": "short", "en": "d.M.yyyy HH:mm"}
+
+
+def _locale(language: str | None = None) -> str:
+    return _LOCALES.get(language or current_language(), "en_FI")
+
+
+def fmt_date(value: date | None, language: str | None = None) -> str:
+    if not value:
+        return ""
+    lang = language or current_language()
+    return format_date(value, _DATE.get(lang, "d.M.yyyy"), locale=_locale(lang))
+
+
+def fmt_datetime(value: datetime | None, language: str | None = None, tz: Any = None) -> str:
+    """A moment in Finnish time (or ``tz``, e.g. a company's own), the reader's way."""
+    if not value:
+        return ""
+    lang = language or current_language()
+    return format_datetime(
+        value, _DATETIME.get(lang, "d.M.yyyy HH:mm"), tzinfo=tz or TIMEZONE, locale=_locale(lang)
+    )
+
+
+def fmt_number(value: Any) -> str:
+    return format_decimal(value, locale=_locale()) if value is not None else ""
 
 
 # -- alphabetical order -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The composition root's product: every long-lived object of one app, typed, in one place.
 
-``create_app`` builds one ``Runtime`` and keeps it as ``app.state.runtime``; request code reaches
+A ``Runtime`` is the web kit's ``Kit`` (``web/kit.py``: settings, clock, database, templates,
+keys, the outbox's wake-up, the drain) with the domains' objects added. ``create_app`` builds one ``Runtime`` and keeps it as ``app.state.runtime``; request code reaches
 it through ``runtime(request)`` or the ``RuntimeDep`` dependency, tests through
 ``app.state.runtime`` (the ``runtime`` fixture). Nothing else is kept on ``app.state``.
 
@@ -16,36 +17,26 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from portti.web.kit import Kit
+
 if TYPE_CHECKING:
     import httpx
     from argon2 import PasswordHasher
-    from fastapi.templating import Jinja2Templates
-    from sqlalchemy import Engine
-    from sqlalchemy.orm import Session, sessionmaker
 
     from portti.accounts.passwords import PasswordPolicy
-    from portti.config import OidcProviderSettings, Settings
-    from portti.infra.clock import Clock
+    from portti.config import OidcProviderSettings
     from portti.infra.events import EventBus
-    from portti.infra.outbox import OutboxWakeup
     from portti.infra.ratelimit import LimitsRateLimiter
-    from portti.keys.services import KeyStore
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
     from portti.strongauth.discovery import DiscoveryCache
     from portti.strongauth.oidc.jwks import JwksCache
-    from portti.web.drain import Drain
     from portti.weblogin.geo import CountryLookup
     from portti.weblogin.qr.watch import StreamWatch
 
 
 @dataclass(eq=False)
-class Runtime:
-    settings: Settings
-    clock: Clock
-    engine: Engine
-    session_factory: sessionmaker[Session]
-    templates: Jinja2Templates
+class Runtime(Kit):
     # The identity providers by key: the configured ones, and in demo mode the test provider
     # under the names of those not configured.
     providers: dict[str, OidcProviderSettings]
@@ -57,20 +48,15 @@ class Runtime:
     http: httpx.Client
     jwks: JwksCache
     discovery: DiscoveryCache
-    # Portti's own keys, and the OpenID Provider's view of them.
-    keys: KeyStore
+    # The OpenID Provider's view of Portti's own keys.
     oidc_keys: KeyStoreSigningKeys
     # Server push (QR login): the bus between processes and the per-process database re-read.
     events: EventBus
     qr_watch: StreamWatch
     geo: CountryLookup
-    # Handlers call ``outbox_wakeup.notify()`` after committing queued messages.
-    outbox_wakeup: OutboxWakeup
     # Back-channel logout has its own client: the strong-auth one may be replaced in tests.
     backchannel_http: httpx.Client
     backchannel_logout: BackChannelLogout
-    # Set when the server begins to stop: long-lived responses end with a reconnection hint.
-    drain: Drain
 
 
 def runtime(request: Request) -> Runtime:

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from portti.app import make_templates
 from portti.strongauth.stand_in_provider import StandInIdentity
 from portti.strongauth.stand_in_views import build_stand_in_router
+from portti.templating import make_templates
 from portti.web.middleware import LocaleMiddleware
 
 

@@ -141,7 +141,7 @@ def force_login(client: TestClient, who: Person, *, stepped_up: bool = False) ->
     tests whose subject is not the login itself: the OIDC round trip costs ten requests. With
     ``stepped_up`` the session has just authenticated strongly (as after ``step_up``)."""
     from portti.audit.services import RequestContext
-    from portti.web.deps import sessions_from
+    from portti.weblogin.session_deps import sessions_from
 
     rt = client.app.state.runtime  # type: ignore[attr-defined]
     with rt.session_factory() as db:

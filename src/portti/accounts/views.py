@@ -12,9 +12,10 @@ from portti.accounts.services import current_terms_text
 from portti.companies.models import Company
 from portti.companies.policy import AdminPolicy
 from portti.i18n import current_language
-from portti.web.deps import ClockDep, DbSession, OptionalWebSession
+from portti.web.deps import ClockDep, DbSession
 from portti.web.markdown import render_markdown
 from portti.web.render import render
+from portti.weblogin.session_deps import OptionalWebSession
 
 router = APIRouter(include_in_schema=False)
 

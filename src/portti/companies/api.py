@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
 from portti.companies.actors import Actor
+from portti.companies.deps import Members
 from portti.companies.listing import member_status
 from portti.companies.models import Membership
 from portti.companies.policy import AdminPolicy
@@ -31,21 +31,10 @@ from portti.devices.deps import Devices
 from portti.devices.schemas import AppAccessOut
 from portti.errors import NotAuthenticated
 from portti.i18n import _l
-from portti.invitations.deps import wake_outbox
 from portti.machines.deps import MachineCredentials, verify_machine
 from portti.web.csrf import carries_bearer, verify_csrf
-from portti.web.deps import (
-    Audit,
-    ClockDep,
-    CurrentSession,
-    DbSession,
-    Id,
-    IdQuery,
-    Members,
-    OptionalWebSession,
-    Sessions,
-    Uow,
-)
+from portti.web.deps import Audit, ClockDep, DbSession, Id, IdQuery, Uow
+from portti.weblogin.session_deps import CurrentSession, OptionalWebSession, Sessions
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in, or the machine client's access token is not valid"},
@@ -295,9 +284,7 @@ def change_member_person(
     person's rights reach (or Support) may change them. A new e-mail address or phone number
     cancels the person's open invitations and is told to the old address."""
     # A refusal of the hierarchy is audited, and kept.
-    change = members.change_person(actor, company_id, membership_id, data)
-    if {"email", "phone"} & set(change.changed):
-        uow.after_commit(partial(wake_outbox, request))
+    members.change_person(actor, company_id, membership_id, data)
     return member_out(members.get_member(actor, company_id, membership_id), members, True)
 
 

@@ -15,7 +15,6 @@ import base64
 import json
 import zlib
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -37,6 +36,7 @@ from portti.companies.csv_file import (
     read_users_file,
     template_csv,
 )
+from portti.companies.deps import CurrentActor, Members
 from portti.companies.models import Company, Membership
 from portti.companies.policy import AdminGrant
 from portti.companies.views import page_context
@@ -44,13 +44,14 @@ from portti.errors import DomainError, ValidationFailed
 from portti.i18n import _l, current_language, localize
 from portti.infra.crypto import SecretBox
 from portti.invitations.bulk import InviteOutcome, invite_all, progress
-from portti.invitations.deps import Invitations, wake_outbox
+from portti.invitations.deps import Invitations
 from portti.invitations.models import Invitation
 from portti.invitations.services import InvitationService
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, CurrentSession, Id, Members, SettingsDep, Uow
+from portti.web.deps import Id, SettingsDep, Uow
 from portti.web.render import NO_STORE, render
 from portti.weblogin.models import WebSession
+from portti.weblogin.session_deps import CurrentSession
 
 UPLOAD_VALIDITY = timedelta(minutes=30)
 # How long the page after adding users may send its "Invite all" as one batch.
@@ -389,8 +390,6 @@ def invite(
             "invite_language": language,
         }
         return render(request, "users/import_invite.html", ctx, status=422)
-    if any(o.invited for o in outcomes):
-        uow.after_commit(partial(wake_outbox, request))
     not_invited = seal_not_invited(_box(settings), ws, company_id, outcomes)
     # POST-redirect-GET: the page after is the progress, which a reload only reads again.
     return RedirectResponse(_progress_url(company_id, since, not_invited), 303)

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from portti.audit.models import AuditEvent
+from portti.companies.deps import CurrentActor, Members
 from portti.companies.forms import parse_form
 from portti.companies.listing import member_status
 from portti.companies.models import Company, Membership
@@ -24,24 +25,14 @@ from portti.companies.schemas import (
 from portti.devices.admin import app_access
 from portti.errors import ValidationFailed
 from portti.i18n import _l, localize
-from portti.invitations.deps import wake_outbox
 from portti.oidc_provider.models import OidcClient
 from portti.people.countries import COUNTRY_NAMES
 from portti.people.models import Person
 from portti.web.csrf import verify_csrf
-from portti.web.deps import (
-    Audit,
-    CurrentActor,
-    CurrentSession,
-    Id,
-    IdQuery,
-    Members,
-    Sessions,
-    SettingsDep,
-    Uow,
-)
+from portti.web.deps import Audit, Id, IdQuery, SettingsDep, Uow
 from portti.web.render import render
 from portti.weblogin.models import WebSession
+from portti.weblogin.session_deps import CurrentSession, Sessions
 
 router = APIRouter(
     prefix="/c/{company_id}", dependencies=[Depends(verify_csrf)], include_in_schema=False
@@ -342,7 +333,6 @@ async def change_person(
         )
     notice = ""
     if {"email", "phone"} & set(change.changed):
-        uow.after_commit(partial(wake_outbox, request))  # the notice to the old address
         notice = "?contact_changed=1" + (
             "&invitations_cancelled=1" if change.cancelled_invitations else ""
         )

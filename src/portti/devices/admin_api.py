@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
+from portti.companies.deps import CurrentActor, Members
 from portti.devices.admin import AppAccess, MemberDevices
 from portti.devices.deps import Devices
 from portti.devices.schemas import (
@@ -15,7 +16,8 @@ from portti.devices.schemas import (
     MemberDeviceOut,
 )
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, CurrentSession, Id, Members
+from portti.web.deps import Id
+from portti.weblogin.session_deps import CurrentSession
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},

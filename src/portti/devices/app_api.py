@@ -5,7 +5,6 @@ with Finnish bank ID. Every error is a problem document with a stable ``code``."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -54,7 +53,7 @@ from portti.devices.schemas import (
 from portti.errors import Forbidden, ValidationFailed
 from portti.i18n import _l, current_language
 from portti.invitations.app_api import ActivationToken
-from portti.invitations.deps import Invitations, wake_outbox
+from portti.invitations.deps import Invitations
 from portti.invitations.models import InvitationStatus
 from portti.invitations.services import InvitationService
 from portti.people.models import Person
@@ -156,7 +155,6 @@ def start_new_account(
     """“Create an account”: sends a 6-digit code to the e-mail address to confirm it."""
     act = activation.at("account", "verify_email")
     accounts.start_new_account(act, body.email)
-    uow.after_commit(partial(wake_outbox, request))
     return activation.next(act)
 
 
@@ -307,7 +305,6 @@ def bind_device(
         )
         invitations.mark_activated(inv)
     act.completed_at = clock.now()
-    uow.after_commit(partial(wake_outbox, request))
     person = db.get(Person, act.person_id)
     assert person is not None
     return DeviceBound(device_id=device.public_id, person=person_out(person))

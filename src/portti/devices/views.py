@@ -9,19 +9,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from portti.companies.deps import CurrentActor, Members
 from portti.devices.admin import MemberDevices
 from portti.devices.deps import Devices
 from portti.devices.lifecycle import REVOKED_BY_OWNER
 from portti.web.csrf import verify_csrf
-from portti.web.deps import (
-    CurrentActor,
-    CurrentSession,
-    DbSession,
-    Id,
-    Members,
-    OptionalWebSession,
-)
+from portti.web.deps import DbSession, Id
 from portti.web.render import NO_STORE, render
+from portti.weblogin.session_deps import CurrentSession, OptionalWebSession
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 

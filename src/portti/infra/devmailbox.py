@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from portti.config import Settings
 from portti.db.base import Model, UtcDateTime
+from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import Clock, SystemClock
 from portti.infra.crypto import SecretBox
 from portti.infra.delivery import current_delivery
@@ -125,7 +126,5 @@ def make_dev_mailbox(
 ) -> DevMailbox:
     """The dev mailbox of ``settings.database_url`` (through the given session factory if any)."""
     if session_factory is None:
-        from portti.db.session import make_engine, make_session_factory
-
         session_factory = make_session_factory(make_engine(settings.database_url))
     return DevMailbox(session_factory, devmail_box(settings.secret), clock or SystemClock())

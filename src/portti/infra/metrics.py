@@ -22,6 +22,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
@@ -116,8 +117,6 @@ def render(extra: list[Collector]) -> bytes:
     """The exposition: this process's series, or every process's with multiprocess mode, and
     the ``extra`` collectors (facts of the shared database, the same from any process)."""
     if multiprocess_dir():
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         own = generate_latest(registry)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import String, Text, inspect, select, update
+from sqlalchemy import String, Table, Text, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -116,8 +116,6 @@ SEALED: tuple[Sealed, ...] = (
 def reseal_all(session_factory: sessionmaker[Session], ring: SecretRing) -> dict[str, int]:
     """Seal again under the current secret whatever a previous one sealed; how many rows of
     each table changed. Idempotent; one short transaction a row."""
-    from sqlalchemy import Table
-
     changed: dict[str, int] = {}
     for s in SEALED:
         table = Model.metadata.tables[s.table]

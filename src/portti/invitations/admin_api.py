@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from portti.companies.api import ReadingActor, WritingActor
+from portti.companies.deps import CurrentActor
 from portti.errors import NotFound
 from portti.i18n import _l, localize
-from portti.invitations.deps import Invitations, wake_outbox
+from portti.invitations.deps import Invitations
 from portti.invitations.models import Invitation, InvitationStatus
 from portti.invitations.schemas import AdminCodeOut, InvitationOut, InviteIn, StepOut
 from portti.invitations.services import InvitationService
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, Id, Uow
+from portti.web.deps import Id, Uow
 
 router = APIRouter(
     prefix="/api/v1/companies/{company_id}/members/{membership_id}/invitation",
@@ -83,7 +82,6 @@ def send_invitation(
         identity_verified=body.identity_verified,
         language=body.language,
     )
-    uow.after_commit(partial(wake_outbox, request))
     return invitation_out(invitations, inv)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from portti.invitations.deps import Invitations, wake_outbox
+from portti.invitations.deps import Invitations
 from portti.invitations.errors import ActivationUnknown
 from portti.invitations.models import InvitationStatus
 from portti.invitations.schemas import (
@@ -60,7 +59,6 @@ def redeem_signup_code(
     """“I have a sign-up code”: the 16 digits from the e-mail. Answers with who invited."""
     # The refusal is audited, and kept.
     r = invitations.redeem_signup_code(body.signup_code, client=_ip(request))
-    uow.after_commit(partial(wake_outbox, request))
     inv = r.invitation
     return ActivationStarted(
         activation_token=r.activation_token,
@@ -121,5 +119,4 @@ def resend_confirmation_code(
 ) -> ResendOut:
     """“Resend code?”: at most two new codes; each replaces the last."""
     left = invitations.resend_sms_code(token)
-    uow.after_commit(partial(wake_outbox, request))
     return ResendOut(resends_left=left)

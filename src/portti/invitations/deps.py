@@ -34,10 +34,3 @@ async def get_invitations(request: Request, db: DbSession, audit: Audit) -> Invi
 
 
 Invitations = Annotated[InvitationService, Depends(get_invitations)]
-
-
-def wake_outbox(request: Request) -> None:
-    """After a commit that queued messages: deliver them now rather than at the next poll."""
-    wakeup = runtime(request).outbox_wakeup
-    if wakeup is not None:
-        wakeup.notify()

@@ -21,8 +21,9 @@ from portti.errors import Forbidden
 from portti.i18n import _l, gettext, use_locale
 from portti.infra.outbox import OutboxMessage, failed_messages
 from portti.web.csrf import verify_csrf
-from portti.web.deps import ClockDep, CurrentSession, DbSession, Id
+from portti.web.deps import ClockDep, DbSession, Id
 from portti.web.render import render
+from portti.weblogin.session_deps import CurrentSession
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
@@ -46,7 +47,7 @@ class Email:
 
 def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
     """The invitation e-mail in the language the admin chose for it (English by default)."""
-    from portti.web.filters import fmt_datetime
+    from portti.i18n import fmt_datetime
 
     inv = invitation
     tz = ZoneInfo(inv.company.timezone)

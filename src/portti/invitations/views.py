@@ -3,24 +3,25 @@ confirmation code when the SMS does not arrive (INV-1 … INV-6)."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from portti.companies.deps import CurrentActor
 from portti.companies.errors import PersonNeedsSupport
 from portti.devices.lifecycle import END_LOGOUT_EVERYWHERE
 from portti.devices.models import Device, DeviceStatus
 from portti.errors import ValidationFailed
 from portti.i18n import _l
-from portti.invitations.deps import Invitations, wake_outbox
+from portti.invitations.deps import Invitations
 from portti.invitations.errors import InviteeNotValid, ReinviteNeedsSupport
 from portti.invitations.models import LIVE_STATUSES, Invitation, InvitationStatus
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentActor, CurrentSession, Id, Uow
+from portti.web.deps import Id, Uow
 from portti.web.render import render
+from portti.weblogin.session_deps import CurrentSession
 
 router = APIRouter(
     prefix="/c/{company_id}/users/{membership_id}",
@@ -156,7 +157,6 @@ def send_invitation(
         ctx = invite_context(invitations, actor, ws, company_id, membership_id, errors)
         ctx["values"] = {"language": language}
         return render(request, "invitations/invite.html", ctx, status=exc.status)
-    uow.after_commit(partial(wake_outbox, request))
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?invited=1", 303)
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,8 +126,6 @@ class KeyStore:
         *,
         monotonic: Callable[[], float] | None = None,
     ) -> None:
-        import time
-
         self._factory = session_factory
         self._clock = clock
         self._secret = secret

@@ -21,8 +21,8 @@ from portti.machines.registry import (
 )
 from portti.oidc_provider.admin import Clients
 from portti.web.csrf import verify_csrf
-from portti.web.deps import CurrentSession
 from portti.web.render import render
+from portti.weblogin.session_deps import CurrentSession
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},

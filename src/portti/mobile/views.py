@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
-from portti.i18n import app_texts, current_language
+from portti.i18n import SUPPORTED, app_texts, current_language
 
 STATIC_DIR = Path(__file__).parent / "static"
 REVALIDATE = {"Cache-Control": "no-cache"}
@@ -57,8 +57,6 @@ def app_texts_for_request() -> Response:
 
 @router.get("/app/texts/{language}.json")
 def app_texts_in(language: str) -> Response:
-    from portti.i18n import SUPPORTED
-
     if language not in SUPPORTED:
         return JSONResponse({"detail": "Unknown language"}, status_code=404)
     return JSONResponse({"language": language, "texts": app_texts(language)})

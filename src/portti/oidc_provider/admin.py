@@ -14,8 +14,9 @@ from portti.errors import ValidationFailed, field_message
 from portti.oidc_provider.client_settings import ClientInput, ClientView, RegisteredClient
 from portti.oidc_provider.clients import ClientService
 from portti.web.csrf import verify_csrf
-from portti.web.deps import Audit, ClockDep, CurrentSession, DbSession, SettingsDep
+from portti.web.deps import Audit, ClockDep, DbSession, SettingsDep
 from portti.web.render import render
+from portti.weblogin.session_deps import CurrentSession
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},

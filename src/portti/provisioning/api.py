@@ -5,20 +5,20 @@ step-up. Rules live in ``companies.py``."""
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
+from portti.companies.deps import Members
 from portti.companies.models import Company
 from portti.companies.principal import COMPANIES_WRITE, MachinePrincipal
 from portti.companies.schemas import AddUserInput, IdentificationMethod
-from portti.invitations.deps import Invitations, wake_outbox
+from portti.invitations.deps import Invitations
 from portti.machines.deps import machine_principal
 from portti.provisioning.companies import ProvisioningService
 from portti.provisioning.schemas import CompanyChangeInput, CompanyInput, OfficeLinkInput
-from portti.web.deps import Audit, ClockDep, DbSession, Id, Members, Uow
+from portti.web.deps import Audit, ClockDep, DbSession, Id, Uow
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid access token of a machine client"},
@@ -160,8 +160,6 @@ def name_first_admin(
     m = named.membership
     if not named.created:
         response.status_code = status.HTTP_200_OK
-    if named.invitation_expires_at is not None:
-        uow.after_commit(partial(wake_outbox, request))
     return FirstAdminOut(
         membership_id=m.id,
         portti_id=m.person.portti_id,

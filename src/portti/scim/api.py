@@ -21,7 +21,6 @@ from portti.companies.principal import SCIM, MachinePrincipal
 from portti.errors import DomainError
 from portti.i18n import _l, localize
 from portti.infra.outbox import Outbox, outbox_box
-from portti.invitations.deps import wake_outbox
 from portti.machines.deps import machine_principal
 from portti.runtime import runtime
 from portti.scim.context import ScimContext
@@ -144,8 +143,6 @@ async def get_context(
         outbox=Outbox(db, clock, outbox_box(s.secret)),
         jinja=runtime(request).templates.env,
     )
-    # A contact change queued a notice to the old address: deliver it once committed.
-    uow.after_commit(lambda: wake_outbox(request) if ctx.queued_messages else None)
     return ctx
 
 

@@ -25,18 +25,10 @@ from portti.strongauth.services import StrongAuthService
 from portti.strongauth.stand_in_provider import StandInIdentity, is_stand_in_provider
 from portti.web.cookies import set_session_cookie
 from portti.web.csrf import verify_csrf
-from portti.web.deps import (
-    Audit,
-    ClockDep,
-    CurrentSession,
-    DbSession,
-    OptionalWebSession,
-    RequestCtx,
-    Sessions,
-    SettingsDep,
-)
-from portti.web.errors import _path_only
+from portti.web.deps import Audit, ClockDep, DbSession, RequestCtx, SettingsDep
+from portti.web.redirects import safe_path
 from portti.web.render import render
+from portti.weblogin.session_deps import CurrentSession, OptionalWebSession, Sessions
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
@@ -100,7 +92,7 @@ def _to_provider(
         purpose=purpose,
         browser_id=request.state.browser_id,
         session_id=session_id,
-        return_to=_path_only(next),
+        return_to=safe_path(next),
         audit=audit,
         actor_person_id=actor_person_id,
     )
@@ -138,7 +130,7 @@ def step_up_page(
             "session": ws,
             "company": company,
             "grant": AdminPolicy(db, clock).grant(ws.person_id, company) if company else None,
-            "next": _path_only(next),
+            "next": safe_path(next),
             # Only what this person can use (UX-10): the providers of the countries whose
             # identity numbers they have, and the app when one lets them into this company.
             "providers": usable_providers(person, runtime(request).providers.values()),

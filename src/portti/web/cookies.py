@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portti.runtime import runtime
+from portti.web.kit import kit
 
 SESSION = "portti_session"
 BROWSER = "portti_browser"
@@ -24,11 +24,11 @@ def cookie_name(base: str, *, secure: bool) -> str:
 
 
 def session_cookie_name(request: Request) -> str:
-    return cookie_name(SESSION, secure=runtime(request).settings.secure_cookies)
+    return cookie_name(SESSION, secure=kit(request).settings.secure_cookies)
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
-    settings = runtime(request).settings
+    settings = kit(request).settings
     response.set_cookie(
         session_cookie_name(request),
         token,
@@ -41,7 +41,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:
-    settings = runtime(request).settings
+    settings = kit(request).settings
     response.delete_cookie(
         session_cookie_name(request),
         path="/",

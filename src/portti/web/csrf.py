@@ -15,8 +15,8 @@ from fastapi import Request
 
 from portti.errors import DomainError
 from portti.i18n import _l
-from portti.runtime import runtime
 from portti.web.cookies import session_cookie_name
+from portti.web.kit import kit
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HEADER = "x-csrf-token"
@@ -51,12 +51,12 @@ def make_token(secret: bytes, binding: str) -> str:
 
 
 def csrf_token(request: Request) -> str:
-    return make_token(runtime(request).settings.secret, csrf_binding(request))
+    return make_token(kit(request).settings.secret, csrf_binding(request))
 
 
 def _csrf_matches(request: Request, sent: str) -> bool:
     """The token of the current secret, or of a previous one (a page open across a rotation)."""
-    secret = runtime(request).settings.secret
+    secret = kit(request).settings.secret
     binding = csrf_binding(request)
     ok = False
     for key in secret.all:
@@ -79,7 +79,7 @@ async def verify_csrf(request: Request) -> None:
         return
     origin = request.headers.get("origin")
     if origin and origin != "null":
-        base = urlsplit(runtime(request).settings.base_url)
+        base = urlsplit(kit(request).settings.base_url)
         if urlsplit(origin).netloc not in {base.netloc, request.headers.get("host", "")}:
             raise CsrfFailed()
     sent = request.headers.get(HEADER)

@@ -1,7 +1,8 @@
-"""Request dependencies as ``Annotated`` aliases. Long-lived objects live on the app's
-``Runtime`` (``portti.runtime``).
+"""The kit's request dependencies as ``Annotated`` aliases: settings, clock, the database
+session, the unit of work, the audit log. Long-lived objects are the app's ``Kit``
+(``web/kit.py``); the domains' dependencies are in their own ``deps`` modules.
 
-Dependencies that only read the runtime or build objects (no I/O) are ``async def``: FastAPI
+Dependencies that only read the kit or build objects (no I/O) are ``async def``: FastAPI
 runs a plain ``def`` dependency in the thread pool, a hop of its own for each one per request."""
 
 from __future__ import annotations
@@ -13,36 +14,24 @@ import anyio
 import anyio.to_thread
 import structlog
 from fastapi import Depends, Path, Query, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog, RequestContext
-from portti.companies.actors import Actor
-from portti.companies.models import Company, Membership
-from portti.companies.policy import limit_to_login
-from portti.companies.services import MembershipService
 from portti.config import Settings
-from portti.errors import NotAuthenticated
-from portti.i18n import _l, current_choice
 from portti.infra.clock import Clock
-from portti.infra.outbox import Outbox, outbox_box
-from portti.runtime import Runtime, runtime
-from portti.web.cookies import session_cookie_name
-from portti.web.csrf import carries_bearer
+from portti.web.kit import kit
 from portti.web.uow import UnitOfWork
-from portti.weblogin.models import WebSession
-from portti.weblogin.sessions import SessionService
 
 log = structlog.get_logger(__name__)
 
 
 async def get_settings(request: Request) -> Settings:
-    settings: Settings = runtime(request).settings
+    settings: Settings = kit(request).settings
     return settings
 
 
 async def get_clock(request: Request) -> Clock:
-    clock: Clock = runtime(request).clock
+    clock: Clock = kit(request).clock
     return clock
 
 
@@ -54,7 +43,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     whose work was committed: both stay on the event loop. Only a session still holding a
     connection (a read-only handler, or an error mid-transaction) is closed in the thread pool,
     where its rollback may wait on the database."""
-    session: Session = runtime(request).session_factory()
+    session: Session = kit(request).session_factory()
     try:
         yield session
     finally:
@@ -107,12 +96,12 @@ DbSession = Annotated[Session, Depends(get_db)]
 RequestCtx = Annotated[RequestContext, Depends(get_request_context)]
 
 
-async def get_unit_of_work(db: DbSession) -> AsyncIterator[UnitOfWork]:
+async def get_unit_of_work(request: Request, db: DbSession) -> AsyncIterator[UnitOfWork]:
     """Every route runs in one (``create_app`` adds it to all of them): commits when the
     handler returns or raises a refusal that keeps its writes, rolls back otherwise, then runs
     the after-commit effects. ``scope="function"``: this ends before the response is sent, and
     sees the handler's exception (see ``web/uow.py``)."""
-    uow = UnitOfWork(db)
+    uow = UnitOfWork(db, kit(request).outbox_wakeup)
     try:
         yield uow
     except BaseException as exc:
@@ -131,107 +120,3 @@ async def get_audit(db: DbSession, clock: ClockDep, ctx: RequestCtx) -> AuditLog
 
 
 Audit = Annotated[AuditLog, Depends(get_audit)]
-
-
-def sessions_from(rt: Runtime, db: Session) -> SessionService:
-    """The web session service with the settings' idle and absolute lifetimes."""
-    from datetime import timedelta
-
-    return SessionService(
-        db,
-        rt.clock,
-        idle=timedelta(minutes=rt.settings.session_idle_minutes),
-        absolute=timedelta(hours=rt.settings.session_absolute_hours),
-    )
-
-
-async def get_session_service(request: Request, db: DbSession) -> SessionService:
-    return sessions_from(runtime(request), db)
-
-
-Sessions = Annotated[SessionService, Depends(get_session_service)]
-
-
-def get_optional_session(request: Request, uow: Uow) -> WebSession | None:
-    return optional_session(request, uow)
-
-
-def optional_session(request: Request, uow: UnitOfWork) -> WebSession | None:
-    """The browser's Portti session, or None. A handler thread's work (it reads the database):
-    ``get_optional_session`` as a dependency, or called in a route's own hop to a thread.
-
-    The session service is built here, not taken as a dependency: nearly every page and the
-    provider's authorization endpoint resolve the session, and each sub-dependency is a step
-    of FastAPI's own on every request."""
-    if carries_bearer(request):
-        # A machine client's request (PRV-1): it acts by its token only, never by a cookie
-        # the same client might carry; and it skipped the CSRF check on that ground.
-        return None
-    sessions = sessions_from(runtime(request), uow.db)
-    ws = sessions.resolve(request.cookies.get(session_cookie_name(request)))
-    if ws is not None:
-        request.state.session_id = ws.id
-        # Everything this request decides for the person reaches no further than the login
-        # (SEC-14): an app login carries only its device's companies.
-        limit_to_login(uow.db, ws.person_id, ws.company_scope)
-        choose_language(uow.db, ws)
-        if uow.db.dirty:
-            # The idle time slides even when the route then refuses (and rolls back).
-            uow.commit_now()
-    return ws
-
-
-def choose_language(db: Session, ws: WebSession) -> None:
-    """The person's own language, else (when the browser named none) the company's default:
-    the chosen company's, or before a choice the company the person joined first."""
-    choice = current_choice()
-    if choice is None:
-        return
-    choice.person_setting(ws.person.language)
-    if not choice.explicit:
-        query = select(Company.default_language)
-        if ws.company_id is not None:
-            query = query.where(Company.id == ws.company_id)
-        else:
-            query = (
-                query.join(Membership, Membership.company_id == Company.id)
-                .where(Membership.person_id == ws.person_id)
-                .order_by(Membership.id)
-                .limit(1)
-            )
-        choice.company_default(db.scalar(query))
-
-
-OptionalWebSession = Annotated[WebSession | None, Depends(get_optional_session)]
-
-
-async def get_current_session(ws: OptionalWebSession) -> WebSession:
-    if ws is None:
-        raise NotAuthenticated(_l("Log in to continue."))
-    return ws
-
-
-CurrentSession = Annotated[WebSession, Depends(get_current_session)]
-
-
-async def get_actor(ws: CurrentSession) -> Actor:
-    return Actor(person_id=ws.person_id, strong_auth_at=ws.strong_auth_at)
-
-
-CurrentActor = Annotated[Actor, Depends(get_actor)]
-
-
-async def get_membership_service(
-    request: Request, db: DbSession, clock: ClockDep, audit: Audit, settings: SettingsDep
-) -> MembershipService:
-    return MembershipService(
-        db,
-        clock,
-        audit,
-        step_up_window=settings.step_up_window,
-        outbox=Outbox(db, clock, outbox_box(settings.secret)),
-        jinja=runtime(request).templates.env,
-    )
-
-
-Members = Annotated[MembershipService, Depends(get_membership_service)]

@@ -27,6 +27,7 @@ from portti.errors import (
     field_message,
 )
 from portti.i18n import _l, localize
+from portti.web.redirects import safe_path
 from portti.web.render import render
 
 log = structlog.get_logger(__name__)
@@ -150,7 +151,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 back = request.headers.get("hx-current-url") or _local_path(request)
                 if request.method != "GET":
                     back = request.headers.get("referer") or "/"
-                return_to = quote(_path_only(back))
+                return_to = quote(safe_path(back))
                 if request.headers.get("hx-request") == "true":
                     return Response(
                         status_code=204, headers={"HX-Redirect": f"/step-up?next={return_to}"}
@@ -241,15 +242,3 @@ def allowed_methods(request: Request) -> list[str]:
         if regex.match(request.url.path):
             methods |= set(route_methods)
     return sorted(methods)
-
-
-def _path_only(url: str) -> str:
-    """Keep only path and query: a return address never leaves this site."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    path = parts.path or "/"
-    # Browsers read a backslash as a slash: "/\evil.example" is the site "//evil.example".
-    if not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return "/"
-    return path + ("?" + parts.query if parts.query else "")

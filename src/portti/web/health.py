@@ -25,15 +25,19 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
+import redis
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from portti.db.migrate import alembic_config
 from portti.errors import Forbidden
 from portti.i18n import _l
 from portti.infra import metrics
 from portti.infra.logging import redact_urls
+from portti.infra.outbox import OutboxMessage, OutboxStatus
 from portti.web.errors import problem
 from portti.web.proxy import is_in, parse_networks
 
@@ -42,7 +46,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from portti.infra.clock import Clock
-    from portti.runtime import Runtime
+    from portti.web.kit import Kit
 
 READY_CACHE_SECONDS = 1.0
 OUTBOX_CACHE_SECONDS = 5.0
@@ -66,15 +70,11 @@ def pool_status(engine: Engine) -> Callable[[], tuple[int, int]]:
 
 
 def migrations_head() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    from portti.db.migrate import alembic_config
-
     return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
 class Readiness:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Kit) -> None:
         self.rt = rt
         self.heads = migrations_head()
         self.redis_urls = sorted(
@@ -105,8 +105,6 @@ class Readiness:
         return "ok"
 
     def _redis(self, url: str) -> str:
-        import redis
-
         client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         try:
             client.ping()
@@ -155,8 +153,6 @@ class OutboxFacts:
         self._value: tuple[float, tuple[int, float]] | None = None
 
     def read(self) -> tuple[int, float]:
-        from portti.infra.outbox import OutboxMessage, OutboxStatus
-
         now = time.monotonic()
         if self._value is not None and now - self._value[0] < OUTBOX_CACHE_SECONDS:
             return self._value[1]
@@ -177,7 +173,7 @@ class OutboxFacts:
         return value
 
 
-def health_routes(rt: Runtime) -> list[Route]:
+def health_routes(rt: Kit) -> list[Route]:
     settings = rt.settings
     readiness = Readiness(rt)
     outbox: list[Collector] = [metrics.OutboxCollector(OutboxFacts(rt.engine, rt.clock).read)]

@@ -7,6 +7,7 @@ from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portti.i18n import LANGUAGE_COOKIE, begin_request
 from portti.web.cookies import BROWSER, cookie_name
 
 NO_BROWSER_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -81,7 +82,6 @@ class LocaleMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from portti.i18n import LANGUAGE_COOKIE, begin_request
 
         cookie_value = accept = None
         for name, value in scope.get("headers", []):

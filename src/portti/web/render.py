@@ -1,4 +1,4 @@
-"""The one way a route answers with a page: the app's templates (the runtime's ``templates``),
+"""The one way a route answers with a page: the app's templates (the kit's ``templates``),
 the request in the context (CSRF token, nonce), a status and headers."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from portti.runtime import runtime
+from portti.web.kit import kit
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -21,7 +21,7 @@ def render(
     status: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    response: Response = runtime(request).templates.TemplateResponse(
+    response: Response = kit(request).templates.TemplateResponse(
         request, name, dict(ctx), status_code=status, headers=headers
     )
     return response

@@ -11,9 +11,10 @@ returned or raised, *before* the response is sent (a FastAPI dependency with
 - anything else: roll back.
 
 After-commit effects (``after_commit``) are what must not happen for work that is rolled back
-and must not be seen before the commit: waking the outbox worker, telling waiting browsers
-that a login moved on. They run in order; one that fails is logged and does not undo the
-commit or stop the others.
+and must not be seen before the commit: telling waiting browsers that a login moved on. They
+run in order; one that fails is logged and does not undo the commit or stop the others. The
+outbox worker is woken the same way, by the unit of work itself: after a commit, when the
+session queued messages (``infra/outbox.take_queued``).
 
 A write that must stay whatever the route then does calls ``commit_now()`` (the session's
 sliding idle time, ``get_optional_session``). Services that must commit mid-request say why
@@ -31,14 +32,16 @@ import structlog
 from sqlalchemy.orm import Session
 
 from portti.errors import DomainError
+from portti.infra.outbox import QUEUED, OutboxWakeup, take_queued
 
 log = structlog.get_logger(__name__)
 
 
 class UnitOfWork:
-    def __init__(self, db: Session) -> None:
+    def __init__(self, db: Session, outbox_wakeup: OutboxWakeup | None = None) -> None:
         self.db = db
         self._effects: list[Callable[[], None]] = []
+        self._outbox_wakeup = outbox_wakeup
 
     def after_commit(self, effect: Callable[[], None]) -> None:
         """Run ``effect`` once this request's writes are committed; never if they are rolled
@@ -72,7 +75,7 @@ class UnitOfWork:
         commit = exc is None or self.keeps_writes(exc)
         if not commit:
             self._effects.clear()
-        if self.db.in_transaction() or self._effects:
+        if self.db.in_transaction() or self._effects or self._queued():
             await anyio.to_thread.run_sync(self._end, commit, limiter=anyio.CapacityLimiter(1))
 
     def _end(self, commit: bool) -> None:
@@ -81,13 +84,19 @@ class UnitOfWork:
                 self.db.rollback()
             except Exception:  # the connection is gone (a database outage): nothing to undo
                 log.warning("rollback_failed")
+            take_queued(self.db)
             return
         if self.db.in_transaction():
             self.db.commit()
         self.run_effects()
 
+    def _queued(self) -> bool:
+        return self._outbox_wakeup is not None and bool(self.db.info.get(QUEUED))
+
     def run_effects(self) -> None:
         effects, self._effects = self._effects, []
+        if take_queued(self.db) and self._outbox_wakeup is not None:
+            effects.insert(0, self._outbox_wakeup.notify)
         for effect in effects:
             try:
                 effect()

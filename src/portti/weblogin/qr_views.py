@@ -33,16 +33,10 @@ from portti.devices.models import Device, DeviceStatus
 from portti.runtime import runtime
 from portti.web.cookies import set_session_cookie
 from portti.web.csrf import verify_csrf
-from portti.web.deps import (
-    CurrentSession,
-    DbSession,
-    OptionalWebSession,
-    RequestCtx,
-    Sessions,
-)
+from portti.web.deps import DbSession, RequestCtx
 from portti.web.drain import DRAINING
-from portti.web.errors import _path_only
 from portti.web.filters import qr_label
+from portti.web.redirects import safe_path
 from portti.web.render import NO_STORE, render
 from portti.weblogin.deps import LoginTransactions
 from portti.weblogin.models import LoginPurpose
@@ -56,6 +50,7 @@ from portti.weblogin.qr import (
     render_qr_svg,
 )
 from portti.weblogin.qr.watch import StreamWatch
+from portti.weblogin.session_deps import CurrentSession, OptionalWebSession, Sessions
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
@@ -120,7 +115,7 @@ def start_qr_login(
         binding_cookie=cookie,
         ctx=ctx,
         browser_id=request.state.browser_id,
-        return_to=_path_only(next),
+        return_to=safe_path(next),
         origin=browser_origin(request),
     )
     return _panel(request, qr, tx.public_id, cookie)
@@ -149,7 +144,7 @@ def start_app_step_up(
         binding_cookie=cookie,
         ctx=ctx,
         browser_id=request.state.browser_id,
-        return_to=_path_only(next),
+        return_to=safe_path(next),
         step_up_of=ws,
         origin=browser_origin(request),
     )

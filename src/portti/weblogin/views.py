@@ -20,17 +20,11 @@ from portti.oidc_provider.parked import client_name_for_login
 from portti.runtime import runtime
 from portti.web.cookies import clear_session_cookie
 from portti.web.csrf import verify_csrf
-from portti.web.deps import (
-    Audit,
-    ClockDep,
-    CurrentSession,
-    DbSession,
-    OptionalWebSession,
-    Sessions,
-)
-from portti.web.errors import _path_only
+from portti.web.deps import Audit, ClockDep, DbSession
+from portti.web.redirects import safe_path
 from portti.web.render import render
 from portti.weblogin.models import WebSession
+from portti.weblogin.session_deps import CurrentSession, OptionalWebSession, Sessions
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
@@ -46,7 +40,7 @@ def index(ws: OptionalWebSession) -> Response:
 def login_page(
     request: Request, ws: OptionalWebSession, db: DbSession, clock: ClockDep, next: str = "/"
 ) -> Response:
-    next_path = _path_only(next)
+    next_path = safe_path(next)
     return render(
         request,
         "login.html",

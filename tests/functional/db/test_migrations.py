@@ -12,8 +12,8 @@ from alembic import command
 from sqlalchemy import inspect
 
 from portti.db.migrate import alembic_config, check, current_revision, head_revision, upgrade
-from portti.db.models import Model
 from portti.db.session import make_engine
+from portti.schema import Model
 from support.db import BACKEND_IS_SQLITE
 from support.pg import scratch_database
 

@@ -11,7 +11,6 @@ from argon2.exceptions import VerificationError
 from sqlalchemy import select, text, update
 
 from portti.audit.services import RequestContext
-from portti.db.models import Model
 from portti.devices.errors import (
     AppLocked,
     BiometricsNotEnrolled,
@@ -32,6 +31,7 @@ from portti.devices.pins import PIN_SCHEDULE, is_pin_too_simple
 from portti.errors import DomainError, NotFound, ValidationFailed
 from portti.infra.crypto import CodeHasher
 from portti.invitations.errors import ActivationUnknown
+from portti.schema import Model
 from portti.weblogin.models import WebSession
 from portti.weblogin.sessions import SessionService
 from support import factories as f

@@ -9,9 +9,10 @@ from fastapi.testclient import TestClient
 
 from portti.app import create_app
 from portti.config import Mode, Settings
-from portti.infra import devmailbox_views
 from portti.infra.devmailbox import make_dev_mailbox
-from portti.infra.outbox import Outbox, build_worker, outbox_box
+from portti.infra.outbox import Outbox, outbox_box
+from portti.infra.outbox_worker import build_worker
+from portti.web import devmailbox_views
 
 HTML = {"accept": "text/html"}
 

@@ -20,15 +20,8 @@ from portti.db.session import make_engine, make_session_factory
 from portti.infra.clock import OffsetClock
 from portti.infra.devmailbox import make_dev_mailbox
 from portti.infra.mail import make_mailer
-from portti.infra.outbox import (
-    Outbox,
-    OutboxMessage,
-    OutboxWakeup,
-    OutboxWorker,
-    failed_messages,
-    outbox_box,
-    retry_delay,
-)
+from portti.infra.outbox import Outbox, OutboxMessage, OutboxWakeup, failed_messages, outbox_box
+from portti.infra.outbox_worker import OutboxWorker, retry_delay
 from portti.infra.sms import make_sms_sender
 from support.sinks import SmtpSink
 

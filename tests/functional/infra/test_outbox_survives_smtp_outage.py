@@ -10,14 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from portti.infra.outbox import (
-    Outbox,
-    OutboxMessage,
-    OutboxWakeup,
-    build_worker,
-    failed_messages,
-    outbox_box,
-)
+from portti.infra.outbox import Outbox, OutboxMessage, OutboxWakeup, failed_messages, outbox_box
+from portti.infra.outbox_worker import build_worker
 from support.sinks import SmtpSink
 
 N = 50

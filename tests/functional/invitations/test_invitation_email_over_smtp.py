@@ -22,19 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from portti.audit.services import AuditLog
 from portti.companies.actors import Actor
 from portti.companies.catalogue import USER_ADMIN
+from portti.i18n import fmt_datetime
 from portti.infra.clock import OffsetClock
 from portti.infra.crypto import CodeHasher
-from portti.infra.outbox import (
-    OutboxMessage,
-    OutboxWakeup,
-    OutboxWorker,
-    build_worker,
-    failed_messages,
-)
+from portti.infra.outbox import OutboxMessage, OutboxWakeup, failed_messages
+from portti.infra.outbox_worker import OutboxWorker, build_worker
 from portti.invitations.deps import build_invitations
 from portti.invitations.models import Invitation
 from portti.invitations.services import InvitationService, group_code
-from portti.web.filters import fmt_datetime
 from support import factories as f
 from support.messages import signup_code_in
 from support.sinks import SmtpSink

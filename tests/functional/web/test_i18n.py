@@ -15,10 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from portti.companies.models import Company
-from portti.i18n import SUPPORTED, translations, use_locale
+from portti.i18n import SUPPORTED, fmt_date, fmt_datetime, translations, use_locale
 from portti.invitations.models import Invitation
 from portti.people.models import Person
-from portti.web.filters import fmt_date, fmt_datetime
 from support.devices import bind, make_service
 from support.leaks import LANGUAGES, leaks, visible
 from support.messages import signup_code_in
@@ -338,7 +337,7 @@ def test_dates_and_times_are_written_the_readers_way() -> None:  # I18N-1
 def test_the_invitation_email_goes_in_the_chosen_language(
     app, client, world, db, settings, session_factory, clock, chosen, greeting, how_to_start
 ) -> None:  # I18N-1 INV-2
-    from portti.infra.outbox import build_worker
+    from portti.infra.outbox_worker import build_worker
 
     world.employee_a.email = "eero@example.fi"
     world.employee_a.phone = "+358401234567"
@@ -468,7 +467,7 @@ def test_pin_and_password_messages_are_translated_with_their_numbers(
 
 
 def _deliver(settings, session_factory, clock):  # type: ignore[no-untyped-def]
-    from portti.infra.outbox import build_worker
+    from portti.infra.outbox_worker import build_worker
 
     sink = SmtpSink()
     sink.start()

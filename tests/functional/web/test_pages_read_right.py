@@ -205,7 +205,7 @@ def test_the_audit_log_tells_event_details_in_words_and_dates_the_readers_way(
         assert code not in events
     assert "['" not in events
     with use_locale(language):
-        from portti.web.filters import fmt_date
+        from portti.i18n import fmt_date
 
         assert fmt_date(datetime(2027, 3, 31, tzinfo=UTC).date()) in events
     # Moments to the minute, in Finnish time, never an ISO string with microseconds.
@@ -287,9 +287,9 @@ def test_the_invitation_names_its_language_in_the_readers_language(
 def test_the_dev_mailbox_shows_when_a_message_was_sent_in_finnish_time(
     client, settings
 ) -> None:  # UX-19 OPS-1
+    from portti.i18n import fmt_datetime
     from portti.infra.clock import SystemClock
     from portti.infra.devmailbox import make_dev_mailbox
-    from portti.web.filters import fmt_datetime
 
     box = make_dev_mailbox(settings, client.app.state.runtime.session_factory, SystemClock())
     box.record(channel="email", recipient="aada@example.fi", subject="Hei", text="Hi", html=None)

@@ -19,7 +19,8 @@ from prometheus_client import REGISTRY
 
 from portti.infra.logging import portti_handler, redact_urls
 from portti.infra.mail import make_mailer
-from portti.infra.outbox import OutboxWorker, outbox_box
+from portti.infra.outbox import outbox_box
+from portti.infra.outbox_worker import OutboxWorker
 from portti.infra.sms import make_sms_sender
 from support import factories as f
 from support.activation import AppActivation, invite, latest_signup_code, latest_sms_code

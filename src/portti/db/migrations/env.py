@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from portti.db.models import Model
 from portti.db.session import make_engine
+from portti.schema import Model
 
 config = context.config
 target_metadata = Model.metadata

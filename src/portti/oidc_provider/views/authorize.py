@@ -32,15 +32,8 @@ from portti.oidc_provider.views.common import (
     router,
     untrusted_page,
 )
-from portti.web.deps import (
-    Audit,
-    ClockDep,
-    CurrentSession,
-    DbSession,
-    OptionalWebSession,
-    Uow,
-    optional_session,
-)
+from portti.web.deps import Audit, ClockDep, DbSession, Uow
+from portti.weblogin.session_deps import CurrentSession, OptionalWebSession, optional_session
 
 
 def _login_url(handle: str) -> str:

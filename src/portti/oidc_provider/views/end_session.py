@@ -22,10 +22,7 @@ from portti.oidc_provider.views.common import (
     untrusted_page,
 )
 from portti.web.cookies import clear_session_cookie
-from portti.web.deps import (
-    OptionalWebSession,
-    Sessions,
-)
+from portti.weblogin.session_deps import OptionalWebSession, Sessions
 
 LOGOUT_PARAMS = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "logout_hint")
 

@@ -1,4 +1,4 @@
-"""Imports every domain's models so that the metadata is complete (Alembic, tests)."""
+"""Every domain's models in one place, so that the metadata is complete (Alembic, tests)."""
 
 from portti.accounts.models import Account, TermsAcceptance
 from portti.audit.models import AuditEvent

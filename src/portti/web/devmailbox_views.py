@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from markupsafe import Markup, escape
 
 from portti.infra.devmailbox import DevMailbox, OpenedDevMessage, make_dev_mailbox
-from portti.runtime import runtime
 from portti.web.deps import ClockDep, Id, SettingsDep
+from portti.web.kit import kit
 from portti.web.render import render
 
 
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/dev", dependencies=[Depends(demo_only)], include_in_
 
 
 def get_dev_mailbox(request: Request, settings: SettingsDep, clock: ClockDep) -> DevMailbox:
-    return make_dev_mailbox(settings, runtime(request).session_factory, clock)
+    return make_dev_mailbox(settings, kit(request).session_factory, clock)
 
 
 Mailbox = Annotated[DevMailbox, Depends(get_dev_mailbox)]

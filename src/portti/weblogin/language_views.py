@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 from portti.i18n import LANGUAGE_COOKIE, supported
 from portti.runtime import runtime
 from portti.web.csrf import verify_csrf
-from portti.web.deps import OptionalWebSession
-from portti.web.errors import _path_only
+from portti.web.redirects import safe_path
+from portti.weblogin.session_deps import OptionalWebSession
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
@@ -27,7 +27,7 @@ def choose_language(
     lang = supported(language)
     if ws is not None:
         ws.person.language = lang  # committed by the request's unit of work
-    response = RedirectResponse(_path_only(next), 303)
+    response = RedirectResponse(safe_path(next), 303)
     secure = runtime(request).settings.secure_cookies
     if lang:
         response.set_cookie(

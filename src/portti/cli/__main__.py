@@ -1,0 +1,5 @@
+"""``python -m portti.cli``."""
+
+from portti.cli import main
+
+main()
