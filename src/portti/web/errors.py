@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import structlog
 from fastapi import FastAPI, Request
@@ -245,8 +245,6 @@ def allowed_methods(request: Request) -> list[str]:
 
 def _path_only(url: str) -> str:
     """Keep only path and query: a return address never leaves this site."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     path = parts.path or "/"
     # Browsers read a backslash as a slash: "/\evil.example" is the site "//evil.example".
