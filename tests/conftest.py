@@ -63,8 +63,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
 # and interoperability tests that start servers on it, and the benchmarks' PostgreSQL runs. The
 # unit tests, the OpenAPI contract fuzzing and the browser walks drive the same code whatever the
 # database (their servers' storage is covered by the functional tests): they run in the SQLite
-# pass only. PORTTI_TEST_EVERY_PASS=1 runs them in both.
-SQLITE_PASS_ONLY = ("tests/unit/", "tests/contract/")
+# pass only, as do the functional tests that never open Portti's database (the test identity
+# provider over HTTP, SQLite's own writer lock). PORTTI_TEST_EVERY_PASS=1 runs them in both.
+SQLITE_PASS_ONLY = (
+    "tests/unit/",
+    "tests/contract/",
+    "tests/functional/strongauth/test_oidc.py",
+    "tests/functional/strongauth/test_test_idp.py",
+    "tests/functional/db/test_sqlite_writers.py",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

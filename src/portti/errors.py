@@ -20,7 +20,9 @@ class DomainError(Exception):
     code = "bad_request"
     # Titles and messages are marked for the catalogues; web/errors.py translates them.
     title: str = _l("The request cannot be carried out")
-
+    # A class says its ``message`` and ``next_step`` here; ``__init__`` takes them only when
+    # they depend on the case. Without a message of its own, an error says its title.
+    message: str = ""
     next_step: str | None = None
 
     def __init__(
@@ -30,7 +32,7 @@ class DomainError(Exception):
         code: str | None = None,
         next_step: str | None = None,
     ) -> None:
-        self.message = message or self.title
+        self.message = message or self.message or self.title
         if code is not None:
             self.code = code
         if next_step is not None:
@@ -69,15 +71,10 @@ class StepUpRequired(DomainError):
     status = 403
     code = "step_up_required"
     title = _l("Authenticate to add users")
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(
-            message
-            or _l(
-                "Adding, changing and removing users needs a fresh strong authentication. "
-                "Choose “Authenticate to add users” and try again."
-            )
-        )
+    message = _l(
+        "Adding, changing and removing users needs a fresh strong authentication. "
+        "Choose “Authenticate to add users” and try again."
+    )
 
 
 class NotAuthenticated(DomainError):

@@ -17,14 +17,10 @@ class AccountExists(DomainError):
     status = 409
     code = "account_exists"
     title = _l("You already have an account")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "An account with this e-mail address already exists, or you already have an account."
-            ),
-            next_step=_l("Choose “Log in with your account” instead."),
-        )
+    message = _l(
+        "An account with this e-mail address already exists, or you already have an account."
+    )
+    next_step = _l("Choose “Log in with your account” instead.")
 
 
 class EmailCodeResendLimit(DomainError):
@@ -32,6 +28,7 @@ class EmailCodeResendLimit(DomainError):
     status = 429
     code = "email_code_resend_limit"
     title = _l("No more new codes")
+    next_step = _l("Use the newest code you received, or start the activation again.")
 
     def __init__(self, sent: int) -> None:
         super().__init__(
@@ -39,8 +36,7 @@ class EmailCodeResendLimit(DomainError):
                 "%(num)d confirmation code has already been sent for this activation.",
                 "%(num)d confirmation codes have already been sent for this activation.",
                 sent,
-            ),
-            next_step=_l("Use the newest code you received, or start the activation again."),
+            )
         )
 
 
@@ -49,6 +45,7 @@ class EmailCodeWrong(DomainError):
     status = 400
     code = "email_code_wrong"
     title = _l("The e-mail code is wrong")
+    next_step = _l("Check the 6 digits in the e-mail, or ask for a new code.")
 
     def __init__(self, tries_left: int) -> None:
         self.tries_left = tries_left
@@ -57,8 +54,7 @@ class EmailCodeWrong(DomainError):
                 "The code is wrong. %(num)d try left.",
                 "The code is wrong. %(num)d tries left.",
                 tries_left,
-            ),
-            next_step=_l("Check the 6 digits in the e-mail, or ask for a new code."),
+            )
         )
 
 
@@ -67,12 +63,8 @@ class EmailCodeExpired(DomainError):
     status = 400
     code = "email_code_expired"
     title = _l("The e-mail code has expired")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("The code has expired: codes are valid for 15 minutes."),
-            next_step=_l("Ask for a new code."),
-        )
+    message = _l("The code has expired: codes are valid for 15 minutes.")
+    next_step = _l("Ask for a new code.")
 
 
 class EmailCodeLocked(DomainError):
@@ -80,12 +72,8 @@ class EmailCodeLocked(DomainError):
     status = 400
     code = "email_code_locked"
     title = _l("Too many wrong codes")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("Too many wrong codes were entered; this code no longer works."),
-            next_step=_l("Ask for a new code."),
-        )
+    message = _l("Too many wrong codes were entered; this code no longer works.")
+    next_step = _l("Ask for a new code.")
 
 
 class PasswordRejected(DomainError):
@@ -101,12 +89,8 @@ class TotpAlreadyEnrolled(DomainError):
     status = 409
     code = "totp_already_enrolled"
     title = _l("The authenticator app is set up already")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("This account already has an authenticator app."),
-            next_step=_l("Enter the code your authenticator app shows."),
-        )
+    message = _l("This account already has an authenticator app.")
+    next_step = _l("Enter the code your authenticator app shows.")
 
 
 class TotpWrong(DomainError):
@@ -114,12 +98,8 @@ class TotpWrong(DomainError):
     status = 400
     code = "totp_wrong"
     title = _l("The authenticator code is wrong")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("The code from the authenticator app is wrong."),
-            next_step=_l("Check that your phone's clock is right and enter the code shown now."),
-        )
+    message = _l("The code from the authenticator app is wrong.")
+    next_step = _l("Check that your phone's clock is right and enter the code shown now.")
 
 
 class TotpReused(DomainError):
@@ -127,12 +107,8 @@ class TotpReused(DomainError):
     status = 400
     code = "totp_reused"
     title = _l("This code was used already")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("This code was used already. Wait for the next code."),
-            next_step=_l("Enter the next code your authenticator app shows."),
-        )
+    message = _l("This code was used already. Wait for the next code.")
+    next_step = _l("Enter the next code your authenticator app shows.")
 
 
 class AccountLoginFailed(DomainError):
@@ -143,12 +119,8 @@ class AccountLoginFailed(DomainError):
     status = 401
     code = "account_login_failed"
     title = _l("Login failed")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("The e-mail address, password or authenticator code is wrong."),
-            next_step=_l("Check them and try again."),
-        )
+    message = _l("The e-mail address, password or authenticator code is wrong.")
+    next_step = _l("Check them and try again.")
 
 
 class AccountLocked(RateLimited):
@@ -179,12 +151,8 @@ class AccountNotYours(DomainError):
     status = 403
     code = "account_not_yours"
     title = _l("This account belongs to another person")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("This account belongs to another person."),
-            next_step=_l("Log in with your own account, or create one."),
-        )
+    message = _l("This account belongs to another person.")
+    next_step = _l("Log in with your own account, or create one.")
 
 
 class AccountSetupIncomplete(DomainError):
@@ -195,15 +163,11 @@ class AccountSetupIncomplete(DomainError):
     status = 409
     code = "account_setup_incomplete"
     title = _l("The account set-up was not finished")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("The set-up of this account was not finished: it has no authenticator app."),
-            next_step=_l(
-                "%(ask)s Then create your account again with the same e-mail address.",
-                ask=ASK_ADMIN,
-            ),
-        )
+    message = _l("The set-up of this account was not finished: it has no authenticator app.")
+    next_step = _l(
+        "%(ask)s Then create your account again with the same e-mail address.",
+        ask=ASK_ADMIN,
+    )
 
 
 class ReactivationNeedsInvitation(DomainError):
@@ -211,15 +175,11 @@ class ReactivationNeedsInvitation(DomainError):
     status = 403
     code = "reactivation_needs_invitation"
     title = _l("A new invitation is needed")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "This account cannot activate the app on its own: you logged out from all "
-                "devices, or the invitation it was set up with ended before the app was activated."
-            ),
-            next_step=ASK_ADMIN,
-        )
+    message = _l(
+        "This account cannot activate the app on its own: you logged out from all "
+        "devices, or the invitation it was set up with ended before the app was activated."
+    )
+    next_step = ASK_ADMIN
 
 
 class TermsOutdated(DomainError):
@@ -227,6 +187,7 @@ class TermsOutdated(DomainError):
     status = 409
     code = "terms_outdated"
     title = _l("The terms have changed")
+    next_step = _l("Read the current terms and accept them.")
 
     def __init__(self, current: str) -> None:
         self.current = current
@@ -234,6 +195,5 @@ class TermsOutdated(DomainError):
             _l(
                 "These are not the current terms. The current version is %(current)s.",
                 current=current,
-            ),
-            next_step=_l("Read the current terms and accept them."),
+            )
         )

@@ -70,25 +70,17 @@ class UploadTooBig(DomainError):
     status = 413
     code = "upload_too_big"
     title = _l("The file is too big")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "The file is too big: at most %(size)s MB. Split it into smaller files.",
-                size=MAX_FILE_BYTES // (1024 * 1024),
-            )
-        )
+    message = _l(
+        "The file is too big: at most %(size)s MB. Split it into smaller files.",
+        size=MAX_FILE_BYTES // (1024 * 1024),
+    )
 
 
 class PreviewExpired(DomainError):
     status = 409
     code = "preview_expired"
     title = _l("The preview has expired")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("The preview is too old or from another login. Upload the file again."),
-        )
+    message = _l("The preview is too old or from another login. Upload the file again.")
 
 
 async def limit_upload(request: Request) -> None:

@@ -15,16 +15,12 @@ class PersonNeedsSupport(Forbidden):
 
     code = "person_needs_support"
     title = _l("Only customer service can do this for this person")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "This person's details and app login are shared with companies you do not "
-                "administer, or their user rights are not valid. Only customer service can change "
-                "their personal details, invite them or end their sessions."
-            ),
-            next_step=_l("Contact customer service."),
-        )
+    message = _l(
+        "This person's details and app login are shared with companies you do not "
+        "administer, or their user rights are not valid. Only customer service can change "
+        "their personal details, invite them or end their sessions."
+    )
+    next_step = _l("Contact customer service.")
 
 
 class MemberOutranksAdmin(Forbidden):
@@ -35,6 +31,7 @@ class MemberOutranksAdmin(Forbidden):
 
     code = "member_outranks_admin"
     title = _l("This user holds rights you cannot give")
+    next_step = _l("Ask customer service, or a main user of the accounting office.")
 
     def __init__(self, roles: list[str]) -> None:
         super().__init__(
@@ -42,8 +39,7 @@ class MemberOutranksAdmin(Forbidden):
                 "This user holds roles you cannot give (%(roles)s), so you cannot change their "
                 "roles or remove them.",
                 roles=", ".join(roles),
-            ),
-            next_step=_l("Ask customer service, or a main user of the accounting office."),
+            )
         )
 
 
@@ -52,6 +48,4 @@ class CompanyClosed(Conflict):
 
     code = "company_closed"
     title = _l("The company is closed")
-
-    def __init__(self) -> None:
-        super().__init__(_l("The company is closed: it cannot be changed any more."))
+    message = _l("The company is closed: it cannot be changed any more.")

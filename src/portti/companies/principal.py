@@ -34,9 +34,7 @@ class CompanyNotAllowed(Forbidden):
     keeps_writes = True
     code = "company_not_allowed"
     title = _l("Not allowed for this company")
-
-    def __init__(self) -> None:
-        super().__init__(_l("This machine client may not act on this company."))
+    message = _l("This machine client may not act on this company.")
 
 
 @dataclass(frozen=True)

@@ -20,26 +20,23 @@ class InvalidDeviceKey(DomainError):
     status = 422
     code = "device_key_invalid"
     title = _l("The device key is not valid")
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(
-            message or _l("The device key could not be read."),
-            next_step=_l("Update the app and activate it again."),
-        )
+    message = _l("The device key could not be read.")
+    next_step = _l("Update the app and activate it again.")
 
 
 class PinInvalid(ValidationFailed):
     code = "pin_invalid"
     title = _l("The PIN is not valid")
+    next_step = _l("Choose a PIN of digits only.")
 
     def __init__(self, message: str) -> None:
         super().__init__({"pin": message})
-        self.next_step = _l("Choose a PIN of digits only.")
 
 
 class PinTooSimple(ValidationFailed):
     code = "pin_too_simple"
     title = _l("The PIN is too easy to guess")
+    next_step = _l("Choose another PIN.")
 
     def __init__(self) -> None:
         super().__init__(
@@ -50,7 +47,6 @@ class PinTooSimple(ValidationFailed):
                 )
             }
         )
-        self.next_step = _l("Choose another PIN.")
 
 
 class DeviceUnknown(DomainError):
@@ -61,12 +57,8 @@ class DeviceUnknown(DomainError):
     status = 401
     code = "device_unknown"
     title = _l("This app is no longer activated")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("This app is not activated for anyone: it was logged out or removed."),
-            next_step=ACTIVATE_AGAIN,
-        )
+    message = _l("This app is not activated for anyone: it was logged out or removed.")
+    next_step = ACTIVATE_AGAIN
 
 
 class DeviceLocked(DomainError):
@@ -74,12 +66,8 @@ class DeviceLocked(DomainError):
     status = 403
     code = "pin_locked"
     title = _l("The app is locked")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("Too many wrong PINs were entered: this app is locked for good."),
-            next_step=ACTIVATE_AGAIN,
-        )
+    message = _l("Too many wrong PINs were entered: this app is locked for good.")
+    next_step = ACTIVATE_AGAIN
 
 
 class NonceInvalid(DomainError):
@@ -87,12 +75,8 @@ class NonceInvalid(DomainError):
     status = 400
     code = "nonce_invalid"
     title = _l("The request has expired")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("The approval request is unknown, already used or expired."),
-            next_step=_l("Try again: the app fetches a new request."),
-        )
+    message = _l("The approval request is unknown, already used or expired.")
+    next_step = _l("Try again: the app fetches a new request.")
 
 
 class SignatureInvalid(DomainError):
@@ -100,15 +84,11 @@ class SignatureInvalid(DomainError):
     status = 401
     code = "signature_invalid"
     title = _l("The app's signature is not valid")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("The app's signature could not be verified."),
-            next_step=_l(
-                "Try again. If this keeps happening, activate the app again: log in with your "
-                "account, or ask your company's user administrator for a new invitation."
-            ),
-        )
+    message = _l("The app's signature could not be verified.")
+    next_step = _l(
+        "Try again. If this keeps happening, activate the app again: log in with your "
+        "account, or ask your company's user administrator for a new invitation."
+    )
 
 
 class PinRequired(DomainError):
@@ -116,11 +96,8 @@ class PinRequired(DomainError):
     status = 400
     code = "pin_required"
     title = _l("Enter your PIN")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("Confirm with your PIN or with biometrics."), next_step=_l("Enter your PIN.")
-        )
+    message = _l("Confirm with your PIN or with biometrics.")
+    next_step = _l("Enter your PIN.")
 
 
 class PinWrong(DomainError):
@@ -128,6 +105,11 @@ class PinWrong(DomainError):
     status = 400
     code = "pin_wrong"
     title = _l("The PIN is wrong")
+    next_step = _l(
+        "Check your PIN and try again. If you have forgotten it, activate the app again: "
+        "log in with your account, or ask your company's user administrator for a new "
+        "invitation."
+    )
 
     def __init__(self, *, tries_left: int, retry_after: int | None) -> None:
         self.tries_left = tries_left
@@ -149,14 +131,7 @@ class PinWrong(DomainError):
                 "The PIN is wrong. %(num)d tries left before the app is locked.",
                 tries_left,
             )
-        super().__init__(
-            message,
-            next_step=_l(
-                "Check your PIN and try again. If you have forgotten it, activate the app again: "
-                "log in with your account, or ask your company's user administrator for a new "
-                "invitation."
-            ),
-        )
+        super().__init__(message)
 
 
 class PinBlocked(RateLimited):
@@ -166,6 +141,7 @@ class PinBlocked(RateLimited):
 
     code = "pin_blocked"
     title = _l("Wait before the next PIN")
+    next_step = _l("Wait, or use biometrics if you have turned them on.")
 
     def __init__(self, *, retry_after: int, tries_left: int) -> None:
         self.tries_left = tries_left
@@ -181,7 +157,6 @@ class PinBlocked(RateLimited):
             ),
             retry_after=retry_after,
         )
-        self.next_step = _l("Wait, or use biometrics if you have turned them on.")
 
 
 class BiometricsNotEnrolled(DomainError):
@@ -189,22 +164,16 @@ class BiometricsNotEnrolled(DomainError):
     status = 400
     code = "biometrics_not_enrolled"
     title = _l("Biometrics are not turned on")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("Biometrics were not turned on for this app."), next_step=_l("Enter your PIN.")
-        )
+    message = _l("Biometrics were not turned on for this app.")
+    next_step = _l("Enter your PIN.")
 
 
 class AppLocked(DomainError):
     status = 401
     code = "app_locked"
     title = _l("The app is locked")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("The app is locked."), next_step=_l("Unlock it with your PIN or biometrics.")
-        )
+    message = _l("The app is locked.")
+    next_step = _l("Unlock it with your PIN or biometrics.")
 
 
 def _duration(seconds: int) -> str:
@@ -219,15 +188,11 @@ class InvitationRequired(DomainError):
     status = 403
     code = "invitation_required"
     title = _l("A new invitation is needed")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "This account cannot activate the app on its own: you logged out from all "
-                "devices, or the invitation it was set up with ended before the app was activated."
-            ),
-            next_step=_l("Ask your company's user administrator for a new invitation."),
-        )
+    message = _l(
+        "This account cannot activate the app on its own: you logged out from all "
+        "devices, or the invitation it was set up with ended before the app was activated."
+    )
+    next_step = _l("Ask your company's user administrator for a new invitation.")
 
 
 class TooManyChallenges(RateLimited):

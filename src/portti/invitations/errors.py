@@ -16,21 +16,15 @@ class InvitationInvalid(DomainError):
     status = 400
     code = "invitation_invalid"
     title = _l("The sign-up code is not valid")
-
-    def __init__(self) -> None:
-        super().__init__(
-            # Says that a cancelled, replaced, used or expired invitation's code stops working,
-            # without telling which applies (or whether the code exists at all): UX-19.
-            _l(
-                "The sign-up code is not valid. Check the 16 digits in the newest invitation "
-                "e-mail: a code stops working when its invitation is cancelled, replaced by a "
-                "newer one, used or expired."
-            ),
-            next_step=_l(
-                "Ask your company's user administrator for a new invitation. Invitations are "
-                "valid for 24 hours."
-            ),
-        )
+    message = _l(
+        "The sign-up code is not valid. Check the 16 digits in the newest invitation "
+        "e-mail: a code stops working when its invitation is cancelled, replaced by a "
+        "newer one, used or expired."
+    )
+    next_step = _l(
+        "Ask your company's user administrator for a new invitation. Invitations are "
+        "valid for 24 hours."
+    )
 
 
 class InvitationExpired(DomainError):
@@ -65,15 +59,11 @@ class ActivationUnknown(DomainError):
     status = 401
     code = "activation_unknown"
     title = _l("Start the activation again")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("This activation is not known or has ended."),
-            next_step=_l(
-                "Start again with the sign-up code, or ask your company's user administrator for "
-                "a new invitation."
-            ),
-        )
+    message = _l("This activation is not known or has ended.")
+    next_step = _l(
+        "Start again with the sign-up code, or ask your company's user administrator for "
+        "a new invitation."
+    )
 
 
 class SmsCodeWrong(DomainError):
@@ -88,12 +78,8 @@ class SmsCodeExpired(DomainError):
     status = 400
     code = "sms_code_expired"
     title = _l("The confirmation code has expired")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("The confirmation code has expired."),
-            next_step=_l("Ask for a new code with “Resend code?”."),
-        )
+    message = _l("The confirmation code has expired.")
+    next_step = _l("Ask for a new code with “Resend code?”.")
 
 
 class SmsCodeLocked(DomainError):
@@ -101,15 +87,11 @@ class SmsCodeLocked(DomainError):
     status = 400
     code = "sms_code_locked"
     title = _l("Too many wrong codes")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("Too many wrong confirmation codes were entered; this code no longer works."),
-            next_step=_l(
-                "Ask for a new code with “Resend code?”, or ask your company's user "
-                "administrator for a confirmation code."
-            ),
-        )
+    message = _l("Too many wrong confirmation codes were entered; this code no longer works.")
+    next_step = _l(
+        "Ask for a new code with “Resend code?”, or ask your company's user "
+        "administrator for a confirmation code."
+    )
 
 
 class SmsResendLimit(DomainError):
@@ -117,15 +99,11 @@ class SmsResendLimit(DomainError):
     status = 429
     code = "sms_resend_limit"
     title = _l("No more new codes")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("You have already asked for two new confirmation codes."),
-            next_step=_l(
-                "Ask your company's user administrator for a confirmation code: they can "
-                "generate one for you."
-            ),
-        )
+    message = _l("You have already asked for two new confirmation codes.")
+    next_step = _l(
+        "Ask your company's user administrator for a confirmation code: they can "
+        "generate one for you."
+    )
 
 
 class WrongInvitationState(DomainError):
@@ -138,15 +116,11 @@ class ReinviteNeedsSupport(DomainError):
     status = 403
     code = "reinvite_needs_support"
     title = _l("Only customer service can re-invite")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "The person's e-mail address or phone number has changed since the last invitation. "
-                "For security, only customer service can send a new invitation now."
-            ),
-            next_step=_l("Contact customer service to re-invite this person."),
-        )
+    message = _l(
+        "The person's e-mail address or phone number has changed since the last invitation. "
+        "For security, only customer service can send a new invitation now."
+    )
+    next_step = _l("Contact customer service to re-invite this person.")
 
 
 class InviteeNotValid(DomainError):
@@ -156,15 +130,11 @@ class InviteeNotValid(DomainError):
     status = 409
     code = "invitee_not_valid"
     title = _l("The user's rights in this company are not valid now")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "The user's rights in this company have ended or start later. An invitation can "
-                "be sent only while they are valid."
-            ),
-            next_step=_l("Change the validity first if the person should be able to log in now."),
-        )
+    message = _l(
+        "The user's rights in this company have ended or start later. An invitation can "
+        "be sent only while they are valid."
+    )
+    next_step = _l("Change the validity first if the person should be able to log in now.")
 
 
 def _wait(seconds: int) -> str:

@@ -49,45 +49,31 @@ from portti.provisioning.schemas import CompanyChangeInput, CompanyInput
 class MayNotCreateCompanies(Forbidden):
     code = "may_not_create_companies"
     title = _l("Not allowed to create companies")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("Only a machine client registered for every company may create companies.")
-        )
+    message = _l("Only a machine client registered for every company may create companies.")
 
 
 class ExternalIdConflict(Conflict):
     code = "external_id_conflict"
     title = _l("The external id is taken")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "A company was created with this external id and other details. Use a new "
-                "external id, or change the company with its own requests."
-            )
-        )
+    message = _l(
+        "A company was created with this external id and other details. Use a new "
+        "external id, or change the company with its own requests."
+    )
 
 
 class BusinessIdTaken(Conflict):
     code = "business_id_taken"
     title = _l("The business ID is taken")
-
-    def __init__(self) -> None:
-        super().__init__(_l("Another company in Portti has this business ID."))
+    message = _l("Another company in Portti has this business ID.")
 
 
 class AdminExists(Conflict):
     code = "first_admin_exists"
     title = _l("The company has a user administrator")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "The company has a user administrator already: they add the others, or the "
-                "business software adds them as users."
-            )
-        )
+    message = _l(
+        "The company has a user administrator already: they add the others, or the "
+        "business software adds them as users."
+    )
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,13 @@ class ScimError(DomainError):
 
     def __init__(
         self,
-        detail: str,
+        detail: str | None = None,
         *,
         status: int | None = None,
         scim_type: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        self.detail = detail
+        self.detail = detail or self.message
         if status is not None:
             self.status = status
         if scim_type is not None:
@@ -71,23 +71,17 @@ class Mutability(ScimError):
 
 class ResourceNotFound(ScimError):
     status = 404
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail or _l("No such resource in this company."))
+    message = _l("No such resource in this company.")
 
 
 class VersionMismatch(ScimError):
     """RFC 7644 §3.14: If-Match names another version than the resource has now."""
 
     status = 412
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "The resource was changed after you read it (its version no longer matches "
-                "If-Match). Read it again and repeat the change."
-            )
-        )
+    message = _l(
+        "The resource was changed after you read it (its version no longer matches "
+        "If-Match). Read it again and repeat the change."
+    )
 
 
 class NotPermitted(ScimError):

@@ -25,7 +25,7 @@ PAGE = f"""<!doctype html>
 <body>
 <main id="swagger-ui" aria-label="Portti API reference"></main>
 <script src="{ASSETS}/swagger-ui-bundle.js"></script>
-<script src="/static/api-docs.js"></script>
+<script type="module" src="/static/api-docs.js"></script>
 </body>
 </html>
 """

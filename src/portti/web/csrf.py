@@ -27,14 +27,9 @@ class CsrfFailed(DomainError):
     status = 403
     code = "csrf_failed"
     title = _l("The form has expired")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "This form was opened in another session or has expired. Reload the page and "
-                "try again."
-            )
-        )
+    message = _l(
+        "This form was opened in another session or has expired. Reload the page and try again."
+    )
 
 
 def csrf_binding(request: Request) -> str:

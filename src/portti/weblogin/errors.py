@@ -17,12 +17,8 @@ class QrInvalid(DomainError):
     status = 400
     code = "qr_invalid"
     title = _l("This is not a Portti login code")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("The code is not a Portti login code, or it was not read correctly."),
-            next_step=SCAN_AGAIN,
-        )
+    message = _l("The code is not a Portti login code, or it was not read correctly.")
+    next_step = SCAN_AGAIN
 
 
 class QrStale(DomainError):
@@ -30,15 +26,11 @@ class QrStale(DomainError):
     status = 400
     code = "qr_stale"
     title = _l("The code has changed")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "The login code changes every second and this one is too old: it may have been "
-                "copied from the screen."
-            ),
-            next_step=SCAN_AGAIN,
-        )
+    message = _l(
+        "The login code changes every second and this one is too old: it may have been "
+        "copied from the screen."
+    )
+    next_step = SCAN_AGAIN
 
 
 class CodeUnknown(DomainError):
@@ -46,12 +38,8 @@ class CodeUnknown(DomainError):
     status = 400
     code = "login_code_unknown"
     title = _l("The code is not valid")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("No login is waiting for this code. It has 8 characters, such as K7QM-3XZP."),
-            next_step=_l("Check the code on the login page and type it again."),
-        )
+    message = _l("No login is waiting for this code. It has 8 characters, such as K7QM-3XZP.")
+    next_step = _l("Check the code on the login page and type it again.")
 
 
 class CodeExpired(DomainError):
@@ -63,12 +51,8 @@ class CodeExpired(DomainError):
     status = 410
     code = "login_code_expired"
     title = _l("The code has expired")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("A code to type is valid for 30 seconds, and this one is older."),
-            next_step=_l("Choose “Show a new code” on the login page and type the new code."),
-        )
+    message = _l("A code to type is valid for 30 seconds, and this one is older.")
+    next_step = _l("Choose “Show a new code” on the login page and type the new code.")
 
 
 class LoginExpired(DomainError):
@@ -76,12 +60,8 @@ class LoginExpired(DomainError):
     status = 410
     code = "login_expired"
     title = _l("The login has expired")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("This login request has expired."),
-            next_step=_l("Choose “Get a new code” on the login page and scan again."),
-        )
+    message = _l("This login request has expired.")
+    next_step = _l("Choose “Get a new code” on the login page and scan again.")
 
 
 class LoginEnded(DomainError):
@@ -89,12 +69,8 @@ class LoginEnded(DomainError):
     status = 410
     code = "login_ended"
     title = _l("The login has ended")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("This login request was refused or replaced by a newer one."),
-            next_step=_l("Start again on the login page."),
-        )
+    message = _l("This login request was refused or replaced by a newer one.")
+    next_step = _l("Start again on the login page.")
 
 
 class ApprovalUsed(DomainError):
@@ -102,9 +78,7 @@ class ApprovalUsed(DomainError):
     status = 409
     code = "approval_used"
     title = _l("Already approved")
-
-    def __init__(self) -> None:
-        super().__init__(_l("This login request has already been approved and used."))
+    message = _l("This login request has already been approved and used.")
 
 
 class AlreadyScanned(DomainError):
@@ -112,12 +86,8 @@ class AlreadyScanned(DomainError):
     status = 409
     code = "login_already_scanned"
     title = _l("Another app has read this code")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("Another app has already read this login code."),
-            next_step=_l("Choose “Get a new code” on the login page and scan again."),
-        )
+    message = _l("Another app has already read this login code.")
+    next_step = _l("Choose “Get a new code” on the login page and scan again.")
 
 
 class ApprovalNotYours(DomainError):
@@ -129,9 +99,7 @@ class ApprovalNotYours(DomainError):
     status = 404
     code = "approval_unknown"
     title = _l("No such approval")
-
-    def __init__(self) -> None:
-        super().__init__(_l("There is no such request waiting for this app."))
+    message = _l("There is no such request waiting for this app.")
 
 
 class OriginMismatch(DomainError):
@@ -164,17 +132,11 @@ class NumberMismatch(DomainError):
     status = 403
     code = "number_mismatch"
     title = _l("The number was wrong")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "The number you picked is not the one on the login page, so the login was refused. "
-                "If you did not start this login, someone may be trying to log in as you."
-            ),
-            next_step=_l(
-                "If it was you, start again on the login page and pick the number it shows."
-            ),
-        )
+    message = _l(
+        "The number you picked is not the one on the login page, so the login was refused. "
+        "If you did not start this login, someone may be trying to log in as you."
+    )
+    next_step = _l("If it was you, start again on the login page and pick the number it shows.")
 
 
 class ApprovalPending(DomainError):
@@ -182,12 +144,8 @@ class ApprovalPending(DomainError):
     status = 409
     code = "approval_pending"
     title = _l("Another approval is waiting")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("Another login request for you is being handled at this moment."),
-            next_step=_l("Try again in a moment."),
-        )
+    message = _l("Another login request for you is being handled at this moment.")
+    next_step = _l("Try again in a moment.")
 
 
 class BrowserMismatch(DomainError):
@@ -195,14 +153,10 @@ class BrowserMismatch(DomainError):
     status = 403
     code = "login_other_browser"
     title = _l("Log in in the browser that showed the code")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "This login was approved for the browser that showed the QR code, not for this one."
-            ),
-            next_step=_l("Open the login page in this browser and scan its code."),
-        )
+    message = _l(
+        "This login was approved for the browser that showed the QR code, not for this one."
+    )
+    next_step = _l("Open the login page in this browser and scan its code.")
 
 
 class NoAppInUse(DomainError):
@@ -210,12 +164,8 @@ class NoAppInUse(DomainError):
     status = 409
     code = "no_app_in_use"
     title = _l("You have no Portti app in use")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("You have no activated Portti app, so you cannot authenticate with it."),
-            next_step=_l("Authenticate with a bank ID or mobile certificate instead."),
-        )
+    message = _l("You have no activated Portti app, so you cannot authenticate with it.")
+    next_step = _l("Authenticate with a bank ID or mobile certificate instead.")
 
 
 class StepUpMismatch(DomainError):
@@ -223,11 +173,7 @@ class StepUpMismatch(DomainError):
     status = 403
     code = "step_up_mismatch"
     title = _l("Authenticate as yourself")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l("This approval belongs to another session. Authenticate again on this page."),
-        )
+    message = _l("This approval belongs to another session. Authenticate again on this page.")
 
 
 class StepUpDeviceNotForCompany(DomainError):
@@ -237,15 +183,11 @@ class StepUpDeviceNotForCompany(DomainError):
     status = 403
     code = "step_up_device_not_for_company"
     title = _l("Your app does not give access to this company")
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "The app that approved this was activated through another company's "
-                "invitation, so it does not prove who you are in this company."
-            ),
-            next_step=_l(
-                "Authenticate with bank ID, or ask this company's user administrator for an "
-                "invitation to the app."
-            ),
-        )
+    message = _l(
+        "The app that approved this was activated through another company's "
+        "invitation, so it does not prove who you are in this company."
+    )
+    next_step = _l(
+        "Authenticate with bank ID, or ask this company's user administrator for an "
+        "invitation to the app."
+    )

@@ -41,7 +41,7 @@ from support.web import HTML, another_browser, login, page_csrf, session_cookie
 def test_login_page_asks_for_a_qr_code_once_it_has_loaded(client):  # WEB-1
     page = client.get("/login", headers=HTML)
     assert 'hx-post="/login/qr"' in page.text and 'hx-trigger="load"' in page.text
-    assert '<script src="/static/qr.js" defer></script>' in page.text
+    assert '<script type="module" src="/static/qr.js"></script>' in page.text
     assert "<script>" not in page.text  # CSP: script-src 'self', no inline scripts
     assert fresh_count(client) == 0  # showing the page starts nothing
 

@@ -1,5 +1,5 @@
-"""The password policy (NIST SP 800-63B-4), the breached-password check against a real local HTTP
-server, and the argon2id hasher."""
+"""The password policy (NIST SP 800-63B-4) and the breached-password check against a real local
+HTTP server."""
 
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ from portti.accounts.passwords import (
     PasswordPolicy,
     PasswordRejected,
     common_passwords,
-    make_password_hasher,
 )
-from portti.config import Settings
 
 BREACHED = "correct horse battery staple 1"
 GOOD = "violet tractor under 7 lanterns"
@@ -213,14 +211,3 @@ def test_a_range_api_error_status_fails_open(http: httpx.Client) -> None:  # APP
     finally:
         server.shutdown()
         server.server_close()
-
-
-# -- hashing -------------------------------------------------------------------------------------
-
-
-def test_the_hasher_is_argon2id_with_the_configured_cost(settings: Settings) -> None:  # OPS-4
-    hasher = make_password_hasher(settings)
-    hashed = hasher.hash(GOOD)
-    assert hashed.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
-    assert GOOD not in hashed
-    assert hasher.verify(hashed, GOOD)
