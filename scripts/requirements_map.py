@@ -126,7 +126,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "APP-10": ("A reference app client walks every step", "`src/portti_app/` (`portti-app`)"),
     "WEB-1": (
         "QR that changes every second (time-based MAC); outcome by server push",
-        "`weblogin/qr/` (`frames.py`, `state.py`), `weblogin/qr_views.py`, `infra/events.py`",
+        "`weblogin/qr/` (`frames.py`, `state.py`), `weblogin/qr_views.py`, `infra/events/`",
     ),
     "WEB-2": (
         "The app shows what asks, confirms with PIN/biometrics; only that browser logs in",
@@ -150,7 +150,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OPS-2": (
         "PostgreSQL + Redis, several instances, approvals and waits on different instances",
-        "`db/session.py`, `infra/events.py`, `infra/ratelimit.py`, `infra/outbox.py` (SKIP LOCKED)",
+        "`db/session.py`, `infra/events/`, `infra/ratelimit.py`, `infra/outbox.py` (SKIP LOCKED)",
     ),
     "OPS-3": (
         "Migrations; backup and restore documented and tested",
@@ -162,15 +162,15 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OPS-13": (
         "The root secret from the environment or a file, refused when weak, rotated without re-onboarding",
-        "`config.py` (`SecretRing`, `secret_key_file`, `secret_strength_bits`), `infra/crypto.py`, `infra/secret_material.py`, `cli.py` (`secrets rotate`)",
+        "`config.py` (`SecretRing`, `secret_key_file`, `secret_strength_bits`), `infra/crypto.py`, `infra/secret_material.py`, `cli/` (`secrets rotate`)",
     ),
     "OPS-14": (
         "Expired and ended rows purged on a schedule; audit retention with export before pruning",
-        "`retention.py`, `cli.py` (`purge`, `worker`), `db/migrations/versions/20261207_0020_audit_retention.py`",
+        "`retention.py`, `cli/` (`purge`, `worker`), `db/migrations/versions/20261207_0020_audit_retention.py`",
     ),
     "OPS-10": (
         "Day-one set-up from the command line: companies, office links, the first Support; idempotent, audited; `portti demo` refuses production",
-        "`companies/bootstrap.py`, `cli.py` (`companies create`, `companies link-office`, `support add`, `demo`)",
+        "`companies/bootstrap.py`, `cli/` (`companies create`, `companies link-office`, `support add`, `demo`)",
     ),
     "OPS-11": (
         "`/healthz` (no database), `/readyz` (database, schema at head, keys, Redis; 503 naming the part), Prometheus `/metrics` for configured networks or a token, multi-process",
@@ -178,7 +178,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OPS-12": (
         "One structured line per request (route template, status, duration, request id, client network), JSON lines, tracebacks as one record; every setting documented, wrong ones named",
-        "`infra/logging.py`, `web/access.py`, `config.py` (`load_settings`), `cli.py`, `asgi.py`, `docs/operations.md`",
+        "`infra/logging.py`, `web/access.py`, `config.py` (`load_settings`), `cli/`, `asgi.py`, `docs/operations.md`",
     ),
     "OPS-15": (
         "Trusted proxies by network; X-Forwarded-For/-Proto/-Host and X-Request-ID only from them; backups 0600",
@@ -186,11 +186,11 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OPS-16": (
         'One instance degrades instead of failing: saturated → 503 fast, database down → 503, no "database is locked"',
-        "`web/admission.py`, `web/errors.py` (`service_unavailable`), `db/session.py` (pool settings, `BEGIN IMMEDIATE`), `web/deps.py`, `config.py`, `benchmarks/capacity.py`, `infra/events.py` (`RedisEventBus`), `infra/ratelimit.py` (memory while Redis is down), `web/drain.py`, `weblogin/qr_views.py` (`qr_events`), `cli.py` (`serve`), `docs/operations.md`",
+        "`web/admission.py`, `web/errors.py` (`service_unavailable`), `db/session.py` (pool settings, `BEGIN IMMEDIATE`), `web/deps.py`, `config.py`, `benchmarks/capacity.py`, `infra/events/` (`RedisEventBus`), `infra/ratelimit.py` (memory while Redis is down), `web/drain.py`, `weblogin/qr_views.py` (`qr_events`), `cli/` (`serve`), `docs/operations.md`",
     ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
-        "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `web/language.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
+        "`i18n.py`, `locale/`, `web/middleware.py` (`LocaleMiddleware`), `weblogin/language_views.py`, `invitations/messages.py`, `scripts/i18n_check.py`",
     ),
     "UX-1": (
         "The authenticator QR on the account step shows (an SVG document); its key never wraps inside a group",
@@ -258,7 +258,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OIDC-7": (
         "Allowed scopes, ID token algorithm, first-party flag and web origins in the CLI, API and UI",
-        "`oidc_provider/clients.py` (`ClientInput`), `oidc_provider/admin.py`, `cli.py` (`clients register`), `web/templates/oidc/admin_list.html`",
+        "`oidc_provider/clients.py` (`ClientInput`), `oidc_provider/admin.py`, `cli/` (`clients register`), `web/templates/oidc/admin_list.html`",
     ),
     "OIDC-4": (
         "Consent: third-party applications ask once, naming the claims; remembered, listed and revocable; prompt=consent asks",
@@ -278,15 +278,15 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OIDC-9": (
         "A key rotation reaches every instance at once over the event bus; the active key first in the JWKS",
-        "`keys/services.py` (`follow_rotations`, `announce_rotation`, `published`), `app.py` (lifespan), `cli.py` (`keys rotate`)",
+        "`keys/services.py` (`follow_rotations`, `announce_rotation`, `published`), `app.py` (lifespan), `cli/` (`keys rotate`)",
     ),
     "OIDC-10": (
         "Outgoing HTTPS trusts `PORTTI_CA_BUNDLE` (the OS store, or extra CAs) for brokers behind an internal CA",
-        "`infra/tls.py` (`ssl_context`), `config.py` (`ca_bundle`), `app.py`, `cli.py`",
+        "`infra/tls.py` (`ssl_context`), `config.py` (`ca_bundle`), `app.py`, `cli/`",
     ),
     "PRV-1": (
         "Machine clients (client credentials) registered by Support act on the JSON API within their scopes and companies, audited as themselves",
-        "`companies/principal.py` (`MachinePrincipal`), `machines/` (`tokens.py`, `deps.py`, `registry.py`, `admin.py`), `oidc_provider/views/` (`token`: client_credentials), `companies/api.py` (`api_actor`), `companies/actors.py` (`machine_grant`), `audit/services.py` (`machine=`), `cli.py` (`clients register-machine`)",
+        "`companies/principal.py` (`MachinePrincipal`), `machines/` (`tokens.py`, `deps.py`, `registry.py`, `admin.py`), `oidc_provider/views/` (`token`: client_credentials), `companies/api.py` (`api_actor`), `companies/actors.py` (`machine_grant`), `audit/services.py` (`machine=`), `cli/` (`clients register-machine`)",
     ),
     "PRV-2": (
         "Business software creates, renames and closes companies (idempotent by its external id), links accounting offices and names the first user administrator through the API",
@@ -426,7 +426,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-23": (
         "Client addresses without user info, wildcards, fragments or plain http off loopback",
-        "`oidc_provider/clients.py` (`check_uri`, `check_origin`), `cli.py`, `oidc_provider/admin.py`",
+        "`oidc_provider/clients.py` (`check_uri`, `check_origin`), `cli/`, `oidc_provider/admin.py`",
     ),
     "SEC-27": (
         "A reused refresh token also ends its family's access tokens (the login ends)",
