@@ -68,12 +68,13 @@ sys.path.insert(0, str(ROOT / "tests"))  # the simulated app's keys (tests/suppo
 
 import rawhttp  # noqa: E402  (beside this script)
 
+from portti.activation.models import Activation  # noqa: E402
 from portti.app import make_templates  # noqa: E402
 from portti.audit.services import AuditLog  # noqa: E402
 from portti.config import Mode, Settings  # noqa: E402
 from portti.db.migrate import upgrade  # noqa: E402
 from portti.db.session import make_engine, make_session_factory  # noqa: E402
-from portti.devices.models import Activation, ActivationKind  # noqa: E402
+from portti.devices.models import ActivationKind  # noqa: E402
 from portti.devices.services import DeviceService  # noqa: E402
 
 try:

@@ -282,6 +282,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.mount("/app/static", StaticFiles(directory=str(mobile_views.STATIC_DIR)), name="app_static")
 
     from portti.accounts import views as accounts_views
+    from portti.activation import app_api as activation_app_api
     from portti.companies import api as companies_api
     from portti.companies import bulk_views as companies_bulk_views
     from portti.companies import provisioning_api as companies_provisioning_api
@@ -291,7 +292,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from portti.devices import views as devices_views
     from portti.invitations import admin_api as invitations_admin_api
     from portti.invitations import app_api as invitations_app_api
-    from portti.invitations import messages as invitations_messages
     from portti.invitations import views as invitations_views
     from portti.keys import views as keys_views
     from portti.machines import admin as machines_admin
@@ -318,7 +318,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(invitations_views.router)
     app.include_router(invitations_admin_api.router)
     app.include_router(invitations_app_api.router)
-    app.include_router(invitations_messages.router)
+    app.include_router(invitations_views.messages)
+    app.include_router(activation_app_api.router)
     app.include_router(devices_app_api.router)
     app.include_router(devices_admin_api.router)
     app.include_router(devices_views.router)

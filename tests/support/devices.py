@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portti.accounts.models import Account
+from portti.activation.models import Activation
 from portti.audit.services import AuditLog
 from portti.companies.models import Membership
 from portti.devices.deps import devices_from
-from portti.devices.models import Activation, ActivationKind, AppSession, Device, DeviceCompany
+from portti.devices.models import ActivationKind, AppSession, Device, DeviceCompany
 from portti.devices.services import DeviceService
 from support.device_keys import SimulatedApp
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -14,13 +16,7 @@ from portti.audit.models import AuditAction
 from portti.devices import keys, webauthn_keys
 from portti.devices.errors import InvitationRequired
 from portti.devices.lifecycle import END_REPLACED
-from portti.devices.models import (
-    Activation,
-    ActivationKind,
-    Device,
-    DeviceCompany,
-    DeviceStatus,
-)
+from portti.devices.models import ActivationKind, Device, DeviceCompany, DeviceStatus
 from portti.devices.pins import PinTries
 from portti.errors import ValidationFailed
 from portti.i18n import _l
@@ -29,6 +25,26 @@ from portti.invitations.models import Invitation
 from portti.people.models import Person
 
 PLATFORM_RE = re.compile(r"[A-Za-z0-9 ._()+-]{1,40}")
+
+
+class Activated(Protocol):
+    """The activation a device is bound at the end of (``portti.activation``), as binding reads
+    it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def person_id(self) -> int: ...
+    @property
+    def account_id(self) -> int | None: ...
+    @property
+    def invitation_id(self) -> int | None: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
 
 
 def _clean_name(name: str) -> str:
@@ -44,7 +60,7 @@ def _clean_name(name: str) -> str:
 class DeviceBinding(PinTries):
     def bind(
         self,
-        activation: Activation,
+        activation: Activated,
         *,
         name: str,
         platform: str,
@@ -57,7 +73,7 @@ class DeviceBinding(PinTries):
     ) -> tuple[Device, str]:
         """Binds the app that finished ``activation``; returns the device and the "this wasn't
         me" token (already in the e-mail; returned for tests and the reference client only).
-        The caller marks the invitation activated and sets ``activation.completed_at``."""
+        Completing the activation is the caller's (``portti.activation.steps``)."""
         if activation.completed_at is not None or activation.ended_at is not None:
             raise ActivationUnknown()
         if self.db.scalar(select(Device.id).where(Device.activation_id == activation.id)):
@@ -171,7 +187,7 @@ class DeviceBinding(PinTries):
         )
         return old
 
-    def _carry_companies(self, device: Device, activation: Activation) -> list[int] | None:
+    def _carry_companies(self, device: Device, activation: Activated) -> list[int] | None:
         """The companies the new device lets its person into (SEC-14): the company whose
         invitation activated it, and what the same account's earlier devices (not revoked)
         carried — an account is vouched for by the invitations it was activated with. A bank-ID

@@ -1,5 +1,4 @@
-"""Wiring the account and device services into requests. The password hasher and policy are
-long-lived: ``create_app`` puts them on the ``Runtime``."""
+"""Wiring the device service into requests from the ``Runtime``."""
 
 from __future__ import annotations
 
@@ -9,33 +8,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from portti.accounts.services import AccountService
 from portti.audit.services import AuditLog
 from portti.config import Settings
 from portti.devices.services import DeviceService
 from portti.infra.outbox import Outbox, outbox_box
 from portti.runtime import Runtime, runtime
 from portti.web.deps import Audit, DbSession
-
-
-def accounts_from(rt: Runtime, db: Session, audit: AuditLog) -> AccountService:
-    """The account service wired from the runtime's hasher, password policy and limiter."""
-    secret = rt.settings.secret
-    return AccountService(
-        db,
-        rt.clock,
-        audit,
-        Outbox(db, rt.clock, outbox_box(secret)),
-        secret=secret,
-        hasher=rt.password_hasher,
-        policy=rt.password_policy,
-        limiter=rt.limiter,
-        jinja=rt.templates.env,
-    )
-
-
-async def get_accounts(request: Request, db: DbSession, audit: Audit) -> AccountService:
-    return accounts_from(runtime(request), db, audit)
 
 
 def devices_from(rt: Runtime, db: Session, audit: AuditLog, **options: Any) -> DeviceService:
@@ -62,5 +40,4 @@ async def get_devices(request: Request, db: DbSession, audit: Audit) -> DeviceSe
     return build_devices(request, db, audit)
 
 
-Accounts = Annotated[AccountService, Depends(get_accounts)]
 Devices = Annotated[DeviceService, Depends(get_devices)]

@@ -11,7 +11,7 @@ from portti.audit.models import AuditAction
 from portti.companies.models import Membership
 from portti.companies.services import sort_name_of
 from portti.i18n import _l, gettext, use_locale
-from portti.invitations.services import cancel_after_contact_change
+from portti.invitations.endings import cancel_after_contact_change
 from portti.people.models import Person
 from portti.people.phones import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from portti.scim.context import ScimContext, Sender

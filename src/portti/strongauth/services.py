@@ -37,8 +37,8 @@ from portti.strongauth.oidc import (
 )
 
 if TYPE_CHECKING:
+    from portti.activation.services import ActivationService
     from portti.audit.services import AuditLog, RequestContext
-    from portti.devices.activation import ActivationService
     from portti.weblogin.models import WebSession
     from portti.weblogin.sessions import SessionService
 
