@@ -87,7 +87,7 @@ def bind(
     none. The invitation-bound rule itself is tested over HTTP with real invitations."""
     sim = app or SimulatedApp()
     act = activation_for(db, person, clock, kind, account)
-    device, not_me = service.bind(
+    device, not_me = service.binding.bind(
         act,
         name=name,
         platform="android",
@@ -125,8 +125,8 @@ def unlock(
     biometric: bool = False,
 ) -> tuple[AppSession, str]:
     assert sim.public_id
-    ch = service.challenge(sim.public_id, "unlock")
-    return service.unlock(
+    ch = service.challenges.challenge(sim.public_id, "unlock")
+    return service.sessions.unlock(
         sim.public_id,
         nonce=ch.nonce,
         signature=sim.sign("unlock", ch.nonce),

@@ -36,7 +36,7 @@ def bind_demo_device(database_url: str, secret_key: str, given: str, family: str
             ).one()
             service = devices_from(rt, db, AuditLog(db, rt.clock))
             sim = SimulatedApp()
-            device, _ = service.bind(
+            device, _ = service.binding.bind(
                 activation_for(db, person, rt.clock),
                 name="Kadri's phone",
                 platform="android",

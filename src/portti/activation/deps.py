@@ -36,7 +36,7 @@ def steps_from(rt: Runtime, db: Session, audit: AuditLog) -> ActivationSteps:
         secret=secret,
         limiter=rt.limiter,
     )
-    return ActivationSteps(db, rt.clock, signup, devices_from(rt, db, audit), secret=secret)
+    return ActivationSteps(db, rt.clock, signup, devices_from(rt, db, audit).binding, secret=secret)
 
 
 def account_steps_from(rt: Runtime, db: Session, audit: AuditLog) -> AccountSteps:

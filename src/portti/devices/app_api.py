@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from portti.companies.policy import limit_to_login
 from portti.companies.services import PersonDirectory
-from portti.devices.deps import Devices
+from portti.devices.deps import Challenges, Lifecycle, Revocation, Sessions
 from portti.devices.errors import AppLocked
 from portti.devices.reach import device_companies
 from portti.devices.schemas import (
@@ -71,12 +71,12 @@ def _ip(request: Request) -> str:
     status_code=status.HTTP_201_CREATED,
 )
 def new_device_challenge(
-    device_id: str, body: ChallengeIn, request: Request, devices: Devices
+    device_id: str, body: ChallengeIn, request: Request, challenges: Challenges
 ) -> ChallengeOut:
     """A fresh nonce to sign. Single use, valid 2 minutes. Limited per device and per client
     network, and a device holds at most 10 unused, unexpired nonces (`too_many_challenges`)."""
     try:
-        ch = devices.challenge(device_id, body.purpose, body.context, client=_ip(request))
+        ch = challenges.challenge(device_id, body.purpose, body.context, client=_ip(request))
     except ValueError as exc:  # the service's shape checks: a client error, not a crash
         raise ValidationFailed(
             {"purpose": _l("Lower-case letters and underscores, at most 40.")}
@@ -85,10 +85,10 @@ def new_device_challenge(
 
 
 @router.post("/devices/{device_id}/unlock", operation_id="unlock_app", response_model=AppSessionOut)
-def unlock_app(device_id: str, body: UnlockIn, devices: Devices) -> AppSessionOut:
+def unlock_app(device_id: str, body: UnlockIn, sessions: Sessions) -> AppSessionOut:
     """PIN or biometrics (APP-5): a signature over the nonce, and the PIN checked here."""
     # Wrong PINs and used nonces are recorded and kept even though this fails.
-    session, token = devices.unlock(
+    session, token = sessions.unlock(
         device_id,
         nonce=body.nonce,
         signature=body.signature,
@@ -99,32 +99,38 @@ def unlock_app(device_id: str, body: UnlockIn, devices: Devices) -> AppSessionOu
 
 
 @router.post("/session/lock", operation_id="lock_app", status_code=status.HTTP_204_NO_CONTENT)
-def lock_app(token: AppSessionToken, devices: Devices) -> Response:
+def lock_app(token: AppSessionToken, sessions: Sessions) -> Response:
     """Lock (APP-6): ends the app session; unlock again with PIN or biometrics."""
-    devices.lock(token)
+    sessions.lock(token)
     return Response(status_code=204)
 
 
 @router.post("/session/logout", operation_id="log_out_app", status_code=status.HTTP_204_NO_CONTENT)
-def log_out_app(token: AppSessionToken, devices: Devices) -> Response:
+def log_out_app(token: AppSessionToken, revocation: Revocation) -> Response:
     """Log out (APP-7): this device's activation ends; activate again with the account."""
-    devices.logout(token)
+    revocation.logout(token)
     return Response(status_code=204)
 
 
 @router.post(
     "/session/logout-everywhere", operation_id="log_out_everywhere", response_model=LoggedOut
 )
-def log_out_everywhere(token: AppSessionToken, devices: Devices) -> LoggedOut:
+def log_out_everywhere(token: AppSessionToken, revocation: Revocation) -> LoggedOut:
     """Log out from all devices (APP-8): every device and web session ends; activating again
     needs a new invitation."""
-    count = devices.logout_everywhere(token)
+    count = revocation.logout_everywhere(token)
     return LoggedOut(devices_ended=count)
 
 
 @router.get("/me", operation_id="get_app_me", response_model=MeOut)
-def get_app_me(token: AppSessionToken, devices: Devices, db: DbSession, clock: ClockDep) -> MeOut:
-    _, device = devices.app_session(token)
+def get_app_me(
+    token: AppSessionToken,
+    sessions: Sessions,
+    lifecycle: Lifecycle,
+    db: DbSession,
+    clock: ClockDep,
+) -> MeOut:
+    _, device = sessions.app_session(token)
     person = db.get(Person, device.person_id)
     assert person is not None
     # The app lets its person into the companies it was activated for (SEC-14).
@@ -147,6 +153,6 @@ def get_app_me(token: AppSessionToken, devices: Devices, db: DbSession, clock: C
                 last_used_at=d.last_used_at,
                 this_device=d.id == device.id,
             )
-            for d in devices.devices_for(person.id)
+            for d in lifecycle.devices_for(person.id)
         ],
     )

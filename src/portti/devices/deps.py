@@ -1,4 +1,5 @@
-"""Wiring the device service into requests from the ``Runtime``."""
+"""Wiring the device service's parts into requests from the ``Runtime``; each route takes the
+part it needs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog
 from portti.config import Settings
+from portti.devices.app_sessions import AppSessions
+from portti.devices.approval import DeviceApprovals
+from portti.devices.binding import DeviceBinding
+from portti.devices.challenges import DeviceChallenges
+from portti.devices.lifecycle import DeviceLifecycle
+from portti.devices.revocation import DeviceRevocation
 from portti.devices.services import DeviceService
 from portti.infra.outbox import Outbox, outbox_box
 from portti.runtime import Runtime, runtime
@@ -17,8 +24,8 @@ from portti.web.deps import Audit, DbSession
 
 
 def devices_from(rt: Runtime, db: Session, audit: AuditLog, **options: Any) -> DeviceService:
-    """The device service wired from the runtime's collaborators; ``options`` are further
-    ``DeviceService`` keywords (the PIN lengths, say) over the app's."""
+    """The device service's parts wired from the runtime's collaborators; ``options`` are
+    further ``DeviceService.build`` keywords (the PIN lengths, say) over the app's."""
     settings: Settings = rt.settings
     wiring: dict[str, Any] = {
         "secret": settings.secret,
@@ -29,7 +36,7 @@ def devices_from(rt: Runtime, db: Session, audit: AuditLog, **options: Any) -> D
         "limiter": rt.limiter,
     }
     outbox = Outbox(db, rt.clock, outbox_box(settings.secret))
-    return DeviceService(db, rt.clock, audit, outbox, **(wiring | options))
+    return DeviceService.build(db, rt.clock, audit, outbox, **(wiring | options))
 
 
 def build_devices(request: Request, db: Session, audit: AuditLog) -> DeviceService:
@@ -41,3 +48,35 @@ async def get_devices(request: Request, db: DbSession, audit: Audit) -> DeviceSe
 
 
 Devices = Annotated[DeviceService, Depends(get_devices)]
+
+
+async def get_lifecycle(devices: Devices) -> DeviceLifecycle:
+    return devices.lifecycle
+
+
+async def get_challenges(devices: Devices) -> DeviceChallenges:
+    return devices.challenges
+
+
+async def get_approvals(devices: Devices) -> DeviceApprovals:
+    return devices.approvals
+
+
+async def get_app_sessions(devices: Devices) -> AppSessions:
+    return devices.sessions
+
+
+async def get_binding(devices: Devices) -> DeviceBinding:
+    return devices.binding
+
+
+async def get_revocation(devices: Devices) -> DeviceRevocation:
+    return devices.revocation
+
+
+Lifecycle = Annotated[DeviceLifecycle, Depends(get_lifecycle)]
+Challenges = Annotated[DeviceChallenges, Depends(get_challenges)]
+Approvals = Annotated[DeviceApprovals, Depends(get_approvals)]
+Sessions = Annotated[AppSessions, Depends(get_app_sessions)]
+Binding = Annotated[DeviceBinding, Depends(get_binding)]
+Revocation = Annotated[DeviceRevocation, Depends(get_revocation)]
