@@ -254,7 +254,7 @@ def seed_apps(settings: Settings, count: int, *, label: str) -> list[App]:
     apps: list[App] = []
     try:
         with make_session_factory(engine)() as db:
-            service = DeviceService(
+            service = DeviceService.build(
                 db,
                 clock,
                 AuditLog(db, clock),
@@ -286,7 +286,7 @@ def seed_apps(settings: Settings, count: int, *, label: str) -> list[App]:
                 db.add(act)
                 db.flush()
                 sim = SimulatedApp(biometrics=True)
-                device, _ = service.bind(
+                device, _ = service.binding.bind(
                     act,
                     name="Bench phone",
                     platform="android",
@@ -294,8 +294,8 @@ def seed_apps(settings: Settings, count: int, *, label: str) -> list[App]:
                     **sim.bind_kwargs(),  # type: ignore[arg-type]
                 )
                 sim.public_id = device.public_id
-                ch = service.challenge(device.public_id, "unlock")
-                _, token = service.unlock(
+                ch = service.challenges.challenge(device.public_id, "unlock")
+                _, token = service.sessions.unlock(
                     device.public_id,
                     nonce=ch.nonce,
                     signature=sim.sign("unlock", ch.nonce),

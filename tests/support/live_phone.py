@@ -1,5 +1,5 @@
 """A phone for a demo person on a live server: a device bound the way the server binds one
-(straight in its database with ``DeviceService.bind``), unlocked through the app API."""
+(straight in its database with ``DeviceBinding.bind``), unlocked through the app API."""
 
 from __future__ import annotations
 
