@@ -68,11 +68,12 @@ sys.path.insert(0, str(ROOT / "tests"))  # the simulated app's keys (tests/suppo
 
 import rawhttp  # noqa: E402  (beside this script)
 
+from portti.activation.models import Activation  # noqa: E402
 from portti.audit.services import AuditLog  # noqa: E402
 from portti.config import Mode, Settings  # noqa: E402
 from portti.db.migrate import upgrade  # noqa: E402
 from portti.db.session import make_engine, make_session_factory  # noqa: E402
-from portti.devices.models import Activation, ActivationKind  # noqa: E402
+from portti.devices.models import ActivationKind  # noqa: E402
 from portti.devices.services import DeviceService  # noqa: E402
 from portti.templating import make_templates  # noqa: E402
 
@@ -253,7 +254,7 @@ def seed_apps(settings: Settings, count: int, *, label: str) -> list[App]:
     apps: list[App] = []
     try:
         with make_session_factory(engine)() as db:
-            service = DeviceService(
+            service = DeviceService.build(
                 db,
                 clock,
                 AuditLog(db, clock),
@@ -285,7 +286,7 @@ def seed_apps(settings: Settings, count: int, *, label: str) -> list[App]:
                 db.add(act)
                 db.flush()
                 sim = SimulatedApp(biometrics=True)
-                device, _ = service.bind(
+                device, _ = service.binding.bind(
                     act,
                     name="Bench phone",
                     platform="android",
@@ -293,8 +294,8 @@ def seed_apps(settings: Settings, count: int, *, label: str) -> list[App]:
                     **sim.bind_kwargs(),  # type: ignore[arg-type]
                 )
                 sim.public_id = device.public_id
-                ch = service.challenge(device.public_id, "unlock")
-                _, token = service.unlock(
+                ch = service.challenges.challenge(device.public_id, "unlock")
+                _, token = service.sessions.unlock(
                     device.public_id,
                     nonce=ch.nonce,
                     signature=sim.sign("unlock", ch.nonce),

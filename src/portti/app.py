@@ -23,6 +23,7 @@ from portti.accounts.passwords import (
     PasswordPolicy,
     make_password_hasher,
 )
+from portti.activation import app_api as activation_app_api
 from portti.companies import api as companies_api
 from portti.companies import bulk_views as companies_bulk_views
 from portti.companies import views as companies_views
@@ -44,7 +45,6 @@ from portti.infra.secret_material import load as load_secret_material
 from portti.infra.tls import ssl_context
 from portti.invitations import admin_api as invitations_admin_api
 from portti.invitations import app_api as invitations_app_api
-from portti.invitations import messages as invitations_messages
 from portti.invitations import views as invitations_views
 from portti.keys import views as keys_views
 from portti.keys.services import follow_rotations, key_store_for
@@ -302,7 +302,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(invitations_views.router)
     app.include_router(invitations_admin_api.router)
     app.include_router(invitations_app_api.router)
-    app.include_router(invitations_messages.router)
+    app.include_router(invitations_views.messages)
+    app.include_router(activation_app_api.router)
     app.include_router(devices_app_api.router)
     app.include_router(devices_admin_api.router)
     app.include_router(devices_views.router)

@@ -1,6 +1,7 @@
 """Every domain's models in one place, so that the metadata is complete (Alembic, tests)."""
 
 from portti.accounts.models import Account, TermsAcceptance
+from portti.activation.models import Activation
 from portti.audit.models import AuditEvent
 from portti.companies.models import (
     Company,
@@ -12,7 +13,7 @@ from portti.companies.models import (
     Role,
 )
 from portti.db.base import Model
-from portti.devices.models import Activation, AppSession, Device, DeviceChallenge
+from portti.devices.models import AppSession, Device, DeviceChallenge
 from portti.infra.devmailbox import DevMessage
 from portti.infra.outbox import OutboxMessage
 from portti.infra.secret_material import SecretMaterial

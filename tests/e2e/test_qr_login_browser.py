@@ -4,7 +4,7 @@ logs the person in by itself, told by server push. Then the same across two serv
 sharing PostgreSQL (OPS-2): the browser waits on one, the approval goes through the other.
 
 The app is a simulated device bound to the demo person Kadri Tamm, straight in the server's
-database with ``DeviceService.bind`` (the binding flow itself is the activation tests' job).
+database with ``DeviceBinding.bind`` (the binding flow itself is the activation tests' job).
 """
 
 from __future__ import annotations

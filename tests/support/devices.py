@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portti.accounts.models import Account
+from portti.activation.models import Activation
 from portti.audit.services import AuditLog
 from portti.companies.models import Membership
 from portti.devices.deps import devices_from
-from portti.devices.models import Activation, ActivationKind, AppSession, Device, DeviceCompany
+from portti.devices.models import ActivationKind, AppSession, Device, DeviceCompany
 from portti.devices.services import DeviceService
 from support.device_keys import SimulatedApp
 
@@ -86,7 +87,7 @@ def bind(
     none. The invitation-bound rule itself is tested over HTTP with real invitations."""
     sim = app or SimulatedApp()
     act = activation_for(db, person, clock, kind, account)
-    device, not_me = service.bind(
+    device, not_me = service.binding.bind(
         act,
         name=name,
         platform="android",
@@ -124,8 +125,8 @@ def unlock(
     biometric: bool = False,
 ) -> tuple[AppSession, str]:
     assert sim.public_id
-    ch = service.challenge(sim.public_id, "unlock")
-    return service.unlock(
+    ch = service.challenges.challenge(sim.public_id, "unlock")
+    return service.sessions.unlock(
         sim.public_id,
         nonce=ch.nonce,
         signature=sim.sign("unlock", ch.nonce),

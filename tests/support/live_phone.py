@@ -1,5 +1,5 @@
 """A phone for a demo person on a live server: a device bound the way the server binds one
-(straight in its database with ``DeviceService.bind``), unlocked through the app API."""
+(straight in its database with ``DeviceBinding.bind``), unlocked through the app API."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def bind_demo_device(database_url: str, secret_key: str, given: str, family: str
             ).one()
             service = devices_from(rt, db, AuditLog(db, rt.clock))
             sim = SimulatedApp()
-            device, _ = service.bind(
+            device, _ = service.binding.bind(
                 activation_for(db, person, rt.clock),
                 name="Kadri's phone",
                 platform="android",

@@ -283,7 +283,7 @@ CHROME_ON_WINDOWS = (
 
 
 def phone_of(app, db, settings, clock, person, *, biometrics: bool = False) -> Phone:  # type: ignore[no-untyped-def]
-    """An unlocked app of ``person``'s, bound with ``DeviceService.bind``."""
+    """An unlocked app of ``person``'s, bound with ``DeviceBinding.bind``."""
     from support.devices import bind, make_service, unlock
     from support.web import another_browser
 

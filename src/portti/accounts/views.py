@@ -8,7 +8,7 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from portti.accounts.services import current_terms_text
+from portti.accounts.terms_text import current_terms_text
 from portti.companies.models import Company
 from portti.companies.policy import AdminPolicy
 from portti.i18n import current_language

@@ -173,7 +173,7 @@ class MemberDevices:
         removed = [d for d in targets if d.status == DeviceStatus.ACTIVE]
         for device in targets:
             if device.status != DeviceStatus.REVOKED:
-                self.devices.remove_by_admin(
+                self.devices.revocation.remove_by_admin(
                     device,
                     actor_person_id=actor.acting_person_id,
                     company_id=company.id,

@@ -11,16 +11,34 @@ from sqlalchemy import select
 from portti.audit.models import AuditAction
 from portti.devices.approval import DeviceApprovals
 from portti.devices.errors import AppLocked
-from portti.devices.lifecycle import MAX_TOKEN
+from portti.devices.lifecycle import MAX_TOKEN, DeviceLifecycle
 from portti.devices.models import AppSession, Device, DeviceStatus
 from portti.devices.queries import SESSION_WITH_DEVICE
+from portti.infra.crypto import CodeHasher
 
 APP_SESSION_ABSOLUTE = timedelta(hours=12)
 # Sliding the idle expiry on every request would turn each read into a write.
 APP_SESSION_TOUCH = timedelta(seconds=60)
 
 
-class AppSessions(DeviceApprovals):
+class AppSessions:
+    """The unlocked app: an approval by PIN or biometrics opens it, Lock ends it."""
+
+    def __init__(
+        self,
+        lifecycle: DeviceLifecycle,
+        approvals: DeviceApprovals,
+        *,
+        secret: bytes,
+        session_idle: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.approvals = approvals
+        self.db = lifecycle.db
+        self.clock = lifecycle.clock
+        self.session_idle = session_idle
+        self.session_hasher = CodeHasher(secret, "app-session")
+
     def unlock(
         self,
         device_public_id: str,
@@ -30,7 +48,7 @@ class AppSessions(DeviceApprovals):
         pin: str | None = None,
         biometric_signature: str | None = None,
     ) -> tuple[AppSession, str]:
-        device = self.verify(
+        device = self.approvals.verify(
             device_public_id,
             purpose="unlock",
             nonce=nonce,
@@ -40,7 +58,7 @@ class AppSessions(DeviceApprovals):
         )
         now = self.clock.now()
         # One unlocked session per device: an older token stops working.
-        self._end_sessions(device.id, now)
+        self.lifecycle.end_sessions(device.id, now)
         token = secrets.token_urlsafe(32)
         session = AppSession(
             token_hash=self.session_hasher.hash(token),
@@ -50,7 +68,7 @@ class AppSessions(DeviceApprovals):
         )
         self.db.add(session)
         self.db.flush()
-        self._record_by_owner(
+        self.lifecycle.record_by_owner(
             AuditAction.APP_UNLOCKED, device, method="pin" if pin is not None else "biometrics"
         )
         return session, token
@@ -93,7 +111,7 @@ class AppSessions(DeviceApprovals):
         session.ended_at = self.clock.now()
         device = self.db.get(Device, session.device_id)
         if device is not None:
-            self._record_by_owner(AuditAction.APP_LOCKED, device)
+            self.lifecycle.record_by_owner(AuditAction.APP_LOCKED, device)
         self.db.flush()
 
     def _session_by_token(self, token: str) -> AppSession | None:

@@ -11,13 +11,30 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portti.devices import keys, webauthn_keys
 from portti.devices.challenges import DeviceChallenges
 from portti.devices.errors import BiometricsNotEnrolled, NonceInvalid, PinRequired, SignatureInvalid
-from portti.devices.lifecycle import ACTIVE
+from portti.devices.lifecycle import ACTIVE, DeviceLifecycle
 from portti.devices.models import Device
 from portti.devices.pins import PinTries
 from portti.devices.queries import DEVICE_USED
 
 
-class DeviceApprovals(DeviceChallenges, PinTries):
+class DeviceApprovals:
+    """The one check every approval goes through: a challenge burnt, then a PIN or biometrics."""
+
+    def __init__(
+        self,
+        lifecycle: DeviceLifecycle,
+        challenges: DeviceChallenges,
+        pins: PinTries,
+        *,
+        base_url: str,
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.challenges = challenges
+        self.pins = pins
+        self.db = lifecycle.db
+        self.clock = lifecycle.clock
+        self.base_url = base_url.rstrip("/")
+
     def verify(
         self,
         device_public_id: str,
@@ -48,14 +65,14 @@ class DeviceApprovals(DeviceChallenges, PinTries):
         # write lock, so the device row read next is current (PostgreSQL locks the row itself;
         # a PIN try needs no row lock: its count moves by compare-and-set).
         # Lock order everywhere: a challenge row, then the device row.
-        ch = self._burn(nonce, now)
+        ch = self.challenges.burn(nonce, now)
         if known is not None and pin is None and known.public_id == device_public_id:
             read: Device | None = known
         elif pin is not None:
-            read = self._device(device_public_id, fresh=True)
+            read = self.lifecycle.device(device_public_id, fresh=True)
         else:
-            read = self._device(device_public_id, lock=True)
-        device = self._active_for(read, purpose)
+            read = self.lifecycle.device(device_public_id, lock=True)
+        device = self.lifecycle.active_for(read, purpose)
         if (
             ch is None
             or ch.device_id != device.id
@@ -63,27 +80,27 @@ class DeviceApprovals(DeviceChallenges, PinTries):
             or (ch.context or None) != (context or None)
             or now >= ch.expires_at
         ):
-            self._approval_failed(device, purpose, "nonce_invalid")
+            self.lifecycle.approval_failed(device, purpose, "nonce_invalid")
             raise NonceInvalid()
         message = keys.signed_message(purpose, nonce, context)
         if not keys.verify_signature(device.key_alg, device.public_key, signature, message):
-            self._approval_failed(device, purpose, "signature_invalid")
+            self.lifecycle.approval_failed(device, purpose, "signature_invalid")
             raise SignatureInvalid()
 
         if pin is not None:
-            self._check_pin(device, pin, purpose, now)
+            self.pins.check_pin(device, pin, purpose, now)
             return device
         if biometric_signature is None:
-            self._approval_failed(device, purpose, "pin_required")
+            self.lifecycle.approval_failed(device, purpose, "pin_required")
             raise PinRequired()
         if not self._biometrics_valid(device, biometric_signature, message, purpose):
-            self._approval_failed(device, purpose, "biometric_signature_invalid")
+            self.lifecycle.approval_failed(device, purpose, "biometric_signature_invalid")
             raise SignatureInvalid()
         # A conditional UPDATE, no unit of work: a device locked or removed since it was read
         # is not used.
         used = self.db.execute(DEVICE_USED, {"b_id": device.id, "now": now, "active": ACTIVE})
         if cast("CursorResult[Any]", used).rowcount != 1:
-            self._refuse_ended_meanwhile(device_public_id, purpose)
+            self.lifecycle.refuse_ended_meanwhile(device_public_id, purpose)
         set_committed_value(device, "last_used_at", now)
         return device
 
@@ -91,7 +108,7 @@ class DeviceApprovals(DeviceChallenges, PinTries):
         self, device: Device, biometric_signature: str, message: bytes, purpose: str
     ) -> bool:
         if device.biometric_public_key is None or device.biometric_key_alg is None:
-            self._approval_failed(device, purpose, "biometrics_not_enrolled")
+            self.lifecycle.approval_failed(device, purpose, "biometrics_not_enrolled")
             raise BiometricsNotEnrolled()
         if device.biometric_key_alg == webauthn_keys.WEBAUTHN:
             return webauthn_keys.verify_assertion(

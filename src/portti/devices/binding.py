@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -13,22 +15,38 @@ from portti.accounts.models import Account
 from portti.audit.models import AuditAction
 from portti.devices import keys, webauthn_keys
 from portti.devices.errors import InvitationRequired
-from portti.devices.lifecycle import END_REPLACED
-from portti.devices.models import (
-    Activation,
-    ActivationKind,
-    Device,
-    DeviceCompany,
-    DeviceStatus,
-)
+from portti.devices.lifecycle import END_REPLACED, DeviceLifecycle
+from portti.devices.models import ActivationKind, Device, DeviceCompany, DeviceStatus
+from portti.devices.notices import DeviceNotices
 from portti.devices.pins import PinTries
 from portti.errors import ValidationFailed
 from portti.i18n import _l
+from portti.infra.crypto import CodeHasher
 from portti.invitations.errors import ActivationUnknown
 from portti.invitations.models import Invitation
 from portti.people.models import Person
 
 PLATFORM_RE = re.compile(r"[A-Za-z0-9 ._()+-]{1,40}")
+
+
+class Activated(Protocol):
+    """The activation a device is bound at the end of (``portti.activation``), as binding reads
+    it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def person_id(self) -> int: ...
+    @property
+    def account_id(self) -> int | None: ...
+    @property
+    def invitation_id(self) -> int | None: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
 
 
 def _clean_name(name: str) -> str:
@@ -41,10 +59,23 @@ def _clean_name(name: str) -> str:
     return " ".join(kept.split())
 
 
-class DeviceBinding(PinTries):
+class DeviceBinding:
+    """A finished activation's app bound as a device, and the new-device e-mail."""
+
+    def __init__(
+        self, lifecycle: DeviceLifecycle, pins: PinTries, notices: DeviceNotices, *, secret: bytes
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.pins = pins
+        self.notices = notices
+        self.db = lifecycle.db
+        self.clock = lifecycle.clock
+        self.audit = lifecycle.audit
+        self.not_me_hasher = CodeHasher(secret, "not-me")
+
     def bind(
         self,
-        activation: Activation,
+        activation: Activated,
         *,
         name: str,
         platform: str,
@@ -57,7 +88,7 @@ class DeviceBinding(PinTries):
     ) -> tuple[Device, str]:
         """Binds the app that finished ``activation``; returns the device and the "this wasn't
         me" token (already in the e-mail; returned for tests and the reference client only).
-        The caller marks the invitation activated and sets ``activation.completed_at``."""
+        Completing the activation is the caller's (``portti.activation.steps``)."""
         if activation.completed_at is not None or activation.ended_at is not None:
             raise ActivationUnknown()
         if self.db.scalar(select(Device.id).where(Device.activation_id == activation.id)):
@@ -79,7 +110,7 @@ class DeviceBinding(PinTries):
             errors["biometric_public_key"] = _l("Give both the biometric key and its algorithm.")
         if errors:
             raise ValidationFailed(errors)
-        self.check_pin_policy(pin)
+        self.pins.check_pin_policy(pin)
         stored_key = keys.encode_public_key(keys.load_public_key(key_alg, public_key))
         stored_bio_key = None
         if biometric_key_alg is not None and biometric_public_key is not None:
@@ -109,7 +140,7 @@ class DeviceBinding(PinTries):
             public_key=stored_key,
             biometric_key_alg=biometric_key_alg if stored_bio_key else None,
             biometric_public_key=stored_bio_key,
-            pin_hash=self.pin_hasher.hash(self._pin_input(public_id, pin)),
+            pin_hash=self.pins.pin_hasher.hash(self.pins.pin_input(public_id, pin)),
             pin_failures=0,
             status=DeviceStatus.ACTIVE.value,
             not_me_token_hash=self.not_me_hasher.hash(not_me_token),
@@ -146,14 +177,14 @@ class DeviceBinding(PinTries):
         """The app was activated again on the same phone (its PIN forgotten, or locked after
         wrong PINs): the device it had before ends, so that only the new one approves. Only
         the same person's device is ended; any other id is left alone and tells nothing."""
-        old = self._device(old_public_id, lock=True)
+        old = self.lifecycle.device(old_public_id, lock=True)
         if old is None or old.person_id != device.person_id or old.id == device.id:
             return None
         if old.status == DeviceStatus.REVOKED:
             return None
         was = old.status
         if old.status == DeviceStatus.ACTIVE:
-            self._end(old, DeviceStatus.REVOKED, END_REPLACED, device.created_at)
+            self.lifecycle.end(old, DeviceStatus.REVOKED, END_REPLACED, device.created_at)
         else:
             # Already locked or logged out: the record says it was replaced.
             old.status = DeviceStatus.REVOKED.value
@@ -171,7 +202,7 @@ class DeviceBinding(PinTries):
         )
         return old
 
-    def _carry_companies(self, device: Device, activation: Activation) -> list[int] | None:
+    def _carry_companies(self, device: Device, activation: Activated) -> list[int] | None:
         """The companies the new device lets its person into (SEC-14): the company whose
         invitation activated it, and what the same account's earlier devices (not revoked)
         carried — an account is vouched for by the invitations it was activated with. A bank-ID

@@ -19,7 +19,7 @@ from portti.devices.models import DeviceChallenge
 from portti.devices.queries import BURN_CHALLENGE
 from portti.errors import RateLimited, ValidationFailed
 from portti.i18n import _l
-from portti.infra.ratelimit import client_network
+from portti.infra.ratelimit import RateLimiter, client_network
 
 CHALLENGE_VALIDITY = timedelta(minutes=2)
 # SEC-9: anyone may ask for a device's nonces (the device id is all it takes), so each one is a
@@ -34,7 +34,15 @@ PURPOSE_RE = re.compile(r"[a-z][a-z_]{0,39}")
 MAX_CONTEXT = 200
 
 
-class DeviceChallenges(DeviceLifecycle):
+class DeviceChallenges:
+    """The nonces a device signs; ``limiter`` None: unlimited (tests)."""
+
+    def __init__(self, lifecycle: DeviceLifecycle, *, limiter: RateLimiter | None = None) -> None:
+        self.lifecycle = lifecycle
+        self.db = lifecycle.db
+        self.clock = lifecycle.clock
+        self.limiter = limiter
+
     def challenge(
         self,
         device_public_id: str,
@@ -48,7 +56,7 @@ class DeviceChallenges(DeviceLifecycle):
         address, for the open endpoint's limit per network (SEC-9)."""
         if client is not None:  # every ask counts, for a known device or not
             self._limit_challenges("network", client_network(client))
-        device = self._require_active(self._device(device_public_id))
+        device = self.lifecycle.require_active(self.lifecycle.device(device_public_id))
         self._limit_challenges("device", device.public_id)
         if not isinstance(purpose, str) or not PURPOSE_RE.fullmatch(purpose):
             raise ValidationFailed(
@@ -66,7 +74,7 @@ class DeviceChallenges(DeviceLifecycle):
         )
         # What is left is open. Counted under the device row's lock (taken after the challenge
         # rows, the order ``verify`` uses), so parallel requests cannot overshoot the cap.
-        self._device(device.public_id, lock=True)
+        self.lifecycle.device(device.public_id, lock=True)
         open_expiries = list(
             self.db.scalars(
                 select(DeviceChallenge.expires_at)
@@ -98,7 +106,7 @@ class DeviceChallenges(DeviceLifecycle):
         except RateLimited as exc:
             raise ChallengesThrottled(retry_after=exc.retry_after, per=per) from exc
 
-    def _burn(self, nonce: str, now: datetime) -> Row[Any] | None:
+    def burn(self, nonce: str, now: datetime) -> Row[Any] | None:
         """Marks the nonce used; only the one caller that found it unused gets what the
         challenge was issued for (``RETURNING``: no second read of the row)."""
         if not isinstance(nonce, str) or not 0 < len(nonce) <= 64:

@@ -1,5 +1,5 @@
-"""Wiring the account and device services into requests. The password hasher and policy are
-long-lived: ``create_app`` puts them on the ``Runtime``."""
+"""Wiring the device service's parts into requests from the ``Runtime``; each route takes the
+part it needs."""
 
 from __future__ import annotations
 
@@ -9,38 +9,23 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from portti.accounts.services import AccountService
 from portti.audit.services import AuditLog
 from portti.config import Settings
+from portti.devices.app_sessions import AppSessions
+from portti.devices.approval import DeviceApprovals
+from portti.devices.binding import DeviceBinding
+from portti.devices.challenges import DeviceChallenges
+from portti.devices.lifecycle import DeviceLifecycle
+from portti.devices.revocation import DeviceRevocation
 from portti.devices.services import DeviceService
 from portti.infra.outbox import Outbox, outbox_box
 from portti.runtime import Runtime, runtime
 from portti.web.deps import Audit, DbSession
 
 
-def accounts_from(rt: Runtime, db: Session, audit: AuditLog) -> AccountService:
-    """The account service wired from the runtime's hasher, password policy and limiter."""
-    secret = rt.settings.secret
-    return AccountService(
-        db,
-        rt.clock,
-        audit,
-        Outbox(db, rt.clock, outbox_box(secret)),
-        secret=secret,
-        hasher=rt.password_hasher,
-        policy=rt.password_policy,
-        limiter=rt.limiter,
-        jinja=rt.templates.env,
-    )
-
-
-async def get_accounts(request: Request, db: DbSession, audit: Audit) -> AccountService:
-    return accounts_from(runtime(request), db, audit)
-
-
 def devices_from(rt: Runtime, db: Session, audit: AuditLog, **options: Any) -> DeviceService:
-    """The device service wired from the runtime's collaborators; ``options`` are further
-    ``DeviceService`` keywords (the PIN lengths, say) over the app's."""
+    """The device service's parts wired from the runtime's collaborators; ``options`` are
+    further ``DeviceService.build`` keywords (the PIN lengths, say) over the app's."""
     settings: Settings = rt.settings
     wiring: dict[str, Any] = {
         "secret": settings.secret,
@@ -51,7 +36,7 @@ def devices_from(rt: Runtime, db: Session, audit: AuditLog, **options: Any) -> D
         "limiter": rt.limiter,
     }
     outbox = Outbox(db, rt.clock, outbox_box(settings.secret))
-    return DeviceService(db, rt.clock, audit, outbox, **(wiring | options))
+    return DeviceService.build(db, rt.clock, audit, outbox, **(wiring | options))
 
 
 def build_devices(request: Request, db: Session, audit: AuditLog) -> DeviceService:
@@ -62,5 +47,36 @@ async def get_devices(request: Request, db: DbSession, audit: Audit) -> DeviceSe
     return build_devices(request, db, audit)
 
 
-Accounts = Annotated[AccountService, Depends(get_accounts)]
 Devices = Annotated[DeviceService, Depends(get_devices)]
+
+
+async def get_lifecycle(devices: Devices) -> DeviceLifecycle:
+    return devices.lifecycle
+
+
+async def get_challenges(devices: Devices) -> DeviceChallenges:
+    return devices.challenges
+
+
+async def get_approvals(devices: Devices) -> DeviceApprovals:
+    return devices.approvals
+
+
+async def get_app_sessions(devices: Devices) -> AppSessions:
+    return devices.sessions
+
+
+async def get_binding(devices: Devices) -> DeviceBinding:
+    return devices.binding
+
+
+async def get_revocation(devices: Devices) -> DeviceRevocation:
+    return devices.revocation
+
+
+Lifecycle = Annotated[DeviceLifecycle, Depends(get_lifecycle)]
+Challenges = Annotated[DeviceChallenges, Depends(get_challenges)]
+Approvals = Annotated[DeviceApprovals, Depends(get_approvals)]
+Sessions = Annotated[AppSessions, Depends(get_app_sessions)]
+Binding = Annotated[DeviceBinding, Depends(get_binding)]
+Revocation = Annotated[DeviceRevocation, Depends(get_revocation)]

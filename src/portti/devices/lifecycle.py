@@ -6,8 +6,9 @@
 
 Every state but ``active`` is final: the app must be activated again (a new device row).
 
-``DeviceLifecycle`` holds what every part of ``DeviceService`` shares: its collaborators,
-reading a device, refusing one that is not active, and the one way out of ``active``.
+``DeviceLifecycle`` is the part every other part of ``DeviceService`` is built on: reading a
+device, refusing one that is not active, auditing what happened to it, and the one way out of
+``active``.
 
 Transactions: methods flush, never commit — except ``verify`` with a PIN, which commits the
 counted try (and whatever the caller had written before) before checking the PIN.
@@ -20,11 +21,9 @@ Rolling back on such an error would hand an attacker unlimited PIN guesses.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NoReturn
 
-from argon2 import PasswordHasher, Type
-from jinja2 import Environment
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -33,12 +32,8 @@ from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog
 from portti.devices.errors import DeviceLocked, DeviceUnknown
 from portti.devices.models import AppSession, Device, DeviceStatus
-from portti.devices.notices import DeviceNotices
 from portti.devices.queries import DEVICE, DEVICE_FRESH, DEVICE_LOCKED
 from portti.infra.clock import Clock
-from portti.infra.crypto import CodeHasher, derive_key
-from portti.infra.outbox import Outbox
-from portti.infra.ratelimit import RateLimiter
 
 # The PIN policy: 6 digits by default; a deployment may allow up to 12 (``pin_lengths``).
 PIN_MIN_LENGTH = 6
@@ -55,38 +50,12 @@ ACTIVE = DeviceStatus.ACTIVE.value
 
 
 class DeviceLifecycle:
-    def __init__(
-        self,
-        db: Session,
-        clock: Clock,
-        audit: AuditLog,
-        outbox: Outbox,
-        *,
-        secret: bytes,
-        pin_hasher: PasswordHasher,
-        jinja: Environment,
-        base_url: str,
-        session_idle: timedelta = timedelta(minutes=15),
-        pin_lengths: tuple[int, int] = (PIN_MIN_LENGTH, PIN_MIN_LENGTH),
-        limiter: RateLimiter | None = None,
-    ) -> None:
-        if pin_hasher.type is not Type.ID:
-            raise ValueError("PINs are hashed with argon2id")
-        low, high = pin_lengths
-        if not PIN_MIN_LENGTH <= low <= high <= PIN_MAX_LENGTH:
-            raise ValueError("PIN lengths must lie within 6–12 digits")
+    """Reading, refusing, auditing and ending devices: the part the others are built on."""
+
+    def __init__(self, db: Session, clock: Clock, audit: AuditLog) -> None:
         self.db = db
         self.clock = clock
         self.audit = audit
-        self.notices = DeviceNotices(db, outbox, jinja, base_url=base_url)
-        self.pin_hasher = pin_hasher
-        self.base_url = base_url.rstrip("/")
-        self.session_idle = session_idle
-        self.pin_lengths = pin_lengths
-        self.limiter = limiter
-        self._pin_pepper = derive_key(secret, "pin-pepper")
-        self.not_me_hasher = CodeHasher(secret, "not-me")
-        self.session_hasher = CodeHasher(secret, "app-session")
 
     def devices_for(self, person_id: int) -> list[Device]:
         """The person's devices, newest first; ended ones too (the list shows their state)."""
@@ -100,7 +69,7 @@ class DeviceLifecycle:
 
     # -- reading and refusing ------------------------------------------------------------------
 
-    def _device(self, public_id: str, *, lock: bool = False, fresh: bool = False) -> Device | None:
+    def device(self, public_id: str, *, lock: bool = False, fresh: bool = False) -> Device | None:
         """``lock``: read afresh under ``FOR UPDATE`` (PostgreSQL; SQLite's first write of the
         transaction has locked the database already). ``fresh``: read afresh, no lock."""
         if not isinstance(public_id, str) or not 0 < len(public_id) <= 40:
@@ -109,7 +78,7 @@ class DeviceLifecycle:
         return self.db.scalars(q, {"public_id": public_id}).one_or_none()
 
     @staticmethod
-    def _require_active(device: Device | None) -> Device:
+    def require_active(device: Device | None) -> Device:
         if device is None:
             raise DeviceUnknown()
         if device.status == DeviceStatus.LOCKED:
@@ -118,19 +87,19 @@ class DeviceLifecycle:
             raise DeviceUnknown()
         return device
 
-    def _active_for(self, device: Device | None, purpose: str) -> Device:
+    def active_for(self, device: Device | None, purpose: str) -> Device:
         """``_require_active``, with the refusal of an ended device audited for ``purpose``."""
         if device is not None and device.status != DeviceStatus.ACTIVE:
-            self._approval_failed(device, purpose, "device_" + device.status)
-        return self._require_active(device)
+            self.approval_failed(device, purpose, "device_" + device.status)
+        return self.require_active(device)
 
-    def _refuse_ended_meanwhile(self, public_id: str, purpose: str) -> NoReturn:
+    def refuse_ended_meanwhile(self, public_id: str, purpose: str) -> NoReturn:
         """A write conditional on ``active`` found the device locked, logged out or revoked
         since it was read: answer as a fresh read would."""
-        self._active_for(self._device(public_id, lock=True), purpose)
+        self.active_for(self.device(public_id, lock=True), purpose)
         raise DeviceUnknown()
 
-    def _approval_failed(self, device: Device, purpose: str, reason: str, **extra: Any) -> None:
+    def approval_failed(self, device: Device, purpose: str, reason: str, **extra: Any) -> None:
         self.audit.record(
             AuditAction.DEVICE_APPROVAL_FAILED,
             subject_person_id=device.person_id,
@@ -140,7 +109,7 @@ class DeviceLifecycle:
             **extra,
         )
 
-    def _record_by_owner(self, action: AuditAction, device: Device, **extra: Any) -> None:
+    def record_by_owner(self, action: AuditAction, device: Device, **extra: Any) -> None:
         """Something the device's person did with it."""
         self.audit.record(
             action,
@@ -152,21 +121,21 @@ class DeviceLifecycle:
 
     # -- the way out of active -----------------------------------------------------------------
 
-    def _end_sessions(self, device_id: int, now: datetime) -> None:
+    def end_sessions(self, device_id: int, now: datetime) -> None:
         self.db.execute(
             update(AppSession)
             .where(AppSession.device_id == device_id, AppSession.ended_at.is_(None))
             .values(ended_at=now)
         )
 
-    def _end(self, device: Device, status: DeviceStatus, reason: str, now: datetime) -> None:
+    def end(self, device: Device, status: DeviceStatus, reason: str, now: datetime) -> None:
         """The one way out of ``active``: its sessions end. Its open nonces need no touching
         (``verify`` refuses any device that is not active), and deleting them here would take
         challenge locks after the device lock, against the order ``verify`` uses."""
         device.status = status.value
         device.ended_at = now
         device.end_reason = reason
-        self._end_sessions(device.id, now)
+        self.end_sessions(device.id, now)
         # Logins at business applications made by approving with this device end with it.
         hooks.device_ended.fire(
             hooks.DeviceEnded(self.db, now, reason="device_" + status.value, device_id=device.id)

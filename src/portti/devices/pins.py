@@ -41,6 +41,7 @@ from portti.devices.lifecycle import (
 from portti.devices.models import Device, DeviceStatus
 from portti.devices.queries import PIN_RIGHT, PIN_RIGHT_REHASHED, RESERVE_PIN_TRY
 from portti.i18n import _l
+from portti.infra.crypto import derive_key
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,29 @@ def is_pin_too_simple(pin: str) -> bool:
     )
 
 
-class PinTries(DeviceLifecycle):
+class PinTries:
+    """The PIN policy, the verifier, and counting tries before they are checked."""
+
+    def __init__(
+        self,
+        lifecycle: DeviceLifecycle,
+        *,
+        secret: bytes,
+        pin_hasher: PasswordHasher,
+        pin_lengths: tuple[int, int] = (PIN_MIN_LENGTH, PIN_MIN_LENGTH),
+    ) -> None:
+        if pin_hasher.type is not Type.ID:
+            raise ValueError("PINs are hashed with argon2id")
+        low, high = pin_lengths
+        if not PIN_MIN_LENGTH <= low <= high <= PIN_MAX_LENGTH:
+            raise ValueError("PIN lengths must lie within 6–12 digits")
+        self.lifecycle = lifecycle
+        self.db = lifecycle.db
+        self.audit = lifecycle.audit
+        self.pin_hasher = pin_hasher
+        self.pin_lengths = pin_lengths
+        self._pin_pepper = derive_key(secret, "pin-pepper")
+
     def check_pin_policy(self, pin: str) -> None:
         """Raises ``PinInvalid``/``PinTooSimple``; the app may call this before "confirm PIN"."""
         low, high = self.pin_lengths
@@ -109,12 +132,12 @@ class PinTries(DeviceLifecycle):
         if is_pin_too_simple(pin):
             raise PinTooSimple()
 
-    def _pin_input(self, public_id: str, pin: str) -> bytes:
+    def pin_input(self, public_id: str, pin: str) -> bytes:
         # The pepper keeps a stolen database from being a PIN oracle; argon2id on top keeps a
         # stolen database *and* secret from being a cheap one.
         return hmac.new(self._pin_pepper, f"{public_id}|{pin}".encode(), hashlib.sha256).digest()
 
-    def _check_pin(self, device: Device, pin: str, purpose: str, now: datetime) -> None:
+    def check_pin(self, device: Device, pin: str, purpose: str, now: datetime) -> None:
         """Counts the try (committed), checks the PIN outside any transaction, then resets the
         count or keeps it. Raises ``PinBlocked`` (paused: nothing checked, nothing counted),
         ``PinInvalid`` (cannot be a PIN: not counted), ``PinWrong`` or ``DeviceLocked``."""
@@ -134,7 +157,7 @@ class PinTries(DeviceLifecycle):
         # transaction open, so it holds no lock any other write waits for.
         self.db.commit()
         verifier = device.pin_hash
-        pin_input = self._pin_input(device.public_id, pin)
+        pin_input = self.pin_input(device.public_id, pin)
         try:
             self.pin_hasher.verify(verifier, pin_input)
         except (VerificationError, InvalidHashError):
@@ -145,7 +168,7 @@ class PinTries(DeviceLifecycle):
         if device.pin_blocked_until is not None and now < device.pin_blocked_until:
             # No PIN check at all while paused: a try now tells nothing and costs nothing.
             retry_after = max(1, math.ceil((device.pin_blocked_until - now).total_seconds()))
-            self._approval_failed(device, purpose, "pin_blocked", retry_after=retry_after)
+            self.lifecycle.approval_failed(device, purpose, "pin_blocked", retry_after=retry_after)
             raise PinBlocked(
                 retry_after=retry_after, tries_left=PIN_SCHEDULE.lock_at - device.pin_failures
             )
@@ -179,10 +202,12 @@ class PinTries(DeviceLifecycle):
                 set_committed_value(device, "pin_blocked_until", blocked)
                 return counted
             # Another try on this device was counted (or it ended) since it was read.
-            device = self._active_for(self._device(device.public_id, fresh=True), purpose)
+            device = self.lifecycle.active_for(
+                self.lifecycle.device(device.public_id, fresh=True), purpose
+            )
             self._refuse_if_paused(device, purpose, now)
         # Tries on one device racing beyond reason: refuse this one unchecked and uncounted.
-        self._approval_failed(device, purpose, "pin_blocked", retry_after=1)
+        self.lifecycle.approval_failed(device, purpose, "pin_blocked", retry_after=1)
         raise PinBlocked(retry_after=1, tries_left=schedule.lock_at - device.pin_failures)
 
     def _pin_right(
@@ -197,7 +222,7 @@ class PinTries(DeviceLifecycle):
         done = self.db.execute(statement, params)
         if cast("CursorResult[Any]", done).rowcount != 1:
             # Locked, logged out or revoked while the PIN was checked.
-            self._refuse_ended_meanwhile(device.public_id, purpose)
+            self.lifecycle.refuse_ended_meanwhile(device.public_id, purpose)
         set_committed_value(device, "pin_failures", 0)
         set_committed_value(device, "pin_blocked_until", None)
         set_committed_value(device, "last_used_at", now)
@@ -224,10 +249,10 @@ class PinTries(DeviceLifecycle):
 
     def _lock(self, device: Device, failures: int, purpose: str, now: datetime) -> None:
         """The last wrong PIN: the device is locked for good (if nothing ended it meanwhile)."""
-        current = self._device(device.public_id, lock=True)
+        current = self.lifecycle.device(device.public_id, lock=True)
         if current is not None and current.status == DeviceStatus.ACTIVE:
             current.pin_blocked_until = None
-            self._end(current, DeviceStatus.LOCKED, END_PIN_LOCKED, now)
+            self.lifecycle.end(current, DeviceStatus.LOCKED, END_PIN_LOCKED, now)
             self.audit.record(
                 AuditAction.DEVICE_LOCKED,
                 subject_person_id=current.person_id,
@@ -236,5 +261,5 @@ class PinTries(DeviceLifecycle):
             )
             self.db.flush()
             raise DeviceLocked()
-        self._active_for(current, purpose)
+        self.lifecycle.active_for(current, purpose)
         raise DeviceLocked()  # not reached: the device is not active

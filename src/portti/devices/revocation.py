@@ -11,28 +11,45 @@ from portti import hooks
 from portti.accounts.models import Account
 from portti.audit.models import AuditAction
 from portti.devices.app_sessions import AppSessions
-from portti.devices.lifecycle import END_LOGOUT, END_LOGOUT_EVERYWHERE, END_NOT_ME, MAX_TOKEN
+from portti.devices.lifecycle import (
+    END_LOGOUT,
+    END_LOGOUT_EVERYWHERE,
+    END_NOT_ME,
+    MAX_TOKEN,
+    DeviceLifecycle,
+)
 from portti.devices.models import Device, DeviceStatus
 from portti.errors import NotFound
 from portti.i18n import _l
+from portti.infra.crypto import CodeHasher
 from portti.weblogin.models import LoginTransaction, LoginTransactionStatus
 from portti.weblogin.sessions import SessionService
 
 
-class DeviceRevocation(AppSessions):
+class DeviceRevocation:
+    """Ending devices by their person, an administrator, or "This wasn't me"."""
+
+    def __init__(self, lifecycle: DeviceLifecycle, sessions: AppSessions, *, secret: bytes) -> None:
+        self.lifecycle = lifecycle
+        self.sessions = sessions
+        self.db = lifecycle.db
+        self.clock = lifecycle.clock
+        self.audit = lifecycle.audit
+        self.not_me_hasher = CodeHasher(secret, "not-me")
+
     def logout(self, token: str) -> None:
         """APP-7: this device is logged out and its sessions end; the account remains, so the
         app can be activated again with it."""
-        _, device = self.app_session(token)
-        self._device(device.public_id, lock=True)
-        self._end(device, DeviceStatus.LOGGED_OUT, END_LOGOUT, self.clock.now())
-        self._record_by_owner(AuditAction.DEVICE_LOGGED_OUT, device)
+        _, device = self.sessions.app_session(token)
+        self.lifecycle.device(device.public_id, lock=True)
+        self.lifecycle.end(device, DeviceStatus.LOGGED_OUT, END_LOGOUT, self.clock.now())
+        self.lifecycle.record_by_owner(AuditAction.DEVICE_LOGGED_OUT, device)
         self.db.flush()
 
     def logout_everywhere(self, token: str) -> int:
         """APP-8: every device of the person is revoked, every app and web session ends, and
         the account alone can no longer activate the app: a new invitation is needed."""
-        _, current = self.app_session(token)
+        _, current = self.sessions.app_session(token)
         person_id = current.person_id
         now = self.clock.now()
         active = self.db.scalars(
@@ -41,7 +58,7 @@ class DeviceRevocation(AppSessions):
             .with_for_update()
         ).all()
         for device in active:
-            self._end(device, DeviceStatus.REVOKED, END_LOGOUT_EVERYWHERE, now)
+            self.lifecycle.end(device, DeviceStatus.REVOKED, END_LOGOUT_EVERYWHERE, now)
         web_sessions = self._web_sessions().revoke_all(person_id, self.audit, actor_id=person_id)
         has_account = self._require_invitation(person_id)
         self.audit.record(
@@ -61,11 +78,11 @@ class DeviceRevocation(AppSessions):
     ) -> Device:
         """Removes one of the person's devices (their web settings, or an admin allowed by the
         caller's policy check). Revoking an ended device changes nothing."""
-        device = self._device(device_public_id, lock=True)
+        device = self.lifecycle.device(device_public_id, lock=True)
         if device is None or device.person_id != person_id:
             raise NotFound(_l("No such device."))
         if device.status == DeviceStatus.ACTIVE:
-            self._end(device, DeviceStatus.REVOKED, reason[:40], self.clock.now())
+            self.lifecycle.end(device, DeviceStatus.REVOKED, reason[:40], self.clock.now())
             self.audit.record(
                 AuditAction.DEVICE_REVOKED,
                 actor_person_id=actor_person_id,
@@ -99,7 +116,7 @@ class DeviceRevocation(AppSessions):
         was = device.status
         device.not_me_token_hash = None
         if device.status == DeviceStatus.ACTIVE:
-            self._end(device, DeviceStatus.REVOKED, END_NOT_ME, now)
+            self.lifecycle.end(device, DeviceStatus.REVOKED, END_NOT_ME, now)
         else:
             # Already locked or logged out: the record should still say what it really was.
             device.status = DeviceStatus.REVOKED.value
@@ -132,7 +149,7 @@ class DeviceRevocation(AppSessions):
         now = self.clock.now()
         was = device.status
         if device.status == DeviceStatus.ACTIVE:
-            self._end(device, DeviceStatus.REVOKED, reason[:40], now)
+            self.lifecycle.end(device, DeviceStatus.REVOKED, reason[:40], now)
         else:
             device.status = DeviceStatus.REVOKED.value
             device.end_reason = device.end_reason or reason[:40]

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from portti.companies.deps import CurrentActor, Members
 from portti.devices.admin import MemberDevices
-from portti.devices.deps import Devices
+from portti.devices.deps import Devices, Revocation
 from portti.devices.lifecycle import REVOKED_BY_OWNER
 from portti.web.csrf import verify_csrf
 from portti.web.deps import DbSession, Id
@@ -22,8 +22,10 @@ router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
 
 @router.post("/settings/devices/{public_id}/revoke")
-def revoke_device(public_id: str, ws: CurrentSession, devices: Devices) -> Response:
-    devices.revoke(ws.person_id, public_id, actor_person_id=ws.person_id, reason=REVOKED_BY_OWNER)
+def revoke_device(public_id: str, ws: CurrentSession, revocation: Revocation) -> Response:
+    revocation.revoke(
+        ws.person_id, public_id, actor_person_id=ws.person_id, reason=REVOKED_BY_OWNER
+    )
     return RedirectResponse("/settings", 303)
 
 
@@ -62,8 +64,10 @@ def remove_member_devices(
 
 
 @router.get("/devices/not-me/{token}", response_class=HTMLResponse)
-def not_me_page(request: Request, token: str, devices: Devices, ws: OptionalWebSession) -> Response:
-    device = devices.by_not_me_token(token)
+def not_me_page(
+    request: Request, token: str, revocation: Revocation, ws: OptionalWebSession
+) -> Response:
+    device = revocation.by_not_me_token(token)
     # The token is in the address: keep the page out of caches (Referrer-Policy is same-origin).
     return render(
         request,
@@ -75,9 +79,9 @@ def not_me_page(request: Request, token: str, devices: Devices, ws: OptionalWebS
 
 @router.post("/devices/not-me/{token}", response_class=HTMLResponse)
 def report_not_me(
-    request: Request, token: str, devices: Devices, db: DbSession, ws: OptionalWebSession
+    request: Request, token: str, revocation: Revocation, db: DbSession, ws: OptionalWebSession
 ) -> Response:
-    device = devices.not_me(token)
+    device = revocation.not_me(token)
     if ws is not None:
         db.refresh(ws)
         if ws.revoked_at is not None:  # this browser was let in by that device: it is out now

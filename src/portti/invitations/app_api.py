@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from portti.invitations.deps import Invitations
+from portti.activation.deps import Steps
 from portti.invitations.errors import ActivationUnknown
 from portti.invitations.models import InvitationStatus
 from portti.invitations.schemas import (
@@ -17,7 +17,7 @@ from portti.invitations.schemas import (
     ResendOut,
     SignupCodeIn,
 )
-from portti.invitations.services import MAX_SMS_RESENDS
+from portti.invitations.signup import MAX_SMS_RESENDS
 from portti.web.deps import Uow, client_ip
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -54,11 +54,11 @@ def _ip(request: Request) -> str:
     response_model=ActivationStarted,
 )
 def redeem_signup_code(
-    body: SignupCodeIn, request: Request, invitations: Invitations, uow: Uow
+    body: SignupCodeIn, request: Request, steps: Steps, uow: Uow
 ) -> ActivationStarted:
     """“I have a sign-up code”: the 16 digits from the e-mail. Answers with who invited."""
     # The refusal is audited, and kept.
-    r = invitations.redeem_signup_code(body.signup_code, client=_ip(request))
+    r = steps.redeem_signup_code(body.signup_code, client=_ip(request))
     inv = r.invitation
     return ActivationStarted(
         activation_token=r.activation_token,
@@ -72,8 +72,8 @@ def redeem_signup_code(
 
 
 @router.get("/activations/current", operation_id="get_activation", response_model=ActivationState)
-def get_activation(token: ActivationToken, invitations: Invitations) -> ActivationState:
-    inv = invitations.by_activation_token(
+def get_activation(token: ActivationToken, steps: Steps) -> ActivationState:
+    inv = steps.invitation(
         token, statuses=frozenset({InvitationStatus.CODE_ENTERED, InvitationStatus.PHONE_CONFIRMED})
     )
     step = "confirm_phone" if inv.status == InvitationStatus.CODE_ENTERED else "account"
@@ -95,11 +95,11 @@ def confirm_phone(
     body: ConfirmationCodeIn,
     request: Request,
     token: ActivationToken,
-    invitations: Invitations,
+    steps: Steps,
 ) -> ActivationState:
     """The 6-digit code from the SMS, or one the user administrator generated."""
     # Wrong tries count (and are kept) even though the answer is an error.
-    inv = invitations.confirm_phone(token, body.code, client=_ip(request))
+    inv = steps.confirm_phone(token, body.code, client=_ip(request))
     return ActivationState(
         step="account",
         inviter_name=inv.inviter_name,
@@ -115,8 +115,8 @@ def confirm_phone(
     response_model=ResendOut,
 )
 def resend_confirmation_code(
-    request: Request, token: ActivationToken, invitations: Invitations, uow: Uow
+    request: Request, token: ActivationToken, steps: Steps, uow: Uow
 ) -> ResendOut:
     """“Resend code?”: at most two new codes; each replaces the last."""
-    left = invitations.resend_sms_code(token)
+    left = steps.resend_sms_code(token)
     return ResendOut(resends_left=left)

@@ -1,4 +1,5 @@
-"""The invitation lifecycle (INV-1 … INV-6), one state machine:
+"""The invitation lifecycle (INV-1 … INV-6), one state machine; the admin's side is here, the
+invitee's (sign-up code, confirmation code, activated) in ``invitations/signup.py``:
 
     sent ──code entered──▶ code_entered ──phone confirmed──▶ phone_confirmed ──▶ activated
       │                        │                                  │
@@ -15,40 +16,30 @@ from datetime import datetime, timedelta
 
 import structlog
 from jinja2 import Environment
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from portti.audit.models import AuditAction
-from portti.audit.services import AuditLog, MachineActor
+from portti.audit.services import AuditLog
 from portti.companies.actors import Actor, machine_grant, require_person_rights
 from portti.companies.catalogue import SUPPORT
 from portti.companies.errors import CompanyClosed, PersonNeedsSupport
 from portti.companies.models import Membership
 from portti.companies.policy import AdminGrant, AdminPolicy, is_stepped_up, local_today
-from portti.devices.activation import ActivationService
-from portti.devices.models import Activation
-from portti.errors import DomainError, NotFound, RateLimited, StepUpRequired, ValidationFailed
-from portti.i18n import LazyText, _l, lazy_ngettext, supported
+from portti.errors import DomainError, NotFound, StepUpRequired, ValidationFailed
+from portti.i18n import _l, supported
 from portti.infra import metrics
 from portti.infra.clock import Clock
-from portti.infra.codes import clean_digits, random_digits
+from portti.infra.codes import random_digits
 from portti.infra.crypto import CodeHasher
 from portti.infra.outbox import Outbox
-from portti.infra.ratelimit import RateLimiter, client_network
+from portti.infra.ratelimit import RateLimiter
 from portti.invitations.errors import (
-    ActivationUnknown,
-    InvitationExpired,
-    InvitationInvalid,
     InviteeNotValid,
     ReinviteNeedsSupport,
-    SignupThrottled,
-    SmsCodeExpired,
-    SmsCodeLocked,
-    SmsCodeWrong,
-    SmsResendLimit,
     WrongInvitationState,
 )
+from portti.invitations.messages import invitation_email
 from portti.invitations.models import (
     LIVE_STATUSES,
     CodeSource,
@@ -61,23 +52,10 @@ from portti.people.phones import format_phone
 log = structlog.get_logger(__name__)
 
 INVITATION_VALIDITY = timedelta(hours=24)
-SMS_CODE_VALIDITY = timedelta(minutes=10)
 ADMIN_CODE_VALIDITY = timedelta(hours=12)
-MAX_SMS_RESENDS = 2
-MAX_WRONG_CONFIRMATION_CODES = 5
-# Sign-up codes: 10^16 possibilities; these limits make guessing hopeless from any one network.
-# There is deliberately no limit over all clients: outsiders could use it up and lock every
-# invitee out (SEC-5). A high overall failure rate alerts the operators instead.
 ENDED_STATUSES = frozenset(
     {InvitationStatus.CANCELLED, InvitationStatus.SUPERSEDED, InvitationStatus.EXPIRED}
 )
-SIGNUP_LIMIT_PER_NETWORK = "10/minute;50/hour"
-# Per entered code: one code cannot be hammered from many networks at once. Only someone who
-# holds the code reaches its key, so outsiders cannot use up an invitee's allowance.
-SIGNUP_LIMIT_PER_CODE = "5/minute;20/hour"
-SIGNUP_FAILURE_ALERT_RATE = "300/minute"
-SIGNUP_ALERT_EVERY = "1/minute"  # at most one alert row a minute while the rate stays high
-CONFIRM_LIMIT_PER_CLIENT = "30/minute"
 
 
 def new_signup_code() -> str:
@@ -109,89 +87,11 @@ def mask_phone(e164: str) -> str:
 
 
 @dataclass(frozen=True)
-class Redeemed:
-    invitation: Invitation
-    activation_token: str
-    phone_hint: str
-
-
-@dataclass(frozen=True)
 class Step:
     name: str
     label: str
     at: datetime | None
     done: bool
-
-
-def cancel_company_invitations(
-    db: Session, audit: AuditLog, now: datetime, company_id: int, machine: MachineActor | None
-) -> int:
-    """A closed company's live invitations end (PRV-2): their codes stop working."""
-    count = 0
-    for inv in db.scalars(
-        select(Invitation).where(
-            Invitation.company_id == company_id,
-            Invitation.status.in_([s.value for s in LIVE_STATUSES]),
-        )
-    ):
-        inv.status = InvitationStatus.CANCELLED
-        inv.ended_at = now
-        inv.code_hash = None
-        for c in inv.codes:
-            c.revoked_at = c.revoked_at or now
-        audit.record(
-            AuditAction.INVITATION_CANCELLED,
-            company_id=company_id,
-            machine=machine,
-            subject_person_id=inv.person_id,
-            invitation_id=inv.id,
-            reason="company_closed",
-        )
-        count += 1
-    return count
-
-
-def cancel_after_contact_change(
-    db: Session,
-    audit: AuditLog,
-    now: datetime,
-    person_id: int,
-    *,
-    actor_person_id: int | None,
-    machine: MachineActor | None = None,
-) -> list[Invitation]:
-    """SEC-3: an invitation belongs to the e-mail address and phone number it was sent to.
-    When either changes, every open invitation of the person, in every company, ends: the
-    sign-up code, the SMS codes and any admin-issued code stop working, and an activation
-    under way stops at its next step."""
-    ended = []
-    for inv in db.scalars(
-        select(Invitation)
-        .where(
-            Invitation.person_id == person_id,
-            Invitation.status.in_([s.value for s in LIVE_STATUSES]),
-        )
-        .order_by(Invitation.id)
-    ):
-        if inv.effective_status(now) not in LIVE_STATUSES:
-            continue  # expired already: nothing left to end
-        inv.status = InvitationStatus.CANCELLED
-        inv.ended_at = now
-        inv.ended_by_person_id = actor_person_id
-        inv.code_hash = None
-        for c in inv.codes:
-            c.revoked_at = c.revoked_at or now
-        audit.record(
-            AuditAction.INVITATION_CANCELLED,
-            company_id=inv.company_id,
-            actor_person_id=actor_person_id,
-            machine=machine,
-            subject_person_id=person_id,
-            invitation_id=inv.id,
-            reason="contact_changed",
-        )
-        ended.append(inv)
-    return ended
 
 
 class InvitationService:
@@ -216,11 +116,7 @@ class InvitationService:
         self.step_up_window = step_up_window
         self.policy = AdminPolicy(db, clock)
         self.signup_hasher = CodeHasher(secret, "signup-code")
-        self.token_hasher = CodeHasher(secret, "activation-token")
-        self.activations = ActivationService(db, clock, secret)
         self.confirm_hasher = CodeHasher(secret, "confirmation-code")
-        # A purpose of its own: the limiter's keys never equal a stored code hash.
-        self.limit_hasher = CodeHasher(secret, "signup-code-limit")
 
     # -- admin side ---------------------------------------------------------------------
 
@@ -391,8 +287,6 @@ class InvitationService:
             )
 
     def _send_invitation_email(self, inv: Invitation, code: str) -> None:
-        from portti.invitations.messages import invitation_email
-
         mail = invitation_email(self.jinja, inv, group_code(code))
         self.outbox.email(
             to=inv.email,
@@ -504,277 +398,3 @@ class InvitationService:
         elif status is InvitationStatus.EXPIRED:
             steps.append(Step("expired", _l("Expired"), inv.expires_at, True))
         return steps
-
-    # -- invitee side (the app) -----------------------------------------------------------
-
-    def _limit_signup(self, digits: str | None, client: str) -> None:
-        """SEC-5: limits per client network and per entered code, none over all clients. The
-        refusal tells the invitee what is happening and when to try again."""
-        try:
-            self.limiter.hit(SIGNUP_LIMIT_PER_NETWORK, "signup-network", client_network(client))
-        except RateLimited as exc:
-            raise SignupThrottled(retry_after=exc.retry_after, per="network") from exc
-        if digits is not None:
-            try:
-                self.limiter.hit(
-                    SIGNUP_LIMIT_PER_CODE, "signup-code", self.limit_hasher.hash(digits)
-                )
-            except RateLimited as exc:
-                raise SignupThrottled(retry_after=exc.retry_after, per="code") from exc
-
-    def _count_signup_failure(self) -> None:
-        """The operators' alarm: every refused code counts over all clients; past
-        ``SIGNUP_FAILURE_ALERT_RATE`` a warning is logged and an audit row written (at most one
-        a minute). Nobody is refused because of it."""
-        try:
-            self.limiter.hit(SIGNUP_FAILURE_ALERT_RATE, "signup-failures-all")
-        except RateLimited:
-            log.warning("signup_code_failure_rate_high", threshold=SIGNUP_FAILURE_ALERT_RATE)
-            try:
-                self.limiter.hit(SIGNUP_ALERT_EVERY, "signup-failures-alert")
-            except RateLimited:
-                return
-            self.audit.record(
-                AuditAction.SIGNUP_FAILURE_RATE_HIGH, threshold=SIGNUP_FAILURE_ALERT_RATE
-            )
-
-    def redeem_signup_code(self, code: str, *, client: str) -> Redeemed:
-        digits = clean_digits(code, 16)
-        self._limit_signup(digits, client)
-        now = self.clock.now()
-        inv = None
-        code_hashes = self.signup_hasher.hashes(digits) if digits is not None else None
-        if code_hashes is not None:
-            inv = self.db.scalars(
-                select(Invitation).where(Invitation.code_hash.in_(code_hashes))
-            ).one_or_none()
-        claimed = False
-        if inv is not None and inv.effective_status(now) is InvitationStatus.SENT:
-            # Compare and set: of two phones racing with one code, exactly one wins, on every
-            # backend (SQLite has no row locks to lean on).
-            result = self.db.execute(
-                update(Invitation)
-                .where(
-                    Invitation.id == inv.id,
-                    Invitation.status == InvitationStatus.SENT.value,
-                    Invitation.code_hash == inv.code_hash,
-                )
-                .values(
-                    status=InvitationStatus.CODE_ENTERED.value, code_entered_at=now, code_hash=None
-                )
-                .execution_options(synchronize_session=False)
-            )
-            claimed = result.rowcount == 1  # type: ignore[attr-defined]
-        if inv is None or not claimed:
-            self.audit.record(
-                AuditAction.SIGNUP_CODE_REJECTED,
-                company_id=inv.company_id if inv else None,
-                subject_person_id=inv.person_id if inv else None,
-            )
-            self._count_signup_failure()
-            raise InvitationInvalid()
-        self.db.refresh(inv)
-        token = self.activations.start_for_invitation(inv).token
-        self.audit.record(
-            AuditAction.SIGNUP_CODE_ENTERED,
-            company_id=inv.company_id,
-            subject_person_id=inv.person_id,
-            invitation_id=inv.id,
-        )
-        self._send_sms_code(inv, now)
-        return Redeemed(inv, token, mask_phone(inv.phone))
-
-    def activation(self, token: str) -> Activation:
-        """The app's activation in progress, by its bearer token."""
-        if not token or len(token) > 100:
-            raise ActivationUnknown()
-        act = self.db.scalars(
-            select(Activation)
-            .where(Activation.token_hash.in_(self.token_hasher.hashes(token)))
-            .with_for_update()
-        ).one_or_none()
-        if act is None or act.ended_at is not None or act.completed_at is not None:
-            raise ActivationUnknown()
-        if act.invitation_id is None:
-            if self.clock.now() >= act.expires_at:
-                raise InvitationExpired()
-        else:
-            # SEC-2: an invitation's activation lives exactly as long as its invitation (an
-            # admin code extends both): cancelled, superseded or expired, every later step —
-            # account, terms, PIN, binding — is refused here, the one place they all pass.
-            self._live_invitation(act)
-        return act
-
-    def _live_invitation(self, act: Activation) -> Invitation:
-        # Locked (PostgreSQL): a cancel racing this step waits for it, or this step sees it.
-        inv = self.db.scalars(
-            select(Invitation)
-            .where(Invitation.id == act.invitation_id)
-            .with_for_update(of=Invitation)  # the inviter and company are joined eagerly
-        ).one_or_none()
-        if inv is None:
-            raise ActivationUnknown()
-        # The admin's code may have extended the invitation; the activation follows it.
-        if act.expires_at != inv.expires_at:
-            act.expires_at = inv.expires_at
-        status = inv.effective_status(self.clock.now())
-        if status in ENDED_STATUSES:
-            raise InvitationExpired(status.value)
-        return inv
-
-    def by_activation_token(
-        self, token: str, *, statuses: frozenset[InvitationStatus]
-    ) -> Invitation:
-        act = self.activation(token)
-        if act.invitation_id is None:
-            raise WrongInvitationState(_l("This activation did not start from an invitation."))
-        inv = self._live_invitation(act)
-        status = inv.effective_status(self.clock.now())
-        if status not in statuses:
-            raise WrongInvitationState(
-                _l("The activation is at another step (%(step)s).", step=status.value)
-            )
-        return inv
-
-    def _send_sms_code(self, inv: Invitation, now: datetime) -> None:
-        from portti.invitations.messages import confirmation_code_sms
-
-        for c in inv.codes:
-            if c.source == CodeSource.SMS and c.revoked_at is None:
-                c.revoked_at = now
-        code = new_confirmation_code()
-        self.db.add(
-            ConfirmationCode(
-                invitation=inv,
-                source=CodeSource.SMS,
-                code_hash=self.confirm_hasher.hash(code),
-                created_at=now,
-                expires_at=now + SMS_CODE_VALIDITY,
-            )
-        )
-        self.outbox.sms(
-            to=inv.phone,
-            text=confirmation_code_sms(inv, code),
-            kind="confirmation_code",
-            company_id=inv.company_id,
-            person_id=inv.person_id,
-        )
-        self.audit.record(
-            AuditAction.CONFIRMATION_CODE_SENT,
-            company_id=inv.company_id,
-            subject_person_id=inv.person_id,
-            invitation_id=inv.id,
-        )
-
-    def resend_sms_code(self, token: str) -> int:
-        inv = self.by_activation_token(token, statuses=frozenset({InvitationStatus.CODE_ENTERED}))
-        if inv.sms_resends >= MAX_SMS_RESENDS:
-            raise SmsResendLimit()
-        inv.sms_resends += 1
-        self._send_sms_code(inv, self.clock.now())
-        return MAX_SMS_RESENDS - inv.sms_resends
-
-    def confirm_phone(self, token: str, code: str, *, client: str) -> Invitation:
-        self.limiter.hit(CONFIRM_LIMIT_PER_CLIENT, "confirm", client)
-        inv = self.by_activation_token(token, statuses=frozenset({InvitationStatus.CODE_ENTERED}))
-        now = self.clock.now()
-        digits = clean_digits(code, 6)
-        live = [c for c in inv.codes if c.used_at is None and c.revoked_at is None]
-        match = None
-        if digits is not None:
-            match = next(
-                (c for c in live if self.confirm_hasher.matches(digits, c.code_hash)), None
-            )
-        if match is not None and match.usable(now):
-            match.used_at = now
-            inv.status = InvitationStatus.PHONE_CONFIRMED
-            inv.phone_confirmed_at = now
-            for c in live:
-                if c is not match:
-                    c.revoked_at = now
-            self.audit.record(
-                AuditAction.PHONE_CONFIRMED,
-                company_id=inv.company_id,
-                subject_person_id=inv.person_id,
-                invitation_id=inv.id,
-                source=match.source,
-            )
-            return inv
-        if match is not None:
-            raise SmsCodeExpired()
-        usable = [c for c in live if c.usable(now)]
-        if not usable:
-            raise SmsCodeExpired()
-        locked = False
-        for c in usable:
-            c.failed_attempts += 1
-            if c.failed_attempts >= MAX_WRONG_CONFIRMATION_CODES:
-                c.revoked_at = now
-                locked = True
-        self.audit.record(
-            AuditAction.CONFIRMATION_CODE_FAILED,
-            company_id=inv.company_id,
-            subject_person_id=inv.person_id,
-            invitation_id=inv.id,
-        )
-        if locked and not any(c.usable(now) for c in usable):
-            raise SmsCodeLocked()
-        left = min(
-            MAX_WRONG_CONFIRMATION_CODES - c.failed_attempts for c in usable if c.usable(now)
-        )
-        raise SmsCodeWrong(
-            lazy_ngettext(
-                "The confirmation code is wrong. %(num)d try left.",
-                "The confirmation code is wrong. %(num)d tries left.",
-                left,
-            ),
-            next_step=self._wrong_code_next_step(inv),
-        )
-
-    @staticmethod
-    def _wrong_code_next_step(inv: Invitation) -> LazyText:
-        """What the person can do after a wrong code: ask for a new one while they still may,
-        then ask the one who invited them (who can make a confirmation code, UX-4)."""
-        if inv.sms_resends < MAX_SMS_RESENDS:
-            return _l("Check the 6 digits in the text message, or ask for a new code.")
-        if inv.inviter_name:
-            return _l(
-                "Check the 6 digits in the text message. No more new codes can be sent: ask "
-                "%(inviter)s, who invited you, for a confirmation code.",
-                inviter=inv.inviter_name,
-            )
-        return _l(
-            "Check the 6 digits in the text message. No more new codes can be sent: ask your "
-            "company's user administrator for a confirmation code."
-        )
-
-    def mark_activated(self, inv: Invitation) -> None:
-        now = self.clock.now()
-        status = inv.effective_status(now)
-        if status in ENDED_STATUSES:
-            raise InvitationExpired(status.value)
-        if status is not InvitationStatus.PHONE_CONFIRMED:
-            raise WrongInvitationState(_l("The phone must be confirmed first."))
-        # Compare and set: an invitation cancelled or replaced since it was read (SQLite has no
-        # row locks) is not activated, and the device bound with it goes with the rollback.
-        result = self.db.execute(
-            update(Invitation)
-            .where(
-                Invitation.id == inv.id,
-                Invitation.status == InvitationStatus.PHONE_CONFIRMED.value,
-                Invitation.expires_at > now,
-            )
-            .values(status=InvitationStatus.ACTIVATED.value, activated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            self.db.refresh(inv)
-            raise InvitationExpired(inv.effective_status(now).value)
-        set_committed_value(inv, "status", InvitationStatus.ACTIVATED.value)
-        set_committed_value(inv, "activated_at", now)
-        self.audit.record(
-            AuditAction.INVITATION_ACTIVATED,
-            company_id=inv.company_id,
-            subject_person_id=inv.person_id,
-            invitation_id=inv.id,
-        )

@@ -6,7 +6,7 @@ from typing import cast
 
 from portti import hooks
 from portti.audit.services import AuditLog
-from portti.invitations.services import cancel_after_contact_change, cancel_company_invitations
+from portti.invitations.endings import cancel_after_contact_change, cancel_company_invitations
 
 
 def on_company_closed(event: hooks.CompanyClosed) -> int:

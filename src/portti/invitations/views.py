@@ -1,25 +1,30 @@
-"""Admin HTML routes: invite a user to the app, follow the progress, cancel, and generate a
-confirmation code when the SMS does not arrive (INV-1 … INV-6)."""
+"""Admin routes: invite a user to the app, follow the progress, cancel, and generate a
+confirmation code when the SMS does not arrive (INV-1 … INV-6); the undeliverable e-mail and SMS
+(INV-7)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from portti.companies.deps import CurrentActor
 from portti.companies.errors import PersonNeedsSupport
+from portti.companies.policy import AdminPolicy
 from portti.devices.lifecycle import END_LOGOUT_EVERYWHERE
 from portti.devices.models import Device, DeviceStatus
-from portti.errors import ValidationFailed
+from portti.errors import Forbidden, ValidationFailed
 from portti.i18n import _l
+from portti.infra.outbox import OutboxMessage, failed_messages
 from portti.invitations.deps import Invitations
 from portti.invitations.errors import InviteeNotValid, ReinviteNeedsSupport
 from portti.invitations.models import LIVE_STATUSES, Invitation, InvitationStatus
 from portti.web.csrf import verify_csrf
-from portti.web.deps import Id, Uow
+from portti.web.deps import ClockDep, DbSession, Id, Uow
 from portti.web.render import render
 from portti.weblogin.session_deps import CurrentSession
 
@@ -28,6 +33,8 @@ router = APIRouter(
     dependencies=[Depends(verify_csrf)],
     include_in_schema=False,
 )
+# Undeliverable e-mail and SMS (INV-7), shown to a company's admins and to Support.
+messages = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
 def app_ended_at(invitations: Invitations, inv: Invitation) -> tuple[Any, bool] | None:
@@ -242,3 +249,76 @@ def confirmation_code_saved(
         raise ValidationFailed({"saved": _l("Tick the box once you have saved the code.")})
     invitations.confirm_admin_code_saved(actor, company_id, membership_id)
     return RedirectResponse(f"/c/{company_id}/users/{membership_id}?code_issued=1", 303)
+
+
+# -- undeliverable messages (INV-7) -----------------------------------------------------------
+
+
+class UndeliverableOut(BaseModel):
+    id: int
+    channel: str
+    recipient: str
+    subject: str | None
+    kind: str
+    company_id: int | None
+    person_id: int | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+
+def _out(m: OutboxMessage) -> UndeliverableOut:
+    return UndeliverableOut(
+        id=m.id,
+        channel=m.channel,
+        recipient=m.recipient,
+        subject=m.subject,
+        kind=m.kind,
+        company_id=m.company_id,
+        person_id=m.person_id,
+        attempts=m.attempts,
+        last_error=m.last_error,
+        created_at=m.created_at,
+    )
+
+
+@messages.get(
+    "/api/v1/companies/{company_id}/undeliverable-messages",
+    operation_id="list_undeliverable_messages",
+    response_model=list[UndeliverableOut],
+    tags=["invitations"],
+)
+def list_undeliverable_messages(
+    company_id: Id, ws: CurrentSession, db: DbSession, clock: ClockDep
+) -> list[UndeliverableOut]:
+    AdminPolicy(db, clock).require_admin(ws.person_id, company_id)
+    return [_out(m) for m in failed_messages(db, company_id=company_id)]
+
+
+@messages.get(
+    "/api/v1/undeliverable-messages",
+    operation_id="list_all_undeliverable_messages",
+    response_model=list[UndeliverableOut],
+    tags=["invitations"],
+)
+def list_all_undeliverable_messages(
+    ws: CurrentSession, db: DbSession, clock: ClockDep
+) -> list[UndeliverableOut]:
+    """Support only: every company's undeliverable messages."""
+    if not AdminPolicy(db, clock).is_support(ws.person_id):
+        raise Forbidden(_l("Only customer service sees every company's messages."))
+    return [_out(m) for m in failed_messages(db, company_id=None)]
+
+
+@messages.get("/c/{company_id}/messages", response_class=HTMLResponse, include_in_schema=False)
+def undeliverable_page(
+    request: Request, company_id: int, ws: CurrentSession, db: DbSession, clock: ClockDep
+) -> Response:
+    company, grant = AdminPolicy(db, clock).require_admin(ws.person_id, company_id)
+    ctx: dict[str, Any] = {
+        "session": ws,
+        "company": company,
+        "grant": grant,
+        "messages": failed_messages(db, company_id=company_id),
+    }
+    return render(request, "invitations/undeliverable.html", ctx)

@@ -13,7 +13,7 @@ from portti.companies.models import Membership
 from portti.companies.notices import Notifier
 from portti.companies.person_details import tell_old_contact
 from portti.i18n import _l
-from portti.invitations.services import cancel_after_contact_change
+from portti.invitations.endings import cancel_after_contact_change
 from portti.people.models import Person
 from portti.people.phones import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from portti.scim.context import ScimContext, Sender

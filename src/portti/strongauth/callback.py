@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from portti.activation.services import ActivationService
 from portti.audit.models import AuditAction
 from portti.audit.services import AuditLog, RequestContext
-from portti.devices.activation import ActivationService
 from portti.i18n import _l
 from portti.strongauth.services import LoginFailed, StrongAuthService, record_failure
 from portti.weblogin.models import WebSession

@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from portti.activation.services import ActivationService
 from portti.audit.services import AuditLog
 from portti.companies.models import Company
 from portti.companies.policy import AdminPolicy
 from portti.config import OidcProviderSettings
-from portti.devices.activation import ActivationService
 from portti.devices.models import Device, DeviceStatus
 from portti.devices.reach import device_carries
 from portti.people.identity_numbers import IdentifierKind

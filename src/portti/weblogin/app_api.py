@@ -113,7 +113,7 @@ def approval_out(
 def _device(side: AppSide) -> Device:
     """The unlocked app's device. Its session's idle time may slide (committed with the
     route's work)."""
-    _, device = side.devices.app_session(side.token)
+    _, device = side.devices.sessions.app_session(side.token)
     return device
 
 
@@ -122,7 +122,7 @@ def _answer_scan(
 ) -> LoginApprovalOut:
     """A scanned QR code or a typed code: the request, with a fresh challenge to approve it."""
     tx = scan()  # a refused scan is audited (a relayed code looks like one)
-    challenge = side.devices.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
+    challenge = side.devices.challenges.challenge(device.public_id, APPROVE_PURPOSE, tx.public_id)
     return approval_out(tx, side.qr, side.settings, side.geo, challenge, db=side.db)
 
 
@@ -175,7 +175,7 @@ def approve_login(approval_id: str, body: ApproveIn, side: AppSideDep) -> Approv
     device = _device(side)
 
     def verify() -> object:
-        return side.devices.verify(
+        return side.devices.approvals.verify(
             device.public_id,
             purpose=APPROVE_PURPOSE,
             nonce=body.nonce,

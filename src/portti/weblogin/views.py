@@ -164,7 +164,7 @@ def basic_settings(
             "memberships": PersonDirectory(db, clock).memberships(ws.person_id),
             "company": company,
             "grant": AdminPolicy(db, clock).grant(ws.person_id, company) if company else None,
-            "devices": devices.devices_for(ws.person_id),
+            "devices": devices.lifecycle.devices_for(ws.person_id),
             # What the person allowed business applications to learn (OIDC-4).
             "consents": ConsentService(db, clock, audit).for_person(ws.person_id),
         },

@@ -1,5 +1,6 @@
-"""AccountService: e-mail confirmation, password, TOTP enrolment and replay, the "two-factor
-already done" login with its lockout, and versioned terms — on SQLite and PostgreSQL."""
+"""Accounts and the activation's account steps: e-mail confirmation, password, TOTP enrolment
+and replay, the "two-factor already done" login with its lockout, and versioned terms — on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -37,12 +38,14 @@ from portti.accounts.errors import (
 )
 from portti.accounts.models import Account, TermsAcceptance
 from portti.accounts.passwords import PasswordPolicy, make_password_hasher
-from portti.accounts.services import AccountService, TotpEnrolment, totp_context
+from portti.accounts.totp import TotpEnrolment, totp_context
+from portti.activation.accounts import AccountSteps
+from portti.activation.deps import account_steps_from
+from portti.activation.models import Activation
 from portti.audit.models import AuditEvent
 from portti.audit.services import AuditLog
 from portti.config import Settings
-from portti.devices.deps import accounts_from
-from portti.devices.models import Activation, ActivationKind
+from portti.devices.models import ActivationKind
 from portti.errors import DomainError, RateLimited, ValidationFailed
 from portti.infra.clock import OffsetClock
 from portti.infra.crypto import SecretBox
@@ -79,10 +82,10 @@ def hasher(settings: Settings) -> CountingHasher:
 
 
 @pytest.fixture
-def service(db: Session, runtime: Runtime, hasher: CountingHasher) -> AccountService:
+def service(db: Session, runtime: Runtime, hasher: CountingHasher) -> AccountSteps:
     """The app's wiring, with a hasher that counts its verifications."""
     rt = replace(runtime, password_hasher=hasher, password_policy=PasswordPolicy())
-    return accounts_from(rt, db, AuditLog(db, rt.clock))
+    return account_steps_from(rt, db, AuditLog(db, rt.clock))
 
 
 def new_activation(
@@ -158,7 +161,7 @@ class Made:
 
 
 def make_account(
-    service: AccountService,
+    service: AccountSteps,
     db: Session,
     settings: Settings,
     clock: OffsetClock,
@@ -189,7 +192,7 @@ def next_code(made: Made, clock: OffsetClock) -> str:
 
 
 def test_a_new_account_starts_with_a_six_digit_code_by_email(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-1, APP-2
     person = factories.person(db, "Anna")
     activation = new_activation(db, person, clock)
@@ -211,7 +214,7 @@ def test_a_new_account_starts_with_a_six_digit_code_by_email(
 
 
 def test_the_email_code_is_not_stored_in_clear(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # OPS-4
     activation = new_activation(db, factories.person(db), clock)
     service.start_new_account(activation, "clear@example.com")
@@ -223,7 +226,7 @@ def test_the_email_code_is_not_stored_in_clear(
 
 
 def test_a_wrong_email_code_says_how_many_tries_are_left(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2, OPS-4
     activation = new_activation(db, factories.person(db), clock)
     service.start_new_account(activation, "wrong@example.com")
@@ -240,7 +243,7 @@ def test_a_wrong_email_code_says_how_many_tries_are_left(
 
 
 def test_five_wrong_email_codes_burn_the_code(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2, OPS-4
     activation = new_activation(db, factories.person(db), clock)
     service.start_new_account(activation, "burn@example.com")
@@ -262,7 +265,7 @@ def test_five_wrong_email_codes_burn_the_code(
 
 
 def test_the_email_code_expires_after_15_minutes(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     activation = new_activation(db, factories.person(db), clock)
     service.start_new_account(activation, "late@example.com")
@@ -275,7 +278,7 @@ def test_the_email_code_expires_after_15_minutes(
 
 
 def test_a_new_code_replaces_the_old_and_three_is_the_limit(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     activation = new_activation(db, factories.person(db), clock)
     service.start_new_account(activation, "resend@example.com")
@@ -299,7 +302,7 @@ def test_a_new_code_replaces_the_old_and_three_is_the_limit(
 
 
 def test_an_invalid_email_address_is_refused_and_changes_nothing(
-    service: AccountService, db: Session, clock: OffsetClock
+    service: AccountSteps, db: Session, clock: OffsetClock
 ) -> None:  # OPS-4
     activation = new_activation(db, factories.person(db), clock)
     with pytest.raises(ValidationFailed) as caught:
@@ -310,7 +313,7 @@ def test_an_invalid_email_address_is_refused_and_changes_nothing(
 
 
 def test_an_email_with_an_account_is_refused(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     make_account(service, db, settings, clock, email="taken@example.com")
     activation = new_activation(db, factories.person(db), clock)
@@ -324,7 +327,7 @@ def test_an_email_with_an_account_is_refused(
 
 
 def test_a_person_with_an_account_cannot_create_another(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     made = make_account(service, db, settings, clock)
     activation = new_activation(db, made.person, clock)
@@ -336,7 +339,7 @@ def test_a_person_with_an_account_cannot_create_another(
 
 
 def test_set_password_needs_a_confirmed_email(
-    service: AccountService, db: Session, clock: OffsetClock
+    service: AccountSteps, db: Session, clock: OffsetClock
 ) -> None:  # APP-2, OPS-4
     activation = new_activation(db, factories.person(db), clock)
     service.start_new_account(activation, "early@example.com")
@@ -347,7 +350,7 @@ def test_set_password_needs_a_confirmed_email(
 
 
 def test_set_password_creates_the_account_with_an_argon2id_hash(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2, OPS-4
     person = factories.person(db)
     activation = new_activation(db, person, clock)
@@ -370,7 +373,7 @@ def test_set_password_creates_the_account_with_an_argon2id_hash(
 
 
 def test_a_weak_password_is_refused_and_creates_nothing(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2, OPS-4
     activation = new_activation(db, factories.person(db), clock)
     service.start_new_account(activation, "weak@example.com")
@@ -393,7 +396,7 @@ def test_a_weak_password_is_refused_and_creates_nothing(
 
 
 def test_totp_enrolment_gives_a_provisioning_uri_and_an_inline_svg_qr(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     activation = new_activation(db, factories.person(db), clock)
     with pytest.raises(WrongStep):
@@ -424,7 +427,7 @@ def test_totp_enrolment_gives_a_provisioning_uri_and_an_inline_svg_qr(
 
 
 def test_the_totp_secret_is_sealed_in_the_database(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # OPS-4
     made = make_account(service, db, settings, clock)
     sealed = db.execute(
@@ -439,7 +442,7 @@ def test_the_totp_secret_is_sealed_in_the_database(
 
 
 def test_a_wrong_totp_code_is_refused_at_enrolment(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     activation = new_activation(db, factories.person(db), clock)
     service.start_new_account(activation, "otpwrong@example.com")
@@ -457,21 +460,21 @@ def test_a_wrong_totp_code_is_refused_at_enrolment(
 
 
 def test_a_totp_code_is_accepted_once(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2, OPS-4
     made = make_account(service, db, settings, clock)
     code = next_code(made, clock)
-    service.verify_totp(made.account, code)
+    service.accounts.verify_totp(made.account, code)
     with pytest.raises(TotpReused) as caught:
-        service.verify_totp(made.account, code)
+        service.accounts.verify_totp(made.account, code)
     assert caught.value.code == "totp_reused"
     assert caught.value.message == "This code was used already. Wait for the next code."
     # The enrolment code's step is spent too, and an older step never comes back.
     with pytest.raises(TotpReused):
-        service.verify_totp(made.account, totp_at(made.secret, clock.now() - STEP))
+        service.accounts.verify_totp(made.account, totp_at(made.secret, clock.now() - STEP))
     clock.advance(STEP)
     when = clock.now()
-    service.verify_totp(made.account, totp_at(made.secret, when))
+    service.accounts.verify_totp(made.account, totp_at(made.secret, when))
     db.flush()
     stored = db.execute(
         text("SELECT totp_last_step FROM accounts WHERE id = :id"), {"id": made.account.id}
@@ -483,16 +486,18 @@ def test_a_totp_code_is_accepted_once(
 
 
 def test_login_with_email_password_and_totp(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     made = make_account(service, db, settings, clock, email="Login.Me@example.com")
-    account = service.login(" LOGIN.me@example.com", PASSWORD, next_code(made, clock), client="ip1")
+    account = service.accounts.login(
+        " LOGIN.me@example.com", PASSWORD, next_code(made, clock), client="ip1"
+    )
     assert account.id == made.account.id
     assert audit_actions(db)[-1] == "account_login_succeeded"
 
 
 def test_login_failures_are_indistinguishable(
-    service: AccountService,
+    service: AccountSteps,
     db: Session,
     settings: Settings,
     clock: OffsetClock,
@@ -509,7 +514,7 @@ def test_login_failures_are_indistinguishable(
     ]:
         before = hasher.verifications
         with pytest.raises(AccountLoginFailed) as caught:
-            service.login(email, password, code, client="ip1")
+            service.accounts.login(email, password, code, client="ip1")
         assert hasher.verifications == before + 1  # the same argon2 work every time
         shapes.append(error_shape(caught.value))
         assert password not in caught.value.message and code not in caught.value.message
@@ -526,71 +531,73 @@ def test_login_failures_are_indistinguishable(
 
 
 def test_ten_failed_logins_lock_the_address_for_that_network_for_15_minutes(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2 OPS-4 SEC-8
     made = make_account(service, db, settings, clock)
     # Neighbouring addresses are one network (an IPv4 /24): stepping aside does not help.
     for attempt in range(1, 10):
         with pytest.raises(AccountLoginFailed):
-            service.login(
+            service.accounts.login(
                 made.email, f"wrong password {attempt}", "000000", client=f"203.0.113.{attempt}"
             )
     with pytest.raises(AccountLocked) as caught:
-        service.login(made.email, "wrong password 10", "000000", client="203.0.113.10")
+        service.accounts.login(made.email, "wrong password 10", "000000", client="203.0.113.10")
     assert caught.value.code == "account_locked"
     assert 14 * 60 < caught.value.retry_after <= 15 * 60
     assert "15 more minutes" in caught.value.message
     # While locked even the right password and code are refused there, and not even checked.
     with pytest.raises(AccountLocked) as caught:
-        service.login(made.email, PASSWORD, next_code(made, clock), client="203.0.113.11")
+        service.accounts.login(made.email, PASSWORD, next_code(made, clock), client="203.0.113.11")
     assert 0 < caught.value.retry_after <= 15 * 60
     # The owner elsewhere is not locked out by it.
-    account = service.login(made.email, PASSWORD, next_code(made, clock), client="198.51.100.7")
+    account = service.accounts.login(
+        made.email, PASSWORD, next_code(made, clock), client="198.51.100.7"
+    )
     assert account.failed_logins == 0
     assert "account_locked" in audit_actions(db)
 
 
 def test_a_success_resets_the_failure_count(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     made = make_account(service, db, settings, clock)
     for _ in range(3):
         with pytest.raises(AccountLoginFailed):
-            service.login(made.email, "wrong password!", "000000", client="ip1")
+            service.accounts.login(made.email, "wrong password!", "000000", client="ip1")
     assert made.account.failed_logins == 3
-    service.login(made.email, PASSWORD, next_code(made, clock), client="ip1")
+    service.accounts.login(made.email, PASSWORD, next_code(made, clock), client="ip1")
     assert made.account.failed_logins == 0
 
 
 def test_logins_are_rate_limited_per_client(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     for i in range(10):
         with pytest.raises(AccountLoginFailed):
-            service.login(f"nobody{i}@example.com", PASSWORD, "000000", client="ip1")
+            service.accounts.login(f"nobody{i}@example.com", PASSWORD, "000000", client="ip1")
     with pytest.raises(RateLimited):
-        service.login("nobody@example.com", PASSWORD, "000000", client="ip1")
+        service.accounts.login("nobody@example.com", PASSWORD, "000000", client="ip1")
 
 
 def test_a_replayed_totp_code_is_refused_at_login(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2, OPS-4
     made = make_account(service, db, settings, clock)
     code = next_code(made, clock)
-    service.login(made.email, PASSWORD, code, client="ip1")
+    service.accounts.login(made.email, PASSWORD, code, client="ip1")
     with pytest.raises(TotpReused) as caught:
-        service.login(made.email, PASSWORD, code, client="ip1")
+        service.accounts.login(made.email, PASSWORD, code, client="ip1")
     assert caught.value.code == "totp_reused"
     assert made.account.failed_logins == 0
 
 
 def test_an_account_of_another_person_is_refused_without_naming_them(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     made = make_account(service, db, settings, clock)
     other = factories.person(db, "Other")
     with pytest.raises(AccountNotYours) as caught:
-        service.login(
+        service.accounts.login(
             made.email, PASSWORD, next_code(made, clock), client="ip1", person_id=other.id
         )
     err = caught.value
@@ -600,7 +607,7 @@ def test_an_account_of_another_person_is_refused_without_naming_them(
     assert made.person.given_name not in shown and made.person.family_name not in shown
     assert made.email not in shown
     # The same person may.
-    service.login(
+    service.accounts.login(
         made.email, PASSWORD, next_code(made, clock), client="ip1", person_id=made.person.id
     )
     # And an activation cannot be linked to someone else's account.
@@ -609,12 +616,12 @@ def test_an_account_of_another_person_is_refused_without_naming_them(
 
 
 def test_after_log_out_everywhere_the_account_alone_needs_an_invitation(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2, APP-7, APP-8
     made = make_account(service, db, settings, clock)
     made.account.requires_invitation = True
     with pytest.raises(ReactivationNeedsInvitation) as caught:
-        service.login(made.email, PASSWORD, next_code(made, clock), client="ip1")
+        service.accounts.login(made.email, PASSWORD, next_code(made, clock), client="ip1")
     assert caught.value.code == "reactivation_needs_invitation"
     assert caught.value.next_step == "Ask your company's user administrator for a new invitation."
     # An account-only activation does not clear the flag ...
@@ -623,7 +630,7 @@ def test_after_log_out_everywhere_the_account_alone_needs_an_invitation(
     assert made.account.requires_invitation is True
     # ... an invitation does, and the person logs in within it.
     invited = new_activation(db, made.person, clock)
-    account = service.login(
+    account = service.accounts.login(
         made.email, PASSWORD, next_code(made, clock), client="ip1", person_id=made.person.id
     )
     service.link_existing_account(invited, account)
@@ -633,11 +640,11 @@ def test_after_log_out_everywhere_the_account_alone_needs_an_invitation(
     # cancelled before that leaves the account as it was.
     assert account.requires_invitation is True
     with pytest.raises(ReactivationNeedsInvitation):
-        service.login(made.email, PASSWORD, next_code(made, clock), client="ip1")
+        service.accounts.login(made.email, PASSWORD, next_code(made, clock), client="ip1")
 
 
 def test_an_unfinished_account_says_so_only_to_its_password(
-    service: AccountService, db: Session, settings: Settings, clock: OffsetClock
+    service: AccountSteps, db: Session, settings: Settings, clock: OffsetClock
 ) -> None:  # APP-2
     person = factories.person(db)
     activation = new_activation(db, person, clock)
@@ -645,9 +652,9 @@ def test_an_unfinished_account_says_so_only_to_its_password(
     service.verify_email(activation, last_code(db, settings, "half@example.com"))
     service.set_password(activation, PASSWORD)
     with pytest.raises(AccountLoginFailed):
-        service.login("half@example.com", "wrong password!", "000000", client="ip1")
+        service.accounts.login("half@example.com", "wrong password!", "000000", client="ip1")
     with pytest.raises(AccountSetupIncomplete):
-        service.login("half@example.com", PASSWORD, "000000", client="ip1")
+        service.accounts.login("half@example.com", PASSWORD, "000000", client="ip1")
     # A later activation of the same person finishes it, with the address confirmed again.
     later = new_activation(db, person, clock)
     service.start_new_account(later, "half@example.com")
@@ -662,8 +669,8 @@ def test_an_unfinished_account_says_so_only_to_its_password(
 # -- terms ---------------------------------------------------------------------------------------
 
 
-def test_the_current_terms_are_the_newest_version(service: AccountService) -> None:  # APP-3
-    version, body = service.current_terms()
+def test_the_current_terms_are_the_newest_version(service: AccountSteps) -> None:  # APP-3
+    version, body = service.accounts.current_terms()
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", version)
     assert version == "2026-11-01"
     # The version is shown above the text (app and web page), not repeated in it.
@@ -671,7 +678,7 @@ def test_the_current_terms_are_the_newest_version(service: AccountService) -> No
 
 
 def test_accepting_an_old_version_is_refused(
-    service: AccountService, db: Session, clock: OffsetClock
+    service: AccountSteps, db: Session, clock: OffsetClock
 ) -> None:  # APP-3, OPS-4
     person = factories.person(db)
     activation = new_activation(db, person, clock)
@@ -681,16 +688,16 @@ def test_accepting_an_old_version_is_refused(
     assert "2026-11-01" in caught.value.message
     assert activation.terms_version is None
     assert db.scalar(select(func.count()).select_from(TermsAcceptance)) == 0
-    assert not service.has_accepted_current_terms(person.id)
+    assert not service.accounts.has_accepted_current_terms(person.id)
 
 
 def test_acceptance_is_recorded_with_version_and_time(
-    service: AccountService, db: Session, clock: OffsetClock
+    service: AccountSteps, db: Session, clock: OffsetClock
 ) -> None:  # APP-3
     person = factories.person(db)
     someone_else = factories.person(db)
     activation = new_activation(db, person, clock)
-    version, _ = service.current_terms()
+    version, _ = service.accounts.current_terms()
     before = clock.now()
     acceptance = service.accept_terms(activation, version, ip="192.0.2.1")
     db.flush()
@@ -700,8 +707,8 @@ def test_acceptance_is_recorded_with_version_and_time(
     assert before <= stored.accepted_at <= clock.now()
     assert stored.ip == "192.0.2.1" and stored.activation_id == activation.id
     assert activation.terms_version == version
-    assert service.has_accepted_current_terms(person.id)
-    assert not service.has_accepted_current_terms(someone_else.id)
+    assert service.accounts.has_accepted_current_terms(person.id)
+    assert not service.accounts.has_accepted_current_terms(someone_else.id)
     # Accepting again in the same activation records nothing new.
     assert service.accept_terms(activation, version, ip=None).id == acceptance.id
     assert audit_actions(db).count("terms_accepted") == 1
@@ -716,7 +723,7 @@ def test_acceptance_is_recorded_with_version_and_time(
     ],
 )
 def test_the_email_code_is_in_the_persons_language_else_the_browsers(
-    service: AccountService,
+    service: AccountSteps,
     db: Session,
     settings: Settings,
     clock: OffsetClock,

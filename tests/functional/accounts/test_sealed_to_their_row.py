@@ -10,11 +10,11 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, text, update
 
+from portti.accounts.deps import accounts_from
 from portti.accounts.models import Account
 from portti.audit.services import AuditLog
 from portti.db.migrate import upgrade
 from portti.db.session import make_engine
-from portti.devices.deps import accounts_from
 from portti.errors import DomainError
 from portti.infra.crypto import SecretBox
 from portti.infra.outbox import Outbox, OutboxMessage, body_context, outbox_box

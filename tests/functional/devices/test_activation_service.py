@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from portti.devices.activation import (
+from portti.activation.services import (
     ACCOUNT_ACTIVATION_LIFETIME,
     BANK_ID_HANDOFF_LIFETIME,
     WEB_APP_HANDOFF,

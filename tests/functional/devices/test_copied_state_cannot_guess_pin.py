@@ -31,8 +31,8 @@ def one_guess(app, settings, clone: SimulatedApp, pin: str) -> None:  # type: ig
         service = make_service(db, app)
         try:
             assert clone.public_id
-            ch = service.challenge(clone.public_id, "unlock")
-            service.unlock(
+            ch = service.challenges.challenge(clone.public_id, "unlock")
+            service.sessions.unlock(
                 clone.public_id,
                 nonce=ch.nonce,
                 signature=clone.sign("unlock", ch.nonce),
@@ -144,7 +144,7 @@ def test_parallel_guesses_are_counted_one_by_one(
     clone = SimulatedApp.from_stored_state(original.stored_state())
     assert clone.public_id
     n = 8
-    nonces = [service.challenge(clone.public_id, "unlock").nonce for _ in range(n)]
+    nonces = [service.challenges.challenge(clone.public_id, "unlock").nonce for _ in range(n)]
     db.commit()
     barrier = threading.Barrier(n)
     outcomes: list[str] = []
@@ -154,7 +154,7 @@ def test_parallel_guesses_are_counted_one_by_one(
             svc = make_service(s, app)
             barrier.wait()
             try:
-                svc.unlock(
+                svc.sessions.unlock(
                     clone.public_id,
                     nonce=nonces[i],
                     signature=clone.sign("unlock", nonces[i]),

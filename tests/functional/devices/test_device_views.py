@@ -39,7 +39,7 @@ def test_settings_lists_the_persons_devices_with_remove_buttons(
     phone, _, _ = bind(service, db, world.employee_a, clock, name="Eero's phone")
     tablet, _, _ = bind(service, db, world.employee_a, clock, name="Eero's tablet")
     bind(service, db, world.kh_a, clock, name="Kaisa's phone")
-    service.revoke(
+    service.revocation.revoke(
         world.employee_a.id,
         tablet.public_id,
         actor_person_id=world.employee_a.id,

@@ -43,10 +43,10 @@ from support.messages import queued
 
 def try_pin(service, db, sim, pin, purpose="unlock"):  # type: ignore[no-untyped-def]
     """One approval as a route does it: a new challenge, then verify; commit on any outcome."""
-    ch = service.challenge(sim.public_id, purpose)
+    ch = service.challenges.challenge(sim.public_id, purpose)
     db.commit()
     try:
-        device = service.verify(
+        device = service.approvals.verify(
             sim.public_id,
             purpose=purpose,
             nonce=ch.nonce,
@@ -125,7 +125,7 @@ def test_bind_also_tells_the_account_address_when_it_differs(
 def test_too_simple_pins_are_refused(service, db, person, clock, pin):  # APP-4 OPS-4
     act = activation_for(db, person, clock)
     with pytest.raises(PinTooSimple) as e:
-        service.bind(act, name="p", platform="ios", pin=pin, **SimulatedApp().bind_kwargs())
+        service.binding.bind(act, name="p", platform="ios", pin=pin, **SimulatedApp().bind_kwargs())
     assert e.value.code == "pin_too_simple"
     assert db.scalar(select(Device.id)) is None
 
@@ -136,7 +136,7 @@ def test_too_simple_pins_are_refused(service, db, person, clock, pin):  # APP-4 
 def test_pins_of_the_wrong_shape_are_refused(service, db, person, clock, pin):  # APP-4 OPS-4
     act = activation_for(db, person, clock)
     with pytest.raises(PinInvalid) as e:
-        service.bind(act, name="p", platform="ios", pin=pin, **SimulatedApp().bind_kwargs())
+        service.binding.bind(act, name="p", platform="ios", pin=pin, **SimulatedApp().bind_kwargs())
     assert e.value.code == "pin_invalid" and "pin" in e.value.errors
 
 
@@ -152,14 +152,16 @@ def test_bind_refuses_bad_keys_and_names(service, db, person, clock):  # APP-4 O
     act = activation_for(db, person, clock)
     sim = SimulatedApp()
     with pytest.raises(InvalidDeviceKey):
-        service.bind(
+        service.binding.bind(
             act, name="p", platform="ios", pin=PIN, key_alg="ES256", public_key=sim.public_key
         )
     with pytest.raises(ValidationFailed) as e:
-        service.bind(act, name="\u202e\n", platform="<script>", pin=PIN, **sim.bind_kwargs())
+        service.binding.bind(
+            act, name="\u202e\n", platform="<script>", pin=PIN, **sim.bind_kwargs()
+        )
     assert set(e.value.errors) == {"name", "platform"}
     with pytest.raises(ValidationFailed):  # the biometric key must differ from the device key
-        service.bind(
+        service.binding.bind(
             act,
             name="p",
             platform="ios",
@@ -174,12 +176,16 @@ def test_bind_refuses_bad_keys_and_names(service, db, person, clock):  # APP-4 O
 
 def test_a_finished_activation_binds_no_second_device(service, db, person, clock):  # APP-4
     act = activation_for(db, person, clock)
-    service.bind(act, name="one", platform="ios", pin=PIN, **SimulatedApp().bind_kwargs())
+    service.binding.bind(act, name="one", platform="ios", pin=PIN, **SimulatedApp().bind_kwargs())
     with pytest.raises(ActivationUnknown):  # the caller has not yet set completed_at
-        service.bind(act, name="two", platform="ios", pin=PIN, **SimulatedApp().bind_kwargs())
+        service.binding.bind(
+            act, name="two", platform="ios", pin=PIN, **SimulatedApp().bind_kwargs()
+        )
     act.completed_at = clock.now()
     with pytest.raises(ActivationUnknown):
-        service.bind(act, name="two", platform="ios", pin=PIN, **SimulatedApp().bind_kwargs())
+        service.binding.bind(
+            act, name="two", platform="ios", pin=PIN, **SimulatedApp().bind_kwargs()
+        )
 
 
 # -- challenges and the approval check -------------------------------------------------------
@@ -191,7 +197,7 @@ def test_unlock_with_pin_gives_an_app_session(service, db, person, clock, settin
     db.commit()
     assert session.token_hash == CodeHasher(settings.secret, "app-session").hash(token)
     assert session.expires_at - session.created_at == timedelta(minutes=15)
-    _, d = service.app_session(token)
+    _, d = service.sessions.app_session(token)
     assert d.id == device.id and d.last_used_at is not None
     assert audit_actions(db, subject_person_id=person.id)[-1] == "app_unlocked"
 
@@ -200,12 +206,12 @@ def test_challenge_is_single_use_and_a_replayed_request_is_refused(
     service, db, person, clock
 ):  # APP-4
     _, sim, _ = bind(service, db, person, clock)
-    ch = service.challenge(sim.public_id, "unlock")
+    ch = service.challenges.challenge(sim.public_id, "unlock")
     request = {"nonce": ch.nonce, "signature": sim.sign("unlock", ch.nonce), "pin": PIN}
-    service.unlock(sim.public_id, **request)
+    service.sessions.unlock(sim.public_id, **request)
     db.commit()
     with pytest.raises(NonceInvalid) as e:
-        service.unlock(sim.public_id, **request)
+        service.sessions.unlock(sim.public_id, **request)
     assert e.value.code == "nonce_invalid"
     db.commit()
     # the replay got nowhere near the PIN
@@ -218,14 +224,14 @@ def sim_id(db, sim) -> int:  # type: ignore[no-untyped-def]
 
 def test_a_nonce_is_burnt_by_a_failed_try_too(service, db, person, clock):  # APP-4
     _, sim, _ = bind(service, db, person, clock)
-    ch = service.challenge(sim.public_id, "unlock")
+    ch = service.challenges.challenge(sim.public_id, "unlock")
     with pytest.raises(SignatureInvalid):
-        service.unlock(
+        service.sessions.unlock(
             sim.public_id, nonce=ch.nonce, signature=sim.sign("unlock", "other"), pin=PIN
         )
     db.commit()
     with pytest.raises(NonceInvalid):
-        service.unlock(
+        service.sessions.unlock(
             sim.public_id, nonce=ch.nonce, signature=sim.sign("unlock", ch.nonce), pin=PIN
         )
     reasons = [e.details["reason"] for e in audit_events(db, "device_approval_failed")]
@@ -234,11 +240,11 @@ def test_a_nonce_is_burnt_by_a_failed_try_too(service, db, person, clock):  # AP
 
 def test_challenge_expires_after_two_minutes(service, db, person, clock):  # APP-4
     _, sim, _ = bind(service, db, person, clock)
-    ch = service.challenge(sim.public_id, "unlock")
+    ch = service.challenges.challenge(sim.public_id, "unlock")
     assert ch.expires_at - ch.created_at == timedelta(minutes=2)
     clock.advance(timedelta(minutes=2, seconds=1))
     with pytest.raises(NonceInvalid):
-        service.unlock(
+        service.sessions.unlock(
             sim.public_id, nonce=ch.nonce, signature=sim.sign("unlock", ch.nonce), pin=PIN
         )
 
@@ -253,9 +259,9 @@ def test_challenge_is_bound_to_its_device_purpose_and_context(service, db, perso
         (sim.public_id, "approve_login", None, sim),
     ]
     for device_id, purpose, context, signer in cases:
-        ch = service.challenge(sim.public_id, "approve_login", "tx1")
+        ch = service.challenges.challenge(sim.public_id, "approve_login", "tx1")
         with pytest.raises(NonceInvalid):
-            service.verify(
+            service.approvals.verify(
                 device_id,
                 purpose=purpose,
                 context=context,
@@ -263,8 +269,8 @@ def test_challenge_is_bound_to_its_device_purpose_and_context(service, db, perso
                 signature=signer.sign(purpose, ch.nonce, context),
                 pin=PIN,
             )
-    ch = service.challenge(sim.public_id, "approve_login", "tx1")
-    device = service.verify(
+    ch = service.challenges.challenge(sim.public_id, "approve_login", "tx1")
+    device = service.approvals.verify(
         sim.public_id,
         purpose="approve_login",
         context="tx1",
@@ -278,9 +284,9 @@ def test_challenge_is_bound_to_its_device_purpose_and_context(service, db, perso
 def test_signature_by_a_key_other_than_the_devices_is_refused(service, db, person, clock):  # APP-4
     _, sim, _ = bind(service, db, person, clock)
     impostor = SimulatedApp()
-    ch = service.challenge(sim.public_id, "unlock")
+    ch = service.challenges.challenge(sim.public_id, "unlock")
     with pytest.raises(SignatureInvalid):
-        service.unlock(
+        service.sessions.unlock(
             sim.public_id, nonce=ch.nonce, signature=impostor.sign("unlock", ch.nonce), pin=PIN
         )
 
@@ -288,26 +294,28 @@ def test_signature_by_a_key_other_than_the_devices_is_refused(service, db, perso
 def test_unknown_device_and_bad_purpose(service, db, person, clock):  # APP-4 OPS-4
     _, sim, _ = bind(service, db, person, clock)
     with pytest.raises(DeviceUnknown) as e:
-        service.challenge("dev_nope", "unlock")
+        service.challenges.challenge("dev_nope", "unlock")
     assert e.value.code == "device_unknown" and e.value.next_step
     with pytest.raises(DeviceUnknown):
-        service.verify("x" * 500, purpose="unlock", nonce="n", signature="s", pin=PIN)
+        service.approvals.verify("x" * 500, purpose="unlock", nonce="n", signature="s", pin=PIN)
     with pytest.raises(ValidationFailed):
-        service.challenge(sim.public_id, "Unlock|evil")
+        service.challenges.challenge(sim.public_id, "Unlock|evil")
 
 
 def test_neither_pin_nor_biometrics_is_refused(service, db, person, clock):  # APP-4 APP-5
     _, sim, _ = bind(service, db, person, clock)
-    ch = service.challenge(sim.public_id, "unlock")
+    ch = service.challenges.challenge(sim.public_id, "unlock")
     with pytest.raises(PinRequired) as e:
-        service.unlock(sim.public_id, nonce=ch.nonce, signature=sim.sign("unlock", ch.nonce))
+        service.sessions.unlock(
+            sim.public_id, nonce=ch.nonce, signature=sim.sign("unlock", ch.nonce)
+        )
     assert e.value.code == "pin_required"
 
 
 def test_es256_device_key_works_too(service, db, person, clock):  # APP-4
     _, sim, _ = bind(service, db, person, clock, app=SimulatedApp(alg="ES256"))
     _, token = unlock(service, sim)
-    assert service.app_session(token)
+    assert service.sessions.app_session(token)
 
 
 # -- the PIN schedule ------------------------------------------------------------------------
@@ -372,9 +380,9 @@ def test_the_full_pin_schedule(service, db, person, clock):  # APP-4 APP-5
     # further unlocks are refused with pin_locked, the right PIN too, whatever the wait
     clock.advance(timedelta(days=30))
     with pytest.raises(DeviceLocked):
-        service.challenge(sim.public_id, "unlock")
+        service.challenges.challenge(sim.public_id, "unlock")
     with pytest.raises(DeviceLocked):
-        service.unlock(sim.public_id, nonce="whatever", signature="x", pin=PIN)
+        service.sessions.unlock(sim.public_id, nonce="whatever", signature="x", pin=PIN)
     db.commit()
     actions = audit_actions(db, subject_person_id=person.id)
     assert actions.count("pin_failed") == 9 and actions.count("device_locked") == 1
@@ -414,15 +422,15 @@ def test_biometrics_unlock_with_the_second_key(service, db, person, clock):  # A
     assert device.biometric_public_key == sim.biometric_public_key
     _, token = unlock(service, sim, biometric=True)
     db.commit()
-    assert service.app_session(token)
+    assert service.sessions.app_session(token)
     assert audit_events(db, "app_unlocked")[-1].details["method"] == "biometrics"
 
 
 def test_biometric_signature_by_the_device_key_is_not_enough(service, db, person, clock):  # APP-5
     _, sim, _ = bind(service, db, person, clock, app=SimulatedApp(biometrics=True))
-    ch = service.challenge(sim.public_id, "unlock")
+    ch = service.challenges.challenge(sim.public_id, "unlock")
     with pytest.raises(SignatureInvalid):
-        service.unlock(
+        service.sessions.unlock(
             sim.public_id,
             nonce=ch.nonce,
             signature=sim.sign("unlock", ch.nonce),
@@ -433,9 +441,9 @@ def test_biometric_signature_by_the_device_key_is_not_enough(service, db, person
 def test_biometrics_not_enrolled(service, db, person, clock):  # APP-5
     _, sim, _ = bind(service, db, person, clock)
     sim.biometric_key = SimulatedApp(biometrics=True).biometric_key  # a key the server never saw
-    ch = service.challenge(sim.public_id, "unlock")
+    ch = service.challenges.challenge(sim.public_id, "unlock")
     with pytest.raises(BiometricsNotEnrolled) as e:
-        service.unlock(
+        service.sessions.unlock(
             sim.public_id,
             nonce=ch.nonce,
             signature=sim.sign("unlock", ch.nonce),
@@ -451,16 +459,16 @@ def test_lock_ends_only_the_session(service, db, person, clock):  # APP-6
     device, sim, _ = bind(service, db, person, clock)
     _, token = unlock(service, sim)
     db.commit()
-    service.lock(token)
+    service.sessions.lock(token)
     db.commit()
     with pytest.raises(AppLocked) as e:
-        service.app_session(token)
+        service.sessions.app_session(token)
     assert e.value.code == "app_locked"
     fresh(db)
     assert db.get(Device, device.id).status == DeviceStatus.ACTIVE
-    service.lock(token)  # twice is fine
+    service.sessions.lock(token)  # twice is fine
     _, again = unlock(service, sim)  # unlock again with the PIN
-    assert service.app_session(again)
+    assert service.sessions.app_session(again)
 
 
 def test_app_session_idles_out_after_15_minutes_and_ends_at_12_hours(
@@ -470,14 +478,14 @@ def test_app_session_idles_out_after_15_minutes_and_ends_at_12_hours(
     _, token = unlock(service, sim)
     clock.advance(timedelta(minutes=15, seconds=1))
     with pytest.raises(AppLocked):
-        service.app_session(token)
+        service.sessions.app_session(token)
     _, token = unlock(service, sim)
     for _ in range(12 * 6 - 1):  # used every 10 minutes for almost 12 hours
         clock.advance(timedelta(minutes=10))
-        service.app_session(token)
+        service.sessions.app_session(token)
     clock.advance(timedelta(minutes=10))
     with pytest.raises(AppLocked):
-        service.app_session(token)
+        service.sessions.app_session(token)
 
 
 def test_a_new_unlock_ends_the_devices_older_session(service, db, person, clock):  # APP-6
@@ -485,8 +493,8 @@ def test_a_new_unlock_ends_the_devices_older_session(service, db, person, clock)
     _, first = unlock(service, sim)
     _, second = unlock(service, sim)
     with pytest.raises(AppLocked):
-        service.app_session(first)
-    assert service.app_session(second)
+        service.sessions.app_session(first)
+    assert service.sessions.app_session(second)
 
 
 # -- log out (APP-7) and log out from all devices (APP-8) --------------------------------------
@@ -499,18 +507,18 @@ def test_logout_ends_only_this_device(service, db, person, clock):  # APP-7
     _, phone_token = unlock(service, phone_app)
     _, tablet_token = unlock(service, tablet_app)
     db.commit()
-    service.logout(phone_token)
+    service.revocation.logout(phone_token)
     db.commit()
     fresh(db)
     assert db.get(Device, phone.id).status == DeviceStatus.LOGGED_OUT
     assert db.get(Device, phone.id).end_reason == "logout"
     with pytest.raises(AppLocked):
-        service.app_session(phone_token)
+        service.sessions.app_session(phone_token)
     with pytest.raises(DeviceUnknown) as e:
-        service.challenge(phone_app.public_id, "unlock")
+        service.challenges.challenge(phone_app.public_id, "unlock")
     assert "account" in (e.value.next_step or "")
     # the other device and the account are untouched: the account may activate the app again
-    assert service.app_session(tablet_token)[1].id == tablet.id
+    assert service.sessions.app_session(tablet_token)[1].id == tablet.id
     assert db.get(type(acc), acc.id).requires_invitation is False
     bind(service, db, person, clock, account=acc, kind=ActivationKind.ACCOUNT)
     assert "device_logged_out" in audit_actions(db, subject_person_id=person.id)
@@ -533,7 +541,7 @@ def test_logout_everywhere_revokes_all_devices_and_web_sessions(
     _, phone_token = unlock(service, phone_app)
     db.commit()
 
-    assert service.logout_everywhere(phone_token) == 2
+    assert service.revocation.logout_everywhere(phone_token) == 2
     db.commit()
     fresh(db)
     for d in (phone, tablet):
@@ -541,7 +549,7 @@ def test_logout_everywhere_revokes_all_devices_and_web_sessions(
         assert row.status == DeviceStatus.REVOKED and row.end_reason == "logout_everywhere"
     for token in (phone_token, tablet_token):
         with pytest.raises(AppLocked):
-            service.app_session(token)
+            service.sessions.app_session(token)
     assert (
         db.scalar(
             select(AppSession.id).where(
@@ -568,9 +576,9 @@ def test_logout_everywhere_revokes_all_devices_and_web_sessions(
 def test_logout_needs_an_unlocked_app(service, db, person, clock):  # APP-7 APP-8
     bind(service, db, person, clock)
     with pytest.raises(AppLocked):
-        service.logout("not-a-token")
+        service.revocation.logout("not-a-token")
     with pytest.raises(AppLocked):
-        service.logout_everywhere("not-a-token")
+        service.revocation.logout_everywhere("not-a-token")
 
 
 # -- revoke (WEB-5) and "this wasn't me" ------------------------------------------------------
@@ -581,23 +589,23 @@ def test_revoke_own_device_but_not_another_persons(service, db, person, clock): 
     stranger = f.person(db, "Stranger")
     theirs, _, _ = bind(service, db, stranger, clock)
     with pytest.raises(NotFound):
-        service.revoke(
+        service.revocation.revoke(
             person.id, theirs.public_id, actor_person_id=person.id, reason="revoked_by_owner"
         )
     with pytest.raises(NotFound):
-        service.revoke(
+        service.revocation.revoke(
             person.id, "dev_unknown", actor_person_id=person.id, reason="revoked_by_owner"
         )
     _, token = unlock(service, mine_app)
-    d = service.revoke(
+    d = service.revocation.revoke(
         person.id, mine.public_id, actor_person_id=person.id, reason="revoked_by_owner"
     )
     db.commit()
     assert d.status == DeviceStatus.REVOKED and d.end_reason == "revoked_by_owner"
     with pytest.raises(AppLocked):
-        service.app_session(token)
+        service.sessions.app_session(token)
     with pytest.raises(DeviceUnknown):
-        service.challenge(mine_app.public_id, "unlock")
+        service.challenges.challenge(mine_app.public_id, "unlock")
     fresh(db)
     assert db.get(Device, theirs.id).status == DeviceStatus.ACTIVE
     event = audit_events(db, "device_revoked")[0]
@@ -607,17 +615,17 @@ def test_revoke_own_device_but_not_another_persons(service, db, person, clock): 
 def test_not_me_revokes_the_device_once(service, db, person, clock):  # APP-8 WEB-5
     acc = account_for(db, person, clock)
     device, sim, not_me = bind(service, db, person, clock, account=acc)
-    assert service.by_not_me_token(not_me).id == device.id
-    d = service.not_me(not_me)
+    assert service.revocation.by_not_me_token(not_me).id == device.id
+    d = service.revocation.not_me(not_me)
     db.commit()
     assert d.status == DeviceStatus.REVOKED and d.end_reason == "not_me"
     assert d.not_me_token_hash is None
     with pytest.raises(NotFound):
-        service.not_me(not_me)
+        service.revocation.not_me(not_me)
     with pytest.raises(NotFound):
-        service.not_me("made-up")
+        service.revocation.not_me("made-up")
     with pytest.raises(DeviceUnknown):
-        service.challenge(sim.public_id, "unlock")
+        service.challenges.challenge(sim.public_id, "unlock")
     # someone had what it takes to activate as this person: the account alone no longer does
     fresh(db)
     assert db.get(type(acc), acc.id).requires_invitation is True
@@ -628,16 +636,16 @@ def test_devices_for_lists_the_persons_devices_newest_first(service, db, person,
     first, _, _ = bind(service, db, person, clock, name="first")
     clock.advance(timedelta(seconds=1))
     second, _, _ = bind(service, db, person, clock, name="second")
-    assert [d.id for d in service.devices_for(person.id)] == [second.id, first.id]
-    assert service.devices_for(person.id + 1000) == []
+    assert [d.id for d in service.lifecycle.devices_for(person.id)] == [second.id, first.id]
+    assert service.lifecycle.devices_for(person.id + 1000) == []
 
 
 def test_stale_challenges_are_cleared(service, db, person, clock):  # APP-4
     device, sim, _ = bind(service, db, person, clock)
     for _ in range(5):
-        service.challenge(sim.public_id, "unlock")
+        service.challenges.challenge(sim.public_id, "unlock")
     clock.advance(timedelta(minutes=3))
-    service.challenge(sim.public_id, "unlock")
+    service.challenges.challenge(sim.public_id, "unlock")
     db.commit()
     count = db.scalars(select(DeviceChallenge).where(DeviceChallenge.device_id == device.id)).all()
     assert len(count) == 1
@@ -650,14 +658,14 @@ def test_a_device_locked_after_it_was_read_is_not_used_by_biometrics(  # APP-5 A
     its last write lands only while the device is still active."""
     device, sim, _ = bind(service, db, person, clock, app=SimulatedApp(biometrics=True))
     _, token = unlock(service, sim, biometric=True)
-    ch = service.challenge(sim.public_id, "approve_login", "tx-1")
+    ch = service.challenges.challenge(sim.public_id, "approve_login", "tx-1")
     db.commit()
-    _, known = service.app_session(token)
+    _, known = service.sessions.app_session(token)
     with session_factory() as other:  # meanwhile, another request locks the device
         other.execute(update(Device).where(Device.id == device.id).values(status="locked"))
         other.commit()
     with pytest.raises(DeviceLocked):  # as a fresh read of the device answers
-        service.verify(
+        service.approvals.verify(
             sim.public_id,
             purpose="approve_login",
             nonce=ch.nonce,

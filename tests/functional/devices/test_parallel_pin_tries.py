@@ -1,6 +1,6 @@
 """PIN tries are counted before they are checked, and checked outside any lock (APP-4, OPS-4).
 
-``DeviceService.verify`` reserves a PIN try with a compare-and-set on the device's counter and
+``DeviceApprovals.verify`` reserves a PIN try with a compare-and-set on the device's counter and
 commits it, checks the PIN with no transaction open, then resets or keeps the count. These tests
 send wrong PINs from real threads, each with its own session, against the real database (SQLite
 file or PostgreSQL, whichever ``PORTTI_TEST_DATABASE`` names). The hasher is a real argon2id
@@ -71,7 +71,7 @@ def burst(app, settings, sim: SimulatedApp, hasher: PasswordHasher, pins: list[s
     assert sim.public_id
     with app.state.runtime.session_factory() as s:
         svc = make_service(s, app)
-        nonces = [svc.challenge(sim.public_id, "unlock").nonce for _ in pins]
+        nonces = [svc.challenges.challenge(sim.public_id, "unlock").nonce for _ in pins]
         s.commit()
     barrier = threading.Barrier(len(pins))
     answers: list[str] = []
@@ -81,7 +81,7 @@ def burst(app, settings, sim: SimulatedApp, hasher: PasswordHasher, pins: list[s
             svc = make_service(s, app, pin_hasher=hasher)
             barrier.wait()
             try:
-                svc.unlock(
+                svc.sessions.unlock(
                     sim.public_id,  # type: ignore[arg-type]
                     nonce=nonce,
                     signature=sim.sign("unlock", nonce),

@@ -16,7 +16,7 @@ from support.webauthn import UP, SoftAuthenticator
 
 def bind_with_webauthn(service, db, person, clock):  # type: ignore[no-untyped-def]
     sim, auth = SimulatedApp(), SoftAuthenticator()
-    device, _ = service.bind(
+    device, _ = service.binding.bind(
         activation_for(db, person, clock),
         name="Web app",
         platform="Android (web app)",
@@ -32,9 +32,9 @@ def bind_with_webauthn(service, db, person, clock):  # type: ignore[no-untyped-d
 
 
 def unlock_with(service, sim, auth, **assertion_options):  # type: ignore[no-untyped-def]
-    ch = service.challenge(sim.public_id, "unlock")
+    ch = service.challenges.challenge(sim.public_id, "unlock")
     message = signed_message("unlock", ch.nonce, None)
-    return service.unlock(
+    return service.sessions.unlock(
         sim.public_id,
         nonce=ch.nonce,
         signature=sim.sign("unlock", ch.nonce),
@@ -48,7 +48,7 @@ def test_unlock_with_a_webauthn_assertion(service, db, person, clock, settings):
     rp_id, origin = relying_party(settings.base_url)
     _, token = unlock_with(service, sim, auth, origin=origin, rp_id=rp_id)
     db.commit()
-    assert service.app_session(token)
+    assert service.sessions.app_session(token)
     assert audit_events(db, "app_unlocked")[-1].details["method"] == "biometrics"
     unlock(service, sim, pin=PIN)  # the PIN works as well
 
@@ -68,7 +68,7 @@ def test_assertions_that_do_not_fit_are_refused(service, db, person, clock, sett
 def test_a_webauthn_key_must_be_p256_or_ed25519(service, db, person, clock):  # APP-5
     sim = SimulatedApp()
     with pytest.raises(InvalidDeviceKey):
-        service.bind(
+        service.binding.bind(
             activation_for(db, person, clock),
             name="Web app",
             platform="Android",

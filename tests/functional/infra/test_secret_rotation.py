@@ -17,11 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from portti.accounts.deps import accounts_from
 from portti.app import create_app
 from portti.audit.services import AuditLog
 from portti.config import Mode, Settings
 from portti.db.session import make_engine, make_session_factory
-from portti.devices.deps import accounts_from
 from portti.infra.clock import OffsetClock
 from portti.infra.secret_material import SecretMaterial, SecretMaterialError
 from portti.oidc_provider.claims import subject_for

@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portti.devices.models import Activation, ActivationKind, Device
+from portti.activation.models import Activation
+from portti.devices.models import ActivationKind, Device
 from portti.infra.clock import OffsetClock
 from portti.invitations.models import Invitation
 from portti.invitations.services import INVITATION_VALIDITY

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from sqlalchemy import func, select, text
 
+from portti.activation.deps import steps_from
 from portti.audit.models import AuditEvent
-from portti.invitations.deps import build_invitations
 from portti.invitations.models import ConfirmationCode, Invitation
 from support import factories as f
 from support.activation import latest_signup_code, latest_sms_code, request_invitation
@@ -370,7 +370,7 @@ def test_brute_force_of_signup_codes_is_throttled(client, app, db, settings, wor
     real = latest_signup_code(db, settings.secret, world.employee_a)
     outcomes = {"throttled": 0, "invalid": 0, "succeeded": 0}
     with app.state.runtime.session_factory() as s:
-        svc = build_invitations(app.state.runtime, s, AuditLog(s, app.state.runtime.clock))
+        svc = steps_from(app.state.runtime, s, AuditLog(s, app.state.runtime.clock))
         for i in range(10_000):
             guess = f"{i:016d}"
             if guess == real:

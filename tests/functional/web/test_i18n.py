@@ -453,9 +453,9 @@ def test_pin_and_password_messages_are_translated_with_their_numbers(
     from portti.i18n import localize
 
     service = make_service(db, app)
-    service.pin_lengths = (6, 10)
+    service.pins.pin_lengths = (6, 10)
     with pytest.raises(PinInvalid) as caught:
-        service.check_pin_policy(pin)
+        service.pins.check_pin_policy(pin)
     with pytest.raises(PasswordRejected) as rejected:
         PasswordPolicy(min_length=12).check("short")
     with use_locale(language):

@@ -156,7 +156,7 @@ def test_the_invitation_says_the_app_is_no_longer_in_use_after_log_out_everywher
     assert '<strong data-testid="invitation-status">Activated</strong>' in before
 
     _, token = unlock(service, phone)
-    service.logout_everywhere(token)
+    service.revocation.logout_everywhere(token)
     db.commit()
     after = get(client, panel)
     assert '<strong data-testid="invitation-status">No longer in use</strong>' in after

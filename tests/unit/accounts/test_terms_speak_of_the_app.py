@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from portti.accounts.services import current_terms_text
+from portti.accounts.terms_text import current_terms_text
 from portti.i18n import app_texts
 
 LANGUAGES = ("en", "fi", "sv")

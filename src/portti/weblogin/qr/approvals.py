@@ -87,7 +87,7 @@ class AppApprovals(LoginMachine):
         service_origin: str | None = None,
     ) -> LoginTransaction:
         """The person confirmed with PIN or biometrics and picked a number. ``verify`` is the
-        device check (``DeviceService.verify`` for purpose ``approve_login``, context the
+        device check (``DeviceApprovals.verify`` for purpose ``approve_login``, context the
         approval id): it raises after writing, so the caller commits on ``DomainError``.
 
         A login asked for on another site than ``service_origin`` (a look-alike host relaying

@@ -1,9 +1,5 @@
-"""Which step an app activation is at. One place decides, so the app and the server agree.
-
-invitation: confirm_phone → account (new: verify_email → password → totp | existing) → terms → device
-account:    terms → device        (the account's password and TOTP were checked to start it)
-bank_id:    terms → device        (Finnish bank ID instead of an invitation, APP-9)
-"""
+"""Where app activations start: from a redeemed invitation, from the account's login ("two-factor
+already done", APP-7), and from Finnish bank ID (APP-9), handed from the browser to the app."""
 
 from __future__ import annotations
 
@@ -17,14 +13,15 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portti.accounts.models import Account, TermsAcceptance
-from portti.devices.models import Activation, ActivationKind
-from portti.errors import WrongStep
-from portti.i18n import _l
+from portti.accounts.models import Account
+from portti.activation.errors import BankIdNotFinnish
+from portti.activation.models import Activation
+from portti.config import OidcProviderSettings
+from portti.devices.models import ActivationKind
 from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher
 from portti.invitations.errors import ActivationUnknown
-from portti.invitations.models import Invitation, InvitationStatus
+from portti.invitations.models import Invitation
 
 # Terms and PIN after the account's login or the bank-ID hand-off.
 ACCOUNT_ACTIVATION_LIFETIME = timedelta(minutes=30)
@@ -33,49 +30,6 @@ BANK_ID_HANDOFF_LIFETIME = timedelta(minutes=10)
 # Marks a bank-ID activation started by the web app: the browser goes back to /app/, not to
 # the portti-app:// scheme.
 WEB_APP_HANDOFF = "web_app:"
-
-
-def next_step(db: Session, act: Activation, current_terms: str) -> str:
-    if act.completed_at is not None:
-        return "done"
-    if act.kind == ActivationKind.INVITATION:
-        inv = db.get(Invitation, act.invitation_id)
-        if inv is None or inv.status == InvitationStatus.CODE_ENTERED:
-            return "confirm_phone"
-        account = db.get(Account, act.account_id) if act.account_id else None
-        if account is None:
-            if act.email_to_verify and act.email_verified_at is None:
-                return "verify_email"
-            if act.email_verified_at is not None:
-                return "password"
-            return "account"
-        if act.totp_confirmed_at is None:
-            return "totp"
-    if act.terms_version != current_terms and not _accepted(db, act.person_id, current_terms):
-        return "terms"
-    return "device"
-
-
-def _accepted(db: Session, person_id: int, version: str) -> bool:
-    """Someone who accepted the current terms before (e.g. re-activating) is not asked again."""
-    return (
-        db.scalar(
-            select(TermsAcceptance.id)
-            .where(TermsAcceptance.person_id == person_id, TermsAcceptance.version == version)
-            .limit(1)
-        )
-        is not None
-    )
-
-
-def require_step(db: Session, act: Activation, current_terms: str, *allowed: str) -> str:
-    step = next_step(db, act, current_terms)
-    if step not in allowed:
-        raise WrongStep(
-            _l("The activation is at the step “%(step)s”.", step=step),
-            next_step=_l("Continue with %(step)s.", step=step),
-        )
-    return step
 
 
 @dataclass(frozen=True)
@@ -96,6 +50,12 @@ class BankIdHandoff:
         return f"portti-app://activation?handoff={self.code}"
 
 
+def require_finnish_bank_id(provider: OidcProviderSettings) -> None:
+    """APP-9: only Finnish bank ID activates the app without an invitation."""
+    if provider.identifier_country != "FI" and not provider.key.startswith("fi"):
+        raise BankIdNotFinnish()
+
+
 class ActivationService:
     """Where app activations are made: from a redeemed invitation (the invitation service asks),
     from the account's login ("two-factor already done", APP-7), and from Finnish bank ID
@@ -104,10 +64,23 @@ class ActivationService:
     def __init__(self, db: Session, clock: Clock, secret: bytes) -> None:
         self.db = db
         self.clock = clock
-        # The invitation service hashes its activations' tokens under the same purpose.
         self.token_hasher = CodeHasher(secret, "activation-token")
         self.handoff_hasher = CodeHasher(secret, "bank-id-handoff")
         self._unused = CodeHasher(secret, "unused-activation")
+
+    def by_token(self, token: str) -> Activation:
+        """The activation the app's bearer token is for, while neither ended nor complete
+        (locked: its steps run one at a time). Whether it is still live is the steps' to say."""
+        if not token or len(token) > 100:
+            raise ActivationUnknown()
+        act = self.db.scalars(
+            select(Activation)
+            .where(Activation.token_hash.in_(self.token_hasher.hashes(token)))
+            .with_for_update()
+        ).one_or_none()
+        if act is None or act.ended_at is not None or act.completed_at is not None:
+            raise ActivationUnknown()
+        return act
 
     def start_for_invitation(self, invitation: Invitation) -> StartedActivation:
         """A redeemed sign-up code: the phone is confirmed next; it lasts as the invitation."""

@@ -1,0 +1,3 @@
+"""The app's activation process across invitation, account and device: the activation, its
+steps and their order, its completion by a bound device, and the bank-ID hand-off (APP-1 …
+APP-9)."""
