@@ -72,6 +72,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/python scripts/requirements_map.py --check
 	$(BIN)/python scripts/i18n_check.py
+	# The floors (docs/architecture.md): the import contract in .importlinter, module length and
+	# imports inside functions.
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/structure_check.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/portti src/portti_app
