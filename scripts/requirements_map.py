@@ -88,7 +88,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "APP-1": (
         "Activation with a sign-up code, step by step",
-        "`invitations/app_api.py`, `devices/app_api.py`, `devices/activation.py`",
+        "`invitations/app_api.py`, `devices/app_api.py`, `activation/services.py`",
     ),
     "APP-2": (
         "Account: create (e-mail verified, password, TOTP) or log in to an existing one",
@@ -112,7 +112,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "APP-7": (
         "Log out; re-activate with the account",
-        "`devices/revocation.py` (`logout`), `devices/activation.py` (`start_with_account`)",
+        "`devices/revocation.py` (`logout`), `activation/services.py` (`start_with_account`)",
     ),
     "APP-8": (
         "Log out from all devices; re-activation needs a new invitation",
@@ -120,7 +120,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "APP-9": (
         "Finnish users activate with bank ID",
-        "`devices/activation.py` (`ActivationService`: bank-ID hand-off), "
+        "`activation/services.py` (`ActivationService`: bank-ID hand-off), "
         "`strongauth/callback.py` (`LoginCallback`)",
     ),
     "APP-10": ("A reference app client walks every step", "`src/portti_app/` (`portti-app`)"),
@@ -350,7 +350,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-2": (
         "A cancelled, superseded or expired invitation ends its activation at every later step",
-        "`invitations/services.py`, `devices/app_api.py`, `devices/activation.py`",
+        "`invitations/services.py`, `devices/app_api.py`, `activation/services.py`",
     ),
     "SEC-3": (
         "Changing a person's e-mail or phone cancels their open invitation",

@@ -36,7 +36,7 @@ class OidcProviderSettings(BaseModel):
     identifier_country_claim: str | None = None
     identifier_country: str = "FI"
     # Asked for at login; a step-up asks for ``step_up_acr_values`` when set. The ID token's
-    # ``acr`` must meet what was asked (see ``portti.strongauth.oidc.acr_satisfies``).
+    # ``acr`` must meet what was asked (see ``portti.strongauth.oidc.assurance.acr_satisfies``).
     acr_values: str | None = None
     step_up_acr_values: str | None = None
     # Client authentication at the token (and PAR) endpoint. Unset: client_secret_basic with a

@@ -10,6 +10,4 @@ class BankIdNotFinnish(Forbidden):
     """A refusal, not a malformed request (SEC-20): the provider exists, it is not bank ID."""
 
     code = "bank_id_not_finnish"
-
-    def __init__(self) -> None:
-        super().__init__(_l("Only Finnish bank ID activates the app without an invitation."))
+    message = _l("Only Finnish bank ID activates the app without an invitation.")

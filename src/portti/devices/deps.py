@@ -39,12 +39,8 @@ def devices_from(rt: Runtime, db: Session, audit: AuditLog, **options: Any) -> D
     return DeviceService.build(db, rt.clock, audit, outbox, **(wiring | options))
 
 
-def build_devices(request: Request, db: Session, audit: AuditLog) -> DeviceService:
-    return devices_from(runtime(request), db, audit)
-
-
 async def get_devices(request: Request, db: DbSession, audit: Audit) -> DeviceService:
-    return build_devices(request, db, audit)
+    return devices_from(runtime(request), db, audit)
 
 
 Devices = Annotated[DeviceService, Depends(get_devices)]

@@ -14,7 +14,7 @@ from portti.runtime import Runtime, runtime
 from portti.web.deps import Audit, DbSession
 
 
-def build_invitations(rt: Runtime, db: Session, audit: AuditLog) -> InvitationService:
+def invitations_from(rt: Runtime, db: Session, audit: AuditLog) -> InvitationService:
     """The service on ``db``, wired from the app's runtime (requests and tests alike)."""
     settings = rt.settings
     return InvitationService(
@@ -30,7 +30,7 @@ def build_invitations(rt: Runtime, db: Session, audit: AuditLog) -> InvitationSe
 
 
 async def get_invitations(request: Request, db: DbSession, audit: Audit) -> InvitationService:
-    return build_invitations(runtime(request), db, audit)
+    return invitations_from(runtime(request), db, audit)
 
 
 Invitations = Annotated[InvitationService, Depends(get_invitations)]

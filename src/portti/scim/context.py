@@ -76,8 +76,6 @@ class ScimContext:
         self.db = db
         self.outbox = outbox
         self.jinja = jinja
-        # Set when a message was queued: the route wakes the outbox after the commit.
-        self.queued_messages = False
         self.clock = clock
         self.audit = audit
         self.actor = actor

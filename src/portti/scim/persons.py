@@ -131,7 +131,7 @@ def _tell_old_contact(
     when a user administrator makes it (``companies/person_details.py``)."""
     if ctx.outbox is None or ctx.jinja is None:
         raise RuntimeError("SCIM needs an outbox to change contact details")
-    if tell_old_contact(
+    tell_old_contact(
         Notifier(ctx.db, ctx.outbox, ctx.jinja),
         person,
         ctx.company,
@@ -143,5 +143,4 @@ def _tell_old_contact(
         by_software=False,
         changed_at=ctx.clock.now(),
         cancelled=bool(cancelled),
-    ):
-        ctx.queued_messages = True
+    )

@@ -11,28 +11,26 @@ from sqlalchemy.orm import Session
 from portti.audit.services import AuditLog
 from portti.config import Settings
 from portti.devices.app_api import AppSessionToken
-from portti.devices.deps import build_devices
+from portti.devices.deps import devices_from
 from portti.devices.services import DeviceService
 from portti.infra.events import EventBus
-from portti.runtime import runtime
+from portti.runtime import Runtime, runtime
 from portti.web.deps import Audit, DbSession, Uow, request_context
 from portti.weblogin.geo import GeoLookup
 from portti.weblogin.qr import LoginTransactionService
 
 
-def build_login_transactions(
-    request: Request, db: Session, audit: AuditLog
-) -> LoginTransactionService:
-    state = runtime(request)
+def login_transactions_from(rt: Runtime, db: Session, audit: AuditLog) -> LoginTransactionService:
+    """The QR login's service wired from the runtime (requests and tests alike)."""
     return LoginTransactionService(
-        db, state.clock, audit, secret=state.settings.secret, limiter=state.limiter
+        db, rt.clock, audit, secret=rt.settings.secret, limiter=rt.limiter
     )
 
 
 async def get_login_transactions(
     request: Request, db: DbSession, audit: Audit, uow: Uow
 ) -> LoginTransactionService:
-    qr = build_login_transactions(request, db, audit)
+    qr = login_transactions_from(runtime(request), db, audit)
     # The waiting browsers hear of a change once it is committed (never before: a browser that
     # hears "approved" must find it in the database), whatever route made it.
     bus: EventBus = runtime(request).events
@@ -77,8 +75,8 @@ async def get_app_side(
     side = AppSide(
         token=token,
         db=db,
-        devices=build_devices(request, db, audit),
-        qr=build_login_transactions(request, db, audit),
+        devices=devices_from(runtime(request), db, audit),
+        qr=login_transactions_from(runtime(request), db, audit),
         events=state.events,
         geo=state.geo,
         settings=state.settings,

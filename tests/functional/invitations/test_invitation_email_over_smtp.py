@@ -27,7 +27,7 @@ from portti.infra.clock import OffsetClock
 from portti.infra.crypto import CodeHasher
 from portti.infra.outbox import OutboxMessage, OutboxWakeup, failed_messages
 from portti.infra.outbox_worker import OutboxWorker, build_worker
-from portti.invitations.deps import build_invitations
+from portti.invitations.deps import invitations_from
 from portti.invitations.models import Invitation
 from portti.invitations.services import InvitationService, group_code
 from support import factories as f
@@ -40,7 +40,7 @@ TABLES_THAT_MUST_NOT_HOLD_A_CODE = ("invitations", "outbox_messages", "audit_eve
 
 def invitation_service(db: Session, app, clock: OffsetClock) -> InvitationService:  # type: ignore[no-untyped-def]
     """As ``portti.invitations.deps`` builds it for a request, from the app's runtime."""
-    return build_invitations(app.state.runtime, db, AuditLog(db, clock))
+    return invitations_from(app.state.runtime, db, AuditLog(db, clock))
 
 
 def rows(session_factory: sessionmaker[Session]) -> list[OutboxMessage]:
