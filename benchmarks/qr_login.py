@@ -93,9 +93,9 @@ from portti.infra.clock import SystemClock  # noqa: E402
 from portti.infra.outbox import Outbox, outbox_box  # noqa: E402
 from portti.people.models import Person  # noqa: E402
 from portti.people.portti_id import new_portti_id  # noqa: E402
+from portti.qrlogin.frames import QrFrames, elapsed_seconds, render_qr_svg  # noqa: E402
 from portti.web.csrf import make_token  # noqa: E402
 from portti.weblogin.models import LoginTransaction  # noqa: E402
-from portti.weblogin.qr.frames import QrFrames, elapsed_seconds, render_qr_svg  # noqa: E402
 from support.device_keys import SimulatedApp  # noqa: E402
 
 PIN = "258036"

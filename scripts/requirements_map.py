@@ -24,7 +24,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "ADM-2": (
         "Changes need a fresh strong authentication (step-up, 15 min): app or bank ID",
-        "`companies/services.py` (`require_change_rights`), `strongauth/views.py` (`/step-up`), `weblogin/qr_views.py` (step-up by the app)",
+        "`companies/services.py` (`require_change_rights`), `strongauth/views.py` (`/step-up`), `qrlogin/views.py` (step-up by the app)",
     ),
     "ADM-3": (
         "Add-user wizard in the seed's order",
@@ -126,11 +126,11 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "APP-10": ("A reference app client walks every step", "`src/portti_app/` (`portti-app`)"),
     "WEB-1": (
         "QR that changes every second (time-based MAC); outcome by server push",
-        "`weblogin/qr/` (`frames.py`, `state.py`), `weblogin/qr_views.py`, `infra/events/`",
+        "`qrlogin/` (`frames.py`, `state.py`), `qrlogin/views.py`, `infra/events/`",
     ),
     "WEB-2": (
         "The app shows what asks, confirms with PIN/biometrics; only that browser logs in",
-        "`weblogin/app_api.py`, `weblogin/qr/approvals.py`",
+        "`qrlogin/app_api.py`, `qrlogin/approvals.py`",
     ),
     "WEB-3": (
         "Company choice; memberships out of validity not offered",
@@ -174,7 +174,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OPS-11": (
         "`/healthz` (no database), `/readyz` (database, schema at head, keys, Redis; 503 naming the part), Prometheus `/metrics` for configured networks or a token, multi-process",
-        "`web/health.py`, `infra/metrics.py`, `web/access.py`, counters in `weblogin/qr/`, `infra/outbox.py`, `infra/ratelimit.py`, `oidc_provider/`, `invitations/services.py`",
+        "`web/health.py`, `infra/metrics.py`, `web/access.py`, counters in `qrlogin/`, `infra/outbox.py`, `infra/ratelimit.py`, `oidc_provider/`, `invitations/services.py`",
     ),
     "OPS-12": (
         "One structured line per request (route template, status, duration, request id, client network), JSON lines, tracebacks as one record; every setting documented, wrong ones named",
@@ -186,7 +186,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "OPS-16": (
         'One instance degrades instead of failing: saturated → 503 fast, database down → 503, no "database is locked"',
-        "`web/admission.py`, `web/errors.py` (`service_unavailable`), `db/session.py` (pool settings, `BEGIN IMMEDIATE`), `web/deps.py`, `config.py`, `benchmarks/capacity.py`, `infra/events/` (`RedisEventBus`), `infra/ratelimit.py` (memory while Redis is down), `web/drain.py`, `weblogin/qr_views.py` (`qr_events`), `cli/` (`serve`), `docs/operations.md`",
+        "`web/admission.py`, `web/errors.py` (`service_unavailable`), `db/session.py` (pool settings, `BEGIN IMMEDIATE`), `web/deps.py`, `config.py`, `benchmarks/capacity.py`, `infra/events/` (`RedisEventBus`), `infra/ratelimit.py` (memory while Redis is down), `web/drain.py`, `qrlogin/views.py` (`qr_events`), `cli/` (`serve`), `docs/operations.md`",
     ),
     "I18N-1": (
         "Every page, e-mail, SMS, problem message and the app in Finnish, Swedish and English",
@@ -222,7 +222,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-14": (
         "The app's approval names the business application that asked (`client_name`); Portti's login page names the business application a login is for",
-        "`oidc_provider/parked.py`, `weblogin/app_api.py` (`approval_out`), `weblogin/qr/schemas.py`, `mobile/static/app.js` (`approvalTitle`), `oidc_provider/parked.py`, `weblogin/views.py` (`login_page`), `web/templates/login.html`",
+        "`oidc_provider/parked.py`, `qrlogin/app_api.py` (`approval_out`), `qrlogin/schemas.py`, `mobile/static/app.js` (`approvalTitle`), `oidc_provider/parked.py`, `weblogin/views.py` (`login_page`), `web/templates/login.html`",
     ),
     "UX-15": (
         "One word for one thing in the app: the SMS code is the confirmation code; the account login screen is not named after its button",
@@ -230,7 +230,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-17": (
         "The approval's browser and place in the phone's language; languages named in the reader's language; the test identity provider's page translated",
-        "`weblogin/app_api.py` (`browser_for_reader`, `place_for_reader`), `weblogin/qr/requester.py`, `i18n.py` (`language_name`), `strongauth/stand_in_views.py`, `web/templates/test_idp/authorize.html`",
+        "`qrlogin/app_api.py` (`browser_for_reader`, `place_for_reader`), `qrlogin/requester.py`, `i18n.py` (`language_name`), `strongauth/stand_in_views.py`, `web/templates/test_idp/authorize.html`",
     ),
     "UX-19": (
         "“This wasn't me” says what happened; answers do not linger; the invited address pre-filled; a cancelled code's possible reasons; the dev mailbox shows Finnish time, the reader's way",
@@ -306,7 +306,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     ),
     "UX-6": (
         'Basic settings name each session as the app does ("Chrome on Linux", translated); buttons\' names start with their visible label',
-        "`weblogin/qr/requester.py` (`browser_summary`), `templating.py` (`browser`), `web/templates/settings.html`",
+        "`qrlogin/requester.py` (`browser_summary`), `templating.py` (`browser`), `web/templates/settings.html`",
     ),
     "UX-7": (
         "The invitation e-mail gives the app's address and a QR code of it (an inline image), and no sign-in link",
@@ -394,11 +394,11 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-13": (
         "QR relay: the typed code goes stale in 30 s; the app shows the browser's country and origin",
-        "`weblogin/qr/codes.py`, `weblogin/qr/requester.py`, `weblogin/geo.py`, `weblogin/app_api.py`",
+        "`qrlogin/codes.py`, `qrlogin/requester.py`, `weblogin/geo.py`, `qrlogin/app_api.py`",
     ),
     "SEC-16": (
         "A login asked for on a look-alike site cannot be approved; one from a page without an address needs a deliberate yes",
-        "`weblogin/qr/approvals.py` (`approve`), `weblogin/errors.py` (`OriginMismatch`), `mobile/static/app.js` (`screenApproval`), `portti_app/cli.py` (`answer_request`)",
+        "`qrlogin/approvals.py` (`approve`), `weblogin/errors.py` (`OriginMismatch`), `mobile/static/app.js` (`screenApproval`), `portti_app/cli.py` (`answer_request`)",
     ),
     "SEC-32": (
         "Production refuses a secret key with less than 32 bytes of randomness",
@@ -462,7 +462,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "SEC-14": (
         "An app activated by one company's invitation does not carry its person into a company that linked them later",
-        "`devices/reach.py`, `devices/binding.py`, `companies/policy.py` (`limit_to_login`), `web/deps.py`, `weblogin/qr/browser.py`, `oidc_provider/claims.py`, `devices/admin.py`",
+        "`devices/reach.py`, `devices/binding.py`, `companies/policy.py` (`limit_to_login`), `web/deps.py`, `qrlogin/browser.py`, `oidc_provider/claims.py`, `devices/admin.py`",
     ),
     "SEC-20": (
         "The OpenAPI passes schemathesis `--checks all`: Allow headers, declared answers, schemas as strict as the server",

@@ -56,6 +56,9 @@ from portti.oidc_provider.backchannel import BackChannelLogout
 from portti.oidc_provider.cors import PublicDocumentsCors
 from portti.oidc_provider.keys import KeyStoreSigningKeys
 from portti.provisioning import api as companies_provisioning_api
+from portti.qrlogin import app_api as qrlogin_app_api
+from portti.qrlogin import views as qrlogin_views
+from portti.qrlogin.watch import StreamWatch
 from portti.runtime import Runtime
 from portti.scim import api as scim_api
 from portti.strongauth import views as strongauth_views
@@ -78,12 +81,9 @@ from portti.web.middleware import BrowserMiddleware, LocaleMiddleware, content_s
 from portti.web.openapi import install_openapi
 from portti.web.proxy import ProxyHeadersMiddleware
 from portti.web.response_headers import ResponseHeadersMiddleware
-from portti.weblogin import app_api as weblogin_app_api
 from portti.weblogin import language_views
-from portti.weblogin import qr_views as weblogin_qr_views
 from portti.weblogin import views as weblogin_views
 from portti.weblogin.geo import CountryLookup
-from portti.weblogin.qr.watch import StreamWatch
 from portti.wiring import connect_hooks
 
 
@@ -291,8 +291,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # other router) first, as clients' servers call its token endpoint most.
     app.include_router(oidc_views.router)
     app.include_router(weblogin_views.router)
-    app.include_router(weblogin_qr_views.router)
-    app.include_router(weblogin_app_api.router)
+    app.include_router(qrlogin_views.router)
+    app.include_router(qrlogin_app_api.router)
     app.include_router(strongauth_views.router)
     # Before the user pages: /users/import is not a membership id.
     app.include_router(companies_bulk_views.router)

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from portti.infra.ratelimit import LimitsRateLimiter
     from portti.oidc_provider.backchannel import BackChannelLogout
     from portti.oidc_provider.keys import KeyStoreSigningKeys
+    from portti.qrlogin.watch import StreamWatch
     from portti.strongauth.discovery import DiscoveryCache
     from portti.strongauth.oidc.jwks import JwksCache
     from portti.weblogin.geo import CountryLookup
-    from portti.weblogin.qr.watch import StreamWatch
 
 
 @dataclass(eq=False)

@@ -27,10 +27,10 @@ from portti.i18n import (
     lazy_ngettext,
     localize,
 )
+from portti.qrlogin.requester import browser_summary, described_browser
 from portti.strongauth.labels import login_button, step_up_button
 from portti.web import filters
 from portti.web.csrf import csrf_token
-from portti.weblogin.qr.requester import browser_summary, described_browser
 
 WEB_DIR = Path(__file__).parent / "web"
 

@@ -75,6 +75,17 @@ def test_the_web_kit_importing_a_domain_breaks_the_contract(tmp_path: Path) -> N
     assert "portti.web.uow -> portti.companies.policy" in result.stdout
 
 
+def test_two_packages_importing_each_other_break_the_contract(tmp_path: Path) -> None:
+    src = copy_of_package(tmp_path)
+    base = src / "portti" / "db" / "base.py"
+    # infra imports db (the outbox's tables); db importing infra closes a circle.
+    base.write_text(base.read_text() + "\nfrom portti.infra import clock\n")
+    result = lint_imports(tmp_path, src)
+    assert result.returncode != 0
+    assert "No import cycle between packages" in result.stdout
+    assert ".db -> .infra" in result.stdout
+
+
 def test_the_package_has_no_long_module_and_no_hidden_import() -> None:
     assert structure_check.check() == []
 

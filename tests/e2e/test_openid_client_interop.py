@@ -33,8 +33,8 @@ from portti.companies.models import Company, Membership
 from portti.oidc_provider.claims import ACR_APP, ACR_FTN_LOA2
 from portti.oidc_provider.models import AuthorizationCode, OidcLogin, RefreshToken
 from portti.people.models import Person
+from portti.qrlogin.frames import QrFrames, elapsed_seconds
 from portti.weblogin.models import LoginTransaction
-from portti.weblogin.qr.frames import QrFrames, elapsed_seconds
 from support.devices import PIN
 from support.live_phone import bind_demo_device, unlocked_phone
 from support.oidc import logout_receiver, query_of, return_url, verify_logout_token

@@ -306,7 +306,7 @@ def tx_row(db, public_id: str):  # type: ignore[no-untyped-def]
 
 def frame(db, settings, clock, panel: Panel, *, seconds_ago: int = 0) -> str:  # type: ignore[no-untyped-def]
     """The QR payload the page shows now (or showed ``seconds_ago``), as the app reads it."""
-    from portti.weblogin.qr.frames import QrFrames, elapsed_seconds
+    from portti.qrlogin.frames import QrFrames, elapsed_seconds
 
     tx = tx_row(db, panel.public_id)
     elapsed = elapsed_seconds(tx.created_at, clock.now()) - seconds_ago

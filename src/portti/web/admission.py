@@ -15,7 +15,7 @@ retries, or the load balancer tries another instance, instead of waiting on a hu
 
 Not counted: liveness, readiness and metrics (they must answer however busy the process is),
 static files (no database), and an event stream once it streams (it holds no connection while
-it waits: ``weblogin/qr_views.py``).
+it waits: ``qrlogin/views.py``).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def by_country_name(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(named, key=lambda kv: collation_key(kv[1], language))
 
 
-# The accessible name weblogin/qr.py gives the login QR code, and its translation.
+# The accessible name the QR login (``qrlogin``) gives the login QR code, and its translation.
 _QR_LABEL = "QR code for logging in with the Portti app"
 _QR_LABEL_TEXT = _l("QR code for logging in with the Portti app")
 

@@ -21,8 +21,8 @@ from portti.companies.services import MembershipService
 from portti.devices.models import Device
 from portti.oidc_provider.claims import ACR_APP
 from portti.oidc_provider.models import OidcLogin
+from portti.qrlogin.frames import QrFrames, elapsed_seconds
 from portti.weblogin.models import LoginTransaction
-from portti.weblogin.qr.frames import QrFrames, elapsed_seconds
 from support import factories as f
 from support.db import fresh
 from support.devices import bind, make_service, unlock

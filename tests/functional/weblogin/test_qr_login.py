@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from portti.qrlogin.frames import QrFrames, render_qr_svg
 from portti.weblogin.models import LoginTransaction, WebSession
-from portti.weblogin.qr.frames import QrFrames, render_qr_svg
 from portti.weblogin.sessions import hash_token
 from support import factories as f
 from support.db import audit_actions, audit_events, fresh

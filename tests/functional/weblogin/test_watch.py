@@ -13,9 +13,9 @@ from sqlalchemy import event, update
 
 from portti.audit.services import AuditLog, RequestContext
 from portti.infra.events import Subscription
+from portti.qrlogin import LoginTransactionService
+from portti.qrlogin.watch import StreamWatch
 from portti.weblogin.models import LoginTransaction
-from portti.weblogin.qr import LoginTransactionService
-from portti.weblogin.qr.watch import StreamWatch
 
 
 def start_logins(app: Any, db: Any, clock: Any, settings: Any, count: int) -> list[str]:

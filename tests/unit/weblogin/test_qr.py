@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from portti.weblogin.errors import QrInvalid
-from portti.weblogin.qr.codes import (
+from portti.qrlogin.codes import (
     CROCKFORD,
     format_short_code,
     new_short_code,
     normalise_short_code,
 )
-from portti.weblogin.qr.frames import QrFrames, render_qr_svg
-from portti.weblogin.qr.requester import describe_browser, origin_of
+from portti.qrlogin.frames import QrFrames, render_qr_svg
+from portti.qrlogin.requester import describe_browser, origin_of
+from portti.weblogin.errors import QrInvalid
 
 ID = "AbCdEfGhIjKlMnOpQrStUv"
 
@@ -138,6 +138,6 @@ def test_an_origin_is_read_strictly(text, origin):  # SEC-13
 )
 def test_the_audit_logs_browser_words_read_in_the_readers_language(stored, swedish):  # UX-16
     from portti.i18n import localize
-    from portti.weblogin.qr.requester import described_browser
+    from portti.qrlogin.requester import described_browser
 
     assert str(localize(described_browser(stored), "sv")) == swedish

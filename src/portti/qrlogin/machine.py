@@ -25,6 +25,9 @@ from portti.infra.clock import Clock
 from portti.infra.crypto import CodeHasher
 from portti.infra.events import EventBus
 from portti.infra.ratelimit import RateLimiter
+from portti.qrlogin.frames import QrFrames
+from portti.qrlogin.queries import TRANSACTION_BY_PUBLIC_ID, move_statement
+from portti.qrlogin.state import BrowserState, browser_state_of, channel_of, effective_status
 from portti.weblogin.errors import (
     AlreadyScanned,
     ApprovalNotYours,
@@ -39,9 +42,6 @@ from portti.weblogin.models import (
     LoginTransaction,
     LoginTransactionStatus,
 )
-from portti.weblogin.qr.frames import QrFrames
-from portti.weblogin.qr.state import BrowserState, browser_state_of, channel_of, effective_status
-from portti.weblogin.queries import TRANSACTION_BY_PUBLIC_ID, move_statement
 
 Status = LoginTransactionStatus
 

@@ -30,17 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from portti.devices.models import Device, DeviceStatus
-from portti.runtime import runtime
-from portti.web.cookies import set_session_cookie
-from portti.web.csrf import verify_csrf
-from portti.web.deps import DbSession, RequestCtx
-from portti.web.drain import DRAINING
-from portti.web.filters import qr_label
-from portti.web.redirects import safe_path
-from portti.web.render import NO_STORE, render
-from portti.weblogin.deps import LoginTransactions
-from portti.weblogin.models import LoginPurpose
-from portti.weblogin.qr import (
+from portti.qrlogin import (
     BrowserState,
     LoginTransactionService,
     channel_of,
@@ -49,7 +39,17 @@ from portti.weblogin.qr import (
     read_browser_state,
     render_qr_svg,
 )
-from portti.weblogin.qr.watch import StreamWatch
+from portti.qrlogin.deps import LoginTransactions
+from portti.qrlogin.watch import StreamWatch
+from portti.runtime import runtime
+from portti.web.cookies import set_session_cookie
+from portti.web.csrf import verify_csrf
+from portti.web.deps import DbSession, RequestCtx
+from portti.web.drain import DRAINING
+from portti.web.filters import qr_label
+from portti.web.redirects import safe_path
+from portti.web.render import NO_STORE, render
+from portti.weblogin.models import LoginPurpose
 from portti.weblogin.session_deps import CurrentSession, OptionalWebSession, Sessions
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
@@ -148,7 +148,7 @@ def start_app_step_up(
         step_up_of=ws,
         origin=browser_origin(request),
     )
-    # A request it replaced ends in its browser: published after the commit (weblogin/deps.py).
+    # A request it replaced ends in its browser: published after the commit (qrlogin/deps.py).
     return _panel(request, qr, tx.public_id, cookie)
 
 

@@ -13,6 +13,10 @@ from portti.devices.reach import device_carries, device_companies
 from portti.errors import NotFound
 from portti.i18n import _l
 from portti.infra import metrics
+from portti.qrlogin.frames import elapsed_seconds
+from portti.qrlogin.machine import LIFETIME, METHOD, STEP_UP_METHOD, LoginMachine
+from portti.qrlogin.requester import origin_of
+from portti.qrlogin.state import binding_hash, binding_matches
 from portti.weblogin.errors import (
     ApprovalNotYours,
     ApprovalUsed,
@@ -28,10 +32,6 @@ from portti.weblogin.models import (
     LoginTransactionStatus,
     WebSession,
 )
-from portti.weblogin.qr.frames import elapsed_seconds
-from portti.weblogin.qr.machine import LIFETIME, METHOD, STEP_UP_METHOD, LoginMachine
-from portti.weblogin.qr.requester import origin_of
-from portti.weblogin.qr.state import binding_hash, binding_matches
 from portti.weblogin.sessions import SessionService
 
 Status = LoginTransactionStatus

@@ -67,7 +67,7 @@ def browser_and_system(user_agent: str | None) -> tuple[str | None, str | None]:
 def describe_browser(user_agent: str | None) -> str:
     """A rough "Firefox on Windows" from the User-Agent: enough for a person to recognise their
     own computer, not an identification. English, for the audit log; the app's words are
-    ``weblogin.app_api.browser_for_reader``'s."""
+    ``qrlogin.app_api.browser_for_reader``'s."""
     browser, system = browser_and_system(user_agent)
     if browser and system:
         return f"{browser} on {system}"

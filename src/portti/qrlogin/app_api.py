@@ -24,17 +24,14 @@ from portti.devices.schemas import ChallengeOut
 from portti.i18n import _l
 from portti.infra import metrics
 from portti.oidc_provider.parked import client_name_for_return_to
-from portti.web.filters import country_name
-from portti.weblogin.deps import AppSide, AppSideDep
-from portti.weblogin.geo import THIS_NETWORK, GeoLookup, Place
-from portti.weblogin.models import LoginTransaction
-from portti.weblogin.qr import (
+from portti.qrlogin import (
     APPROVE_PURPOSE,
     LoginTransactionService,
     browser_and_system,
     origin_of,
 )
-from portti.weblogin.qr.schemas import (
+from portti.qrlogin.deps import AppSide, AppSideDep
+from portti.qrlogin.schemas import (
     ApprovalResult,
     ApproveIn,
     CodeIn,
@@ -42,6 +39,9 @@ from portti.weblogin.qr.schemas import (
     PendingApprovalsOut,
     ScanIn,
 )
+from portti.web.filters import country_name
+from portti.weblogin.geo import THIS_NETWORK, GeoLookup, Place
+from portti.weblogin.models import LoginTransaction
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "`qr_invalid`, `qr_stale`, `login_code_unknown`, `pin_wrong`, …"},

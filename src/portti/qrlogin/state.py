@@ -16,8 +16,8 @@ from typing import Protocol
 
 from sqlalchemy import Connection
 
+from portti.qrlogin.queries import BROWSER_STATE
 from portti.weblogin.models import OPEN_STATUSES, LoginPurpose, LoginTransactionStatus
-from portti.weblogin.queries import BROWSER_STATE
 
 Status = LoginTransactionStatus
 

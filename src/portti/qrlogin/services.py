@@ -3,9 +3,9 @@ this package) over the shared state machine."""
 
 from __future__ import annotations
 
-from portti.weblogin.qr.approvals import AppApprovals
-from portti.weblogin.qr.browser import BrowserLogins
-from portti.weblogin.qr.codes import ShortCodes
+from portti.qrlogin.approvals import AppApprovals
+from portti.qrlogin.browser import BrowserLogins
+from portti.qrlogin.codes import ShortCodes
 
 
 class LoginTransactionService(BrowserLogins, ShortCodes, AppApprovals):

@@ -22,8 +22,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from portti.infra.events import Subscription
-from portti.weblogin.qr.state import browser_state_of
-from portti.weblogin.queries import WATCHED_STATES
+from portti.qrlogin.queries import WATCHED_STATES
+from portti.qrlogin.state import browser_state_of
 
 log = structlog.get_logger(__name__)
 

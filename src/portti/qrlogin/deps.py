@@ -14,10 +14,10 @@ from portti.devices.app_api import AppSessionToken
 from portti.devices.deps import devices_from
 from portti.devices.services import DeviceService
 from portti.infra.events import EventBus
+from portti.qrlogin import LoginTransactionService
 from portti.runtime import Runtime, runtime
 from portti.web.deps import Audit, DbSession, Uow, request_context
 from portti.weblogin.geo import GeoLookup
-from portti.weblogin.qr import LoginTransactionService
 
 
 def login_transactions_from(rt: Runtime, db: Session, audit: AuditLog) -> LoginTransactionService:

@@ -14,6 +14,9 @@ from portti.audit.models import AuditAction
 from portti.devices.models import Device
 from portti.devices.reach import device_carries
 from portti.infra import metrics
+from portti.qrlogin.frames import FRAME_FUTURE_SECONDS, FRAME_MAX_AGE_SECONDS, elapsed_seconds
+from portti.qrlogin.machine import STEP_UP_METHOD, LoginMachine
+from portti.qrlogin.requester import describe_browser
 from portti.weblogin.errors import (
     ApprovalNotYours,
     ApprovalUsed,
@@ -30,9 +33,6 @@ from portti.weblogin.models import (
     LoginTransactionStatus,
     WebSession,
 )
-from portti.weblogin.qr.frames import FRAME_FUTURE_SECONDS, FRAME_MAX_AGE_SECONDS, elapsed_seconds
-from portti.weblogin.qr.machine import STEP_UP_METHOD, LoginMachine
-from portti.weblogin.qr.requester import describe_browser
 
 Status = LoginTransactionStatus
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portti.devices.models import Device
+from portti.qrlogin.machine import LoginMachine
 from portti.weblogin.errors import CodeExpired, CodeUnknown, LoginEnded
 from portti.weblogin.models import LoginTransaction, LoginTransactionStatus
-from portti.weblogin.qr.machine import LoginMachine
 
 # Crockford base32: no I, L, O, U; typed codes read I/L as 1 and O as 0.
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -17,17 +17,17 @@ The modules, one concern each: ``frames`` (the per-second payload, its MAC, the 
 (the code to type), ``requester`` (origin and browser shown to the app), ``state`` (what the
 waiting browser is told), ``machine`` (transitions, audit of failures, publishing), ``browser``
 and ``approvals`` (the two sides), ``service`` (the one class routes use). The statements they
-run are in ``weblogin.queries``.
+run are in ``qrlogin.queries``.
 
 This module exports what the routes use; tests and tools import the modules themselves.
 """
 
-from portti.weblogin.qr.approvals import APPROVE_PURPOSE
-from portti.weblogin.qr.codes import format_short_code
-from portti.weblogin.qr.frames import render_qr_svg
-from portti.weblogin.qr.requester import browser_and_system, describe_browser, origin_of
-from portti.weblogin.qr.services import LoginTransactionService
-from portti.weblogin.qr.state import BrowserState, channel_of, read_browser_state
+from portti.qrlogin.approvals import APPROVE_PURPOSE
+from portti.qrlogin.codes import format_short_code
+from portti.qrlogin.frames import render_qr_svg
+from portti.qrlogin.requester import browser_and_system, describe_browser, origin_of
+from portti.qrlogin.services import LoginTransactionService
+from portti.qrlogin.state import BrowserState, channel_of, read_browser_state
 
 __all__ = [
     "APPROVE_PURPOSE",

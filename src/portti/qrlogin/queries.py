@@ -25,7 +25,7 @@ BROWSER_STATE = select(
     LoginTransaction.browser_binding_hash,
 ).where(LoginTransaction.public_id == bindparam("public_id"))
 
-# The states of every transaction a process watches, in one statement (``weblogin.qr.watch``).
+# The states of every transaction a process watches, in one statement (``qrlogin/watch.py``).
 _t = LoginTransaction
 WATCHED_STATES = select(
     _t.public_id, _t.status, _t.purpose, _t.number, _t.end_reason, _t.expires_at
