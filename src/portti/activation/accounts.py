@@ -43,9 +43,9 @@ from portti.accounts.totp import TotpCheck, TotpEnrolment
 from portti.activation.models import Activation
 from portti.audit.models import AuditAction, AuditEvent
 from portti.audit.services import AuditLog
-from portti.companies.notices import recipient_language
+from portti.companies.notices import Notifier
 from portti.errors import ValidationFailed
-from portti.i18n import _l, gettext, use_locale
+from portti.i18n import _l, gettext
 from portti.infra.clock import Clock
 from portti.infra.codes import random_digits
 from portti.infra.crypto import CodeHasher
@@ -172,13 +172,14 @@ class AccountSteps:
             "code": code,
             "valid_minutes": int(EMAIL_CODE_VALIDITY.total_seconds() // 60),
         }
+        notifier = Notifier(self.db, self.outbox, self.jinja)
         # The person's own setting, else the language of the browser setting up the account.
-        with use_locale(recipient_language(self.db, person, own_request=True)):
-            self.outbox.email(
+        with notifier.in_language_of(person, own_request=True):
+            notifier.email(
+                "verify_email",
+                ctx,
                 to=address,
                 subject=gettext("Your Portti e-mail confirmation code"),
-                text=self.jinja.get_template("email/verify_email.txt").render(ctx),
-                html=self.jinja.get_template("email/verify_email.html").render(ctx),
                 kind="email_verification",
                 person_id=activation.person_id,
             )

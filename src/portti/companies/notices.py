@@ -15,20 +15,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from babel.dates import format_datetime, get_timezone
 from jinja2 import Environment
 from sqlalchemy.orm import Session
 
 from portti.companies.models import Company
 from portti.companies.queries import first_company_language
-from portti.i18n import DEFAULT, current_choice, current_language, supported, use_locale
+from portti.i18n import DEFAULT, current_choice, fmt_datetime, supported, use_locale
 from portti.infra.outbox import Outbox
 from portti.people.models import Person
-
-# A moment as the pages write it: Finnish time, in CLDR's Finnish variant of the language.
-_TIMEZONE = get_timezone("Europe/Helsinki")
-_LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_FI"}
-_DATETIME = {"fi": "short", "sv": "short", "en": "d.M.yyyy HH:mm"}
 
 
 def recipient_language(
@@ -50,15 +44,14 @@ def recipient_language(
 
 def moment(value: datetime | None) -> str:
     """``value`` in Finnish time, the way the notice's reader writes it."""
-    if not value:
-        return ""
-    lang = current_language()
-    return format_datetime(
-        value,
-        _DATETIME.get(lang, "d.M.yyyy HH:mm"),
-        tzinfo=_TIMEZONE,
-        locale=_LOCALES.get(lang, "en_FI"),
-    )
+    return fmt_datetime(value)
+
+
+def render_email(jinja: Environment, template: str, ctx: dict[str, Any]) -> tuple[str, str]:
+    """The plain-text and HTML bodies of ``email/<template>``, in the current language."""
+    text = jinja.get_template(f"email/{template}.txt").render(ctx)
+    html = jinja.get_template(f"email/{template}.html").render(ctx)
+    return text, html
 
 
 class Notifier:
@@ -85,9 +78,7 @@ class Notifier:
 
     def render(self, template: str, ctx: dict[str, Any]) -> tuple[str, str]:
         """The plain-text and HTML bodies of ``email/<template>``."""
-        text = self.jinja.get_template(f"email/{template}.txt").render(ctx)
-        html = self.jinja.get_template(f"email/{template}.html").render(ctx)
-        return text, html
+        return render_email(self.jinja, template, ctx)
 
     def email(
         self,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import segno
 from jinja2 import Environment
 
+from portti.companies.notices import render_email
 from portti.i18n import gettext, use_locale
 
 
@@ -66,11 +67,8 @@ def invitation_email(jinja: Environment, invitation: Any, code: str) -> Email:
                 company=inv.company.name,
             )
         )
-        return Email(
-            subject=subject,
-            text=jinja.get_template("email/invitation.txt").render(ctx),
-            html=jinja.get_template("email/invitation.html").render(ctx),
-        )
+        text, html = render_email(jinja, "invitation", ctx)
+        return Email(subject=subject, text=text, html=html)
 
 
 def confirmation_code_sms(invitation: Any, code: str) -> str:
