@@ -12,7 +12,7 @@ from portti.companies.listing import member_status
 from portti.companies.models import Company
 from portti.companies.policy import AdminPolicy, local_today
 from portti.companies.services import PersonDirectory
-from portti.devices.deps import Devices
+from portti.devices.deps import Lifecycle
 from portti.errors import Forbidden
 from portti.i18n import _l
 from portti.oidc_provider.consent import ConsentService
@@ -150,7 +150,7 @@ def basic_settings(
     sessions: Sessions,
     db: DbSession,
     clock: ClockDep,
-    devices: Devices,
+    lifecycle: Lifecycle,
     audit: Audit,
 ) -> Response:
     company = db.get(Company, ws.company_id) if ws.company_id else None
@@ -164,7 +164,7 @@ def basic_settings(
             "memberships": PersonDirectory(db, clock).memberships(ws.person_id),
             "company": company,
             "grant": AdminPolicy(db, clock).grant(ws.person_id, company) if company else None,
-            "devices": devices.lifecycle.devices_for(ws.person_id),
+            "devices": lifecycle.devices_for(ws.person_id),
             # What the person allowed business applications to learn (OIDC-4).
             "consents": ConsentService(db, clock, audit).for_person(ws.person_id),
         },
