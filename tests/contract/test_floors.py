@@ -75,6 +75,16 @@ def test_the_web_kit_importing_a_domain_breaks_the_contract(tmp_path: Path) -> N
     assert "portti.web.uow -> portti.companies.policy" in result.stdout
 
 
+def test_a_domain_module_importing_a_route_module_breaks_the_contract(tmp_path: Path) -> None:
+    src = copy_of_package(tmp_path)
+    services = src / "portti" / "devices" / "services.py"
+    services.write_text(services.read_text() + "\nimport portti.companies.views\n")
+    result = lint_imports(tmp_path, src)
+    assert result.returncode != 0
+    assert "No domain module imports a route module BROKEN" in result.stdout
+    assert "portti.devices.services -> portti.companies.views" in result.stdout
+
+
 def test_two_packages_importing_each_other_break_the_contract(tmp_path: Path) -> None:
     src = copy_of_package(tmp_path)
     base = src / "portti" / "db" / "base.py"
