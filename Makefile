@@ -67,9 +67,9 @@ $(SPA_STAMP): tests/interop/oidc_client_ts/package.json tests/interop/oidc_clien
 
 interop-deps: $(INTEROP_STAMP) $(NODE_STAMP) $(SPA_STAMP)
 
+# The floors first (docs/architecture.md): the import contract in .importlinter, module length
+# and imports inside functions; a break of the floors is told as such, not as a style error.
 lint: $(STAMP)
-	# The floors (docs/architecture.md): the import contract in .importlinter, module length and
-	# imports inside functions (first: a break of the floors is told as such, not as a style error).
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/structure_check.py
 	$(BIN)/ruff check src tests benchmarks scripts
