@@ -1,7 +1,8 @@
 """Keeps the package's shape (docs/architecture.md), beside the floors contract (.importlinter):
 
 - no module in ``src/portti`` longer than 450 lines (migrations and vendored files aside);
-- no import inside a function, unless a comment on the line above says why.
+- no import inside a function, unless a comment on the line above (or above the block of
+  imports it stands in) says why.
 
 Exit status 1 and one line per finding when either is broken. ``make lint`` runs it."""
 
@@ -40,11 +41,24 @@ def local_imports(path: Path) -> list[int]:
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         for inner in ast.walk(node):
-            if isinstance(inner, ast.Import | ast.ImportFrom):
-                above = lines[inner.lineno - 2].strip() if inner.lineno > 1 else ""
-                if not above.startswith("#"):
-                    found.append(inner.lineno)
+            if isinstance(inner, ast.Import | ast.ImportFrom) and not _explained(
+                lines, inner.lineno
+            ):
+                found.append(inner.lineno)
     return sorted(set(found))
+
+
+def _explained(lines: list[str], lineno: int) -> bool:
+    """Whether the comment line above the import (or above the block of imports it stands in,
+    blank lines and wrapped names included) says why."""
+    at = lineno - 2
+    while at >= 0:
+        text = lines[at].strip()
+        in_block = not text or text.startswith(("from ", "import ", ")")) or text.endswith(",")
+        if not in_block:
+            break
+        at -= 1
+    return at >= 0 and lines[at].strip().startswith("#")
 
 
 def check(package: Path = PACKAGE) -> list[str]:

@@ -8,8 +8,6 @@ import typer
 
 from portti.cli import clients, companies, database, keys, root_secret, server
 from portti.cli.common import err_console
-from portti.infra.secret_material import SecretMaterialError
-from portti.wiring import connect_hooks
 
 cli = typer.Typer(
     help="Portti: onboarding and login for people without a national e-ID.", no_args_is_help=True
@@ -29,6 +27,10 @@ cli.command()(server.worker)
 
 
 def main() -> None:
+    # Imported when a command runs, as the commands' own are: `portti --help` starts at once.
+    from portti.infra.secret_material import SecretMaterialError
+    from portti.wiring import connect_hooks
+
     connect_hooks()
     try:
         cli()

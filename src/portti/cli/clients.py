@@ -9,15 +9,8 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from portti.audit.services import AuditLog
 from portti.cli.common import console, settings_or_exit
-from portti.db.session import make_engine, make_session_factory
 from portti.errors import DomainError, field_message
-from portti.infra.clock import SystemClock
-from portti.infra.secret_material import load as load_secret_material
-from portti.machines.registry import MachineClientInput, MachineClientService
-from portti.oidc_provider.client_settings import ClientInput
-from portti.oidc_provider.clients import ClientService
 
 clients = typer.Typer(
     help="Business applications that log people in through Portti (OpenID clients).",
@@ -57,6 +50,14 @@ def clients_register(
     ),
 ) -> None:
     """Register an application; its secret is shown (or written) this once."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.audit.services import AuditLog
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.infra.secret_material import load as load_secret_material
+    from portti.oidc_provider.client_settings import ClientInput
+    from portti.oidc_provider.clients import ClientService
+
     settings = settings_or_exit()
     fields: dict[str, object] = {
         "name": name,
@@ -129,6 +130,14 @@ def clients_register_machine(
 ) -> None:
     """Register a machine client (client credentials, PRV-1); its secret is shown (or written)
     this once."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.audit.services import AuditLog
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.infra.secret_material import load as load_secret_material
+    from portti.machines.registry import MachineClientInput, MachineClientService
+    from portti.oidc_provider.clients import ClientService
+
     if all_companies == bool(company_id):
         typer.echo(
             "Give either --company-id (repeatable) for the companies it may act on, or "

@@ -10,9 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from portti.config import Settings, SettingsError, load_settings
-from portti.db.session import make_engine, make_session_factory
-from portti.infra.clock import SystemClock
-from portti.keys.services import key_store_for
 
 console = Console()
 err_console = Console(stderr=True)
@@ -36,6 +33,11 @@ def settings_or_exit() -> Settings:
 
 
 def with_key_store(settings: Settings, work: Any) -> Any:
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.keys.services import key_store_for
+
     engine = make_engine(settings.database_url)
     try:
         return work(key_store_for(settings, make_session_factory(engine), SystemClock()))

@@ -7,14 +7,8 @@ from typing import Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
-from portti.audit.services import AuditLog
 from portti.cli.common import console, err_console, print_table, settings_or_exit
-from portti.companies.bootstrap import Bootstrap, BootstrapError
-from portti.companies.models import Company, CompanyKind
-from portti.db.session import make_engine, make_session_factory
-from portti.infra.clock import SystemClock
 
 companies = typer.Typer(
     help="Companies, accounting offices and the operator company (day-one set-up).",
@@ -26,6 +20,12 @@ support = typer.Typer(help="Support people (the operator's staff).", no_args_is_
 def _bootstrap(work: Any) -> None:
     """Runs one set-up operation in a transaction and prints what it did; a refusal is one
     readable line on stderr and exit status 1, with nothing changed."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.audit.services import AuditLog
+    from portti.companies.bootstrap import Bootstrap, BootstrapError
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     clock = SystemClock()
@@ -54,6 +54,9 @@ def companies_create(
     timezone: str = typer.Option("Europe/Helsinki", help="Its time zone (IANA name)."),
 ) -> None:
     """Create a company; with the same details again, nothing changes."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.companies.bootstrap import BootstrapError
+    from portti.companies.models import CompanyKind
 
     def create(b: Any) -> Any:
         try:
@@ -76,6 +79,12 @@ def companies_create(
 @companies.command("list")
 def companies_list() -> None:
     """Show every company: id, name, business ID, kind, its accounting office, language, zone."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from sqlalchemy import select
+
+    from portti.companies.models import Company
+    from portti.db.session import make_engine, make_session_factory
+
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     table = Table(title="Companies")

@@ -9,13 +9,6 @@ from rich.table import Table
 
 from portti.cli.common import console, err_console, print_table, settings_or_exit, with_key_store
 from portti.config import Mode
-from portti.db import migrate as m
-from portti.db.backup import backup as do_backup
-from portti.db.backup import restore as do_restore
-from portti.db.session import make_engine, make_session_factory
-from portti.demo import demo_logins, seed_demo
-from portti.infra.clock import SystemClock
-from portti.retention import purge_with
 
 
 def migrate(
@@ -28,6 +21,9 @@ def migrate(
     ),
 ) -> None:
     """Bring the database schema up to date (Alembic)."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.db import migrate as m
+
     settings = settings_or_exit()
     if check:
         m.check(settings.database_url)
@@ -53,6 +49,11 @@ def demo(
     ),
 ) -> None:
     """Write the demo data (once) and print how to log in as each demo person."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.db.session import make_engine, make_session_factory
+    from portti.demo import demo_logins, seed_demo
+    from portti.infra.clock import SystemClock
+
     settings = settings_or_exit()
     if settings.mode is Mode.PRODUCTION and not force:
         # Demo people with made-up identity codes and Support rights do not belong in a
@@ -79,6 +80,9 @@ def demo(
 
 def backup(target: Path = typer.Argument(..., help="File to write the backup to.")) -> None:
     """Back up the database (SQLite online backup, or pg_dump for PostgreSQL)."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.db.backup import backup as do_backup
+
     do_backup(settings_or_exit().database_url, target)
     console.print(f"Backup written to {target}")
 
@@ -88,6 +92,9 @@ def restore(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Restore the database from a backup, replacing what is there. Stop the service first."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.db.backup import restore as do_restore
+
     if not yes:
         typer.confirm("This replaces the whole database. Continue?", abort=True)
     do_restore(settings_or_exit().database_url, source)
@@ -99,6 +106,11 @@ def purge() -> None:
     refresh tokens, sessions, sent messages) and audit events past their retention, which are
     first written to PORTTI_AUDIT_EXPORT_DIR as JSON lines. `portti worker` runs the same purge
     every PORTTI_PURGE_INTERVAL_MINUTES."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.db.session import make_engine
+    from portti.infra.clock import SystemClock
+    from portti.retention import purge_with
+
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     try:

@@ -10,8 +10,6 @@ from rich.table import Table
 
 from portti.cli.common import console, print_table, settings_or_exit, with_key_store
 from portti.config import Settings
-from portti.infra.events import make_event_bus
-from portti.keys.services import PURPOSES, announce_rotation
 
 keys = typer.Typer(help="Portti's own signing and encryption keys.", no_args_is_help=True)
 
@@ -56,6 +54,9 @@ def keys_rotate(
     ),
 ) -> None:
     """Make the next key: published now, used after PORTTI_KEYS_PREPUBLISH_HOURS."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.keys.services import PURPOSES
+
     settings = settings_or_exit()
 
     def rotate(store: Any) -> None:
@@ -79,6 +80,10 @@ def keys_rotate(
 
 def _announce_key_rotation(settings: Settings) -> None:
     """Every running instance reads the keys again at once (OIDC-9), over the event bus."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.infra.events import make_event_bus
+    from portti.keys.services import announce_rotation
+
     if settings.event_bus_url.startswith("memory://"):
         console.print(
             "PORTTI_EVENT_BUS_URL is memory://: running servers read the keys again within "

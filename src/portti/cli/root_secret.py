@@ -5,11 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-import portti.schema  # noqa: F401  (every table, for the sealed columns' metadata)
 from portti.cli.common import console, print_table, settings_or_exit
-from portti.db.session import make_engine, make_session_factory
-from portti.infra.clock import SystemClock
-from portti.infra.secret_material import SecretMaterialError, load, reseal_all
 
 secrets = typer.Typer(help="Portti's root secret (PORTTI_SECRET_KEY).", no_args_is_help=True)
 
@@ -19,6 +15,13 @@ def secrets_rotate() -> None:
     """Seal again under PORTTI_SECRET_KEY whatever a previous secret (PORTTI_PREVIOUS_SECRET_KEYS)
     sealed: Portti's own keys, TOTP seeds, queued messages and the keys that outlive a rotation.
     Run it after every instance runs with the new secret and the previous one; idempotent."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    # portti.schema: every table, for the sealed columns' metadata.
+    import portti.schema  # noqa: F401
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.infra.secret_material import SecretMaterialError, load, reseal_all
+
     settings = settings_or_exit()
     ring = settings.secret
     engine = make_engine(settings.database_url)

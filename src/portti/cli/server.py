@@ -9,25 +9,11 @@ import signal
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import structlog
 import typer
-import uvicorn
 from prometheus_client import REGISTRY, start_http_server
 
 from portti.cli.common import console, settings_or_exit
-from portti.db.session import make_engine, make_session_factory
-from portti.infra.clock import SystemClock
-from portti.infra.logging import configure_logging
-from portti.infra.metrics import OutboxCollector
-from portti.infra.outbox_worker import build_worker
-from portti.infra.secret_material import load as load_secret_material
-from portti.infra.tls import ssl_context
-from portti.keys.services import key_store_for
-from portti.oidc_provider.backchannel import BackChannelLogout
-from portti.oidc_provider.keys import KeyStoreSigningKeys
-from portti.retention import run_purges
-from portti.web.health import OutboxFacts
 
 
 def serve(
@@ -36,6 +22,11 @@ def serve(
     workers: int = typer.Option(1),
 ) -> None:
     """Serve the web UI and the APIs with uvicorn."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    import uvicorn
+
+    from portti.infra.logging import configure_logging
+
     settings = settings_or_exit()  # fail early on bad settings
     configure_logging(settings.log_level, settings.log_format)
     # The one line that says where to find it (uvicorn's own, at INFO, is left to warnings).
@@ -85,6 +76,22 @@ def worker(
     Run it beside `portti serve` with PORTTI_OUTBOX_IN_PROCESS=false, or as extra capacity: any
     number of workers and app instances share the queue without sending a message twice.
     """
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    import httpx
+
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.infra.logging import configure_logging
+    from portti.infra.metrics import OutboxCollector
+    from portti.infra.outbox_worker import build_worker
+    from portti.infra.secret_material import load as load_secret_material
+    from portti.infra.tls import ssl_context
+    from portti.keys.services import key_store_for
+    from portti.oidc_provider.backchannel import BackChannelLogout
+    from portti.oidc_provider.keys import KeyStoreSigningKeys
+    from portti.retention import run_purges
+    from portti.web.health import OutboxFacts
+
     settings = settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
     engine = make_engine(settings.database_url)
