@@ -69,7 +69,7 @@ SQLITE_PASS_ONLY = (
     "tests/unit/",
     "tests/contract/",
     "tests/functional/strongauth/test_oidc.py",
-    "tests/functional/strongauth/test_test_idp.py",
+    "tests/functional/strongauth/test_stand_in_provider.py",
     "tests/functional/db/test_sqlite_writers.py",
 )
 
