@@ -54,6 +54,7 @@ def test_the_user_page_lists_the_persons_security_events(
         with pytest.raises((PinWrong, DeviceLocked)):
             unlock(service, phone.sim, pin="000000")
         db.commit()
+    last_event_at = clock.now()
     # Another company's administration of the person is theirs to read, not this company's.
     AuditLog(db, clock).record(
         AuditAction.DEVICE_REVOKED,
@@ -77,6 +78,7 @@ def test_the_user_page_lists_the_persons_security_events(
     assert world.kh_other.full_name not in events
     assert "dev_" not in events  # device ids tell the reader nothing
     # The company's local time (Finnish, not UTC), the reader's way.
-    local = clock.now().astimezone(ZoneInfo("Europe/Helsinki"))
+    # (The moment of the last event, read before the page: the minute may turn meanwhile.)
+    local = last_event_at.astimezone(ZoneInfo("Europe/Helsinki"))
     shown = {f"{h}{sep}{local:%M}" for h in (str(local.hour), f"{local:%H}") for sep in ".:"}
     assert any(f" {t}</time>" in events for t in shown), events
