@@ -4,13 +4,19 @@ clients), and machine clients (client credentials)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from portti.cli.common import console, settings_or_exit
 from portti.errors import DomainError, field_message
+
+if TYPE_CHECKING:
+    from portti.config import Settings
+    from portti.oidc_provider.clients import ClientService
 
 clients = typer.Typer(
     help="Business applications that log people in through Portti (OpenID clients).",
@@ -51,12 +57,7 @@ def clients_register(
 ) -> None:
     """Register an application; its secret is shown (or written) this once."""
     # Imported when the command runs: `portti --help` and every other command start without it.
-    from portti.audit.services import AuditLog
-    from portti.db.session import make_engine, make_session_factory
-    from portti.infra.clock import SystemClock
-    from portti.infra.secret_material import load as load_secret_material
     from portti.oidc_provider.client_settings import ClientInput
-    from portti.oidc_provider.clients import ClientService
 
     settings = settings_or_exit()
     fields: dict[str, object] = {
@@ -75,36 +76,14 @@ def clients_register(
     }
     if scope:
         fields["allowed_scopes"] = ["openid", *[s for s in scope if s != "openid"]]
-    try:
-        data = ClientInput.model_validate(fields)
-    except ValidationError as exc:
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "client"
-            typer.echo(f"{where}: {field_message(error['msg'])}", err=True)
-        raise typer.Exit(2) from None
-    engine = make_engine(settings.database_url)
-    clock = SystemClock()
-    try:
-        load_secret_material(make_session_factory(engine), settings.secret, clock)
-        with make_session_factory(engine)() as db:
-            reg = ClientService(db, clock, AuditLog(db, clock), settings.secret).register(
-                data, actor_person_id=None
-            )
-            db.commit()
-    finally:
-        engine.dispose()
+    data = _valid(ClientInput, fields)
+    reg = _registered(settings, lambda clients: clients.register(data, actor_person_id=None))
     out = {
         **reg.model_dump(mode="json"),
         "issuer": settings.base_url.rstrip("/"),
         "discovery": settings.base_url.rstrip("/") + "/.well-known/openid-configuration",
     }
-    if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(out, indent=2))
-        json_out.chmod(0o600)
-        console.print(f"Registered {reg.client_id}; written to {json_out}")
-    else:
-        print(json.dumps(out, indent=2))
+    _hand_out(out, json_out, reg.client_id)
 
 
 @clients.command("register-machine")
@@ -131,12 +110,7 @@ def clients_register_machine(
     """Register a machine client (client credentials, PRV-1); its secret is shown (or written)
     this once."""
     # Imported when the command runs: `portti --help` and every other command start without it.
-    from portti.audit.services import AuditLog
-    from portti.db.session import make_engine, make_session_factory
-    from portti.infra.clock import SystemClock
-    from portti.infra.secret_material import load as load_secret_material
     from portti.machines.registry import MachineClientInput, MachineClientService
-    from portti.oidc_provider.clients import ClientService
 
     if all_companies == bool(company_id):
         typer.echo(
@@ -146,41 +120,72 @@ def clients_register_machine(
         )
         raise typer.Exit(2)
     settings = settings_or_exit()
+    data = _valid(
+        MachineClientInput,
+        {
+            "name": name,
+            "scopes": scope,
+            "companies": "all" if all_companies else company_id,
+            "auth_method": auth_method,
+            "jwks": json.loads(jwks_file.read_text()) if jwks_file else None,
+        },
+    )
+    reg = _registered(
+        settings,
+        lambda clients: MachineClientService(clients).register(data, actor_person_id=None),
+    )
+    base = settings.base_url.rstrip("/")
+    out = {**reg.model_dump(mode="json"), "token_endpoint": f"{base}/oidc/token", "api": base}
+    _hand_out(out, json_out, reg.client_id)
+
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+
+def _valid(model: type[M], fields: dict[str, object]) -> M:
+    """The registration's fields checked; each problem on a line of its own, exit status 2."""
     try:
-        data = MachineClientInput.model_validate(
-            {
-                "name": name,
-                "scopes": scope,
-                "companies": "all" if all_companies else company_id,
-                "auth_method": auth_method,
-                "jwks": json.loads(jwks_file.read_text()) if jwks_file else None,
-            }
-        )
+        return model.model_validate(fields)
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"]) or "client"
             typer.echo(f"{where}: {field_message(error['msg'])}", err=True)
         raise typer.Exit(2) from None
+
+
+def _registered(settings: Settings, register: Callable[[ClientService], R]) -> R:
+    """Runs ``register`` with the client service, as the command line (no person), and commits;
+    a refusal is told in a line, exit status 2."""
+    # Imported when the command runs: `portti --help` and every other command start without it.
+    from portti.audit.services import AuditLog
+    from portti.db.session import make_engine, make_session_factory
+    from portti.infra.clock import SystemClock
+    from portti.infra.secret_material import load as load_secret_material
+    from portti.oidc_provider.clients import ClientService
+
     engine = make_engine(settings.database_url)
     clock = SystemClock()
     try:
         load_secret_material(make_session_factory(engine), settings.secret, clock)
         with make_session_factory(engine)() as db:
-            clients = ClientService(db, clock, AuditLog(db, clock), settings.secret)
             try:
-                reg = MachineClientService(clients).register(data, actor_person_id=None)
+                result = register(ClientService(db, clock, AuditLog(db, clock), settings.secret))
             except DomainError as exc:
                 typer.echo(str(exc), err=True)
                 raise typer.Exit(2) from None
             db.commit()
+            return result
     finally:
         engine.dispose()
-    base = settings.base_url.rstrip("/")
-    out = {**reg.model_dump(mode="json"), "token_endpoint": f"{base}/oidc/token", "api": base}
+
+
+def _hand_out(out: dict[str, object], json_out: Path | None, client_id: str) -> None:
+    """The registration, with its secret: to a file only its owner reads, or to standard output."""
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(out, indent=2))
         json_out.chmod(0o600)
-        console.print(f"Registered {reg.client_id}; written to {json_out}")
+        console.print(f"Registered {client_id}; written to {json_out}")
     else:
         print(json.dumps(out, indent=2))
