@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from portti.companies.models import Company
 from portti.companies.queries import first_company_language
-from portti.i18n import DEFAULT, current_choice, fmt_datetime, supported, use_locale
+from portti.i18n import DEFAULT, current_choice, supported, use_locale
 from portti.infra.outbox import Outbox
 from portti.people.models import Person
 
@@ -40,11 +39,6 @@ def recipient_language(
     if default is None and person is not None and person.id is not None:
         default = first_company_language(db, person.id)
     return supported(default) or DEFAULT
-
-
-def moment(value: datetime | None) -> str:
-    """``value`` in Finnish time, the way the notice's reader writes it."""
-    return fmt_datetime(value)
 
 
 def render_email(jinja: Environment, template: str, ctx: dict[str, Any]) -> tuple[str, str]:

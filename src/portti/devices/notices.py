@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from portti.accounts.models import Account
 from portti.companies.models import Company
-from portti.companies.notices import Notifier, moment
+from portti.companies.notices import Notifier
 from portti.devices.models import Device
-from portti.i18n import gettext
+from portti.i18n import fmt_datetime, gettext
 from portti.infra.outbox import Outbox
 from portti.people.models import Person
 
@@ -43,11 +43,11 @@ class DeviceNotices:
             ctx: dict[str, Any] = {
                 "person": person,
                 "device": device,
-                "bound_at": moment(device.created_at),
+                "bound_at": fmt_datetime(device.created_at),
                 "not_me_url": f"{self.base_url}/devices/not-me/{not_me_token}",
                 # Activated again on the same phone: the device it had before has ended.
                 "replaced": replaced,
-                "replaced_added": moment(replaced.created_at) if replaced else "",
+                "replaced_added": fmt_datetime(replaced.created_at) if replaced else "",
             }
             text, html = self.notifier.render("new_device", ctx)
             subject = gettext("A new device can now log in as you with Portti")
@@ -73,7 +73,7 @@ class DeviceNotices:
             ctx: dict[str, Any] = {
                 "person": person,
                 "company": company,
-                "devices": [(d.name, moment(d.created_at)) for d in devices],
+                "devices": [(d.name, fmt_datetime(d.created_at)) for d in devices],
             }
             self.notifier.email(
                 "devices_removed",
