@@ -207,6 +207,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         )
         yield
         stop.set()
+        # It holds only a subscription, and would see ``stop`` at its next second's poll:
+        # every shutdown (a test's, a rolling restart's) would wait for that second.
+        keys_task.cancel()
         await asyncio.gather(keys_task, return_exceptions=True)
         if logout_task is not None:
             stop.set()

@@ -50,8 +50,9 @@ def read_qr(page: Page) -> str:
             break
         except PlaywrightError as exc:
             # The code is replaced every second; a shot taken during the swap finds the old
-            # element gone. A camera simply takes the next frame.
-            if "not attached" not in str(exc) or attempt == 2:
+            # element gone (or not yet shown). A camera simply takes the next frame.
+            swapped = "not attached" in str(exc) or "not visible" in str(exc)
+            if not swapped or attempt == 2:
                 raise
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     assert found, "zxing-cpp found no QR code in the screenshot"
