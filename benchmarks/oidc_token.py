@@ -68,7 +68,9 @@ def seed_client(factory, settings, clock, alg: str) -> tuple[str, str, str]:  # 
         )
         # The operator's own application: no consent page in the way (OIDC-4).
         db.execute(
-            update(OidcClient).where(OidcClient.client_id == reg.client_id).values(first_party=True)
+            update(OidcClient)
+            .where(OidcClient.client_id == reg.client_id)
+            .values(first_party=True, version=OidcClient.version + 1)
         )
         sessions = SessionService(db, clock, idle=timedelta(hours=1), absolute=timedelta(hours=12))
         _, ws = sessions.start(person.id, method="oidc:fi_bank", strong=False, ctx=RequestContext())

@@ -53,6 +53,7 @@ from portti.mobile import views as mobile_views
 from portti.oidc_provider import admin as oidc_admin
 from portti.oidc_provider import views as oidc_views
 from portti.oidc_provider.backchannel import BackChannelLogout
+from portti.oidc_provider.client_cache import ClientCache
 from portti.oidc_provider.cors import PublicDocumentsCors
 from portti.oidc_provider.keys import KeyStoreSigningKeys
 from portti.provisioning import api as companies_provisioning_api
@@ -138,6 +139,7 @@ def build_runtime(
         discovery=DiscoveryCache(http),
         keys=keys,
         oidc_keys=oidc_keys,
+        oidc_clients=ClientCache(),
         events=make_event_bus(settings.event_bus_url, settings.database_url),
         qr_watch=StreamWatch(engine, clock.now, settings.qr_recheck_seconds),
         geo=CountryLookup.from_file(settings.geoip_database),
@@ -291,7 +293,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.mount("/app/static", StaticFiles(directory=str(mobile_views.STATIC_DIR)), name="app_static")
 
     # Routes are matched in order, one by one: the provider's (fixed paths, shared with no
-    # other router) first, as clients' servers call its token endpoint most.
+    # other router) first, as clients' servers call its token endpoint most; its authorization
+    # and token endpoints are plain routes of the app (web/plain.py).
+    for route in oidc_views.plain_routes:
+        app.add_route(
+            route.path, route.endpoint, methods=sorted(route.methods or ()), include_in_schema=False
+        )
     app.include_router(oidc_views.router)
     app.include_router(weblogin_views.router)
     app.include_router(qrlogin_views.router)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from portti.infra.events import EventBus
     from portti.infra.ratelimit import LimitsRateLimiter
     from portti.oidc_provider.backchannel import BackChannelLogout
+    from portti.oidc_provider.client_cache import ClientCache
     from portti.oidc_provider.keys import KeyStoreSigningKeys
     from portti.qrlogin.watch import StreamWatch
     from portti.strongauth.discovery import DiscoveryCache
@@ -50,6 +51,8 @@ class Runtime(Kit):
     discovery: DiscoveryCache
     # The OpenID Provider's view of Portti's own keys.
     oidc_keys: KeyStoreSigningKeys
+    # The clients this process holds, checked by their version per request.
+    oidc_clients: ClientCache
     # Server push (QR login): the bus between processes and the per-process database re-read.
     events: EventBus
     qr_watch: StreamWatch

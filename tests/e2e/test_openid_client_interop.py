@@ -107,7 +107,7 @@ def _register(live_server, receiver, tmp_path_factory, name: str) -> dict[str, A
         conn.execute(
             update(OidcClient)
             .where(OidcClient.client_id == data["client_id"])
-            .values(first_party=True)
+            .values(first_party=True, version=OidcClient.version + 1)
         )
     engine.dispose()
     return data

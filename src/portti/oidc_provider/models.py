@@ -84,6 +84,12 @@ class OidcClient(Model):
     created_by_person_id: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Raised by the ORM on every change (``version_id_col``): each process holds the clients
+    # it serves and reads only this number to know its copy is current (``client_cache.py``).
+    # A change made without the ORM must raise it too.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's own)
 
     @property
     def is_public(self) -> bool:

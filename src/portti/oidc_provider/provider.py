@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog
 from portti.infra.clock import Clock
+from portti.oidc_provider.client_cache import ClientCache
 from portti.oidc_provider.keys import SigningKeys
 from portti.oidc_provider.models import OidcClient
 from portti.oidc_provider.session_bound import OFFLINE_ACCESS
@@ -61,7 +62,9 @@ class ProviderContext:
         secret: bytes,
         code_lifetime: timedelta = CODE_LIFETIME,
         session_idle: timedelta = DEFAULT_SESSION_IDLE,
+        clients: ClientCache | None = None,
     ) -> None:
+        self.clients = clients
         self.code_lifetime = code_lifetime
         self.idle = session_idle
         self.db = db
@@ -78,7 +81,11 @@ class ProviderContext:
     def client(self, client_id: str | None) -> OidcClient | None:
         if not client_id or len(client_id) > 64:
             return None
-        client = self.db.scalars(_CLIENT, {"client_id": client_id}).one_or_none()
+        client = (
+            self.clients.get(self.db, client_id)
+            if self.clients is not None
+            else self.db.scalars(_CLIENT, {"client_id": client_id}).one_or_none()
+        )
         if client is None or client.disabled_at is not None:
             return None
         return client

@@ -78,6 +78,15 @@ class UnitOfWork:
         if self.db.in_transaction() or self._effects or self._queued():
             await anyio.to_thread.run_sync(self._end, commit, limiter=anyio.CapacityLimiter(1))
 
+    def end(self, exc: BaseException | None) -> None:
+        """``finish`` on the calling thread: for work that already runs in a handler thread,
+        holding its connection (``web/plain.py``), so the commit needs no hop of its own."""
+        commit = exc is None or self.keeps_writes(exc)
+        if not commit:
+            self._effects.clear()
+        if self.db.in_transaction() or self._effects or self._queued():
+            self._end(commit)
+
     def _end(self, commit: bool) -> None:
         if not commit:
             try:

@@ -95,6 +95,14 @@ def test_static_files_and_probes_are_named_by_their_route(client, log_output):  
     assert probe["level"] == "debug" and probe["status"] == 200
 
 
+def test_the_providers_plain_endpoints_are_named_by_their_route(client, log_output):  # OPS-12
+    # /oidc/authorize and /oidc/token are plain Starlette endpoints (web/plain.py).
+    client.get("/oidc/authorize?client_id=nobody")
+    client.post("/oidc/token", data={"grant_type": "authorization_code"})
+    got = [(x["route"], x["status"]) for x in records(log_output) if x.get("event") == "request"]
+    assert got == [("/oidc/authorize", 400), ("/oidc/token", 401)]
+
+
 def test_request_id_from_a_trusted_proxy_is_kept_and_others_are_replaced(
     app, client, log_output
 ):  # OPS-12

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from fastapi import Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from portti.audit.models import AuditAction
 from portti.oidc_provider.authorize import (
@@ -28,11 +28,15 @@ from portti.oidc_provider.views.common import (
     NO_STORE,
     Provider,
     browser,
+    plain_routes,
+    provider_for,
     render,
     router,
     untrusted_page,
 )
-from portti.web.deps import Audit, ClockDep, DbSession, Uow
+from portti.web.deps import Audit, ClockDep, DbSession
+from portti.web.plain import in_unit_of_work
+from portti.web.uow import UnitOfWork
 from portti.weblogin.session_deps import CurrentSession, OptionalWebSession, optional_session
 
 
@@ -113,18 +117,19 @@ def _authorize(
     return _answer(request, provider, req, outcome, handle=None, interactive=False)
 
 
-@router.get("/oidc/authorize")
-async def authorize(request: Request, provider: Provider, uow: Uow) -> Response:
-    # A business application's every login comes here: the session, the decision and the
-    # commit run in one hop to a handler thread rather than three (the session dependency,
-    # the handler, the unit of work's commit), which then finds nothing left to commit.
-    def work() -> Response:
-        ws = optional_session(request, uow)
-        response = _authorize(request, provider, ws, dict(request.query_params))
-        uow.commit_now()
-        return response
+async def authorize(request: Request) -> Response:
+    """``GET /oidc/authorize``. A business application's every login comes here: a plain
+    endpoint (``web/plain.py``), its session, decision and commit in one hop to a thread."""
 
-    return await run_in_threadpool(work)
+    def work(uow: UnitOfWork) -> Response:
+        provider = provider_for(request, uow.db)
+        ws = optional_session(request, uow)
+        return _authorize(request, provider, ws, dict(request.query_params))
+
+    return await in_unit_of_work(request, work)
+
+
+plain_routes.append(Route("/oidc/authorize", authorize, methods=["GET"], include_in_schema=False))
 
 
 @router.post("/oidc/authorize")

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from portti.audit.models import AuditAction
 from portti.infra.ratelimit import client_network
@@ -27,19 +27,19 @@ from portti.oidc_provider.grants import Grants
 from portti.oidc_provider.models import OidcClient
 from portti.oidc_provider.provider import ProviderContext
 from portti.oidc_provider.revocation import revoke
-from portti.oidc_provider.token_form import TokenForm, TokenFormDep
+from portti.oidc_provider.token_form import TokenForm, TokenFormDep, token_form
 from portti.oidc_provider.tokens import TokenIssuer
 from portti.oidc_provider.userinfo import UserInfo
 from portti.oidc_provider.views.common import (
     NO_STORE,
     Provider,
+    plain_routes,
+    provider_for,
     router,
 )
 from portti.runtime import runtime
-from portti.web.deps import (
-    Uow,
-    client_ip,
-)
+from portti.web.deps import client_ip
+from portti.web.plain import in_unit_of_work
 from portti.web.uow import UnitOfWork
 
 
@@ -137,18 +137,18 @@ class _ClientCall:
         return _token_error(exc, self.basic is not None, cors)
 
 
-@router.post("/oidc/token")
-async def token(request: Request, provider: Provider, form: TokenFormDep, uow: Uow) -> Response:
-    # As at the authorization endpoint: the work and its commit in one hop to a thread.
-    return await run_in_threadpool(_token, request, provider, form, uow)
+async def token(request: Request) -> Response:
+    """``POST /oidc/token``: as at the authorization endpoint, a plain endpoint
+    (``web/plain.py``), the work and its commit in one hop to a thread."""
+    form = await token_form(request)
+
+    def work(uow: UnitOfWork) -> Response:
+        return _token_answer(request, provider_for(request, uow.db), form)
+
+    return await in_unit_of_work(request, work)
 
 
-def _token(
-    request: Request, provider: ProviderContext, form: TokenForm, uow: UnitOfWork
-) -> Response:
-    response = _token_answer(request, provider, form)
-    uow.commit_now()
-    return response
+plain_routes.append(Route("/oidc/token", token, methods=["POST"], include_in_schema=False))
 
 
 def _token_answer(request: Request, provider: ProviderContext, form: TokenForm) -> Response:
