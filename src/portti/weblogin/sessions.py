@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from portti import hooks
@@ -25,6 +25,9 @@ from portti.weblogin.models import (
 
 # Writing last_seen_at on every request would turn each read into a write.
 TOUCH_INTERVAL = timedelta(seconds=60)
+# Every page and every authorization resolves the session: a statement built once (``get``
+# builds its own each call).
+_BY_ID = select(WebSession).where(WebSession.id == bindparam("id"))
 
 
 def hash_token(token: str) -> str:
@@ -99,7 +102,7 @@ class SessionService:
     def resolve(self, token: str | None) -> WebSession | None:
         if not token or len(token) > 100:
             return None
-        ws = self.db.get(WebSession, hash_token(token))
+        ws = self.db.scalars(_BY_ID, {"id": hash_token(token)}).one_or_none()
         if ws is None or ws.revoked_at is not None:
             return None
         now = self.clock.now()
