@@ -10,14 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import portti
 from portti.audit.models import AuditAction
+from portti.audit.services import AuditLog
 from portti.companies.catalogue import USER_ADMIN
 from portti.companies.errors import PersonNeedsSupport
 from portti.companies.models import Membership
@@ -25,7 +27,9 @@ from portti.devices.models import Device
 from portti.errors import Conflict, DomainError
 from portti.invitations.models import ConfirmationCode
 from portti.people.models import Person
-from portti.web.deps import Audit, Uow, get_unit_of_work
+from portti.web.deps import Audit, Uow, get_unit_of_work, request_context
+from portti.web.plain import in_unit_of_work
+from portti.web.uow import UnitOfWork
 from support import factories as f
 from support.activation import invitation_url, invite, latest_signup_code, latest_sms_code
 from support.db import audit_events, fresh
@@ -216,6 +220,27 @@ def probe(app: FastAPI, client: TestClient, session_factory) -> TestClient:  # t
             )
         return {"ok": "yes"}
 
+    # The same, as plain Starlette endpoints running their work in ``in_unit_of_work``
+    # (web/plain.py: the provider's authorization and token endpoints).
+    def plain(path: str, handler):  # type: ignore[no-untyped-def]
+        async def endpoint(request: Request) -> Response:
+            def work(uow: UnitOfWork) -> Response:
+                audit = AuditLog(uow.db, app.state.runtime.clock, request_context(request))
+                return JSONResponse(handler(audit, uow))
+
+            return await in_unit_of_work(request, work)
+
+        app.add_route("/_plain/" + path, endpoint, methods=["POST"])
+
+    for path, handler in (
+        ("ok", ok),
+        ("kept", kept),
+        ("refused", refused),
+        ("crash", crash),
+    ):
+        plain(path, handler)
+    plain("commit-fails", lambda audit, uow: commit_fails(uow))
+
     return TestClient(app, base_url="http://testserver", raise_server_exceptions=False)
 
 
@@ -225,39 +250,44 @@ def probe_rows(db) -> int:  # type: ignore[no-untyped-def]
     )
 
 
-def test_a_route_that_returns_is_committed_then_its_effects_run(probe, db, app) -> None:
-    r = probe.post("/_probe/ok")
+@pytest.mark.parametrize("kind", ["_probe", "_plain"])
+def test_a_route_that_returns_is_committed_then_its_effects_run(probe, db, app, kind) -> None:
+    r = probe.post(f"/{kind}/ok")
     assert r.status_code == 200, r.text
     assert probe_rows(db) == 1
     # The effect ran after the commit: a session of its own already saw the row.
     assert app.state.probe_effects == [1]
 
 
-def test_a_refusal_that_keeps_its_writes_is_committed(probe, db, app) -> None:
-    r = probe.post("/_probe/kept")
+@pytest.mark.parametrize("kind", ["_probe", "_plain"])
+def test_a_refusal_that_keeps_its_writes_is_committed(probe, db, app, kind) -> None:
+    r = probe.post(f"/{kind}/kept")
     assert r.status_code == 403 and r.json()["code"] == "kept_refusal", r.text
     assert probe_rows(db) == 1
     assert app.state.probe_effects == [1]
 
 
-def test_a_refusal_that_does_not_keep_its_writes_rolls_back(probe, db, app) -> None:
-    r = probe.post("/_probe/refused")
+@pytest.mark.parametrize("kind", ["_probe", "_plain"])
+def test_a_refusal_that_does_not_keep_its_writes_rolls_back(probe, db, app, kind) -> None:
+    r = probe.post(f"/{kind}/refused")
     assert r.status_code == 409 and r.json()["code"] == "conflict", r.text
     assert probe_rows(db) == 0
     assert app.state.probe_effects == []
 
 
-def test_an_unexpected_error_rolls_back(probe, db, app) -> None:
-    r = probe.post("/_probe/crash")
+@pytest.mark.parametrize("kind", ["_probe", "_plain"])
+def test_an_unexpected_error_rolls_back(probe, db, app, kind) -> None:
+    r = probe.post(f"/{kind}/crash")
     assert r.status_code == 500
     assert probe_rows(db) == 0
     assert app.state.probe_effects == []
 
 
-def test_a_failed_commit_answers_500_not_the_handlers_200(probe, db) -> None:
+@pytest.mark.parametrize("kind", ["_probe", "_plain"])
+def test_a_failed_commit_answers_500_not_the_handlers_200(probe, db, kind) -> None:
     """The commit runs before the response is sent: the client never holds a 200 for work
     that was not saved."""
-    r = probe.post("/_probe/commit-fails")
+    r = probe.post(f"/{kind}/commit-fails")
     assert r.status_code == 500, r.text
     fresh(db)
     assert db.scalars(select(Person).where(Person.portti_id == "PT-UOW-0001")).all() == []
