@@ -24,7 +24,9 @@ from portti.strongauth.discovery import DiscoveryCache
 from portti.strongauth.oidc.jwks import JwksCache
 from portti.wiring import connect_hooks
 from support.pg import scratch_database
+from support.signatures import read_signatures_once
 
+read_signatures_once()
 # Services built by hand in tests announce what ends through the same subscribers as the app.
 connect_hooks()
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment
+from jinja2 import BytecodeCache, Environment
+from jinja2.bccache import Bucket
 
 from portti import __version__
 from portti.audit.labels import HIDDEN_DETAILS, detail_label, detail_value_name
@@ -35,8 +36,29 @@ from portti.web.csrf import csrf_token
 WEB_DIR = Path(__file__).parent / "web"
 
 
+class ProcessBytecodeCache(BytecodeCache):
+    """Compiled templates kept for the process, keyed by name and source checksum (Jinja's
+    buckets): an app built again in the same process (each test builds its own; a worker that
+    renders e-mail) loads them instead of compiling every template anew."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = ProcessBytecodeCache()
+
+
 def make_templates(base_url: str = "http://127.0.0.1:8000") -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    templates.env.bytecode_cache = _BYTECODE
     templates.env.globals["csrf_token"] = csrf_token
     # Where the app is: the invitation e-mail gives the address (UX-7).
     templates.env.globals["app_url"] = base_url.rstrip("/") + "/app/"

@@ -16,6 +16,7 @@ checking off.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from pathlib import Path
 
@@ -29,8 +30,11 @@ class CaBundleError(ValueError):
     """The configured CA bundle cannot be read."""
 
 
+@functools.lru_cache(maxsize=8)
 def ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
-    """An SSL context for clients that trusts what ``ca_bundle`` names (see the module)."""
+    """An SSL context for clients that trusts what ``ca_bundle`` names (see the module). One
+    per bundle for the process: loading Mozilla's CAs costs tens of milliseconds, and the
+    clients only read the context. A bundle changed on disk counts from the next start."""
     if ca_bundle == SYSTEM:
         context = ssl.create_default_context()
         context.load_default_certs(ssl.Purpose.SERVER_AUTH)

@@ -69,8 +69,10 @@ def pool_status(engine: Engine) -> Callable[[], tuple[int, int]]:
     return read
 
 
-def migrations_head() -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+@functools.cache
+def migrations_head() -> frozenset[str]:
+    """The migrations' head revisions: fixed for the process (read once, not per app)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
 class Readiness:
