@@ -392,6 +392,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--smoke", action="store_true", help="a few seconds: does it run")
     parser.add_argument("--in-process", action="store_true", help="Portti's own CPU alone")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PORTTI_NAME=VALUE",
+        help="a setting for Portti's server (repeatable), e.g. PORTTI_HANDLER_THREADS=2",
+    )
     args = parser.parse_args()
     if args.in_process:
         in_process(args.round_trips if args.round_trips != 1500 else 600)
@@ -400,7 +407,7 @@ def main() -> int:
         args.round_trips, args.rounds, args.concurrency = 40, 1, 4
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="portti-sso-bench-") as tmp:
-        server = start_server(Path(tmp))
+        server = start_server(Path(tmp), settings=dict(x.split("=", 1) for x in args.set))
         op_proc = None
         try:
             client_id, client_secret, token = seed_portti(server.settings)
