@@ -14,7 +14,6 @@ import hashlib
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from portti.audit.services import AuditLog
@@ -27,8 +26,6 @@ from portti.oidc_provider.session_bound import OFFLINE_ACCESS
 SCOPES = ("openid", "profile", "email", "companies", OFFLINE_ACCESS)
 CODE_LIFETIME = timedelta(seconds=60)  # the default of settings.oidc_code_lifetime_seconds
 DEFAULT_SESSION_IDLE = timedelta(minutes=30)  # the default of settings.session_idle_minutes
-
-_CLIENT = select(OidcClient).where(OidcClient.client_id == bindparam("client_id"))
 
 
 def sha256_hex(value: str) -> str:
@@ -62,7 +59,7 @@ class ProviderContext:
         secret: bytes,
         code_lifetime: timedelta = CODE_LIFETIME,
         session_idle: timedelta = DEFAULT_SESSION_IDLE,
-        clients: ClientCache | None = None,
+        clients: ClientCache,
     ) -> None:
         self.clients = clients
         self.code_lifetime = code_lifetime
@@ -81,11 +78,7 @@ class ProviderContext:
     def client(self, client_id: str | None) -> OidcClient | None:
         if not client_id or len(client_id) > 64:
             return None
-        client = (
-            self.clients.get(self.db, client_id)
-            if self.clients is not None
-            else self.db.scalars(_CLIENT, {"client_id": client_id}).one_or_none()
-        )
+        client = self.clients.get(self.db, client_id)
         if client is None or client.disabled_at is not None:
             return None
         return client

@@ -72,20 +72,26 @@ class UnitOfWork:
         pool: when every worker thread waits for a connection, the commit that gives one back
         must still run (``get_db`` closes sessions on a limiter of its own for the same
         reason)."""
-        commit = exc is None or self.keeps_writes(exc)
-        if not commit:
-            self._effects.clear()
-        if self.db.in_transaction() or self._effects or self._queued():
+        commit = self._decide(exc)
+        if commit is not None:
             await anyio.to_thread.run_sync(self._end, commit, limiter=anyio.CapacityLimiter(1))
 
     def end(self, exc: BaseException | None) -> None:
         """``finish`` on the calling thread: for work that already runs in a handler thread,
         holding its connection (``web/plain.py``), so the commit needs no hop of its own."""
+        commit = self._decide(exc)
+        if commit is not None:
+            self._end(commit)
+
+    def _decide(self, exc: BaseException | None) -> bool | None:
+        """Commit (True) or roll back (False) after ``exc`` (None: the work returned); None
+        when there is nothing to end: no transaction, no effects, nothing queued."""
         commit = exc is None or self.keeps_writes(exc)
         if not commit:
             self._effects.clear()
         if self.db.in_transaction() or self._effects or self._queued():
-            self._end(commit)
+            return commit
+        return None
 
     def _end(self, commit: bool) -> None:
         if not commit:
