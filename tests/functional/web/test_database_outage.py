@@ -70,3 +70,23 @@ def test_a_database_outage_answers_503_and_the_instance_recovers(  # OPS-16
     assert after.status_code == 200, after.text
     assert after.json() == before.json()
     assert kh.get(members, headers=HTML).status_code == 200
+
+
+def test_the_providers_plain_endpoints_answer_503_too(  # OPS-16
+    client: TestClient, database_url: str
+) -> None:
+    """``/oidc/authorize`` and ``/oidc/token`` run outside FastAPI's dependencies
+    (``web/plain.py``): an outage reaches the same handlers."""
+    with database_down(database_url):
+        page = client.get("/oidc/authorize?client_id=portti-any", headers=HTML)
+        token = client.post(
+            "/oidc/token",
+            data={"grant_type": "authorization_code", "code": "x"},
+            auth=("portti-any", "secret"),
+            headers={"accept": "application/json"},
+        )
+    assert page.status_code == 503 and page.headers["retry-after"] == "5"
+    assert "The service is temporarily unavailable" in page.text
+    assert token.status_code == 503 and token.headers["retry-after"] == "5"
+    assert token.json()["code"] == "database_unavailable"
+    assert client.get("/oidc/authorize?client_id=portti-any").status_code == 400
