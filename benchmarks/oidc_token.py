@@ -43,6 +43,7 @@ from portti.db.session import make_engine, make_session_factory  # noqa: E402
 from portti.infra.clock import SystemClock  # noqa: E402
 from portti.keys.services import key_store_for  # noqa: E402
 from portti.oidc_provider.authorize import Authorization, Redirect  # noqa: E402
+from portti.oidc_provider.client_cache import ClientCache  # noqa: E402
 from portti.oidc_provider.client_settings import ClientInput  # noqa: E402
 from portti.oidc_provider.clients import ClientService  # noqa: E402
 from portti.oidc_provider.keys import KeyStoreSigningKeys  # noqa: E402
@@ -94,7 +95,7 @@ def mint_codes(factory, settings, client_id: str, ws_id: str, count: int) -> lis
         provider = ProviderContext(
             db, clock, AuditLog(db, clock), issuer=settings.base_url,
             keys=KeyStoreSigningKeys(key_store_for(settings, factory, clock)),
-            secret=settings.secret,
+            secret=settings.secret, clients=ClientCache(),
         )  # fmt: skip
         for _ in range(count):
             verifier = secrets.token_urlsafe(48)
