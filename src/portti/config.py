@@ -115,6 +115,7 @@ class Settings(BaseSettings):
         env_prefix="PORTTI_", env_nested_delimiter="__", hide_input_in_errors=True
     )
     _ring: SecretRing | None = PrivateAttr(default=None)
+    _ring_source: tuple[object, object] | None = PrivateAttr(default=None)
     # Demo mode without PORTTI_SECRET_KEY(_FILE): a secret made up for this process only.
     _secret_key_made_up: bool = PrivateAttr(default=False)
 
@@ -360,12 +361,23 @@ class Settings(BaseSettings):
         """The root secret with the previous ones: one ring per settings object, so the stable
         keys loaded into it at start (``infra.secret_material``) reach every service."""
         assert self.secret_key is not None
+        ring, source = self._ring, self._ring_source
+        # Read on every request: while the secrets are the objects the ring was made of, it
+        # stands without reading them again.
+        if (
+            ring is not None
+            and source is not None
+            and source[0] is self.secret_key
+            and source[1] is self.previous_secret_keys
+        ):
+            return ring
         current = self.secret_key.get_secret_value().encode()
         previous = tuple(p.get_secret_value().encode() for p in self.previous_secret_keys)
         # A copy with other secrets (``model_copy(update=…)``) must not keep this ring.
-        if self._ring is None or self._ring.current != current or self._ring.previous != previous:
-            self._ring = SecretRing(current, previous, made_up=self._secret_key_made_up)
-        return self._ring
+        if ring is None or ring.current != current or ring.previous != previous:
+            ring = self._ring = SecretRing(current, previous, made_up=self._secret_key_made_up)
+        self._ring_source = (self.secret_key, self.previous_secret_keys)
+        return ring
 
     @property
     def host(self) -> str:

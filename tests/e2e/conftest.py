@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from portti.db.session import make_engine, make_session_factory
+from support.browser import BROWSER_TIMEOUT_MS
 from support.live_server import LiveServer, running_server
 from support.pg import scratch_database
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 BACKEND = os.environ.get("PORTTI_TEST_DATABASE", "sqlite")
 PG_ADMIN = os.environ.get("PORTTI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-BROWSER_TIMEOUT_MS = 10_000
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

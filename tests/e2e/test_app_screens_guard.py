@@ -45,6 +45,7 @@ from babel.messages.pofile import read_po
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import create_engine, text
 
+from support.browser import BROWSER_TIMEOUT_MS
 from support.messages import signup_code_in, sms_code_in
 from support.qr import open_qr_login, typed_code
 
@@ -257,7 +258,7 @@ class Admin:
 @pytest.fixture(scope="module")
 def admin(browser: Browser, live_server: Any) -> Iterator[Admin]:
     context = browser.new_context(base_url=live_server.url, locale="en-GB")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = context.new_page()
     page.goto("/login")
     page.get_by_role("button", name=f"Log in with {FI_BANK}").click()
@@ -344,7 +345,7 @@ def test_every_app_screen_reads_right_in_every_language_and_width(
     t: dict[str, str] = httpx.get(f"{live_server.url}/app/texts/{lang}.json").json()["texts"]
     problems: list[str] = []
     context = browser.new_context(base_url=live_server.url, locale=LOCALES[lang], **PHONE)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     watch(context, problems)
     # The computer reads English: what is checked is the phone.
     computer_context = browser.new_context(base_url=live_server.url, locale="en-GB")
@@ -556,7 +557,7 @@ def test_a_bank_id_user_reads_what_applies_to_bank_id(
     t: dict[str, str] = httpx.get(f"{live_server.url}/app/texts/{lang}.json").json()["texts"]
     problems: list[str] = []
     context = browser.new_context(base_url=live_server.url, locale=LOCALES[lang], **PHONE)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     watch(context, problems)
     try:
         app = context.new_page()
@@ -692,7 +693,7 @@ def test_a_refused_account_login_keeps_the_address_and_clears_the_password(
     t: dict[str, str] = httpx.get(f"{live_server.url}/app/texts/{lang}.json").json()["texts"]
     problems: list[str] = []
     context = browser.new_context(base_url=live_server.url, locale=LOCALES[lang], **PHONE)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     watch(context, problems)
     try:
         app = context.new_page()

@@ -18,6 +18,7 @@ from portti.companies.models import Company, Membership
 from portti.i18n import translations
 from portti.invitations.models import Invitation
 from portti.people.models import Person
+from support.browser import BROWSER_TIMEOUT_MS
 from support.csv_users import estonian_code
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -38,7 +39,7 @@ def t(msgid: str) -> str:
 def finnish_phone(browser: Browser, live_server) -> Iterator[Page]:  # type: ignore[no-untyped-def]
     """A phone-sized browser whose language is Finnish (Accept-Language: fi-FI)."""
     context = browser.new_context(base_url=live_server.url, locale="fi-FI", **PHONE)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     errors: list[str] = []
     context.on("weberror", lambda e: errors.append(e.error.message))
     page = context.new_page()

@@ -25,6 +25,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from support.browser import BROWSER_TIMEOUT_MS
 from support.camera import write_y4m
 from support.messages import signup_code_in, sms_code_in
 
@@ -182,7 +183,7 @@ def phone(
         ],
     )  # fmt: skip
     context = chromium.new_context(base_url=live_server.url, locale="en-GB", **PHONE)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     context.grant_permissions(["camera"], origin=live_server.url)
     problems: list[str] = []
     watch_problems(context, problems)
@@ -399,7 +400,7 @@ def test_the_whole_story_in_the_portti_app(
         point_camera_at_qr(computer, phone.camera)
         started = time.perf_counter()
         app.get_by_role("button", name="Read QR code for web login").click()
-        expect(app.get_by_role("heading", name="Log in to Portti?")).to_be_visible(timeout=15_000)
+        expect(app.get_by_role("heading", name="Log in to Portti?")).to_be_visible()
         print(
             f"\ncamera on → approval screen (decode + scan request): "
             f"{(time.perf_counter() - started) * 1000:.0f} ms (jsQR on 640×480 frames)"

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from portti.config import Mode, Settings
 
@@ -134,3 +134,17 @@ def test_the_secret_key_can_come_from_a_file(tmp_path: Path) -> None:  # OPS-13
     path.write_text("x")
     with pytest.raises(ValidationError, match="at least 256"):
         Settings(**{**GOOD, "secret_key": None, "secret_key_file": path})
+
+
+def test_the_secret_ring_is_kept_until_the_secrets_change() -> None:  # OPS-13
+    s = Settings(**GOOD)
+    ring = s.secret
+    ring.stable["example"] = b"loaded at start"
+    assert s.secret is ring  # every service reads the ring the stable keys were loaded into
+    new_key = secrets.token_urlsafe(48)
+    rotated = s.model_copy(
+        update={"secret_key": SecretStr(new_key), "previous_secret_keys": [s.secret_key]}
+    )
+    assert rotated.secret == new_key.encode()
+    assert rotated.secret.previous == (GOOD["secret_key"].encode(),)
+    assert s.secret is ring and s.secret == GOOD["secret_key"].encode()

@@ -67,14 +67,16 @@ def page_context(
 
 
 def access_names(
-    role_names: dict[str, Any], profile_names: dict[int, Any], m: Membership
+    role_names: dict[str, str], profile_names: dict[int, str], m: Membership
 ) -> list[str]:
     """What a member may do, as the list names it: the roles by name, then the profiles by
-    name, each in the reader's language."""
-    roles = sorted((str(localize(role_names.get(c, c))) for c in m.role_codes), key=str.casefold)
-    profiles = sorted(
-        (str(localize(profile_names.get(i, "—"))) for i in m.profile_ids), key=str.casefold
+    name, each in the reader's language (``role_names`` and ``profile_names`` already in it:
+    the names are looked up once per page, not once per row)."""
+    roles = sorted(
+        (role_names[c] if c in role_names else str(localize(c)) for c in m.role_codes),
+        key=str.casefold,
     )
+    profiles = sorted((profile_names.get(i, "—") for i in m.profile_ids), key=str.casefold)
     return roles + profiles
 
 
@@ -105,12 +107,11 @@ def users_and_roles(
             (MemberStatus.ENDED, _l("Ended")),
             (MemberStatus.ALL, _l("All")),
         ],
-        "role_names": {r.code: r.name for r in members.available_roles(grant, company)},
     }
     ctx["access_names"] = partial(
         access_names,
-        ctx["role_names"],
-        {p.id: p.name for p in members.available_profiles(company)},
+        {r.code: str(localize(r.name)) for r in members.available_roles(grant, company)},
+        {p.id: str(localize(p.name)) for p in members.available_profiles(company)},
     )
     if (
         request.headers.get("hx-request") == "true"
