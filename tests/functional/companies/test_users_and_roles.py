@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from support.db import counts, fresh
 from support.web import HTML, api_headers, force_login, page_csrf
 
 MEMBER_LINK = re.compile(r'href="/c/\d+/users/(\d+)"')
+TD = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
 NEXT_LINK = re.compile(r'<a rel="next" href="([^"]+)">Next page</a>')
 
 
@@ -211,6 +212,43 @@ def test_the_list_names_roles_then_profiles_by_name(kh, world, db):  # ADM-1
     cells = re.findall(r'<td data-label="Roles">([^<]*)</td>', r.text)
     assert sorted(cells) == sorted([f"Bookkeeper, Payroll, {profile.name}", profile.name])
     assert "1 profile" not in r.text
+
+
+def test_the_list_rows_read_in_the_readers_language(kh, world, db, today):  # ADM-1 ADM-7 I18N-1
+    c = world.client_a
+    ended = f.member(
+        db,
+        f.person(db, "Eero", "Rivinen"),
+        c,
+        ["payroll", "bookkeeper"],
+        valid_from=date(2024, 3, 1),
+        valid_until=today - timedelta(days=1),
+    )
+    f.member(db, f.person(db, "Ulla", "Rivinen"), c, ["bookkeeper"])
+    db.commit()
+    r = kh.get(
+        f"/c/{c.id}/users",
+        params={"q": "Rivinen", "status": "all"},
+        headers={**HTML, "accept-language": "fi"},
+    )
+    rows = re.findall(r"<tr>\s*(<td.*?)</tr>", r.text, re.S)
+    cells = [
+        [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", td)).split()) for td in TD.findall(row)]
+        for row in rows
+    ]
+    until = f"{today - timedelta(days=1):%-d.%-m.%Y}"
+    assert cells[0] == [
+        "Rivinen, Eero",
+        ended.person.portti_id,
+        "Kirjaaja, Palkanlaskenta",
+        f"1.3.2024–{until} päättynyt",
+    ]
+    assert len(cells) == 2 and cells[1][:1] + cells[1][2:] == [
+        "Rivinen, Ulla",
+        "Kirjaaja",
+        "Toistaiseksi",
+    ]
+    assert re.search(r'<td data-label="Voimassaolo">', r.text)
 
 
 def test_the_list_leads_to_the_delivery_of_recent_invitations(kh, world):  # PRV-4 INV-1
