@@ -42,7 +42,9 @@ pytestmark = pytest.mark.e2e
 BACKEND = os.environ.get("PORTTI_TEST_DATABASE", "sqlite")
 PG_ADMIN = os.environ.get("PORTTI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET_KEY = secrets.token_urlsafe(48)
-GRACE_S = 10
+# Long, so that "let go at once" (the streams ended, nothing in flight) and "held until the
+# grace ran out" stay far apart however loaded the machine is.
+GRACE_S = 30
 # Each phone logs in once in this many seconds.
 PACE_S = 6.5
 
@@ -285,13 +287,14 @@ def test_sigterm_ends_the_event_stream_with_a_retry_hint_and_another_instance_co
 
     stopped_at = time.monotonic()
     a.terminate()
-    assert wait_until(lambda: ": draining" in stream.lines, timeout=5), stream.lines
+    assert wait_until(lambda: ": draining" in stream.lines, timeout=GRACE_S / 2), stream.lines
     ended = stream.lines.index(": draining")
     assert stream.lines[ended - 1].startswith("retry: ")
     assert 250 <= int(stream.lines[ended - 1][7:]) <= 1500
     assert a.wait(timeout=GRACE_S), a.log_tail()
-    # The stream held A for no longer than it took to tell the browser to go elsewhere.
-    assert time.monotonic() - stopped_at < 5
+    # The stream held A for no longer than it took to tell the browser to go elsewhere, not
+    # until the grace ran out.
+    assert time.monotonic() - stopped_at < GRACE_S / 2
 
     approve_typed_code(browser, phone, panel.public_id, panel)
     stream.wait_for("approved")
