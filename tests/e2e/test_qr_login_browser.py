@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from support.live_phone import bind_demo_device, unlocked_phone
 from support.live_server import LiveServer, running_server
+from support.pg import scratch_database
 from support.qr import Phone, reference_app_state
 from support.sinks import free_port
 
@@ -46,14 +48,18 @@ PUSHED_WITHIN_SECONDS = 30.0
 
 
 @pytest.fixture(scope="module")
-def live_server(
-    _live_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """The e2e server (tests/e2e/conftest.py), its streams hearing only pushes."""
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server as the e2e one (tests/e2e/conftest.py), its streams hearing only pushes. Its
+    database is its own: the shared one's keys are sealed under the shared server's secret."""
     workdir = tmp_path_factory.mktemp("e2e-qr-server")
-    with running_server(
-        _live_database, workdir, prepare=(["migrate"], ["demo"]), **PUSH_ONLY
-    ) as server:
+    with ExitStack() as stack:
+        if os.environ.get("PORTTI_TEST_DATABASE", "sqlite") == "postgresql":
+            database_url = stack.enter_context(scratch_database(PG_ADMIN, "portti_e2e_qr"))
+        else:
+            database_url = f"sqlite:///{workdir / 'portti.db'}"
+        server = stack.enter_context(
+            running_server(database_url, workdir, prepare=(["migrate"], ["demo"]), **PUSH_ONLY)
+        )
         yield server
 
 
