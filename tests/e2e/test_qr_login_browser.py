@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -125,6 +126,37 @@ def test_log_in_by_scanning_the_qr_code_with_the_app(
     assert seconds < PUSHED_WITHIN_SECONDS  # pushed: the stream's re-read is minutes away
     # WEB-3: her one valid company was chosen for her.
     expect(page.get_by_role("navigation", name="Company menu")).to_contain_text("Mäkinen Design Oy")
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_login_buttons_stay_put_while_the_qr_code_loads(
+    browser: Browser, live_server, width: int
+):  # WEB-1
+    """The QR panel arrives after the page (a request of its own). A person about to press
+    "Log in with Finnish bank ID" must not find another button under the pointer."""
+    context = browser.new_context(
+        base_url=live_server.url, locale="en-GB", viewport={"width": width, "height": 900}
+    )
+    try:
+        page = context.new_page()
+        held: list[Any] = []
+        page.route("**/login/qr", lambda route: held.append(route))  # held back for now
+        page.goto("/login")
+        bank_id = page.get_by_role(
+            "button", name="Log in with Finnish bank ID or mobile certificate"
+        )
+        expect(bank_id).to_be_visible()
+        expect(page.get_by_text("Getting a login code…")).to_be_visible()
+        before = bank_id.bounding_box()
+        assert len(held) == 1
+        held[0].continue_()
+        expect(page.get_by_role("img", name=QR_NAME)).to_be_visible()
+        page.wait_for_timeout(200)  # the panel's script sets the countdown and the frame
+        after = bank_id.bounding_box()
+        assert before is not None and after is not None
+        assert abs(after["y"] - before["y"]) <= 2, (before, after)
+    finally:
+        context.close()
 
 
 def test_this_wasnt_me_in_the_reference_app_tells_the_browser_at_once(
