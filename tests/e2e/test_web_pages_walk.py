@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from portti.i18n import translations
+from support.browser import BROWSER_TIMEOUT_MS
 from support.leaks import foreign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -173,7 +174,7 @@ def walk(browser: Browser, live_server, request) -> Iterator[Walk]:  # type: ign
     """A browser in ``lang`` at ``width`` (the test's parameters), fresh cookies."""
     lang, width = request.node.callspec.params["lang"], request.node.callspec.params["width"]
     context = browser.new_context(base_url=live_server.url, locale=LOCALES[lang], **WIDTHS[width])
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = context.new_page()
     w = Walk(page, lang, width)
     page.on("console", w.on_console)
@@ -320,14 +321,14 @@ def test_the_test_identity_page_starts_on_the_first_identity_and_works_by_keyboa
     """The demo's stand-in for a bank: the first test identity is chosen and has the focus, the
     arrow keys choose another, Enter logs in as it."""
     context = browser.new_context(base_url=live_server.url, locale="en-GB")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     try:
         page = context.new_page()
         page.goto("/login")
         page.get_by_role("button", name="Log in with Finnish bank ID or mobile certificate").click()
         group = page.get_by_role("group", name="Choose a test identity")
         radios = group.get_by_role("radio")
-        assert radios.count() >= 2
+        expect(radios.nth(1)).to_be_visible()  # the page has come: a count does not wait
         expect(radios.first).to_be_checked()
         expect(radios.first).to_be_focused()
         page.keyboard.press("ArrowDown")
