@@ -8,13 +8,27 @@ runs its work here: a session of its own, the work and its commit (or rollback) 
 to a handler thread, the session closed there. Errors reach the app's exception handlers as
 any route's do, and the admission gate counts the request as any other. They are the app's
 own routes (``app.router``, not an included router's), so the access log and the metrics name
-them by their path (``web/access.py``)."""
+them by their path (``web/access.py``).
+
+On SQLite they run one at a time, on a lane of their own beside the handler threads. Each of
+them writes (a code, a refresh token, an audit row), and SQLite takes one writer at a time, so
+running several at once gained nothing: they queued on the write lock (``db/session.py``)
+while their threads handed Python's interpreter lock to each other at every statement. One at
+a time, a single sign-on round trip costs a fifth less CPU at eight at once
+(docs/benchmarks.md). They wait for a database, never for the network, so the lane is not held
+by a slow partner; the handler threads stay free for the password and PIN checks and the
+identity providers' calls. On PostgreSQL they run on the handler threads, several at once."""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
+import anyio
+import anyio.to_thread
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -22,6 +36,21 @@ from portti.web.kit import kit
 from portti.web.uow import UnitOfWork
 
 T = TypeVar("T")
+
+# Per engine: the event loop its lane was made on, and the lane (a limiter belongs to one loop).
+_lanes: weakref.WeakKeyDictionary[Engine, tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter]]
+_lanes = weakref.WeakKeyDictionary()
+
+
+def sqlite_lane(engine: Engine) -> anyio.CapacityLimiter | None:
+    """The lane on which the plain endpoints of ``engine`` run one at a time: SQLite only."""
+    if engine.dialect.name != "sqlite":
+        return None
+    loop = asyncio.get_running_loop()
+    held = _lanes.get(engine)
+    if held is None or held[0] is not loop:
+        held = _lanes[engine] = (loop, anyio.CapacityLimiter(1))
+    return held[1]
 
 
 async def in_unit_of_work(request: Request, work: Callable[[UnitOfWork], T]) -> T:
@@ -44,4 +73,7 @@ async def in_unit_of_work(request: Request, work: Callable[[UnitOfWork], T]) -> 
         finally:
             db.close()
 
-    return await run_in_threadpool(run)
+    lane = sqlite_lane(state.engine)
+    if lane is None:
+        return await run_in_threadpool(run)
+    return await anyio.to_thread.run_sync(run, limiter=lane)
