@@ -9,11 +9,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,6 +104,7 @@ class Deployment:
     secret_key: str
     ca: Path
     logs: Path
+    upstreams: list[int]
 
     def client(self) -> httpx.Client:
         """A browser on its own loopback address, trusting the test certificate."""
@@ -165,6 +168,13 @@ def _tails(logs: Path) -> str:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with _deploy(tmp_path_factory) as deployment:
+        yield deployment
+
+
+@contextmanager
+def _deploy(tmp_path_factory: pytest.TempPathFactory, **settings: str) -> Iterator[Deployment]:
+    """nginx with the shipped site in front of two instances (``settings``: more of theirs)."""
     nginx = _nginx()
     work = tmp_path_factory.mktemp("nginx")
     logs = work / "logs"
@@ -185,6 +195,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             # The test identity provider is Portti itself at the public (nginx) address: its
             # token endpoint is called over TLS, so the instances trust the test certificate.
             PORTTI_CA_BUNDLE=str(cert),
+            **settings,
         )
         run_portti(["migrate"], env, work, logs / "prepare.log")
         run_portti(["demo"], env, work, logs / "prepare.log")
@@ -236,6 +247,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 secret_key=secret,
                 ca=cert,
                 logs=logs,
+                upstreams=upstreams,
             )
         finally:
             for proc in reversed(procs):
@@ -325,3 +337,58 @@ def test_a_qr_login_through_nginx_reaches_the_waiting_browser_at_once(  # OPS-15
         assert complete(browser, panel).status_code == 303
     approvals = _audit(deployment.database_url, "login_succeeded")
     assert approvals[-1].ip == CLIENT_IP
+
+
+def _hold_the_only_slot(port: int) -> socket.socket:
+    """A request that has sent its headers and not its body: it holds the one request an
+    instance with ``PORTTI_MAX_CONCURRENT_REQUESTS=1`` serves at once, for as long as it is
+    open (as a slow upload would)."""
+    held = socket.create_connection(("127.0.0.1", port))
+    held.sendall(
+        b"POST /oidc/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+    )
+    deadline = time.monotonic() + 10
+    while httpx.get(f"http://127.0.0.1:{port}/login").status_code != 503:
+        assert time.monotonic() < deadline, f"the instance on {port} never became busy"
+        time.sleep(0.05)
+    return held
+
+
+@pytest.fixture(scope="module")
+def busy_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """Instances that serve one request at once and queue none: a held request saturates them."""
+    with _deploy(
+        tmp_path_factory, PORTTI_MAX_CONCURRENT_REQUESTS="1", PORTTI_REQUEST_QUEUE_LENGTH="0"
+    ) as deployment:
+        yield deployment
+
+
+def test_busy_instances_answer_busy_through_nginx_and_serve_again_at_once(  # OPS-15 OPS-16
+    busy_deployment: Deployment,
+) -> None:
+    """A 503 goes to the client with its Retry-After; it does not count against the instance
+    (max_fails), so every instance busy at once never becomes nginx's 502 "no live upstreams",
+    and once the peak has passed the next requests are served, not refused for fail_timeout."""
+    d = busy_deployment
+    with d.client() as browser:
+        for _ in range(4):
+            assert browser.get("/login").status_code == 200, d.log_tail()
+        held = [_hold_the_only_slot(port) for port in d.upstreams]
+        try:
+            busy = [browser.get("/login", headers={"accept": "text/html"}) for _ in range(6)]
+        finally:
+            for sock in held:
+                sock.close()
+        for r in busy:
+            assert r.status_code == 503, (r.status_code, r.text[:200])
+            assert r.headers["retry-after"] == "1"
+        # The instances notice the held requests' end (a moment), well within fail_timeout
+        # (5 s): both are still in nginx's rotation.
+        for port in d.upstreams:
+            deadline = time.monotonic() + 3
+            while httpx.get(f"http://127.0.0.1:{port}/login").status_code != 200:
+                assert time.monotonic() < deadline, f"the instance on {port} stayed busy"
+                time.sleep(0.02)
+        again = [browser.get("/login").status_code for _ in range(6)]
+        assert again == [200] * 6, d.log_tail()
