@@ -71,11 +71,22 @@ def make_templates(base_url: str = "http://127.0.0.1:8000") -> Jinja2Templates:
 
 def install_domain_filters(env: Environment) -> None:
     env.filters["event_details"] = event_details
+    env.filters["role_name"] = role_name
     env.filters["browser"] = lambda ua: str(localize(browser_summary(ua)))
     env.globals["login_button"] = login_button
     env.globals["step_up_button"] = step_up_button
     # The company menu offers only what the viewer may open (SEC-12): AdminPolicy decides.
     env.globals["company_menu"] = company_menu
+
+
+_ROLE_NAMES = {code: name for code, name, *_ in ROLES}
+
+
+def role_name(code: str) -> str:
+    """A catalogue role's name in the reader's language; a code the catalogue does not know
+    (a role of the operator's own), as it is."""
+    name = _ROLE_NAMES.get(code)
+    return code if name is None else str(localize(name))
 
 
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -104,9 +115,7 @@ def _detail_value(key: str, value: Any) -> str:
     if key == "browser":
         return str(localize(described_browser(text)))
     if key in ("roles", "via"):
-        names = {code: name for code, name, *_ in ROLES}
-        if text in names:
-            return str(localize(names[text]))
+        return role_name(text)
     if key == "default_language" and text in LANGUAGE_NAMES:
         return language_name(text)
     if key == "fields":

@@ -54,12 +54,13 @@ def test_a_third_party_application_asks_once_naming_what_it_gets(
     for shown in (
         "Your name",
         "Your e-mail address",
-        "Kahvila Aalto Oy: bookkeeper",
-        "Mäkinen Design Oy: user_admin",
+        "Kahvila Aalto Oy: Bookkeeper",
+        "Mäkinen Design Oy: User administrator",
         "while you are not logged in",
     ):
         assert shown in page.text, shown
     assert "code=" not in page.text
+    assert "user_admin" not in page.text and "bookkeeper" not in page.text
     token = rp.fetch_token(return_url(answer(client, page, "allow")))
     assert {c["name"] for c in rp.id_claims(token["id_token"])["companies"]} == {
         "Kahvila Aalto Oy",
@@ -181,5 +182,9 @@ def test_the_consent_page_is_in_finnish_and_swedish(
     force_login(client, cast.kaisa)
     fi = client.get(local(rp.authorization_url()), headers={**HTML, "accept-language": "fi"})
     assert "Sallitko sovelluksen Numerot accounting?" in fi.text and "Älä salli" in fi.text
+    # The roles by their names in the reader's language, not their codes.
+    assert "Mäkinen Design Oy: Käyttäjähallinnoija" in fi.text
+    assert "Kahvila Aalto Oy: Kirjaaja" in fi.text
     sv = client.get(local(rp.authorization_url()), headers={**HTML, "accept-language": "sv"})
     assert "Tillåta Numerot accounting?" in sv.text and "Tillåt inte" in sv.text
+    assert "Kahvila Aalto Oy: Bokförare" in sv.text
