@@ -165,6 +165,8 @@ def page(lang: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # No icon to fetch: a browser's request for /favicon.ico would be a 404 in its console.
+        '<link rel="icon" href="data:,">'
         f"<title>{title}</title></head><body><main>{body}</main></body></html>",
         status,
     )
