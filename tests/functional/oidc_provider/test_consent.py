@@ -134,6 +134,9 @@ def test_consent_is_listed_and_revoked_in_basic_settings(
     assert "Applications you have allowed" in basic.text
     assert "Revoke permission of Numerot accounting" in basic.text
     assert "companies and roles" in basic.text
+    # What it gets, in words: the scopes' names are the protocol's, not the person's.
+    gets = re.search(r'data-label="What it gets">([^<]*)<', basic.text).group(1)  # type: ignore[union-attr]
+    assert "openid" not in gets and "Portti ID" in gets
     fresh(db)
     [consent] = db.scalars(select(OidcConsent)).all()
     r = client.post(
