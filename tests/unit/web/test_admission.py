@@ -128,3 +128,146 @@ def test_a_refused_event_stream_is_told_to_reconnect() -> None:  # OPS-16
     assert headers[b"retry-after"] == b"1"
     body = b"".join(m.get("body", b"") for m in sent[1:])  # type: ignore[misc]
     assert body == b"retry: 1000\n\n"
+
+
+def test_a_login_goes_ahead_of_the_queue() -> None:  # OPS-16
+    """A phone's approval or a QR login's step is let in before pages that came first: at a
+    peak the rest is turned away, not a person halfway through logging in."""
+
+    async def run() -> list[str]:
+        gate = Admission(limit=1, queue_length=10, wait_seconds=5)
+        assert await gate.enter()
+        order: list[str] = []
+
+        async def waiter(name: str, first: bool) -> None:
+            assert await gate.enter(first)
+            order.append(name)
+            gate.leave()
+
+        tasks = [asyncio.create_task(waiter(f"page {i}", False)) for i in range(2)]
+        await asyncio.sleep(0.01)
+        tasks.append(asyncio.create_task(waiter("approval", True)))
+        await asyncio.sleep(0.01)
+        assert gate.waiting == 3
+        gate.leave()
+        await asyncio.gather(*tasks)
+        assert gate.active == 0 and gate.waiting == 0
+        return order
+
+    assert asyncio.run(run()) == ["approval", "page 0", "page 1"]
+
+
+def test_a_login_waits_when_pages_are_refused() -> None:  # OPS-16
+    async def run() -> None:
+        gate = Admission(limit=1, queue_length=100, wait_seconds=1)
+        for _ in range(50):
+            gate.served(0.4)  # each request holds its place about 0.4 s
+        assert await gate.enter()
+        pages = [asyncio.create_task(gate.enter()) for _ in range(2)]  # turns in ~0.4, ~0.8 s
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        assert not await gate.enter()  # a third page: its turn in ~1.2 s, refused at once
+        assert time.monotonic() - started < 0.1
+        approval = asyncio.create_task(gate.enter(first=True))  # its turn in ~0.4 s
+        await asyncio.sleep(0.01)
+        assert not approval.done() and gate.waiting == 3
+        gate.leave()
+        assert await approval
+        gate.leave()
+        assert await pages[0]
+        gate.leave()
+        assert await pages[1]
+
+    asyncio.run(run())
+
+
+def test_which_requests_are_a_login() -> None:  # OPS-16
+    from portti.web.admission import is_a_login
+
+    for path in (
+        "/login/qr",
+        "/login/qr/abc/events",
+        "/login/qr/abc/complete",
+        "/login/start",
+        "/login/callback",
+        "/app-api/v1/challenges/abc/approve",
+        "/oidc/authorize",
+        "/oidc/consent",
+        "/oidc/token",
+    ):
+        assert is_a_login(path), path
+    for path in ("/login", "/logout", "/oidc/userinfo", "/oidc/logout", "/c/1/users", "/api/v1/me"):
+        assert not is_a_login(path), path
+
+
+def test_the_rest_keeps_a_share_of_the_places_while_logins_wait() -> None:  # OPS-16
+    """Three places to logins for each one to the rest: at a peak of logins the admin's pages
+    are turned away first but never shut out."""
+
+    async def run() -> list[str]:
+        gate = Admission(limit=1, queue_length=20, wait_seconds=5)
+        assert await gate.enter()
+        order: list[str] = []
+
+        async def waiter(name: str, first: bool) -> None:
+            assert await gate.enter(first)
+            order.append(name)
+
+        tasks = [asyncio.create_task(waiter(f"page {i}", False)) for i in range(2)]
+        tasks += [asyncio.create_task(waiter(f"login {i}", True)) for i in range(5)]
+        await asyncio.sleep(0.01)
+        for _ in range(7):
+            gate.leave()
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*tasks)
+        return order
+
+    assert asyncio.run(run()) == [
+        "login 0", "login 1", "login 2", "page 0", "login 3", "login 4", "page 1"
+    ]  # fmt: skip
+
+
+def test_the_gate_lets_a_login_in_before_a_page_that_came_first() -> None:  # OPS-16
+    """The middleware tells a login's request by its path."""
+    from portti.web.admission import AdmissionMiddleware
+
+    async def run() -> list[str]:
+        seen: list[str] = []
+        release = asyncio.Event()
+
+        async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+            seen.append(scope["path"])
+            if scope["path"] == "/c/1/users/held":
+                await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def refuse(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+            seen.append("refused " + scope["path"])
+
+        gate = AdmissionMiddleware(
+            app, admission=Admission(limit=1, queue_length=10, wait_seconds=5), refuse=refuse
+        )
+
+        async def get(path: str) -> None:
+            async def receive() -> dict[str, object]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(_: object) -> None:
+                return None
+
+            await gate({"type": "http", "path": path, "method": "GET"}, receive, send)
+
+        held = asyncio.create_task(get("/c/1/users/held"))
+        await asyncio.sleep(0.01)
+        page = asyncio.create_task(get("/c/1/users"))
+        await asyncio.sleep(0.01)
+        login = asyncio.create_task(get("/app-api/v1/challenges/abc/approve"))
+        await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(held, page, login)
+        return seen
+
+    assert asyncio.run(run()) == [
+        "/c/1/users/held", "/app-api/v1/challenges/abc/approve", "/c/1/users"
+    ]  # fmt: skip
