@@ -13,12 +13,13 @@ come after ``wait_seconds``, is refused at once; one whose wait runs out anyway,
 requests are answered by ``refuse`` (503 with ``Retry-After``, ``web/errors.py``): the client
 retries, or the load balancer tries another instance, instead of waiting on a hung one.
 
-A person logging in goes first. The requests of a login (``/login/…``: starting one by the
-app or by bank ID from the login page, the QR login's steps, the bank ID's return; the phone's
+A person logging in goes first. The requests of a login (the login page and what follows it:
+starting one by the app or by bank ID, the QR login's steps, the bank ID's return; the phone's
 app API: a scan, an approval; a business application's login at the provider: the
-authorization, the company choice and consent, the tokens) wait in a queue of their own. While both queues wait, a place given back goes to a login three times out of four
-(``LOGIN_SHARE``), so that at a peak the rest (the admin's pages and API, the login page itself)
-is turned away first, but never shut out. With one queue, a saturated step of the capacity ramp
+authorization, the company choice and consent, the token endpoint whatever the grant) wait in
+a queue of their own. While both queues wait, a place given back goes to a login three times
+out of four (``LOGIN_SHARE``), so that at a peak the rest (the admin's pages and API) is turned
+away first, but never shut out. With one queue, a saturated step of the capacity ramp
 refused every QR login's start: the clients that reload a page as soon as it is answered came
 back just as a place came free, and a start, arriving at any moment, found the queue too long;
 with logins always first, the pages were shut out instead (docs/benchmarks.md, "Capacity").
@@ -42,10 +43,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SMOOTHING = 0.1
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 EXEMPT_PREFIXES = ("/static/", "/app/static/")
-# A login's requests (the module's docstring). ``/login`` itself, the page, is not one of them.
+# A login's requests (the module's docstring).
 LOGIN_PREFIXES = ("/login/", "/app-api/")
 LOGIN_PATHS = frozenset(
-    {"/oidc/authorize", "/oidc/continue", "/oidc/company", "/oidc/consent", "/oidc/token"}
+    {"/login", "/oidc/authorize", "/oidc/continue", "/oidc/company", "/oidc/consent", "/oidc/token"}
 )
 # While both queues wait: this many places go to logins for each one that goes to the rest.
 LOGIN_SHARE = 3

@@ -185,6 +185,7 @@ def test_which_requests_are_a_login() -> None:  # OPS-16
     from portti.web.admission import is_a_login
 
     for path in (
+        "/login",
         "/login/qr",
         "/login/qr/abc/events",
         "/login/qr/abc/complete",
@@ -196,7 +197,7 @@ def test_which_requests_are_a_login() -> None:  # OPS-16
         "/oidc/token",
     ):
         assert is_a_login(path), path
-    for path in ("/login", "/logout", "/oidc/userinfo", "/oidc/logout", "/c/1/users", "/api/v1/me"):
+    for path in ("/logout", "/oidc/userinfo", "/oidc/logout", "/c/1/users", "/api/v1/me", "/"):
         assert not is_a_login(path), path
 
 
