@@ -80,6 +80,17 @@ BACKCHANNEL_LOGOUTS = Counter(
     "Back-channel logout token deliveries to applications by outcome (sent, retry, failed)",
     ["outcome"],
 )
+ADMISSION_REFUSALS = Counter(
+    "portti_admission_refusals",
+    "Requests answered 503 busy at the admission gate, by queue (login, other)",
+    ["queue"],
+)
+ADMISSION_WAITING = Gauge(
+    "portti_admission_waiting",
+    "Requests waiting at the admission gate now, by queue (summed over live processes)",
+    ["queue"],
+    multiprocess_mode="livesum",
+)
 OIDC_TOKENS = Counter(
     "portti_oidc_tokens_issued",
     "Token responses issued to applications, by grant type",

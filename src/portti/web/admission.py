@@ -39,6 +39,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portti.infra import metrics
+
 # The weight of the latest request in the moving average of the time a place is held.
 SMOOTHING = 0.1
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -94,12 +96,16 @@ class Admission:
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue.append(waiter)
+        waiting = metrics.ADMISSION_WAITING.labels(_queue_name(first))
+        waiting.inc()
         try:
             await asyncio.wait({waiter}, timeout=self.wait_seconds)
         except BaseException:  # the client went away while waiting
             if not self._abandon(queue, waiter):
                 self.leave()
             raise
+        finally:
+            waiting.dec()
         return not self._abandon(queue, waiter)
 
     @staticmethod
@@ -153,7 +159,9 @@ class AdmissionMiddleware:
         if scope["type"] != "http" or path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
-        if not await self.admission.enter(is_a_login(path)):
+        login = is_a_login(path)
+        if not await self.admission.enter(login):
+            metrics.ADMISSION_REFUSALS.labels(_queue_name(login)).inc()
             await self.refuse(scope, receive, send)
             return
         held = True
@@ -175,6 +183,10 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             release()
+
+
+def _queue_name(login: bool) -> str:
+    return "login" if login else "other"
 
 
 def _is_event_stream(message: Message) -> bool:

@@ -272,3 +272,56 @@ def test_the_gate_lets_a_login_in_before_a_page_that_came_first() -> None:  # OP
     assert asyncio.run(run()) == [
         "/c/1/users/held", "/app-api/v1/challenges/abc/approve", "/c/1/users"
     ]  # fmt: skip
+
+
+def test_refusals_and_waits_are_counted_by_queue() -> None:  # OPS-16 OPS-11
+    """``portti_admission_refusals_total`` and ``portti_admission_waiting`` tell an operator
+    whether logins themselves are being turned away, or only the rest."""
+    from prometheus_client import REGISTRY
+
+    from portti.web.admission import AdmissionMiddleware
+
+    def value(name: str, queue: str) -> float:
+        return REGISTRY.get_sample_value(name, {"queue": queue}) or 0.0
+
+    async def run() -> None:
+        release = asyncio.Event()
+
+        async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+            await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def refuse(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+            return None
+
+        gate = AdmissionMiddleware(
+            app, admission=Admission(limit=1, queue_length=1, wait_seconds=5), refuse=refuse
+        )
+
+        async def get(path: str) -> None:
+            async def receive() -> dict[str, object]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(_: object) -> None:
+                return None
+
+            await gate({"type": "http", "path": path, "method": "GET"}, receive, send)
+
+        refused = {q: value("portti_admission_refusals_total", q) for q in ("login", "other")}
+        tasks = [asyncio.create_task(get("/c/1/users"))]  # served: holds the only place
+        await asyncio.sleep(0.01)
+        tasks += [asyncio.create_task(get(p)) for p in ("/c/1/users", "/login/qr")]  # queued
+        await asyncio.sleep(0.01)
+        assert value("portti_admission_waiting", "other") == 1
+        assert value("portti_admission_waiting", "login") == 1
+        await get("/c/2/users")  # the rest's queue is full: refused
+        await get("/login/qr/abc/events")  # the logins' queue is full: refused
+        assert value("portti_admission_refusals_total", "other") == refused["other"] + 1
+        assert value("portti_admission_refusals_total", "login") == refused["login"] + 1
+        release.set()
+        await asyncio.gather(*tasks)
+        assert value("portti_admission_waiting", "other") == 0
+        assert value("portti_admission_waiting", "login") == 0
+
+    asyncio.run(run())
