@@ -64,8 +64,8 @@ Refuse = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 class Admission:
     """A counting gate with two bounded first-come-first-served queues, the first (logins)
-    given ``LOGIN_SHARE`` places for each one the other gets while both wait. Futures are made on the running loop when a request has to
-    wait, so the gate is bound to no loop."""
+    given ``LOGIN_SHARE`` places for each one the other gets while both wait. Futures are made
+    on the running loop when a request has to wait, so the gate is bound to no loop."""
 
     def __init__(self, limit: int, queue_length: int, wait_seconds: float) -> None:
         self.limit = limit

@@ -15,9 +15,10 @@ them writes (a code, a refresh token, an audit row), and SQLite takes one writer
 running several at once gained nothing: they queued on the write lock (``db/session.py``)
 while their threads handed Python's interpreter lock to each other at every statement. One at
 a time, a single sign-on round trip costs a fifth less CPU at eight at once
-(docs/benchmarks.md). They wait for a database, never for the network, so the lane is not held
-by a slow partner; the handler threads stay free for the password and PIN checks and the
-identity providers' calls. On PostgreSQL they run on the handler threads, several at once."""
+(docs/benchmarks.md). They wait for the database and for no partner on the network (the
+token endpoint's rate limit asks Redis, when configured, with a short timeout, and counts in
+memory while Redis is down: ``infra/ratelimit.py``), so the lane is not held by a slow one; the
+handler threads stay free for the password and PIN checks and the identity providers' calls. On PostgreSQL they run on the handler threads, several at once."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from portti.web.admission import Admission
 
@@ -228,37 +229,47 @@ def test_the_rest_keeps_a_share_of_the_places_while_logins_wait() -> None:  # OP
     ]  # fmt: skip
 
 
+def _gated_get(
+    seen: list[str], release: asyncio.Event, *, queue_length: int, held: str | None = None
+) -> Callable[[str], Awaitable[None]]:
+    """``get(path)`` through the admission middleware (one place) around an app that notes
+    each request's path and waits for ``release`` on ``held`` (on every request when None);
+    a refused request is noted as "refused <path>"."""
+    from portti.web.admission import AdmissionMiddleware
+
+    async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        seen.append(scope["path"])
+        if held is None or scope["path"] == held:
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def refuse(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        seen.append("refused " + scope["path"])
+
+    gate = AdmissionMiddleware(
+        app, admission=Admission(limit=1, queue_length=queue_length, wait_seconds=5), refuse=refuse
+    )
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_: object) -> None:
+        return None
+
+    async def get(path: str) -> None:
+        await gate({"type": "http", "path": path, "method": "GET"}, receive, send)  # type: ignore[arg-type]
+
+    return get
+
+
 def test_the_gate_lets_a_login_in_before_a_page_that_came_first() -> None:  # OPS-16
     """The middleware tells a login's request by its path."""
-    from portti.web.admission import AdmissionMiddleware
 
     async def run() -> list[str]:
         seen: list[str] = []
         release = asyncio.Event()
-
-        async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-            seen.append(scope["path"])
-            if scope["path"] == "/c/1/users/held":
-                await release.wait()
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-
-        async def refuse(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-            seen.append("refused " + scope["path"])
-
-        gate = AdmissionMiddleware(
-            app, admission=Admission(limit=1, queue_length=10, wait_seconds=5), refuse=refuse
-        )
-
-        async def get(path: str) -> None:
-            async def receive() -> dict[str, object]:
-                return {"type": "http.request", "body": b"", "more_body": False}
-
-            async def send(_: object) -> None:
-                return None
-
-            await gate({"type": "http", "path": path, "method": "GET"}, receive, send)
-
+        get = _gated_get(seen, release, queue_length=10, held="/c/1/users/held")
         held = asyncio.create_task(get("/c/1/users/held"))
         await asyncio.sleep(0.01)
         page = asyncio.create_task(get("/c/1/users"))
@@ -279,35 +290,12 @@ def test_refusals_and_waits_are_counted_by_queue() -> None:  # OPS-16 OPS-11
     whether logins themselves are being turned away, or only the rest."""
     from prometheus_client import REGISTRY
 
-    from portti.web.admission import AdmissionMiddleware
-
     def value(name: str, queue: str) -> float:
         return REGISTRY.get_sample_value(name, {"queue": queue}) or 0.0
 
     async def run() -> None:
         release = asyncio.Event()
-
-        async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-            await release.wait()
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-
-        async def refuse(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-            return None
-
-        gate = AdmissionMiddleware(
-            app, admission=Admission(limit=1, queue_length=1, wait_seconds=5), refuse=refuse
-        )
-
-        async def get(path: str) -> None:
-            async def receive() -> dict[str, object]:
-                return {"type": "http.request", "body": b"", "more_body": False}
-
-            async def send(_: object) -> None:
-                return None
-
-            await gate({"type": "http", "path": path, "method": "GET"}, receive, send)
-
+        get = _gated_get([], release, queue_length=1)
         refused = {q: value("portti_admission_refusals_total", q) for q in ("login", "other")}
         tasks = [asyncio.create_task(get("/c/1/users"))]  # served: holds the only place
         await asyncio.sleep(0.01)
